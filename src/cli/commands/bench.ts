@@ -1,0 +1,24 @@
+import type { Command } from '../command.ts';
+import { benches } from '../benches.ts';
+import { helpText } from '../args.ts';
+
+/** `tandem bench <name>`: dispatches to the benchmarks registered in benches.ts (their code lives in bench/). */
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'run a benchmark (tandem bench <name> --help): ' + 'train, index, gbdt, serve, synthetic',
+  usage: 'tandem bench <name> [options]',
+  options: {},
+  async run(argv) {
+    const [name, ...rest] = argv;
+    const b = benches.find((x) => x.name === name);
+    if (b && (rest.includes('--help') || rest.includes('-h'))) {
+      console.log(helpText(b.usage, b.summary, b.options));
+      return 0;
+    }
+    if (!b) {
+      console.error(`tandem bench: unknown benchmark '${name ?? ''}'. Known: ${benches.map((x) => x.name).join(', ') || '(none yet)'}`);
+      return 2;
+    }
+    return b.run(rest);
+  },
+};

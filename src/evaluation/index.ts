@@ -1,0 +1,2 @@
+// Public surface of the evaluation layer; filled in as the layer grows.
+export {};

@@ -1,0 +1,2 @@
+// Public surface of the features layer; filled in as the layer grows.
+export {};

@@ -1,0 +1,4 @@
+export { Rng, AliasTable } from './rng.ts';
+export { hashString, mix32 } from './hash.ts';
+export { TopK, topKIndices } from './topk.ts';
+export { dot, axpy, scaleTo, norm2, gemv } from './kernels.ts';

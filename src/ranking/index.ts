@@ -1,0 +1,2 @@
+// Public surface of the ranking layer; filled in as the layer grows.
+export {};

@@ -1,0 +1,2 @@
+export type { CandidateSource, ScoredItems, UserQuery } from './source.ts';
+export { userQuery } from './source.ts';
