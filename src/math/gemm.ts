@@ -1,3 +1,5 @@
+import { gemv } from './kernels.ts';
+
 /**
  * General matrix product on row-major Float32Arrays, BLAS-style:
  *   C = alpha * op(A) * op(B) + beta * C,   op(X) = X or X^T,
@@ -45,6 +47,8 @@ export type Gemm = typeof gemmRef;
 export interface KernelBackend {
   readonly name: string;
   readonly gemm: Gemm;
+  /** y = M x for row-major M (rows x cols): y[r] = sum_c M[r*cols+c] * x[c]. */
+  gemv(rows: number, cols: number, m: Float32Array, x: Float32Array, y: Float32Array): void;
   /** A zero-filled Float32Array of n elements, in memory this backend reads without copying and
    * that worker threads can share (SharedArrayBuffer-backed). */
   alloc(n: number): Float32Array;
@@ -54,5 +58,14 @@ export interface KernelBackend {
 export const jsBackend: KernelBackend = {
   name: 'js',
   gemm: gemmRef,
+  gemv: (rows, cols, m, x, y) => gemv(m, 0, rows, cols, x, 0, y, 0),
   alloc: (n: number) => new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n),
 };
+
+/**
+ * The fastest backend this process can run (WebAssembly SIMD where available, else plain TypeScript).
+ * The choice is made once; every caller gets the same backend.
+ */
+export function getKernelBackend(): KernelBackend {
+  return jsBackend;
+}
