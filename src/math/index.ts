@@ -5,3 +5,5 @@ export { dot, axpy, scaleTo, norm2, gemv } from './kernels.ts';
 export type { Gemm, KernelBackend } from './gemm.ts';
 export { gemmRef, jsBackend, getKernelBackend } from './gemm.ts';
 export { spawnWorker } from './worker.ts';
+export type { OptimizerKind, OptimizerConfig, LrSchedule } from './optim.ts';
+export { Optimizer, optimizerStateSize, lrMultiplier } from './optim.ts';
