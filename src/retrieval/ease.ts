@@ -1,0 +1,292 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Dataset } from '../data/index.ts';
+import { TopK } from '../math/index.ts';
+import type { CandidateSource, ScoredItems, UserQuery } from './source.ts';
+
+/** EASE options: the ridge strength, and which items take part. */
+export interface EaseOptions {
+  /** L2 penalty added to the Gram matrix's diagonal (Steck 2019 finds 100-1000 on MovieLens-size data). */
+  lambda: number;
+  /** Only the most popular `maxItems` items get a row and a column: the weights are dense (items^2 floats). */
+  maxItems: number;
+  /**
+   * Per-event recency decay of the user's history when scoring: event k positions from the newest weighs
+   * 0.5^(k / halfLife). 0 turns it off (every event counts fully, the classic EASE score).
+   */
+  halfLife: number;
+  /** Source name, as candidates and features report it. */
+  name: string;
+}
+
+export const EASE_DEFAULTS: EaseOptions = { lambda: 250, maxItems: 12000, halfLife: 0, name: 'ease' };
+
+/**
+ * EASE (Steck, "Embarrassingly Shallow Autoencoders", 2019): item-to-item weights B that minimise
+ * ||X - XB||^2 + lambda ||B||^2 with diag(B) = 0, in closed form B = -P / diag(P), P = (X^T X + lambda I)^-1.
+ * A strong L1 source on catalogs of up to some ten thousand items.
+ * @example const ease = new EaseSource({ lambda: 300 }); ease.fit(train); ease.candidates(userQuery(train, 0), 200);
+ */
+export class EaseSource implements CandidateSource {
+  readonly options: EaseOptions;
+  /** Dense weights over the kept items, row-major m x m (row = history item). */
+  private weights = new Float32Array(0);
+  /** Catalog item -> row in `weights`, or -1 when the item was left out. */
+  private slot = new Int32Array(0);
+  /** Row in `weights` -> catalog item. */
+  private kept = new Int32Array(0);
+  private numItems = 0;
+  // Per-query scratch, reused across requests.
+  private acc = new Float32Array(0);
+  private banned = new Uint8Array(0);
+  private heap = new TopK(1);
+
+  constructor(options: Partial<EaseOptions> = {}) {
+    this.options = { ...EASE_DEFAULTS, ...options };
+    const o = this.options;
+    if (!(o.lambda > 0)) throw new Error(`EaseSource: lambda must be > 0, got ${o.lambda}`);
+    if (!(o.maxItems >= 1)) throw new Error(`EaseSource: maxItems must be >= 1, got ${o.maxItems}`);
+    if (!(o.halfLife >= 0)) throw new Error(`EaseSource: halfLife must be >= 0, got ${o.halfLife}`);
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  fit(train: Dataset): void {
+    const n = train.numItems;
+    const counts = train.itemCounts();
+    // keep the most popular items that occur at all
+    const order = Array.from({ length: n }, (_, i) => i).filter((i) => counts[i] > 0);
+    order.sort((a, b) => counts[b] - counts[a] || a - b);
+    if (order.length > this.options.maxItems) order.length = this.options.maxItems;
+    order.sort((a, b) => a - b);
+    const m = order.length;
+    this.numItems = n;
+    this.kept = Int32Array.from(order);
+    this.slot = new Int32Array(n).fill(-1);
+    for (let k = 0; k < m; k++) this.slot[this.kept[k]] = k;
+
+    // Gram matrix of the binary user x item matrix (negative feedback and repeats count once, positives only)
+    const g = new Float64Array(m * m);
+    const { offsets, rows } = train.byUser();
+    const x = train.interactions;
+    const mark = new Int32Array(m).fill(-1);
+    const list = new Int32Array(m);
+    for (let u = 0; u < train.numUsers; u++) {
+      let len = 0;
+      for (let k = offsets[u]; k < offsets[u + 1]; k++) {
+        const r = rows[k];
+        if (train.eventTypes[x.event[r]].negative) continue;
+        const s = this.slot[x.item[r]];
+        if (s < 0 || mark[s] === u) continue;
+        mark[s] = u;
+        list[len++] = s;
+      }
+      for (let a = 0; a < len; a++) {
+        const base = list[a] * m;
+        for (let b = 0; b < len; b++) g[base + list[b]] += 1;
+      }
+    }
+    for (let i = 0; i < m; i++) g[i * m + i] += this.options.lambda;
+    const p = invertSpd(g, m);
+    // B = -P / diag(P) column-wise, zero diagonal
+    const w = new Float32Array(m * m);
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < m; j++) w[i * m + j] = i === j ? 0 : -p[i * m + j] / p[j * m + j];
+    }
+    this.weights = w;
+    this.allocScratch();
+  }
+
+  private allocScratch(): void {
+    this.acc = new Float32Array(this.kept.length);
+    this.banned = new Uint8Array(this.numItems);
+  }
+
+  /** The recency-and-event weight of each history position (oldest first). */
+  private historyWeight(query: UserQuery, k: number): number {
+    const len = query.history.length;
+    let w = query.weights ? query.weights[k] : 1;
+    if (w > 0) w = 1; // the model was fitted on binary data: a purchase and a view both count once
+    if (this.options.halfLife > 0) w *= Math.pow(0.5, (len - 1 - k) / this.options.halfLife);
+    return w;
+  }
+
+  /** Fills `this.acc` with the query's score of every kept item. */
+  private accumulate(query: UserQuery): void {
+    const m = this.kept.length;
+    const acc = this.acc;
+    const wts = this.weights;
+    acc.fill(0);
+    const h = query.history;
+    for (let k = 0; k < h.length; k++) {
+      const s = h[k] >= 0 && h[k] < this.numItems ? this.slot[h[k]] : -1;
+      if (s < 0) continue;
+      const w = this.historyWeight(query, k);
+      if (w === 0) continue;
+      const base = s * m;
+      for (let j = 0; j < m; j++) acc[j] += w * wts[base + j];
+    }
+  }
+
+  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>): ScoredItems {
+    this.assertFitted();
+    if (n <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
+    this.accumulate(query);
+    const banned = this.banned;
+    const h = query.history;
+    for (let k = 0; k < h.length; k++) if (h[k] >= 0 && h[k] < this.numItems) banned[h[k]] = 1;
+    if (exclude) for (const i of exclude) if (i >= 0 && i < this.numItems) banned[i] = 1;
+    const k = Math.max(1, Math.min(n, this.kept.length));
+    if (this.heap.capacity !== k) this.heap = new TopK(k);
+    const heap = this.heap;
+    heap.reset();
+    const acc = this.acc;
+    const kept = this.kept;
+    for (let j = 0; j < kept.length; j++) if (banned[kept[j]] === 0) heap.push(kept[j], acc[j]);
+    for (let q = 0; q < h.length; q++) if (h[q] >= 0 && h[q] < this.numItems) banned[h[q]] = 0;
+    if (exclude) for (const i of exclude) if (i >= 0 && i < this.numItems) banned[i] = 0;
+    const items = new Int32Array(heap.size);
+    const scores = new Float32Array(heap.size);
+    heap.drainSorted(items, scores);
+    return { items, scores };
+  }
+
+  /** Writes the query's score of each of `items` into `out` (NaN for items EASE left out). */
+  scoreItems(query: UserQuery, items: ArrayLike<number>, out: Float32Array): void {
+    this.assertFitted();
+    this.accumulate(query);
+    for (let k = 0; k < items.length; k++) {
+      const i = items[k];
+      const s = i >= 0 && i < this.numItems ? this.slot[i] : -1;
+      out[k] = s < 0 ? NaN : this.acc[s];
+    }
+  }
+
+  /**
+   * Another source over the same fitted weights with other scoring options (a recency-weighted view),
+   * so one fit serves several L1 signals.
+   * @example const recent = ease.view({ name: 'ease-recent', halfLife: 10 });
+   */
+  view(options: { name: string; halfLife: number }): EaseSource {
+    const v = new EaseSource({ ...this.options, ...options });
+    v.weights = this.weights;
+    v.slot = this.slot;
+    v.kept = this.kept;
+    v.numItems = this.numItems;
+    if (this.numItems > 0) v.allocScratch();
+    return v;
+  }
+
+  private assertFitted(): void {
+    if (this.numItems === 0) throw new Error(`EaseSource '${this.name}': call fit() before asking for candidates`);
+  }
+
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const meta = { kind: 'ease', version: 1, options: this.options, numItems: this.numItems, kept: Array.from(this.kept) };
+    await writeFile(join(dir, 'ease.json'), JSON.stringify(meta));
+    await writeFile(join(dir, 'ease-weights.f32'), new Uint8Array(this.weights.buffer, this.weights.byteOffset, this.weights.byteLength));
+  }
+
+  /** Reads a source written by `save`. */
+  static async load(dir: string): Promise<EaseSource> {
+    const meta = JSON.parse(await readFile(join(dir, 'ease.json'), 'utf8')) as { kind: string; version: number; options: EaseOptions; numItems: number; kept: number[] };
+    if (meta.kind !== 'ease' || meta.version !== 1) throw new Error(`${join(dir, 'ease.json')}: not an EASE model (version 1)`);
+    const s = new EaseSource(meta.options);
+    const buf = await readFile(join(dir, 'ease-weights.f32'));
+    const m = meta.kept.length;
+    if (buf.byteLength !== m * m * 4) throw new Error(`${join(dir, 'ease-weights.f32')}: expected ${m * m * 4} bytes, found ${buf.byteLength}`);
+    s.weights = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    s.kept = Int32Array.from(meta.kept);
+    s.numItems = meta.numItems;
+    s.slot = new Int32Array(meta.numItems).fill(-1);
+    for (let k = 0; k < m; k++) s.slot[s.kept[k]] = k;
+    s.allocScratch();
+    return s;
+  }
+}
+
+/**
+ * Inverse of a symmetric positive definite n x n row-major matrix, through its Cholesky factor:
+ * A = L L^T, M = L^-1, A^-1 = M^T M. Every inner loop runs along a row (contiguous memory).
+ * `a` is overwritten. Throws when `a` is not positive definite.
+ * @example invertSpd(new Float64Array([4, 2, 2, 3]), 2) // [0.375, -0.25, -0.25, 0.5]
+ */
+export function invertSpd(a: Float64Array, n: number): Float64Array {
+  if (a.length !== n * n) throw new Error(`invertSpd: expected ${n * n} entries, got ${a.length}`);
+  // Cholesky in place into the lower triangle: L[i][j] = (A[i][j] - sum_k<j L[i][k] L[j][k]) / L[j][j]
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let j = 0; j <= i; j++) {
+      const rj = j * n;
+      let s = a[ri + j];
+      for (let k = 0; k < j; k++) s -= a[ri + k] * a[rj + k];
+      if (i === j) {
+        if (!(s > 0)) throw new Error(`invertSpd: matrix is not positive definite (pivot ${i} is ${s})`);
+        a[ri + i] = Math.sqrt(s);
+      } else {
+        a[ri + j] = s / a[rj + j];
+      }
+    }
+  }
+  // M = L^-1 row by row: M[i] = (e_i - sum_{k<i} L[i][k] M[k]) / L[i][i]
+  const m = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    const ri = i * n;
+    for (let k = 0; k < i; k++) {
+      const l = a[ri + k];
+      if (l === 0) continue;
+      const rk = k * n;
+      for (let j = 0; j <= k; j++) m[ri + j] -= l * m[rk + j];
+    }
+    m[ri + i] += 1;
+    const inv = 1 / a[ri + i];
+    for (let j = 0; j <= i; j++) m[ri + j] *= inv;
+  }
+  // A^-1 = M^T M as a sum of rank-one updates from each row of M (lower triangle, then mirrored)
+  const out = new Float64Array(n * n);
+  for (let k = 0; k < n; k++) {
+    const rk = k * n;
+    for (let i = 0; i <= k; i++) {
+      const v = m[rk + i];
+      if (v === 0) continue;
+      const ri = i * n;
+      for (let j = 0; j <= i; j++) out[ri + j] += v * m[rk + j];
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
+  return out;
+}
+
+/** Plain Gauss-Jordan inverse with partial pivoting: the slow, obvious reference for `invertSpd`. */
+export function invertGaussJordan(a: Float64Array, n: number): Float64Array {
+  const w = Float64Array.from(a);
+  const inv = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) inv[i * n + i] = 1;
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(w[r * n + c]) > Math.abs(w[p * n + c])) p = r;
+    if (w[p * n + c] === 0) throw new Error('invertGaussJordan: singular matrix');
+    for (let j = 0; j < n; j++) {
+      [w[c * n + j], w[p * n + j]] = [w[p * n + j], w[c * n + j]];
+      [inv[c * n + j], inv[p * n + j]] = [inv[p * n + j], inv[c * n + j]];
+    }
+    const d = w[c * n + c];
+    for (let j = 0; j < n; j++) {
+      w[c * n + j] /= d;
+      inv[c * n + j] /= d;
+    }
+    for (let r = 0; r < n; r++) {
+      if (r === c) continue;
+      const f = w[r * n + c];
+      if (f === 0) continue;
+      for (let j = 0; j < n; j++) {
+        w[r * n + j] -= f * w[c * n + j];
+        inv[r * n + j] -= f * inv[c * n + j];
+      }
+    }
+  }
+  return inv;
+}
