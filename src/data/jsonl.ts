@@ -1,0 +1,84 @@
+/**
+ * JSON Lines: one JSON object per line, streamed. Blank lines are skipped; anything else that is not
+ * an object is a DataError naming the line (and the column where JSON.parse gave up).
+ */
+import { createReadStream } from 'node:fs';
+import { DataError } from './errors.ts';
+import type { TextEncoding } from './delimited.ts';
+
+export type JsonRecord = Record<string, unknown>;
+export type JsonRecordHandler = (record: JsonRecord, line: number) => void;
+
+/** Parses one line's text; throws a DataError for invalid JSON or a non-object. */
+export function parseJsonLine(text: string, file: string, line: number): JsonRecord {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    const msg = (e as Error).message;
+    const m = /position (\d+)/.exec(msg);
+    const column = m ? Number(m[1]) + 1 : 1;
+    throw new DataError({ file, line, column, message: `invalid JSON: ${msg.replace(/ in JSON at position \d+.*$/s, '')}` });
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+    throw new DataError({ file, line, column: 1, message: `expected a JSON object, found ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}` });
+  }
+  return v as JsonRecord;
+}
+
+/**
+ * Streaming JSON Lines parser: push text chunks, get one object per non-blank line.
+ * @example const p = new JsonLinesParser('e.jsonl', (o, line) => out.push(o)); p.push('{"a":1}\n'); p.end();
+ */
+export class JsonLinesParser {
+  private carry = '';
+  private line = 1;
+  records = 0;
+
+  constructor(
+    readonly file: string,
+    private readonly onRecord: JsonRecordHandler,
+  ) {}
+
+  push(chunk: string): void {
+    const buf = this.carry.length ? this.carry + chunk : chunk;
+    let pos = 0;
+    for (;;) {
+      const nl = buf.indexOf('\n', pos);
+      if (nl < 0) break;
+      this.take(buf.slice(pos, nl));
+      pos = nl + 1;
+    }
+    this.carry = buf.slice(pos);
+  }
+
+  end(): void {
+    if (this.carry.length) this.take(this.carry);
+    this.carry = '';
+  }
+
+  private take(text: string): void {
+    const line = this.line++;
+    if (text.trim() === '') return;
+    this.records++;
+    this.onRecord(parseJsonLine(text, this.file, line), line);
+  }
+}
+
+/**
+ * Streams a JSON Lines file.
+ * @example await readJsonLines('events.jsonl', (o, line) => console.log(o.user));
+ */
+export async function readJsonLines(path: string, onRecord: JsonRecordHandler, encoding: TextEncoding = 'utf8', file = path): Promise<number> {
+  const parser = new JsonLinesParser(file, onRecord);
+  const stream = createReadStream(path, { encoding, highWaterMark: 1 << 20 });
+  let first = true;
+  for await (const chunk of stream as AsyncIterable<string>) {
+    if (first) {
+      first = false;
+      parser.push(chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk);
+    } else parser.push(chunk);
+  }
+  parser.end();
+  return parser.records;
+}

@@ -1,0 +1,428 @@
+/**
+ * Loads a Dataset from the files a DatasetConfig names: items and users first (so the whole catalog is
+ * in the tables, rated or not), then the interactions. Every bad row is a DataError naming file, line
+ * and column; with `skipBadRows` it is skipped, counted and reported instead.
+ */
+import { basename, resolve } from 'node:path';
+import { validateConfig, type ColumnRef, type DatasetConfig, type EntityConfig, type FeatureConfig, type FileConfig, type InteractionsConfig, type TimestampFormat } from './config.ts';
+import { readDelimited } from './delimited.ts';
+import { readJsonLines, type JsonRecord } from './jsonl.ts';
+import { DataError, type DataProblem } from './errors.ts';
+import { DatasetBuilder, type FeatureValue, type TableBuilder } from './builder.ts';
+import { Dataset, selectInteractions } from './dataset.ts';
+import type { FeatureSpec, Schema } from './schema.ts';
+
+export interface LoadOptions {
+  /** Skip bad rows (counted and reported) instead of throwing on the first. Default false. */
+  skipBadRows?: boolean;
+  /** How many problems each file's report keeps (counts stay exact). Default 20. */
+  maxProblems?: number;
+}
+
+export interface FileReport {
+  path: string;
+  /** Rows loaded. */
+  rows: number;
+  /** Bad rows skipped (only with skipBadRows). */
+  skipped: number;
+  /** The first `maxProblems` problems. */
+  problems: DataProblem[];
+}
+
+export interface LoadReport {
+  files: FileReport[];
+}
+
+/** Latest accepted timestamp, in seconds: 2100-01-01T00:00:00Z. */
+export const MAX_TIMESTAMP = 4102444800;
+
+/** A problem with one cell of the current row; the reader adds file and line. */
+class RowFault {
+  constructor(
+    readonly cell: Cell | undefined,
+    readonly message: string,
+  ) {}
+}
+
+/** Where a value sits: a field index (delimited) or a key (JSON Lines). */
+interface Cell {
+  index: number;
+  key: string;
+  /** 1-based column for messages; 0 for JSON keys. */
+  column: number;
+  name: string | undefined;
+}
+
+/** The current row: delimited fields or a JSON object. */
+interface Row {
+  fields: string[] | null;
+  obj: JsonRecord | null;
+}
+
+function raw(row: Row, c: Cell): unknown {
+  return row.fields ? row.fields[c.index] : row.obj![c.key];
+}
+
+type Resolve = (ref: ColumnRef, role: string) => Cell;
+type RowFn = (row: Row, line: number) => void;
+
+/**
+ * Streams one file, resolving columns once its header (or first row) is known, and routes each row
+ * through the row function `bind` returns. Bad rows throw or are counted, as `opts` says.
+ */
+async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: (resolve: Resolve) => RowFn): Promise<FileReport> {
+  const file = cfg.path;
+  const report: FileReport = { path: file, rows: 0, skipped: 0, problems: [] };
+  const maxProblems = opts.maxProblems ?? 20;
+  const bad = (p: DataProblem): void => {
+    if (!opts.skipBadRows) throw new DataError(p);
+    report.skipped++;
+    if (report.problems.length < maxProblems) report.problems.push(p);
+  };
+  const run = (handle: RowFn, row: Row, line: number): void => {
+    try {
+      handle(row, line);
+      report.rows++;
+    } catch (e) {
+      if (!(e instanceof RowFault)) throw e;
+      const p: DataProblem = { file, line, column: e.cell?.column ?? 0, message: e.message };
+      if (e.cell?.name !== undefined) p.columnName = e.cell.name;
+      bad(p);
+    }
+  };
+
+  try {
+    if (cfg.format === 'jsonl') {
+      const resolveKey: Resolve = (ref, r) => {
+        if (typeof ref === 'number') throw new DataError({ file, line: 0, column: 0, message: `${r} is given as column ${ref}, but a JSON Lines file has keys, not column positions` });
+        return { index: -1, key: ref, column: 0, name: ref };
+      };
+      const handle = bind(resolveKey);
+      const row: Row = { fields: null, obj: null };
+      await readJsonLines(file, (obj, line) => {
+        row.obj = obj;
+        run(handle, row, line);
+      }, cfg.encoding);
+      return report;
+    }
+
+    let handle: RowFn | undefined;
+    let expected = -1;
+    const row: Row = { fields: null, obj: null };
+    await readDelimited(file, { separator: cfg.separator!, quote: cfg.quote ?? '"', encoding: cfg.encoding ?? 'utf8' }, (fields, line) => {
+      if (!handle) {
+        const names = cfg.columns ?? (cfg.header ? fields : undefined);
+        expected = cfg.header ? fields.length : (cfg.columns?.length ?? fields.length);
+        const resolveField: Resolve = (ref, r) => {
+          let index: number;
+          if (typeof ref === 'number') {
+            index = ref;
+            if (index >= expected) throw new DataError({ file, line, column: 0, message: `${r} is column ${ref} (0-based), but rows have ${expected} fields` });
+          } else {
+            if (!names) throw new DataError({ file, line: 0, column: 0, message: `${r} names column '${ref}', but the file has no header; give a 0-based column index or a "columns" list` });
+            index = names.indexOf(ref);
+            if (index < 0) throw new DataError({ file, line: cfg.header && !cfg.columns ? line : 0, column: 0, message: `unknown column '${ref}' (${r}); the ${cfg.columns ? 'configured columns are' : 'header has'}: ${names.join(', ')}` });
+          }
+          return { index, key: String(ref), column: index + 1, name: names?.[index] };
+        };
+        handle = bind(resolveField);
+        if (cfg.header) return;
+      }
+      row.fields = fields;
+      if (fields.length !== expected) {
+        bad({ file, line, column: 0, message: `expected ${expected} fields, found ${fields.length}` });
+        return;
+      }
+      run(handle, row, line);
+    });
+    return report;
+  } catch (e) {
+    if (e instanceof DataError) throw e;
+    const err = e as NodeJS.ErrnoException;
+    if (err.code) throw new DataError({ file, line: 0, column: 0, message: `cannot read the ${role} file: ${err.message}` });
+    throw e;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cell parsers: each returns a value or throws a RowFault naming the cell.
+
+function text(row: Row, c: Cell): string {
+  const v = raw(row, c);
+  if (v === undefined || v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw new RowFault(c, `expected a string, found ${Array.isArray(v) ? 'a list' : typeof v}`);
+}
+
+function requiredId(row: Row, c: Cell, what: string): string {
+  const s = text(row, c);
+  if (s === '') throw new RowFault(c, `missing ${what}`);
+  return s;
+}
+
+/** A finite number, or NaN when the cell is empty. */
+function number(row: Row, c: Cell): number {
+  const v = raw(row, c);
+  if (typeof v === 'number') return v;
+  if (v === undefined || v === null) return NaN;
+  if (typeof v !== 'string') throw new RowFault(c, `expected a number, found ${Array.isArray(v) ? 'a list' : typeof v}`);
+  const s = v.trim();
+  if (s === '') return NaN;
+  const n = Number(s);
+  if (!Number.isFinite(n)) throw new RowFault(c, `'${v}' is not a number`);
+  return n;
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$/i;
+
+/**
+ * ISO 8601 date or date-time to Unix seconds; no zone means UTC. NaN when it does not parse.
+ * @example parseIsoTimestamp('2024-03-01T12:00:00+01:00') === 1709290800
+ */
+export function parseIsoTimestamp(s: string): number {
+  const m = ISO.exec(s.trim());
+  if (!m) return NaN;
+  const [y, mo, d, h = 0, mi = 0, sec = 0] = [m[1], m[2], m[3], m[4], m[5], m[6]].map((x) => (x === undefined ? undefined : Number(x))) as number[];
+  if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 60) return NaN;
+  const ms = Date.UTC(y, mo - 1, d, h, mi, sec);
+  if (new Date(ms).getUTCDate() !== d) return NaN; // 31 April and such
+  let t = ms / 1000 + (m[7] ? Number(m[7]) : 0);
+  const z = m[8];
+  if (z && z.toUpperCase() !== 'Z') {
+    const sign = z[0] === '-' ? -1 : 1;
+    const digits = z.slice(1).replace(':', '');
+    t -= sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2, 4) || 0) * 60);
+  }
+  return t;
+}
+
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** Seconds since the epoch, checked to lie in [1970, 2100). */
+function timestamp(row: Row, c: Cell, format: TimestampFormat): number {
+  const v = raw(row, c);
+  let t: number;
+  const s = typeof v === 'string' ? v.trim() : v;
+  if (s === '' || s === undefined || s === null) throw new RowFault(c, 'missing timestamp');
+  if (typeof s === 'number' || (format !== 'iso8601' && typeof s === 'string' && NUMERIC.test(s))) {
+    if (format === 'iso8601') throw new RowFault(c, `expected an ISO 8601 date, found ${s}`);
+    const n = Number(s);
+    t = format === 'unix-ms' || (format === 'auto' && Math.abs(n) >= 1e11) ? n / 1000 : n;
+  } else if (typeof s === 'string') {
+    if (format === 'unix-seconds' || format === 'unix-ms') throw new RowFault(c, `'${s}' is not a number (timestampFormat is ${format})`);
+    t = parseIsoTimestamp(s);
+    if (Number.isNaN(t)) throw new RowFault(c, `'${s}' is not a timestamp (unix seconds, unix ms or ISO 8601)`);
+  } else throw new RowFault(c, `expected a timestamp, found ${typeof s}`);
+  if (!(t >= 0 && t < MAX_TIMESTAMP)) throw new RowFault(c, `timestamp ${typeof v === 'string' ? v.trim() : String(v)} is out of range (before 1970 or after 2099)`);
+  return t;
+}
+
+const TITLE_YEAR = /\((\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$/;
+const ANY_YEAR = /(?:^|\D)(\d{4})(?:\D|$)/;
+
+/**
+ * A year from a title ("Toy Story (1995)") or a date ("01-Jan-1995", "1995-11-22"); NaN when none.
+ * @example parseYear('Heat (1995)') === 1995
+ */
+export function parseYear(s: string): number {
+  const m = TITLE_YEAR.exec(s) ?? ANY_YEAR.exec(s);
+  if (!m) return NaN;
+  const y = Number(m[1]);
+  return y >= 1000 && y < 3000 ? y : NaN;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Features
+
+type Extract = (row: Row) => FeatureValue;
+
+function featureExtractor(f: FeatureConfig, resolveCell: Resolve, role: string): Extract {
+  const missing = new Set(['', ...(f.missing ?? [])]);
+  const where = `${role} feature '${f.name}'`;
+  if (f.flags) {
+    const cells = f.flags.map((ref) => resolveCell(ref, where));
+    const labels = f.labels ?? cells.map((c, k) => c.name ?? String(f.flags![k]));
+    return (row) => {
+      const out: string[] = [];
+      for (let k = 0; k < cells.length; k++) {
+        const v = raw(row, cells[k]);
+        const s = typeof v === 'string' ? v.trim() : v;
+        if (s === '1' || s === 1 || s === true) out.push(labels[k]);
+        else if (!(s === '0' || s === 0 || s === false || s === '' || s === undefined || s === null)) {
+          throw new RowFault(cells[k], `flag must be 0 or 1, found ${JSON.stringify(v)}`);
+        }
+      }
+      return out;
+    };
+  }
+  const refs = f.column === undefined ? [f.name] : Array.isArray(f.column) ? f.column : [f.column];
+  const cells = refs.map((ref) => resolveCell(ref, where));
+  const one = (row: Row, c: Cell): FeatureValue => {
+    switch (f.kind) {
+      case 'categorical':
+      case 'id': {
+        const s = text(row, c);
+        if (missing.has(s)) return null;
+        return f.prefix ? s.slice(0, f.prefix) : s;
+      }
+      case 'text': {
+        const s = text(row, c);
+        return missing.has(s) ? null : s;
+      }
+      case 'multi-categorical': {
+        const v = raw(row, c);
+        if (Array.isArray(v)) return v.map(String).filter((p) => !missing.has(p));
+        const s = text(row, c);
+        if (missing.has(s)) return null;
+        return s.split(f.separator ?? '|').map((p) => p.trim()).filter((p) => !missing.has(p));
+      }
+      case 'numeric': {
+        if (f.parse === 'year') {
+          const s = text(row, c);
+          if (missing.has(s)) return null;
+          const y = parseYear(s);
+          return Number.isNaN(y) ? null : y;
+        }
+        const v = raw(row, c);
+        if (typeof v === 'string' && missing.has(v)) return null;
+        const n = number(row, c);
+        return Number.isNaN(n) ? null : n;
+      }
+      case 'vector': {
+        const v = raw(row, c);
+        let parts: unknown[];
+        if (Array.isArray(v)) parts = v;
+        else {
+          const s = text(row, c).trim();
+          if (missing.has(s)) return null;
+          parts = f.separator === undefined ? s.split(/\s+/) : s.split(f.separator);
+        }
+        if (parts.length !== f.dim) throw new RowFault(c, `expected a vector of ${f.dim} numbers, found ${parts.length}`);
+        const out = new Float32Array(f.dim);
+        for (let k = 0; k < parts.length; k++) {
+          const p = parts[k];
+          const n = typeof p === 'number' ? p : typeof p === 'string' && p.trim() !== '' ? Number(p) : NaN;
+          if (!Number.isFinite(n)) throw new RowFault(c, `vector element ${k} ${JSON.stringify(p)} is not a number`);
+          out[k] = n;
+        }
+        return out;
+      }
+    }
+  };
+  if (cells.length === 1) return (row) => one(row, cells[0]);
+  return (row) => {
+    for (const c of cells) {
+      const v = one(row, c);
+      if (v !== null && v !== undefined) return v;
+    }
+    return null;
+  };
+}
+
+function featureSpec(f: FeatureConfig): FeatureSpec {
+  const s: FeatureSpec = { name: f.name, kind: f.kind };
+  if (f.dim !== undefined) s.dim = f.dim;
+  if (f.buckets !== undefined) s.buckets = f.buckets;
+  return s;
+}
+
+/** The schema a config declares. */
+export function schemaOf(config: DatasetConfig): Schema {
+  return {
+    user: (config.users?.features ?? []).map(featureSpec),
+    item: (config.items?.features ?? []).map(featureSpec),
+    eventTypes: (config.eventTypes ?? []).map((e) => ({ name: e.name, weight: e.weight ?? 1, negative: e.negative ?? false })),
+  };
+}
+
+async function loadEntities(cfg: EntityConfig, table: TableBuilder, role: 'users' | 'items', opts: LoadOptions): Promise<FileReport> {
+  const firstLine = new Map<string, number>();
+  const features = cfg.features ?? [];
+  return readRows(cfg, role, opts, (resolveCell) => {
+    const idCell = resolveCell(cfg.id, `${role}.id`);
+    const extract = features.map((f) => featureExtractor(f, resolveCell, role));
+    const values: FeatureValue[] = new Array(features.length);
+    return (row, line) => {
+      const id = requiredId(row, idCell, role === 'users' ? 'user id' : 'item id');
+      for (let k = 0; k < extract.length; k++) values[k] = extract[k](row);
+      const seen = firstLine.get(id);
+      if (seen !== undefined) throw new RowFault(idCell, `duplicate id '${id}' (first at line ${seen})`);
+      firstLine.set(id, line);
+      const r = table.row(id);
+      for (let k = 0; k < features.length; k++) table.set(r, features[k].name, values[k]);
+    };
+  });
+}
+
+async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts: LoadOptions): Promise<FileReport> {
+  return readRows(cfg, 'interactions', opts, (resolveCell) => {
+    const user = resolveCell(cfg.user, 'interactions.user');
+    const item = resolveCell(cfg.item, 'interactions.item');
+    const event = cfg.event !== undefined ? resolveCell(cfg.event, 'interactions.event') : undefined;
+    const value = cfg.value !== undefined ? resolveCell(cfg.value, 'interactions.value') : undefined;
+    const time = cfg.timestamp !== undefined ? resolveCell(cfg.timestamp, 'interactions.timestamp') : undefined;
+    const format = cfg.timestampFormat ?? 'auto';
+    const names = b.eventTypes.map((e) => e.name).join(', ');
+    return (row) => {
+      const u = requiredId(row, user, 'user id');
+      const i = requiredId(row, item, 'item id');
+      let e = 0;
+      if (event) {
+        const name = text(row, event).trim();
+        e = b.eventType(name);
+        if (e < 0) throw new RowFault(event, name === '' ? 'missing event type' : `unknown event type '${name}'; expected one of ${names}`);
+      }
+      let v = 1;
+      if (value) {
+        v = number(row, value);
+        if (Number.isNaN(v)) v = 1; // an empty value counts as 1, like a file without values
+      }
+      const t = time ? timestamp(row, time, format) : 0;
+      b.addInteraction(b.users.row(u), b.items.row(i), e, v, t);
+    };
+  });
+}
+
+async function loadTables(config: DatasetConfig, opts: LoadOptions): Promise<{ b: DatasetBuilder; files: FileReport[] }> {
+  const b = new DatasetBuilder(schemaOf(config), config.name ?? 'dataset');
+  const files: FileReport[] = [];
+  if (config.items) files.push(await loadEntities(config.items, b.items, 'items', opts));
+  if (config.users) files.push(await loadEntities(config.users, b.users, 'users', opts));
+  return { b, files };
+}
+
+/**
+ * Loads the dataset a config describes. Items and users load first, so every catalog item has a row
+ * even if no one interacted with it; interactions naming unknown users or items add rows without features.
+ * @example const { dataset, report } = await loadDataset(await loadConfigFile('shop.json'), { skipBadRows: true });
+ */
+export async function loadDataset(config: DatasetConfig, opts: LoadOptions = {}): Promise<{ dataset: Dataset; report: LoadReport }> {
+  const c = validateConfig(config);
+  const { b, files } = await loadTables(c, opts);
+  files.push(await loadInteractions(c.interactions, b, opts));
+  return { dataset: b.build(), report: { files } };
+}
+
+/**
+ * Loads explicit train and test files (in the config's interaction format) against the config's user
+ * and item files. Both sides share one set of tables, so dense indices agree. The config's own
+ * interactions file is not read. Paths are relative to the working directory.
+ * @example await loadTrainTest(resolvePreset('movielens-100k', dir), 'train.tsv', 'test.tsv')
+ */
+export async function loadTrainTest(config: DatasetConfig, trainPath: string, testPath: string, opts: LoadOptions = {}): Promise<{ train: Dataset; test: Dataset; report: LoadReport }> {
+  const c = validateConfig(config);
+  const { b, files } = await loadTables(c, opts);
+  files.push(await loadInteractions({ ...c.interactions, path: resolve(trainPath) }, b, opts));
+  const nTrain = b.interactionCount;
+  files.push(await loadInteractions({ ...c.interactions, path: resolve(testPath) }, b, opts));
+  const all = b.build();
+  const n = all.interactions.length;
+  const range = (from: number, to: number): Int32Array => Int32Array.from({ length: to - from }, (_, k) => from + k);
+  const name = c.name ?? 'dataset';
+  return {
+    train: all.withInteractions(selectInteractions(all.interactions, range(0, nTrain)), `${name}:${basename(trainPath)}`),
+    test: all.withInteractions(selectInteractions(all.interactions, range(nTrain, n)), `${name}:${basename(testPath)}`),
+    report: { files },
+  };
+}
