@@ -1,2 +1,4 @@
-// Public surface of the features layer; filled in as the layer grows.
-export {};
+// Public surface of the features layer.
+export { BagBatch } from './bags.ts';
+export type { FeatureSpaceOptions, TableSpec, BagFieldSpec, TowerInputSpec, EntityEncoding, RawFeatures } from './space.ts';
+export { FeatureSpace, TowerBatch, DEFAULT_FEATURE_OPTIONS } from './space.ts';

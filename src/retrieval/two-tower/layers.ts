@@ -1,0 +1,177 @@
+/**
+ * The two-tower's hand-written layers, forward and backward, on flat row-major arrays.
+ * Dense maths goes through a KernelBackend's gemm, so a fast backend speeds every product;
+ * tests pass a float64 gemm and Float64Arrays to check gradients by central differences.
+ */
+import type { Gemm } from '../../math/index.ts';
+
+/** Y (B x nout) = X (B x nin) W^T + b, W stored nout x nin. */
+export function denseForward(gemm: Gemm, B: number, nin: number, nout: number, X: Float32Array, W: Float32Array, bias: Float32Array, Y: Float32Array): void {
+  for (let r = 0; r < B; r++) Y.set(bias.subarray(0, nout), r * nout);
+  gemm(false, true, B, nout, nin, 1, X, nin, W, nin, 1, Y, nout);
+}
+
+/**
+ * Given dY (B x nout): dW += dY^T X, db += colsum(dY), and dX = dY W when dX is given.
+ * Gradients accumulate (beta 1) so several losses may add into one buffer.
+ */
+export function denseBackward(
+  gemm: Gemm,
+  B: number,
+  nin: number,
+  nout: number,
+  X: Float32Array,
+  W: Float32Array,
+  dY: Float32Array,
+  dW: Float32Array,
+  db: Float32Array,
+  dX: Float32Array | null,
+): void {
+  gemm(true, false, nout, nin, B, 1, dY, nout, X, nin, 1, dW, nin);
+  for (let r = 0; r < B; r++) {
+    const o = r * nout;
+    for (let j = 0; j < nout; j++) db[j] += dY[o + j];
+  }
+  if (dX) gemm(false, false, B, nin, nout, 1, dY, nout, W, nin, 0, dX, nin);
+}
+
+/** In place: y = max(0, y) over n values. */
+export function reluForward(Y: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) if (Y[i] < 0) Y[i] = 0;
+}
+
+/** In place: dY = 0 where the ReLU output was 0. */
+export function reluBackward(Y: Float32Array, dY: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) if (Y[i] <= 0) dY[i] = 0;
+}
+
+/**
+ * out[r] = E[r] / n_r with n_r = sqrt(||E[r]||^2 + 1e-6), smooth at 0 (a dead ReLU layer can output a
+ * zero vector); norms[r] keeps n_r for the backward pass, whose formula is the same as for ||E[r]||.
+ */
+export function l2NormalizeForward(E: Float32Array, B: number, k: number, out: Float32Array, norms: Float32Array | Float64Array): void {
+  for (let r = 0; r < B; r++) {
+    const o = r * k;
+    let s = 0;
+    for (let j = 0; j < k; j++) s += E[o + j] * E[o + j];
+    const n = Math.sqrt(s + 1e-6);
+    norms[r] = n;
+    const inv = 1 / n;
+    for (let j = 0; j < k; j++) out[o + j] = E[o + j] * inv;
+  }
+}
+
+/** dE = (dOut - out (out . dOut)) / n: the Jacobian of x / n(x) applied to dOut. */
+export function l2NormalizeBackward(out: Float32Array, norms: Float32Array | Float64Array, dOut: Float32Array, B: number, k: number, dE: Float32Array): void {
+  for (let r = 0; r < B; r++) {
+    const o = r * k;
+    let d = 0;
+    for (let j = 0; j < k; j++) d += out[o + j] * dOut[o + j];
+    const inv = 1 / norms[r];
+    for (let j = 0; j < k; j++) dE[o + j] = (dOut[o + j] - out[o + j] * d) * inv;
+  }
+}
+
+/**
+ * Weighted mean-pooling of embedding rows: X[r, xOff .. xOff+dim) = sum_e w_e T[idx_e] / sum_e |w_e|
+ * over row r's bag entries (zeros for an empty bag). T is the table at params[tOff ..].
+ */
+export function poolForward(
+  offsets: Int32Array,
+  indices: Int32Array,
+  weights: Float32Array,
+  B: number,
+  params: Float32Array,
+  tOff: number,
+  dim: number,
+  X: Float32Array,
+  ldx: number,
+  xOff: number,
+): void {
+  for (let r = 0; r < B; r++) {
+    const a = offsets[r];
+    const b = offsets[r + 1];
+    const o = r * ldx + xOff;
+    for (let j = 0; j < dim; j++) X[o + j] = 0;
+    let z = 0;
+    for (let e = a; e < b; e++) z += Math.abs(weights[e]);
+    if (z === 0) continue;
+    const inv = 1 / z;
+    for (let e = a; e < b; e++) {
+      const w = weights[e] * inv;
+      const base = tOff + indices[e] * dim;
+      for (let j = 0; j < dim; j++) X[o + j] += w * params[base + j];
+    }
+  }
+}
+
+/**
+ * Sparse gradient of one embedding table: the rows a batch touched and their summed gradients,
+ * compactly (slot map from table row to gradient row), so the optimiser updates only those rows.
+ */
+export class RowGrad {
+  readonly slot: Int32Array;
+  rows: Int32Array;
+  grads: Float32Array;
+  n = 0;
+
+  constructor(
+    readonly tableRows: number,
+    readonly dim: number,
+    capacity = 256,
+    gradArray: (n: number) => Float32Array = (n) => new Float32Array(n),
+  ) {
+    this.slot = new Int32Array(tableRows).fill(-1);
+    this.rows = new Int32Array(capacity);
+    this.grads = gradArray(capacity * dim);
+  }
+
+  /** Offset in `grads` of table row `row`'s gradient, zeroed the first time the row is touched. */
+  at(row: number): number {
+    let s = this.slot[row];
+    if (s < 0) {
+      s = this.n++;
+      if (s >= this.rows.length) this.grow();
+      this.slot[row] = s;
+      this.rows[s] = row;
+      this.grads.fill(0, s * this.dim, (s + 1) * this.dim);
+    }
+    return s * this.dim;
+  }
+
+  private grow(): void {
+    const cap = this.rows.length * 2;
+    const r = new Int32Array(cap);
+    r.set(this.rows);
+    this.rows = r;
+    const g = new (this.grads.constructor as Float32ArrayConstructor)(cap * this.dim);
+    g.set(this.grads);
+    this.grads = g;
+  }
+
+  /** Forgets the touched rows (only those slots are reset). */
+  clear(): void {
+    for (let s = 0; s < this.n; s++) this.slot[this.rows[s]] = -1;
+    this.n = 0;
+  }
+}
+
+/** Adds the pooling's gradient for dX[:, xOff .. xOff+dim) into the table's sparse gradient. */
+export function poolBackward(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, dim: number, dX: Float32Array, ldx: number, xOff: number, grad: RowGrad): void {
+  const g = grad;
+  for (let r = 0; r < B; r++) {
+    const a = offsets[r];
+    const b = offsets[r + 1];
+    let z = 0;
+    for (let e = a; e < b; e++) z += Math.abs(weights[e]);
+    if (z === 0) continue;
+    const inv = 1 / z;
+    const o = r * ldx + xOff;
+    for (let e = a; e < b; e++) {
+      const w = weights[e] * inv;
+      const go = g.at(indices[e]);
+      const gg = g.grads;
+      for (let j = 0; j < dim; j++) gg[go + j] += w * dX[o + j];
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Losses over user/item score matrices, with their gradients. Scores are raw dot products;
+ * logits are score / temperature.
+ */
+
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+function sigmoid(x: number): number {
+  return x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x));
+}
+
+/**
+ * Sampled softmax over columns: row i's positive is column i (i < B); columns B.. are extra sampled
+ * negatives shared by every row (mixed negatives). S is B x C (C >= B) of scores u_i . v_j.
+ * logit_ij = S_ij / tau - logQ_j (log-Q correction for the sampling bias, logQ null for none);
+ * columns holding row i's own item elsewhere are masked out so a duplicate is never a negative.
+ * Row weight w_i scales its loss; a negative weight marks negative feedback: that row instead pays
+ * |w_i| softplus(S_ii / tau), pushing the pair apart. Returns the mean loss over B rows and writes
+ * dS (B x C) = d loss / d S.
+ * @example const loss = softmaxLoss(B, C, S, 0.05, logQ, colItem, w, dS);
+ */
+export function softmaxLoss(
+  B: number,
+  C: number,
+  S: Float32Array,
+  tau: number,
+  logQ: Float32Array | null,
+  colItem: Int32Array,
+  w: Float32Array,
+  dS: Float32Array,
+): number {
+  let total = 0;
+  const invTau = 1 / tau;
+  const invB = 1 / B;
+  for (let i = 0; i < B; i++) {
+    const o = i * C;
+    const wi = w[i];
+    if (wi < 0) {
+      // negative feedback: BCE towards "no", only the diagonal gets gradient
+      for (let j = 0; j < C; j++) dS[o + j] = 0;
+      const z = S[o + i] * invTau;
+      total += -wi * softplus(z);
+      dS[o + i] = -wi * sigmoid(z) * invTau * invB;
+      continue;
+    }
+    const own = colItem[i];
+    let max = -Infinity;
+    for (let j = 0; j < C; j++) {
+      if (j !== i && colItem[j] === own) continue;
+      const z = S[o + j] * invTau - (logQ ? logQ[j] : 0);
+      if (z > max) max = z;
+    }
+    let sum = 0;
+    for (let j = 0; j < C; j++) {
+      if (j !== i && colItem[j] === own) {
+        dS[o + j] = 0;
+        continue;
+      }
+      const e = Math.exp(S[o + j] * invTau - (logQ ? logQ[j] : 0) - max);
+      dS[o + j] = e;
+      sum += e;
+    }
+    const zi = S[o + i] * invTau - (logQ ? logQ[i] : 0);
+    total += wi * (Math.log(sum) + max - zi);
+    // d/dS_ij = w_i (p_ij - [j = i]) / (tau B)
+    const scale = (wi * invTau * invB) / sum;
+    for (let j = 0; j < C; j++) dS[o + j] *= scale;
+    dS[o + i] -= wi * invTau * invB;
+  }
+  return total * invB;
+}
+
+/**
+ * Binary cross-entropy with K sampled negatives per row: pos[i] = u_i . v_i, neg[i*K + k] = u_i . v_ik.
+ * loss_i = w_i (softplus(-pos_i / tau) + sum_k softplus(neg_ik / tau)); for negative feedback
+ * (w_i < 0) the positive term becomes |w_i| softplus(pos_i / tau). Returns the mean over B rows and
+ * writes dPos, dNeg.
+ * @example const loss = bceLoss(B, K, pos, neg, 1, w, dPos, dNeg);
+ */
+export function bceLoss(B: number, K: number, pos: Float32Array, neg: Float32Array, tau: number, w: Float32Array, dPos: Float32Array, dNeg: Float32Array): number {
+  let total = 0;
+  const invTau = 1 / tau;
+  const invB = 1 / B;
+  for (let i = 0; i < B; i++) {
+    const wi = w[i];
+    const z = pos[i] * invTau;
+    if (wi < 0) {
+      total += -wi * softplus(z);
+      dPos[i] = -wi * sigmoid(z) * invTau * invB;
+      for (let k = 0; k < K; k++) dNeg[i * K + k] = 0;
+      continue;
+    }
+    total += wi * softplus(-z);
+    dPos[i] = -wi * sigmoid(-z) * invTau * invB;
+    for (let k = 0; k < K; k++) {
+      const zn = neg[i * K + k] * invTau;
+      total += wi * softplus(zn);
+      dNeg[i * K + k] = wi * sigmoid(zn) * invTau * invB;
+    }
+  }
+  return total * invB;
+}

@@ -1,0 +1,306 @@
+/**
+ * The two-tower network: parameter layout over one flat array, the towers' forward and backward
+ * passes, and one training step's loss and gradients (shared by the single-thread trainer, the
+ * Hogwild workers and the gradient checks).
+ */
+import type { Gemm, Rng } from '../../math/index.ts';
+import type { FeatureSpace, TableSpec, TowerBatch, TowerInputSpec } from '../../features/index.ts';
+import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, poolBackward, poolForward, reluBackward, reluForward, RowGrad } from './layers.ts';
+import { bceLoss, softmaxLoss } from './loss.ts';
+
+/** Where every tensor lives in the flat parameter array. */
+export interface TensorRef {
+  name: string;
+  offset: number;
+  length: number;
+}
+
+/** A tower's MLP: sizes[0] is the input width, the last is the output dimension. */
+export interface TowerLayout {
+  sizes: number[];
+  /** Column offset in the input of each bag field, and of the dense block. */
+  fieldOffsets: number[];
+  denseOffset: number;
+  weights: TensorRef[];
+  biases: TensorRef[];
+}
+
+export interface ModelLayout {
+  tables: TensorRef[];
+  user: TowerLayout;
+  item: TowerLayout;
+  /** Dense (MLP) parameters occupy params[denseStart .. total). */
+  denseStart: number;
+  total: number;
+}
+
+/** Lays out tables then both towers' MLPs. `hidden` are the hidden widths, `dim` the output width. */
+export function makeLayout(tables: readonly TableSpec[], user: TowerInputSpec, item: TowerInputSpec, hidden: readonly number[], dim: number): ModelLayout {
+  let off = 0;
+  const refs: TensorRef[] = tables.map((t) => {
+    const r = { name: t.name, offset: off, length: t.rows * t.dim };
+    off += r.length;
+    return r;
+  });
+  const denseStart = off;
+  const tower = (name: string, spec: TowerInputSpec): TowerLayout => {
+    const fieldOffsets: number[] = [];
+    let w = 0;
+    for (const f of spec.bags) {
+      fieldOffsets.push(w);
+      w += tables[f.table].dim;
+    }
+    const denseOffset = w;
+    w += spec.denseWidth;
+    if (w === 0) throw new Error(`two-tower: the ${name} tower has no inputs`);
+    const sizes = [w, ...hidden, dim];
+    const weights: TensorRef[] = [];
+    const biases: TensorRef[] = [];
+    for (let l = 0; l + 1 < sizes.length; l++) {
+      weights.push({ name: `${name}.W${l}`, offset: off, length: sizes[l] * sizes[l + 1] });
+      off += sizes[l] * sizes[l + 1];
+      biases.push({ name: `${name}.b${l}`, offset: off, length: sizes[l + 1] });
+      off += sizes[l + 1];
+    }
+    return { sizes, fieldOffsets, denseOffset, weights, biases };
+  };
+  const u = tower('user', user);
+  const i = tower('item', item);
+  return { tables: refs, user: u, item: i, denseStart, total: off };
+}
+
+/** Random initialisation: embeddings N(0, initStd^2), weights He-scaled, biases 0. */
+export function initParams(layout: ModelLayout, params: Float32Array, rng: Rng, initStd: number): void {
+  for (const t of layout.tables) for (let k = 0; k < t.length; k++) params[t.offset + k] = rng.normal() * initStd;
+  for (const tw of [layout.user, layout.item]) {
+    for (let l = 0; l < tw.weights.length; l++) {
+      const s = Math.sqrt(2 / tw.sizes[l]);
+      const w = tw.weights[l];
+      for (let k = 0; k < w.length; k++) params[w.offset + k] = rng.normal() * s;
+      params.fill(0, tw.biases[l].offset, tw.biases[l].offset + tw.biases[l].length);
+    }
+  }
+}
+
+/** Preallocated activations and gradients of one tower for up to `cap` rows. */
+export class TowerScratch {
+  readonly acts: Float32Array[];
+  readonly dActs: Float32Array[];
+  readonly out: Float32Array;
+  readonly dOut: Float32Array;
+  readonly norms: Float32Array;
+
+  constructor(
+    readonly layout: TowerLayout,
+    readonly cap: number,
+    alloc: (n: number) => Float32Array,
+  ) {
+    this.acts = layout.sizes.map((s) => alloc(cap * s));
+    this.dActs = layout.sizes.map((s) => alloc(cap * s));
+    const k = layout.sizes[layout.sizes.length - 1];
+    this.out = alloc(cap * k);
+    this.dOut = alloc(cap * k);
+    this.norms = alloc(cap);
+  }
+}
+
+/**
+ * One tower: pooled bags and dense block -> MLP (ReLU between layers) -> optional L2 normalisation.
+ * Stateless over the parameters, so the same tower runs on live weights or their moving average.
+ */
+export class Tower {
+  constructor(
+    readonly spec: TowerInputSpec,
+    readonly layout: TowerLayout,
+    readonly tables: readonly TensorRef[],
+    readonly tableSpecs: readonly TableSpec[],
+    readonly normalize: boolean,
+  ) {}
+
+  get dim(): number {
+    return this.layout.sizes[this.layout.sizes.length - 1];
+  }
+
+  /** Forward for batch.rows rows; returns the output view (rows x dim) inside `s`. */
+  forward(gemm: Gemm, params: Float32Array, batch: TowerBatch, s: TowerScratch): Float32Array {
+    const B = batch.rows;
+    if (B > s.cap) throw new Error(`two-tower: batch of ${B} rows exceeds the scratch capacity ${s.cap}`);
+    const L = this.layout;
+    const w0 = L.sizes[0];
+    const X = s.acts[0];
+    for (let f = 0; f < this.spec.bags.length; f++) {
+      const bag = batch.bags[f];
+      const t = this.spec.bags[f].table;
+      poolForward(bag.offsets, bag.indices, bag.weights, B, params, this.tables[t].offset, this.tableSpecs[t].dim, X, w0, L.fieldOffsets[f]);
+    }
+    const dw = this.spec.denseWidth;
+    if (dw > 0) {
+      for (let r = 0; r < B; r++) {
+        const o = r * w0 + L.denseOffset;
+        for (let j = 0; j < dw; j++) X[o + j] = batch.dense[r * dw + j];
+      }
+    }
+    const nl = L.weights.length;
+    for (let l = 0; l < nl; l++) {
+      const nin = L.sizes[l];
+      const nout = L.sizes[l + 1];
+      const W = params.subarray(L.weights[l].offset, L.weights[l].offset + L.weights[l].length);
+      const b = params.subarray(L.biases[l].offset, L.biases[l].offset + nout);
+      denseForward(gemm, B, nin, nout, s.acts[l], W, b, s.acts[l + 1]);
+      if (l + 1 < nl) reluForward(s.acts[l + 1], B * nout);
+    }
+    const k = this.dim;
+    if (this.normalize) l2NormalizeForward(s.acts[nl], B, k, s.out, s.norms);
+    else s.out.set(s.acts[nl].subarray(0, B * k));
+    return s.out.subarray(0, B * k);
+  }
+
+  /**
+   * Backward from s.dOut (rows x dim, d loss / d output) after `forward` on the same batch.
+   * Dense gradients add into grad (indexed like params, minus `gradBase`); table gradients into rowGrads.
+   */
+  backward(gemm: Gemm, params: Float32Array, batch: TowerBatch, s: TowerScratch, grad: Float32Array, gradBase: number, rowGrads: readonly RowGrad[]): void {
+    const B = batch.rows;
+    const L = this.layout;
+    const nl = L.weights.length;
+    const k = this.dim;
+    const top = s.dActs[nl];
+    if (this.normalize) l2NormalizeBackward(s.out, s.norms, s.dOut, B, k, top);
+    else top.set(s.dOut.subarray(0, B * k));
+    for (let l = nl - 1; l >= 0; l--) {
+      const nin = L.sizes[l];
+      const nout = L.sizes[l + 1];
+      if (l + 1 < nl) reluBackward(s.acts[l + 1], s.dActs[l + 1], B * nout);
+      const W = params.subarray(L.weights[l].offset, L.weights[l].offset + L.weights[l].length);
+      const gw = L.weights[l].offset - gradBase;
+      const gb = L.biases[l].offset - gradBase;
+      denseBackward(gemm, B, nin, nout, s.acts[l], W, s.dActs[l + 1], grad.subarray(gw, gw + L.weights[l].length), grad.subarray(gb, gb + nout), s.dActs[l]);
+    }
+    const w0 = L.sizes[0];
+    for (let f = 0; f < this.spec.bags.length; f++) {
+      const bag = batch.bags[f];
+      const t = this.spec.bags[f].table;
+      poolBackward(bag.offsets, bag.indices, bag.weights, B, this.tableSpecs[t].dim, s.dActs[0], w0, L.fieldOffsets[f], rowGrads[t]);
+    }
+  }
+}
+
+export type LossKind = 'softmax' | 'bce';
+
+/** What one training step's loss needs beyond the towers' inputs. */
+export interface StepLoss {
+  kind: LossKind;
+  temperature: number;
+  /** softmax: extra shared negatives after the B positives (mixed negatives); bce: negatives per row. */
+  negatives: number;
+}
+
+/** Per-thread buffers for training steps: towers' scratch, score matrices, sparse and dense gradients. */
+export class StepScratch {
+  readonly user: TowerScratch;
+  readonly item: TowerScratch;
+  readonly S: Float32Array;
+  readonly dS: Float32Array;
+  readonly grad: Float32Array;
+  readonly rowGrads: RowGrad[];
+  readonly pos: Float32Array;
+  readonly dPos: Float32Array;
+
+  constructor(
+    readonly model: TwoTowerNet,
+    readonly batchSize: number,
+    readonly loss: StepLoss,
+    alloc: (n: number) => Float32Array,
+  ) {
+    const B = batchSize;
+    const C = loss.kind === 'softmax' ? B + loss.negatives : B * (1 + loss.negatives);
+    this.user = new TowerScratch(model.layout.user, B, alloc);
+    this.item = new TowerScratch(model.layout.item, C, alloc);
+    this.S = alloc(loss.kind === 'softmax' ? B * C : B * loss.negatives);
+    this.dS = alloc(this.S.length);
+    this.pos = alloc(B);
+    this.dPos = alloc(B);
+    this.grad = alloc(model.layout.total - model.layout.denseStart);
+    this.rowGrads = model.tableSpecs.map((t) => new RowGrad(t.rows, t.dim, 1024, alloc));
+  }
+}
+
+/** The network itself: layout plus towers; the parameters are passed to each call. */
+export class TwoTowerNet {
+  readonly layout: ModelLayout;
+  readonly userTower: Tower;
+  readonly itemTower: Tower;
+  readonly tableSpecs: readonly TableSpec[];
+
+  constructor(
+    readonly features: FeatureSpace,
+    readonly hidden: readonly number[],
+    readonly dim: number,
+    readonly normalize: boolean,
+  ) {
+    this.tableSpecs = features.tables;
+    this.layout = makeLayout(features.tables, features.user, features.item, hidden, dim);
+    this.userTower = new Tower(features.user, this.layout.user, this.layout.tables, features.tables, normalize);
+    this.itemTower = new Tower(features.item, this.layout.item, this.layout.tables, features.tables, normalize);
+  }
+
+  /**
+   * Loss and gradients of one batch: users in `ub` (B rows), items in `ib` (softmax: B positives then
+   * shared negatives; bce: B positives then B*K negatives, row i's at B + i*K + k). `colItem` names
+   * each item row's item (for duplicate masking), `w` the row weights (negative: negative feedback),
+   * `logQ` the per-item-row log sampling probability (softmax; null for none).
+   * Gradients land in s.grad (dense, zeroed here) and s.rowGrads (cleared here).
+   */
+  step(gemm: Gemm, params: Float32Array, ub: TowerBatch, ib: TowerBatch, colItem: Int32Array, w: Float32Array, logQ: Float32Array | null, loss: StepLoss, s: StepScratch): number {
+    const B = ub.rows;
+    const C = ib.rows;
+    const k = this.dim;
+    s.grad.fill(0);
+    for (const g of s.rowGrads) g.clear();
+    const U = this.userTower.forward(gemm, params, ub, s.user);
+    const V = this.itemTower.forward(gemm, params, ib, s.item);
+    let value: number;
+    if (loss.kind === 'softmax') {
+      gemm(false, true, B, C, k, 1, U, k, V, k, 0, s.S, C);
+      value = softmaxLoss(B, C, s.S, loss.temperature, logQ, colItem, w, s.dS);
+      // dU = dS V;  dV = dS^T U
+      gemm(false, false, B, k, C, 1, s.dS, C, V, k, 0, s.user.dOut, k);
+      gemm(true, false, C, k, B, 1, s.dS, C, U, k, 0, s.item.dOut, k);
+    } else {
+      const K = loss.negatives;
+      const dU = s.user.dOut;
+      const dV = s.item.dOut;
+      for (let i = 0; i < B; i++) {
+        let d = 0;
+        for (let j = 0; j < k; j++) d += U[i * k + j] * V[i * k + j];
+        s.pos[i] = d;
+        for (let q = 0; q < K; q++) {
+          const vr = (B + i * K + q) * k;
+          let e = 0;
+          for (let j = 0; j < k; j++) e += U[i * k + j] * V[vr + j];
+          s.S[i * K + q] = e;
+        }
+      }
+      value = bceLoss(B, K, s.pos, s.S, loss.temperature, w, s.dPos, s.dS);
+      for (let i = 0; i < B; i++) {
+        const ui = i * k;
+        const gp = s.dPos[i];
+        for (let j = 0; j < k; j++) {
+          dU[ui + j] = gp * V[ui + j];
+          dV[ui + j] = gp * U[ui + j];
+        }
+        for (let q = 0; q < K; q++) {
+          const vr = (B + i * K + q) * k;
+          const gn = s.dS[i * K + q];
+          for (let j = 0; j < k; j++) {
+            dU[ui + j] += gn * V[vr + j];
+            dV[vr + j] = gn * U[ui + j];
+          }
+        }
+      }
+    }
+    this.userTower.backward(gemm, params, ub, s.user, s.grad, this.layout.denseStart, s.rowGrads);
+    this.itemTower.backward(gemm, params, ib, s.item, s.grad, this.layout.denseStart, s.rowGrads);
+    return value;
+  }
+}
