@@ -1,2 +1,6 @@
 // Public surface of the ranking layer; filled in as the layer grows.
 export {};
+export type { L1Block, RankerQuery, RankerFeatureOptions, NeighbourLists } from './ranker/features.ts';
+export { RankerFeatures, RANKER_FEATURE_DEFAULTS, cosineNeighbours, transitionNeighbours } from './ranker/features.ts';
+export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranker/training.ts';
+export { splitUserTime, assembleRankerData, splitGroups } from './ranker/training.ts';

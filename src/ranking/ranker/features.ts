@@ -1,0 +1,586 @@
+import type { Dataset } from '../../data/index.ts';
+import { TopK } from '../../math/index.ts';
+
+/**
+ * The L1 side of a request's candidates, as the retrieval layer's merge produces it (structurally: this
+ * layer does not import retrieval): per candidate, every source's score and rank, NaN when missing.
+ */
+export interface L1Block {
+  readonly sources: readonly string[];
+  readonly count: number;
+  readonly items: Int32Array;
+  /** count x sources.length, row-major. */
+  readonly scores: Float32Array;
+  readonly ranks: Float32Array;
+  /** Merged position (0 = first). */
+  readonly l1Rank: Int32Array;
+}
+
+/** The request: who, and their history oldest first (the same shape as retrieval's UserQuery). */
+export interface RankerQuery {
+  user: number;
+  history: Int32Array;
+  weights?: Float32Array;
+  timestamps?: Float64Array;
+}
+
+export interface RankerFeatureOptions {
+  /** Item-to-item cosine neighbours kept per item. */
+  neighbours: number;
+  /** "The last few items": similarity max/mean and transitions look this far back. */
+  recentItems: number;
+  /** Recency half-life, in events, of the recency-weighted item-to-item score. */
+  halfLife: number;
+  /** A transition i -> j counts when j follows i within this many steps (weight 1/step). */
+  transitionWindow: number;
+  /** Item popularity windows (days before the request) for recent popularity and trend. */
+  windowsDays: number[];
+  /** Categorical and multi-categorical item columns with at most this many values feed user-category features. */
+  maxCategoryValues: number;
+  /** Only the last this many events of each user feed co-occurrence counts (bounds the quadratic cost). */
+  maxHistoryForCooccurrence: number;
+}
+
+export const RANKER_FEATURE_DEFAULTS: RankerFeatureOptions = {
+  neighbours: 100,
+  recentItems: 5,
+  halfLife: 10,
+  transitionWindow: 3,
+  windowsDays: [7, 30],
+  maxCategoryValues: 1000,
+  maxHistoryForCooccurrence: 300,
+};
+
+const DAY = 86400;
+
+/** Sparse top-k neighbour lists in CSR form: item i's are ids/weights[offsets[i] .. offsets[i+1]). */
+export interface NeighbourLists {
+  offsets: Int32Array;
+  ids: Int32Array;
+  weights: Float32Array;
+}
+
+/** An item categorical column as bags: item i has codes[offsets[i] .. offsets[i+1]). */
+interface CategoryBags {
+  name: string;
+  size: number;
+  offsets: Int32Array;
+  codes: Int32Array;
+}
+
+/**
+ * Fitted statistics the ranker's features come from (item popularity over time, item-to-item cosine
+ * and transitions, category bags), and the one-pass extraction of a request's feature rows.
+ * Fit it on the data L1 was fitted on, never on the interactions that label the training rows.
+ * @example const rf = RankerFeatures.fit(train, ['ease', 'itemknn']); rf.extract(query, merged, out, 0);
+ */
+export class RankerFeatures {
+  readonly options: RankerFeatureOptions;
+  /** Column names, in row order. */
+  readonly names: string[];
+  readonly numItems: number;
+  private readonly l1Sources: readonly string[];
+  // item statistics
+  private readonly itemTimeOffsets: Int32Array;
+  private readonly itemTimes: Float64Array;
+  private readonly itemMeanValue: Float32Array;
+  private readonly cosine: NeighbourLists;
+  private readonly transitions: NeighbourLists;
+  private readonly categories: CategoryBags[];
+  private readonly itemNumeric: { name: string; values: Float64Array }[];
+  private readonly itemCategorical: { name: string; codes: Int32Array }[];
+  private readonly userColumns: { name: string; get: (u: number) => number }[];
+  private readonly numUsers: number;
+  /** Mean interaction value of each user in the fitted data (a rating average on MovieLens). */
+  private readonly userMeanValues: Float32Array;
+  // per-request scratch (one pass per request, nothing allocated per candidate)
+  private readonly simLast: Float32Array;
+  private readonly simMax: Float32Array;
+  private readonly simRecentSum: Float32Array;
+  private readonly simDecay: Float32Array;
+  private readonly simAll: Float32Array;
+  private readonly transLast: Float32Array;
+  private readonly transRecent: Float32Array;
+  private touched: Int32Array;
+  private readonly isTouched: Uint8Array;
+  private readonly userRow: Float32Array;
+  private readonly catCount: Float32Array[];
+  private readonly catRecent: Float32Array[];
+  private readonly catLast: Float64Array[];
+  private readonly numericMean: Float64Array;
+
+  private constructor(ds: Dataset, l1Sources: readonly string[], options: RankerFeatureOptions) {
+    this.options = options;
+    this.l1Sources = [...l1Sources];
+    this.numItems = ds.numItems;
+    this.numUsers = ds.numUsers;
+    const positive = ds.eventTypes.map((e) => !e.negative);
+    const x = ds.interactions;
+
+    // item event times, sorted, for windowed popularity
+    const n = ds.numItems;
+    const off = new Int32Array(n + 1);
+    for (let r = 0; r < x.length; r++) if (positive[x.event[r]]) off[x.item[r] + 1]++;
+    for (let i = 0; i < n; i++) off[i + 1] += off[i];
+    const fill = off.slice(0, n);
+    const times = new Float64Array(off[n]);
+    const valueSum = new Float64Array(n);
+    for (let r = 0; r < x.length; r++) {
+      if (!positive[x.event[r]]) continue;
+      times[fill[x.item[r]]++] = x.timestamp[r];
+      valueSum[x.item[r]] += x.value[r];
+    }
+    for (let i = 0; i < n; i++) times.subarray(off[i], off[i + 1]).sort();
+    this.itemTimeOffsets = off;
+    this.itemTimes = times;
+    this.itemMeanValue = new Float32Array(n);
+    for (let i = 0; i < n; i++) this.itemMeanValue[i] = off[i + 1] > off[i] ? valueSum[i] / (off[i + 1] - off[i]) : NaN;
+    const uSum = new Float64Array(ds.numUsers);
+    const uCnt = new Int32Array(ds.numUsers);
+    for (let r = 0; r < x.length; r++) {
+      if (!positive[x.event[r]]) continue;
+      uSum[x.user[r]] += x.value[r];
+      uCnt[x.user[r]]++;
+    }
+    this.userMeanValues = new Float32Array(ds.numUsers);
+    for (let u = 0; u < ds.numUsers; u++) this.userMeanValues[u] = uCnt[u] > 0 ? uSum[u] / uCnt[u] : NaN;
+
+    const seqs = positiveSequences(ds);
+    this.cosine = cosineNeighbours(seqs, n, options.neighbours, options.maxHistoryForCooccurrence);
+    this.transitions = transitionNeighbours(seqs, n, options.neighbours, options.transitionWindow);
+
+    // side features
+    this.categories = [];
+    this.itemNumeric = [];
+    this.itemCategorical = [];
+    for (const c of ds.items.columns) {
+      if (c.kind === 'numeric') this.itemNumeric.push({ name: c.name, values: c.values });
+      else if (c.kind === 'categorical' || c.kind === 'id') {
+        this.itemCategorical.push({ name: c.name, codes: c.codes });
+        if (c.vocab.size <= options.maxCategoryValues) {
+          const offs = new Int32Array(n + 1);
+          for (let i = 0; i < n; i++) offs[i + 1] = offs[i] + (c.codes[i] >= 0 && c.codes[i] < c.vocab.size ? 1 : 0);
+          const codes = new Int32Array(offs[n]);
+          for (let i = 0; i < n; i++) if (offs[i + 1] > offs[i]) codes[offs[i]] = c.codes[i];
+          this.categories.push({ name: c.name, size: c.vocab.size, offsets: offs, codes });
+        }
+      } else if (c.kind === 'multi-categorical' && c.vocab.size <= options.maxCategoryValues) {
+        this.categories.push({ name: c.name, size: c.vocab.size, offsets: c.offsets, codes: c.codes });
+      }
+    }
+    this.userColumns = [];
+    for (const c of ds.users.columns) {
+      if (c.kind === 'numeric') this.userColumns.push({ name: `u_${c.name}`, get: (u) => c.values[u] });
+      else if (c.kind === 'categorical' || c.kind === 'id') this.userColumns.push({ name: `u_${c.name}`, get: (u) => (c.codes[u] >= 0 ? c.codes[u] : NaN) });
+      else if (c.kind === 'multi-categorical') this.userColumns.push({ name: `u_${c.name}_count`, get: (u) => c.offsets[u + 1] - c.offsets[u] });
+    }
+
+    this.names = this.columnNames();
+    this.simLast = new Float32Array(n);
+    this.simMax = new Float32Array(n);
+    this.simRecentSum = new Float32Array(n);
+    this.simDecay = new Float32Array(n);
+    this.simAll = new Float32Array(n);
+    this.transLast = new Float32Array(n);
+    this.transRecent = new Float32Array(n);
+    this.touched = new Int32Array(Math.min(n, 4096));
+    this.isTouched = new Uint8Array(n);
+    this.userRow = new Float32Array(this.userWidth);
+    this.catCount = this.categories.map((c) => new Float32Array(c.size));
+    this.catRecent = this.categories.map((c) => new Float32Array(c.size));
+    this.catLast = this.categories.map((c) => new Float64Array(c.size));
+    this.numericMean = new Float64Array(this.itemNumeric.length);
+  }
+
+  /**
+   * Fits the statistics on `ds` (the interactions L1 saw). `l1Sources` names the merged candidate sources
+   * whose scores and ranks become columns, in the order the L1 block holds them.
+   */
+  static fit(ds: Dataset, l1Sources: readonly string[], options: Partial<RankerFeatureOptions> = {}): RankerFeatures {
+    const o = { ...RANKER_FEATURE_DEFAULTS, ...options };
+    if (!(o.neighbours >= 1)) throw new Error(`RankerFeatures: neighbours must be >= 1, got ${o.neighbours}`);
+    if (!(o.recentItems >= 1)) throw new Error(`RankerFeatures: recentItems must be >= 1, got ${o.recentItems}`);
+    if (!(o.halfLife > 0)) throw new Error(`RankerFeatures: halfLife must be > 0, got ${o.halfLife}`);
+    if (!(o.transitionWindow >= 1)) throw new Error(`RankerFeatures: transitionWindow must be >= 1, got ${o.transitionWindow}`);
+    if (o.windowsDays.length === 0 || o.windowsDays.some((w) => !(w > 0))) throw new Error('RankerFeatures: windowsDays must hold positive numbers');
+    return new RankerFeatures(ds, l1Sources, o);
+  }
+
+  get width(): number {
+    return this.names.length;
+  }
+
+  private get userWidth(): number {
+    return 5 + this.userColumns.length;
+  }
+
+  private columnNames(): string[] {
+    const names = ['u_events', 'u_span_days', 'u_events_7d', 'u_mean_value', 'u_negative_share'];
+    for (const c of this.userColumns) names.push(c.name);
+    names.push('i_pop_total', 'i_pop_before', 'i_age_days', 'i_mean_value', 'i_days_since_last');
+    for (const w of this.options.windowsDays) names.push(`i_pop_${w}d`);
+    names.push('i_trend');
+    for (const c of this.itemNumeric) names.push(`i_${c.name}`, `x_${c.name}_diff`);
+    for (const c of this.itemCategorical) names.push(`i_${c.name}`);
+    for (const c of this.categories) {
+      names.push(`x_${c.name}_count`, `x_${c.name}_share`, `x_${c.name}_recent_share`, `x_${c.name}_days_since`);
+    }
+    names.push('sim_last', 'sim_max_recent', 'sim_mean_recent', 'sim_decay', 'sim_mean_all', 'trans_last', 'trans_recent');
+    for (const s of this.l1Sources) names.push(`l1_${s}_score`, `l1_${s}_rank`);
+    names.push('l1_found', 'l1_position');
+    return names;
+  }
+
+  /**
+   * Writes one feature row per candidate of `l1` into `out` (row-major, `width` floats per row) from row
+   * `rowOffset` on. One pass over the history fills per-request accumulators; each candidate then reads
+   * them. NaN marks a missing value.
+   */
+  extract(query: RankerQuery, l1: L1Block, out: Float32Array, rowOffset = 0): void {
+    if (l1.sources.length !== this.l1Sources.length || l1.sources.some((s, k) => s !== this.l1Sources[k])) {
+      throw new Error(`RankerFeatures.extract: L1 sources [${l1.sources.join(', ')}] differ from the fitted [${this.l1Sources.join(', ')}]`);
+    }
+    const W = this.width;
+    if (out.length < (rowOffset + l1.count) * W) throw new Error(`RankerFeatures.extract: out holds ${out.length} floats, need ${(rowOffset + l1.count) * W}`);
+    const h = query.history;
+    const len = h.length;
+    const ts = query.timestamps;
+    const now = ts && len > 0 ? ts[len - 1] : Infinity;
+    const o = this.options;
+    const n = this.numItems;
+
+    // ---- one pass over the history: user profile, category profile, item-to-item accumulators
+    let positives = 0;
+    let negatives = 0;
+    let recent7 = 0;
+    const catN = this.categories.length;
+    for (let c = 0; c < catN; c++) {
+      this.catCount[c].fill(0);
+      this.catRecent[c].fill(0);
+      this.catLast[c].fill(NaN);
+    }
+    const numN = this.itemNumeric.length;
+    const numCount = new Float64Array(numN); // per request, not per candidate
+    this.numericMean.fill(0);
+    let nTouched = 0;
+    // positions of positive events, newest first, for "the last few items"
+    let seenPositive = 0;
+    for (let k = len - 1; k >= 0; k--) {
+      const it = h[k];
+      if (it < 0 || it >= n) continue;
+      const w = query.weights ? query.weights[k] : 1;
+      if (w < 0) {
+        negatives++;
+        continue;
+      }
+      positives++;
+      if (ts && now - ts[k] <= 7 * DAY) recent7++;
+      for (let c = 0; c < catN; c++) {
+        const cat = this.categories[c];
+        for (let q = cat.offsets[it]; q < cat.offsets[it + 1]; q++) {
+          const code = cat.codes[q];
+          this.catCount[c][code] += 1;
+          if (seenPositive < 10) this.catRecent[c][code] += 1;
+          if (ts && Number.isNaN(this.catLast[c][code])) this.catLast[c][code] = ts[k];
+        }
+      }
+      for (let c = 0; c < numN; c++) {
+        const v = this.itemNumeric[c].values[it];
+        if (v === v) {
+          this.numericMean[c] += v;
+          numCount[c]++;
+        }
+      }
+      const decay = Math.pow(0.5, seenPositive / o.halfLife);
+      const isLast = seenPositive === 0;
+      const isRecent = seenPositive < o.recentItems;
+      const cs = this.cosine;
+      for (let q = cs.offsets[it]; q < cs.offsets[it + 1]; q++) {
+        const j = cs.ids[q];
+        const s = cs.weights[q];
+        if (this.isTouched[j] === 0) {
+          this.isTouched[j] = 1;
+          if (nTouched === this.touched.length) this.growTouched();
+          this.touched[nTouched++] = j;
+        }
+        if (isLast) this.simLast[j] = s;
+        if (isRecent) {
+          if (s > this.simMax[j]) this.simMax[j] = s;
+          this.simRecentSum[j] += s;
+        }
+        this.simDecay[j] += decay * s;
+        this.simAll[j] += s;
+      }
+      if (seenPositive < o.transitionWindow) {
+        const tr = this.transitions;
+        const tw = 1 / (seenPositive + 1);
+        for (let q = tr.offsets[it]; q < tr.offsets[it + 1]; q++) {
+          const j = tr.ids[q];
+          if (this.isTouched[j] === 0) {
+            this.isTouched[j] = 1;
+            if (nTouched === this.touched.length) this.growTouched();
+            this.touched[nTouched++] = j;
+          }
+          if (isLast) this.transLast[j] = tr.weights[q];
+          this.transRecent[j] += tw * tr.weights[q];
+        }
+      }
+      seenPositive++;
+    }
+    for (let c = 0; c < numN; c++) this.numericMean[c] = numCount[c] > 0 ? this.numericMean[c] / numCount[c] : NaN;
+    const recentDen = Math.min(o.recentItems, positives);
+    const u = query.user;
+    const urow = this.userRow;
+    urow[0] = positives;
+    urow[1] = ts && len > 0 ? (ts[len - 1] - ts[0]) / DAY : NaN;
+    urow[2] = ts ? recent7 : NaN;
+    urow[3] = this.userMeanValue(query);
+    urow[4] = len > 0 ? negatives / len : 0;
+    for (let c = 0; c < this.userColumns.length; c++) urow[5 + c] = u >= 0 && u < this.numUsers ? this.userColumns[c].get(u) : NaN;
+
+    // ---- one row per candidate
+    const S = this.l1Sources.length;
+    const windows = o.windowsDays;
+    for (let c = 0; c < l1.count; c++) {
+      const it = l1.items[c];
+      let p = (rowOffset + c) * W;
+      out.set(urow, p);
+      p += urow.length;
+      const inCatalog = it >= 0 && it < n;
+      const a = inCatalog ? this.itemTimeOffsets[it] : 0;
+      const b = inCatalog ? this.itemTimeOffsets[it + 1] : 0;
+      const before = upperBound(this.itemTimes, a, b, now) - a;
+      out[p++] = b - a;
+      out[p++] = before;
+      out[p++] = before > 0 && now !== Infinity ? (now - this.itemTimes[a]) / DAY : NaN;
+      out[p++] = inCatalog ? this.itemMeanValue[it] : NaN;
+      out[p++] = before > 0 && now !== Infinity ? (now - this.itemTimes[a + before - 1]) / DAY : NaN;
+      let firstRate = 0;
+      let lastRate = 0;
+      for (let k = 0; k < windows.length; k++) {
+        const cnt = now === Infinity ? NaN : before - (upperBound(this.itemTimes, a, a + before, now - windows[k] * DAY) - a);
+        out[p++] = cnt;
+        if (k === 0) firstRate = cnt / windows[k];
+        lastRate = cnt / windows[k];
+      }
+      // trend: the shortest window's daily rate against the longest's
+      out[p++] = windows.length > 1 ? (firstRate + 1e-3) / (lastRate + 1e-3) : NaN;
+      for (let k = 0; k < numN; k++) {
+        const v = inCatalog ? this.itemNumeric[k].values[it] : NaN;
+        out[p++] = v;
+        out[p++] = Math.abs(v - this.numericMean[k]);
+      }
+      for (const col of this.itemCategorical) out[p++] = inCatalog && col.codes[it] >= 0 ? col.codes[it] : NaN;
+      for (let k = 0; k < catN; k++) {
+        const cat = this.categories[k];
+        let count = 0;
+        let maxShare = 0;
+        let recent = 0;
+        let last = -Infinity;
+        if (inCatalog) {
+          for (let q = cat.offsets[it]; q < cat.offsets[it + 1]; q++) {
+            const code = cat.codes[q];
+            const cc = this.catCount[k][code];
+            count += cc;
+            if (cc > maxShare) maxShare = cc;
+            recent += this.catRecent[k][code];
+            const t = this.catLast[k][code];
+            if (t > last) last = t;
+          }
+        }
+        out[p++] = count;
+        out[p++] = positives > 0 ? maxShare / positives : NaN;
+        out[p++] = positives > 0 ? recent / Math.min(10, positives) : NaN;
+        out[p++] = last === -Infinity || now === Infinity ? NaN : (now - last) / DAY;
+      }
+      const t = inCatalog && this.isTouched[it] === 1;
+      out[p++] = t ? this.simLast[it] : 0;
+      out[p++] = t ? this.simMax[it] : 0;
+      out[p++] = t && recentDen > 0 ? this.simRecentSum[it] / recentDen : 0;
+      out[p++] = t ? this.simDecay[it] : 0;
+      out[p++] = t && positives > 0 ? this.simAll[it] / positives : 0;
+      out[p++] = t ? this.transLast[it] : 0;
+      out[p++] = t ? this.transRecent[it] : 0;
+      let found = 0;
+      for (let s = 0; s < S; s++) {
+        out[p++] = l1.scores[c * S + s];
+        const r = l1.ranks[c * S + s];
+        out[p++] = r;
+        if (r === r) found++;
+      }
+      out[p++] = found;
+      out[p++] = l1.l1Rank[c];
+    }
+
+    // ---- clear the accumulators this request touched
+    for (let k = 0; k < nTouched; k++) {
+      const j = this.touched[k];
+      this.isTouched[j] = 0;
+      this.simLast[j] = 0;
+      this.simMax[j] = 0;
+      this.simRecentSum[j] = 0;
+      this.simDecay[j] = 0;
+      this.simAll[j] = 0;
+      this.transLast[j] = 0;
+      this.transRecent[j] = 0;
+    }
+  }
+
+  private userMeanValue(query: RankerQuery): number {
+    return query.user >= 0 && query.user < this.userMeanValues.length ? this.userMeanValues[query.user] : NaN;
+  }
+
+  private growTouched(): void {
+    const t = new Int32Array(Math.min(this.numItems, this.touched.length * 2));
+    t.set(this.touched);
+    this.touched = t;
+  }
+
+  /** Cosine neighbours of `item` (for explanations and tests): ids and similarities, best first. */
+  neighboursOf(item: number): { ids: Int32Array; weights: Float32Array } {
+    const c = this.cosine;
+    return { ids: c.ids.subarray(c.offsets[item], c.offsets[item + 1]), weights: c.weights.subarray(c.offsets[item], c.offsets[item + 1]) };
+  }
+}
+
+/** First index in sorted a[lo..hi) whose value is > v. */
+function upperBound(a: Float64Array, lo: number, hi: number, v: number): number {
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] <= v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Each user's positive events as item sequences, oldest first, CSR. */
+function positiveSequences(ds: Dataset): { offsets: Int32Array; items: Int32Array } {
+  const { offsets, rows } = ds.byUser();
+  const x = ds.interactions;
+  const neg = ds.eventTypes.map((e) => e.negative);
+  const outOff = new Int32Array(ds.numUsers + 1);
+  const items = new Int32Array(rows.length);
+  let n = 0;
+  for (let u = 0; u < ds.numUsers; u++) {
+    for (let k = offsets[u]; k < offsets[u + 1]; k++) {
+      const r = rows[k];
+      if (!neg[x.event[r]]) items[n++] = x.item[r];
+    }
+    outOff[u + 1] = n;
+  }
+  return { offsets: outOff, items: items.slice(0, n) };
+}
+
+/**
+ * Top-k cosine neighbours over user co-occurrence: cos(i, j) = |U_i ∩ U_j| / sqrt(|U_i| |U_j|),
+ * counting each user once per item. Builds one item's row at a time in a dense scratch.
+ */
+export function cosineNeighbours(seqs: { offsets: Int32Array; items: Int32Array }, numItems: number, k: number, maxHistory = Infinity): NeighbourLists {
+  const nu = seqs.offsets.length - 1;
+  // distinct items per user (last maxHistory events)
+  const uOff = new Int32Array(nu + 1);
+  const uItems = new Int32Array(seqs.items.length);
+  const mark = new Int32Array(numItems).fill(-1);
+  let m = 0;
+  for (let u = 0; u < nu; u++) {
+    const a = Math.max(seqs.offsets[u], seqs.offsets[u + 1] - maxHistory);
+    for (let q = a; q < seqs.offsets[u + 1]; q++) {
+      const it = seqs.items[q];
+      if (mark[it] === u) continue;
+      mark[it] = u;
+      uItems[m++] = it;
+    }
+    uOff[u + 1] = m;
+  }
+  const deg = new Float64Array(numItems);
+  for (let q = 0; q < m; q++) deg[uItems[q]]++;
+  // item -> users CSR
+  const iOff = new Int32Array(numItems + 1);
+  for (let q = 0; q < m; q++) iOff[uItems[q] + 1]++;
+  for (let i = 0; i < numItems; i++) iOff[i + 1] += iOff[i];
+  const fill = iOff.slice(0, numItems);
+  const iUsers = new Int32Array(m);
+  for (let u = 0; u < nu; u++) for (let q = uOff[u]; q < uOff[u + 1]; q++) iUsers[fill[uItems[q]]++] = u;
+  const co = new Float64Array(numItems);
+  const touched = new Int32Array(numItems);
+  const heap = new TopK(Math.max(1, k));
+  const offsets = new Int32Array(numItems + 1);
+  const ids = new Int32Array(numItems * Math.min(k, numItems));
+  const weights = new Float32Array(ids.length);
+  let out = 0;
+  for (let i = 0; i < numItems; i++) {
+    let nt = 0;
+    for (let q = iOff[i]; q < iOff[i + 1]; q++) {
+      const u = iUsers[q];
+      for (let p = uOff[u]; p < uOff[u + 1]; p++) {
+        const j = uItems[p];
+        if (j === i) continue;
+        if (co[j] === 0) touched[nt++] = j;
+        co[j]++;
+      }
+    }
+    heap.reset();
+    for (let t = 0; t < nt; t++) {
+      const j = touched[t];
+      heap.push(j, co[j] / Math.sqrt(deg[i] * deg[j]));
+      co[j] = 0;
+    }
+    const got = heap.drainSorted(ids.subarray(out), weights.subarray(out));
+    out += got;
+    offsets[i + 1] = out;
+  }
+  return { offsets, ids: ids.slice(0, out), weights: weights.slice(0, out) };
+}
+
+/**
+ * Top-k item-to-item transitions: P(j | i) ≈ sum over occurrences of i of the weight 1/step when j
+ * follows within `window` steps, divided by the number of occurrences of i that have a successor.
+ */
+export function transitionNeighbours(seqs: { offsets: Int32Array; items: Int32Array }, numItems: number, k: number, window: number): NeighbourLists {
+  const nu = seqs.offsets.length - 1;
+  // occurrences of each item: (position in seqs.items), grouped by item
+  const iOff = new Int32Array(numItems + 1);
+  for (let q = 0; q < seqs.items.length; q++) iOff[seqs.items[q] + 1]++;
+  for (let i = 0; i < numItems; i++) iOff[i + 1] += iOff[i];
+  const fill = iOff.slice(0, numItems);
+  const occ = new Int32Array(seqs.items.length);
+  const end = new Int32Array(seqs.items.length); // end of the occurrence's user sequence
+  for (let u = 0; u < nu; u++) {
+    for (let q = seqs.offsets[u]; q < seqs.offsets[u + 1]; q++) {
+      const slot = fill[seqs.items[q]]++;
+      occ[slot] = q;
+      end[slot] = seqs.offsets[u + 1];
+    }
+  }
+  const acc = new Float64Array(numItems);
+  const touched = new Int32Array(numItems);
+  const heap = new TopK(Math.max(1, k));
+  const offsets = new Int32Array(numItems + 1);
+  const ids = new Int32Array(numItems * Math.min(k, numItems));
+  const weights = new Float32Array(ids.length);
+  let out = 0;
+  for (let i = 0; i < numItems; i++) {
+    let nt = 0;
+    let denom = 0;
+    for (let o = iOff[i]; o < iOff[i + 1]; o++) {
+      const q = occ[o];
+      const e = Math.min(end[o], q + 1 + window);
+      if (q + 1 < end[o]) denom++;
+      for (let p = q + 1; p < e; p++) {
+        const j = seqs.items[p];
+        if (j === i) continue;
+        if (acc[j] === 0) touched[nt++] = j;
+        acc[j] += 1 / (p - q);
+      }
+    }
+    heap.reset();
+    for (let t = 0; t < nt; t++) {
+      const j = touched[t];
+      heap.push(j, acc[j] / denom);
+      acc[j] = 0;
+    }
+    out += heap.drainSorted(ids.subarray(out), weights.subarray(out));
+    offsets[i + 1] = out;
+  }
+  return { offsets, ids: ids.slice(0, out), weights: weights.slice(0, out) };
+}

@@ -1,0 +1,256 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DatasetBuilder, type Dataset } from '../../data/index.ts';
+import { Rng } from '../../math/index.ts';
+import { cosineNeighbours, RankerFeatures, transitionNeighbours, type L1Block, type RankerQuery } from './features.ts';
+import { assembleRankerData, splitGroups, splitUserTime } from './training.ts';
+
+const DAY = 86400;
+
+/** A seeded random dataset: 30 users, 40 items with a genre bag and a year, events over 60 days. */
+function randomDataset(seed = 1): Dataset {
+  const rng = new Rng(seed);
+  const b = new DatasetBuilder({
+    user: [{ name: 'age', kind: 'numeric' }],
+    item: [
+      { name: 'genres', kind: 'multi-categorical' },
+      { name: 'year', kind: 'numeric' },
+    ],
+    eventTypes: [],
+  });
+  const G = ['a', 'b', 'c', 'd', 'e'];
+  for (let i = 0; i < 40; i++) {
+    const r = b.items.row(`i${i}`);
+    b.items.set(r, 'genres', [G[i % 5], G[((i % 5) + 1 + ((i >> 2) % 4)) % 5]].join('|')); // two distinct genres
+    b.items.set(r, 'year', 1990 + (i % 10));
+  }
+  for (let u = 0; u < 30; u++) {
+    const r = b.users.row(`u${u}`);
+    b.users.set(r, 'age', 20 + u);
+    const n = 5 + rng.int(20);
+    const taste = rng.int(5);
+    const seen = new Set<number>();
+    for (let k = 0; k < n; k++) {
+      const it = rng.next() < 0.6 ? taste + 5 * rng.int(8) : rng.int(40);
+      if (seen.has(it)) continue;
+      seen.add(it);
+      b.addInteraction(r, it, 0, 1 + rng.int(5), 1e9 + rng.int(60 * DAY));
+    }
+  }
+  return b.build();
+}
+
+function sequences(ds: Dataset): number[][] {
+  const { offsets, rows } = ds.byUser();
+  const out: number[][] = [];
+  for (let u = 0; u < ds.numUsers; u++) out.push(Array.from(rows.subarray(offsets[u], offsets[u + 1]), (r) => ds.interactions.item[r]));
+  return out;
+}
+
+function csr(seqs: number[][]): { offsets: Int32Array; items: Int32Array } {
+  const offsets = new Int32Array(seqs.length + 1);
+  seqs.forEach((s, u) => (offsets[u + 1] = offsets[u] + s.length));
+  return { offsets, items: Int32Array.from(seqs.flat()) };
+}
+
+/** The slow, obvious cosine: set intersections. */
+function cosineRef(seqs: number[][], i: number, j: number): number {
+  if (i === j) return 0; // an item is not its own neighbour
+  const ui = seqs.filter((s) => s.includes(i)).length;
+  const uj = seqs.filter((s) => s.includes(j)).length;
+  const both = seqs.filter((s) => s.includes(i) && s.includes(j)).length;
+  return both === 0 ? 0 : both / Math.sqrt(ui * uj);
+}
+
+/** The slow, obvious transition weight P(j | i) with window w. */
+function transitionRef(seqs: number[][], i: number, j: number, w: number): number {
+  let num = 0;
+  let den = 0;
+  for (const s of seqs) {
+    for (let q = 0; q < s.length; q++) {
+      if (s[q] !== i) continue;
+      if (q + 1 < s.length) den++;
+      for (let p = q + 1; p < Math.min(s.length, q + 1 + w); p++) if (s[p] === j && j !== i) num += 1 / (p - q);
+    }
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+test('cosine and transition neighbour lists agree with the set-intersection and sequence-scan references', () => {
+  const ds = randomDataset(2);
+  const seqs = sequences(ds);
+  const cos = cosineNeighbours(csr(seqs), 40, 40);
+  const tr = transitionNeighbours(csr(seqs), 40, 40, 3);
+  for (let i = 0; i < 40; i++) {
+    const got = new Map<number, number>();
+    for (let q = cos.offsets[i]; q < cos.offsets[i + 1]; q++) got.set(cos.ids[q], cos.weights[q]);
+    const gotT = new Map<number, number>();
+    for (let q = tr.offsets[i]; q < tr.offsets[i + 1]; q++) gotT.set(tr.ids[q], tr.weights[q]);
+    for (let j = 0; j < 40; j++) {
+      if (j === i) continue;
+      assert.ok(Math.abs((got.get(j) ?? 0) - cosineRef(seqs, i, j)) < 1e-6, `cos(${i},${j})`);
+      assert.ok(Math.abs((gotT.get(j) ?? 0) - transitionRef(seqs, i, j, 3)) < 1e-6, `trans(${i},${j})`);
+    }
+    for (let q = cos.offsets[i] + 1; q < cos.offsets[i + 1]; q++) assert.ok(cos.weights[q - 1] >= cos.weights[q]);
+  }
+  // top-k truncation keeps the best
+  const top2 = cosineNeighbours(csr(seqs), 40, 2);
+  for (let i = 0; i < 40; i++) {
+    assert.ok(top2.offsets[i + 1] - top2.offsets[i] <= 2);
+    if (top2.offsets[i + 1] > top2.offsets[i]) assert.equal(top2.weights[top2.offsets[i]], cos.weights[cos.offsets[i]]);
+  }
+});
+
+function queryOf(ds: Dataset, u: number): RankerQuery {
+  const { offsets, rows } = ds.byUser();
+  const r = rows.subarray(offsets[u], offsets[u + 1]);
+  return { user: u, history: Int32Array.from(r, (k) => ds.interactions.item[k]), timestamps: Float64Array.from(r, (k) => ds.interactions.timestamp[k]) };
+}
+
+function block(items: number[], sources = ['a', 'b']): L1Block {
+  const S = sources.length;
+  const scores = new Float32Array(items.length * S).fill(NaN);
+  const ranks = new Float32Array(items.length * S).fill(NaN);
+  items.forEach((_, c) => {
+    scores[c * S] = 10 - c;
+    ranks[c * S] = c;
+  });
+  return { sources, count: items.length, items: Int32Array.from(items), scores, ranks, l1Rank: Int32Array.from(items, (_, c) => c) };
+}
+
+test('extracted rows match per-feature references computed the slow way', () => {
+  const ds = randomDataset(3);
+  const seqs = sequences(ds);
+  const rf = RankerFeatures.fit(ds, ['a', 'b'], { neighbours: 40, recentItems: 3, halfLife: 2, transitionWindow: 2 });
+  assert.equal(rf.names.length, rf.width);
+  assert.equal(new Set(rf.names).size, rf.width, 'column names are unique');
+  const col = (name: string): number => {
+    const k = rf.names.indexOf(name);
+    assert.ok(k >= 0, `column ${name}`);
+    return k;
+  };
+  const items = Array.from({ length: 40 }, (_, i) => i);
+  const out = new Float32Array((items.length + 2) * rf.width).fill(-7);
+  for (const u of [0, 5, 17]) {
+    const q = queryOf(ds, u);
+    const h = Array.from(q.history);
+    const now = q.timestamps![h.length - 1];
+    rf.extract(q, block(items), out, 2);
+    assert.ok(out.subarray(0, 2 * rf.width).every((v) => v === -7), 'rows before rowOffset untouched');
+    const W = rf.width;
+    const rev = [...h].reverse();
+    for (const it of items) {
+      const row = out.subarray((2 + it) * W, (3 + it) * W);
+      const sims = rev.map((j) => cosineRef(seqs, j, it));
+      const near = (name: string, want: number) => assert.ok(Math.abs(row[col(name)] - want) < 1e-5 || (Number.isNaN(want) && Number.isNaN(row[col(name)])), `user ${u} item ${it} ${name}: ${row[col(name)]} vs ${want}`);
+      near('sim_last', sims[0]);
+      near('sim_max_recent', Math.max(...sims.slice(0, 3)));
+      near('sim_mean_recent', sims.slice(0, 3).reduce((s, v) => s + v, 0) / Math.min(3, h.length));
+      near('sim_decay', sims.reduce((s, v, k) => s + v * 0.5 ** (k / 2), 0));
+      near('sim_mean_all', sims.reduce((s, v) => s + v, 0) / h.length);
+      near('trans_last', transitionRef(seqs, rev[0], it, 2));
+      near('trans_recent', transitionRef(seqs, rev[0], it, 2) + (rev.length > 1 ? transitionRef(seqs, rev[1], it, 2) / 2 : 0));
+      near('u_events', h.length);
+      near('u_age', 20 + u);
+      // item time statistics against a scan of the log
+      const x = ds.interactions;
+      let total = 0;
+      let before = 0;
+      let in7 = 0;
+      let in30 = 0;
+      for (let r = 0; r < x.length; r++) {
+        if (x.item[r] !== it) continue;
+        total++;
+        if (x.timestamp[r] <= now) {
+          before++;
+          if (x.timestamp[r] > now - 7 * DAY) in7++;
+          if (x.timestamp[r] > now - 30 * DAY) in30++;
+        }
+      }
+      near('i_pop_total', total);
+      near('i_pop_before', before);
+      near('i_pop_7d', in7);
+      near('i_pop_30d', in30);
+      // genre overlap: user's count of history items sharing each of the item's genres
+      const genres = ds.items.column('genres')!;
+      if (genres.kind !== 'multi-categorical') throw new Error('fixture');
+      const codes = (i: number) => Array.from(genres.codes.subarray(genres.offsets[i], genres.offsets[i + 1]));
+      const mine = codes(it);
+      const counts = mine.map((g) => h.filter((j) => codes(j).includes(g)).length);
+      near('x_genres_count', counts.reduce((s, v) => s + v, 0));
+      near('x_genres_share', Math.max(...counts) / h.length);
+      near('l1_a_rank', it);
+      assert.ok(Number.isNaN(row[col('l1_b_score')]));
+      near('l1_found', 1);
+      near('i_year', 1990 + (it % 10));
+    }
+  }
+  assert.throws(() => rf.extract(queryOf(ds, 0), block([1], ['b', 'a']), out), /L1 sources/);
+});
+
+test('extraction is request-independent: scratch is cleared between requests', () => {
+  const ds = randomDataset(4);
+  const rf = RankerFeatures.fit(ds, ['a']);
+  const items = [1, 2, 3, 30];
+  const a = new Float32Array(items.length * rf.width);
+  const b = new Float32Array(items.length * rf.width);
+  rf.extract(queryOf(ds, 3), block(items, ['a']), a);
+  rf.extract(queryOf(ds, 9), block(items, ['a']), b);
+  rf.extract(queryOf(ds, 3), block(items, ['a']), b);
+  assert.deepEqual(Array.from(b), Array.from(a));
+});
+
+test('splitUserTime puts each user\'s last events in the later part, in time order', () => {
+  const ds = randomDataset(5);
+  const { earlier, later } = splitUserTime(ds, 0.25);
+  assert.equal(earlier.interactions.length + later.interactions.length, ds.interactions.length);
+  const e = earlier.byUser();
+  const l = later.byUser();
+  for (let u = 0; u < ds.numUsers; u++) {
+    const ne = e.offsets[u + 1] - e.offsets[u];
+    const nl = l.offsets[u + 1] - l.offsets[u];
+    assert.equal(nl, ne + nl < 2 ? 0 : Math.min(ne + nl - 1, Math.max(1, Math.round((ne + nl) * 0.25))));
+    if (nl > 0 && ne > 0) {
+      const lastEarly = earlier.interactions.timestamp[e.rows[e.offsets[u + 1] - 1]];
+      const firstLate = later.interactions.timestamp[l.rows[l.offsets[u]]];
+      assert.ok(lastEarly <= firstLate);
+    }
+  }
+  assert.throws(() => splitUserTime(ds, 1), /fraction/);
+});
+
+test('assembled training data: labels from the later part only, recall reported, negatives sampled per user', () => {
+  const ds = randomDataset(6);
+  const { earlier, later } = splitUserTime(ds, 0.3);
+  const rf = RankerFeatures.fit(earlier, ['a']);
+  // candidates: every item the user has not seen in the earlier part
+  const candidatesOf = (q: RankerQuery): L1Block => block(Array.from({ length: 40 }, (_, i) => i).filter((i) => !q.history.includes(i)), ['a']);
+  const base = { features: rf, labels: later, queryOf: (u: number) => queryOf(earlier, u), candidatesOf, keepGroupsWithoutPositive: false, seed: 1 };
+  const { set, report } = assembleRankerData({ ...base, negativesPerPositive: 0 });
+  assert.equal(report.recall, 1, 'every unseen item is a candidate');
+  assert.equal(report.positives, report.labelItems);
+  assert.equal(set.features.length, set.nRows * set.nFeatures);
+  const popCol = set.featureNames.indexOf('i_pop_total');
+  const earlyCounts = earlier.itemCounts();
+  const lb = later.byUser();
+  for (let g = 0; g < set.groupUsers.length; g++) {
+    const u = set.groupUsers[g];
+    const labelItems = new Set(Array.from(lb.rows.subarray(lb.offsets[u], lb.offsets[u + 1]), (r) => later.interactions.item[r]));
+    for (let r = set.groups[g]; r < set.groups[g + 1]; r++) {
+      assert.equal(set.labels[r], labelItems.has(set.items[r]) ? 1 : 0);
+      // features see only the earlier part: the label interactions are not in the item's popularity
+      assert.equal(set.features[r * set.nFeatures + popCol], earlyCounts[set.items[r]]);
+    }
+  }
+  const sampled = assembleRankerData({ ...base, negativesPerPositive: 2 }).set;
+  for (let g = 0; g < sampled.groups.length - 1; g++) {
+    let pos = 0;
+    let neg = 0;
+    for (let r = sampled.groups[g]; r < sampled.groups[g + 1]; r++) (sampled.labels[r] ? pos++ : neg++);
+    assert.ok(pos >= 1 && neg <= 2 * pos);
+  }
+  const { train, valid } = splitGroups(set, 0.25, 3);
+  assert.equal(train.nRows + valid.nRows, set.nRows);
+  assert.equal(valid.groups.length - 1, Math.round((set.groups.length - 1) * 0.25));
+  assert.equal(new Set([...train.groupUsers, ...valid.groupUsers]).size, set.groupUsers.length);
+});

@@ -1,0 +1,215 @@
+import { type Dataset, selectInteractions } from '../../data/index.ts';
+import { Rng } from '../../math/index.ts';
+import type { L1Block, RankerFeatures, RankerQuery } from './features.ts';
+
+/**
+ * The ranker's training rows in flat arrays (the GBDT's data shape): one group per user, rows are that
+ * user's L1 candidates, label 1 when the user interacted with the candidate in the label window.
+ */
+export interface RankerTrainingSet {
+  features: Float32Array;
+  nRows: number;
+  nFeatures: number;
+  labels: Float32Array;
+  /** Group offsets, length groups+1. */
+  groups: Int32Array;
+  featureNames: string[];
+  /** The user of each group. */
+  groupUsers: Int32Array;
+  /** The candidate item of each row. */
+  items: Int32Array;
+}
+
+/**
+ * Splits every user's interactions in time: the last `fraction` of each user's events (ordered by
+ * time, then item, as `byUser` orders them) go to `later`, the rest to `earlier`. A user with a single
+ * event keeps it in `earlier`.
+ * @example const { earlier, later } = splitUserTime(train, 0.2);
+ */
+export function splitUserTime(ds: Dataset, fraction: number): { earlier: Dataset; later: Dataset } {
+  if (!(fraction > 0 && fraction < 1)) throw new Error(`splitUserTime: fraction must be in (0, 1), got ${fraction}`);
+  const { offsets, rows } = ds.byUser();
+  const early: number[] = [];
+  const late: number[] = [];
+  for (let u = 0; u < ds.numUsers; u++) {
+    const a = offsets[u];
+    const len = offsets[u + 1] - a;
+    const nLate = len < 2 ? 0 : Math.min(len - 1, Math.max(1, Math.round(len * fraction)));
+    for (let k = 0; k < len - nLate; k++) early.push(rows[a + k]);
+    for (let k = len - nLate; k < len; k++) late.push(rows[a + k]);
+  }
+  const x = ds.interactions;
+  return {
+    earlier: ds.withInteractions(selectInteractions(x, early), `${ds.name}:earlier`),
+    later: ds.withInteractions(selectInteractions(x, late), `${ds.name}:later`),
+  };
+}
+
+export interface AssembleOptions {
+  /** Fitted on the same interactions as L1 (the earlier part). */
+  features: RankerFeatures;
+  /** The interactions that label the candidates (the later part); never seen by L1 or the features. */
+  labels: Dataset;
+  /** The request of user u as serving would build it from the earlier part. */
+  queryOf: (u: number) => RankerQuery;
+  /** The merged L1 candidates of a request. */
+  candidatesOf: (query: RankerQuery) => L1Block;
+  /** Users to assemble (default: every user with a positive label event). */
+  users?: ArrayLike<number>;
+  /** Negatives kept per positive, sampled per user; 0 keeps every candidate. */
+  negativesPerPositive: number;
+  /** Keep users none of whose label items L1 found (pure negatives; useless to LambdaRank). */
+  keepGroupsWithoutPositive: boolean;
+  seed: number;
+}
+
+/** What the assembly saw: L1 recall over the label items, and row counts. */
+export interface AssembleReport {
+  users: number;
+  labelItems: number;
+  labelItemsFound: number;
+  /** Share of label interactions that some L1 source put among the candidates. */
+  recall: number;
+  rows: number;
+  positives: number;
+}
+
+/**
+ * Builds the ranker's training set without leakage: for each user, the candidates L1 (fitted on the
+ * earlier part) finds from the earlier history, labelled by the later part; features from statistics
+ * of the earlier part only.
+ * @example const { set, report } = assembleRankerData({ features, labels: later, queryOf, candidatesOf, negativesPerPositive: 0, keepGroupsWithoutPositive: true, seed: 1 });
+ */
+export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet; report: AssembleReport } {
+  const lab = o.labels;
+  const neg = lab.eventTypes.map((e) => e.negative);
+  const { offsets, rows } = lab.byUser();
+  const x = lab.interactions;
+  let users: ArrayLike<number>;
+  if (o.users) users = o.users;
+  else {
+    const list: number[] = [];
+    for (let u = 0; u < lab.numUsers; u++) {
+      for (let k = offsets[u]; k < offsets[u + 1]; k++) if (!neg[x.event[rows[k]]]) {
+        list.push(u);
+        break;
+      }
+    }
+    users = list;
+  }
+  const W = o.features.width;
+  const rng = new Rng(o.seed);
+  const isLabel = new Uint8Array(lab.numItems);
+  const chunks: Float32Array[] = [];
+  const labelChunks: Float32Array[] = [];
+  const itemChunks: Int32Array[] = [];
+  const groupSizes: number[] = [];
+  const groupUsers: number[] = [];
+  let scratch = new Float32Array(W * 512);
+  let labelItems = 0;
+  let found = 0;
+  let positives = 0;
+  for (let g = 0; g < users.length; g++) {
+    const u = users[g];
+    let nLabel = 0;
+    for (let k = offsets[u]; k < offsets[u + 1]; k++) {
+      const r = rows[k];
+      if (neg[x.event[r]] || isLabel[x.item[r]]) continue;
+      isLabel[x.item[r]] = 1;
+      nLabel++;
+    }
+    const query = o.queryOf(u);
+    const l1 = o.candidatesOf(query);
+    const n = l1.count;
+    let pos = 0;
+    for (let c = 0; c < n; c++) pos += isLabel[l1.items[c]];
+    labelItems += nLabel;
+    found += pos;
+    if (n > 0 && (pos > 0 || o.keepGroupsWithoutPositive)) {
+      // choose the rows: every positive, and the sampled negatives
+      let keep: Int32Array;
+      if (o.negativesPerPositive > 0) {
+        const negIdx: number[] = [];
+        const posIdx: number[] = [];
+        for (let c = 0; c < n; c++) (isLabel[l1.items[c]] ? posIdx : negIdx).push(c);
+        const want = Math.min(negIdx.length, Math.max(1, pos) * o.negativesPerPositive);
+        for (let i = 0; i < want; i++) {
+          const j = i + rng.int(negIdx.length - i);
+          const t = negIdx[i];
+          negIdx[i] = negIdx[j];
+          negIdx[j] = t;
+        }
+        keep = Int32Array.from(posIdx.concat(negIdx.slice(0, want))).sort();
+      } else {
+        keep = new Int32Array(n);
+        for (let c = 0; c < n; c++) keep[c] = c;
+      }
+      if (scratch.length < n * W) scratch = new Float32Array(n * W);
+      o.features.extract(query, l1, scratch, 0);
+      const feats = new Float32Array(keep.length * W);
+      const labels = new Float32Array(keep.length);
+      const items = new Int32Array(keep.length);
+      for (let k = 0; k < keep.length; k++) {
+        const c = keep[k];
+        feats.set(scratch.subarray(c * W, (c + 1) * W), k * W);
+        labels[k] = isLabel[l1.items[c]];
+        items[k] = l1.items[c];
+      }
+      chunks.push(feats);
+      labelChunks.push(labels);
+      itemChunks.push(items);
+      groupSizes.push(keep.length);
+      groupUsers.push(u);
+      positives += pos;
+    }
+    for (let k = offsets[u]; k < offsets[u + 1]; k++) isLabel[x.item[rows[k]]] = 0;
+  }
+  const nRows = groupSizes.reduce((s, v) => s + v, 0);
+  const features = new Float32Array(nRows * W);
+  const labels = new Float32Array(nRows);
+  const items = new Int32Array(nRows);
+  const groups = new Int32Array(groupSizes.length + 1);
+  let r = 0;
+  for (let g = 0; g < groupSizes.length; g++) {
+    features.set(chunks[g], r * W);
+    labels.set(labelChunks[g], r);
+    items.set(itemChunks[g], r);
+    r += groupSizes[g];
+    groups[g + 1] = r;
+  }
+  const set: RankerTrainingSet = { features, nRows, nFeatures: W, labels, groups, featureNames: [...o.features.names], groupUsers: Int32Array.from(groupUsers), items };
+  const report: AssembleReport = { users: users.length, labelItems, labelItemsFound: found, recall: labelItems > 0 ? found / labelItems : NaN, rows: nRows, positives };
+  return { set, report };
+}
+
+/**
+ * Splits a training set by whole groups (users) into train and validation parts, for early stopping.
+ * @example const { train, valid } = splitGroups(set, 0.1, 7);
+ */
+export function splitGroups(set: RankerTrainingSet, validFraction: number, seed: number): { train: RankerTrainingSet; valid: RankerTrainingSet } {
+  const G = set.groups.length - 1;
+  const order = new Rng(seed).shuffle(Int32Array.from({ length: G }, (_, i) => i));
+  const nValid = Math.round(G * validFraction);
+  const pick = (gs: Int32Array): RankerTrainingSet => {
+    const sorted = Int32Array.from(gs).sort();
+    let nRows = 0;
+    for (const g of sorted) nRows += set.groups[g + 1] - set.groups[g];
+    const W = set.nFeatures;
+    const features = new Float32Array(nRows * W);
+    const labels = new Float32Array(nRows);
+    const items = new Int32Array(nRows);
+    const groups = new Int32Array(sorted.length + 1);
+    let r = 0;
+    sorted.forEach((g, k) => {
+      const a = set.groups[g];
+      const b = set.groups[g + 1];
+      features.set(set.features.subarray(a * W, b * W), r * W);
+      labels.set(set.labels.subarray(a, b), r);
+      items.set(set.items.subarray(a, b), r);
+      r += b - a;
+      groups[k + 1] = r;
+    });
+    return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(sorted, (g) => set.groupUsers[g]), items };
+  };
+  return { valid: pick(order.subarray(0, nValid)), train: pick(order.subarray(nValid)) };
+}
