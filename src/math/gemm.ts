@@ -1,4 +1,5 @@
 import { gemv } from './kernels.ts';
+import { createWasmBackend, staleWarning, type WasmMemory } from './wasm/backend.ts';
 
 /**
  * General matrix product on row-major Float32Arrays, BLAS-style:
@@ -52,6 +53,8 @@ export interface KernelBackend {
   /** A zero-filled Float32Array of n elements, in memory this backend reads without copying and
    * that worker threads can share (SharedArrayBuffer-backed). */
   alloc(n: number): Float32Array;
+  /** The shared memory `alloc` draws from, for backends that have one (post it to workers). */
+  readonly memory?: WasmMemory;
 }
 
 /** Plain TypeScript backend: the reference. */
@@ -62,10 +65,43 @@ export const jsBackend: KernelBackend = {
   alloc: (n: number) => new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n),
 };
 
+/** Options of `getKernelBackend` (only the first call in a thread decides). */
+export interface KernelBackendOptions {
+  /** In a worker thread: attach to the main thread's kernel memory (`backend.memory`, posted over). */
+  memory?: WasmMemory;
+}
+
+let current: KernelBackend | undefined;
+
 /**
- * The fastest backend this process can run (WebAssembly SIMD where available, else plain TypeScript).
- * The choice is made once; every caller gets the same backend.
+ * The fastest backend this thread can run: WebAssembly SIMD (src/math/wasm) when its module is built
+ * and loads, else the plain TypeScript one, with a one-line warning on stderr. Created once per thread;
+ * every later call returns the same backend. `TANDEM_KERNELS=js` forces the reference kernels,
+ * `TANDEM_KERNELS=wasm` makes a failure to load the WebAssembly ones an error instead of a fallback.
+ * A worker thread passes the main thread's `memory` on its first call so both share arrays in place.
+ * @example
+ *   const be = getKernelBackend();
+ *   const w = be.alloc(128 * 200), x = be.alloc(512 * 200), y = be.alloc(512 * 128);
+ *   be.gemm(false, true, 512, 128, 200, 1, x, 200, w, 200, 0, y, 128); // y = x w^T
  */
-export function getKernelBackend(): KernelBackend {
-  return jsBackend;
+export function getKernelBackend(options: KernelBackendOptions = {}): KernelBackend {
+  if (current) {
+    if (options.memory && current.memory !== options.memory) {
+      throw new Error('getKernelBackend: this thread already has a kernel backend on another memory; pass { memory } on the first call');
+    }
+    return current;
+  }
+  const mode = process.env.TANDEM_KERNELS ?? '';
+  if (mode === 'js') return (current = jsBackend);
+  if (mode !== '' && mode !== 'wasm') throw new Error(`TANDEM_KERNELS must be 'js' or 'wasm', got '${mode}'`);
+  try {
+    current = createWasmBackend({ memory: options.memory });
+    const stale = staleWarning();
+    if (stale) process.stderr.write(`tandem: warning: ${stale}\n`);
+  } catch (err) {
+    if (mode === 'wasm') throw err;
+    process.stderr.write(`tandem: warning: ${(err as Error).message}; using the slower TypeScript kernels\n`);
+    current = jsBackend;
+  }
+  return current;
 }

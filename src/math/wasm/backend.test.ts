@@ -1,0 +1,262 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Rng, gemmRef, jsBackend, spawnWorker, type KernelBackend } from '../index.ts';
+import { createWasmBackend } from './backend.ts';
+
+// One backend for the whole file, as getKernelBackend() would make it; a second one checks that
+// separate memories do not recognise each other's arrays.
+const wasm = createWasmBackend();
+const U = 2 ** -24; // float32 unit roundoff
+
+/** Fills with values in [-1, 1) rounded to float32. */
+function fill(r: Rng, x: Float32Array): Float32Array {
+  for (let i = 0; i < x.length; i++) x[i] = r.next() * 2 - 1;
+  return x;
+}
+
+/** A Float32Array either from the backend (read in place) or plain (copied), optionally a subarray at an offset. */
+function place(be: KernelBackend, r: Rng, n: number, inside: boolean): Float32Array {
+  const off = r.next() < 0.5 ? 0 : 1 + r.int(5);
+  const base = inside ? be.alloc(n + off) : new Float32Array(n + off);
+  return base.subarray(off, off + n);
+}
+
+interface Case {
+  ta: boolean;
+  tb: boolean;
+  m: number;
+  n: number;
+  k: number;
+  alpha: number;
+  beta: number;
+  pad: [number, number, number]; // extra row stride of a, b, c
+  inside: [boolean, boolean, boolean];
+}
+
+/**
+ * Runs one gemm case on `be` and on gemmRef, and asserts every element of C agrees within the
+ * float32 error bound of a length-k dot product, and that the gaps between rows of C are untouched.
+ */
+function checkGemm(be: KernelBackend, r: Rng, cs: Case): void {
+  const { ta, tb, m, n, k, alpha, beta } = cs;
+  const [aRows, aCols] = ta ? [k, m] : [m, k];
+  const [bRows, bCols] = tb ? [n, k] : [k, n];
+  const lda = aCols + cs.pad[0];
+  const ldb = bCols + cs.pad[1];
+  const ldc = n + cs.pad[2];
+  const aLen = aRows === 0 ? 0 : (aRows - 1) * lda + aCols;
+  const bLen = bRows === 0 ? 0 : (bRows - 1) * ldb + bCols;
+  const cLen = (m - 1) * ldc + n;
+  const a = fill(r, place(be, r, aLen, cs.inside[0]));
+  const b = fill(r, place(be, r, bLen, cs.inside[1]));
+  const c = fill(r, place(be, r, cLen, cs.inside[2]));
+  const c0 = Float32Array.from(c);
+  // BLAS: with beta == 0, C is not read, so garbage (NaN) in it must not leak into the result.
+  if (beta === 0) for (let i = 0; i < m; i++) c[i * ldc] = NaN;
+  const want = Float32Array.from(c0);
+  gemmRef(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, want, ldc);
+  // Error bound from the same product on absolute values.
+  const bound = Float32Array.from(c0, Math.abs);
+  gemmRef(ta, tb, m, n, k, Math.abs(alpha), a.map(Math.abs), lda, b.map(Math.abs), ldb, Math.abs(beta), bound, ldc);
+  be.gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+  const tag = JSON.stringify(cs);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < ldc && i * ldc + j < cLen; j++) {
+      const idx = i * ldc + j;
+      if (j >= n) {
+        assert.equal(c[idx], c0[idx], `gap C[${i},${j}] changed: ${tag}`);
+        continue;
+      }
+      const tol = (k + 3) * U * 2 * bound[idx] + 1e-30;
+      const err = Math.abs(c[idx] - want[idx]);
+      assert.ok(err <= tol, `C[${i},${j}] = ${c[idx]}, reference ${want[idx]}, |err| ${err} > ${tol}: ${tag}`);
+    }
+  }
+}
+
+// Sizes around the kernel's blocking: micro-tile 4 x 8, KC 256, MC 128, NC 2048, SIMD width 4.
+const SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 12, 15, 16, 17, 31, 33, 64, 65];
+
+function randomCase(r: Rng, inside?: [boolean, boolean, boolean]): Case {
+  const pick = <T>(xs: readonly T[]): T => xs[r.int(xs.length)];
+  return {
+    ta: r.next() < 0.5,
+    tb: r.next() < 0.5,
+    m: pick(SIZES),
+    n: pick(SIZES),
+    k: pick(SIZES),
+    alpha: pick([1, -0.5, 2.25, 0]),
+    beta: pick([0, 1, 0.3, -2]),
+    pad: [r.next() < 0.5 ? 0 : 1 + r.int(6), r.next() < 0.5 ? 0 : 1 + r.int(6), r.next() < 0.5 ? 0 : 1 + r.int(6)],
+    inside: inside ?? [r.next() < 0.7, r.next() < 0.7, r.next() < 0.7],
+  };
+}
+
+test('wasm gemm matches gemmRef on random shapes, all transposes, alpha/beta, strides, in and out of its memory', () => {
+  const r = new Rng(11);
+  for (let t = 0; t < 400; t++) checkGemm(wasm, r, randomCase(r));
+});
+
+test('wasm gemm matches gemmRef across block edges (k > KC, m > MC, n > NC) and k = 1', () => {
+  const r = new Rng(12);
+  const shapes: Array<[number, number, number]> = [
+    [5, 7, 257],
+    [9, 11, 600],
+    [130, 9, 19],
+    [261, 17, 3],
+    [3, 2049, 5],
+    [6, 4100, 2],
+    [64, 64, 1],
+    [1, 1, 1],
+    [512, 128, 200], // the trainer's forward layer
+  ];
+  for (const [m, n, k] of shapes) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        for (const beta of [0, 0.5]) {
+          checkGemm(wasm, r, { ta, tb, m, n, k, alpha: 1.5, beta, pad: [r.int(3), r.int(3), r.int(3)], inside: [true, r.next() < 0.5, true] });
+        }
+      }
+    }
+  }
+});
+
+test('wasm gemm: zero sizes, k = 0 and alpha = 0 scale C by beta', () => {
+  const c = wasm.alloc(6).fill(2);
+  wasm.gemm(false, false, 2, 3, 0, 1, wasm.alloc(0), 1, wasm.alloc(0), 3, 0.5, c, 3);
+  assert.deepEqual(Array.from(c), [1, 1, 1, 1, 1, 1]);
+  const a = wasm.alloc(9).fill(NaN);
+  wasm.gemm(false, false, 2, 3, 3, 1, a, 3, a, 3, 0, c, 3);
+  assert.ok(c.every(Number.isNaN), 'NaN in A propagates like the reference');
+  c.fill(3);
+  wasm.gemm(false, false, 0, 3, 3, 1, a, 3, a, 3, 0, c, 3);
+  wasm.gemm(false, false, 2, 0, 3, 1, a, 3, a, 3, 0, c, 3);
+  assert.ok(c.every((v) => v === 3), 'm = 0 or n = 0 leaves C alone');
+});
+
+test('wasm gemm really runs in WebAssembly: C inside its memory is written by the kernel, not copied back', () => {
+  assert.match(wasm.name, /^wasm-simd/);
+  const a = wasm.alloc(4 * 3).fill(1);
+  const b = wasm.alloc(3 * 2).fill(2);
+  const c = wasm.alloc(4 * 2);
+  assert.ok(wasm.owns(a) && wasm.owns(c));
+  // A second, separate memory: its arrays are foreign here (so they get staged), and vice versa.
+  const other = createWasmBackend({ initialBytes: 1 << 16 });
+  assert.equal(wasm.owns(other.alloc(4)), false);
+  assert.equal(other.owns(c), false);
+  assert.equal(wasm.owns(new Float32Array(new SharedArrayBuffer(1 << 20))), false);
+  assert.equal(wasm.owns(new Float32Array(8)), false);
+  // C lives in the memory, so the wrapper copies nothing back: the result can only come from the kernel.
+  wasm.gemm(false, false, 4, 2, 3, 1, a, 3, b, 2, 0, c, 2);
+  assert.deepEqual(Array.from(c), Array(8).fill(6));
+});
+
+test('wasm gemv matches the reference on odd shapes, in and out of its memory', () => {
+  const r = new Rng(13);
+  for (let t = 0; t < 200; t++) {
+    const rows = [1, 2, 3, 4, 5, 7, 9, 33, 100, 1001][r.int(10)];
+    const cols = [1, 2, 3, 4, 5, 7, 8, 9, 17, 64, 67][r.int(11)];
+    const m = fill(r, place(wasm, r, rows * cols, r.next() < 0.7));
+    const x = fill(r, place(wasm, r, cols, r.next() < 0.7));
+    const y = fill(r, place(wasm, r, rows, r.next() < 0.7));
+    const want = new Float32Array(rows);
+    jsBackend.gemv(rows, cols, m, x, want);
+    const bound = new Float32Array(rows);
+    jsBackend.gemv(rows, cols, m.map(Math.abs), x.map(Math.abs), bound);
+    wasm.gemv(rows, cols, m, x, y);
+    for (let i = 0; i < rows; i++) {
+      const tol = (cols + 3) * U * 2 * bound[i] + 1e-30;
+      assert.ok(Math.abs(y[i] - want[i]) <= tol, `y[${i}] = ${y[i]}, reference ${want[i]} (${rows} x ${cols})`);
+    }
+  }
+});
+
+test('bad arguments throw errors that name the argument', () => {
+  const a = wasm.alloc(6);
+  assert.throws(() => wasm.gemm(false, false, 2, 3, 3, 1, a, 3, a, 3, 0, a, 3), /b has 6 elements, needs 9/);
+  assert.throws(() => wasm.gemm(false, false, 2, 2, 3, 1, a, 2, a, 2, 0, a, 2), /lda = 2 is less than the 3 columns a stores/);
+  assert.throws(() => wasm.gemm(false, false, -1, 2, 3, 1, a, 3, a, 2, 0, a, 2), /m must be a non-negative integer/);
+  assert.throws(() => wasm.gemv(3, 3, a, a, a), /m has 6 elements, needs rows \* cols = 9/);
+  assert.throws(() => wasm.alloc(1.5), /alloc: n must be a non-negative integer/);
+});
+
+// The behaviour every KernelBackend promises, run against each implementation.
+for (const be of [jsBackend, wasm] as KernelBackend[]) {
+  test(`${be.name}: alloc is zero-filled, SharedArrayBuffer-backed and does not overlap`, () => {
+    const xs = [be.alloc(3), be.alloc(0), be.alloc(1000), be.alloc(17)];
+    for (const x of xs) {
+      assert.ok(x.buffer instanceof SharedArrayBuffer);
+      assert.ok(x.every((v) => v === 0));
+    }
+    assert.equal(xs[2].length, 1000);
+    xs[0].fill(1);
+    xs[2].fill(2);
+    xs[3].fill(3);
+    assert.ok(xs[0].every((v) => v === 1) && xs[2].every((v) => v === 2) && xs[3].every((v) => v === 3));
+  });
+  test(`${be.name}: gemm computes a known product`, () => {
+    // [1 2; 3 4] [5 6; 7 8] = [19 22; 43 50]
+    const a = Float32Array.of(1, 2, 3, 4);
+    const b = Float32Array.of(5, 6, 7, 8);
+    const c = new Float32Array(4);
+    be.gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
+    assert.deepEqual(Array.from(c), [19, 22, 43, 50]);
+    be.gemm(true, true, 2, 2, 2, 1, a, 2, b, 2, 1, c, 2); // += A^T B^T = [23 31; 34 46]
+    assert.deepEqual(Array.from(c), [42, 53, 77, 96]);
+    const y = new Float32Array(2);
+    be.gemv(2, 2, a, Float32Array.of(1, -1), y);
+    assert.deepEqual(Array.from(y), [-1, -1]);
+  });
+}
+
+test('alloc grows the shared memory without detaching earlier views', () => {
+  const be = createWasmBackend({ initialBytes: 1 << 16 });
+  const first = be.alloc(16).fill(7);
+  const big = be.alloc(3 << 20); // 12 MB: several grows
+  big[big.length - 1] = 1;
+  assert.ok(first.every((v) => v === 7));
+  assert.ok(be.owns(first) && be.owns(big));
+  const c = be.alloc(4);
+  be.gemm(false, false, 2, 2, 1, 1, first, 1, first, 2, 0, c, 2);
+  assert.deepEqual(Array.from(c), [49, 49, 49, 49]);
+});
+
+test('a worker thread attaches the same memory, reads arrays in place and computes on them', async () => {
+  const r = new Rng(14);
+  const m = 37;
+  const n = 21;
+  const k = 70;
+  const a = fill(r, wasm.alloc(m * k));
+  const b = fill(r, wasm.alloc(n * k));
+  const c = wasm.alloc(m * n);
+  const w = spawnWorker(new URL('./backend.fixture.ts', import.meta.url), { memory: wasm.memory, module: wasm.module, a, b, c, m, n, k });
+  const msg = await new Promise<{ owns: boolean[]; name: string; offset: number; length: number }>((resolve, reject) => {
+    w.once('message', resolve);
+    w.once('error', reject);
+  });
+  await w.terminate();
+  assert.match(msg.name, /^wasm-simd/);
+  assert.deepEqual(msg.owns, [true, true, true], 'the posted views are recognised as the same memory');
+  const want = new Float32Array(m * n);
+  gemmRef(false, true, m, n, k, 1, a, k, b, k, 0, want, n);
+  for (let i = 0; i < want.length; i++) assert.ok(Math.abs(c[i] - want[i]) < 1e-4, `C[${i}] = ${c[i]} vs ${want[i]}`);
+  // The worker allocated from the same bump pointer: its array is visible here and fresh.
+  const theirs = wasm.view(msg.offset, msg.length);
+  assert.ok(theirs.every((v, i) => v === i));
+  const mine = wasm.alloc(4);
+  assert.ok(mine.byteOffset >= msg.offset + msg.length * 4, 'allocations never overlap across threads');
+});
+
+test('TANDEM_KERNELS=js selects the reference backend, and getKernelBackend picks wasm otherwise', () => {
+  const script = "import { getKernelBackend } from './src/math/index.ts'; console.log(getKernelBackend().name);";
+  const cwd = fileURLToPath(new URL('../../../', import.meta.url));
+  const run = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
+  const js = run({ TANDEM_KERNELS: 'js' });
+  assert.equal(js.stdout.trim(), 'js', js.stderr);
+  const auto = run({ TANDEM_KERNELS: '' });
+  assert.match(auto.stdout.trim(), /^wasm-simd/, auto.stderr);
+  assert.equal(auto.stderr, '', 'no warning when the module is built and fresh');
+});

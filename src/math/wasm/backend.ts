@@ -1,0 +1,348 @@
+import { readFileSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { KernelBackend } from '../gemm.ts';
+
+// The parts of the WebAssembly JS API used here: the project's lib settings (ES2022, node types)
+// do not declare the WebAssembly namespace, so it is typed locally and read off globalThis.
+/** A WebAssembly.Memory. */
+export interface WasmMemory {
+  readonly buffer: ArrayBufferLike;
+  grow(pages: number): number;
+}
+/** A compiled WebAssembly.Module (opaque; can be posted to workers). */
+export type WasmModule = object;
+interface WasmApi {
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: object) => { exports: Record<string, unknown> };
+  validate(bytes: Uint8Array): boolean;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+/**
+ * The WebAssembly SIMD kernel backend: the AssemblyScript kernels in kernels.as, compiled by
+ * scripts/build-wasm.mjs, running on one shared WebAssembly.Memory.
+ *
+ * Memory. The backend owns a shared memory (SharedArrayBuffer-backed, so views never detach when it
+ * grows, and worker threads can attach the same memory with an instance of their own). A 64-byte
+ * header after the kernels' static data holds the bump pointer; `alloc` bumps it atomically, so any
+ * thread attached to the memory can allocate. Nothing is ever freed: allocate weights, activations
+ * and scratch once and reuse them.
+ *
+ * Arrays. The kernels read arrays that live in this memory in place. Any other Float32Array works
+ * too: it is copied into a per-thread staging area (and C copied back), which is correct but slower.
+ * A view of the memory that reached this thread through postMessage (a different SharedArrayBuffer
+ * object over the same bytes) is recognised by a probe of the header and read in place as well.
+ */
+export interface WasmKernelBackend extends KernelBackend {
+  /** The shared memory the kernels run on; post it to workers and attach with `createWasmBackend({ memory })`. */
+  readonly memory: WasmMemory;
+  /** The compiled module (postable to workers, which then skip compiling). */
+  readonly module: WasmModule;
+  /** True when multiply-adds are fused (relaxed SIMD available in this engine). */
+  readonly fused: boolean;
+  /** True if `arr` lies in this backend's memory, i.e. the kernels read it without copying. */
+  owns(arr: Float32Array): boolean;
+  /** A Float32Array over this memory at `byteOffset` (e.g. an offset another thread allocated). */
+  view(byteOffset: number, length: number): Float32Array;
+}
+
+export interface WasmBackendOptions {
+  /** Attach to this memory (made by another backend, e.g. posted from the main thread) instead of a new one. */
+  memory?: WasmMemory;
+  /** A module compiled elsewhere; default: compile the built kernels file. */
+  module?: WasmModule;
+  /** Use the fused multiply-add build when the engine supports it (default true). */
+  fma?: boolean;
+  /** Initial size of a new memory in bytes (default 16 MiB); it grows on demand up to 4 GiB. */
+  initialBytes?: number;
+}
+
+interface Exports {
+  gemm(
+    transA: number, transB: number, m: number, n: number, k: number,
+    alpha: number, a: number, lda: number, b: number, ldb: number,
+    beta: number, c: number, ldc: number, work: number,
+  ): void;
+  gemv(rows: number, cols: number, m: number, x: number, y: number): void;
+  workBytes(): number;
+  heapBase(): number;
+  fused(): number;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+// The bump pointer is a u32; keep one page clear of 2^32 so it never wraps.
+const MAX_BYTES = MAX_PAGES * PAGE - PAGE;
+const ALIGN = 64;
+const MAGIC = 0x4d444e54; // 'TNDM'
+// Header words (u32) at the header's byte offset.
+const H_BUMP = 0;
+const H_MAGIC = 1;
+const H_PROBE = 2; // two words
+
+const dir = new URL('./', import.meta.url);
+/** Paths of the built modules and their source, for messages and the staleness check. */
+export const wasmFiles = {
+  source: fileURLToPath(new URL('kernels.as', dir)),
+  plain: fileURLToPath(new URL('kernels.wasm', dir)),
+  fma: fileURLToPath(new URL('kernels-fma.wasm', dir)),
+};
+
+let compiled: { plain?: WasmModule; fma?: WasmModule | null } = {};
+
+/**
+ * Compiles (once per thread) the built kernels module. Throws an Error saying how to build it when
+ * the file is missing, or that the engine lacks WebAssembly SIMD.
+ * @example const { module, fused } = loadKernelModule();
+ */
+export function loadKernelModule(fma = true): { module: WasmModule; fused: boolean } {
+  if (fma && compiled.fma === undefined) {
+    compiled.fma = null;
+    try {
+      const bytes = readFileSync(wasmFiles.fma);
+      // Relaxed SIMD is behind a flag in Node 20; validate() says whether this engine has it.
+      if (WA.validate(bytes)) compiled.fma = new WA.Module(bytes);
+    } catch {
+      // missing or unsupported: the plain build below
+    }
+  }
+  if (fma && compiled.fma) return { module: compiled.fma, fused: true };
+  if (!compiled.plain) {
+    let bytes: Buffer;
+    try {
+      bytes = readFileSync(wasmFiles.plain);
+    } catch {
+      throw new Error(`WebAssembly kernels not built (${wasmFiles.plain} missing): run 'npm run build:wasm'`);
+    }
+    if (!WA.validate(bytes)) throw new Error(`this engine cannot run ${wasmFiles.plain} (WebAssembly SIMD and threads needed)`);
+    compiled.plain = new WA.Module(bytes);
+  }
+  return { module: compiled.plain, fused: false };
+}
+
+/** A warning text if kernels.wasm is older than kernels.as (edited but not rebuilt), else null. */
+export function staleWarning(): string | null {
+  try {
+    if (statSync(wasmFiles.source).mtimeMs > statSync(wasmFiles.plain).mtimeMs + 1000) {
+      return `${wasmFiles.plain} is older than kernels.as: run 'npm run build:wasm'`;
+    }
+  } catch {
+    // no source (installed package) or no build: nothing to compare
+  }
+  return null;
+}
+
+/**
+ * Creates a WebAssembly SIMD kernel backend: a new shared memory, or `memory` to attach to one that
+ * another thread made (worker threads do this, each with its own instance and scratch).
+ * Throws if the module is not built or cannot run; `getKernelBackend()` turns that into the JS fallback.
+ * @example
+ *   const be = createWasmBackend();                      // main thread
+ *   const w = be.alloc(128 * 200);                        // weights in wasm memory
+ *   spawnWorker(url, { memory: be.memory, w });           // worker: createWasmBackend({ memory })
+ */
+export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelBackend {
+  const loaded = options.module ? { module: options.module, fused: false } : loadKernelModule(options.fma ?? true);
+  const memory =
+    options.memory ??
+    new WA.Memory({
+      initial: Math.max(1, Math.ceil((options.initialBytes ?? 16 << 20) / PAGE)),
+      maximum: MAX_PAGES,
+      shared: true,
+    });
+  if (!(memory.buffer instanceof SharedArrayBuffer)) throw new TypeError('createWasmBackend: memory must be shared (new WA.Memory({ shared: true, ... }))');
+  const instance = new WA.Instance(loaded.module, { env: { memory } });
+  const ex = instance.exports as unknown as Exports;
+  const fused = ex.fused() === 1;
+
+  const headerAt = (ex.heapBase() + ALIGN - 1) & ~(ALIGN - 1);
+  if (memory.buffer.byteLength < headerAt + ALIGN) memory.grow(1);
+  const hdr = new Uint32Array(memory.buffer, headerAt, ALIGN / 4);
+  if (options.memory) {
+    if (Atomics.load(hdr, H_MAGIC) !== MAGIC) throw new Error('createWasmBackend: the memory given was not made by a kernel backend');
+  } else {
+    Atomics.store(hdr, H_BUMP, headerAt + ALIGN);
+    Atomics.store(hdr, H_MAGIC, MAGIC);
+  }
+
+  // SharedArrayBuffer objects known to be (or not to be) this memory.
+  const known = new WeakSet<ArrayBufferLike>();
+  const foreign = new WeakSet<ArrayBufferLike>();
+  let heap: Float32Array = new Float32Array(memory.buffer);
+  known.add(heap.buffer);
+  const heapNow = (): Float32Array => {
+    const buf = memory.buffer;
+    if (buf !== heap.buffer) {
+      heap = new Float32Array(buf);
+      known.add(buf);
+    }
+    return heap;
+  };
+
+  const ensure = (end: number): void => {
+    let len = memory.buffer.byteLength;
+    while (len < end) {
+      // Grow by what is needed, at least a quarter (capped), so many small allocs grow rarely.
+      const want = Math.max(Math.ceil((end - len) / PAGE), Math.min(Math.ceil(len / PAGE / 4), 4096));
+      const pages = Math.min(want, MAX_PAGES - len / PAGE);
+      try {
+        memory.grow(pages);
+      } catch (err) {
+        // Another thread may have grown it meanwhile; only fail if it is still too small.
+        if (memory.buffer.byteLength < end) throw new RangeError(`kernel memory: cannot grow to ${end} bytes (${(err as Error).message})`);
+      }
+      len = memory.buffer.byteLength;
+    }
+  };
+
+  const allocBytes = (bytes: number): number => {
+    const size = Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
+    for (;;) {
+      const off = Atomics.load(hdr, H_BUMP);
+      const end = off + size;
+      if (end > MAX_BYTES) throw new RangeError(`kernel memory exhausted: ${size} more bytes would pass the 4 GiB limit`);
+      if (Atomics.compareExchange(hdr, H_BUMP, off, end) === off) {
+        ensure(end);
+        return off;
+      }
+    }
+  };
+
+  const owns = (arr: Float32Array): boolean => {
+    const buf = arr.buffer;
+    if (known.has(buf)) return true;
+    if (foreign.has(buf) || !(buf instanceof SharedArrayBuffer) || buf.byteLength < headerAt + ALIGN) return false;
+    // Same bytes? Write a random nonce through our memory, read it back through `buf`. A concurrent
+    // probe from another thread can overwrite it, hence the retries.
+    const other = new Uint32Array(buf, headerAt, ALIGN / 4);
+    for (let t = 0; t < 8; t++) {
+      const n0 = (Math.random() * 0x100000000) >>> 0;
+      const n1 = (Math.random() * 0x100000000) >>> 0;
+      Atomics.store(hdr, H_PROBE, n0);
+      Atomics.store(hdr, H_PROBE + 1, n1);
+      if (Atomics.load(other, H_PROBE) === n0 && Atomics.load(other, H_PROBE + 1) === n1) {
+        known.add(buf);
+        return true;
+      }
+      if (Atomics.load(hdr, H_PROBE) === n0 && Atomics.load(hdr, H_PROBE + 1) === n1) break; // ours stands: not the same bytes
+    }
+    foreign.add(buf);
+    return false;
+  };
+
+  // Per-thread scratch: gemm's packing work area (on first gemm) and a staging area for arrays that
+  // live outside the memory (grown geometrically; the old one is abandoned, never reused by alloc).
+  let work = -1;
+  let stageAt = 0;
+  let stageFloats = 0;
+  const stage = (floats: number): number => {
+    if (floats > stageFloats) {
+      stageFloats = Math.max(floats, stageFloats * 2, 1 << 16);
+      stageAt = allocBytes(stageFloats * 4);
+    }
+    return stageAt;
+  };
+
+  const backend: WasmKernelBackend = {
+    name: fused ? 'wasm-simd-fma' : 'wasm-simd',
+    memory,
+    module: loaded.module,
+    fused,
+    owns,
+    view(byteOffset, length) {
+      if (byteOffset % 4 !== 0 || byteOffset < headerAt + ALIGN || byteOffset + length * 4 > memory.buffer.byteLength) {
+        throw new RangeError(`view(${byteOffset}, ${length}): not an allocated range of the kernel memory`);
+      }
+      return new Float32Array(heapNow().buffer, byteOffset, length);
+    },
+    alloc(n) {
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: n must be a non-negative integer, got ${n}`);
+      const off = allocBytes(n * 4);
+      return new Float32Array(heapNow().buffer, off, n);
+    },
+    gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
+      checkDims('gemm', { m, n, k, lda, ldb, ldc });
+      if (m === 0 || n === 0) return;
+      // Stored shapes: A is m x k (k x m if transposed), B is k x n (n x k).
+      const aExt = k === 0 ? 0 : extent('a', a, transA ? k : m, transA ? m : k, lda, 'lda');
+      const bExt = k === 0 ? 0 : extent('b', b, transB ? n : k, transB ? k : n, ldb, 'ldb');
+      const cExt = extent('c', c, m, n, ldc, 'ldc');
+      const aIn = aExt === 0 || owns(a);
+      const bIn = bExt === 0 || owns(b);
+      const cIn = owns(c);
+      if (work < 0) work = allocBytes(ex.workBytes());
+      let pa = a.byteOffset;
+      let pb = b.byteOffset;
+      let pc = c.byteOffset;
+      if (!(aIn && bIn && cIn)) {
+        const base = stage((aIn ? 0 : aExt) + (bIn ? 0 : bExt) + (cIn ? 0 : cExt));
+        const h = heapNow();
+        let at = base >>> 2;
+        if (!aIn) {
+          h.set(a.subarray(0, aExt), at);
+          pa = at * 4;
+          at += aExt;
+        }
+        if (!bIn) {
+          h.set(b.subarray(0, bExt), at);
+          pb = at * 4;
+          at += bExt;
+        }
+        if (!cIn) {
+          // Copied in whatever beta is: gaps between rows (ldc > n) must come back unchanged.
+          h.set(c.subarray(0, cExt), at);
+          pc = at * 4;
+        }
+      }
+      ex.gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, work);
+      if (!cIn) c.set(heapNow().subarray(pc >>> 2, (pc >>> 2) + cExt));
+    },
+    gemv(rows, cols, m, x, y) {
+      checkDims('gemv', { rows, cols });
+      if (rows === 0) return;
+      if (m.length < rows * cols) throw new RangeError(`gemv: m has ${m.length} elements, needs rows * cols = ${rows * cols}`);
+      if (x.length < cols) throw new RangeError(`gemv: x has ${x.length} elements, needs cols = ${cols}`);
+      if (y.length < rows) throw new RangeError(`gemv: y has ${y.length} elements, needs rows = ${rows}`);
+      const mIn = owns(m);
+      const xIn = owns(x);
+      const yIn = owns(y);
+      let pm = m.byteOffset;
+      let px = x.byteOffset;
+      let py = y.byteOffset;
+      if (!(mIn && xIn && yIn)) {
+        const h0 = stage((mIn ? 0 : rows * cols) + (xIn ? 0 : cols) + (yIn ? 0 : rows));
+        const h = heapNow();
+        let at = h0 >>> 2;
+        if (!mIn) {
+          h.set(m.subarray(0, rows * cols), at);
+          pm = at * 4;
+          at += rows * cols;
+        }
+        if (!xIn) {
+          h.set(x.subarray(0, cols), at);
+          px = at * 4;
+          at += cols;
+        }
+        if (!yIn) py = at * 4;
+      }
+      ex.gemv(rows, cols, pm, px, py);
+      if (!yIn) y.set(heapNow().subarray(py >>> 2, (py >>> 2) + rows));
+    },
+  };
+  return backend;
+}
+
+function checkDims(fn: string, dims: Record<string, number>): void {
+  for (const [name, v] of Object.entries(dims)) {
+    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new RangeError(`${fn}: ${name} must be a non-negative integer, got ${v}`);
+  }
+}
+
+// Elements a row-major rows x cols matrix with row stride ld spans; checks the array holds them.
+function extent(name: string, arr: Float32Array, rows: number, cols: number, ld: number, ldName: string): number {
+  if (ld < Math.max(1, cols)) throw new RangeError(`gemm: ${ldName} = ${ld} is less than the ${cols} columns ${name} stores`);
+  const ext = rows === 0 || cols === 0 ? 0 : (rows - 1) * ld + cols;
+  if (arr.length < ext) throw new RangeError(`gemm: ${name} has ${arr.length} elements, needs ${ext} (${rows} x ${cols}, ${ldName} = ${ld})`);
+  return ext;
+}

@@ -1,0 +1,378 @@
+// Dense float32 kernels in AssemblyScript, compiled to WebAssembly SIMD by scripts/build-wasm.mjs.
+// (Named .as rather than .ts so the project's tsc, which does not know AssemblyScript's types, skips it.)
+//
+// All pointers are byte offsets into the imported shared memory. Nothing here keeps state between
+// calls and nothing allocates: every thread can run its own instance on the same memory, as long as
+// each passes its own `work` area. FMA is a compile-time constant (--use FMA=0|1): with 1 the
+// multiply-adds are relaxed_madd (fused where the CPU has it), with 0 a mul and an add.
+//
+// gemm follows the BLIS/GotoBLAS structure: op(B) is packed into KC x NR column panels and op(A) into
+// MR x KC row panels (zero-padded at the edges, which makes every transpose case look the same to the
+// micro-kernel), and an MR x NR micro-kernel keeps its block of C in registers across the k loop.
+
+const MR: i32 = 4; // rows of C per micro-tile
+const NR: i32 = 8; // columns of C per micro-tile (two f32x4)
+const KC: i32 = 256; // k per packed block: an A micro-panel (4 KB) and a B micro-panel (8 KB) stay in L1
+const MC: i32 = 128; // rows per packed A block (128 KB, L2)
+const NC: i32 = 2048; // columns per packed B block (2 MB)
+
+const PACK_A: i32 = MC * KC; // floats
+const PACK_B: i32 = KC * NC;
+const TILE: i32 = MR * NR;
+
+/** Bytes of per-thread scratch that gemm needs at `work` (packed A, packed B, one edge tile). */
+export function workBytes(): i32 {
+  return (PACK_A + PACK_B + TILE) * 4;
+}
+
+/** First byte the kernels' own static data does not use: the host allocates from here up. */
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+/** 1 if this build uses relaxed (fused) multiply-add. */
+export function fused(): i32 {
+  return FMA;
+}
+
+// acc + a * b
+function madd(a: v128, b: v128, acc: v128): v128 {
+  if (FMA) return f32x4.relaxed_madd(a, b, acc);
+  return f32x4.add(acc, f32x4.mul(a, b));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packing
+
+// op(A)[i0 .. i0+mc, p0 .. p0+kc] into MR-row micro-panels: dst[panel][p][r].
+function packA(transA: i32, a: usize, lda: usize, i0: i32, mc: i32, p0: i32, kc: i32, dst: usize): void {
+  for (let ir: i32 = 0; ir < mc; ir += MR) {
+    const rows = min(MR, mc - ir);
+    const panel = dst + (<usize>ir * <usize>kc << 2);
+    const i = <usize>(i0 + ir);
+    if (rows == MR) {
+      if (transA) {
+        // A stored k x m: the MR values of one p are contiguous.
+        for (let p: i32 = 0; p < kc; p++) {
+          v128.store(panel + (<usize>p << 4), v128.load(a + ((<usize>(p0 + p) * lda + i) << 2)));
+        }
+      } else {
+        // A stored m x k: read 4 rows x 4 p and transpose in registers.
+        const r0 = a + ((i * lda + <usize>p0) << 2);
+        const r1 = r0 + (lda << 2);
+        const r2 = r1 + (lda << 2);
+        const r3 = r2 + (lda << 2);
+        let p: i32 = 0;
+        for (; p + 4 <= kc; p += 4) {
+          const off = <usize>p << 2;
+          const x0 = v128.load(r0 + off);
+          const x1 = v128.load(r1 + off);
+          const x2 = v128.load(r2 + off);
+          const x3 = v128.load(r3 + off);
+          const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+          const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+          const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+          const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+          const d = panel + (<usize>p << 4);
+          v128.store(d, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+          v128.store(d, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 16);
+          v128.store(d, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 32);
+          v128.store(d, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 48);
+        }
+        for (; p < kc; p++) {
+          const off = <usize>p << 2;
+          const d = panel + (<usize>p << 4);
+          store<f32>(d, load<f32>(r0 + off));
+          store<f32>(d, load<f32>(r1 + off), 4);
+          store<f32>(d, load<f32>(r2 + off), 8);
+          store<f32>(d, load<f32>(r3 + off), 12);
+        }
+      }
+    } else {
+      for (let p: i32 = 0; p < kc; p++) {
+        const d = panel + (<usize>p << 4);
+        const pp = <usize>(p0 + p);
+        for (let r: i32 = 0; r < MR; r++) {
+          let v: f32 = 0;
+          if (r < rows) {
+            const ii = i + <usize>r;
+            v = transA ? load<f32>(a + ((pp * lda + ii) << 2)) : load<f32>(a + ((ii * lda + pp) << 2));
+          }
+          store<f32>(d + (<usize>r << 2), v);
+        }
+      }
+    }
+  }
+}
+
+// op(B)[p0 .. p0+kc, j0 .. j0+nc] into NR-column micro-panels: dst[panel][p][j].
+function packB(transB: i32, b: usize, ldb: usize, p0: i32, kc: i32, j0: i32, nc: i32, dst: usize): void {
+  for (let jr: i32 = 0; jr < nc; jr += NR) {
+    const cols = min(NR, nc - jr);
+    const panel = dst + (<usize>jr * <usize>kc << 2);
+    const j = <usize>(j0 + jr);
+    if (cols == NR) {
+      if (!transB) {
+        // B stored k x n: the NR values of one p are contiguous.
+        for (let p: i32 = 0; p < kc; p++) {
+          const s = b + ((<usize>(p0 + p) * ldb + j) << 2);
+          const d = panel + (<usize>p << 5);
+          v128.store(d, v128.load(s));
+          v128.store(d, v128.load(s, 16), 16);
+        }
+      } else {
+        // B stored n x k: 8 rows x 4 p, two 4x4 transposes per step.
+        const s0 = b + ((j * ldb + <usize>p0) << 2);
+        const step = ldb << 2;
+        let p: i32 = 0;
+        for (; p + 4 <= kc; p += 4) {
+          const off = <usize>p << 2;
+          const d = panel + (<usize>p << 5);
+          for (let h: i32 = 0; h < 2; h++) {
+            const r0 = s0 + <usize>(h * 4) * step + off;
+            const x0 = v128.load(r0);
+            const x1 = v128.load(r0 + step);
+            const x2 = v128.load(r0 + 2 * step);
+            const x3 = v128.load(r0 + 3 * step);
+            const t0 = v128.shuffle<f32>(x0, x1, 0, 4, 1, 5);
+            const t1 = v128.shuffle<f32>(x0, x1, 2, 6, 3, 7);
+            const t2 = v128.shuffle<f32>(x2, x3, 0, 4, 1, 5);
+            const t3 = v128.shuffle<f32>(x2, x3, 2, 6, 3, 7);
+            const dh = d + <usize>(h << 4);
+            v128.store(dh, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+            v128.store(dh, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7), 32);
+            v128.store(dh, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5), 64);
+            v128.store(dh, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7), 96);
+          }
+        }
+        for (; p < kc; p++) {
+          const d = panel + (<usize>p << 5);
+          const s = s0 + (<usize>p << 2);
+          for (let c: i32 = 0; c < NR; c++) store<f32>(d + (<usize>c << 2), load<f32>(s + <usize>c * step));
+        }
+      }
+    } else {
+      for (let p: i32 = 0; p < kc; p++) {
+        const d = panel + (<usize>p << 5);
+        const pp = <usize>(p0 + p);
+        for (let c: i32 = 0; c < NR; c++) {
+          let v: f32 = 0;
+          if (c < cols) {
+            const jj = j + <usize>c;
+            v = transB ? load<f32>(b + ((jj * ldb + pp) << 2)) : load<f32>(b + ((pp * ldb + jj) << 2));
+          }
+          store<f32>(d + (<usize>c << 2), v);
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Micro-kernel: C[0..rows, 0..cols] = alpha * Ap * Bp + beta * C, with Ap an MR x kc panel and Bp a
+// kc x NR panel. beta == 0 never reads C (BLAS: C may hold garbage, even NaN).
+
+function micro(kc: i32, ap: usize, bp: usize, c: usize, ldc: usize, alpha: f32, beta: f32, rows: i32, cols: i32, tile: usize): void {
+  let c00 = f32x4.splat(0), c01 = f32x4.splat(0);
+  let c10 = f32x4.splat(0), c11 = f32x4.splat(0);
+  let c20 = f32x4.splat(0), c21 = f32x4.splat(0);
+  let c30 = f32x4.splat(0), c31 = f32x4.splat(0);
+  let p: i32 = 0;
+  // Unrolled by 2 so the loop overhead is paid once per 32 multiply-adds.
+  for (; p + 2 <= kc; p += 2) {
+    let b0 = v128.load(bp);
+    let b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    b0 = v128.load(bp, 32);
+    b1 = v128.load(bp, 48);
+    a = v128.load32_splat(ap, 16);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 20);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 24);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 28);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+    ap += 32;
+    bp += 64;
+  }
+  if (p < kc) {
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    let a = v128.load32_splat(ap);
+    c00 = madd(a, b0, c00); c01 = madd(a, b1, c01);
+    a = v128.load32_splat(ap, 4);
+    c10 = madd(a, b0, c10); c11 = madd(a, b1, c11);
+    a = v128.load32_splat(ap, 8);
+    c20 = madd(a, b0, c20); c21 = madd(a, b1, c21);
+    a = v128.load32_splat(ap, 12);
+    c30 = madd(a, b0, c30); c31 = madd(a, b1, c31);
+  }
+  const va = f32x4.splat(alpha);
+  if (rows == MR && cols == NR) {
+    const r1 = c + (ldc << 2);
+    const r2 = r1 + (ldc << 2);
+    const r3 = r2 + (ldc << 2);
+    if (beta == 0) {
+      v128.store(c, f32x4.mul(c00, va)); v128.store(c, f32x4.mul(c01, va), 16);
+      v128.store(r1, f32x4.mul(c10, va)); v128.store(r1, f32x4.mul(c11, va), 16);
+      v128.store(r2, f32x4.mul(c20, va)); v128.store(r2, f32x4.mul(c21, va), 16);
+      v128.store(r3, f32x4.mul(c30, va)); v128.store(r3, f32x4.mul(c31, va), 16);
+    } else if (beta == 1) {
+      v128.store(c, madd(c00, va, v128.load(c))); v128.store(c, madd(c01, va, v128.load(c, 16)), 16);
+      v128.store(r1, madd(c10, va, v128.load(r1))); v128.store(r1, madd(c11, va, v128.load(r1, 16)), 16);
+      v128.store(r2, madd(c20, va, v128.load(r2))); v128.store(r2, madd(c21, va, v128.load(r2, 16)), 16);
+      v128.store(r3, madd(c30, va, v128.load(r3))); v128.store(r3, madd(c31, va, v128.load(r3, 16)), 16);
+    } else {
+      const vb = f32x4.splat(beta);
+      v128.store(c, madd(c00, va, f32x4.mul(v128.load(c), vb)));
+      v128.store(c, madd(c01, va, f32x4.mul(v128.load(c, 16), vb)), 16);
+      v128.store(r1, madd(c10, va, f32x4.mul(v128.load(r1), vb)));
+      v128.store(r1, madd(c11, va, f32x4.mul(v128.load(r1, 16), vb)), 16);
+      v128.store(r2, madd(c20, va, f32x4.mul(v128.load(r2), vb)));
+      v128.store(r2, madd(c21, va, f32x4.mul(v128.load(r2, 16), vb)), 16);
+      v128.store(r3, madd(c30, va, f32x4.mul(v128.load(r3), vb)));
+      v128.store(r3, madd(c31, va, f32x4.mul(v128.load(r3, 16), vb)), 16);
+    }
+    return;
+  }
+  // Edge tile: spill the accumulators and write only the cells inside C.
+  v128.store(tile, c00); v128.store(tile, c01, 16);
+  v128.store(tile, c10, 32); v128.store(tile, c11, 48);
+  v128.store(tile, c20, 64); v128.store(tile, c21, 80);
+  v128.store(tile, c30, 96); v128.store(tile, c31, 112);
+  for (let r: i32 = 0; r < rows; r++) {
+    const row = c + ((<usize>r * ldc) << 2);
+    const t = tile + (<usize>(r * NR) << 2);
+    for (let j: i32 = 0; j < cols; j++) {
+      const dst = row + (<usize>j << 2);
+      const v = alpha * load<f32>(t + (<usize>j << 2));
+      store<f32>(dst, beta == 0 ? v : v + beta * load<f32>(dst));
+    }
+  }
+}
+
+// C = beta * C over an m x n block (k == 0 or alpha == 0).
+function scaleC(m: i32, n: i32, beta: f32, c: usize, ldc: usize): void {
+  for (let i: i32 = 0; i < m; i++) {
+    const row = c + ((<usize>i * ldc) << 2);
+    for (let j: i32 = 0; j < n; j++) {
+      const d = row + (<usize>j << 2);
+      store<f32>(d, beta == 0 ? 0 : beta * load<f32>(d));
+    }
+  }
+}
+
+/**
+ * C = alpha * op(A) op(B) + beta * C, row-major, BLAS semantics. op(A) is m x k, op(B) is k x n.
+ * a, b, c are byte offsets; lda, ldb, ldc row strides in floats; work is workBytes() of scratch.
+ */
+export function gemm(
+  transA: i32, transB: i32, m: i32, n: i32, k: i32,
+  alpha: f32, a: usize, lda: i32, b: usize, ldb: i32,
+  beta: f32, c: usize, ldc: i32, work: usize,
+): void {
+  if (m <= 0 || n <= 0) return;
+  const ldcU = <usize>ldc;
+  if (k <= 0 || alpha == 0) {
+    scaleC(m, n, beta, c, ldcU);
+    return;
+  }
+  const packedA = work;
+  const packedB = work + (<usize>PACK_A << 2);
+  const tile = packedB + (<usize>PACK_B << 2);
+  const ldaU = <usize>lda;
+  const ldbU = <usize>ldb;
+  for (let jc: i32 = 0; jc < n; jc += NC) {
+    const nc = min(NC, n - jc);
+    for (let pc: i32 = 0; pc < k; pc += KC) {
+      const kc = min(KC, k - pc);
+      // Later k blocks accumulate onto what the first one wrote.
+      const bet: f32 = pc == 0 ? beta : 1;
+      packB(transB, b, ldbU, pc, kc, jc, nc, packedB);
+      for (let ic: i32 = 0; ic < m; ic += MC) {
+        const mc = min(MC, m - ic);
+        packA(transA, a, ldaU, ic, mc, pc, kc, packedA);
+        for (let jr: i32 = 0; jr < nc; jr += NR) {
+          const bp = packedB + (<usize>jr * <usize>kc << 2);
+          const cols = min(NR, nc - jr);
+          for (let ir: i32 = 0; ir < mc; ir += MR) {
+            const ap = packedA + (<usize>ir * <usize>kc << 2);
+            const cp = c + (((<usize>(ic + ir)) * ldcU + <usize>(jc + jr)) << 2);
+            micro(kc, ap, bp, cp, ldcU, alpha, bet, min(MR, mc - ir), cols, tile);
+          }
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// gemv: y = M x, M row-major rows x cols. Four rows at a time, each a dot product vectorised along
+// the row; the four partial vectors are reduced with shuffles into one f32x4 of results.
+
+function hsum4(s0: v128, s1: v128, s2: v128, s3: v128): v128 {
+  const t0 = f32x4.add(v128.shuffle<f32>(s0, s1, 0, 4, 1, 5), v128.shuffle<f32>(s0, s1, 2, 6, 3, 7));
+  const t1 = f32x4.add(v128.shuffle<f32>(s2, s3, 0, 4, 1, 5), v128.shuffle<f32>(s2, s3, 2, 6, 3, 7));
+  return f32x4.add(v128.shuffle<f32>(t0, t1, 0, 1, 4, 5), v128.shuffle<f32>(t0, t1, 2, 3, 6, 7));
+}
+
+function hsum(s: v128): f32 {
+  return f32x4.extract_lane(s, 0) + f32x4.extract_lane(s, 1) + f32x4.extract_lane(s, 2) + f32x4.extract_lane(s, 3);
+}
+
+/** y[r] = sum_c M[r*cols + c] * x[c]; m, x, y are byte offsets. */
+export function gemv(rows: i32, cols: i32, m: usize, x: usize, y: usize): void {
+  const stride = <usize>cols << 2;
+  const cv = cols & ~3;
+  let r: i32 = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const m0 = m + <usize>r * stride;
+    const m1 = m0 + stride;
+    const m2 = m1 + stride;
+    const m3 = m2 + stride;
+    let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+    let c: i32 = 0;
+    for (; c < cv; c += 4) {
+      const off = <usize>c << 2;
+      const xv = v128.load(x + off);
+      s0 = madd(v128.load(m0 + off), xv, s0);
+      s1 = madd(v128.load(m1 + off), xv, s1);
+      s2 = madd(v128.load(m2 + off), xv, s2);
+      s3 = madd(v128.load(m3 + off), xv, s3);
+    }
+    let out = hsum4(s0, s1, s2, s3);
+    if (c < cols) {
+      let t0: f32 = 0, t1: f32 = 0, t2: f32 = 0, t3: f32 = 0;
+      for (; c < cols; c++) {
+        const off = <usize>c << 2;
+        const xv = load<f32>(x + off);
+        t0 += load<f32>(m0 + off) * xv;
+        t1 += load<f32>(m1 + off) * xv;
+        t2 += load<f32>(m2 + off) * xv;
+        t3 += load<f32>(m3 + off) * xv;
+      }
+      out = f32x4.add(out, f32x4(t0, t1, t2, t3));
+    }
+    v128.store(y + (<usize>r << 2), out);
+  }
+  for (; r < rows; r++) {
+    const mr = m + <usize>r * stride;
+    let s = f32x4.splat(0);
+    let c: i32 = 0;
+    for (; c < cv; c += 4) {
+      const off = <usize>c << 2;
+      s = madd(v128.load(mr + off), v128.load(x + off), s);
+    }
+    let t = hsum(s);
+    for (; c < cols; c++) t += load<f32>(mr + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
+    store<f32>(y + (<usize>r << 2), t);
+  }
+}
