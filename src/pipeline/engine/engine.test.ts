@@ -1,0 +1,192 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fixtureDataset } from './fixture.ts';
+import { builtinRegistry } from './registry.ts';
+import { readModelDir, readManifest, ModelDirError } from './model-dir.ts';
+import { Recommender } from './recommender.ts';
+import { holdoutLatest, trainModel } from './train.ts';
+import { EngineInputError, UnknownEntityError } from './errors.ts';
+import { buildSegments, matchSegments } from './segments.ts';
+import { packArrays, unpackArrays } from './pack.ts';
+
+const registry = builtinRegistry();
+
+async function trained(t: { after: (fn: () => Promise<void>) => void }, opts: { holdout?: number } = {}) {
+  const root = await mkdtemp(join(tmpdir(), 'tandem-engine-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const dataset = fixtureDataset();
+  const dir = join(root, 'model');
+  const res = await trainModel(dir, { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 10 } }], holdout: opts.holdout ?? 0.2 });
+  return { root, dir, dataset, res };
+}
+
+const genreOf = (id: string): number => Number(id.slice(1)) % 4;
+
+test('pack round-trips typed arrays and rejects arrays outside the file', () => {
+  const a = { x: Int32Array.of(1, -2, 3), y: Float64Array.of(0.5, NaN), z: Uint8Array.of(7), w: Float32Array.of(1.25) };
+  const { index, bytes } = packArrays(a);
+  const b = unpackArrays(index, bytes.slice(), 'test.bin');
+  assert.deepEqual(Array.from(b.x), [1, -2, 3]);
+  assert.ok(Number.isNaN(b.y[1]) && b.y[0] === 0.5);
+  assert.equal(b.z[0], 7);
+  assert.equal(b.w[0], 1.25);
+  assert.throws(() => unpackArrays(index, bytes.subarray(0, 8), 'test.bin'), /test\.bin: array 'x'.*outside/);
+});
+
+test('holdoutLatest keeps each user\'s latest interactions for test, never all of them', () => {
+  const ds = fixtureDataset({ users: 10, perUser: 10, items: 40 });
+  const { train, test: te } = holdoutLatest(ds, 0.2);
+  assert.equal(train.interactions.length + te.interactions.length, ds.interactions.length);
+  const tr = train.byUser();
+  const tt = te.byUser();
+  for (let u = 0; u < ds.numUsers; u++) {
+    assert.equal(tt.offsets[u + 1] - tt.offsets[u], 2);
+    const lastTrain = train.interactions.timestamp[tr.rows[tr.offsets[u + 1] - 1]];
+    const firstTest = te.interactions.timestamp[tt.rows[tt.offsets[u]]];
+    assert.ok(lastTrain <= firstTest);
+  }
+});
+
+test('segments: users sharing a feature value get that segment\'s favourites', () => {
+  const ds = fixtureDataset();
+  const seg = buildSegments(ds, 10);
+  const m = matchSegments(seg, { country: 'c2', age: 33 });
+  assert.equal(m.length, 2);
+  assert.match(m[0].label, /country=c2/);
+  const s = m[0].segment;
+  let inGenre = 0;
+  for (let j = seg.offsets[s]; j < seg.offsets[s + 1]; j++) if (seg.items[j] % 4 === 2) inGenre++;
+  assert.ok(inGenre >= 8, `segment top items mostly genre 2, got ${inGenre}/10`);
+  assert.deepEqual(matchSegments(seg, { country: 'nowhere' }), []);
+});
+
+test('train writes a complete model directory that loads back; the evaluation beats chance', async (t) => {
+  const { dir, res, dataset } = await trained(t);
+  const m = await readManifest(dir);
+  assert.equal(m.format, 'tandem-model');
+  assert.equal(m.data.interactions, dataset.interactions.length);
+  assert.equal(m.stages[0].kind, 'ease');
+  assert.equal(m.business.categoryFeature, 'genre');
+  assert.ok(res.metrics['recall@10'] > 0.3, `recall@10 ${res.metrics['recall@10']}`);
+  assert.ok(Object.keys(m.files).includes('stages/ease/ease.json'));
+  const parent = await readdir(join(dir, '..'));
+  assert.deepEqual(parent.filter((f) => f.includes('tmp')), [], 'no temporary directory left behind');
+  const model = await readModelDir(dir, registry);
+  assert.equal(model.sources.length, 1);
+  await assert.rejects(trainModel(dir, { dataset, registry, stages: [], holdout: 0 }), /already exists/);
+});
+
+test('a broken model directory is refused with the file named', async (t) => {
+  const { root, dir } = await trained(t, { holdout: 0 });
+  const { cp } = await import('node:fs/promises');
+  const cases: [string, (d: string) => Promise<void>, RegExp][] = [
+    ['truncated', (d) => writeFile(join(d, 'data/items.bin'), Buffer.alloc(3)), /items\.bin: 3 bytes, the manifest says/],
+    ['corrupted', async (d) => {
+      const b = await readFile(join(d, 'data/interactions.bin'));
+      b[0] ^= 0xff;
+      await writeFile(join(d, 'data/interactions.bin'), b);
+    }, /interactions\.bin: checksum differs/],
+    ['no manifest', (d) => rm(join(d, 'manifest.json')), /manifest\.json: missing/],
+    ['bad json', (d) => appendFile(join(d, 'manifest.json'), '}'), /manifest\.json: not valid JSON/],
+    ['unknown stage kind', async (d) => {
+      const m = JSON.parse(await readFile(join(d, 'manifest.json'), 'utf8'));
+      m.stages[0].kind = 'mystery';
+      await writeFile(join(d, 'manifest.json'), JSON.stringify(m));
+    }, /kind 'mystery'/],
+  ];
+  for (const [name, damage, re] of cases) {
+    const copy = join(root, name.replace(/ /g, '-'));
+    await cp(dir, copy, { recursive: true });
+    await damage(copy);
+    await assert.rejects(readModelDir(copy, registry), (err: Error) => err instanceof ModelDirError && re.test(err.message), name);
+  }
+});
+
+test('Recommender: known users get their genre, seen items excluded, live events take effect at once', async (t) => {
+  const { dir, dataset } = await trained(t, { holdout: 0 });
+  const rec = new Recommender(await readModelDir(dir, registry));
+  const r = rec.recommendForUser('u2', { k: 5 });
+  assert.equal(r.strategy, 'personal');
+  assert.equal(r.items.length, 5);
+  assert.ok(r.items.filter((x) => genreOf(x.id) === 2).length >= 4, JSON.stringify(r.items));
+  assert.ok(r.items.every((x) => x.source === 'ease' && /found by ease #\d+/.test(x.explanation)));
+  for (let i = 1; i < r.items.length; i++) assert.ok(r.items[i - 1].score >= r.items[i].score);
+  // the user's training items never come back
+  const u = dataset.users.ids.get('u2');
+  const { offsets, rows } = dataset.byUser();
+  const seen = new Set<string>();
+  for (let j = offsets[u]; j < offsets[u + 1]; j++) seen.add(dataset.items.ids.values[dataset.interactions.item[rows[j]]]);
+  const all = rec.recommendForUser('u2', { k: 60 });
+  assert.ok(all.items.every((x) => !seen.has(x.id)));
+  // a new event on the top item: it disappears from the next answer
+  const top = r.items[0].id;
+  rec.applyEvents(rec.checkEvents([{ user: 'u2', item: top, type: 'purchase' }]));
+  assert.ok(!rec.recommendForUser('u2', { k: 5 }).items.some((x) => x.id === top));
+  // exclude and category filters
+  const ex = rec.recommendForUser('u2', { k: 5, exclude: [r.items[1].id] });
+  assert.ok(!ex.items.some((x) => x.id === r.items[1].id));
+  const cat = rec.recommendForUser('u2', { k: 6, category: 'g1' });
+  assert.equal(cat.items.length, 6);
+  assert.ok(cat.items.every((x) => genreOf(x.id) === 1), JSON.stringify(cat.items));
+  assert.throws(() => rec.recommendForUser('u2', { k: 0 }), (e: Error) => e instanceof EngineInputError && e.field === 'k');
+  assert.throws(() => rec.recommendForUser('u2', { k: 101 }), EngineInputError);
+});
+
+test('Recommender: a new user with events becomes personal; unknown users fall back and say so', async (t) => {
+  const { dir } = await trained(t, { holdout: 0 });
+  const rec = new Recommender(await readModelDir(dir, registry));
+  const cold = rec.recommendForUser('stranger', { k: 5 });
+  assert.equal(cold.strategy, 'popularity');
+  assert.match(cold.items[0].explanation, /popular overall; no history or known features/);
+  rec.upsertUser('stranger', rec.checkUserFeatures({ country: 'c3' }));
+  const feat = rec.recommendForUser('stranger', { k: 5 });
+  assert.equal(feat.strategy, 'features');
+  assert.match(feat.items[0].explanation, /users sharing country=c3/);
+  assert.ok(feat.items.filter((x) => genreOf(x.id) === 3).length >= 4);
+  rec.applyEvents(rec.checkEvents([{ user: 'stranger', item: 'i1' }, { user: 'stranger', item: 'i5' }, { user: 'stranger', item: 'i9' }]));
+  const pers = rec.recommendForUser('stranger', { k: 5 });
+  assert.equal(pers.strategy, 'personal');
+  assert.ok(pers.items.filter((x) => genreOf(x.id) === 1).length >= 4, JSON.stringify(pers.items));
+  assert.ok(!pers.items.some((x) => ['i1', 'i5', 'i9'].includes(x.id)));
+  const anon = rec.recommendAnonymous({ recent: ['i2', 'i6'] }, { k: 4 });
+  assert.equal(anon.strategy, 'personal');
+  assert.ok(anon.items.filter((x) => genreOf(x.id) === 2).length >= 3);
+  assert.throws(() => rec.recommendAnonymous({ recent: ['nope'] }), (e: Error) => e instanceof EngineInputError && e.field === 'recent[0]');
+  assert.throws(() => rec.recommendAnonymous({ features: { planet: 'x' } }), (e: Error) => e instanceof EngineInputError && e.field === 'features.planet');
+  assert.throws(() => rec.recommendAnonymous({ features: { age: 'old' } }), (e: Error) => e instanceof EngineInputError && e.field === 'features.age');
+});
+
+test('Recommender: upserted items are recommendable, deleted items vanish at once, events are checked whole', async (t) => {
+  const { dir } = await trained(t, { holdout: 0 });
+  const rec = new Recommender(await readModelDir(dir, registry));
+  assert.equal(rec.upsertItem('fresh', rec.checkItemFeatures({ genre: ['g1'], price: 9 })), true);
+  assert.equal(rec.hasItem('fresh'), true);
+  // similar to a genre-1 item: the new one shares its genre
+  const sim = rec.similarItems('fresh', { k: 5 });
+  assert.equal(sim.strategy, 'content');
+  assert.ok(sim.items.every((x) => genreOf(x.id) === 1));
+  // many users buy it: it becomes the most popular item for a cold user
+  const evs = [];
+  for (let u = 0; u < 30; u++) evs.push({ user: `new${u}`, item: 'fresh', type: 'purchase' });
+  rec.applyEvents(rec.checkEvents(evs));
+  assert.equal(rec.recommendForUser('cold', { k: 3 }).items[0].id, 'fresh');
+  assert.equal(rec.recommendForUser('cold', { k: 3, category: 'g1' }).items[0].id, 'fresh');
+  rec.deleteItem('fresh');
+  assert.ok(!rec.recommendForUser('cold', { k: 40 }).items.some((x) => x.id === 'fresh'));
+  const top = rec.recommendForUser('u1', { k: 1 }).items[0].id;
+  rec.deleteItem(top);
+  assert.ok(!rec.recommendForUser('u1', { k: 10 }).items.some((x) => x.id === top));
+  assert.throws(() => rec.deleteItem(top), UnknownEntityError);
+  assert.throws(() => rec.similarItems(top), UnknownEntityError);
+  const before = rec.stats().eventsApplied;
+  assert.throws(() => rec.checkEvents([{ user: 'a', item: 'i1' }, { user: 'a', item: 'zzz' }]), (e: Error) => e instanceof EngineInputError && e.field === 'events[1].item');
+  assert.throws(() => rec.checkEvents([{ user: 'a', item: 'i1', type: 'teleport' }]), /events\[0\]\.type: unknown event type 'teleport' \(known: view, purchase, dislike\)/);
+  assert.equal(rec.stats().eventsApplied, before, 'a rejected batch changes nothing');
+  const similar = rec.similarItems('i2', { k: 5 });
+  assert.equal(similar.strategy, 'similar');
+  assert.ok(similar.items.filter((x) => genreOf(x.id) === 2).length >= 4);
+  assert.ok(!similar.items.some((x) => x.id === 'i2'));
+});

@@ -1,0 +1,12 @@
+export type { BusinessRules, Candidates, EngineSource, FeatureRow, LiveHooks, Ranker, RankerKind, RankerOutput, SourceKind, StageRegistry } from './stages.ts';
+export { DEFAULT_BUSINESS, makeRegistry } from './stages.ts';
+export type { Model, ModelManifest, StageEntry } from './model-dir.ts';
+export { ModelDirError, MODEL_FORMAT, MODEL_FORMAT_VERSION, dataFingerprint, readManifest, readModelDir, tandemVersion, writeModelDir } from './model-dir.ts';
+export type { CheckedEvent, EventInput, RecommendedItem, RecommendOptions, RecommendResult, RecommenderOptions, Strategy } from './recommender.ts';
+export { Recommender } from './recommender.ts';
+export { EngineInputError, UnknownEntityError } from './errors.ts';
+export type { Segments } from './segments.ts';
+export { buildSegments } from './segments.ts';
+export type { StageConfig, TrainOptions, TrainResult } from './train.ts';
+export { evaluateRecommender, holdoutLatest, trainModel } from './train.ts';
+export { builtinRegistry, easeKind } from './registry.ts';
