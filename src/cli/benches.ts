@@ -1,4 +1,5 @@
 import type { Command } from './command.ts';
+import { kernelsBench } from '../../bench/kernels.ts';
 
 /** Benchmarks reachable as `tandem bench <name>`; each is a Command whose code lives under bench/. */
-export const benches: Command[] = [];
+export const benches: Command[] = [kernelsBench];
