@@ -355,7 +355,7 @@ export function validateConfig(json: unknown, where: { baseDir?: string; file?: 
         }
         const negative = c.boolean(ev, 'negative', path) ?? false;
         if (!n) return;
-        if (seen.has(n)) c.fail(join(path, 'name'), `event type '${n}' is declared twice`);
+        if (seen.has(n)) return c.fail(join(path, 'name'), `event type '${n}' is declared twice`);
         seen.add(n);
         eventTypes.push({ name: n, weight, negative });
       });

@@ -156,6 +156,7 @@ export class DelimitedParser {
           return j + 1;
         }
         if (j >= n) return -1;
+        if (!final && n - i < sep.length && sep.startsWith(buf.slice(i))) return -1; // a separator cut by the chunk's end
         throw new DataError({
           file: this.file,
           line: this.line + lines,

@@ -17,11 +17,13 @@ export function parseJsonLine(text: string, file: string, line: number): JsonRec
   } catch (e) {
     const msg = (e as Error).message;
     const m = /position (\d+)/.exec(msg);
-    const column = m ? Number(m[1]) + 1 : 1;
-    throw new DataError({ file, line, column, message: `invalid JSON: ${msg.replace(/ in JSON at position \d+.*$/s, '')}` });
+    // V8 gives a position for some errors only; without one the problem is the line's.
+    const column = m ? Number(m[1]) + 1 : 0;
+    const detail = msg.replace(/ in JSON at position \d+.*$/s, '').replace(/, ".*" is not valid JSON$/s, '');
+    throw new DataError({ file, line, column, message: `invalid JSON: ${detail}` });
   }
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    throw new DataError({ file, line, column: 1, message: `expected a JSON object, found ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}` });
+    throw new DataError({ file, line, column: 0, message: `expected a JSON object, found ${Array.isArray(v) ? 'an array' : v === null ? 'null' : typeof v}` });
   }
   return v as JsonRecord;
 }

@@ -205,15 +205,16 @@ function timestamp(row: Row, c: Cell, format: TimestampFormat): number {
   let t: number;
   const s = typeof v === 'string' ? v.trim() : v;
   if (s === '' || s === undefined || s === null) throw new RowFault(c, 'missing timestamp');
-  if (typeof s === 'number' || (format !== 'iso8601' && typeof s === 'string' && NUMERIC.test(s))) {
-    if (format === 'iso8601') throw new RowFault(c, `expected an ISO 8601 date, found ${s}`);
+  if (format === 'iso8601') {
+    t = typeof s === 'string' ? parseIsoTimestamp(s) : NaN;
+    if (Number.isNaN(t)) throw new RowFault(c, `'${String(s)}' is not an ISO 8601 date`);
+  } else if (typeof s === 'number' || (typeof s === 'string' && NUMERIC.test(s))) {
     const n = Number(s);
     t = format === 'unix-ms' || (format === 'auto' && Math.abs(n) >= 1e11) ? n / 1000 : n;
-  } else if (typeof s === 'string') {
-    if (format === 'unix-seconds' || format === 'unix-ms') throw new RowFault(c, `'${s}' is not a number (timestampFormat is ${format})`);
+  } else if (format === 'auto' && typeof s === 'string') {
     t = parseIsoTimestamp(s);
     if (Number.isNaN(t)) throw new RowFault(c, `'${s}' is not a timestamp (unix seconds, unix ms or ISO 8601)`);
-  } else throw new RowFault(c, `expected a timestamp, found ${typeof s}`);
+  } else throw new RowFault(c, `${typeof s === 'string' ? `'${s}'` : typeof s} is not a number (timestampFormat is ${format})`);
   if (!(t >= 0 && t < MAX_TIMESTAMP)) throw new RowFault(c, `timestamp ${typeof v === 'string' ? v.trim() : String(v)} is out of range (before 1970 or after 2099)`);
   return t;
 }

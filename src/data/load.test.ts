@@ -1,0 +1,218 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataError, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, type DatasetConfig, type FeatureColumn } from './index.ts';
+
+const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
+const shopConfig = (): Promise<DatasetConfig> => loadConfigFile(join(fixtures, 'shop/shop.json'));
+
+function bag(c: FeatureColumn | undefined, row: number): string[] {
+  assert.ok(c && (c.kind === 'multi-categorical' || c.kind === 'text'));
+  return Array.from(c.codes.subarray(c.offsets[row], c.offsets[row + 1]), (k) => c.vocab.values[k]);
+}
+
+function num(c: FeatureColumn | undefined, row: number): number {
+  assert.ok(c && c.kind === 'numeric');
+  return c.values[row];
+}
+
+function cat(c: FeatureColumn | undefined, row: number): string | null {
+  assert.ok(c && (c.kind === 'categorical' || c.kind === 'id'));
+  return c.codes[row] < 0 ? null : c.vocab.values[c.codes[row]];
+}
+
+async function loadError(config: DatasetConfig): Promise<DataError> {
+  try {
+    await loadDataset(config);
+  } catch (e) {
+    assert.ok(e instanceof DataError, String(e));
+    return e;
+  }
+  assert.fail('expected a DataError');
+}
+
+test('the full shop config loads users, items (quoted CSV, vectors) and typed events', async () => {
+  const { dataset: ds, report } = await loadDataset(await shopConfig());
+  assert.deepEqual(report.files.map((f) => [f.path.slice(fixtures.length), f.rows, f.skipped]), [
+    ['shop/items.csv', 3, 0],
+    ['shop/users.tsv', 3, 0],
+    ['shop/events.csv', 6, 0],
+  ]);
+  // u4 and D-400 appear only in events: rows without features
+  assert.deepEqual(ds.users.ids.values, ['u1', 'u2', 'u3', 'u4']);
+  assert.deepEqual(ds.items.ids.values, ['A-100', 'B-200', 'C-300', 'D-400']);
+  const u = ds.users;
+  assert.equal(num(u.column('age'), 0), 34);
+  assert.ok(Number.isNaN(num(u.column('age'), 1)));
+  assert.equal(cat(u.column('country'), 1), 'FR');
+  assert.equal(cat(u.column('country'), 2), null);
+  assert.equal(cat(u.column('country'), 3), null);
+  const it = ds.items;
+  assert.deepEqual(bag(it.column('tags'), 0), ['running', 'trail']);
+  assert.deepEqual(bag(it.column('tags'), 1), []);
+  assert.deepEqual(bag(it.column('title'), 0), ['trail', 'runner', '2', 'storm', 'edition']);
+  assert.deepEqual(bag(it.column('title'), 1), ['a', 'book', 'in', 'two', 'lines']);
+  assert.equal(num(it.column('price'), 0), 89.9);
+  const emb = it.column('embedding');
+  assert.ok(emb?.kind === 'vector' && emb.dim === 4);
+  assert.deepEqual(Array.from(emb.values.subarray(0, 8)), [Math.fround(0.1), Math.fround(0.2), Math.fround(-0.3), Math.fround(0.4), 0, 0, 0, 1]);
+  assert.ok(Number.isNaN(emb.values[8]) && Number.isNaN(emb.values[15]));
+  assert.deepEqual(ds.eventTypes.map((e) => [e.name, e.weight, e.negative]), [
+    ['view', 1, false],
+    ['cart', 3, false],
+    ['purchase', 10, false],
+    ['dislike', 2, true],
+  ]);
+  const x = ds.interactions;
+  assert.deepEqual(Array.from(x.event), [0, 1, 2, 0, 3, 0]);
+  assert.deepEqual(Array.from(x.value), [1, 1, Math.fround(89.9), 1, 1, 1]);
+  assert.deepEqual(Array.from(x.timestamp), [1709287200, 1709287500, 1709287650 - 3600, 1709337600, 1709366400, 1709467200]);
+  assert.deepEqual(Array.from(x.user), [0, 0, 0, 1, 1, 3]);
+  assert.deepEqual(Array.from(x.item), [0, 0, 0, 1, 2, 3]);
+});
+
+test('JSON Lines config: fields by key, arrays, numbers or strings, auto timestamps', async () => {
+  const { dataset: ds } = await loadDataset(await loadConfigFile(join(fixtures, 'shop/shop-jsonl.json')));
+  assert.deepEqual(bag(ds.items.column('tags'), 0), ['running', 'trail']);
+  assert.deepEqual(bag(ds.items.column('tags'), 1), ['paper', 'gift']);
+  assert.equal(num(ds.items.column('price'), 1), 12.5);
+  const emb = ds.items.column('embedding');
+  assert.ok(emb?.kind === 'vector' && Number.isNaN(emb.values[3]));
+  assert.deepEqual(ds.users.ids.values, ['u1', '7']);
+  assert.deepEqual(Array.from(ds.interactions.timestamp), [1709287200, 1709287200.123, 1709337600]);
+  assert.deepEqual(Array.from(ds.interactions.event), [0, 1, 0]);
+});
+
+test('a bad row is a DataError naming file, line, column and the column name', async () => {
+  const c = await shopConfig();
+  c.interactions.path = join(fixtures, 'shop/bad-events.csv');
+  const e = await loadError(c);
+  assert.equal(e.file, c.interactions.path);
+  assert.equal(e.line, 3);
+  assert.equal(e.column, 3);
+  assert.equal(e.columnName, 'event');
+  assert.equal(e.message, `${c.interactions.path}:3: column 3 (event): unknown event type 'click'; expected one of view, cart, purchase, dislike`);
+});
+
+test('skipBadRows skips, counts exactly and keeps the first problems as data', async () => {
+  const c = await shopConfig();
+  const file = join(fixtures, 'shop/bad-events.csv');
+  c.interactions.path = file;
+  const { dataset, report } = await loadDataset(c, { skipBadRows: true });
+  const r = report.files[2];
+  assert.equal(r.rows, 2);
+  assert.equal(r.skipped, 6);
+  assert.equal(dataset.interactions.length, 2);
+  assert.deepEqual(
+    r.problems.map((p) => [p.line, p.column, p.columnName ?? '', p.message]),
+    [
+      [3, 3, 'event', "unknown event type 'click'; expected one of view, cart, purchase, dislike"],
+      [4, 4, 'price_paid', "'12.x' is not a number"],
+      [5, 5, 'time', 'timestamp 1969-12-31T23:59:59Z is out of range (before 1970 or after 2099)'],
+      [6, 0, '', 'expected 5 fields, found 3'],
+      [8, 1, 'user_id', 'missing user id'],
+      [9, 5, 'time', "'2024-02-30T00:00:00Z' is not an ISO 8601 date"],
+    ],
+  );
+  assert.ok(r.problems.every((p) => p.file === file));
+  // capped list, exact counts
+  const capped = await loadDataset(c, { skipBadRows: true, maxProblems: 2 });
+  assert.equal(capped.report.files[2].problems.length, 2);
+  assert.equal(capped.report.files[2].skipped, 6);
+  // a skipped row adds no user or item rows: u3 comes from users.tsv, nobody new
+  assert.equal(dataset.numUsers, 3);
+});
+
+test('an unknown column names the file and lists its header; headerless files need indices or names', async () => {
+  const c = await shopConfig();
+  c.interactions.user = 'userid';
+  const e = await loadError(c);
+  assert.equal(e.line, 1);
+  assert.match(e.message, /events\.csv:1: unknown column 'userid' \(interactions\.user\); the header has: user_id, sku, event, price_paid, time$/);
+  const c2 = await shopConfig();
+  c2.items!.features![4].column = 'embedding';
+  assert.match((await loadError(c2)).message, /items\.csv:1: unknown column 'embedding' \(items feature 'embedding'\); the header has: sku, category, tags, price, title, vec$/);
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'e.tsv'), 'a\tx\t5\nb\ty\t7\n');
+  const headerless: DatasetConfig = { interactions: { path: join(dir, 'e.tsv'), header: false, user: 'user', item: 1 } };
+  assert.match((await loadError(headerless)).message, /e\.tsv: interactions\.user names column 'user', but the file has no header; give a 0-based column index or a "columns" list/);
+  const byIndex = await loadDataset({ interactions: { path: join(dir, 'e.tsv'), header: false, user: 0, item: 1, value: 2 } });
+  assert.deepEqual(Array.from(byIndex.dataset.interactions.value), [5, 7]);
+  const tooFar = await loadError({ interactions: { path: join(dir, 'e.tsv'), header: false, user: 0, item: 3 } });
+  assert.match(tooFar.message, /interactions\.item is column 3 \(0-based\), but rows have 3 fields/);
+  const named = await loadDataset({ interactions: { path: join(dir, 'e.tsv'), columns: ['u', 'i', 'v'], user: 'u', item: 'i', value: 'v' } });
+  assert.deepEqual(named.dataset.users.ids.values, ['a', 'b']);
+  await assert.rejects(loadDataset({ interactions: { path: join(dir, 'nope.tsv'), user: 0, item: 1 } }), (err: Error) => err instanceof DataError && /nope\.tsv: cannot read the interactions file: ENOENT/.test(err.message));
+});
+
+test('entity files: duplicate ids, bad vectors and bad flags are row errors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'e.csv'), 'u,i\nx,1\n');
+  writeFileSync(join(dir, 'items.csv'), 'id,vec,f1,f2\n1,1 2,0,1\n2,1 2 3,1,1\n1,0 0,0,0\n3,1 z,0,0\n4,1 1,2,0\n');
+  const cfg = (): DatasetConfig => ({
+    interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i' },
+    items: {
+      path: join(dir, 'items.csv'),
+      id: 'id',
+      features: [
+        { name: 'vec', kind: 'vector', dim: 2 },
+        { name: 'g', kind: 'multi-categorical', flags: ['f1', 'f2'], labels: ['Comedy', 'Drama'] },
+      ],
+    },
+  });
+  const { report, dataset } = await loadDataset(cfg(), { skipBadRows: true });
+  assert.deepEqual(
+    report.files[0].problems.map((p) => `${p.line}:${p.column}:${p.columnName}: ${p.message}`),
+    ['3:2:vec: expected a vector of 2 numbers, found 3', "4:1:id: duplicate id '1' (first at line 2)", '5:2:vec: vector element 1 "z" is not a number', '6:3:f1: flag must be 0 or 1, found "2"'],
+  );
+  assert.deepEqual(dataset.items.ids.values, ['1']);
+  assert.deepEqual(bag(dataset.items.column('g'), 0), ['Drama']);
+  await assert.rejects(loadDataset(cfg()), /items\.csv:3: column 2 \(vec\): expected a vector of 2 numbers, found 3/);
+});
+
+test('loadTrainTest reads explicit files against shared tables', async () => {
+  const c = await shopConfig();
+  const { train, test: testSide, report } = await loadTrainTest(c, join(fixtures, 'shop/events.csv'), join(fixtures, 'shop/events.csv'));
+  assert.equal(train.interactions.length, 6);
+  assert.equal(testSide.interactions.length, 6);
+  assert.equal(train.users, testSide.users);
+  assert.equal(train.items, testSide.items);
+  assert.deepEqual(Array.from(testSide.interactions.item), Array.from(train.interactions.item));
+  assert.equal(report.files.length, 4);
+});
+
+test('timestamps: ISO 8601 with and without zones, unix seconds and ms; years from titles and dates', () => {
+  assert.equal(parseIsoTimestamp('1970-01-01'), 0);
+  assert.equal(parseIsoTimestamp('2024-03-01T12:00:00+01:00'), 1709290800);
+  assert.equal(parseIsoTimestamp('2024-03-01 11:00:00'), 1709290800);
+  assert.equal(parseIsoTimestamp('2024-03-01T11:00:00.250Z'), 1709290800.25);
+  assert.equal(parseIsoTimestamp('2024-03-01T06:30-0430'), 1709290800);
+  assert.ok(Number.isNaN(parseIsoTimestamp('2023-02-29')));
+  assert.ok(Number.isNaN(parseIsoTimestamp('01/03/2024')));
+  assert.ok(Number.isNaN(parseIsoTimestamp('2024-13-01')));
+  assert.equal(parseYear('Toy Story (1995)'), 1995);
+  assert.equal(parseYear('Jumanji (1995) '), 1995);
+  assert.equal(parseYear('Death Note: Desu nôto (2006–2007)'), 2006);
+  assert.equal(parseYear('Contempt (Mépris, Le) (1963)'), 1963);
+  assert.equal(parseYear('01-Jan-1995'), 1995);
+  assert.equal(parseYear('1995-11-22'), 1995);
+  assert.ok(Number.isNaN(parseYear('unknown')));
+  assert.ok(Number.isNaN(parseYear("Daddy's Home")));
+});
+
+test('timestamp formats: unix-ms, unix-seconds and range checks', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'e.csv'), 'u,i,t\na,1,1700000000000\n');
+  const ms = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i', timestamp: 't', timestampFormat: 'unix-ms' } });
+  assert.equal(ms.dataset.interactions.timestamp[0], 1700000000);
+  const auto = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i', timestamp: 't' } });
+  assert.equal(auto.dataset.interactions.timestamp[0], 1700000000);
+  const secs = await loadError({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i', timestamp: 't', timestampFormat: 'unix-seconds' } });
+  assert.match(secs.message, /e\.csv:2: column 3 \(t\): timestamp 1700000000000 is out of range \(before 1970 or after 2099\)/);
+  writeFileSync(join(dir, 'iso.csv'), 'u,i,t\na,1,1700000000\n');
+  const iso = await loadError({ interactions: { path: join(dir, 'iso.csv'), user: 'u', item: 'i', timestamp: 't', timestampFormat: 'iso8601' } });
+  assert.match(iso.message, /iso\.csv:2: column 3 \(t\): '1700000000' is not an ISO 8601 date/);
+});
