@@ -1,5 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import type { KernelBackend } from '../gemm.ts';
 
 // The parts of the WebAssembly JS API used here: the project's lib settings (ES2022, node types)
@@ -52,7 +53,8 @@ export interface WasmBackendOptions {
   memory?: WasmMemory;
   /** A module compiled elsewhere; default: compile the built kernels file. */
   module?: WasmModule;
-  /** Use the fused multiply-add build when the engine supports it (default true). */
+  /** Use the fused multiply-add build when the engine supports it (default: true unless TANDEM_WASM_FMA=0).
+   * On Node 20, TANDEM_WASM_FMA=1 turns on V8's experimental relaxed SIMD to get it. */
   fma?: boolean;
   /** Initial size of a new memory in bytes (default 16 MiB); it grows on demand up to 4 GiB. */
   initialBytes?: number;
@@ -101,7 +103,8 @@ export function loadKernelModule(fma = true): { module: WasmModule; fused: boole
     compiled.fma = null;
     try {
       const bytes = readFileSync(wasmFiles.fma);
-      // Relaxed SIMD is behind a flag in Node 20; validate() says whether this engine has it.
+      // Relaxed SIMD ships in Node >= 22; Node 20 has it behind a V8 flag, set only on request.
+      if (!WA.validate(bytes) && process.env.TANDEM_WASM_FMA === '1') setFlagsFromString('--experimental-wasm-relaxed-simd');
       if (WA.validate(bytes)) compiled.fma = new WA.Module(bytes);
     } catch {
       // missing or unsupported: the plain build below
@@ -143,7 +146,7 @@ export function staleWarning(): string | null {
  *   spawnWorker(url, { memory: be.memory, w });           // worker: createWasmBackend({ memory })
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelBackend {
-  const loaded = options.module ? { module: options.module, fused: false } : loadKernelModule(options.fma ?? true);
+  const loaded = options.module ? { module: options.module, fused: false } : loadKernelModule(options.fma ?? process.env.TANDEM_WASM_FMA !== '0');
   const memory =
     options.memory ??
     new WA.Memory({
