@@ -10,3 +10,4 @@ export { buildSegments } from './segments.ts';
 export type { StageConfig, TrainOptions, TrainResult } from './train.ts';
 export { evaluateRecommender, holdoutLatest, trainModel } from './train.ts';
 export { builtinRegistry, easeKind } from './registry.ts';
+export { fixtureDataset } from './fixture.ts';
