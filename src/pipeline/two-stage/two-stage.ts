@@ -1,0 +1,236 @@
+import type { Dataset } from '../../data/index.ts';
+import {
+  assembleRankerData,
+  BusinessLayer,
+  explain,
+  RankerFeatures,
+  splitGroups,
+  splitUserTime,
+  type AssembleReport,
+  type BusinessConfig,
+  type Explanation,
+  type RankerFeatureOptions,
+  type RankerTrainingSet,
+} from '../../ranking/index.ts';
+import { GbdtModel, trainGbdt, type GbdtParams } from '../../ranking/gbdt/index.ts';
+import { CandidateMerger, EaseSource, userQuery, type CandidateSource, type MergedCandidates, type UserQuery } from '../../retrieval/index.ts';
+
+/** Everything the two-stage pipeline can be tuned with; defaults were tuned on ml-100k train-inner/valid. */
+export interface TwoStageOptions {
+  /** Candidates asked of each L1 source (merged and deduplicated). */
+  candidates: number;
+  /** EASE ridge strength. */
+  easeLambda: number;
+  /** Half-life (events) of the recency-weighted EASE view, a second source over the same weights; 0 = none. */
+  easeRecentHalfLife: number;
+  /** Last share of each user's training events that labels the ranker's rows (L1 never sees it while labelling). */
+  labelFraction: number;
+  /** Negatives kept per positive in each user's group; 0 keeps every candidate. */
+  negativesPerPositive: number;
+  /** Share of the labelled users held out for the GBDT's early stopping. */
+  validFraction: number;
+  gbdt: Partial<GbdtParams>;
+  features: Partial<RankerFeatureOptions>;
+  business: Partial<BusinessConfig>;
+  /** Features reported in each explanation. */
+  explainTop: number;
+  seed: number;
+  threads: number;
+}
+
+export const TWO_STAGE_DEFAULTS: TwoStageOptions = {
+  candidates: 200,
+  easeLambda: 500,
+  easeRecentHalfLife: 10,
+  labelFraction: 0.2,
+  negativesPerPositive: 0,
+  validFraction: 0.15,
+  gbdt: { objective: 'binary', numRounds: 600, learningRate: 0.03, numLeaves: 31, minDataInLeaf: 50, lambdaL2: 1, featureFraction: 0.8, baggingFraction: 0.8, earlyStoppingRounds: 50 },
+  features: {},
+  business: {},
+  explainTop: 3,
+  seed: 1,
+  threads: 1,
+};
+
+/** Extra L1 sources (item-kNN, popularity, the two-tower): a factory, since L1 is fitted twice. */
+export type SourceFactory = () => CandidateSource[];
+
+/** What `fit` saw and chose: L1 recall at the candidate count, rows, the ranker's rounds and top features. */
+export interface TwoStageReport {
+  sources: string[];
+  candidatesPerSource: number;
+  assemble: AssembleReport;
+  trainRows: number;
+  validRows: number;
+  bestIteration: number;
+  validMetric: number;
+  metric: string;
+  topFeatures: { name: string; gain: number }[];
+  seconds: { l1Early: number; assemble: number; gbdt: number; l1Full: number };
+}
+
+/** One explained recommendation list. */
+export interface ExplainedRecommendations {
+  items: Int32Array;
+  scores: Float32Array;
+  explanations: Explanation[];
+}
+
+interface L1 {
+  merger: CandidateMerger;
+  features: RankerFeatures;
+}
+
+/**
+ * The two-stage recommender: L1 sources (EASE, its recency-weighted view and any extra sources) give
+ * merged candidates; a GBDT on ranker features orders them; the business layer makes the final list.
+ * Training is leakage-free: L1 and the feature statistics are fitted on the earlier part of each user's
+ * history, the later part labels the candidates, the ranker learns on that, then L1 and the statistics
+ * are refitted on all of the training data for serving.
+ * @example const ts = new TwoStage({ candidates: 200 }); await ts.fit(train); ts.recommend(userQuery(train, 0), 10);
+ */
+export class TwoStage {
+  readonly options: TwoStageOptions;
+  private l1?: L1;
+  private model?: GbdtModel;
+  private business?: BusinessLayer;
+  private x = new Float32Array(0);
+  private raw = new Float64Array(0);
+  private contrib = new Float64Array(0);
+
+  constructor(
+    options: Partial<TwoStageOptions> = {},
+    private readonly extraSources: SourceFactory = () => [],
+  ) {
+    this.options = { ...TWO_STAGE_DEFAULTS, ...options, gbdt: { ...TWO_STAGE_DEFAULTS.gbdt, ...options.gbdt } };
+    const o = this.options;
+    if (!(o.candidates >= 1) || !Number.isInteger(o.candidates)) throw new Error(`two-stage: candidates must be a positive integer, got ${o.candidates}`);
+    if (!(o.labelFraction > 0 && o.labelFraction < 1)) throw new Error(`two-stage: labelFraction must be in (0, 1), got ${o.labelFraction}`);
+    if (!(o.validFraction >= 0 && o.validFraction < 1)) throw new Error(`two-stage: validFraction must be in [0, 1), got ${o.validFraction}`);
+  }
+
+  /** Fits the L1 sources and the feature statistics on `ds`. */
+  private async fitL1(ds: Dataset): Promise<L1> {
+    const o = this.options;
+    const ease = new EaseSource({ lambda: o.easeLambda });
+    ease.fit(ds);
+    const sources: CandidateSource[] = [ease];
+    if (o.easeRecentHalfLife > 0) sources.push(ease.view({ name: 'ease-recent', halfLife: o.easeRecentHalfLife }));
+    for (const s of this.extraSources()) {
+      await s.fit(ds);
+      sources.push(s);
+    }
+    const merger = new CandidateMerger(sources, o.candidates);
+    const features = RankerFeatures.fit(ds, merger.names, o.features);
+    return { merger, features };
+  }
+
+  /**
+   * The ranker's training and validation sets, built without leakage (see the class comment), and the
+   * L1 recall they saw. `fit` uses it; `tandem export-ranker-data` writes it out.
+   */
+  async trainingData(train: Dataset): Promise<{ train: RankerTrainingSet; valid: RankerTrainingSet; report: AssembleReport; seconds: { l1: number; assemble: number } }> {
+    const o = this.options;
+    const t0 = performance.now();
+    const { earlier, later } = splitUserTime(train, o.labelFraction);
+    const l1 = await this.fitL1(earlier);
+    const t1 = performance.now();
+    const { set, report } = assembleRankerData({
+      features: l1.features,
+      labels: later,
+      queryOf: (u) => userQuery(earlier, u),
+      candidatesOf: (q) => l1.merger.merge(q as UserQuery),
+      negativesPerPositive: o.negativesPerPositive,
+      keepGroupsWithoutPositive: false,
+      seed: o.seed,
+    });
+    const t2 = performance.now();
+    const { train: tr, valid } = splitGroups(set, o.validFraction, o.seed + 1);
+    return { train: tr, valid, report, seconds: { l1: (t1 - t0) / 1000, assemble: (t2 - t1) / 1000 } };
+  }
+
+  /** Trains the whole pipeline on `train`; `log` receives progress lines. */
+  async fit(train: Dataset, log: (line: string) => void = () => {}): Promise<TwoStageReport> {
+    const o = this.options;
+    const data = await this.trainingData(train);
+    const { report } = data;
+    log(`two-stage: L1 on the earlier ${Math.round((1 - o.labelFraction) * 100)}% found ${report.labelItemsFound}/${report.labelItems} label items (recall ${report.recall.toFixed(4)} at ${o.candidates} per source); ${report.rows} rows, ${report.positives} positives`);
+    const t0 = performance.now();
+    const hasValid = data.valid.nRows > 0 && o.validFraction > 0;
+    const params: Partial<GbdtParams> = { seed: o.seed, ...o.gbdt };
+    if (!hasValid) params.earlyStoppingRounds = 0;
+    const result = await trainGbdt(data.train, params, { valid: hasValid ? data.valid : undefined, threads: o.threads });
+    this.model = result.model;
+    const t1 = performance.now();
+    const best = result.validHistory.length > 0 ? result.validHistory[result.bestIteration - 1] : NaN;
+    log(`two-stage: GBDT ${result.bestIteration} trees, valid ${result.metric} ${best.toFixed(5)} (${((t1 - t0) / 1000).toFixed(1)}s)`);
+    this.l1 = await this.fitL1(train);
+    this.business = new BusinessLayer(train.items, o.business);
+    const t2 = performance.now();
+    const gain = this.model.featureImportance('gain');
+    const names = data.train.featureNames;
+    const topFeatures = Array.from(gain, (g, f) => ({ name: names[f], gain: g }))
+      .sort((a, b) => b.gain - a.gain)
+      .slice(0, 10);
+    return {
+      sources: this.l1.merger.names,
+      candidatesPerSource: o.candidates,
+      assemble: report,
+      trainRows: data.train.nRows,
+      validRows: data.valid.nRows,
+      bestIteration: result.bestIteration,
+      validMetric: best,
+      metric: result.metric,
+      topFeatures,
+      seconds: { l1Early: data.seconds.l1, assemble: data.seconds.assemble, gbdt: (t1 - t0) / 1000, l1Full: (t2 - t1) / 1000 },
+    };
+  }
+
+  /** Merged candidates, their ranker probabilities, and the business layer's order. */
+  private score(query: UserQuery, n: number, exclude?: ReadonlySet<number>): { m: MergedCandidates; order: Int32Array; scores: Float32Array } {
+    if (!this.l1 || !this.model || !this.business) throw new Error('two-stage: call fit() before recommending');
+    const m = this.l1.merger.merge(query, exclude);
+    const W = this.l1.features.width;
+    if (this.x.length < m.count * W) this.x = new Float32Array(m.count * W);
+    if (this.raw.length < m.count) this.raw = new Float64Array(m.count);
+    this.l1.features.extract(query, m, this.x, 0);
+    this.model.predict(this.x, m.count, this.raw);
+    let seen: Set<number> | null = null;
+    if (this.business.config.excludeSeen) {
+      seen = new Set<number>(query.history);
+      if (exclude) for (const i of exclude) seen.add(i);
+    }
+    const { order, scores } = this.business.select(m.items, m.count, this.raw, m.l1Rank, seen, n);
+    return { m, order, scores };
+  }
+
+  /** The best `n` items for the query, best first, never an item of its history or of `exclude`. */
+  recommend(query: UserQuery, n: number, exclude?: ReadonlySet<number>): Int32Array {
+    const { m, order } = this.score(query, n, exclude);
+    return Int32Array.from(order, (c) => m.items[c]);
+  }
+
+  /** Like `recommend`, with final scores and a short explanation per item (source, top contributing features). */
+  recommendExplained(query: UserQuery, n: number, exclude?: ReadonlySet<number>): ExplainedRecommendations {
+    const { m, order, scores } = this.score(query, n, exclude);
+    const W = this.l1!.features.width;
+    const names = this.l1!.features.names;
+    if (this.contrib.length !== W + 1) this.contrib = new Float64Array(W + 1);
+    const explanations = Array.from(order, (c) => {
+      this.model!.contributions(this.x.subarray(c * W, (c + 1) * W), this.contrib);
+      return explain(m.sources[m.foundBy[c]], names, this.contrib, this.options.explainTop);
+    });
+    return { items: Int32Array.from(order, (c) => m.items[c]), scores, explanations };
+  }
+
+  /** The trained ranker (after fit). */
+  get ranker(): GbdtModel | undefined {
+    return this.model;
+  }
+
+  /** Feature column names, in row order (after fit). */
+  get featureNames(): string[] {
+    return this.l1 ? [...this.l1.features.names] : [];
+  }
+}
