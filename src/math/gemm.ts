@@ -86,7 +86,8 @@ let current: KernelBackend | undefined;
  */
 export function getKernelBackend(options: KernelBackendOptions = {}): KernelBackend {
   if (current) {
-    if (options.memory && current.memory !== options.memory) {
+    // The JS backend (forced or fallback) reads any SharedArrayBuffer, so only a wasm one can conflict.
+    if (options.memory && current.memory && current.memory !== options.memory) {
       throw new Error('getKernelBackend: this thread already has a kernel backend on another memory; pass { memory } on the first call');
     }
     return current;

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, gemmRef, jsBackend, spawnWorker, type KernelBackend } from '../index.ts';
 import { createWasmBackend } from './backend.ts';
@@ -259,4 +262,31 @@ test('TANDEM_KERNELS=js selects the reference backend, and getKernelBackend pick
   const auto = run({ TANDEM_KERNELS: '' });
   assert.match(auto.stdout.trim(), /^wasm-simd/, auto.stderr);
   assert.equal(auto.stderr, '', 'no warning when the module is built and fresh');
+});
+
+test('without the built module, getKernelBackend warns once and falls back to the TypeScript kernels', () => {
+  // A copy of src/math without the .wasm files (the real ones stay: other tests run beside this one).
+  const math = fileURLToPath(new URL('../', import.meta.url));
+  const tmp = mkdtempSync(join(tmpdir(), 'tandem-kernels-'));
+  try {
+    cpSync(math, join(tmp, 'math'), { recursive: true, filter: (src) => !src.endsWith('.wasm') });
+    writeFileSync(join(tmp, 'package.json'), '{ "type": "module" }');
+    const script = `import { getKernelBackend } from ${JSON.stringify(join(tmp, 'math', 'index.ts'))};
+      const be = getKernelBackend(); getKernelBackend();
+      const c = new Float32Array(1); be.gemm(false, false, 1, 1, 1, 1, Float32Array.of(2), 1, Float32Array.of(3), 1, 0, c, 1);
+      console.log(be.name, c[0]);`;
+    const cwd = fileURLToPath(new URL('../../../', import.meta.url));
+    const run = (env: Record<string, string>) =>
+      spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd, env: { ...process.env, ...env }, encoding: 'utf8' });
+    const r = run({ TANDEM_KERNELS: '' });
+    assert.equal(r.stdout.trim(), 'js 6', r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0], /WebAssembly kernels not built .*kernels\.wasm missing.*npm run build:wasm.*using the slower TypeScript kernels/);
+    const forced = run({ TANDEM_KERNELS: 'wasm' });
+    assert.notEqual(forced.status, 0);
+    assert.match(forced.stderr, /WebAssembly kernels not built/);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 });
