@@ -7,7 +7,7 @@ import type { Gemm } from '../../math/index.ts';
 
 /** Y (B x nout) = X (B x nin) W^T + b, W stored nout x nin. */
 export function denseForward(gemm: Gemm, B: number, nin: number, nout: number, X: Float32Array, W: Float32Array, bias: Float32Array, Y: Float32Array): void {
-  for (let r = 0; r < B; r++) Y.set(bias.subarray(0, nout), r * nout);
+  for (let r = 0; r < B; r++) for (let j = 0; j < nout; j++) Y[r * nout + j] = bias[j];
   gemm(false, true, B, nout, nin, 1, X, nin, W, nin, 1, Y, nout);
 }
 

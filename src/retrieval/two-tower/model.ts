@@ -109,6 +109,11 @@ export class TowerScratch {
  * Stateless over the parameters, so the same tower runs on live weights or their moving average.
  */
 export class Tower {
+  // weight and bias views of the last params array seen, so a forward pass allocates no views
+  private viewsOf: Float32Array | null = null;
+  private W: Float32Array[] = [];
+  private b: Float32Array[] = [];
+
   constructor(
     readonly spec: TowerInputSpec,
     readonly layout: TowerLayout,
@@ -121,9 +126,18 @@ export class Tower {
     return this.layout.sizes[this.layout.sizes.length - 1];
   }
 
-  /** Forward for batch.rows rows; returns the output view (rows x dim) inside `s`. */
+  private views(params: Float32Array): void {
+    if (this.viewsOf === params) return;
+    const L = this.layout;
+    this.W = L.weights.map((w) => params.subarray(w.offset, w.offset + w.length));
+    this.b = L.biases.map((b) => params.subarray(b.offset, b.offset + b.length));
+    this.viewsOf = params;
+  }
+
+  /** Forward for batch.rows rows; returns s.out, whose first rows x dim values are the output. */
   forward(gemm: Gemm, params: Float32Array, batch: TowerBatch, s: TowerScratch): Float32Array {
     const B = batch.rows;
+    this.views(params);
     if (B > s.cap) throw new Error(`two-tower: batch of ${B} rows exceeds the scratch capacity ${s.cap}`);
     const L = this.layout;
     const w0 = L.sizes[0];
@@ -144,15 +158,13 @@ export class Tower {
     for (let l = 0; l < nl; l++) {
       const nin = L.sizes[l];
       const nout = L.sizes[l + 1];
-      const W = params.subarray(L.weights[l].offset, L.weights[l].offset + L.weights[l].length);
-      const b = params.subarray(L.biases[l].offset, L.biases[l].offset + nout);
-      denseForward(gemm, B, nin, nout, s.acts[l], W, b, s.acts[l + 1]);
+      denseForward(gemm, B, nin, nout, s.acts[l], this.W[l], this.b[l], s.acts[l + 1]);
       if (l + 1 < nl) reluForward(s.acts[l + 1], B * nout);
     }
     const k = this.dim;
     if (this.normalize) l2NormalizeForward(s.acts[nl], B, k, s.out, s.norms);
-    else s.out.set(s.acts[nl].subarray(0, B * k));
-    return s.out.subarray(0, B * k);
+    else for (let i = 0; i < B * k; i++) s.out[i] = s.acts[nl][i];
+    return s.out;
   }
 
   /**
@@ -164,6 +176,7 @@ export class Tower {
     const L = this.layout;
     const nl = L.weights.length;
     const k = this.dim;
+    this.views(params);
     const top = s.dActs[nl];
     if (this.normalize) l2NormalizeBackward(s.out, s.norms, s.dOut, B, k, top);
     else top.set(s.dOut.subarray(0, B * k));
@@ -171,7 +184,7 @@ export class Tower {
       const nin = L.sizes[l];
       const nout = L.sizes[l + 1];
       if (l + 1 < nl) reluBackward(s.acts[l + 1], s.dActs[l + 1], B * nout);
-      const W = params.subarray(L.weights[l].offset, L.weights[l].offset + L.weights[l].length);
+      const W = this.W[l];
       const gw = L.weights[l].offset - gradBase;
       const gb = L.biases[l].offset - gradBase;
       denseBackward(gemm, B, nin, nout, s.acts[l], W, s.dActs[l + 1], grad.subarray(gw, gw + L.weights[l].length), grad.subarray(gb, gb + nout), s.dActs[l]);

@@ -1,0 +1,221 @@
+/**
+ * The training inner loop, shared by the single-thread trainer and the Hogwild workers: batches of
+ * (user history before the positive, positive item, sampled negatives) -> loss and gradients ->
+ * lazy optimiser updates on the shared parameters -> moving average.
+ */
+import { AliasTable, lrMultiplier, Optimizer, type KernelBackend, type Rng } from '../../math/index.ts';
+import { TowerBatch, type FeatureSpace } from '../../features/index.ts';
+import type { Dataset } from '../../data/index.ts';
+import type { TwoTowerConfig } from './config.ts';
+import { StepScratch, type StepLoss, type TwoTowerNet } from './model.ts';
+
+/** Training examples: each user's events in time order, and one example per event. */
+export interface Examples {
+  /** Events of user u are seq[userStart[u] .. userStart[u+1]). */
+  userStart: Int32Array;
+  seqItems: Int32Array;
+  /** Signed event weight (negative feedback < 0). */
+  seqWeights: Float32Array;
+  /** The user of example k (= event k of seq). */
+  exUser: Int32Array;
+  /** log of each item's share of the training events (for log-Q). */
+  itemLogProb: Float32Array;
+  /** Training events per item (for popularity-weighted negatives). */
+  itemCounts: Float32Array;
+}
+
+/** Examples from a Dataset's interactions, grouped by user in (time, item) order. */
+export function buildExamples(ds: Dataset): Examples {
+  const { offsets, rows } = ds.byUser();
+  const x = ds.interactions;
+  const n = x.length;
+  const f32 = (k: number) => new Float32Array(new SharedArrayBuffer(Math.max(1, k) * 4)).subarray(0, k);
+  // shared memory, so worker threads read the examples without a copy
+  const i32 = (k: number) => new Int32Array(new SharedArrayBuffer(Math.max(1, k) * 4)).subarray(0, k);
+  const seqItems = i32(n);
+  const seqWeights = f32(n);
+  const exUser = i32(n);
+  const ew = ds.eventTypes.map((e) => (e.negative ? -e.weight : e.weight));
+  for (let u = 0; u < ds.numUsers; u++) {
+    for (let k = offsets[u]; k < offsets[u + 1]; k++) {
+      const r = rows[k];
+      seqItems[k] = x.item[r];
+      seqWeights[k] = ew[x.event[r]];
+      exUser[k] = u;
+    }
+  }
+  const counts = f32(ds.numItems);
+  for (let k = 0; k < n; k++) counts[seqItems[k]]++;
+  const logp = f32(ds.numItems);
+  for (let i = 0; i < ds.numItems; i++) logp[i] = Math.log(Math.max(counts[i], 0.5) / Math.max(1, n));
+  const userStart = i32(ds.numUsers + 1);
+  userStart.set(offsets);
+  return { userStart, seqItems, seqWeights, exUser, itemLogProb: logp, itemCounts: counts };
+}
+
+/** Training diverged: says where. */
+export class TrainingError extends Error {
+  override name = 'TrainingError';
+}
+
+/** Where a range of steps sits in the whole run (for the schedule and the error messages). */
+export interface RangeContext {
+  epoch: number;
+  /** Global step index of this thread's first step, and the stride between its steps. */
+  stepBase: number;
+  stepStride: number;
+  totalSteps: number;
+}
+
+/**
+ * One thread's trainer over shared parameters. Everything it allocates is allocated here, once.
+ * @example const core = new TrainerCore(net, cfg, ex, params, state, ema, rng, backend); core.runRange(order, 0, n, ctx);
+ */
+export class TrainerCore {
+  readonly opt: Optimizer;
+  readonly loss: StepLoss;
+  private readonly ub: TowerBatch;
+  private readonly ib: TowerBatch;
+  private readonly colItem: Int32Array;
+  private readonly w: Float32Array;
+  private readonly logQ: Float32Array;
+  private readonly scratch: StepScratch;
+  private readonly alias: AliasTable | null;
+  private readonly fs: FeatureSpace;
+  /** Steps this core has taken (for the moving-average warm-up). */
+  steps = 0;
+
+  constructor(
+    readonly net: TwoTowerNet,
+    readonly cfg: TwoTowerConfig,
+    readonly ex: Examples,
+    readonly params: Float32Array,
+    optState: Float32Array,
+    readonly ema: Float32Array | null,
+    readonly rng: Rng,
+    readonly backend: KernelBackend,
+    initOptState: boolean,
+    /** Moving-average updates: every `emaEvery` steps of this core, accounting for `emaThreads` threads stepping. */
+    readonly emaEvery = 1,
+    readonly emaThreads = 1,
+  ) {
+    this.fs = net.features;
+    this.opt = new Optimizer({ kind: cfg.optimizer, lr: cfg.lr, l2: cfg.l2 }, params, optState, initOptState);
+    this.loss = { kind: cfg.loss, temperature: cfg.temperature, negatives: cfg.negatives };
+    const B = cfg.batchSize;
+    const C = cfg.loss === 'softmax' ? B + cfg.negatives : B * (1 + cfg.negatives);
+    this.ub = new TowerBatch(this.fs.user, B);
+    this.ib = new TowerBatch(this.fs.item, C);
+    this.colItem = new Int32Array(C);
+    this.w = new Float32Array(B);
+    this.logQ = new Float32Array(C);
+    this.scratch = new StepScratch(net, B, this.loss, backend.alloc);
+    this.alias = cfg.negatives > 0 && cfg.negativeSampling === 'popularity' ? new AliasTable(ex.itemCounts) : null;
+  }
+
+  /** Trains on examples order[from .. to) in batches; returns the summed loss (x rows) and the step count. */
+  runRange(order: Int32Array, from: number, to: number, ctx: RangeContext): { loss: number; steps: number; examples: number } {
+    const B = this.cfg.batchSize;
+    let total = 0;
+    let steps = 0;
+    let seen = 0;
+    for (let a = from; a < to; a += B) {
+      const b = Math.min(to, a + B);
+      if (b - a < 2) break; // a lone example has no in-batch negatives
+      const loss = this.step(order, a, b, ctx, steps);
+      total += loss * (b - a);
+      seen += b - a;
+      steps++;
+    }
+    return { loss: total, steps, examples: seen };
+  }
+
+  private step(order: Int32Array, a: number, b: number, ctx: RangeContext, local: number): number {
+    const cfg = this.cfg;
+    const ex = this.ex;
+    const fs = this.fs;
+    const rng = this.rng;
+    const ub = this.ub;
+    const ib = this.ib;
+    const n = b - a;
+    const numItems = fs.numItems;
+    ub.reset();
+    ib.reset();
+    const q = cfg.logQ;
+    for (let r = 0; r < n; r++) {
+      const e = order[a + r];
+      const u = ex.exUser[e];
+      const item = ex.seqItems[e];
+      // the history is what the user did before this event, so the positive is never in its own bag
+      fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, ex.userStart[u], e, cfg.idDropout > 0 && rng.next() < cfg.idDropout);
+      this.colItem[r] = item;
+      this.w[r] = ex.seqWeights[e];
+      this.logQ[r] = q * (ex.itemLogProb[item] + Math.log(n));
+    }
+    const K = cfg.negatives;
+    const extra = cfg.loss === 'softmax' ? K : n * K;
+    // positives first: an item row's position must match its user row for the diagonal
+    for (let r = 0; r < n; r++) fs.appendItem(ib, this.colItem[r], cfg.idDropout > 0 && rng.next() < cfg.idDropout);
+    for (let k = 0; k < extra; k++) {
+      const item = this.alias ? this.alias.sample(rng) : rng.int(numItems);
+      this.colItem[n + k] = item;
+      // uniform negatives: chance K / N of being drawn; popularity ones: K * p(item)
+      this.logQ[n + k] = this.alias ? q * (ex.itemLogProb[item] + Math.log(K)) : q * Math.log(K / numItems);
+      fs.appendItem(ib, item);
+    }
+    const gemm = this.backend.gemm;
+    const s = this.scratch;
+    const loss = this.net.step(gemm, this.params, ub, ib, this.colItem, this.w, q > 0 ? this.logQ : null, this.loss, s);
+    const batchNo = local;
+    if (!Number.isFinite(loss)) this.diagnose(ctx, batchNo, loss);
+    const g = s.grad;
+    for (let i = 0; i < g.length; i++) {
+      if (!Number.isFinite(g[i])) throw new TrainingError(`training diverged at epoch ${ctx.epoch + 1}, batch ${batchNo + 1}: dense gradient of ${this.tensorAt(this.net.layout.denseStart + i)} is ${g[i]} (loss ${loss}); lower the learning rate`);
+    }
+    const globalStep = ctx.stepBase + local * ctx.stepStride;
+    this.opt.beginStep(cfg.lr * lrMultiplier(cfg.schedule, globalStep, ctx.totalSteps, cfg.warmupSteps, 0.05));
+    const L = this.net.layout;
+    this.opt.updateDense(L.denseStart, L.total - L.denseStart, g, 0);
+    for (let t = 0; t < L.tables.length; t++) {
+      const rg = s.rowGrads[t];
+      this.opt.updateRows(L.tables[t].offset, this.net.tableSpecs[t].dim, rg.rows, rg.n, rg.grads);
+    }
+    this.steps++;
+    if (this.ema && this.steps % this.emaEvery === 0) this.updateEma();
+    return loss;
+  }
+
+  /** ema = d ema + (1 - d) w, with d warmed up as in TF's moving averages: min(decay, (1+t)/(10+t)). */
+  private updateEma(): void {
+    const t = this.steps * this.emaThreads;
+    const d1 = Math.min(this.cfg.emaDecay, (1 + t) / (10 + t));
+    const d = Math.pow(d1, this.emaEvery * this.emaThreads);
+    const e = this.ema!;
+    const p = this.params;
+    const c = 1 - d;
+    for (let i = 0; i < p.length; i++) e[i] = d * e[i] + c * p[i];
+  }
+
+  private diagnose(ctx: RangeContext, batch: number, loss: number): never {
+    const s = this.scratch;
+    const where = `epoch ${ctx.epoch + 1}, batch ${batch + 1}`;
+    const bad = (a: Float32Array, n: number) => {
+      for (let i = 0; i < n; i++) if (!Number.isFinite(a[i])) return true;
+      return false;
+    };
+    for (const [name, ref] of this.net.layout.tables.map((t) => [t.name, t] as const)) {
+      if (bad(this.params.subarray(ref.offset, ref.offset + ref.length), ref.length)) throw new TrainingError(`training diverged at ${where}: embedding table '${name}' holds a non-finite value (loss ${loss})`);
+    }
+    if (bad(s.user.out, this.ub.rows * this.net.dim)) throw new TrainingError(`training diverged at ${where}: the user tower's output is not finite (loss ${loss})`);
+    if (bad(s.item.out, this.ib.rows * this.net.dim)) throw new TrainingError(`training diverged at ${where}: the item tower's output is not finite (loss ${loss})`);
+    throw new TrainingError(`training diverged at ${where}: the loss is ${loss} (scores overflow: raise the temperature or lower the learning rate)`);
+  }
+
+  private tensorAt(offset: number): string {
+    const L = this.net.layout;
+    for (const tw of [L.user, L.item]) {
+      for (const r of [...tw.weights, ...tw.biases]) if (offset >= r.offset && offset < r.offset + r.length) return `${r.name}[${offset - r.offset}]`;
+    }
+    return `parameter ${offset}`;
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * Trains a two-tower model: epochs of shuffled examples on one thread (bit-for-bit reproducible for
+ * a seed) or on Hogwild worker threads sharing the weights; moving average of the weights;
+ * validation recall after each epoch with early stopping; a progress line on terminals.
+ */
+import { getKernelBackend, optimizerStateSize, Rng, spawnWorker } from '../../math/index.ts';
+import { FeatureSpace } from '../../features/index.ts';
+import type { Dataset } from '../../data/index.ts';
+import { featureOptions, resolveConfig, type TwoTowerConfig } from './config.ts';
+import { buildExamples, TrainerCore, TrainingError, type Examples } from './core.ts';
+import { initParams, TwoTowerNet } from './model.ts';
+import { TwoTowerModel } from './two-tower.ts';
+import { evaluateRetrieval } from './eval.ts';
+import type { Worker } from 'node:worker_threads';
+
+export interface TrainRunOptions {
+  /** Worker threads (1: train on this thread, reproducible for a seed). */
+  threads?: number;
+  seed?: number;
+  /** Held-out interactions after `train` (same tables): recall@K on them after each epoch drives early stopping. */
+  valid?: Dataset;
+  validK?: number;
+  /** Where progress lines go; by default stderr, and only when stdout is a terminal. */
+  log?: (line: string) => void;
+  /** Features fitted elsewhere (otherwise fitted on `train`). */
+  features?: FeatureSpace;
+}
+
+export interface EpochStats {
+  epoch: number;
+  loss: number;
+  examplesPerSecond: number;
+  seconds: number;
+  validRecall?: number;
+  validNdcg10?: number;
+}
+
+export interface TrainResult {
+  model: TwoTowerModel;
+  epochs: EpochStats[];
+  /** 1-based epoch whose weights the model holds (the best on validation, else the last). */
+  bestEpoch: number;
+}
+
+/**
+ * Trains on every interaction of `train` (each event a positive, or negative feedback).
+ * @example const { model } = await trainTwoTower(train, { epochs: 10 }, { valid, threads: 2 });
+ */
+export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConfig> = {}, run: TrainRunOptions = {}): Promise<TrainResult> {
+  const cfg = resolveConfig(config);
+  const threads = Math.max(1, Math.floor(run.threads ?? 1));
+  const seed = run.seed ?? 1;
+  const log = run.log ?? (process.stdout.isTTY ? (l: string) => process.stderr.write(l + '\n') : () => {});
+  const backend = getKernelBackend();
+  const fs = run.features ?? FeatureSpace.fit(train, featureOptions(cfg));
+  const net = new TwoTowerNet(fs, cfg.hidden, cfg.dim, cfg.normalize);
+  const ex = buildExamples(train);
+  const nEx = ex.exUser.length;
+  if (nEx < 2) throw new Error(`two-tower: the training set has ${nEx} interactions; at least 2 are needed`);
+  const rng = new Rng(seed);
+  const params = backend.alloc(net.layout.total);
+  initParams(net.layout, params, rng.fork(0), cfg.initStd);
+  const optState = backend.alloc(optimizerStateSize(cfg.optimizer, params.length));
+  const ema = cfg.emaDecay > 0 ? backend.alloc(params.length) : null;
+  if (ema) ema.set(params);
+  // bound the moving average's cost to a fraction of a step's work on big tables
+  const emaEvery = Math.max(1, Math.round(params.length / (cfg.batchSize * 2000)));
+  const order = new Int32Array(new SharedArrayBuffer(nEx * 4));
+  for (let i = 0; i < nEx; i++) order[i] = i;
+  const stepsPerEpoch = Math.ceil(nEx / cfg.batchSize);
+  const totalSteps = stepsPerEpoch * cfg.epochs;
+  const shuffleRng = rng.fork(1);
+
+  let core: TrainerCore | null = null;
+  let pool: WorkerPool | null = null;
+  if (threads === 1) {
+    core = new TrainerCore(net, cfg, ex, params, optState, ema, rng.fork(2), backend, true, emaEvery, 1);
+  } else {
+    if (cfg.optimizer === 'adagrad') optState.fill(0.1);
+    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery });
+  }
+
+  const model = new TwoTowerModel(fs, cfg, ema ?? params, { seed, threads });
+  const epochs: EpochStats[] = [];
+  let best = -1;
+  let bestEpoch = 0;
+  let bestParams: Float32Array | null = null;
+  let since = 0;
+  try {
+    for (let epoch = 0; epoch < cfg.epochs; epoch++) {
+      shuffleRng.shuffle(order);
+      const t0 = performance.now();
+      let loss = 0;
+      let seen = 0;
+      if (core) {
+        const r = core.runRange(order, 0, nEx, { epoch, stepBase: epoch * stepsPerEpoch, stepStride: 1, totalSteps });
+        loss = r.loss;
+        seen = r.examples;
+      } else {
+        const r = await pool!.epoch(epoch, nEx, stepsPerEpoch, totalSteps);
+        loss = r.loss;
+        seen = r.examples;
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      checkFinite(params, net, epoch);
+      const st: EpochStats = { epoch: epoch + 1, loss: loss / Math.max(1, seen), examplesPerSecond: seen / seconds, seconds };
+      if (run.valid) {
+        const m = evaluateRetrieval(model, train, run.valid, run.validK ?? 100);
+        st.validRecall = m.recall;
+        st.validNdcg10 = m.ndcg10;
+      }
+      epochs.push(st);
+      log(
+        `two-tower epoch ${st.epoch}/${cfg.epochs}  loss ${st.loss.toFixed(4)}  ${Math.round(st.examplesPerSecond)} ex/s` +
+          (st.validRecall !== undefined ? `  valid recall@${run.validK ?? 100} ${st.validRecall.toFixed(4)}  ndcg@10 ${st.validNdcg10!.toFixed(4)}` : ''),
+      );
+      if (run.valid) {
+        if (st.validRecall! > best) {
+          best = st.validRecall!;
+          bestEpoch = epoch + 1;
+          bestParams = Float32Array.from(model.params);
+          since = 0;
+        } else if (++since >= cfg.patience) {
+          log(`two-tower: early stop after epoch ${epoch + 1}; best epoch ${bestEpoch} (valid recall ${best.toFixed(4)})`);
+          break;
+        }
+      } else bestEpoch = epoch + 1;
+    }
+  } finally {
+    await pool?.close();
+  }
+  if (bestParams) model.params.set(bestParams);
+  return { model, epochs, bestEpoch };
+}
+
+function checkFinite(params: Float32Array, net: TwoTowerNet, epoch: number): void {
+  for (let i = 0; i < params.length; i++) {
+    if (!Number.isFinite(params[i])) {
+      const L = net.layout;
+      const all = [...L.tables, ...L.user.weights, ...L.user.biases, ...L.item.weights, ...L.item.biases];
+      const t = all.find((r) => i >= r.offset && i < r.offset + r.length);
+      throw new TrainingError(`training diverged in epoch ${epoch + 1}: parameter ${t ? `${t.name}[${i - t.offset}]` : i} is ${params[i]}`);
+    }
+  }
+}
+
+/** What each worker needs to rebuild the trainer over the shared memory. */
+export interface WorkerInit {
+  cfg: TwoTowerConfig;
+  fsJson: unknown;
+  fsArrays: Record<string, Int32Array | Float32Array | Uint8Array>;
+  ex: Examples;
+  params: Float32Array;
+  optState: Float32Array;
+  ema: Float32Array | null;
+  order: Int32Array;
+  seed: number;
+  emaEvery: number;
+}
+
+/** Hogwild workers: each takes a contiguous slice of the shuffled order every epoch. */
+class WorkerPool {
+  private constructor(
+    private readonly workers: Worker[],
+    private readonly threads: number,
+  ) {}
+
+  static async start(threads: number, init: WorkerInit): Promise<WorkerPool> {
+    const workers: Worker[] = [];
+    for (let t = 0; t < threads; t++) {
+      const w = spawnWorker(new URL('./worker.ts', import.meta.url), { ...init, index: t, threads } as unknown as Record<string, unknown>);
+      workers.push(w);
+    }
+    await Promise.all(workers.map((w) => once(w, 'ready')));
+    return new WorkerPool(workers, threads);
+  }
+
+  async epoch(epoch: number, n: number, stepsPerEpoch: number, totalSteps: number): Promise<{ loss: number; examples: number }> {
+    const per = Math.ceil(n / this.threads);
+    const res = await Promise.all(
+      this.workers.map((w, t) => {
+        const p = once(w, 'done');
+        w.postMessage({ type: 'epoch', epoch, from: Math.min(n, t * per), to: Math.min(n, (t + 1) * per), stepBase: epoch * stepsPerEpoch + t, stepStride: this.threads, totalSteps });
+        return p;
+      }),
+    );
+    let loss = 0;
+    let examples = 0;
+    for (const r of res as { loss: number; examples: number }[]) {
+      loss += r.loss;
+      examples += r.examples;
+    }
+    return { loss, examples };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
+
+function once(w: Worker, type: string): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const onMsg = (m: { type: string; message?: string }) => {
+      if (m.type === 'error') {
+        cleanup();
+        reject(new TrainingError(m.message ?? 'worker failed'));
+      } else if (m.type === type) {
+        cleanup();
+        resolve(m);
+      }
+    };
+    const onErr = (e: Error) => {
+      cleanup();
+      reject(e);
+    };
+    const onExit = (code: number) => {
+      cleanup();
+      reject(new Error(`two-tower worker exited with code ${code}`));
+    };
+    const cleanup = () => {
+      w.off('message', onMsg);
+      w.off('error', onErr);
+      w.off('exit', onExit);
+    };
+    w.on('message', onMsg);
+    w.on('error', onErr);
+    w.on('exit', onExit);
+  });
+}

@@ -1,0 +1,37 @@
+// Hogwild training worker: rebuilds the trainer over the shared parameters, optimiser state and
+// moving average, then trains on the slice of the shuffled order the main thread names each epoch.
+import { parentPort, workerData } from 'node:worker_threads';
+import { getKernelBackend, Rng } from '../../math/index.ts';
+import { FeatureSpace } from '../../features/index.ts';
+import { TrainerCore } from './core.ts';
+import { TwoTowerNet } from './model.ts';
+import type { WorkerInit } from './train.ts';
+
+const init = workerData as WorkerInit & { index: number; threads: number };
+const fs = FeatureSpace.fromState(init.fsJson, init.fsArrays);
+const net = new TwoTowerNet(fs, init.cfg.hidden, init.cfg.dim, init.cfg.normalize);
+// only worker 0 keeps the moving average, counting every thread's steps
+const core = new TrainerCore(
+  net,
+  init.cfg,
+  init.ex,
+  init.params,
+  init.optState,
+  init.index === 0 ? init.ema : null,
+  new Rng(init.seed).fork(100 + init.index),
+  getKernelBackend(),
+  false,
+  init.emaEvery,
+  init.threads,
+);
+
+parentPort!.on('message', (m: { type: string; epoch: number; from: number; to: number; stepBase: number; stepStride: number; totalSteps: number }) => {
+  if (m.type !== 'epoch') return;
+  try {
+    const r = core.runRange(init.order, m.from, m.to, { epoch: m.epoch, stepBase: m.stepBase, stepStride: m.stepStride, totalSteps: m.totalSteps });
+    parentPort!.postMessage({ type: 'done', ...r });
+  } catch (e) {
+    parentPort!.postMessage({ type: 'error', message: `worker ${init.index}: ${e instanceof Error ? e.message : String(e)}` });
+  }
+});
+parentPort!.postMessage({ type: 'ready' });
