@@ -346,14 +346,33 @@ async function loadEntities(cfg: EntityConfig, table: TableBuilder, role: 'users
     const values: FeatureValue[] = new Array(features.length);
     return (row, line) => {
       const id = requiredId(row, idCell, role === 'users' ? 'user id' : 'item id');
-      for (let k = 0; k < extract.length; k++) values[k] = extract[k](row);
+      for (let k = 0; k < extract.length; k++) values[k] = copyValue(extract[k](row));
       const seen = firstLine.get(id);
       if (seen !== undefined) throw new RowFault(idCell, `duplicate id '${id}' (first at line ${seen})`);
       firstLine.set(id, line);
-      const r = table.row(id);
+      const r = table.row(copy(id));
       for (let k = 0; k < features.length; k++) table.set(r, features[k].name, values[k]);
     };
   });
+}
+
+/**
+ * `s` as its own string when it is a new id. Substrings of a parsed line can be slices of the whole
+ * chunk they came from; a vocabulary keeping one would keep the chunk (1 MiB) alive with it.
+ */
+function own(table: TableBuilder, s: string): string {
+  return table.ids.has(s) ? s : copy(s);
+}
+
+/** A fresh copy of `s` (V8 copies substrings shorter than 13 characters anyway). */
+function copy(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+function copyValue(v: FeatureValue): FeatureValue {
+  if (typeof v === 'string') return copy(v);
+  if (Array.isArray(v)) return v.map((x) => (typeof x === 'string' ? copy(x) : x));
+  return v;
 }
 
 async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts: LoadOptions): Promise<FileReport> {
@@ -365,6 +384,8 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
     const time = cfg.timestamp !== undefined ? resolveCell(cfg.timestamp, 'interactions.timestamp') : undefined;
     const format = cfg.timestampFormat ?? 'auto';
     const names = b.eventTypes.map((e) => e.name).join(', ');
+    let lastUser = '';
+    let lastUserRow = -1;
     return (row) => {
       const u = requiredId(row, user, 'user id');
       const i = requiredId(row, item, 'item id');
@@ -380,7 +401,12 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
         if (Number.isNaN(v)) v = 1; // an empty value counts as 1, like a file without values
       }
       const t = time ? timestamp(row, time, format) : 0;
-      b.addInteraction(b.users.row(u), b.items.row(i), e, v, t);
+      // logs sorted by user repeat the same user row after row: skip the map lookup
+      if (u !== lastUser) {
+        lastUser = u;
+        lastUserRow = b.users.row(own(b.users, u));
+      }
+      b.addInteraction(lastUserRow, b.items.row(own(b.items, i)), e, v, t);
     };
   });
 }
