@@ -1,0 +1,163 @@
+import { Rng } from '../../math/index.ts';
+import type { GbdtData } from './data.ts';
+
+/**
+ * Quantile bin edges per feature. Feature f has cuts c_0 < c_1 < ... (at most maxBin-1 of them);
+ * value v falls in value bin k = number of cuts <= v, so "bin <= k" is exactly "v < c_k", the test
+ * the trees use. NaN falls in the missing bin, one past the last value bin.
+ */
+export class BinMapper {
+  /** Cuts of all features, concatenated; feature f's are cuts[cutOffset[f] .. cutOffset[f+1]). */
+  readonly cuts: Float64Array;
+  readonly cutOffset: Int32Array;
+  readonly nFeatures: number;
+
+  constructor(cuts: Float64Array, cutOffset: Int32Array) {
+    this.cuts = cuts;
+    this.cutOffset = cutOffset;
+    this.nFeatures = cutOffset.length - 1;
+  }
+
+  /** Value bins of feature f; its missing bin has this index. */
+  valueBins(f: number): number {
+    return this.cutOffset[f + 1] - this.cutOffset[f] + 1;
+  }
+
+  /** The split threshold that sends value bins 0..bin left: v < threshold. */
+  threshold(f: number, bin: number): number {
+    return bin < this.valueBins(f) - 1 ? this.cuts[this.cutOffset[f] + bin] : Infinity;
+  }
+
+  /** The bin of value v in feature f (binary search over the cuts). */
+  bin(f: number, v: number): number {
+    if (v !== v) return this.valueBins(f);
+    let lo = this.cutOffset[f];
+    let hi = this.cutOffset[f + 1];
+    const base = lo;
+    const c = this.cuts;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (c[mid] <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo - base;
+  }
+
+  /**
+   * Finds the edges from (a seeded sample of) the rows of `data`: features with at most maxBin distinct
+   * values get one bin each; others get bins of about equal count, a heavy value keeping its own bin.
+   * @example const m = BinMapper.fit(data, 255, 200000, 1); const bins = m.binColumns(data);
+   */
+  static fit(data: GbdtData, maxBin: number, sampleRows: number, seed: number): BinMapper {
+    if (!(maxBin >= 2 && maxBin <= 255)) throw new Error(`BinMapper.fit: maxBin must be in [2, 255], got ${maxBin}`);
+    const n = data.nRows;
+    let rows: Int32Array;
+    if (n <= sampleRows) {
+      rows = new Int32Array(n);
+      for (let i = 0; i < n; i++) rows[i] = i;
+    } else {
+      // partial Fisher–Yates: the first sampleRows entries are a uniform sample without replacement
+      const all = new Int32Array(n);
+      for (let i = 0; i < n; i++) all[i] = i;
+      const rng = new Rng(seed ^ 0x5bd1e995);
+      for (let i = 0; i < sampleRows; i++) {
+        const j = i + rng.int(n - i);
+        const t = all[i];
+        all[i] = all[j];
+        all[j] = t;
+      }
+      rows = all.slice(0, sampleRows).sort();
+    }
+    const F = data.nFeatures;
+    const parts: Float64Array[] = [];
+    const cutOffset = new Int32Array(F + 1);
+    const vals = new Float64Array(rows.length);
+    for (let f = 0; f < F; f++) {
+      let m = 0;
+      const x = data.features;
+      const stride = data.layout === 'col' ? 1 : F;
+      const off = data.layout === 'col' ? f * n : f;
+      for (let i = 0; i < rows.length; i++) {
+        const v = x[off + rows[i] * stride];
+        if (v === v) vals[m++] = v;
+      }
+      const c = quantileCuts(vals.subarray(0, m).sort(), maxBin);
+      parts.push(c);
+      cutOffset[f + 1] = cutOffset[f] + c.length;
+    }
+    const cuts = new Float64Array(cutOffset[F]);
+    for (let f = 0; f < F; f++) cuts.set(parts[f], cutOffset[f]);
+    return new BinMapper(cuts, cutOffset);
+  }
+
+  /**
+   * Bins every value into a column-major Uint8Array (bin of (r, f) at f*nRows+r); `out` may be given
+   * (for instance over a SharedArrayBuffer for worker threads).
+   */
+  binColumns(data: GbdtData, out = new Uint8Array(data.nRows * data.nFeatures)): Uint8Array {
+    const n = data.nRows;
+    const F = data.nFeatures;
+    if (F !== this.nFeatures) throw new Error(`BinMapper.binColumns: data has ${F} features, the mapper ${this.nFeatures}`);
+    if (out.length !== n * F) throw new Error(`BinMapper.binColumns: out has length ${out.length}, need ${n * F}`);
+    const x = data.features;
+    const rowMajor = data.layout !== 'col';
+    const c = this.cuts;
+    for (let f = 0; f < F; f++) {
+      const base = this.cutOffset[f];
+      const end = this.cutOffset[f + 1];
+      const missing = end - base + 1;
+      const o = f * n;
+      for (let r = 0; r < n; r++) {
+        const v = rowMajor ? x[r * F + f] : x[o + r];
+        if (v !== v) {
+          out[o + r] = missing;
+          continue;
+        }
+        let lo = base;
+        let hi = end;
+        while (lo < hi) {
+          const mid = (lo + hi) >>> 1;
+          if (c[mid] <= v) lo = mid + 1;
+          else hi = mid;
+        }
+        out[o + r] = lo - base;
+      }
+    }
+    return out;
+  }
+}
+
+/** Cuts for one feature from its sorted non-missing sample values. */
+export function quantileCuts(sorted: Float64Array, maxBin: number): Float64Array {
+  const m = sorted.length;
+  if (m === 0) return new Float64Array(0);
+  // distinct values and the number of sample values <= each
+  const distinct: number[] = [];
+  const cum: number[] = [];
+  for (let i = 0; i < m; i++) {
+    if (i === 0 || sorted[i] !== sorted[i - 1]) distinct.push(sorted[i]);
+    cum[distinct.length - 1] = i + 1;
+  }
+  const d = distinct.length;
+  const cuts: number[] = [];
+  const between = (j: number): number => {
+    const a = distinct[j];
+    const b = distinct[j + 1];
+    const mid = a + (b - a) / 2;
+    // adjacent doubles: the midpoint may round onto a; b itself still separates them under v < cut
+    return mid > a && mid < b ? mid : b;
+  };
+  if (d <= maxBin) {
+    for (let j = 0; j + 1 < d; j++) cuts.push(between(j));
+  } else {
+    let j = 0;
+    for (let k = 1; k < maxBin; k++) {
+      const rank = (k * m) / maxBin;
+      while (j + 1 < d && cum[j] < rank) j++;
+      if (j + 1 >= d) break;
+      const c = between(j);
+      if (cuts.length === 0 || c > cuts[cuts.length - 1]) cuts.push(c);
+    }
+  }
+  return Float64Array.from(cuts);
+}

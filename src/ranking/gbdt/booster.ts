@@ -1,0 +1,187 @@
+import { Rng } from '../../math/index.ts';
+import { BinMapper } from './binning.ts';
+import { type GbdtData, validateData } from './data.ts';
+import type { HistContext } from './histogram.ts';
+import { TreeLearner } from './learner.ts';
+import { auc, logLoss, ndcgAt, rmse } from './metrics.ts';
+import { GbdtModel } from './model.ts';
+import { createObjective } from './objectives.ts';
+import { type GbdtParams, GbdtParamError, type MetricName, resolveParams } from './options.ts';
+import { JobPool } from './pool.ts';
+import type { Tree } from './tree.ts';
+
+/** Run settings, apart from the model's hyperparameters. */
+export interface TrainSettings {
+  /** Validation data for the metric and early stopping. */
+  valid?: GbdtData;
+  /** Threads building histograms (1 = this thread only); the model is the same for any count. */
+  threads?: number;
+  /** Called after each round with the validation metric (NaN without validation data). */
+  onRound?: (round: number, metric: number) => void;
+}
+
+export interface TrainResult {
+  model: GbdtModel;
+  /** The metric early stopping watched, e.g. 'logloss'. */
+  metric: Exclude<MetricName, 'auto'>;
+  /** Validation metric after each round (empty without validation data). */
+  validHistory: number[];
+  /** Rounds kept (all, or the best one's count when early stopping). */
+  bestIteration: number;
+  /** Seconds spent binning the data. */
+  binSeconds: number;
+  /** Split steps that ran across several threads (0 on one thread). */
+  parallelSteps: number;
+}
+
+/**
+ * Trains a gradient-boosted tree ensemble (histogram-based, leaf-wise) on flat data.
+ * @example
+ * const { model } = await trainGbdt({ features: x, nRows, nFeatures, labels: y }, { objective: 'binary', numRounds: 200 }, { threads: 2 });
+ */
+export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}, settings: TrainSettings = {}): Promise<TrainResult> {
+  const p = resolveParams(params);
+  const threads = settings.threads ?? 1;
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new Error(`trainGbdt: settings.threads must be an integer in [1, 64], got ${threads}`);
+  const objective = createObjective(p.objective, p);
+  validateData(data, 'data', p.objective === 'lambdarank');
+  objective.checkLabels(data.labels, 'data.labels');
+  const valid = settings.valid;
+  if (valid) {
+    validateData(valid, 'valid', p.objective === 'lambdarank');
+    if (valid.nFeatures !== data.nFeatures) throw new Error(`valid.nFeatures: ${valid.nFeatures}, training data has ${data.nFeatures}`);
+  }
+  if (p.earlyStoppingRounds > 0 && !valid) throw new GbdtParamError('earlyStoppingRounds', 'needs validation data (settings.valid)');
+  const metric: Exclude<MetricName, 'auto'> = p.metric !== 'auto' ? p.metric : p.objective === 'binary' ? 'logloss' : p.objective === 'lambdarank' ? 'ndcg' : 'l2';
+  if (metric === 'ndcg' && valid && !valid.groups) throw new GbdtParamError('metric', 'ndcg needs ranking groups in the validation data');
+  const higherBetter = metric === 'auc' || metric === 'ndcg';
+
+  const n = data.nRows;
+  const F = data.nFeatures;
+  const t0 = performance.now();
+  const mapper = BinMapper.fit(data, p.maxBin, p.binSampleRows, p.seed);
+  const shared = threads > 1;
+  const alloc = <T>(C: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, len: number): T =>
+    new C(shared ? new SharedArrayBuffer(len * C.BYTES_PER_ELEMENT) : new ArrayBuffer(len * C.BYTES_PER_ELEMENT));
+  const bins = mapper.binColumns(data, alloc(Uint8Array, n * F));
+  const binSeconds = (performance.now() - t0) / 1000;
+  const binOffset = new Int32Array(F + 1);
+  for (let f = 0; f < F; f++) binOffset[f + 1] = binOffset[f] + mapper.valueBins(f) + 1;
+  const slotSize = binOffset[F] * 2;
+  const histBytes = p.numLeaves * slotSize * 8;
+  if (histBytes > 2 ** 31) throw new GbdtParamError('numLeaves', `${p.numLeaves} leaves x ${binOffset[F]} bins need ${(histBytes / 2 ** 30).toFixed(1)} GiB of histograms; lower numLeaves or maxBin`);
+  const ctx: HistContext = {
+    nRows: n,
+    bins,
+    idx: alloc(Int32Array, n),
+    og: alloc(Float64Array, n),
+    oh: alloc(Float64Array, n),
+    binOffset,
+    slotSize,
+    hist: alloc(Float64Array, p.numLeaves * slotSize),
+    feats: alloc(Int32Array, F),
+  };
+  const pool = await JobPool.create(ctx, p, threads);
+  try {
+    const learner = new TreeLearner(ctx, pool, mapper, p);
+    const rng = new Rng(p.seed);
+    const bagRng = rng.fork(1);
+    const featRng = rng.fork(2);
+    const base = objective.initScore(data.labels, data.weights);
+    const scores = new Float64Array(n).fill(base);
+    const grad = new Float64Array(n);
+    const hess = new Float64Array(n);
+    const inBag = p.baggingFraction < 1 ? new Uint8Array(n) : null;
+    const nBag = inBag ? Math.max(1, Math.round(n * p.baggingFraction)) : n;
+    const nUse = Math.max(1, Math.round(F * p.featureFraction));
+    const allFeats = new Int32Array(F);
+    for (let f = 0; f < F; f++) allFeats[f] = f;
+    const validRaw = valid ? new Float64Array(valid.nRows).fill(base) : null;
+    const trees: Tree[] = [];
+    const history: number[] = [];
+    let best = higherBetter ? -Infinity : Infinity;
+    let bestIter = 0;
+    for (let round = 0; round < p.numRounds; round++) {
+      objective.gradients(scores, data.labels, data.weights, data.groups, grad, hess);
+      for (let r = 0; r < n; r++) {
+        if (!Number.isFinite(grad[r]) || !Number.isFinite(hess[r])) {
+          throw new Error(`trainGbdt: round ${round}: the ${p.objective} objective gave a non-finite gradient/hessian (${grad[r]}, ${hess[r]}) at row ${r} (score ${scores[r]})`);
+        }
+      }
+      // rows of this tree, ascending (selection sampling keeps order)
+      if (inBag) {
+        inBag.fill(0);
+        let need = nBag;
+        let m = 0;
+        for (let r = 0; r < n && need > 0; r++) {
+          if (bagRng.next() * (n - r) < need) {
+            ctx.idx[m++] = r;
+            inBag[r] = 1;
+            need--;
+          }
+        }
+      } else {
+        for (let r = 0; r < n; r++) ctx.idx[r] = r;
+      }
+      if (nUse < F) {
+        featRng.shuffle(allFeats);
+        ctx.feats.set(allFeats.subarray(0, nUse));
+        ctx.feats.subarray(0, nUse).sort();
+      } else {
+        ctx.feats.set(allFeats);
+        ctx.feats.sort();
+      }
+      const tree = learner.grow(grad, hess, nBag, nUse);
+      learner.addToScores(tree, scores, inBag);
+      trees.push(tree);
+      let m = NaN;
+      if (valid && validRaw) {
+        addTree(tree, valid, validRaw);
+        m = evaluate(metric, validRaw, valid, p.ndcgAt);
+        history.push(m);
+        if (higherBetter ? m > best : m < best) {
+          best = m;
+          bestIter = round + 1;
+        }
+      }
+      settings.onRound?.(round, m);
+      if (p.earlyStoppingRounds > 0 && round + 1 - bestIter >= p.earlyStoppingRounds) break;
+    }
+    const keep = p.earlyStoppingRounds > 0 ? bestIter : trees.length;
+    const model = new GbdtModel({ objective: p.objective, nFeatures: F, baseScore: base, trees: trees.slice(0, keep), featureNames: data.featureNames, params: p, source: 'tandem' });
+    return { model, metric, validHistory: history, bestIteration: keep, binSeconds, parallelSteps: pool.parallelSteps };
+  } finally {
+    await pool.close();
+  }
+}
+
+/** Adds one tree's values for every row of `d` to `out` (raw features, either layout). */
+function addTree(t: Tree, d: GbdtData, out: Float64Array): void {
+  const x = d.features;
+  const F = d.nFeatures;
+  const n = d.nRows;
+  const col = d.layout === 'col';
+  const root = t.feature.length > 0 ? 0 : ~0;
+  for (let r = 0; r < n; r++) {
+    let node = root;
+    while (node >= 0) {
+      const f = t.feature[node];
+      const v = col ? x[f * n + r] : x[r * F + f];
+      node = v < t.threshold[node] ? t.left[node] : v >= t.threshold[node] ? t.right[node] : t.defaultLeft[node] ? t.left[node] : t.right[node];
+    }
+    out[r] += t.leafValue[~node];
+  }
+}
+
+function evaluate(metric: Exclude<MetricName, 'auto'>, raw: Float64Array, d: GbdtData, k: number): number {
+  switch (metric) {
+    case 'logloss':
+      return logLoss(raw, d.labels, d.weights);
+    case 'auc':
+      return auc(raw, d.labels, d.weights);
+    case 'l2':
+      return rmse(raw, d.labels, d.weights);
+    case 'ndcg':
+      return ndcgAt(raw, d.labels, d.groups!, k);
+  }
+}

@@ -1,0 +1,238 @@
+/**
+ * Gradient histograms: the one hot loop of training. Shared by the main thread and the worker threads,
+ * which run the same code on disjoint feature ranges over the same SharedArrayBuffers, so a histogram is
+ * bit-for-bit the same whichever thread built it.
+ *
+ * A histogram slot holds, for every feature f and bin b, two float64s at slot*slotSize + (binOffset[f] + b)*2:
+ * the sums of gradients and of hessians. Row counts are not kept: as in LightGBM, a bin's count is
+ * estimated from its hessian sum (count/hessian of the leaf times the bin's hessian), which saves a
+ * third of the memory traffic of the hot loop.
+ */
+export interface HistContext {
+  nRows: number;
+  /** Binned features, column-major: bin of (row r, feature f) at f*nRows + r. */
+  bins: Uint8Array;
+  /** Row indices, grouped by leaf. */
+  idx: Int32Array;
+  /** Gradients and hessians gathered in the order of idx (og[i] belongs to row idx[i]). */
+  og: Float64Array;
+  oh: Float64Array;
+  /** First bin of each feature in a slot (bins per feature = value bins + the missing bin). */
+  binOffset: Int32Array;
+  /** Float64s per slot: 2 * total bins. */
+  slotSize: number;
+  hist: Float64Array;
+  /** The features to build, as a list (a job takes a range of it). */
+  feats: Int32Array;
+}
+
+/**
+ * Builds the histogram of rows idx[start..end) into `slot` for features feats[fBeg..fEnd); if parentSlot
+ * >= 0, then also turns the parent's histogram into the sibling's (parent -= this) for those features.
+ */
+export function buildHistograms(c: HistContext, start: number, end: number, slot: number, parentSlot: number, fBeg: number, fEnd: number): void {
+  const { bins, idx, og, oh, hist, binOffset, feats, nRows } = c;
+  const base = slot * c.slotSize;
+  const pbase = parentSlot * c.slotSize;
+  let k = fBeg;
+  // four features per pass over the rows: idx, og and oh are read once for four histograms
+  for (; k + 4 <= fEnd; k += 4) {
+    const f0 = feats[k];
+    const f1 = feats[k + 1];
+    const f2 = feats[k + 2];
+    const f3 = feats[k + 3];
+    clear(c, base, f0);
+    clear(c, base, f1);
+    clear(c, base, f2);
+    clear(c, base, f3);
+    const c0 = f0 * nRows;
+    const c1 = f1 * nRows;
+    const c2 = f2 * nRows;
+    const c3 = f3 * nRows;
+    const h0 = base + binOffset[f0] * 2;
+    const h1 = base + binOffset[f1] * 2;
+    const h2 = base + binOffset[f2] * 2;
+    const h3 = base + binOffset[f3] * 2;
+    for (let i = start; i < end; i++) {
+      const r = idx[i];
+      const g = og[i];
+      const h = oh[i];
+      let b = h0 + (bins[c0 + r] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+      b = h1 + (bins[c1 + r] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+      b = h2 + (bins[c2 + r] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+      b = h3 + (bins[c3 + r] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+    }
+  }
+  for (; k < fEnd; k++) {
+    const f = feats[k];
+    clear(c, base, f);
+    const col = f * nRows;
+    const h0 = base + binOffset[f] * 2;
+    for (let i = start; i < end; i++) {
+      const b = h0 + (bins[col + idx[i]] << 1);
+      hist[b] += og[i];
+      hist[b + 1] += oh[i];
+    }
+  }
+  if (parentSlot >= 0) {
+    for (let q = fBeg; q < fEnd; q++) {
+      const f = feats[q];
+      const a = binOffset[f] * 2;
+      const e = binOffset[f + 1] * 2;
+      for (let j = a; j < e; j++) hist[pbase + j] -= hist[base + j];
+    }
+  }
+}
+
+function clear(c: HistContext, base: number, f: number): void {
+  c.hist.fill(0, base + c.binOffset[f] * 2, base + c.binOffset[f + 1] * 2);
+}
+
+/** Reference: the histogram of rows idx[start..end) for feature f, by the plain definition (tests only). */
+export function histogramRef(bins: Uint8Array, nRows: number, rows: ArrayLike<number>, grad: ArrayLike<number>, hess: ArrayLike<number>, f: number, nBins: number): Float64Array {
+  const out = new Float64Array(nBins * 2);
+  for (let i = 0; i < rows.length; i++) {
+    const r = rows[i];
+    const b = bins[f * nRows + r];
+    out[b * 2] += grad[r];
+    out[b * 2 + 1] += hess[r];
+  }
+  return out;
+}
+
+/** Split constraints, fixed for a training run. */
+export interface SplitParams {
+  lambdaL1: number;
+  lambdaL2: number;
+  minDataInLeaf: number;
+  minSumHessianInLeaf: number;
+  minGainToSplit: number;
+}
+
+/** L1 soft threshold of a gradient sum. */
+export function thresholdL1(g: number, l1: number): number {
+  return g > l1 ? g - l1 : g < -l1 ? g + l1 : 0;
+}
+
+/** Leaf objective reduction for sums (g, h): T(g)^2 / (h + l2). */
+export function leafScore(g: number, h: number, l1: number, l2: number): number {
+  const t = thresholdL1(g, l1);
+  const d = h + l2;
+  return d > 0 ? (t * t) / d : 0;
+}
+
+/** Optimal leaf value for sums (g, h): -T(g) / (h + l2). */
+export function leafOutput(g: number, h: number, l1: number, l2: number): number {
+  const d = h + l2;
+  return d > 0 ? -thresholdL1(g, l1) / d : 0;
+}
+
+/** Floats per split result: gain, feature, bin, defaultLeft, left gradient sum, left hessian sum. */
+export const SPLIT_STRIDE = 6;
+
+/**
+ * Best split of one leaf (histogram in `slot`, sums G, H over C rows) over features feats[fBeg..fEnd),
+ * written to out[o..o+6). Tries both default directions when the leaf has missing values. A gain must
+ * beat minGainToSplit; ties keep the first feature and bin, so ranges reduced in order give the same
+ * answer as one pass. gain = -Infinity when no split qualifies.
+ */
+export function findBestSplit(c: HistContext, sp: SplitParams, slot: number, G: number, H: number, C: number, fBeg: number, fEnd: number, out: Float64Array, o: number): void {
+  const { hist, feats, binOffset } = c;
+  const { lambdaL1: l1, lambdaL2: l2, minDataInLeaf: minC, minSumHessianInLeaf: minH } = sp;
+  const base = slot * c.slotSize;
+  const parentScore = leafScore(G, H, l1, l2);
+  // rows per unit of hessian in this leaf: bin counts are estimated as hessian * cntFactor
+  const cntFactor = H > 0 ? C / H : 0;
+  let bestGain = sp.minGainToSplit;
+  let bf = -1;
+  let bb = 0;
+  let bdl = 0;
+  let blg = 0;
+  let blh = 0;
+  for (let k = fBeg; k < fEnd; k++) {
+    const f = feats[k];
+    const nv = binOffset[f + 1] - binOffset[f] - 1;
+    const o0 = base + binOffset[f] * 2;
+    const mo = o0 + nv * 2;
+    const mg = hist[mo];
+    const mh = hist[mo + 1];
+    const hasMissing = mh > 0 || mg !== 0;
+    // pass 1: missing values go right (value bins 0..t left); with missing values also t = nv-1
+    let lg = 0;
+    let lh = 0;
+    const last = hasMissing ? nv : nv - 1;
+    for (let t = 0; t < last; t++) {
+      const j = o0 + t * 2;
+      lg += hist[j];
+      lh += hist[j + 1];
+      if (lh < minH || Math.round(lh * cntFactor) < minC) continue;
+      const rh = H - lh;
+      if (rh < minH || C - Math.round(lh * cntFactor) < minC) break;
+      const gain = leafScore(lg, lh, l1, l2) + leafScore(G - lg, rh, l1, l2) - parentScore;
+      if (gain > bestGain) {
+        bestGain = gain;
+        bf = f;
+        bb = t;
+        // no missing values in training: send missing to the side with more hessian
+        bdl = hasMissing ? 0 : lh >= rh ? 1 : 0;
+        blg = lg;
+        blh = lh;
+      }
+    }
+    if (!hasMissing) continue;
+    // pass 2: missing values go left with value bins 0..t
+    lg = mg;
+    lh = mh;
+    for (let t = 0; t < nv - 1; t++) {
+      const j = o0 + t * 2;
+      lg += hist[j];
+      lh += hist[j + 1];
+      if (lh < minH || Math.round(lh * cntFactor) < minC) continue;
+      const rh = H - lh;
+      if (rh < minH || C - Math.round(lh * cntFactor) < minC) break;
+      const gain = leafScore(lg, lh, l1, l2) + leafScore(G - lg, rh, l1, l2) - parentScore;
+      if (gain > bestGain) {
+        bestGain = gain;
+        bf = f;
+        bb = t;
+        bdl = 1;
+        blg = lg;
+        blh = lh;
+      }
+    }
+  }
+  out[o] = bf >= 0 && bestGain > 0 ? bestGain : -Infinity;
+  out[o + 1] = bf;
+  out[o + 2] = bb;
+  out[o + 3] = bdl;
+  out[o + 4] = blg;
+  out[o + 5] = blh;
+}
+
+// Layout of a job: integers in an Int32Array, leaf sums and results in a Float64Array.
+export const JOB = { START: 0, END: 1, SLOT: 2, PARENT: 3, FBEG: 4, FEND: 5, SLOT_A: 6, SLOT_B: 7, SIZE: 8 } as const;
+/** Float64 job words: inputs G, H, C of leaves A and B, then the two results. */
+export const JOBF = { GA: 0, HA: 1, CA: 2, GB: 3, HB: 4, CB: 5, OUT_A: 6, OUT_B: 6 + SPLIT_STRIDE, SIZE: 6 + 2 * SPLIT_STRIDE } as const;
+
+/**
+ * One thread's share of a split step over feature range [FBEG, FEND): build the histogram of
+ * idx[START..END) into SLOT (if SLOT >= 0; subtracting it from PARENT if PARENT >= 0), then find the best
+ * split of leaf A (and B) whose histogram is in SLOT_A (SLOT_B), if >= 0.
+ */
+export function runJob(c: HistContext, sp: SplitParams, j: Int32Array, jf: Float64Array): void {
+  const fb = j[JOB.FBEG];
+  const fe = j[JOB.FEND];
+  if (j[JOB.SLOT] >= 0) buildHistograms(c, j[JOB.START], j[JOB.END], j[JOB.SLOT], j[JOB.PARENT], fb, fe);
+  if (j[JOB.SLOT_A] >= 0) findBestSplit(c, sp, j[JOB.SLOT_A], jf[JOBF.GA], jf[JOBF.HA], jf[JOBF.CA], fb, fe, jf, JOBF.OUT_A);
+  else jf[JOBF.OUT_A] = -Infinity;
+  if (j[JOB.SLOT_B] >= 0) findBestSplit(c, sp, j[JOB.SLOT_B], jf[JOBF.GB], jf[JOBF.HB], jf[JOBF.CB], fb, fe, jf, JOBF.OUT_B);
+  else jf[JOBF.OUT_B] = -Infinity;
+}
