@@ -1,5 +1,9 @@
 import type { Command } from './command.ts';
 import { benchCommand } from './commands/bench.ts';
+import { exportRankerDataCommand } from './commands/export-ranker-data.ts';
+import { trainCommand } from './commands/train.ts';
+import { recommendCommand } from './commands/recommend.ts';
+import { serveCommand } from './commands/serve.ts';
 
 /** Every CLI command, in the order `--help` lists them. Each lives in its own file under commands/. */
-export const commands: Command[] = [benchCommand];
+export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, benchCommand];

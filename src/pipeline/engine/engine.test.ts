@@ -7,7 +7,7 @@ import { fixtureDataset } from './fixture.ts';
 import { builtinRegistry } from './registry.ts';
 import { readModelDir, readManifest, ModelDirError } from './model-dir.ts';
 import { Recommender } from './recommender.ts';
-import { holdoutLatest, trainModel } from './train.ts';
+import { trainModel } from './train.ts';
 import { EngineInputError, UnknownEntityError } from './errors.ts';
 import { buildSegments, matchSegments } from './segments.ts';
 import { packArrays, unpackArrays } from './pack.ts';
@@ -34,20 +34,6 @@ test('pack round-trips typed arrays and rejects arrays outside the file', () => 
   assert.equal(b.z[0], 7);
   assert.equal(b.w[0], 1.25);
   assert.throws(() => unpackArrays(index, bytes.subarray(0, 8), 'test.bin'), /test\.bin: array 'x'.*outside/);
-});
-
-test('holdoutLatest keeps each user\'s latest interactions for test, never all of them', () => {
-  const ds = fixtureDataset({ users: 10, perUser: 10, items: 40 });
-  const { train, test: te } = holdoutLatest(ds, 0.2);
-  assert.equal(train.interactions.length + te.interactions.length, ds.interactions.length);
-  const tr = train.byUser();
-  const tt = te.byUser();
-  for (let u = 0; u < ds.numUsers; u++) {
-    assert.equal(tt.offsets[u + 1] - tt.offsets[u], 2);
-    const lastTrain = train.interactions.timestamp[tr.rows[tr.offsets[u + 1] - 1]];
-    const firstTest = te.interactions.timestamp[tt.rows[tt.offsets[u]]];
-    assert.ok(lastTrain <= firstTest);
-  }
 });
 
 test('segments: users sharing a feature value get that segment\'s favourites', () => {

@@ -8,6 +8,6 @@ export { EngineInputError, UnknownEntityError } from './errors.ts';
 export type { Segments } from './segments.ts';
 export { buildSegments } from './segments.ts';
 export type { StageConfig, TrainOptions, TrainResult } from './train.ts';
-export { evaluateRecommender, holdoutLatest, trainModel } from './train.ts';
+export { evaluateRecommender, trainModel } from './train.ts';
 export { builtinRegistry, easeKind } from './registry.ts';
 export { fixtureDataset } from './fixture.ts';

@@ -566,6 +566,23 @@ export class Recommender {
     return isNew;
   }
 
+  /**
+   * A short human label for an item: its title-like text feature (as tokens: the model keeps text
+   * tokenised), or '' when it has none.
+   */
+  itemLabel(id: string): string {
+    const it = this.itemIds.get(id);
+    if (it < 0) return '';
+    const cols = this.ds.items.columns;
+    const ci = Math.max(cols.findIndex((c) => c.kind === 'text' && /title|name/i.test(c.name)), cols.findIndex((c) => c.kind === 'text'));
+    if (ci < 0) return '';
+    const o = this.overlay.get(it);
+    if (o) return typeof o.raw[cols[ci].name] === 'string' ? (o.raw[cols[ci].name] as string) : '';
+    const c = cols[ci];
+    if (it >= this.trainedItems || c.kind !== 'text') return '';
+    return Array.from(c.codes.subarray(c.offsets[it], c.offsets[it + 1]), (x) => c.vocab.values[x] ?? '').join(' ');
+  }
+
   hasItem(id: string): boolean {
     const it = this.itemIds.get(id);
     return it >= 0 && !this.deleted[it];

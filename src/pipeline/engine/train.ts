@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Dataset } from '../../data/index.ts';
-import { selectInteractions } from '../../data/index.ts';
+import { parseSplit, splitDataset } from '../../data/index.ts';
 import { dataFingerprint, tandemVersion, writeModelDir, type Model, type ModelManifest, type StageEntry } from './model-dir.ts';
 import { Recommender } from './recommender.ts';
 import { buildSegments } from './segments.ts';
@@ -39,30 +39,6 @@ export interface TrainResult {
   manifest: ModelManifest;
   metrics: Record<string, number>;
   seconds: number;
-}
-
-/**
- * Per-user temporal holdout: the latest `fraction` of each user's interactions (ordered by time, then
- * item; at least one, and never all) go to the test side.
- * @example const { train, test } = holdoutLatest(ds, 0.2)
- */
-export function holdoutLatest(ds: Dataset, fraction: number): { train: Dataset; test: Dataset } {
-  if (!(fraction > 0 && fraction < 1)) throw new Error(`holdout fraction must be in (0, 1), got ${fraction}`);
-  const { offsets, rows } = ds.byUser();
-  const trainRows: number[] = [];
-  const testRows: number[] = [];
-  for (let u = 0; u < ds.numUsers; u++) {
-    const a = offsets[u];
-    const b = offsets[u + 1];
-    const n = b - a;
-    const t = n >= 2 ? Math.min(n - 1, Math.max(1, Math.round(n * fraction))) : 0;
-    for (let j = a; j < b - t; j++) trainRows.push(rows[j]);
-    for (let j = b - t; j < b; j++) testRows.push(rows[j]);
-  }
-  return {
-    train: ds.withInteractions(selectInteractions(ds.interactions, trainRows), `${ds.name}:train`),
-    test: ds.withInteractions(selectInteractions(ds.interactions, testRows), `${ds.name}:test`),
-  };
 }
 
 function defaultBusiness(ds: Dataset, given: Partial<BusinessRules> | undefined): BusinessRules {
@@ -127,7 +103,9 @@ export async function trainModel(out: string, opts: TrainOptions): Promise<Train
   let metrics: Record<string, number> = {};
   const holdout = opts.holdout ?? 0.2;
   if (holdout > 0) {
-    const { train, test } = holdoutLatest(ds, holdout);
+    if (!(holdout < 1)) throw new Error(`holdout must be in [0, 1), got ${holdout}`);
+    // the data layer's per-user temporal split: the protocol `tandem evaluate` uses
+    const { train, test } = splitDataset(ds, parseSplit(`user-temporal:${holdout}`));
     log(`evaluating: fitting ${entries.length} stage(s) on ${train.interactions.length} of ${ds.interactions.length} interactions`);
     const t1 = performance.now();
     const sources = await fitStages(train, opts, entries);
