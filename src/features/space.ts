@@ -145,8 +145,8 @@ export class FeatureSpace {
 
   private constructor(
     readonly options: FeatureSpaceOptions,
-    readonly userTable: EntityTable,
-    readonly itemTable: EntityTable,
+    readonly userTable: EntityTable | undefined,
+    readonly itemTable: EntityTable | undefined,
     eventWeights: Float32Array,
   ) {
     this.eventWeights = eventWeights;
@@ -342,8 +342,10 @@ export class FeatureSpace {
     }
     const w = spec.denseWidth;
     batch.ensureRows(batch.rows + 1);
-    if (u >= 0) batch.dense.set(this.userEnc.dense.subarray(u * w, (u + 1) * w), batch.rows * w);
-    else batch.dense.fill(0, batch.rows * w, (batch.rows + 1) * w);
+    const d = batch.dense;
+    const src = this.userEnc.dense;
+    const o = batch.rows * w;
+    for (let j = 0; j < w; j++) d[o + j] = u >= 0 ? src[u * w + j] : 0;
     batch.rows++;
   }
 
@@ -352,11 +354,13 @@ export class FeatureSpace {
    * fall into hash buckets; missing features into the missing row.
    */
   appendRawUser(batch: TowerBatch, features: RawFeatures, items: Int32Array, weights: Float32Array | undefined, start: number, end: number): void {
+    if (!this.userTable) throw new Error('FeatureSpace: this copy has no user table, so raw user features cannot encode');
     this.appendRaw(batch, features, this.userTable, this.userSide, 'user', items, weights, start, end);
   }
 
   /** Appends an item described by raw feature values (a new item: its id encodes as OOV). */
   appendRawItem(batch: TowerBatch, features: RawFeatures): void {
+    if (!this.itemTable) throw new Error('FeatureSpace: this copy has no item table, so raw item features cannot encode');
     this.appendRaw(batch, features, this.itemTable, this.itemSide, 'item', undefined, undefined, 0, 0);
   }
 
@@ -471,7 +475,9 @@ export class FeatureSpace {
     }
     const w = spec.denseWidth;
     batch.ensureRows(batch.rows + 1);
-    batch.dense.set(enc.dense.subarray(r * w, (r + 1) * w), batch.rows * w);
+    const d = batch.dense;
+    const o = batch.rows * w;
+    for (let j = 0; j < w; j++) d[o + j] = enc.dense[r * w + j];
     batch.rows++;
   }
 
@@ -517,7 +523,7 @@ export class FeatureSpace {
    * Rebuilds a fitted space from `toJSON()` output, `arrays()` and the entity tables (for raw-feature
    * vocabularies): what a saved model loads.
    */
-  static fromState(json: unknown, arrays: Record<string, Int32Array | Float32Array | Uint8Array>, userTable: EntityTable, itemTable: EntityTable): FeatureSpace {
+  static fromState(json: unknown, arrays: Record<string, Int32Array | Float32Array | Uint8Array>, userTable?: EntityTable, itemTable?: EntityTable): FeatureSpace {
     const j = json as ReturnType<FeatureSpace['toJSON']> & Record<string, unknown>;
     const s = j as {
       version: number;
