@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -80,4 +80,19 @@ test('ConfigError message lists the file and each problem; invalid JSON names li
   writeFileSync(wrong, JSON.stringify({ interactions: { path: 'e.csv', user: 'u', item: 'i' }, items: { path: 'i.csv', id: 'id', features: [{ name: 'c', kind: 'cat' }] } }));
   await assert.rejects(loadConfigFile(wrong), (e: Error) => e.message === `${wrong}: items.features[0].kind: unknown kind 'cat'; expected one of id, categorical, multi-categorical, numeric, text, vector`);
   await assert.rejects(loadConfigFile(join(dir, 'missing.json')), /missing\.json: cannot read the config file/);
+});
+
+test('the worked example in docs/dataset-config.md is the tested shop fixture', () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/dataset-config.md', import.meta.url)), 'utf8');
+  const block = (lang: string, after: string): string => {
+    const at = doc.indexOf(after);
+    assert.ok(at >= 0, `docs mention ${after}`);
+    const m = new RegExp('```' + lang + '\\n([\\s\\S]*?)```').exec(doc.slice(at));
+    assert.ok(m, `a ${lang} block after ${after}`);
+    return m[1];
+  };
+  assert.deepEqual(JSON.parse(block('json', '`shop.json`:')), JSON.parse(readFileSync(join(fixtures, 'shop/shop.json'), 'utf8')));
+  assert.equal(block('', '`events.csv`:'), readFileSync(join(fixtures, 'shop/events.csv'), 'utf8'));
+  assert.equal(block('', '`users.tsv`'), readFileSync(join(fixtures, 'shop/users.tsv'), 'utf8'));
+  assert.equal(block('', '`items.csv`'), readFileSync(join(fixtures, 'shop/items.csv'), 'utf8').replaceAll('\r\n', '\n'));
 });

@@ -6,6 +6,9 @@ import { DataError, DelimitedParser, parseDelimited, parseDelimitedReference, re
 
 const fixture = (p: string): string => fileURLToPath(new URL(`./fixtures/${p}`, import.meta.url));
 
+/** Records each parser path handled, so the differential test can check both ran. */
+const paths = { fast: 0, quoted: 0 };
+
 /** Feeds `text` to the streaming parser in chunks cut at the given positions. */
 function chunked(text: string, opts: DelimitedOptions, cuts: number[]): { fields: string[]; line: number }[] {
   const out: { fields: string[]; line: number }[] = [];
@@ -17,6 +20,8 @@ function chunked(text: string, opts: DelimitedOptions, cuts: number[]): { fields
   }
   p.push(text.slice(at));
   p.end();
+  paths.quoted += p.quotedRecords;
+  paths.fast += p.records - p.quotedRecords;
   return out;
 }
 
@@ -74,6 +79,7 @@ test('malformed quoting is a DataError naming file, line and column', () => {
 
 test('differential: the streaming parser agrees with the reference on random text and random chunking', () => {
   const rng = new Rng(42);
+  paths.fast = paths.quoted = 0;
   const alphabet = ['a', 'b', ' ', '"', '""', ',', '::', '\t', '\n', '\r\n', '\r', 'é', 'x"y'];
   const seps = [',', '\t', '::', '|'];
   let checked = 0;
@@ -102,6 +108,8 @@ test('differential: the streaming parser agrees with the reference on random tex
     checked++;
   }
   assert.equal(checked, 3000);
+  // both paths really ran
+  assert.ok(paths.fast > 1000 && paths.quoted > 1000, JSON.stringify(paths));
 });
 
 test('readDelimited streams a file; latin1 decodes u.item titles', async () => {

@@ -54,6 +54,8 @@ export class DelimitedParser {
   private line = 1;
   /** Number of records emitted so far. */
   records = 0;
+  /** How many of them went through the quote-aware state machine instead of the split fast path. */
+  quotedRecords = 0;
 
   constructor(
     opts: DelimitedOptions,
@@ -183,6 +185,7 @@ export class DelimitedParser {
 
   private emit(fields: string[], extraLines: number): void {
     this.records++;
+    this.quotedRecords++;
     const line = this.line;
     this.line += extraLines + 1;
     this.onRecord(fields, line);
