@@ -6,3 +6,4 @@ export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranke
 export { splitUserTime, assembleRankerData, splitGroups } from './ranker/training.ts';
 export type { Boost, BusinessConfig, Explanation } from './business/business.ts';
 export { BusinessLayer, BUSINESS_DEFAULTS, explain } from './business/business.ts';
+export { formatFloat32, libsvmLines, csvLines, writeLines, parseLibsvm } from './ranker/export.ts';
