@@ -12,3 +12,4 @@ export { FlatForest, treeToObject, predictNodeRef } from './tree.ts';
 export { GbdtModel, MODEL_FORMAT, MODEL_VERSION } from './model.ts';
 export type { TrainSettings, TrainResult } from './booster.ts';
 export { trainGbdt } from './booster.ts';
+export { importXgboostJson, loadXgboostModel } from './xgboost.ts';
