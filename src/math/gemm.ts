@@ -1,4 +1,5 @@
 import { gemv } from './kernels.ts';
+import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads';
 import { createWasmBackend, staleWarning, type WasmMemory } from './wasm/backend.ts';
 
 /**
@@ -67,18 +68,23 @@ export const jsBackend: KernelBackend = {
 
 /** Options of `getKernelBackend` (only the first call in a thread decides). */
 export interface KernelBackendOptions {
-  /** In a worker thread: attach to the main thread's kernel memory (`backend.memory`, posted over). */
+  /** Attach to this kernel memory (another thread's `backend.memory`). A worker thread does so by
+   * default with the memory of the thread that spawned it, if that one had made its backend first. */
   memory?: WasmMemory;
 }
 
 let current: KernelBackend | undefined;
+// Worker threads inherit environment data from their parent at spawn: that is how a worker finds
+// the parent's kernel memory without being handed it.
+const MEMORY_KEY = 'tandem.kernelMemory';
 
 /**
  * The fastest backend this thread can run: WebAssembly SIMD (src/math/wasm) when its module is built
  * and loads, else the plain TypeScript one, with a one-line warning on stderr. Created once per thread;
  * every later call returns the same backend. `TANDEM_KERNELS=js` forces the reference kernels,
  * `TANDEM_KERNELS=wasm` makes a failure to load the WebAssembly ones an error instead of a fallback.
- * A worker thread passes the main thread's `memory` on its first call so both share arrays in place.
+ * A worker thread attaches to the kernel memory of the thread that spawned it (when that thread made
+ * its backend before spawning), so views of `alloc`ed arrays posted to it are read in place there too.
  * @example
  *   const be = getKernelBackend();
  *   const w = be.alloc(128 * 200), x = be.alloc(512 * 200), y = be.alloc(512 * 128);
@@ -96,7 +102,9 @@ export function getKernelBackend(options: KernelBackendOptions = {}): KernelBack
   if (mode === 'js') return (current = jsBackend);
   if (mode !== '' && mode !== 'wasm') throw new Error(`TANDEM_KERNELS must be 'js' or 'wasm', got '${mode}'`);
   try {
-    current = createWasmBackend({ memory: options.memory });
+    const memory = options.memory ?? (isMainThread ? undefined : (getEnvironmentData(MEMORY_KEY) as WasmMemory | undefined));
+    current = createWasmBackend({ memory });
+    setEnvironmentData(MEMORY_KEY, current.memory);
     const stale = staleWarning();
     if (stale) process.stderr.write(`tandem: warning: ${stale}\n`);
   } catch (err) {

@@ -5,8 +5,8 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Rng, gemmRef, jsBackend, spawnWorker, type KernelBackend } from '../index.ts';
-import { createWasmBackend } from './backend.ts';
+import { Rng, gemmRef, getKernelBackend, jsBackend, spawnWorker, type KernelBackend } from '../index.ts';
+import { createWasmBackend, type WasmKernelBackend } from './backend.ts';
 
 // One backend for the whole file, as getKernelBackend() would make it; a second one checks that
 // separate memories do not recognise each other's arrays.
@@ -226,15 +226,16 @@ test('alloc grows the shared memory without detaching earlier views', () => {
   assert.deepEqual(Array.from(c), [49, 49, 49, 49]);
 });
 
-test('a worker thread attaches the same memory, reads arrays in place and computes on them', async () => {
+async function workerComputes(be: WasmKernelBackend, auto: boolean): Promise<void> {
   const r = new Rng(14);
   const m = 37;
   const n = 21;
   const k = 70;
-  const a = fill(r, wasm.alloc(m * k));
-  const b = fill(r, wasm.alloc(n * k));
-  const c = wasm.alloc(m * n);
-  const w = spawnWorker(new URL('./backend.fixture.ts', import.meta.url), { memory: wasm.memory, module: wasm.module, a, b, c, m, n, k });
+  const a = fill(r, be.alloc(m * k));
+  const b = fill(r, be.alloc(n * k));
+  const c = be.alloc(m * n);
+  const data = auto ? { auto, a, b, c, m, n, k } : { auto, memory: be.memory, module: be.module, a, b, c, m, n, k };
+  const w = spawnWorker(new URL('./backend.fixture.ts', import.meta.url), data);
   const msg = await new Promise<{ owns: boolean[]; name: string; offset: number; length: number }>((resolve, reject) => {
     w.once('message', resolve);
     w.once('error', reject);
@@ -246,10 +247,20 @@ test('a worker thread attaches the same memory, reads arrays in place and comput
   gemmRef(false, true, m, n, k, 1, a, k, b, k, 0, want, n);
   for (let i = 0; i < want.length; i++) assert.ok(Math.abs(c[i] - want[i]) < 1e-4, `C[${i}] = ${c[i]} vs ${want[i]}`);
   // The worker allocated from the same bump pointer: its array is visible here and fresh.
-  const theirs = wasm.view(msg.offset, msg.length);
+  const theirs = be.view(msg.offset, msg.length);
   assert.ok(theirs.every((v, i) => v === i));
-  const mine = wasm.alloc(4);
+  const mine = be.alloc(4);
   assert.ok(mine.byteOffset >= msg.offset + msg.length * 4, 'allocations never overlap across threads');
+}
+
+test('a worker thread attaches the same memory (createWasmBackend({ memory })), reads arrays in place and computes on them', async () => {
+  await workerComputes(wasm, false);
+});
+
+test('getKernelBackend() in a worker attaches to the memory of the thread that spawned it', async (t) => {
+  const be = getKernelBackend();
+  if (!be.name.startsWith('wasm')) return t.skip(`getKernelBackend() is '${be.name}' here (TANDEM_KERNELS=${process.env.TANDEM_KERNELS})`);
+  await workerComputes(be as WasmKernelBackend, true);
 });
 
 test('TANDEM_KERNELS=js selects the reference backend, and getKernelBackend picks wasm otherwise', () => {
