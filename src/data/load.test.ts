@@ -216,3 +216,11 @@ test('timestamp formats: unix-ms, unix-seconds and range checks', async () => {
   const iso = await loadError({ interactions: { path: join(dir, 'iso.csv'), user: 'u', item: 'i', timestamp: 't', timestampFormat: 'iso8601' } });
   assert.match(iso.message, /iso\.csv:2: column 3 \(t\): '1700000000' is not an ISO 8601 date/);
 });
+
+test('numbers are decimal: hex, Infinity and NaN are not numbers; empty numeric features are missing', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'e.csv'), 'u,i,v\na,1,0x10\nb,1,Infinity\nc,1,NaN\nd,1, -2.5e1 \ne,1,.5\n');
+  const { dataset, report } = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i', value: 'v' } }, { skipBadRows: true });
+  assert.deepEqual(report.files[0].problems.map((p) => `${p.line}:${p.column}: ${p.message}`), ["2:3: '0x10' is not a number", "3:3: 'Infinity' is not a number", "4:3: 'NaN' is not a number"]);
+  assert.deepEqual(Array.from(dataset.interactions.value), [-25, 0.5]);
+});

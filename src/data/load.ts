@@ -161,6 +161,8 @@ function requiredId(row: Row, c: Cell, what: string): string {
   return s;
 }
 
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
 /** A finite number, or NaN when the cell is empty. */
 function number(row: Row, c: Cell): number {
   const v = raw(row, c);
@@ -169,7 +171,8 @@ function number(row: Row, c: Cell): number {
   if (typeof v !== 'string') throw new RowFault(c, `expected a number, found ${Array.isArray(v) ? 'a list' : typeof v}`);
   const s = v.trim();
   if (s === '') return NaN;
-  const n = Number(s);
+  // decimal notation only: Number() alone would take '0x1f' and 'Infinity'
+  const n = NUMERIC.test(s) ? Number(s) : NaN;
   if (!Number.isFinite(n)) throw new RowFault(c, `'${v}' is not a number`);
   return n;
 }
@@ -196,8 +199,6 @@ export function parseIsoTimestamp(s: string): number {
   }
   return t;
 }
-
-const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
 
 /** Seconds since the epoch, checked to lie in [1970, 2100). */
 function timestamp(row: Row, c: Cell, format: TimestampFormat): number {
