@@ -199,17 +199,20 @@ for (const be of [jsBackend, wasm] as KernelBackend[]) {
     xs[3].fill(3);
     assert.ok(xs[0].every((v) => v === 1) && xs[2].every((v) => v === 2) && xs[3].every((v) => v === 3));
   });
-  test(`${be.name}: gemm computes a known product`, () => {
+  test(`${be.name}: gemm computes a known product, also through detached methods`, () => {
+    // Callers keep `const gemm = backend.gemm` and pass `backend.alloc` around: no `this` allowed.
+    const { gemm, gemv, alloc } = be;
     // [1 2; 3 4] [5 6; 7 8] = [19 22; 43 50]
     const a = Float32Array.of(1, 2, 3, 4);
-    const b = Float32Array.of(5, 6, 7, 8);
+    const b = alloc(4);
+    b.set([5, 6, 7, 8]);
     const c = new Float32Array(4);
-    be.gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
+    gemm(false, false, 2, 2, 2, 1, a, 2, b, 2, 0, c, 2);
     assert.deepEqual(Array.from(c), [19, 22, 43, 50]);
-    be.gemm(true, true, 2, 2, 2, 1, a, 2, b, 2, 1, c, 2); // += A^T B^T = [23 31; 34 46]
+    gemm(true, true, 2, 2, 2, 1, a, 2, b, 2, 1, c, 2); // += A^T B^T = [23 31; 34 46]
     assert.deepEqual(Array.from(c), [42, 53, 77, 96]);
     const y = new Float32Array(2);
-    be.gemv(2, 2, a, Float32Array.of(1, -1), y);
+    gemv(2, 2, a, Float32Array.of(1, -1), y);
     assert.deepEqual(Array.from(y), [-1, -1]);
   });
 }
