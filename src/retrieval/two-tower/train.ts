@@ -77,7 +77,7 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
     core = new TrainerCore(net, cfg, ex, params, optState, ema, rng.fork(2), backend, true, emaEvery, 1);
   } else {
     if (cfg.optimizer === 'adagrad') optState.fill(0.1);
-    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery });
+    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery, memory: backend.memory });
   }
 
   const model = new TwoTowerModel(fs, cfg, ema ?? params, { seed, threads });
@@ -156,6 +156,8 @@ export interface WorkerInit {
   order: Int32Array;
   seed: number;
   emaEvery: number;
+  /** The kernel backend's shared memory, when it has one. */
+  memory?: unknown;
 }
 
 /** Hogwild workers: each takes a contiguous slice of the shuffled order every epoch. */

@@ -8,6 +8,8 @@ import { TwoTowerNet } from './model.ts';
 import type { WorkerInit } from './train.ts';
 
 const init = workerData as WorkerInit & { index: number; threads: number };
+// attach to the main thread's kernel memory first, so the shared weights are read in place
+const backend = getKernelBackend(init.memory ? ({ memory: init.memory } as Parameters<typeof getKernelBackend>[0]) : {});
 const fs = FeatureSpace.fromState(init.fsJson, init.fsArrays);
 const net = new TwoTowerNet(fs, init.cfg.hidden, init.cfg.dim, init.cfg.normalize);
 // only worker 0 keeps the moving average, counting every thread's steps
@@ -19,7 +21,7 @@ const core = new TrainerCore(
   init.optState,
   init.index === 0 ? init.ema : null,
   new Rng(init.seed).fork(100 + init.index),
-  getKernelBackend(),
+  backend,
   false,
   init.emaEvery,
   init.threads,
