@@ -583,6 +583,21 @@ export class Recommender {
     return Array.from(c.codes.subarray(c.offsets[it], c.offsets[it + 1]), (x) => c.vocab.values[x] ?? '').join(' ');
   }
 
+  /** Up to `limit` ids of users with training history (for load tests and examples). */
+  activeUsers(limit: number): string[] {
+    const { offsets } = this.userHist;
+    const out: string[] = [];
+    for (let u = 0; u < this.userIds.size && out.length < limit; u++) if (offsets[u + 1] > offsets[u]) out.push(this.userIds.values[u]);
+    return out;
+  }
+
+  /** Up to `limit` ids of live items. */
+  liveItems(limit: number): string[] {
+    const out: string[] = [];
+    for (let it = 0; it < this.itemIds.size && out.length < limit; it++) if (!this.deleted[it]) out.push(this.itemIds.values[it]);
+    return out;
+  }
+
   hasItem(id: string): boolean {
     const it = this.itemIds.get(id);
     return it >= 0 && !this.deleted[it];

@@ -1,0 +1,111 @@
+// `tandem bench serve`: the HTTP service on a synthetic catalog (or a given model), driven from a
+// second process on loopback with a bounded number of requests; latency at a fixed rate, throughput
+// at saturation, and event ingestion with the stored events counted afterwards.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Dataset } from '../src/data/index.ts';
+import { builtinRegistry, trainModel } from '../src/pipeline/index.ts';
+import { startServer } from '../src/serve/index.ts';
+import { parseArgs, type OptionDefs } from '../src/cli/args.ts';
+import type { Command } from '../src/cli/command.ts';
+
+const options = {
+  items: { type: 'number', description: 'synthetic catalog size', default: 1000000 },
+  users: { type: 'number', description: 'synthetic users', default: 100000 },
+  interactions: { type: 'number', description: 'synthetic interactions', default: 2000000 },
+  model: { type: 'string', description: 'serve this model directory instead of training on synthetic data' },
+  requests: { type: 'number', description: 'recommendation requests at the fixed rate', default: 20000 },
+  rate: { type: 'number', description: 'requests per second of the latency phase', default: 100 },
+  'throughput-requests': { type: 'number', description: 'requests of the saturation phase (default: min(requests, 5000))' },
+  concurrency: { type: 'number', description: 'concurrent requests in the saturation phase', default: 8 },
+  candidates: { type: 'number', description: 'candidates per source per request', default: 500 },
+  k: { type: 'number', description: 'items per answer', default: 10 },
+  events: { type: 'number', description: 'events to send', default: 200000 },
+  batch: { type: 'number', description: 'events per POST /v1/events', default: 500 },
+  'event-concurrency': { type: 'number', description: 'concurrent event batches', default: 4 },
+  'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },
+  seed: { type: 'number', description: 'random seed', default: 42 },
+  json: { type: 'string', description: 'write the result JSON here' },
+} satisfies OptionDefs;
+
+async function syntheticModel(dir: string, o: { items: number; users: number; interactions: number; seed: number; 'ease-items': number }): Promise<{ seconds: { generate: number; train: number } }> {
+  const data = (await import('../src/data/index.ts')) as Record<string, unknown>;
+  const gen = data.generateSynthetic as ((opts: Record<string, number>) => Dataset) | undefined;
+  if (!gen) throw new Error('this build has no synthetic generator yet: pass --model DIR');
+  const t0 = performance.now();
+  const dataset = gen({ items: o.items, users: o.users, interactions: o.interactions, seed: o.seed });
+  const t1 = performance.now();
+  console.error(`generated ${dataset.numItems} items, ${dataset.numUsers} users, ${dataset.interactions.length} interactions in ${((t1 - t0) / 1000).toFixed(1)} s`);
+  const registry = builtinRegistry();
+  const stages = [...registry.sources.keys()].map((kind) => (kind === 'ease' ? { kind, params: { maxItems: o['ease-items'] } } : { kind }));
+  await trainModel(dir, { dataset, registry, stages, holdout: 0, log: (l) => console.error(l) });
+  return { seconds: { generate: (t1 - t0) / 1000, train: (performance.now() - t1) / 1000 } };
+}
+
+/** `tandem bench serve`. */
+export const serveBench: Command = {
+  name: 'serve',
+  summary: 'HTTP service latency, throughput and event ingestion on a synthetic catalog',
+  usage: 'tandem bench serve [--items 1000000] [--requests 20000] [--rate 100] [--json out.json]',
+  options,
+  async run(argv) {
+    const { options: o } = parseArgs(argv, options);
+    const tmp = await mkdtemp(join(tmpdir(), 'tandem-bench-serve-'));
+    try {
+      let modelDir = o.model;
+      let setup: Record<string, unknown> = {};
+      if (!modelDir) {
+        modelDir = join(tmp, 'model');
+        setup = await syntheticModel(modelDir, o);
+      }
+      const apiKey = randomBytes(12).toString('hex');
+      const server = await startServer({ model: modelDir, port: 0, apiKey, eventsDb: join(tmp, 'events.db'), recommender: { candidatesPerSource: o.candidates }, bodyLimit: 16 * 1024 * 1024, log: () => {} });
+      const rec = server.service.current().rec;
+      const m = rec.manifest;
+      // known users with history, and live items, as the driver's id pools
+      const users = rec.activeUsers(5000);
+      const items = rec.liveItems(100000);
+      const planFile = join(tmp, 'plan.json');
+      const throughputRequests = o['throughput-requests'] ?? Math.min(o.requests, 5000);
+      await writeFile(planFile, JSON.stringify({ url: server.url, apiKey, users, items, k: o.k, requests: o.requests, rate: o.rate, concurrency: o.concurrency, throughputRequests, events: o.events, batch: o.batch, eventConcurrency: o['event-concurrency'], seed: o.seed }));
+      console.error(`serving model ${m.modelVersion} (${m.data.items} items, stages: ${m.stages.map((s) => s.name).join(', ')}) at ${server.url}; driving ${o.requests} requests at ${o.rate}/s, ${throughputRequests} at concurrency ${o.concurrency}, ${o.events} events`);
+      const driver = fileURLToPath(new URL('./serve-driver.ts', import.meta.url));
+      const out = await new Promise<string>((resolve, reject) => {
+        const child = spawn(process.execPath, ['--import', 'tsx', driver, planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let text = '';
+        child.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        child.on('error', reject);
+        child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`load driver exited with code ${code}`))));
+      });
+      const r = JSON.parse(out.trim().split('\n').pop()!) as {
+        rate: { p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; achievedRps: number };
+        throughput: { rps: number; p50Ms: number; p99Ms: number };
+        events: { perSecond: number; sent: number; batches: number; p99BatchMs: number };
+        errors: number;
+      };
+      const stored = server.service.store.countEvents();
+      const rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
+      await server.close();
+      const result = {
+        recommend: { p50Ms: r.rate.p50Ms, p95Ms: r.rate.p95Ms, p99Ms: r.rate.p99Ms, rps: r.throughput.rps, maxMs: r.rate.maxMs, rateRps: r.rate.achievedRps, requests: o.requests, saturation: { concurrency: o.concurrency, requests: throughputRequests, p50Ms: r.throughput.p50Ms, p99Ms: r.throughput.p99Ms } },
+        events: { perSecond: r.events.perSecond, sent: r.events.sent, stored, lost: r.events.sent - stored, batch: o.batch, p99BatchMs: r.events.p99BatchMs },
+        errors: r.errors,
+        model: { version: m.modelVersion, items: m.data.items, users: m.data.users, interactions: m.data.interactions, stages: m.stages.map((s) => s.name), candidatesPerSource: o.candidates, k: o.k },
+        serverRssMB: rssMB,
+        setup,
+      };
+      console.log(`recommend at ${o.rate}/s (${o.requests} requests): p50 ${result.recommend.p50Ms} ms, p95 ${result.recommend.p95Ms} ms, p99 ${result.recommend.p99Ms} ms, max ${result.recommend.maxMs} ms`);
+      console.log(`recommend at saturation (concurrency ${o.concurrency}): ${result.recommend.rps} req/s (p50 ${r.throughput.p50Ms} ms, p99 ${r.throughput.p99Ms} ms)`);
+      console.log(`events: ${result.events.perSecond}/s in batches of ${o.batch}; sent ${result.events.sent}, stored ${stored}, lost ${result.events.lost}`);
+      console.log(`errors ${r.errors}; server RSS ${rssMB} MB`);
+      if (o.json) await writeFile(o.json, JSON.stringify(result, null, 2) + '\n');
+      return r.errors === 0 && result.events.lost === 0 ? 0 : 1;
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  },
+};
