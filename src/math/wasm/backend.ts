@@ -293,8 +293,9 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
           at += bExt;
         }
         if (!cIn) {
-          // Copied in whatever beta is: gaps between rows (ldc > n) must come back unchanged.
-          h.set(c.subarray(0, cExt), at);
+          // With beta = 0 and no gaps between rows the kernel overwrites all of it: no need to copy in.
+          // Otherwise copy: beta reads it, and gaps (ldc > n) must come back unchanged.
+          if (beta !== 0 || ldc !== n) h.set(c.subarray(0, cExt), at);
           pc = at * 4;
         }
       }
