@@ -13,3 +13,5 @@ export { GbdtModel, MODEL_FORMAT, MODEL_VERSION } from './model.ts';
 export type { TrainSettings, TrainResult } from './booster.ts';
 export { trainGbdt } from './booster.ts';
 export { importXgboostJson, loadXgboostModel } from './xgboost.ts';
+export type { LibsvmOptions } from './libsvm.ts';
+export { parseLibsvmData, readLibsvmData, LibsvmError } from './libsvm.ts';

@@ -1,0 +1,62 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../math/index.ts';
+import { BinMapper, quantileCuts } from './binning.ts';
+import { GbdtParamError, paramDocs, resolveParams } from './options.ts';
+
+test('quantile cuts: one bin per distinct value when few, about equal counts when many', () => {
+  assert.deepEqual(Array.from(quantileCuts(Float64Array.of(1, 1, 2, 5, 5), 255)), [1.5, 3.5]);
+  const rng = new Rng(1);
+  const v = Float64Array.from({ length: 10000 }, () => rng.next()).sort();
+  const c = quantileCuts(v, 10);
+  assert.equal(c.length, 9);
+  for (let k = 0; k < 9; k++) assert.ok(Math.abs(c[k] - (k + 1) / 10) < 0.03, `cut ${k} = ${c[k]}`);
+  // a heavy value keeps its own bin and cuts stay strictly increasing
+  const heavy = Float64Array.from({ length: 1000 }, (_, i) => (i < 600 ? 0 : i)).sort();
+  const ch = quantileCuts(heavy, 20);
+  for (let k = 1; k < ch.length; k++) assert.ok(ch[k] > ch[k - 1]);
+  assert.ok(ch[0] > 0 && ch[0] < 600);
+  assert.equal(quantileCuts(new Float64Array(0), 255).length, 0);
+});
+
+test('bin of v is the number of cuts <= v, so bin <= k exactly when v < threshold(k); NaN gets the last bin', () => {
+  const rng = new Rng(2);
+  const n = 2000;
+  const F = 3;
+  const x = new Float32Array(n * F);
+  for (let i = 0; i < x.length; i++) x[i] = rng.next() < 0.05 ? NaN : i % 3 === 2 ? rng.int(4) : rng.normal();
+  const data = { features: x, nRows: n, nFeatures: F, labels: new Float32Array(n) };
+  const m = BinMapper.fit(data, 32, 500, 1);
+  const cols = m.binColumns(data);
+  assert.equal(m.valueBins(2), 4, 'four distinct values, four bins');
+  for (let f = 0; f < F; f++) {
+    for (let r = 0; r < n; r++) {
+      const v = x[r * F + f];
+      const b = cols[f * n + r];
+      assert.equal(b, m.bin(f, v));
+      if (Number.isNaN(v)) {
+        assert.equal(b, m.valueBins(f));
+        continue;
+      }
+      for (let k = 0; k < m.valueBins(f); k++) assert.equal(b <= k, v < m.threshold(f, k), `f${f} v=${v} k=${k}`);
+    }
+  }
+  // column-major input gives the same bins
+  const xc = new Float32Array(n * F);
+  for (let r = 0; r < n; r++) for (let f = 0; f < F; f++) xc[f * n + r] = x[r * F + f];
+  const mc = BinMapper.fit({ ...data, features: xc, layout: 'col' }, 32, 500, 1);
+  assert.deepEqual(mc.cuts, m.cuts);
+  assert.deepEqual(mc.binColumns({ ...data, features: xc, layout: 'col' }), cols);
+});
+
+test('options: defaults filled, every bad value named', () => {
+  const p = resolveParams({ numLeaves: 63 });
+  assert.equal(p.numLeaves, 63);
+  assert.equal(p.learningRate, 0.1);
+  assert.throws(() => resolveParams({ learningRate: 0 }), (e: Error) => e instanceof GbdtParamError && e.param === 'learningRate');
+  assert.throws(() => resolveParams({ maxBin: 256 }), /'maxBin': 256 is outside \[2, 255\]/);
+  assert.throws(() => resolveParams({ numLeaves: 2.5 }), /'numLeaves': 2.5 is not an integer/);
+  assert.throws(() => resolveParams({ metric: 'map' as never }), /'metric'/);
+  assert.throws(() => resolveParams({ numLeafs: 3 } as never), /'numLeafs': unknown parameter/);
+  assert.match(paramDocs(), /\| `minDataInLeaf` \| 20 \|/);
+});

@@ -1,0 +1,71 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Rng } from '../../math/index.ts';
+import { FlatForest, predictNodeRef, treeToObject, type Tree } from './tree.ts';
+
+/** A random tree with `leaves` leaves over F features (random shapes, thresholds, default directions). */
+function randomTree(rng: Rng, leaves: number, F: number): Tree {
+  const ni = leaves - 1;
+  const t: Tree = {
+    feature: new Int32Array(ni), threshold: new Float64Array(ni), defaultLeft: new Uint8Array(ni), left: new Int32Array(ni), right: new Int32Array(ni),
+    gain: new Float64Array(ni), nodeValue: new Float64Array(ni), nodeCount: new Float64Array(ni),
+    leafValue: Float64Array.from({ length: leaves }, () => rng.normal()), leafCount: new Float64Array(leaves),
+  };
+  // grow by splitting a random open leaf slot; slots hold child references still to be assigned
+  const open: { node: number; side: 0 | 1 }[] = [];
+  let nextLeaf = 0;
+  for (let k = 0; k < ni; k++) {
+    t.feature[k] = rng.int(F);
+    t.threshold[k] = rng.next() < 0.05 ? Infinity : rng.normal();
+    t.defaultLeft[k] = rng.int(2);
+    if (k > 0) {
+      const s = open.splice(rng.int(open.length), 1)[0];
+      if (s.side === 0) t.left[s.node] = k;
+      else t.right[s.node] = k;
+    }
+    open.push({ node: k, side: 0 }, { node: k, side: 1 });
+  }
+  for (const s of open) {
+    if (s.side === 0) t.left[s.node] = ~nextLeaf++;
+    else t.right[s.node] = ~nextLeaf++;
+  }
+  if (ni === 0) nextLeaf = 1;
+  assert.equal(nextLeaf, leaves);
+  return t;
+}
+
+test('the flat batch predictor equals the recursive reference (Float32 and Float64 rows, NaN, tree limits)', () => {
+  const rng = new Rng(11);
+  const F = 7;
+  const trees = Array.from({ length: 40 }, (_, i) => randomTree(rng, i % 9 === 0 ? 1 : 2 + rng.int(40), F));
+  const forest = new FlatForest(trees, F, 0.25);
+  const objs = trees.map(treeToObject);
+  const n = 700; // more than one row block
+  const x64 = new Float64Array(n * F);
+  for (let i = 0; i < x64.length; i++) {
+    const u = rng.next();
+    // NaN, exact threshold hits (< semantics) and ordinary values
+    x64[i] = u < 0.1 ? NaN : u < 0.2 ? trees[rng.int(40)].threshold[0] ?? 0 : rng.normal();
+  }
+  const x32 = Float32Array.from(x64);
+  for (const x of [x64, x32]) {
+    const out = new Float64Array(n);
+    forest.predictRaw(x, n, out);
+    const lim = new Float64Array(n);
+    forest.predictRaw(x, n, lim, 13);
+    for (let r = 0; r < n; r++) {
+      const row = x.subarray(r * F, (r + 1) * F);
+      let s = 0.25;
+      let s13 = 0.25;
+      objs.forEach((o, k) => {
+        const v = predictNodeRef(o, row);
+        s += v;
+        if (k < 13) s13 += v;
+      });
+      assert.ok(Math.abs(out[r] - s) < 1e-12, `row ${r}: ${out[r]} vs ${s}`);
+      assert.ok(Math.abs(lim[r] - s13) < 1e-12);
+    }
+  }
+  assert.throws(() => forest.predictRaw(x64, n + 1, new Float64Array(n + 1)), /need nRows\*nFeatures/);
+  assert.throws(() => forest.predictRaw(x64, n, new Float64Array(3)), /out has length 3/);
+});
