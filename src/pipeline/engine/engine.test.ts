@@ -176,3 +176,24 @@ test('Recommender: upserted items are recommendable, deleted items vanish at onc
   assert.ok(similar.items.filter((x) => genreOf(x.id) === 2).length >= 4);
   assert.ok(!similar.items.some((x) => x.id === 'i2'));
 });
+
+test('the popular list kept up to date by events matches a fresh scan', async (t) => {
+  const { dir } = await trained(t, { holdout: 0 });
+  const a = new Recommender(await readModelDir(dir, registry), { popularListSize: 10 });
+  a.recommendForUser('cold', { k: 10 }); // a scans now, then follows the events incrementally
+  let seed = 5;
+  const evs = [];
+  for (let i = 0; i < 400; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    evs.push({ user: `x${i % 17}`, item: `i${seed % 80}`, type: seed % 3 === 0 ? 'purchase' : 'view' });
+  }
+  for (let i = 0; i < evs.length; i += 7) {
+    a.applyEvents(a.checkEvents(evs.slice(i, i + 7)));
+    if (i % 98 === 0 || i + 7 >= evs.length) {
+      // reference: a fresh Recommender given the same events before its first (scanning) read
+      const b = new Recommender(await readModelDir(dir, registry), { popularListSize: 10 });
+      b.applyEvents(b.checkEvents(evs.slice(0, i + 7)));
+      assert.deepEqual(a.recommendForUser('cold', { k: 10 }).items, b.recommendForUser('cold', { k: 10 }).items, `after ${i + 7} events`);
+    }
+  }
+});
