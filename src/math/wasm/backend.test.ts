@@ -114,6 +114,9 @@ test('wasm gemm matches gemmRef across block edges (k > KC, m > MC, n > NC) and 
     [64, 64, 1],
     [1, 1, 1],
     [512, 128, 200], // the trainer's forward layer
+    [1, 128, 200], // one embedding at serving time (x W^T goes through gemv)
+    [1, 37, 5],
+    [1, 3, 1],
   ];
   for (const [m, n, k] of shapes) {
     for (const ta of [false, true]) {

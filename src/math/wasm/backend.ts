@@ -67,6 +67,7 @@ interface Exports {
     beta: number, c: number, ldc: number, work: number,
   ): void;
   gemv(rows: number, cols: number, m: number, x: number, y: number): void;
+  gemvx(rows: number, cols: number, m: number, ldm: number, x: number, alpha: number, beta: number, y: number): void;
   workBytes(): number;
   heapBase(): number;
   fused(): number;
@@ -299,7 +300,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
           pc = at * 4;
         }
       }
-      ex.gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, work);
+      if (m === 1 && transB && k > 0 && alpha !== 0 && (!transA || lda === 1)) {
+        // One row against a transposed B (x W^T): a gemv over B's rows, without packing or edge tiles.
+        ex.gemvx(n, k, pb, ldb, pa, alpha, beta, pc);
+      } else {
+        ex.gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, work);
+      }
       if (!cIn) c.set(heapNow().subarray(pc >>> 2, (pc >>> 2) + cExt));
     },
     gemv(rows, cols, m, x, y) {

@@ -307,8 +307,18 @@ function hsum(s: v128): f32 {
 
 /** y[r] = sum_c M[r*cols + c] * x[c]; m, x, y are byte offsets. */
 export function gemv(rows: i32, cols: i32, m: usize, x: usize, y: usize): void {
-  const stride = <usize>cols << 2;
+  gemvx(rows, cols, m, cols, x, 1, 0, y);
+}
+
+/**
+ * y = alpha * M x + beta * y with row stride ldm: gemv with BLAS-style scaling, which also serves a
+ * single-row gemm against a transposed B (x W^T, one embedding at serving time). beta == 0 never reads y.
+ */
+export function gemvx(rows: i32, cols: i32, m: usize, ldm: i32, x: usize, alpha: f32, beta: f32, y: usize): void {
+  const stride = <usize>ldm << 2;
   const cv = cols & ~3;
+  const va = f32x4.splat(alpha);
+  const vb = f32x4.splat(beta);
   let r: i32 = 0;
   for (; r + 4 <= rows; r += 4) {
     const m0 = m + <usize>r * stride;
@@ -338,7 +348,8 @@ export function gemv(rows: i32, cols: i32, m: usize, x: usize, y: usize): void {
       }
       out = f32x4.add(out, f32x4(t0, t1, t2, t3));
     }
-    v128.store(y + (<usize>r << 2), out);
+    const yp = y + (<usize>r << 2);
+    v128.store(yp, beta == 0 ? f32x4.mul(out, va) : madd(out, va, f32x4.mul(v128.load(yp), vb)));
   }
   for (; r < rows; r++) {
     const mr = m + <usize>r * stride;
@@ -350,6 +361,7 @@ export function gemv(rows: i32, cols: i32, m: usize, x: usize, y: usize): void {
     }
     let t = hsum(s);
     for (; c < cols; c++) t += load<f32>(mr + (<usize>c << 2)) * load<f32>(x + (<usize>c << 2));
-    store<f32>(y + (<usize>r << 2), t);
+    const yp = y + (<usize>r << 2);
+    store<f32>(yp, beta == 0 ? alpha * t : alpha * t + beta * load<f32>(yp));
   }
 }
