@@ -1,0 +1,233 @@
+/**
+ * `tandem bench gbdt`: GBDT training time, peak memory and validation AUC at 1 and 2 threads (each run
+ * in its own process, so peak RSS is that run's), and prediction throughput with 300 trees of 63 leaves.
+ * Data: a synthetic binary-classification set, or LibSVM files (--libsvm, --valid).
+ * `--dump DIR` writes the synthetic data for bench/gbdt_xgboost.py, which times XGBoost on the same rows.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Rng } from '../src/math/index.ts';
+import { type GbdtData, auc, readLibsvmData, trainGbdt } from '../src/ranking/index.ts';
+import { UsageError, parseArgs } from '../src/cli/args.ts';
+import type { OptionDefs } from '../src/cli/args.ts';
+import type { Command } from '../src/cli/command.ts';
+
+const options = {
+  rows: { type: 'number', default: 200_000, description: 'synthetic training rows' },
+  features: { type: 'number', default: 50, description: 'synthetic features' },
+  'valid-rows': { type: 'number', default: 50_000, description: 'synthetic validation rows' },
+  libsvm: { type: 'string', description: 'train on this LibSVM file (qid: groups allowed) instead of synthetic data' },
+  valid: { type: 'string', description: 'LibSVM validation file (with --libsvm); default: the last 20% of groups/rows' },
+  'index-base': { type: 'number', default: 0, description: 'first feature index in the LibSVM files (0 or 1)' },
+  threads: { type: 'numbers', default: [1, 2], description: 'thread counts to train with' },
+  rounds: { type: 'number', default: 200, description: 'boosting rounds' },
+  leaves: { type: 'number', default: 255, description: 'numLeaves' },
+  bins: { type: 'number', default: 255, description: 'maxBin' },
+  'learning-rate': { type: 'number', default: 0.1, description: 'learningRate' },
+  'min-data-in-leaf': { type: 'number', default: 20, description: 'minDataInLeaf' },
+  'predict-trees': { type: 'number', default: 300, description: 'trees of the prediction model' },
+  'predict-leaves': { type: 'number', default: 63, description: 'leaves per tree of the prediction model' },
+  'predict-train-rows': { type: 'number', default: 50_000, description: 'rows the prediction model is trained on' },
+  repeats: { type: 'number', default: 200, description: 'timed repeats of the 500-row prediction (median reported)' },
+  'no-train': { type: 'boolean', description: 'skip the training runs' },
+  'no-predict': { type: 'boolean', description: 'skip the prediction figures' },
+  dump: { type: 'string', description: 'write the synthetic data to this directory (for bench/gbdt_xgboost.py) and exit' },
+  seed: { type: 'number', default: 1, description: 'data seed' },
+  json: { type: 'string', description: 'write the figures to this JSON file' },
+  child: { type: 'number', description: '(internal) run one training in this process with this many threads' },
+} satisfies OptionDefs;
+
+/**
+ * A synthetic binary set: standard normal features, a nonlinear logit of the first 12 (products, sines,
+ * thresholds), labels drawn from it; features 10 and 11 are missing (NaN) in 10% of rows. Row-major.
+ * @example const d = syntheticBinary(200000, 50, 1);
+ */
+export function syntheticBinary(nRows: number, nFeatures: number, seed: number): GbdtData {
+  if (nFeatures < 12) throw new UsageError('--features: the synthetic set needs at least 12 features');
+  const rng = new Rng(seed);
+  const F = nFeatures;
+  const x = new Float32Array(nRows * F);
+  const y = new Float32Array(nRows);
+  for (let r = 0; r < nRows; r++) {
+    const o = r * F;
+    for (let f = 0; f < F; f++) x[o + f] = rng.normal();
+    const z =
+      0.8 * x[o] * x[o + 1] + 1.2 * Math.sin(2 * x[o + 2]) + 0.6 * x[o + 3] - 0.4 * x[o + 4] * x[o + 4] + 0.5 * Math.abs(x[o + 5]) +
+      (x[o + 6] > 0.5 ? 0.7 : -0.2) + 0.3 * x[o + 7] * x[o + 8] + 0.4 * Math.tanh(2 * x[o + 9]) + 0.3 * x[o + 10] - 0.3 * x[o + 11];
+    y[r] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+    if (rng.next() < 0.1) x[o + 10] = NaN;
+    if (rng.next() < 0.1) x[o + 11] = NaN;
+  }
+  return { features: x, nRows, nFeatures: F, labels: y };
+}
+
+type Opts = ReturnType<typeof parseArgs<typeof options>>['options'];
+
+interface TrainRow {
+  threads: number;
+  seconds: number;
+  peakRssMB: number;
+  validAuc: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/** Rows [a, b) of row-major data (groups re-based when present). */
+function sliceRows(d: GbdtData, a: number, b: number, groups?: Int32Array): GbdtData {
+  const F = d.nFeatures;
+  return { features: d.features.slice(a * F, b * F), nRows: b - a, nFeatures: F, labels: d.labels.slice(a, b), groups };
+}
+
+function loadData(o: Opts): { train: GbdtData; valid: GbdtData } {
+  if (!o.libsvm) {
+    return { train: syntheticBinary(o.rows, o.features, o.seed), valid: syntheticBinary(o['valid-rows'], o.features, o.seed + 1000) };
+  }
+  const base = o['index-base'] === 1 ? 1 : 0;
+  const train = readLibsvmData(o.libsvm, { indexBase: base });
+  if (o.valid) {
+    const valid = readLibsvmData(o.valid, { indexBase: base, nFeatures: train.nFeatures });
+    return { train, valid };
+  }
+  // no validation file: hold out the last 20% (whole groups when there are groups)
+  if (train.groups) {
+    const g = train.groups;
+    const ng = g.length - 1;
+    const cut = Math.max(1, Math.floor(ng * 0.8));
+    const at = g[cut];
+    return {
+      train: sliceRows(train, 0, at, g.slice(0, cut + 1)),
+      valid: sliceRows(train, at, train.nRows, Int32Array.from(g.subarray(cut), (v) => v - at)),
+    };
+  }
+  const at = Math.floor(train.nRows * 0.8);
+  return { train: sliceRows(train, 0, at), valid: sliceRows(train, at, train.nRows) };
+}
+
+function trainParams(o: Opts, labels: Float32Array | Float64Array) {
+  const binary = labels.every((v) => v === 0 || v === 1);
+  return {
+    objective: binary ? ('binary' as const) : ('regression' as const),
+    numRounds: o.rounds,
+    numLeaves: o.leaves,
+    maxBin: o.bins,
+    learningRate: o['learning-rate'],
+    minDataInLeaf: o['min-data-in-leaf'],
+    minSumHessianInLeaf: 1,
+    lambdaL2: 1,
+  };
+}
+
+/** One training run in this process (the child side): prints one JSON line. */
+async function childTrain(o: Opts, threads: number): Promise<void> {
+  const { train, valid } = loadData(o);
+  const t0 = performance.now();
+  const res = await trainGbdt(train, trainParams(o, train.labels), { threads });
+  const seconds = (performance.now() - t0) / 1000;
+  const raw = new Float64Array(valid.nRows);
+  res.model.predictRaw(valid.features, valid.nRows, raw);
+  const binary = valid.labels.every((v) => v === 0 || v === 1);
+  const row: TrainRow & { binSeconds: number; parallelSteps: number } = {
+    threads,
+    seconds,
+    peakRssMB: process.resourceUsage().maxRSS / 1024,
+    validAuc: binary ? auc(raw, valid.labels) : auc(raw, Float32Array.from(valid.labels, (v) => (v > 0 ? 1 : 0))),
+    binSeconds: res.binSeconds,
+    parallelSteps: res.parallelSteps,
+  };
+  console.log(JSON.stringify(row));
+}
+
+async function predictBench(o: Opts): Promise<{ rowsPerSecond: number; msFor500x300: number; trees: number; meanLeaves: number; meanDepth: number }> {
+  const F = o.libsvm ? loadData(o).train.nFeatures : o.features;
+  const data = o.libsvm ? loadData(o).train : syntheticBinary(o['predict-train-rows'], F, o.seed + 7);
+  const tr = data.nRows > o['predict-train-rows'] ? sliceRows(data, 0, o['predict-train-rows']) : data;
+  const { model } = await trainGbdt(tr, { objective: 'binary', numRounds: o['predict-trees'], numLeaves: o['predict-leaves'], learningRate: 0.05, minDataInLeaf: 5, lambdaL2: 1, baggingFraction: 0.8, featureFraction: 0.8 }, { threads: 2 });
+  const forest = model.forest;
+  const leaves = model.trees.reduce((a, t) => a + t.leafValue.length, 0) / model.trees.length;
+  // mean depth of a row's leaf, over the candidate rows below
+  const cand = syntheticBinary(100_000, F, o.seed + 99);
+  let depthSum = 0;
+  for (let r = 0; r < 500; r++) {
+    for (const t of model.trees) {
+      let node = t.feature.length > 0 ? 0 : ~0;
+      while (node >= 0) {
+        const v = cand.features[r * F + t.feature[node]];
+        node = v < t.threshold[node] ? t.left[node] : v >= t.threshold[node] ? t.right[node] : t.defaultLeft[node] ? t.left[node] : t.right[node];
+        depthSum++;
+      }
+    }
+  }
+  const out = new Float64Array(cand.nRows);
+  const x500 = cand.features.subarray(0, 500 * F);
+  for (let i = 0; i < 20; i++) forest.predictRaw(x500, 500, out); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < o.repeats; i++) {
+    const t0 = performance.now();
+    forest.predictRaw(x500, 500, out);
+    times.push(performance.now() - t0);
+  }
+  const bulk: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t0 = performance.now();
+    forest.predictRaw(cand.features, cand.nRows, out);
+    bulk.push(cand.nRows / ((performance.now() - t0) / 1000));
+  }
+  return { rowsPerSecond: median(bulk), msFor500x300: median(times), trees: model.trees.length, meanLeaves: leaves, meanDepth: depthSum / (500 * model.trees.length) };
+}
+
+function dump(o: Opts, dir: string): void {
+  const { train, valid } = loadData(o);
+  mkdirSync(dir, { recursive: true });
+  const w = (name: string, a: Float32Array | Float64Array) => writeFileSync(join(dir, name), Buffer.from(Float32Array.from(a).buffer));
+  w('train.f32', train.features);
+  w('train-labels.f32', train.labels);
+  w('valid.f32', valid.features);
+  w('valid-labels.f32', valid.labels);
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify({ trainRows: train.nRows, validRows: valid.nRows, features: train.nFeatures, seed: o.seed }));
+  console.log(`wrote ${train.nRows} + ${valid.nRows} rows x ${train.nFeatures} features to ${dir}`);
+}
+
+export const gbdtBench: Command = {
+  name: 'gbdt',
+  summary: 'GBDT training seconds, peak memory and validation AUC at 1 and 2 threads; prediction rows/s and ms for 500 rows x 300 trees',
+  usage: 'tandem bench gbdt [--rows N --features F | --libsvm FILE [--valid FILE]] [--json out.json]',
+  options,
+  async run(argv) {
+    const { options: o } = parseArgs(argv, options);
+    if (o.child !== undefined) {
+      await childTrain(o, o.child);
+      return 0;
+    }
+    if (o.dump) {
+      dump(o, o.dump);
+      return 0;
+    }
+    const train: TrainRow[] = [];
+    if (!o['no-train']) {
+      const bin = fileURLToPath(new URL('../bin/tandem.mjs', import.meta.url));
+      for (const t of o.threads) {
+        // a fresh process per run: its peak RSS is this run's alone
+        const r = spawnSync(process.execPath, ['--max-old-space-size=16384', bin, 'bench', 'gbdt', ...argv, '--child', String(t)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+        if (r.status !== 0) throw new Error(`training run with ${t} threads failed (exit ${r.status})`);
+        const row = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as TrainRow & { binSeconds: number; parallelSteps: number };
+        console.log(`train threads=${t}: ${row.seconds.toFixed(2)} s (binning ${row.binSeconds.toFixed(2)} s), peak RSS ${row.peakRssMB.toFixed(0)} MB, valid AUC ${row.validAuc.toFixed(4)}`);
+        train.push({ threads: row.threads, seconds: row.seconds, peakRssMB: row.peakRssMB, validAuc: row.validAuc });
+      }
+    }
+    let predict = { rowsPerSecond: NaN, msFor500x300: NaN };
+    if (!o['no-predict']) {
+      const p = await predictBench(o);
+      console.log(`predict: ${p.trees} trees, ${p.meanLeaves.toFixed(1)} leaves and depth ${p.meanDepth.toFixed(1)} on average; 500 rows in ${p.msFor500x300.toFixed(3)} ms (median of ${o.repeats}); ${Math.round(p.rowsPerSecond)} rows/s in bulk`);
+      predict = { rowsPerSecond: p.rowsPerSecond, msFor500x300: p.msFor500x300 };
+    }
+    const result = { train, predict };
+    if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2) + '\n');
+    return 0;
+  },
+};
