@@ -10,9 +10,9 @@ const fixture = (p: string): string => fileURLToPath(new URL(`./fixtures/${p}`, 
 const paths = { fast: 0, quoted: 0 };
 
 /** Feeds `text` to the streaming parser in chunks cut at the given positions. */
-function chunked(text: string, opts: DelimitedOptions, cuts: number[]): { fields: string[]; line: number }[] {
+function chunked(text: string, opts: DelimitedOptions, cuts: number[], onError?: (e: DataError) => void): { fields: string[]; line: number }[] {
   const out: { fields: string[]; line: number }[] = [];
-  const p = new DelimitedParser(opts, '<text>', (fields, line) => out.push({ fields, line }));
+  const p = new DelimitedParser(opts, '<text>', (fields, line) => out.push({ fields, line }), onError);
   let at = 0;
   for (const c of [...cuts].sort((a, b) => a - b)) {
     p.push(text.slice(at, c));
@@ -73,6 +73,11 @@ test('malformed quoting is a DataError naming file, line and column', () => {
   // the reference parser agrees on both
   assert.throws(() => parseDelimitedReference('a,b\n1,"open\nstill open\n', { separator: ',' }, 'bad.csv'), /bad\.csv:2: column 2: unterminated/);
   assert.throws(() => parseDelimitedReference('a,b\n1,"x"y,3\n', { separator: ',' }, 'bad.csv'), /bad\.csv:2: column 2: unexpected "y"/);
+  // with an error handler: report, skip the bad record, go on
+  const problems: string[] = [];
+  const rows = parseDelimitedReference('a,b\n1,"x"y,3\n2,ok\n3,"never closed\n4,lost\n', { separator: ',' }, 'bad.csv', (e) => problems.push(e.message));
+  assert.deepEqual(rows.map((r) => r.fields), [['a', 'b'], ['2', 'ok']]);
+  assert.deepEqual(problems, ['bad.csv:2: column 2: unexpected "y" after a closing quote (expected the separator or the end of the line)', 'bad.csv:4: column 2: unterminated quoted field (no closing quote before the end of the file)']);
   assert.throws(() => new DelimitedParser({ separator: '' }, 'x', () => {}), /non-empty/);
   assert.throws(() => new DelimitedParser({ separator: ',', quote: "''" }, 'x', () => {}), /one character/);
 });
@@ -83,6 +88,7 @@ test('differential: the streaming parser agrees with the reference on random tex
   const alphabet = ['a', 'b', ' ', '"', '""', ',', '::', '\t', '\n', '\r\n', '\r', 'é', 'x"y'];
   const seps = [',', '\t', '::', '|'];
   let checked = 0;
+  let recovered = 0;
   for (let trial = 0; trial < 3000; trial++) {
     const sep = seps[rng.int(seps.length)];
     const opts: DelimitedOptions = { separator: sep, quote: rng.int(5) === 0 ? false : '"' };
@@ -105,11 +111,19 @@ test('differential: the streaming parser agrees with the reference on random tex
       got = { error: e.line + ':' + e.column };
     }
     assert.deepEqual(got, want, `text ${JSON.stringify(text)} sep ${JSON.stringify(sep)} quote ${opts.quote} cuts ${cuts}`);
+    // recovering from malformed quotes: same records, same problems
+    const refErrors: string[] = [];
+    const fastErrors: string[] = [];
+    const refRows = parseDelimitedReference(text, opts, '<text>', (e) => refErrors.push(e.message));
+    const fastRows = chunked(text, opts, cuts, (e) => fastErrors.push(e.message));
+    assert.deepEqual({ rows: fastRows, errors: fastErrors }, { rows: refRows, errors: refErrors }, `recovering: text ${JSON.stringify(text)} sep ${JSON.stringify(sep)} cuts ${cuts}`);
+    recovered += refErrors.length;
     checked++;
   }
   assert.equal(checked, 3000);
   // both paths really ran
   assert.ok(paths.fast > 1000 && paths.quoted > 1000, JSON.stringify(paths));
+  assert.ok(recovered > 100, `recovery exercised ${recovered} times`);
 });
 
 test('readDelimited streams a file; latin1 decodes u.item titles', async () => {

@@ -28,8 +28,17 @@ export interface DelimitedOptions {
 /** Called once per record with its fields and the line it starts on. May throw to stop reading. */
 export type RecordHandler = (fields: string[], line: number) => void;
 
+/**
+ * Given, malformed quoting is reported here and parsing goes on: after a bad closing quote the record
+ * is skipped to the end of its line; an unterminated quote swallows the rest of the text as one bad record.
+ * Without it, the first such problem throws.
+ */
+export type ParseErrorHandler = (e: DataError) => void;
+
 const LF = 10;
 const CR = 13;
+/** Longest record (in characters) the streaming parser will wait for: past it, a quote is surely unterminated. */
+export const MAX_RECORD_CHARS = 64 << 20;
 
 function checkOptions(o: DelimitedOptions): { sep: string; quote: string } {
   const sep = o.separator;
@@ -61,6 +70,7 @@ export class DelimitedParser {
     opts: DelimitedOptions,
     readonly file: string,
     private readonly onRecord: RecordHandler,
+    private readonly onError?: ParseErrorHandler,
   ) {
     const c = checkOptions(opts);
     this.sep = c.sep;
@@ -107,6 +117,9 @@ export class DelimitedParser {
       pos = nl + 1;
     }
     this.carry = pos < buf.length ? buf.slice(pos) : '';
+    if (this.carry.length > MAX_RECORD_CHARS) {
+      throw new DataError({ file: this.file, line: this.line, column: 0, message: `a record of more than ${MAX_RECORD_CHARS} characters starts here (an unterminated quote, or no line ends?)` });
+    }
     if (final && this.carry.length) {
       throw new DataError({ file: this.file, line: this.line, column: 0, message: 'unterminated quoted field (no closing quote before the end of the file)' });
     }
@@ -130,10 +143,9 @@ export class DelimitedParser {
         for (;;) {
           const q = buf.indexOf(quote, i);
           if (q < 0) {
-            if (final) {
-              throw new DataError({ file: this.file, line: this.line, column: fields.length + 1, message: 'unterminated quoted field (no closing quote before the end of the file)' });
-            }
-            return -1;
+            if (!final) return -1;
+            this.fail(new DataError({ file: this.file, line: this.line, column: fields.length + 1, message: 'unterminated quoted field (no closing quote before the end of the file)' }));
+            return n;
           }
           lines += countNewlines(buf, i, q);
           if (q + 1 < n && buf.charCodeAt(q + 1) === quote.charCodeAt(0)) {
@@ -159,12 +171,18 @@ export class DelimitedParser {
         }
         if (j >= n) return -1;
         if (!final && n - i < sep.length && sep.startsWith(buf.slice(i))) return -1; // a separator cut by the chunk's end
-        throw new DataError({
-          file: this.file,
-          line: this.line + lines,
-          column: fields.length,
-          message: `unexpected ${JSON.stringify(buf[i])} after a closing quote (expected the separator or the end of the line)`,
-        });
+        const nl = buf.indexOf('\n', i);
+        if (nl < 0) return -1; // report once, when the record's end is in view
+        this.fail(
+          new DataError({
+            file: this.file,
+            line: this.line + lines,
+            column: fields.length,
+            message: `unexpected ${JSON.stringify(buf[i])} after a closing quote (expected the separator or the end of the line)`,
+          }),
+        );
+        this.line += lines + 1;
+        return nl + 1;
       }
       // Unquoted field: up to the next separator or newline.
       const nl = buf.indexOf('\n', i);
@@ -181,6 +199,11 @@ export class DelimitedParser {
       this.emit(fields, lines);
       return nl + 1;
     }
+  }
+
+  private fail(e: DataError): void {
+    if (!this.onError) throw e;
+    this.onError(e);
   }
 
   private emit(fields: string[], extraLines: number): void {
@@ -211,7 +234,7 @@ export function parseDelimited(text: string, opts: DelimitedOptions, file = '<te
  * The slow, obvious reference: one character at a time over the whole text, same semantics as
  * DelimitedParser. Tests hold the fast parser to it.
  */
-export function parseDelimitedReference(text: string, opts: DelimitedOptions, file = '<text>'): { fields: string[]; line: number }[] {
+export function parseDelimitedReference(text: string, opts: DelimitedOptions, file = '<text>', onError?: ParseErrorHandler): { fields: string[]; line: number }[] {
   const { sep, quote } = checkOptions(opts);
   const out: { fields: string[]; line: number }[] = [];
   const n = text.length;
@@ -224,7 +247,11 @@ export function parseDelimitedReference(text: string, opts: DelimitedOptions, fi
     if (text[k] === '\r' && (k + 1 === n || text[k + 1] === '\n')) return k + 1 === n ? 1 : 2;
     return -1;
   };
-  while (i < n) {
+  const fail = (e: DataError): void => {
+    if (!onError) throw e;
+    onError(e);
+  };
+  records: while (i < n) {
     const blank = atEol(i);
     if (blank > 0) {
       i += blank;
@@ -238,7 +265,10 @@ export function parseDelimitedReference(text: string, opts: DelimitedOptions, fi
       if (quote !== '' && text[i] === quote) {
         i++;
         for (;;) {
-          if (i >= n) throw new DataError({ file, line: start, column: fields.length + 1, message: 'unterminated quoted field (no closing quote before the end of the file)' });
+          if (i >= n) {
+            fail(new DataError({ file, line: start, column: fields.length + 1, message: 'unterminated quoted field (no closing quote before the end of the file)' }));
+            break records;
+          }
           if (text[i] === quote) {
             if (text[i + 1] === quote) {
               value += quote;
@@ -257,7 +287,13 @@ export function parseDelimitedReference(text: string, opts: DelimitedOptions, fi
           continue;
         }
         const e = atEol(i);
-        if (e < 0) throw new DataError({ file, line, column: fields.length, message: `unexpected ${JSON.stringify(text[i])} after a closing quote (expected the separator or the end of the line)` });
+        if (e < 0) {
+          fail(new DataError({ file, line, column: fields.length, message: `unexpected ${JSON.stringify(text[i])} after a closing quote (expected the separator or the end of the line)` }));
+          while (i < n && text[i] !== '\n') i++; // skip the rest of the record's last line
+          i++;
+          line++;
+          continue records;
+        }
         i += e;
         break;
       }
@@ -282,8 +318,8 @@ export function parseDelimitedReference(text: string, opts: DelimitedOptions, fi
  * string). A UTF-8 byte order mark is dropped.
  * @example await readDelimited('u.item', { separator: '|', encoding: 'latin1' }, (fields, line) => { ... });
  */
-export async function readDelimited(path: string, opts: DelimitedOptions, onRecord: RecordHandler, file = path): Promise<number> {
-  const parser = new DelimitedParser(opts, file, onRecord);
+export async function readDelimited(path: string, opts: DelimitedOptions, onRecord: RecordHandler, onError?: ParseErrorHandler, file = path): Promise<number> {
+  const parser = new DelimitedParser(opts, file, onRecord, onError);
   const stream = createReadStream(path, { encoding: opts.encoding ?? 'utf8', highWaterMark: 1 << 20 });
   let first = true;
   for await (const chunk of stream as AsyncIterable<string>) {

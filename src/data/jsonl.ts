@@ -4,7 +4,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { DataError } from './errors.ts';
-import type { TextEncoding } from './delimited.ts';
+import type { ParseErrorHandler, TextEncoding } from './delimited.ts';
 
 export type JsonRecord = Record<string, unknown>;
 export type JsonRecordHandler = (record: JsonRecord, line: number) => void;
@@ -40,6 +40,8 @@ export class JsonLinesParser {
   constructor(
     readonly file: string,
     private readonly onRecord: JsonRecordHandler,
+    /** Given, a line that is not a JSON object is reported here and skipped; without it, it throws. */
+    private readonly onError?: ParseErrorHandler,
   ) {}
 
   push(chunk: string): void {
@@ -62,8 +64,16 @@ export class JsonLinesParser {
   private take(text: string): void {
     const line = this.line++;
     if (text.trim() === '') return;
+    let record: JsonRecord;
+    try {
+      record = parseJsonLine(text, this.file, line);
+    } catch (e) {
+      if (!(e instanceof DataError) || !this.onError) throw e;
+      this.onError(e);
+      return;
+    }
     this.records++;
-    this.onRecord(parseJsonLine(text, this.file, line), line);
+    this.onRecord(record, line);
   }
 }
 
@@ -71,8 +81,8 @@ export class JsonLinesParser {
  * Streams a JSON Lines file.
  * @example await readJsonLines('events.jsonl', (o, line) => console.log(o.user));
  */
-export async function readJsonLines(path: string, onRecord: JsonRecordHandler, encoding: TextEncoding = 'utf8', file = path): Promise<number> {
-  const parser = new JsonLinesParser(file, onRecord);
+export async function readJsonLines(path: string, onRecord: JsonRecordHandler, encoding: TextEncoding = 'utf8', onError?: ParseErrorHandler, file = path): Promise<number> {
+  const parser = new JsonLinesParser(file, onRecord, onError);
   const stream = createReadStream(path, { encoding, highWaterMark: 1 << 20 });
   let first = true;
   for await (const chunk of stream as AsyncIterable<string>) {

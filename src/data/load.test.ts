@@ -224,3 +224,23 @@ test('numbers are decimal: hex, Infinity and NaN are not numbers; empty numeric 
   assert.deepEqual(report.files[0].problems.map((p) => `${p.line}:${p.column}: ${p.message}`), ["2:3: '0x10' is not a number", "3:3: 'Infinity' is not a number", "4:3: 'NaN' is not a number"]);
   assert.deepEqual(Array.from(dataset.interactions.value), [-25, 0.5]);
 });
+
+test('skipBadRows also skips malformed quoting and invalid JSON lines, counted like any bad row', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'e.csv'), 'u,i\na,1\nb,"2"x\nc,3\n');
+  const csv = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i' } }, { skipBadRows: true });
+  assert.deepEqual(csv.dataset.users.ids.values, ['a', 'c']);
+  assert.equal(csv.report.files[0].skipped, 1);
+  assert.match(csv.report.files[0].problems[0].message, /unexpected "x" after a closing quote/);
+  assert.equal(csv.report.files[0].problems[0].line, 3);
+  await assert.rejects(loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i' } }), /e\.csv:3: column 2: unexpected "x"/);
+  writeFileSync(join(dir, 'e.jsonl'), '{"u":"a","i":"1"}\n{"u":"b",\n["c"]\n{"u":"d"}\n{"u":"e","i":5}\n');
+  const jl = await loadDataset({ interactions: { path: join(dir, 'e.jsonl'), user: 'u', item: 'i' } }, { skipBadRows: true });
+  assert.deepEqual(jl.dataset.users.ids.values, ['a', 'e']);
+  assert.deepEqual(jl.report.files[0].problems.map((p) => [p.line, p.columnName ?? '', p.message.slice(0, 30)]), [
+    [2, '', 'invalid JSON: Expected double-'],
+    [3, '', 'expected a JSON object, found '],
+    [4, 'i', 'missing item id'],
+  ]);
+  assert.equal(jl.report.files[0].rows, 2);
+});

@@ -102,7 +102,7 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
       await readJsonLines(file, (obj, line) => {
         row.obj = obj;
         run(handle, row, line);
-      }, cfg.encoding);
+      }, cfg.encoding, (e) => bad(e.toProblem()));
       return report;
     }
 
@@ -134,7 +134,7 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
         return;
       }
       run(handle, row, line);
-    });
+    }, (e) => bad(e.toProblem()));
     return report;
   } catch (e) {
     if (e instanceof DataError) throw e;
