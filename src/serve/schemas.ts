@@ -47,17 +47,19 @@ const recommendation: JsonSchema = {
   },
 };
 
-const recommendations: JsonSchema = {
-  type: 'object',
-  required: ['modelVersion', 'strategy', 'items'],
-  properties: {
-    user: { type: 'string' },
-    item: { type: 'string' },
-    modelVersion: { type: 'string' },
-    strategy: { type: 'string', enum: ['personal', 'features', 'popularity', 'similar', 'content'], description: 'how the items were found; features and popularity are the fallbacks for users without usable history' },
-    items: { type: 'array', items: recommendation },
-  },
-};
+function recommendations(about: 'user' | 'item' | null): JsonSchema {
+  return {
+    type: 'object',
+    // fast-json-stringify writes required properties first: the subject leads the answer
+    required: [...(about ? [about] : []), 'modelVersion', 'strategy', 'items'],
+    properties: {
+      ...(about ? { [about]: { type: 'string' } } : {}),
+      modelVersion: { type: 'string' },
+      strategy: { type: 'string', enum: ['personal', 'features', 'popularity', 'similar', 'content'], description: 'how the items were found; features and popularity are the fallbacks for users without usable history' },
+      items: { type: 'array', items: recommendation },
+    },
+  };
+}
 
 /** A feature value: a category or text, a number, a list of tags, or a vector. */
 const featureValue = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'array', items: { type: 'string' } }, { type: 'array', items: { type: 'number' } }, { type: 'null' }] };
@@ -73,7 +75,7 @@ export const ROUTES: Record<string, RouteSchema> = {
       additionalProperties: false,
       properties: { k, exclude: { type: 'string', maxLength: 65536, description: 'comma-separated item ids never to return' }, category },
     },
-    response: { 200: recommendations },
+    response: { 200: recommendations('user') },
   },
   'POST /v1/recommendations': {
     summary: 'Recommendations for an anonymous or new user from features and recent items',
@@ -89,14 +91,14 @@ export const ROUTES: Record<string, RouteSchema> = {
         category,
       },
     },
-    response: { 200: recommendations },
+    response: { 200: recommendations(null) },
   },
   'GET /v1/items/:id/similar': {
     summary: 'Items similar to an item',
     tags: ['recommend'],
     params: idParam,
     querystring: { type: 'object', additionalProperties: false, properties: { k, category } },
-    response: { 200: recommendations },
+    response: { 200: recommendations('item') },
   },
   'POST /v1/events': {
     summary: 'A batch of interactions, stored durably before the reply and applied at once',

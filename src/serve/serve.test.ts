@@ -73,6 +73,7 @@ test('GET recommendations: shape, exclude, category, and bad parameters named', 
   const r = await call('GET', '/v1/users/u2/recommendations?k=5');
   assert.equal(r.status, 200);
   assert.equal(r.json.user, 'u2');
+  assert.deepEqual(Object.keys(r.json), ['user', 'modelVersion', 'strategy', 'items']);
   assert.equal(typeof r.json.modelVersion, 'string');
   assert.equal(r.json.strategy, 'personal');
   assert.equal(r.json.items.length, 5);
