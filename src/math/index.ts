@@ -7,3 +7,6 @@ export { gemmRef, jsBackend, getKernelBackend } from './gemm.ts';
 export { spawnWorker } from './worker.ts';
 export type { OptimizerKind, OptimizerConfig, LrSchedule } from './optim.ts';
 export { Optimizer, optimizerStateSize, lrMultiplier } from './optim.ts';
+export type { KernelBackendOptions } from './gemm.ts';
+export type { WasmKernelBackend, WasmBackendOptions, WasmMemory, WasmModule } from './wasm/backend.ts';
+export { createWasmBackend } from './wasm/backend.ts';
