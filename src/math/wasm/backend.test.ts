@@ -117,6 +117,8 @@ test('wasm gemm matches gemmRef across block edges (k > KC, m > MC, n > NC) and 
     [1, 128, 200], // one embedding at serving time (x W^T goes through gemv)
     [1, 37, 5],
     [1, 3, 1],
+    [2, 1000, 64], // a few queries against item rows (gemv per row)
+    [3, 9, 7],
   ];
   for (const [m, n, k] of shapes) {
     for (const ta of [false, true]) {

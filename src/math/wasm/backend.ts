@@ -300,9 +300,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
           pc = at * 4;
         }
       }
-      if (m === 1 && transB && k > 0 && alpha !== 0 && (!transA || lda === 1)) {
-        // One row against a transposed B (x W^T): a gemv over B's rows, without packing or edge tiles.
-        ex.gemvx(n, k, pb, ldb, pa, alpha, beta, pc);
+      if (m < 4 && transB && k > 0 && alpha !== 0 && (!transA || (m === 1 && lda === 1))) {
+        // A row or three against a transposed B (x W^T, a few queries against item rows): a gemv over
+        // B's rows per row of C beats packing B for a 4-row micro-tile that is mostly empty.
+        for (let i = 0; i < m; i++) ex.gemvx(n, k, pb, ldb, pa + i * lda * 4, alpha, beta, pc + i * ldc * 4);
       } else {
         ex.gemm(transA ? 1 : 0, transB ? 1 : 0, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc, work);
       }
