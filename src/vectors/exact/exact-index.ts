@@ -56,6 +56,9 @@ export class ExactIndex implements VectorIndex {
 
   private readonly backend: KernelBackend;
   private readonly useBackend: boolean;
+  /** Backend memory for the backend's kernels; ordinary memory for ours (JIT code reads views on a
+   * WebAssembly memory's growable buffer several times slower). */
+  private readonly alloc: (n: number) => Float32Array;
   private readonly blockRows: number;
   private readonly perPass: number;
   private data: Float32Array;
@@ -79,13 +82,14 @@ export class ExactIndex implements VectorIndex {
     const kernel = opts.kernel ?? 'auto';
     this.useBackend = kernel === 'backend' || (kernel === 'auto' && this.backend.name !== 'js');
     this.kernelName = this.useBackend ? this.backend.name : 'js';
+    this.alloc = this.useBackend ? (n) => this.backend.alloc(n) : (n) => new Float32Array(n);
     this.blockRows = Math.max(1, Math.floor(opts.blockRows ?? 1024));
     this.perPass = this.useBackend ? 32 : queriesPerPass(this.dim);
     const cap = Math.max(16, Math.floor(opts.capacity ?? 0));
-    this.data = this.backend.alloc(cap * this.dim);
+    this.data = this.alloc(cap * this.dim);
     this.rowLabel = new Int32Array(cap);
-    this.qbuf = this.backend.alloc(this.perPass * this.dim);
-    this.scratch = this.backend.alloc(this.perPass * this.blockRows);
+    this.qbuf = this.alloc(this.perPass * this.dim);
+    this.scratch = this.alloc(this.perPass * this.blockRows);
   }
 
   get size(): number {
@@ -373,7 +377,7 @@ export class ExactIndex implements VectorIndex {
     const cap = this.rowLabel.length;
     if (n <= cap) return;
     const next = Math.max(n, cap * 2);
-    const data = this.backend.alloc(next * this.dim);
+    const data = this.alloc(next * this.dim);
     data.set(this.data.subarray(0, this.count * this.dim));
     this.data = data;
     const rl = new Int32Array(next);
