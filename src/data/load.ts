@@ -358,11 +358,12 @@ async function loadEntities(cfg: EntityConfig, table: TableBuilder, role: 'users
 }
 
 /**
- * `s` as its own string when it is a new id. Substrings of a parsed line can be slices of the whole
- * chunk they came from; a vocabulary keeping one would keep the chunk (1 MiB) alive with it.
+ * The row of id `s`, added when new. A new id is copied first: substrings of a parsed line can be
+ * slices of the whole chunk they came from, and a vocabulary keeping one would keep the chunk alive.
  */
-function own(table: TableBuilder, s: string): string {
-  return table.ids.has(s) ? s : copy(s);
+function rowOf(table: TableBuilder, s: string): number {
+  const k = table.ids.get(s);
+  return k >= 0 ? k : table.row(copy(s));
 }
 
 /** A fresh copy of `s` (V8 copies substrings shorter than 13 characters anyway). */
@@ -405,9 +406,9 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
       // logs sorted by user repeat the same user row after row: skip the map lookup
       if (u !== lastUser) {
         lastUser = u;
-        lastUserRow = b.users.row(own(b.users, u));
+        lastUserRow = rowOf(b.users, u);
       }
-      b.addInteraction(lastUserRow, b.items.row(own(b.items, i)), e, v, t);
+      b.addInteraction(lastUserRow, rowOf(b.items, i), e, v, t);
     };
   });
 }
