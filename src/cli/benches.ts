@@ -2,7 +2,9 @@ import type { Command } from './command.ts';
 import { kernelsBench } from '../../bench/kernels.ts';
 import { indexBench } from '../../bench/index-bench.ts';
 import { serveBench } from '../../bench/serve.ts';
+import { trainBench } from '../../bench/train.ts';
+import { coldStartBench } from '../../bench/cold-start.ts';
 import { gbdtBench } from '../../bench/gbdt.ts';
 
 /** Benchmarks reachable as `tandem bench <name>`; each is a Command whose code lives under bench/. */
-export const benches: Command[] = [kernelsBench, indexBench, serveBench, gbdtBench];
+export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench];

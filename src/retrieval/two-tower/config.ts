@@ -34,6 +34,8 @@ export interface TwoTowerConfig {
   emaDecay: number;
   /** Probability that an example's own user/item id is replaced by the OOV row (teaches cold start). */
   idDropout: number;
+  /** Probability that an example hides the user's id and whole history (features only: teaches cold start). */
+  coldDropout: number;
   initStd: number;
   historyLength: number;
   recencyDecay: number;
@@ -67,6 +69,7 @@ export const TWO_TOWER_PARAMS: Record<keyof TwoTowerConfig, ParamDef> = {
   patience: { default: 3, description: 'early stopping patience in epochs (needs a validation set)', check: (v: number) => Number.isInteger(v) && v >= 1, range: 'integer >= 1' },
   emaDecay: { default: 0.995, description: 'decay of the moving average of the weights (0: off)', check: (v: number) => v >= 0 && v < 1, range: '[0, 1)' },
   idDropout: { default: 0.05, description: 'probability of replacing an id by the OOV row during training', check: (v: number) => v >= 0 && v <= 1, range: '0..1' },
+  coldDropout: { default: 0.1, description: "probability of hiding the user's id and history in an example (features-only users)", check: (v: number) => v >= 0 && v <= 1, range: '0..1' },
   initStd: { default: 0.05, description: 'standard deviation of the embedding initialisation', check: (v: number) => v > 0, range: '> 0' },
   historyLength: { default: 50, description: 'most recent events in the history bag', check: (v: number) => Number.isInteger(v) && v >= 0, range: 'integer >= 0' },
   recencyDecay: { default: 1, description: 'history weight multiplier per step back in time', check: (v: number) => v > 0 && v <= 1, range: '(0, 1]' },

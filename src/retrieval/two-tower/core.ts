@@ -147,7 +147,12 @@ export class TrainerCore {
       const u = ex.exUser[e];
       const item = ex.seqItems[e];
       // the history is what the user did before this event, so the positive is never in its own bag
-      fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, ex.userStart[u], e, cfg.idDropout > 0 && rng.next() < cfg.idDropout);
+      if (cfg.coldDropout > 0 && rng.next() < cfg.coldDropout) {
+        // a features-only user, as a new user arrives
+        fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, e, e, true);
+      } else {
+        fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, ex.userStart[u], e, cfg.idDropout > 0 && rng.next() < cfg.idDropout);
+      }
       this.colItem[r] = item;
       this.w[r] = ex.seqWeights[e];
       this.logQ[r] = q * (ex.itemLogProb[item] + Math.log(n));

@@ -46,19 +46,19 @@ export function softmaxLoss(
       continue;
     }
     const own = colItem[i];
+    // pass 1: logits into dS (masked duplicates at -inf), and their max
     let max = -Infinity;
     for (let j = 0; j < C; j++) {
-      if (j !== i && colItem[j] === own) continue;
-      const z = S[o + j] * invTau - (logQ ? logQ[j] : 0);
+      let z = S[o + j] * invTau;
+      if (logQ !== null) z -= logQ[j];
+      if (colItem[j] === own && j !== i) z = -Infinity;
+      dS[o + j] = z;
       if (z > max) max = z;
     }
+    // pass 2: exp(z - max) and the partition sum; exp(-inf) = 0 drops the masked columns
     let sum = 0;
     for (let j = 0; j < C; j++) {
-      if (j !== i && colItem[j] === own) {
-        dS[o + j] = 0;
-        continue;
-      }
-      const e = Math.exp(S[o + j] * invTau - (logQ ? logQ[j] : 0) - max);
+      const e = Math.exp(dS[o + j] - max);
       dS[o + j] = e;
       sum += e;
     }

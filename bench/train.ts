@@ -1,0 +1,119 @@
+/**
+ * `tandem bench train`: two-tower training throughput (positives per second) at each thread count,
+ * on MovieLens or a synthetic catalog, plus request-time inference latency. The model is the
+ * reference shape: 32-wide embeddings, history bag, towers concat -> 128 -> 64, in-batch softmax, batch 512.
+ */
+import { writeFileSync } from 'node:fs';
+import { parseArgs, UsageError } from '../src/cli/args.ts';
+import type { Command } from '../src/cli/command.ts';
+import { loadDataset, resolvePreset, type Dataset } from '../src/data/index.ts';
+import { generateSynthetic } from '../src/data/synthetic.ts';
+import { getKernelBackend } from '../src/math/index.ts';
+import { trainTwoTower, userQuery } from '../src/retrieval/index.ts';
+
+const options = {
+  dataset: { type: 'string', description: "preset name (e.g. 'movielens-100k'), with --data" },
+  data: { type: 'string', description: 'directory of the preset files' },
+  synthetic: { type: 'boolean', description: 'use the synthetic generator instead of a dataset' },
+  items: { type: 'number', description: 'synthetic: items', default: 1_000_000 },
+  users: { type: 'number', description: 'synthetic: users', default: 200_000 },
+  interactions: { type: 'number', description: 'synthetic: interactions', default: 10_000_000 },
+  threads: { type: 'numbers', description: 'thread counts to measure', default: [1, 2] as number[] },
+  epochs: { type: 'number', description: 'epochs per measurement (the median epoch is reported)', default: 1 },
+  'max-examples': { type: 'number', description: 'train on at most this many positives per epoch (0: all)', default: 0 },
+  seed: { type: 'number', description: 'random seed', default: 1 },
+  json: { type: 'string', description: 'write the figures to this JSON file' },
+} as const;
+
+interface Run {
+  threads: number;
+  /** positive examples per wall-clock second (median epoch) */
+  examplesPerSecond: number;
+  epochSeconds: number;
+  /** positives per process-CPU second (all threads): steadier than wall clock on a busy machine */
+  examplesPerCpuSecond: number;
+  peakRssMB: number;
+  examples: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+function cpuSeconds(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1e6;
+}
+
+export const trainBench: Command = {
+  name: 'train',
+  summary: 'two-tower training throughput (positives/s) at 1..n threads, and inference latency',
+  usage: 'tandem bench train (--dataset movielens-100k --data DIR | --synthetic [--items N --interactions N]) [--threads 1,2] [--json out.json]',
+  options,
+  async run(argv) {
+    const { options: o } = parseArgs(argv, options);
+    let ds: Dataset;
+    const t0 = performance.now();
+    if (o.synthetic) {
+      ds = generateSynthetic({ items: o.items, users: o.users, interactions: o.interactions, seed: o.seed });
+    } else {
+      if (!o.dataset || !o.data) throw new UsageError('give --dataset and --data, or --synthetic');
+      ds = (await loadDataset(resolvePreset(o.dataset, o.data))).dataset;
+    }
+    if (o['max-examples'] > 0 && o['max-examples'] < ds.interactions.length) {
+      const { selectInteractions } = await import('../src/data/index.ts');
+      ds = ds.withInteractions(selectInteractions(ds.interactions, Int32Array.from({ length: o['max-examples'] }, (_, i) => i)));
+    }
+    const s = ds.summary();
+    console.log(`data: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s to load); kernels: ${getKernelBackend().name}`);
+    const config = { embeddingDim: 32, hidden: [128], dim: 64, loss: 'softmax' as const, batchSize: 512, epochs: o.epochs, historyLength: 50 };
+    const runs: Run[] = [];
+    let inference: Record<string, number> = {};
+    for (const threads of o.threads) {
+      if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads: ${threads} is not a positive integer`);
+      const c0 = cpuSeconds();
+      const r = await trainTwoTower(ds, config, { threads, seed: o.seed, log: () => {} });
+      const cpu = cpuSeconds() - c0;
+      const secs = median(r.epochs.map((e) => e.seconds));
+      const seen = ds.interactions.length;
+      const run: Run = {
+        threads,
+        examplesPerSecond: Math.round(seen / secs),
+        epochSeconds: +secs.toFixed(3),
+        examplesPerCpuSecond: Math.round((seen * r.epochs.length) / cpu),
+        peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+        examples: seen,
+      };
+      runs.push(run);
+      console.log(`threads ${threads}: ${run.examplesPerSecond} positives/s (epoch ${run.epochSeconds} s; ${run.examplesPerCpuSecond} per CPU-second), peak RSS ${run.peakRssMB} MB`);
+      if (threads === o.threads[0]) inference = latency(r.model, ds);
+    }
+    console.log(`inference: embedUser p50 ${inference.embedUserP50Us} us, p99 ${inference.embedUserP99Us} us; embedItem p50 ${inference.embedItemP50Us} us`);
+    if (o.json) writeFileSync(o.json, JSON.stringify({ dataset: { ...s, name: o.synthetic ? 'synthetic' : o.dataset }, kernels: getKernelBackend().name, runs, inference }, null, 2));
+    return 0;
+  },
+};
+
+/** Per-call latency of request-time embedding (known users with their history, catalog items). */
+function latency(model: import('../src/retrieval/index.ts').TwoTowerModel, ds: Dataset): Record<string, number> {
+  const n = Math.min(2000, ds.numUsers);
+  const qs = Array.from({ length: n }, (_, u) => userQuery(ds, u));
+  const out = new Float32Array(model.dim);
+  for (let i = 0; i < 200; i++) model.embedQuery(qs[i % n], out); // warm-up
+  const tu: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    model.embedQuery(qs[i], out);
+    tu.push((performance.now() - t) * 1000);
+  }
+  const ti: number[] = [];
+  for (let i = 0; i < Math.min(2000, ds.numItems); i++) {
+    const t = performance.now();
+    model.embedItem(i, out);
+    ti.push((performance.now() - t) * 1000);
+  }
+  const pct = (xs: number[], p: number) => +[...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))].toFixed(1);
+  return { embedUserP50Us: pct(tu, 0.5), embedUserP99Us: pct(tu, 0.99), embedItemP50Us: pct(ti, 0.5) };
+}
