@@ -271,6 +271,31 @@ test('getKernelBackend() in a worker attaches to the memory of the thread that s
   await workerComputes(be as WasmKernelBackend, true);
 });
 
+test('two threads allocating at once get disjoint, intact ranges', async () => {
+  const count = 20000;
+  const flag = new Int32Array(new SharedArrayBuffer(8));
+  const theirs = new Float64Array(new SharedArrayBuffer(count * 8));
+  const w = spawnWorker(new URL('./alloc.fixture.ts', import.meta.url), { memory: wasm.memory, flag, offsets: theirs, count });
+  const failed = new Promise((_, reject) => w.once('error', reject));
+  // Start together: wait (without blocking the event loop for long) until the worker is ready.
+  while (Atomics.load(flag, 0) !== 1) await Promise.race([new Promise((r) => setTimeout(r, 5)), failed]);
+  Atomics.store(flag, 1, 1);
+  const mine: Float32Array[] = [];
+  for (let i = 0; i < count; i++) mine.push(wasm.alloc(1 + (i % 5)).fill(-(i + 1)));
+  while (Atomics.load(flag, 0) !== 2) await Promise.race([new Promise((r) => setTimeout(r, 5)), failed]);
+  await w.terminate();
+  const spans: Array<[number, number]> = [];
+  for (let i = 0; i < count; i++) {
+    spans.push([mine[i].byteOffset, mine[i].byteOffset + mine[i].byteLength]);
+    assert.ok(mine[i].every((v) => v === -(i + 1)), `my array ${i} was overwritten`);
+    const t = wasm.view(theirs[i], 1 + (i % 7));
+    assert.ok(t.every((v) => v === i + 1), `the worker's array ${i} was overwritten`);
+    spans.push([t.byteOffset, t.byteOffset + t.byteLength]);
+  }
+  spans.sort((a, b) => a[0] - b[0]);
+  for (let i = 1; i < spans.length; i++) assert.ok(spans[i][0] >= spans[i - 1][1], `ranges overlap at ${spans[i][0]}`);
+});
+
 test('TANDEM_KERNELS=js selects the reference backend, and getKernelBackend picks wasm otherwise', () => {
   const script = "import { getKernelBackend } from './src/math/index.ts'; console.log(getKernelBackend().name);";
   const cwd = fileURLToPath(new URL('../../../', import.meta.url));
