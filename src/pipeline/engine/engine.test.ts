@@ -197,3 +197,19 @@ test('the popular list kept up to date by events matches a fresh scan', async (t
     }
   }
 });
+
+test('the sources see only the latest maxHistory events, all of them stay excluded', async (t) => {
+  const { dir } = await trained(t, { holdout: 0 });
+  const full = new Recommender(await readModelDir(dir, registry));
+  const capped = new Recommender(await readModelDir(dir, registry), { maxHistory: 2 });
+  // genre-0 history first, then two genre-3 events: the capped view sees only genre 3
+  const evs = ['i0', 'i4', 'i8', 'i12', 'i16', 'i20', 'i3', 'i7'].map((item) => ({ user: 'h', item }));
+  full.applyEvents(full.checkEvents(evs));
+  capped.applyEvents(capped.checkEvents(evs));
+  const a = full.recommendForUser('h', { k: 5 }).items;
+  const b = capped.recommendForUser('h', { k: 5 }).items;
+  assert.ok(b.filter((x) => genreOf(x.id) === 3).length >= 4, JSON.stringify(b));
+  assert.ok(a.filter((x) => genreOf(x.id) === 0).length >= 3, JSON.stringify(a));
+  const seen = new Set(evs.map((e) => e.item));
+  assert.ok(capped.recommendForUser('h', { k: 40 }).items.every((x) => !seen.has(x.id)));
+});

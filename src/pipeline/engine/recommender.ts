@@ -66,6 +66,8 @@ export interface RecommenderOptions {
   maxK?: number;
   /** Clock in seconds, for default event timestamps. */
   now?: () => number;
+  /** The sources see at most this many of the user's latest events (all of them still count as seen). */
+  maxHistory?: number;
   /** Length of the kept most-popular list (fallbacks read it; a selective filter scans the catalog). */
   popularListSize?: number;
 }
@@ -104,6 +106,7 @@ export class Recommender {
   private readonly ranker: Ranker | null;
   private readonly cps: number;
   private readonly popSize: number;
+  private readonly maxHistory: number;
   private readonly now: () => number;
   /** Items the trained stages know: dense indices below this. */
   readonly trainedItems: number;
@@ -145,6 +148,7 @@ export class Recommender {
     this.ranker = model.ranker;
     this.cps = opts.candidatesPerSource ?? 200;
     this.popSize = opts.popularListSize ?? 2000;
+    this.maxHistory = opts.maxHistory ?? 500;
     this.maxK = opts.maxK ?? 100;
     this.now = opts.now ?? (() => Date.now() / 1000);
     const stages = model.manifest.stages;
@@ -266,12 +270,14 @@ export class Recommender {
     if (this.manifest.business.excludeSeen) for (const it of hist.items) exclude.add(it);
     const category = this.categoryCode(opts.category);
     // the stages only know trained items; newer ones stay in the history for exclusion alone
+    // the latest maxHistory of them, oldest first
     let n = 0;
-    for (const it of hist.items) if (it < this.trainedItems) n++;
+    let from = hist.items.length;
+    while (from > 0 && n < this.maxHistory) if (hist.items[--from] < this.trainedItems) n++;
     if (n > 0 && this.sources.length > 0) {
       const q: UserQuery = { user: userIndex, history: new Int32Array(n), weights: new Float32Array(n), timestamps: new Float64Array(n) };
       let j = 0;
-      for (let i = 0; i < hist.items.length; i++) {
+      for (let i = from; i < hist.items.length; i++) {
         if (hist.items[i] >= this.trainedItems) continue;
         q.history[j] = hist.items[i];
         q.weights![j] = hist.weights[i];
