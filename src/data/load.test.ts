@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, type DatasetConfig, type FeatureColumn } from './index.ts';
+import { DataError, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, type DatasetConfig, type FeatureColumn } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const shopConfig = (): Promise<DatasetConfig> => loadConfigFile(join(fixtures, 'shop/shop.json'));
@@ -122,6 +122,11 @@ test('skipBadRows skips, counts exactly and keeps the first problems as data', a
   const capped = await loadDataset(c, { skipBadRows: true, maxProblems: 2 });
   assert.equal(capped.report.files[2].problems.length, 2);
   assert.equal(capped.report.files[2].skipped, 6);
+  const text = formatLoadReport(capped.report).split('\n');
+  assert.equal(text.length, 6);
+  assert.match(text[2], /events\.csv: 2 rows loaded, 6 bad rows skipped$/);
+  assert.match(text[4], /^  .*bad-events\.csv:4: column 4 \(price_paid\): '12\.x' is not a number$/);
+  assert.equal(text[5], '  ... and 4 more');
   // a skipped row adds no user or item rows: u3 comes from users.tsv, nobody new
   assert.equal(dataset.numUsers, 3);
 });

@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import { validateConfig, type ColumnRef, type DatasetConfig, type EntityConfig, type FeatureConfig, type FileConfig, type InteractionsConfig, type TimestampFormat } from './config.ts';
 import { readDelimited } from './delimited.ts';
 import { readJsonLines, type JsonRecord } from './jsonl.ts';
-import { DataError, type DataProblem } from './errors.ts';
+import { DataError, formatProblem, type DataProblem } from './errors.ts';
 import { DatasetBuilder, type FeatureValue, type TableBuilder } from './builder.ts';
 import { Dataset, selectInteractions } from './dataset.ts';
 import type { FeatureSpec, Schema } from './schema.ts';
@@ -31,6 +31,20 @@ export interface FileReport {
 
 export interface LoadReport {
   files: FileReport[];
+}
+
+/**
+ * The report as lines for a terminal: one per file, then its kept problems.
+ * @example console.error(formatLoadReport(report))  // "u.data: 99998 rows loaded, 2 bad rows skipped" ...
+ */
+export function formatLoadReport(report: LoadReport): string {
+  const out: string[] = [];
+  for (const f of report.files) {
+    out.push(`${f.path}: ${f.rows} rows loaded${f.skipped ? `, ${f.skipped} bad rows skipped` : ''}`);
+    for (const p of f.problems) out.push(`  ${formatProblem(p)}`);
+    if (f.skipped > f.problems.length) out.push(`  ... and ${f.skipped - f.problems.length} more`);
+  }
+  return out.join('\n');
 }
 
 /** Latest accepted timestamp, in seconds: 2100-01-01T00:00:00Z. */
