@@ -244,3 +244,17 @@ test('reload: a good model swaps in with the live log replayed; a broken one is 
   assert.match(m.text, /tandem_model_reloads_total 2/);
   assert.match(m.text, /tandem_model_reload_failures_total 2/);
 });
+
+test('a restarted service replays the event log into its model', async () => {
+  const { createService } = await import('./index.ts');
+  const again = await createService({ model: modelA, eventsDb: join(root, 'events.db') });
+  try {
+    const rec = again.current().rec;
+    assert.equal(rec.recommendForUser('newbie', { k: 3 }).strategy, 'personal');
+    assert.equal(rec.recommendForUser('fresh-user', { k: 3 }).strategy, 'features');
+    assert.equal(rec.hasItem('new-1'), false, 'the deletion was replayed after the upsert');
+    assert.equal(rec.stats().eventsApplied, server.service.store.countEvents());
+  } finally {
+    await again.close();
+  }
+});
