@@ -92,7 +92,7 @@ export const wasmFiles = {
   fma: fileURLToPath(new URL('kernels-fma.wasm', dir)),
 };
 
-let compiled: { plain?: WasmModule; fma?: WasmModule | null } = {};
+const compiled: { plain?: WasmModule; fma?: WasmModule | null } = {};
 
 /**
  * Compiles (once per thread) the built kernels module. Throws an Error saying how to build it when
@@ -155,7 +155,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       maximum: MAX_PAGES,
       shared: true,
     });
-  if (!(memory.buffer instanceof SharedArrayBuffer)) throw new TypeError('createWasmBackend: memory must be shared (new WA.Memory({ shared: true, ... }))');
+  if (!(memory.buffer instanceof SharedArrayBuffer)) throw new TypeError('createWasmBackend: memory must be shared (new WebAssembly.Memory({ shared: true, ... }))');
   const instance = new WA.Instance(loaded.module, { env: { memory } });
   const ex = instance.exports as unknown as Exports;
   const fused = ex.fused() === 1;
@@ -266,7 +266,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       return new Float32Array(heapNow().buffer, off, n);
     },
     gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
-      checkDims('gemm', { m, n, k, lda, ldb, ldc });
+      dim('gemm', 'm', m);
+      dim('gemm', 'n', n);
+      dim('gemm', 'k', k);
+      dim('gemm', 'lda', lda);
+      dim('gemm', 'ldb', ldb);
+      dim('gemm', 'ldc', ldc);
       if (m === 0 || n === 0) return;
       // Stored shapes: A is m x k (k x m if transposed), B is k x n (n x k).
       const aExt = k === 0 ? 0 : extent('a', a, transA ? k : m, transA ? m : k, lda, 'lda');
@@ -310,7 +315,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       if (!cIn) c.set(heapNow().subarray(pc >>> 2, (pc >>> 2) + cExt));
     },
     gemv(rows, cols, m, x, y) {
-      checkDims('gemv', { rows, cols });
+      dim('gemv', 'rows', rows);
+      dim('gemv', 'cols', cols);
       if (rows === 0) return;
       if (m.length < rows * cols) throw new RangeError(`gemv: m has ${m.length} elements, needs rows * cols = ${rows * cols}`);
       if (x.length < cols) throw new RangeError(`gemv: x has ${x.length} elements, needs cols = ${cols}`);
@@ -344,10 +350,8 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   return backend;
 }
 
-function checkDims(fn: string, dims: Record<string, number>): void {
-  for (const [name, v] of Object.entries(dims)) {
-    if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new RangeError(`${fn}: ${name} must be a non-negative integer, got ${v}`);
-  }
+function dim(fn: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > 0x7fffffff) throw new RangeError(`${fn}: ${name} must be a non-negative integer, got ${v}`);
 }
 
 // Elements a row-major rows x cols matrix with row stride ld spans; checks the array holds them.
