@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../math/index.ts';
-import { FlatForest, predictNodeRef, treeToObject, type Tree } from './tree.ts';
+import { FlatForest, ceilFloat32, predictNodeRef, treeToObject, type Tree } from './tree.ts';
 
 /** A random tree with `leaves` leaves over F features (random shapes, thresholds, default directions). */
 function randomTree(rng: Rng, leaves: number, F: number): Tree {
@@ -48,7 +48,9 @@ test('the flat batch predictor equals the recursive reference (Float32 and Float
     x64[i] = u < 0.1 ? NaN : u < 0.2 ? trees[rng.int(40)].threshold[0] ?? 0 : rng.normal();
   }
   const x32 = Float32Array.from(x64);
-  for (const x of [x64, x32]) {
+  // the same rows without NaN take the kernel without the missing-value term
+  const x32clean = x32.map((v) => (Number.isNaN(v) ? 0.5 : v));
+  for (const x of [x64, x32, x32clean]) {
     const out = new Float64Array(n);
     forest.predictRaw(x, n, out);
     const lim = new Float64Array(n);
@@ -68,4 +70,26 @@ test('the flat batch predictor equals the recursive reference (Float32 and Float
   }
   assert.throws(() => forest.predictRaw(x64, n + 1, new Float64Array(n + 1)), /need nRows\*nFeatures/);
   assert.throws(() => forest.predictRaw(x64, n, new Float64Array(3)), /out has length 3/);
+});
+
+test('ceilFloat32: for every float32 v, v < t exactly when v < ceilFloat32(t)', () => {
+  const rng = new Rng(12);
+  const b = new Float32Array(1);
+  const u = new Int32Array(b.buffer);
+  for (let i = 0; i < 2000; i++) {
+    const t = i % 10 === 0 ? Math.fround(rng.normal()) : rng.normal() * 10 ** (rng.int(12) - 6);
+    const c = ceilFloat32(t);
+    assert.equal(Math.fround(c), c);
+    assert.ok(c >= t);
+    // the float32 neighbours of t: the ones where the comparison could differ
+    b[0] = Math.fround(t);
+    for (let k = -2; k <= 2; k++) {
+      const w = new Float32Array(1);
+      new Int32Array(w.buffer)[0] = u[0] + k;
+      const v = w[0];
+      assert.equal(v < t, v < c, `t=${t} v=${v}`);
+    }
+  }
+  assert.equal(ceilFloat32(Infinity), Infinity);
+  assert.equal(ceilFloat32(0), 0);
 });
