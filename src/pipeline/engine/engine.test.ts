@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fixtureDataset } from './fixture.ts';
 import { builtinRegistry } from './registry.ts';
+import { makeRegistry } from './stages.ts';
 import { readModelDir, readManifest, ModelDirError } from './model-dir.ts';
 import { Recommender } from './recommender.ts';
 import { trainModel } from './train.ts';
@@ -212,4 +213,43 @@ test('the sources see only the latest maxHistory events, all of them stay exclud
   assert.ok(a.filter((x) => genreOf(x.id) === 0).length >= 3, JSON.stringify(a));
   const seen = new Set(evs.map((e) => e.item));
   assert.ok(capped.recommendForUser('h', { k: 40 }).items.every((x) => !seen.has(x.id)));
+});
+
+test('a ranker stage reorders the merged candidates and its top features reach the explanation', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'tandem-ranker-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const { writeFile: wf, readFile: rf } = await import('node:fs/promises');
+  // ranks by the item's price feature: a known order to check the plumbing against
+  const priceRanker = (dataset: import('../../data/index.ts').Dataset, bias: number): import('./stages.ts').Ranker => {
+    const price = dataset.items.columns.find((c) => c.name === 'price') as { values: Float64Array };
+    return {
+      name: 'price',
+      rank(_q, c) {
+        const scores = new Float32Array(c.count);
+        const topFeatures = new Int32Array(c.count).fill(0);
+        for (let i = 0; i < c.count; i++) scores[i] = price.values[c.items[i]] + bias;
+        return { scores, topFeatures, topN: 1, featureNames: ['price'] };
+      },
+      save: (dir) => wf(join(dir, 'bias.json'), JSON.stringify(bias)),
+    };
+  };
+  let fitted = 0;
+  const kind: import('./stages.ts').RankerKind = {
+    kind: 'price',
+    async fit(train, makeSources) {
+      fitted++;
+      assert.equal(makeSources().length, 1, 'the ranker gets fresh L1 sources to fit on an earlier window');
+      return priceRanker(train, 0.5);
+    },
+    load: async (dir, { dataset }) => priceRanker(dataset, JSON.parse(await rf(join(dir, 'bias.json'), 'utf8'))),
+  };
+  const reg = makeRegistry([...builtinRegistry().sources.values()], [kind]);
+  const dir = join(root, 'm');
+  await trainModel(dir, { dataset: fixtureDataset(), registry: reg, stages: [{ kind: 'ease', params: { lambda: 10 } }], ranker: { kind: 'price' }, holdout: 0.2 });
+  assert.equal(fitted, 2, 'fitted for the evaluation and again on all data');
+  const rec = new Recommender(await readModelDir(dir, reg));
+  const r = rec.recommendForUser('u2', { k: 8 }).items;
+  for (let i = 1; i < r.length; i++) assert.ok(r[i - 1].score >= r[i].score);
+  assert.equal(r[0].score, 5 + 6 + 0.5, 'the best price among the candidates, plus the saved bias');
+  assert.match(r[0].explanation, /found by ease #\d+; ranked up by price/);
 });
