@@ -3,7 +3,7 @@ export {};
 export type { L1Block, RankerQuery, RankerFeatureOptions, NeighbourLists } from './ranker/features.ts';
 export { RankerFeatures, RANKER_FEATURE_DEFAULTS, cosineNeighbours, transitionNeighbours } from './ranker/features.ts';
 export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranker/training.ts';
-export { splitUserTime, assembleRankerData, splitGroups } from './ranker/training.ts';
+export { splitUserTime, assembleRankerData, splitGroups, concatSets } from './ranker/training.ts';
 export type { Boost, BusinessConfig, Explanation } from './business/business.ts';
 export { BusinessLayer, BUSINESS_DEFAULTS, explain } from './business/business.ts';
 export { formatFloat32, libsvmLines, csvLines, writeLines, parseLibsvm } from './ranker/export.ts';

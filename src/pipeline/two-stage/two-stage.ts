@@ -1,6 +1,7 @@
 import type { Dataset } from '../../data/index.ts';
 import {
   assembleRankerData,
+  concatSets,
   BusinessLayer,
   explain,
   RankerFeatures,
@@ -21,10 +22,15 @@ export interface TwoStageOptions {
   candidates: number;
   /** EASE ridge strength. */
   easeLambda: number;
-  /** Half-life (events) of the recency-weighted EASE view, a second source over the same weights; 0 = none. */
-  easeRecentHalfLife: number;
+  /** Half-lives (events) of recency-weighted EASE views, more sources over the same weights; [] = none. */
+  easeRecentHalfLives: number[];
   /** Last share of each user's training events that labels the ranker's rows (L1 never sees it while labelling). */
   labelFraction: number;
+  /**
+   * Label windows: window 0 labels with the last labelFraction of each user's events; window k > 0 does
+   * the same on what window k-1 left to L1, so the ranker sees more users' groups. 1 = a single window.
+   */
+  labelWindows: number;
   /** Negatives kept per positive in each user's group; 0 keeps every candidate. */
   negativesPerPositive: number;
   /** Share of the labelled users held out for the GBDT's early stopping. */
@@ -41,8 +47,9 @@ export interface TwoStageOptions {
 export const TWO_STAGE_DEFAULTS: TwoStageOptions = {
   candidates: 200,
   easeLambda: 500,
-  easeRecentHalfLife: 10,
+  easeRecentHalfLives: [10],
   labelFraction: 0.2,
+  labelWindows: 1,
   negativesPerPositive: 0,
   validFraction: 0.15,
   gbdt: { objective: 'binary', numRounds: 600, learningRate: 0.03, numLeaves: 31, minDataInLeaf: 50, lambdaL2: 1, featureFraction: 0.8, baggingFraction: 0.8, earlyStoppingRounds: 50 },
@@ -107,6 +114,7 @@ export class TwoStage {
     const o = this.options;
     if (!(o.candidates >= 1) || !Number.isInteger(o.candidates)) throw new Error(`two-stage: candidates must be a positive integer, got ${o.candidates}`);
     if (!(o.labelFraction > 0 && o.labelFraction < 1)) throw new Error(`two-stage: labelFraction must be in (0, 1), got ${o.labelFraction}`);
+    if (!(o.labelWindows >= 1) || !Number.isInteger(o.labelWindows)) throw new Error(`two-stage: labelWindows must be a positive integer, got ${o.labelWindows}`);
     if (!(o.validFraction >= 0 && o.validFraction < 1)) throw new Error(`two-stage: validFraction must be in [0, 1), got ${o.validFraction}`);
   }
 
@@ -116,7 +124,7 @@ export class TwoStage {
     const ease = new EaseSource({ lambda: o.easeLambda });
     ease.fit(ds);
     const sources: CandidateSource[] = [ease];
-    if (o.easeRecentHalfLife > 0) sources.push(ease.view({ name: 'ease-recent', halfLife: o.easeRecentHalfLife }));
+    for (const h of o.easeRecentHalfLives) sources.push(ease.view({ name: `ease-h${h}`, halfLife: h }));
     for (const s of this.extraSources()) {
       await s.fit(ds);
       sources.push(s);
@@ -132,22 +140,33 @@ export class TwoStage {
    */
   async trainingData(train: Dataset): Promise<{ train: RankerTrainingSet; valid: RankerTrainingSet; report: AssembleReport; seconds: { l1: number; assemble: number } }> {
     const o = this.options;
-    const t0 = performance.now();
-    const { earlier, later } = splitUserTime(train, o.labelFraction);
-    const l1 = await this.fitL1(earlier);
-    const t1 = performance.now();
-    const { set, report } = assembleRankerData({
-      features: l1.features,
-      labels: later,
-      queryOf: (u) => userQuery(earlier, u),
-      candidatesOf: (q) => l1.merger.merge(q as UserQuery),
-      negativesPerPositive: o.negativesPerPositive,
-      keepGroupsWithoutPositive: false,
-      seed: o.seed,
-    });
-    const t2 = performance.now();
-    const { train: tr, valid } = splitGroups(set, o.validFraction, o.seed + 1);
-    return { train: tr, valid, report, seconds: { l1: (t1 - t0) / 1000, assemble: (t2 - t1) / 1000 } };
+    const sets: RankerTrainingSet[] = [];
+    let report: AssembleReport | undefined;
+    let l1Seconds = 0;
+    let assembleSeconds = 0;
+    let base = train;
+    for (let w = 0; w < o.labelWindows; w++) {
+      const t0 = performance.now();
+      const { earlier, later } = splitUserTime(base, o.labelFraction);
+      const l1 = await this.fitL1(earlier);
+      const t1 = performance.now();
+      const got = assembleRankerData({
+        features: l1.features,
+        labels: later,
+        queryOf: (u) => userQuery(earlier, u),
+        candidatesOf: (q) => l1.merger.merge(q as UserQuery),
+        negativesPerPositive: o.negativesPerPositive,
+        keepGroupsWithoutPositive: false,
+        seed: o.seed + w,
+      });
+      l1Seconds += (t1 - t0) / 1000;
+      assembleSeconds += (performance.now() - t1) / 1000;
+      sets.push(got.set);
+      report ??= got.report; // the recall of the window closest to serving
+      base = earlier;
+    }
+    const { train: tr, valid } = splitGroups(concatSets(sets), o.validFraction, o.seed + 1);
+    return { train: tr, valid, report: report!, seconds: { l1: l1Seconds, assemble: assembleSeconds } };
   }
 
   /** Trains the whole pipeline on `train`; `log` receives progress lines. */

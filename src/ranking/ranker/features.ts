@@ -226,7 +226,7 @@ export class RankerFeatures {
       names.push(`x_${c.name}_count`, `x_${c.name}_share`, `x_${c.name}_recent_share`, `x_${c.name}_days_since`);
     }
     names.push('sim_last', 'sim_max_recent', 'sim_mean_recent', 'sim_decay', 'sim_mean_all', 'trans_last', 'trans_recent');
-    for (const s of this.l1Sources) names.push(`l1_${s}_score`, `l1_${s}_rank`);
+    for (const s of this.l1Sources) names.push(`l1_${s}_score`, `l1_${s}_rank`, `l1_${s}_rel`);
     names.push('l1_found', 'l1_position');
     return names;
   }
@@ -338,8 +338,17 @@ export class RankerFeatures {
     urow[4] = len > 0 ? negatives / len : 0;
     for (let c = 0; c < this.userColumns.length; c++) urow[5 + c] = u >= 0 && u < this.numUsers ? this.userColumns[c].get(u) : NaN;
 
-    // ---- one row per candidate
+    // ---- each source's best score in this request: scores relative to it compare across users
     const S = this.l1Sources.length;
+    const best = new Float64Array(S).fill(-Infinity); // per request, not per candidate
+    for (let c = 0; c < l1.count; c++) {
+      for (let s = 0; s < S; s++) {
+        const v = l1.scores[c * S + s];
+        if (v > best[s]) best[s] = v;
+      }
+    }
+
+    // ---- one row per candidate
     const windows = o.windowsDays;
     for (let c = 0; c < l1.count; c++) {
       const it = l1.items[c];
@@ -403,9 +412,11 @@ export class RankerFeatures {
       out[p++] = t ? this.transRecent[it] : 0;
       let found = 0;
       for (let s = 0; s < S; s++) {
-        out[p++] = l1.scores[c * S + s];
+        const sc = l1.scores[c * S + s];
+        out[p++] = sc;
         const r = l1.ranks[c * S + s];
         out[p++] = r;
+        out[p++] = best[s] > 0 && sc === sc ? sc / best[s] : NaN;
         if (r === r) found++;
       }
       out[p++] = found;

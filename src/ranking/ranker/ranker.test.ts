@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { DatasetBuilder, type Dataset } from '../../data/index.ts';
 import { Rng } from '../../math/index.ts';
 import { cosineNeighbours, RankerFeatures, transitionNeighbours, type L1Block, type RankerQuery } from './features.ts';
-import { assembleRankerData, splitGroups, splitUserTime } from './training.ts';
+import { assembleRankerData, concatSets, splitGroups, splitUserTime } from './training.ts';
 
 const DAY = 86400;
 
@@ -180,6 +180,7 @@ test('extracted rows match per-feature references computed the slow way', () => 
       near('x_genres_count', counts.reduce((s, v) => s + v, 0));
       near('x_genres_share', Math.max(...counts) / h.length);
       near('l1_a_rank', it);
+      near('l1_a_rel', (10 - it) / 10);
       assert.ok(Number.isNaN(row[col('l1_b_score')]));
       near('l1_found', 1);
       near('i_year', 1990 + (it % 10));
@@ -253,4 +254,13 @@ test('assembled training data: labels from the later part only, recall reported,
   assert.equal(train.nRows + valid.nRows, set.nRows);
   assert.equal(valid.groups.length - 1, Math.round((set.groups.length - 1) * 0.25));
   assert.equal(new Set([...train.groupUsers, ...valid.groupUsers]).size, set.groupUsers.length);
+  // two windows of the same users: concatenated, and a user's groups never straddle train and valid
+  const both = concatSets([set, sampled]);
+  assert.equal(both.nRows, set.nRows + sampled.nRows);
+  assert.equal(both.groups.length - 1, set.groups.length - 1 + sampled.groups.length - 1);
+  assert.deepEqual(Array.from(both.labels.subarray(set.nRows)), Array.from(sampled.labels));
+  const split = splitGroups(both, 0.3, 5);
+  const vu = new Set(split.valid.groupUsers);
+  assert.ok(split.train.groupUsers.every((u) => !vu.has(u)));
+  assert.equal(split.train.nRows + split.valid.nRows, both.nRows);
 });

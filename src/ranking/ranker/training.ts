@@ -183,33 +183,76 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
 }
 
 /**
- * Splits a training set by whole groups (users) into train and validation parts, for early stopping.
+ * Splits a training set by user into train and validation parts, for early stopping: every group of a
+ * validation user goes to the validation part (a user may have several groups, one per label window).
  * @example const { train, valid } = splitGroups(set, 0.1, 7);
  */
 export function splitGroups(set: RankerTrainingSet, validFraction: number, seed: number): { train: RankerTrainingSet; valid: RankerTrainingSet } {
   const G = set.groups.length - 1;
-  const order = new Rng(seed).shuffle(Int32Array.from({ length: G }, (_, i) => i));
-  const nValid = Math.round(G * validFraction);
-  const pick = (gs: Int32Array): RankerTrainingSet => {
-    const sorted = Int32Array.from(gs).sort();
-    let nRows = 0;
-    for (const g of sorted) nRows += set.groups[g + 1] - set.groups[g];
-    const W = set.nFeatures;
-    const features = new Float32Array(nRows * W);
-    const labels = new Float32Array(nRows);
-    const items = new Int32Array(nRows);
-    const groups = new Int32Array(sorted.length + 1);
-    let r = 0;
-    sorted.forEach((g, k) => {
-      const a = set.groups[g];
-      const b = set.groups[g + 1];
-      features.set(set.features.subarray(a * W, b * W), r * W);
-      labels.set(set.labels.subarray(a, b), r);
-      items.set(set.items.subarray(a, b), r);
-      r += b - a;
-      groups[k + 1] = r;
-    });
-    return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(sorted, (g) => set.groupUsers[g]), items };
+  const users = Int32Array.from(new Set(set.groupUsers)).sort();
+  new Rng(seed).shuffle(users);
+  const validUsers = new Set(users.subarray(0, Math.round(users.length * validFraction)));
+  const tr: number[] = [];
+  const va: number[] = [];
+  for (let g = 0; g < G; g++) (validUsers.has(set.groupUsers[g]) ? va : tr).push(g);
+  return { valid: pickGroups(set, va), train: pickGroups(set, tr) };
+}
+
+/** The groups `gs` (in that order) of `set` as a new set. */
+function pickGroups(set: RankerTrainingSet, gs: readonly number[]): RankerTrainingSet {
+  let nRows = 0;
+  for (const g of gs) nRows += set.groups[g + 1] - set.groups[g];
+  const W = set.nFeatures;
+  const features = new Float32Array(nRows * W);
+  const labels = new Float32Array(nRows);
+  const items = new Int32Array(nRows);
+  const groups = new Int32Array(gs.length + 1);
+  let r = 0;
+  gs.forEach((g, k) => {
+    const a = set.groups[g];
+    const b = set.groups[g + 1];
+    features.set(set.features.subarray(a * W, b * W), r * W);
+    labels.set(set.labels.subarray(a, b), r);
+    items.set(set.items.subarray(a, b), r);
+    r += b - a;
+    groups[k + 1] = r;
+  });
+  return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(gs, (g) => set.groupUsers[g]), items };
+}
+
+/**
+ * Several training sets with the same columns as one (groups kept apart), e.g. one per label window.
+ * @example const all = concatSets([window0, window1]);
+ */
+export function concatSets(sets: readonly RankerTrainingSet[]): RankerTrainingSet {
+  if (sets.length === 0) throw new Error('concatSets: no sets');
+  const first = sets[0];
+  for (const s of sets) {
+    if (s.nFeatures !== first.nFeatures || s.featureNames.some((n, k) => n !== first.featureNames[k])) throw new Error('concatSets: the sets have different feature columns');
+  }
+  const nRows = sets.reduce((a, s) => a + s.nRows, 0);
+  const nGroups = sets.reduce((a, s) => a + s.groups.length - 1, 0);
+  const W = first.nFeatures;
+  const out: RankerTrainingSet = {
+    features: new Float32Array(nRows * W),
+    nRows,
+    nFeatures: W,
+    labels: new Float32Array(nRows),
+    groups: new Int32Array(nGroups + 1),
+    featureNames: first.featureNames,
+    groupUsers: new Int32Array(nGroups),
+    items: new Int32Array(nRows),
   };
-  return { valid: pick(order.subarray(0, nValid)), train: pick(order.subarray(nValid)) };
+  let r = 0;
+  let g = 0;
+  for (const s of sets) {
+    out.features.set(s.features.subarray(0, s.nRows * W), r * W);
+    out.labels.set(s.labels, r);
+    out.items.set(s.items, r);
+    out.groupUsers.set(s.groupUsers, g);
+    for (let k = 1; k < s.groups.length; k++) out.groups[g + k] = r + s.groups[k];
+    r += s.nRows;
+    g += s.groups.length - 1;
+  }
+  return out;
 }
