@@ -186,7 +186,8 @@ export class Recommender {
       items: new Int32Array(n),
       scores: new Float32Array(n),
       source: new Uint8Array(n),
-      sourceNames: this.sources.map((s) => s.name),
+      // the manifest's stage names: unique even when two stages share a kind
+      sourceNames: stages.map((s) => s.name),
       sourceScores: new Float32Array(n * S),
       sourceRanks: new Int32Array(n * S),
     };

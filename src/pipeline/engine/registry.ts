@@ -4,6 +4,7 @@
  */
 import { EaseSource, type EaseOptions } from '../../retrieval/index.ts';
 import { makeRegistry, type SourceKind, type StageRegistry } from './stages.ts';
+import { twoTowerKind } from '../two-tower.ts';
 
 /** EASE item-to-item weights (dense; for catalogs up to some ten thousand items). */
 export const easeKind: SourceKind = {
@@ -17,5 +18,5 @@ export const easeKind: SourceKind = {
  * @example const model = await readModelDir(dir, builtinRegistry())
  */
 export function builtinRegistry(): StageRegistry {
-  return makeRegistry([easeKind]);
+  return makeRegistry([easeKind, twoTowerKind]);
 }

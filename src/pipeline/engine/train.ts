@@ -74,7 +74,7 @@ export async function trainModel(out: string, opts: TrainOptions): Promise<Train
     names.add(name);
     const weight = s.weight ?? 1;
     if (!(weight >= 0)) throw new Error(`stages[${i}].weight: must be >= 0`);
-    return { name, kind: s.kind, path: `stages/${name}`, weight, personalized: kind.personalized ?? true, params: { ...(s.params ?? {}), name } };
+    return { name, kind: s.kind, path: `stages/${name}`, weight, personalized: kind.personalized ?? true, params: { ...(s.params ?? {}) } };
   });
   const rankerKind = opts.ranker ? opts.registry.rankers.get(opts.ranker.kind) : undefined;
   if (opts.ranker && !rankerKind) throw new Error(`ranker.kind: unknown ranker '${opts.ranker.kind}' (known: ${[...opts.registry.rankers.keys()].join(', ') || 'none'})`);
