@@ -64,17 +64,18 @@ function checkGemm(be: KernelBackend, r: Rng, cs: Case): void {
   const bound = Float32Array.from(c0, Math.abs);
   gemmRef(ta, tb, m, n, k, Math.abs(alpha), a.map(Math.abs), lda, b.map(Math.abs), ldb, Math.abs(beta), bound, ldc);
   be.gemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
-  const tag = JSON.stringify(cs);
+  const tag = () => JSON.stringify(cs);
   for (let i = 0; i < m; i++) {
     for (let j = 0; j < ldc && i * ldc + j < cLen; j++) {
       const idx = i * ldc + j;
+      // (messages built only on failure: this loop runs for every element)
       if (j >= n) {
-        assert.equal(c[idx], c0[idx], `gap C[${i},${j}] changed: ${tag}`);
+        if (!Object.is(c[idx], c0[idx])) assert.fail(`gap C[${i},${j}] changed from ${c0[idx]} to ${c[idx]}: ${tag()}`);
         continue;
       }
       const tol = (k + 3) * U * 2 * bound[idx] + 1e-30;
       const err = Math.abs(c[idx] - want[idx]);
-      assert.ok(err <= tol, `C[${i},${j}] = ${c[idx]}, reference ${want[idx]}, |err| ${err} > ${tol}: ${tag}`);
+      if (!(err <= tol)) assert.fail(`C[${i},${j}] = ${c[idx]}, reference ${want[idx]}, |err| ${err} > ${tol}: ${tag()}`);
     }
   }
 }
@@ -128,6 +129,28 @@ test('wasm gemm matches gemmRef across block edges (k > KC, m > MC, n > NC) and 
         }
       }
     }
+  }
+});
+
+test('the fused (relaxed SIMD) build passes the same differential tests (run in a child with TANDEM_WASM_FMA=1)', (t) => {
+  if (process.env.TANDEM_WASM_FMA === '1') {
+    // This is the child: make sure the fused build is what the tests here ran on.
+    assert.equal(wasm.fused, true, 'TANDEM_WASM_FMA=1 should give the fused build');
+    assert.equal(wasm.name, 'wasm-simd-fma');
+    return;
+  }
+  if (wasm.fused) return t.skip('this engine runs the fused build already: the tests above covered it');
+  const file = fileURLToPath(import.meta.url);
+  const env: Record<string, string | undefined> = { ...process.env, TANDEM_WASM_FMA: '1' };
+  delete env.NODE_TEST_CONTEXT; // else the child's test runner defers to ours and runs nothing
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-name-pattern=random shapes|block edges|gemv matches|fused', file],
+    { env, encoding: 'utf8' },
+  );
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  for (const name of ['wasm gemm matches gemmRef on random shapes', 'wasm gemm matches gemmRef across block edges', 'wasm gemv matches the reference', 'the fused']) {
+    assert.ok(r.stdout.includes(`✔ ${name}`), `the child did not pass '${name}':\n${r.stdout}`);
   }
 });
 
