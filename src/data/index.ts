@@ -18,3 +18,5 @@ export { MAX_TIMESTAMP, formatLoadReport, loadDataset, loadTrainTest, parseIsoTi
 export { PRESETS, ML100K_GENRES, resolvePreset } from './presets.ts';
 export type { SplitSpec } from './split.ts';
 export { parseSplit, splitDataset, idOrder, splitReferenceTestRows } from './split.ts';
+export type { SyntheticOptions, SyntheticOptionDef, SyntheticTruth } from './synthetic.ts';
+export { SYNTHETIC_OPTIONS, SYNTHETIC_EVENTS, generateSynthetic, generateSyntheticWithTruth, resolveSyntheticOptions } from './synthetic.ts';

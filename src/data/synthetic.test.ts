@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { generateSynthetic, generateSyntheticWithTruth, resolveSyntheticOptions, SYNTHETIC_OPTIONS } from './index.ts';
+
+const small = { users: 300, items: 400, interactions: 12000, seed: 5 };
+
+test('synthetic: seeded, sized as asked, features filled, events typed', () => {
+  const a = generateSynthetic(small);
+  const b = generateSynthetic(small);
+  const c = generateSynthetic({ ...small, seed: 6 });
+  assert.equal(a.numUsers, 300);
+  assert.equal(a.numItems, 400);
+  assert.equal(a.interactions.length, 12000);
+  assert.deepEqual(a.interactions.item, b.interactions.item);
+  assert.deepEqual(a.interactions.timestamp, b.interactions.timestamp);
+  assert.notDeepEqual(a.interactions.item, c.interactions.item);
+  assert.deepEqual(a.eventTypes.map((e) => e.name), ['view', 'click', 'purchase', 'dislike']);
+  assert.equal(a.eventTypes[3].negative, true);
+  const x = a.interactions;
+  const perType = new Int32Array(4);
+  const price = a.items.column('price');
+  assert.ok(price?.kind === 'numeric');
+  let bad = 0;
+  for (let r = 0; r < x.length; r++) {
+    perType[x.event[r]]++;
+    if (!(x.user[r] >= 0 && x.user[r] < 300 && x.item[r] >= 0 && x.item[r] < 400)) bad++;
+    // a purchase's value is the price paid
+    if (x.event[r] === 2 && !(x.value[r] > 0 && x.value[r] === Math.fround(price.values[x.item[r]]))) bad++;
+  }
+  assert.equal(bad, 0);
+  for (const n of perType) assert.ok(n > 0, `every event type occurs: ${perType.join(',')}`);
+  // rows come grouped by user and ordered in time within the user
+  for (let r = 1; r < x.length; r++) if (x.user[r] === x.user[r - 1]) assert.ok(x.timestamp[r] >= x.timestamp[r - 1]);
+  const age = a.users.column('age');
+  assert.ok(age?.kind === 'numeric' && age.values.every((v) => v >= 18 && v <= 75));
+  const country = a.users.column('country');
+  assert.ok(country?.kind === 'categorical' && country.codes.every((v) => v >= 0));
+  const tags = a.items.column('tags');
+  assert.ok(tags?.kind === 'multi-categorical');
+  for (let i = 0; i < 400; i++) assert.ok(tags.offsets[i + 1] > tags.offsets[i], 'every item has a tag');
+  const title = a.items.column('title');
+  assert.ok(title?.kind === 'text' && title.codes.length >= 800);
+  assert.deepEqual(a.items.specs().map((s) => s.name), ['category', 'tags', 'price', 'title']);
+});
+
+test('synthetic: Zipf-like popularity, timestamps inside each user window, features reveal the latent taste', () => {
+  const { dataset, truth } = generateSyntheticWithTruth({ users: 1000, items: 1000, interactions: 40000, seed: 9 });
+  const counts = Array.from(dataset.itemCounts()).sort((p, q) => q - p);
+  const top = counts.slice(0, 50).reduce((s, v) => s + v, 0);
+  // the top 5% of items take far more than 5% of the events
+  assert.ok(top / 40000 > 0.2, `top 5% share ${top / 40000}`);
+  const x = dataset.interactions;
+  for (let r = 0; r < x.length; r++) {
+    const u = x.user[r];
+    assert.ok(x.timestamp[r] >= Math.floor(truth.userWindow[2 * u]) && x.timestamp[r] <= truth.userWindow[2 * u + 1]);
+  }
+  // items of one category are closer in taste than items of different categories
+  const cat = dataset.items.column('category');
+  assert.ok(cat?.kind === 'categorical');
+  const d = truth.dim;
+  let same = 0;
+  let sameN = 0;
+  let diff = 0;
+  let diffN = 0;
+  for (let i = 0; i < 300; i++) {
+    for (let j = i + 1; j < 300; j++) {
+      let s = 0;
+      for (let k = 0; k < d; k++) s += truth.itemTaste[i * d + k] * truth.itemTaste[j * d + k];
+      if (cat.codes[i] === cat.codes[j]) (same += s), sameN++;
+      else (diff += s), diffN++;
+    }
+  }
+  assert.ok(same / sameN > diff / diffN + 0.3, `same-category ${same / sameN} vs ${diff / diffN}`);
+  // the chosen items match the user's taste better than random items do
+  let chosen = 0;
+  let random = 0;
+  for (let r = 0; r < x.length; r += 7) {
+    if (x.event[r] === 3) continue;
+    const u = x.user[r];
+    const i = x.item[r];
+    const j = (i * 7919 + 13) % 1000;
+    for (let k = 0; k < d; k++) {
+      chosen += truth.userTaste[u * d + k] * truth.itemTaste[i * d + k];
+      random += truth.userTaste[u * d + k] * truth.itemTaste[j * d + k];
+    }
+  }
+  assert.ok(chosen > random * 2 + 1, `chosen ${chosen} random ${random}`);
+});
+
+test('synthetic options are validated and named', () => {
+  assert.equal(resolveSyntheticOptions().users, SYNTHETIC_OPTIONS.users.default);
+  assert.throws(() => resolveSyntheticOptions({ users: 0 }), /'users': 0 is not an integer in \[1,/);
+  assert.throws(() => resolveSyntheticOptions({ zipf: Number.NaN }), /'zipf'/);
+  assert.throws(() => resolveSyntheticOptions({ dim: 2.5 }), /'dim'/);
+  assert.throws(() => resolveSyntheticOptions({ colour: 1 } as never), /'colour' is unknown/);
+  // empty log and a one-item catalog still build
+  assert.equal(generateSynthetic({ users: 3, items: 1, interactions: 0 }).interactions.length, 0);
+  assert.equal(generateSynthetic({ users: 2, items: 1, interactions: 10, categories: 5 }).interactions.length, 10);
+});
