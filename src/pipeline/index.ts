@@ -5,3 +5,5 @@ export type { TwoStageOptions, TwoStageReport, ExplainedRecommendations, SourceF
 export { TwoStage, TWO_STAGE_DEFAULTS } from './two-stage/two-stage.ts';
 export type { RankerExport } from './two-stage/export.ts';
 export { exportRankerData } from './two-stage/export.ts';
+export type { TwoStageFitContext } from './two-stage/pipeline.ts';
+export { twoStagePipeline } from './two-stage/pipeline.ts';
