@@ -5,7 +5,7 @@ import type { Command } from '../src/cli/command.ts';
 
 /** One measured kernel call shape. */
 interface Shape {
-  group: 'train' | 'search';
+  group: 'train' | 'serve' | 'search';
   name: string;
   op: 'gemm' | 'gemv';
   ta: boolean;
@@ -15,7 +15,7 @@ interface Shape {
   k: number;
 }
 
-/** The shapes our customers run: the two-tower trainer (batch 512, layers 200->128->64) and exact search. */
+/** The shapes our customers run: the two-tower trainer (batch 512, layers 200->128->64), one embedding at serving time, exact search. */
 export function kernelShapes(items: number, queries: number): Shape[] {
   const t = (name: string, ta: boolean, tb: boolean, m: number, n: number, k: number): Shape => ({ group: 'train', name, op: 'gemm', ta, tb, m, n, k });
   return [
@@ -26,6 +26,8 @@ export function kernelShapes(items: number, queries: number): Shape[] {
     t('bwd 128->64   dX = dY W', false, false, 512, 128, 64),
     t('bwd 128->64   dW = dY^T X', true, false, 64, 128, 512),
     t('A^T B^T', true, true, 128, 200, 512),
+    { group: 'serve', name: 'embed one: x W^T 200->128', op: 'gemm', ta: false, tb: true, m: 1, n: 128, k: 200 },
+    { group: 'serve', name: 'embed one: x W^T 128->64', op: 'gemm', ta: false, tb: true, m: 1, n: 64, k: 128 },
     { group: 'search', name: 'scores = items q', op: 'gemv', ta: false, tb: false, m: items, n: 1, k: 64 },
     { group: 'search', name: `scores = Q items^T`, op: 'gemm', ta: false, tb: true, m: queries, n: items, k: 64 },
   ];
