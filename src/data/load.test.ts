@@ -249,3 +249,15 @@ test('skipBadRows also skips malformed quoting and invalid JSON lines, counted l
   ]);
   assert.equal(jl.report.files[0].rows, 2);
 });
+
+test('integer ids take a direct index that agrees with the vocabulary ("01" is not "1")', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const ids = ['1', '01', '1', 'x', '16777216', '16777216', '0', '0', '3000', '+3', '3000', '1.0'];
+  writeFileSync(join(dir, 'e.tsv'), ids.map((u, k) => `${u}\t${ids[ids.length - 1 - k]}\n`).join(''));
+  // the users file adds '3000' first, outside the direct index: the index must find it, not add it again
+  writeFileSync(join(dir, 'u.tsv'), '3000\n');
+  const { dataset: ds } = await loadDataset({ interactions: { path: join(dir, 'e.tsv'), columns: ['u', 'i'], user: 'u', item: 'i' }, users: { path: join(dir, 'u.tsv'), columns: ['id'], id: 'id' } });
+  assert.deepEqual(ds.users.ids.values, ['3000', '1', '01', 'x', '16777216', '0', '+3', '1.0']);
+  assert.deepEqual(Array.from(ds.interactions.user, (u) => ds.users.ids.values[u]), ids);
+  assert.deepEqual(Array.from(ds.interactions.item, (i) => ds.items.ids.values[i]), [...ids].reverse());
+});

@@ -380,6 +380,48 @@ function rowOf(table: TableBuilder, s: string): number {
   return k >= 0 ? k : table.row(copy(s));
 }
 
+/** True for canonical non-negative integers below 10^9 ("0", "42"; not "042", "+1" or "1.0"). */
+function isSmallInt(s: string): boolean {
+  const n = s.length;
+  if (n === 0 || n > 9) return false;
+  const c0 = s.charCodeAt(0);
+  if (c0 === 48) return n === 1;
+  for (let k = 0; k < n; k++) {
+    const c = s.charCodeAt(k);
+    if (c < 48 || c > 57) return false;
+  }
+  return true;
+}
+
+/**
+ * rowOf with a side index for integer ids, the usual case (MovieLens, most logs): V8 looks up an
+ * integer key in an array far faster than it hashes a fresh string into a Map (~5x on u.data-like rows).
+ * The table's vocabulary stays the one truth: a miss here falls through to it.
+ */
+function idRows(table: TableBuilder): (s: string) => number {
+  let byNumber = new Int32Array(1024); // row + 1, 0 = not yet seen
+  return (s) => {
+    if (!isSmallInt(s)) return rowOf(table, s);
+    const n = +s;
+    if (n >= byNumber.length) {
+      if (n >= MAX_DIRECT_ID) return rowOf(table, s);
+      let cap = byNumber.length * 2;
+      while (cap <= n) cap *= 2;
+      const next = new Int32Array(cap);
+      next.set(byNumber);
+      byNumber = next;
+    }
+    const r = byNumber[n];
+    if (r > 0) return r - 1;
+    const row = rowOf(table, s);
+    byNumber[n] = row + 1;
+    return row;
+  };
+}
+
+/** Integer ids below this use the direct index (at most 64 MiB of Int32Array); larger ones the Map. */
+const MAX_DIRECT_ID = 1 << 24;
+
 /** A fresh copy of `s` (V8 copies substrings shorter than 13 characters anyway). */
 function copy(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
@@ -402,6 +444,8 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
     const names = b.eventTypes.map((e) => e.name).join(', ');
     let lastUser = '';
     let lastUserRow = -1;
+    const userRow = idRows(b.users);
+    const itemRow = idRows(b.items);
     return (row) => {
       const u = requiredId(row, user, 'user id');
       const i = requiredId(row, item, 'item id');
@@ -420,9 +464,9 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
       // logs sorted by user repeat the same user row after row: skip the map lookup
       if (u !== lastUser) {
         lastUser = u;
-        lastUserRow = rowOf(b.users, u);
+        lastUserRow = userRow(u);
       }
-      b.addInteraction(lastUserRow, rowOf(b.items, i), e, v, t);
+      b.addInteraction(lastUserRow, itemRow(i), e, v, t);
     };
   });
 }
