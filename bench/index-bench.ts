@@ -26,6 +26,7 @@ const options = {
   k: { type: 'number', default: 10, description: 'results per query (recall@k)' },
   M: { type: 'numbers', default: [16], description: 'HNSW M values to build' },
   'ef-construction': { type: 'numbers', default: [200], description: 'HNSW efConstruction values to build' },
+  'mips-augment': { type: 'numbers', default: [1], description: 'HNSW on inner product: 1 = graph on MIPS-augmented vectors, 0 = raw (list to compare)' },
   'ef-search': { type: 'numbers', default: [16, 32, 64, 128, 256], description: 'HNSW efSearch values to measure' },
   repeats: { type: 'number', default: 3, description: 'timed repeats (medians reported)' },
   'no-hnsw': { type: 'boolean', description: 'skip HNSW' },
@@ -207,12 +208,13 @@ export const indexBench: Command = {
       console.log('');
       console.log('hnsw (hnswlib-node, one thread)');
       console.log(`  ${'M'.padStart(3)} ${'efC'.padStart(5)} ${'efS'.padStart(5)}  ${'recall@' + k}  ${'q/s'.padStart(8)}  ${'cpu q/s'.padStart(8)}  ${'build s'.padStart(8)}  ${'memory MB'.padStart(9)}`);
-      for (const M of o.M) {
+      for (const mipsAugment of o['mips-augment']) for (const M of o.M) {
         for (const efConstruction of o['ef-construction']) {
           gc();
           const rss0 = rssMB();
           const t0 = performance.now();
-          const hn = new HnswIndex({ dim, metric, M, efConstruction, capacity: n, kernel });
+          const hn = new HnswIndex({ dim, metric, M, efConstruction, capacity: n, kernel, mipsAugment });
+          if (o['mips-augment'].length > 1) console.log(`  mipsAugment=${mipsAugment}`);
           hn.add(items, labels);
           const buildSeconds = (performance.now() - t0) / 1000;
           gc();

@@ -112,11 +112,15 @@ export function runIndexSuite(name: string, make: MakeIndex, opts: { kernel?: 'j
     const top = ix.search(q, 30);
     // Exclude the 15 best (array form and Set form give the same answer).
     const seen = Array.from(top.ids.subarray(0, 15));
+    const wantEx = Array.from(ex.search(q, 10, { exclude: seen }).ids);
     for (const exclude of [seen, new Set(seen), Int32Array.from(seen)]) {
       const r = ix.search(q, 10, { exclude });
       assert.equal(r.ids.length, 10);
       for (const id of r.ids) assert.ok(!seen.includes(id), `excluded ${id} returned`);
-      assert.deepEqual(Array.from(r.ids), Array.from(ex.search(q, 10, { exclude: seen }).ids));
+      // Ranks 16-25 are the hard part for a graph index: an approximate one must find most of them.
+      const overlap = Array.from(r.ids).filter((id) => wantEx.includes(id)).length;
+      if (ix.capabilities.exact) assert.deepEqual(Array.from(r.ids), wantEx);
+      else assert.ok(overlap >= 7, `recall after exclusion ${overlap}/10`);
     }
     // A category mask (every third item) and the equivalent predicate.
     const cat = labels.filter((l) => l % 3 === 0);

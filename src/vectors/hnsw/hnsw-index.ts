@@ -29,6 +29,11 @@ export interface HnswParams {
    * exactly (walking a graph where few nodes qualify costs more than scoring the few that do).
    */
   filterExactFraction: number;
+  /**
+   * Inner product only: 1 builds the graph on MIPS-augmented vectors (see HnswIndex.mipsNorm), 0 on the
+   * raw vectors with hnswlib's inner-product distance. Ignored for cosine.
+   */
+  mipsAugment: number;
 }
 
 export const HNSW_DEFAULTS: Readonly<HnswParams> = {
@@ -37,6 +42,7 @@ export const HNSW_DEFAULTS: Readonly<HnswParams> = {
   efSearch: 100,
   seed: 100,
   filterExactFraction: 0.02,
+  mipsAugment: 1,
 };
 
 export interface HnswOptions extends Partial<HnswParams> {
@@ -113,7 +119,7 @@ export class HnswIndex implements VectorIndex {
       if (v !== undefined) this.params[key] = v;
     }
     checkParams(this.params);
-    this.gdim = this.metric === 'ip' ? this.dim + 1 : this.dim;
+    this.gdim = this.metric === 'ip' && this.params.mipsAugment === 1 ? this.dim + 1 : this.dim;
     this.qarr = new Array<number>(this.gdim).fill(0);
     this.rowArr = new Array<number>(this.gdim).fill(0);
     if (loaded) {
@@ -345,7 +351,7 @@ export class HnswIndex implements VectorIndex {
   static async loadData(dir: string, m: IndexManifest, opts: { kernel?: ExactOptions['kernel'] } = {}): Promise<HnswIndex> {
     const store = await ExactIndex.loadData(dir, m, opts);
     const file = join(dir, 'hnsw.bin');
-    const gdim = m.metric === 'ip' ? m.dim + 1 : m.dim;
+    const gdim = m.metric === 'ip' && (m.params.mipsAugment ?? 1) === 1 ? m.dim + 1 : m.dim;
     const graph = new hnswlib.HierarchicalNSW('ip', gdim);
     try {
       await graph.readIndex(file);
@@ -379,6 +385,7 @@ function checkParams(p: HnswParams): void {
   int('efConstruction', 1, 1_000_000);
   int('efSearch', 1, 1_000_000);
   int('seed', 0, 0x7fffffff);
+  int('mipsAugment', 0, 1);
   const f = p.filterExactFraction;
   if (!(f >= 0 && f <= 1)) throw new IndexArgumentError('HnswIndex(filterExactFraction)', `must be in [0, 1], got ${f}`);
 }

@@ -79,3 +79,30 @@ test('createIndex auto picks exact below the threshold and hnsw above it', () =>
   assert.equal(big.kind, 'hnsw');
   assert.equal(big.size, 8);
 });
+
+test('hnsw without the MIPS augmentation (raw inner-product graph) searches and round-trips', async () => {
+  const { mkdtemp, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { loadIndex } = await import('../create.ts');
+  const dim = 16;
+  const n = 1000;
+  const v = clusteredVectors(n, dim, new Rng(31), { clusters: 30 });
+  const raw = new HnswIndex({ dim, mipsAugment: 0, efSearch: 200 });
+  raw.add(v, Int32Array.from({ length: n }, (_, i) => i));
+  const ex = new ExactIndex({ dim });
+  ex.add(v, Int32Array.from({ length: n }, (_, i) => i));
+  const q = v.slice(5 * dim, 6 * dim);
+  const got = raw.search(q, 10);
+  const want = ex.search(q, 10);
+  assert.ok(Array.from(got.ids).filter((id) => want.ids.includes(id)).length >= 9);
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-hnsw-raw-'));
+  try {
+    await raw.save(dir);
+    const back = (await loadIndex(dir)) as HnswIndex;
+    assert.equal(back.params.mipsAugment, 0);
+    assert.deepEqual(Array.from(back.search(q, 10).ids), Array.from(got.ids));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
