@@ -27,12 +27,13 @@ const options = {
   events: { type: 'number', description: 'events to send', default: 200000 },
   batch: { type: 'number', description: 'events per POST /v1/events', default: 500 },
   'event-concurrency': { type: 'number', description: 'concurrent event batches', default: 4 },
+  stages: { type: 'list', description: 'candidate sources to train on the synthetic data (two-tower retrieval is exact: slow on large catalogs until it sits on the HNSW index)', default: ['ease'] },
   'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },
   seed: { type: 'number', description: 'random seed', default: 42 },
   json: { type: 'string', description: 'write the result JSON here' },
 } satisfies OptionDefs;
 
-async function syntheticModel(dir: string, o: { items: number; users: number; interactions: number; seed: number; 'ease-items': number }): Promise<{ seconds: { generate: number; train: number } }> {
+async function syntheticModel(dir: string, o: { items: number; users: number; interactions: number; seed: number; 'ease-items': number; stages: string[] }): Promise<{ seconds: { generate: number; train: number } }> {
   const data = (await import('../src/data/index.ts')) as Record<string, unknown>;
   const gen = data.generateSynthetic as ((opts: Record<string, number>) => Dataset) | undefined;
   if (!gen) throw new Error('this build has no synthetic generator yet: pass --model DIR');
@@ -41,7 +42,8 @@ async function syntheticModel(dir: string, o: { items: number; users: number; in
   const t1 = performance.now();
   console.error(`generated ${dataset.numItems} items, ${dataset.numUsers} users, ${dataset.interactions.length} interactions in ${((t1 - t0) / 1000).toFixed(1)} s`);
   const registry = builtinRegistry();
-  const stages = [...registry.sources.keys()].map((kind) => (kind === 'ease' ? { kind, params: { maxItems: o['ease-items'] } } : { kind }));
+  for (const k of o.stages) if (!registry.sources.has(k)) throw new Error(`--stages: unknown source '${k}' (known: ${[...registry.sources.keys()].join(', ')})`);
+  const stages = o.stages.map((kind) => (kind === 'ease' ? { kind, params: { maxItems: o['ease-items'] } } : { kind }));
   await trainModel(dir, { dataset, registry, stages, holdout: 0, log: (l) => console.error(l) });
   return { seconds: { generate: (t1 - t0) / 1000, train: (performance.now() - t1) / 1000 } };
 }

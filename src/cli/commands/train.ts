@@ -37,10 +37,10 @@ export async function datasetFromFlags(o: { config?: string; dataset?: string; d
   return dataset;
 }
 
-/** Source kinds to fit by default: EASE is dense (items^2), so only on catalogs it can hold. */
+/** Source kinds to fit by default: every built-in one, but EASE is dense (items^2), so only on catalogs it can hold. */
 function defaultStages(ds: Dataset, known: string[]): string[] {
   const out: string[] = [];
-  for (const k of ['itemknn', 'item-to-item', 'popularity']) if (known.includes(k)) out.push(k);
+  for (const k of ['two-tower', 'itemknn', 'item-to-item', 'popularity']) if (known.includes(k)) out.push(k);
   if (known.includes('ease') && ds.numItems <= 20000) out.unshift('ease');
   return out;
 }
