@@ -318,7 +318,7 @@ function featureExtractor(f: FeatureConfig, resolveCell: Resolve, role: string):
         const out = new Float32Array(f.dim);
         for (let k = 0; k < parts.length; k++) {
           const p = parts[k];
-          const n = typeof p === 'number' ? p : typeof p === 'string' && p.trim() !== '' ? Number(p) : NaN;
+          const n = typeof p === 'number' ? p : typeof p === 'string' && NUMERIC.test(p.trim()) ? Number(p) : NaN;
           if (!Number.isFinite(n)) throw new RowFault(c, `vector element ${k} ${JSON.stringify(p)} is not a number`);
           out[k] = n;
         }
@@ -395,7 +395,8 @@ function isSmallInt(s: string): boolean {
 
 /**
  * rowOf with a side index for integer ids, the usual case (MovieLens, most logs): V8 looks up an
- * integer key in an array far faster than it hashes a fresh string into a Map (~5x on u.data-like rows).
+ * integer key in an array far faster than it hashes a fresh string into a Map (loading 1M u.data-like
+ * rows took 1.55 s of CPU with the Map alone, 0.85 s with this).
  * The table's vocabulary stays the one truth: a miss here falls through to it.
  */
 function idRows(table: TableBuilder): (s: string) => number {
