@@ -7,3 +7,8 @@ export type { RankerExport } from './two-stage/export.ts';
 export { exportRankerData } from './two-stage/export.ts';
 export type { TwoStageFitContext } from './two-stage/pipeline.ts';
 export { twoStagePipeline } from './two-stage/pipeline.ts';
+export type { FitContext, ParamDef, Pipeline, PipelineSpec } from './registry.ts';
+export { createPipeline, listPipelines, pipelineSpec, registerPipeline, resolveParams } from './registry.ts';
+export { ITEMKNN_PARAMS, POPULARITY_PARAMS, SourcePipeline, itemKnnKind, popularityKind } from './baselines.ts';
+export type { EvaluationReport, EvaluationRun, PipelineResult } from './evaluate.ts';
+export { VALID_SPLIT, runEvaluation } from './evaluate.ts';
