@@ -166,8 +166,9 @@ export class HnswIndex implements VectorIndex {
     let res: number[];
     this.fs.begin(f, this.store.maxLabel);
     try {
-      if (isExcludeOnly(f)) {
-        // Seen-items lists are short: ask the graph for k + |exclude| and drop them afterwards, no callback.
+      if (isExcludeOnly(f) && excludeSize(f) <= Math.max(64, this.params.efSearch)) {
+        // Seen-items lists are usually short: ask the graph for k + |exclude| and drop them afterwards,
+        // no callback. Long lists would blow up ef, so they take the callback path below.
         const kk = Math.min(n, k + excludeSize(f));
         res = this.knn(query, kk, kk, undefined);
         let w = 0;

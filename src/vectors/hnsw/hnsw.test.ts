@@ -43,6 +43,11 @@ test('hnsw picks its path by filter: graph, post-filter, callback, exact when se
   assert.equal(hn.lastPath, 'graph');
   hn.search(q, 10, { exclude: [0, 1, 2] });
   assert.equal(hn.lastPath, 'graph-postfilter');
+  const longSeen = Array.from({ length: 500 }, (_, i) => i * 2);
+  const ls = hn.search(q, 10, { exclude: longSeen });
+  assert.equal(hn.lastPath, 'graph-callback', 'a long exclude list is not turned into a huge ef');
+  assert.equal(ls.ids.length, 10);
+  assert.ok(ls.ids.every((id) => id % 2 === 1 || id >= 1000));
   hn.search(q, 10, { allow: maskFromIds(n, Array.from({ length: 1000 }, (_, i) => i * 3)) });
   assert.equal(hn.lastPath, 'graph-callback');
   const r = hn.search(q, 10, { allow: maskFromIds(n, [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]) });
