@@ -4,6 +4,7 @@ import { exportRankerDataCommand } from './commands/export-ranker-data.ts';
 import { trainCommand } from './commands/train.ts';
 import { recommendCommand } from './commands/recommend.ts';
 import { serveCommand } from './commands/serve.ts';
+import { evaluateCommand } from './commands/evaluate.ts';
 
 /** Every CLI command, in the order `--help` lists them. Each lives in its own file under commands/. */
-export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, benchCommand];
+export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, evaluateCommand, benchCommand];

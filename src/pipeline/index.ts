@@ -12,3 +12,5 @@ export { createPipeline, listPipelines, pipelineSpec, registerPipeline, resolveP
 export { ITEMKNN_PARAMS, POPULARITY_PARAMS, SourcePipeline, itemKnnKind, popularityKind } from './baselines.ts';
 export type { EvaluationReport, EvaluationRun, PipelineResult } from './evaluate.ts';
 export { VALID_SPLIT, runEvaluation } from './evaluate.ts';
+export type { DataSource, EvaluationDataSpec } from './data-source.ts';
+export { DEFAULT_SPLIT, DEFAULT_TABLE_METRICS, SYNTHETIC_OPTIONS, formatLoadReport, formatResultsTable, formatTable, loadEvaluationData } from './data-source.ts';

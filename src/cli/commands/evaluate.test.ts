@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UsageError } from '../args.ts';
+import { dataSourceFromFlags, evaluateCommand, parsePipelineParams } from './evaluate.ts';
+
+test('evaluate flags: one data source, NAME.KEY=VALUE parameters', () => {
+  const base = { synthetic: false, users: 10, items: 10, interactions: 10, dim: 4, seed: 1 };
+  assert.throws(() => dataSourceFromFlags(base), UsageError);
+  assert.throws(() => dataSourceFromFlags({ ...base, synthetic: true, config: 'x.json' }), /exactly one/);
+  assert.throws(() => dataSourceFromFlags({ ...base, dataset: 'movielens-100k' }), /--data DIR/);
+  assert.deepEqual(dataSourceFromFlags({ ...base, dataset: 'movielens-100k', data: 'd' }), { kind: 'preset', name: 'movielens-100k', dir: 'd' });
+  assert.deepEqual(parsePipelineParams(['itemknn.neighbours=20', 'itemknn.value=log'], ['itemknn']), { itemknn: { neighbours: '20', value: 'log' } });
+  assert.throws(() => parsePipelineParams(['neighbours=20'], ['itemknn']), /NAME.KEY=VALUE/);
+  assert.throws(() => parsePipelineParams(['popularity.halfLifeDays=3'], ['itemknn']), /not among --pipelines/);
+});
+
+test('tandem evaluate --synthetic writes the results JSON in the documented shape', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-eval-'));
+  const log = console.log;
+  const err = console.error;
+  const out: string[] = [];
+  console.log = (s: string) => out.push(s);
+  console.error = () => {};
+  try {
+    const code = await evaluateCommand.run(['--synthetic', '--users', '300', '--items', '150', '--interactions', '8000', '--param', 'itemknn.neighbours=30', '--json', join(dir, 'r.json')]);
+    assert.equal(code, 0);
+    const r = JSON.parse(await readFile(join(dir, 'r.json'), 'utf8'));
+    assert.deepEqual(Object.keys(r), ['dataset', 'results']);
+    assert.equal(r.dataset.users, 300);
+    assert.equal(r.dataset.interactions, 8000);
+    assert.deepEqual(r.results.map((x: { pipeline: string }) => x.pipeline), ['popularity', 'itemknn']);
+    for (const x of r.results) {
+      for (const k of ['ndcg@10', 'recall@10', 'recall@20', 'recall@50', 'recall@100', 'hr@10', 'mrr@10', 'precision@10', 'coverage@10']) assert.equal(typeof x.metrics[k], 'number');
+      assert.equal(typeof x.trainSeconds, 'number');
+      assert.equal(typeof x.evalSeconds, 'number');
+    }
+    assert.match(out.join('\n'), /^pipeline +ndcg@10 +recall@10/m);
+    await assert.rejects(evaluateCommand.run(['--synthetic', '--pipelines', 'nope']), /unknown pipeline 'nope'/);
+    await assert.rejects(evaluateCommand.run(['--synthetic', '--train', 'a.tsv']), /--train and --test go together/);
+  } finally {
+    console.log = log;
+    console.error = err;
+    await rm(dir, { recursive: true, force: true });
+  }
+});

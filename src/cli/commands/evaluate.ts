@@ -1,0 +1,107 @@
+import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import {
+  formatResultsTable,
+  listPipelines,
+  loadEvaluationData,
+  runEvaluation,
+  SYNTHETIC_OPTIONS,
+  type DataSource,
+} from '../../pipeline/index.ts';
+import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
+import type { Command } from '../command.ts';
+
+/** Flags naming the data: shared by evaluate and demo. */
+export const dataOptions = {
+  dataset: { type: 'string', description: 'built-in dataset preset (movielens-100k, movielens-latest)' },
+  data: { type: 'string', description: 'directory holding the preset\u2019s files' },
+  config: { type: 'string', description: 'dataset config file (JSON) instead of a preset' },
+  synthetic: { type: 'boolean', description: 'the built-in synthetic dataset (sizes: --users --items --interactions --dim)' },
+  users: { type: 'number', description: 'synthetic users', default: SYNTHETIC_OPTIONS.users.default },
+  items: { type: 'number', description: 'synthetic items', default: SYNTHETIC_OPTIONS.items.default },
+  interactions: { type: 'number', description: 'synthetic interactions', default: SYNTHETIC_OPTIONS.interactions.default },
+  dim: { type: 'number', description: 'synthetic latent dimension', default: SYNTHETIC_OPTIONS.dim.default },
+  train: { type: 'string', description: 'train interactions file (with --test; in the dataset\u2019s interaction format)' },
+  test: { type: 'string', description: 'test interactions file' },
+  split: { type: 'string', description: 'split rule when no files are given: user-temporal:F, global-temporal:F, leave-last-out[:N] (default user-temporal:0.2)' },
+  'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping at the first' },
+  seed: { type: 'number', description: 'random seed (synthetic data, pipelines, user sampling)', default: 42 },
+} satisfies OptionDefs;
+
+const options = {
+  ...dataOptions,
+  pipelines: { type: 'list', description: 'pipelines to evaluate, comma-separated', default: ['popularity', 'itemknn'] },
+  param: { type: 'list', description: 'pipeline parameters as NAME.KEY=VALUE, comma-separated (itemknn.neighbours=200)' },
+  tune: { type: 'boolean', description: 'let every pipeline that can pick its settings on a validation split of train' },
+  threads: { type: 'number', description: 'worker threads a pipeline may use', default: Math.max(1, Math.min(2, availableParallelism())) },
+  ks: { type: 'numbers', description: 'cutoffs K of the metrics', default: [10, 20, 50, 100] },
+  'max-users': { type: 'number', description: 'score at most this many test users (a seeded sample)' },
+  json: { type: 'string', description: 'also write the results as JSON to this file' },
+} satisfies OptionDefs;
+
+/** The data source the flags name; exactly one of --dataset, --config, --synthetic. */
+export function dataSourceFromFlags(o: { dataset?: string; data?: string; config?: string; synthetic: boolean; users: number; items: number; interactions: number; dim: number; seed: number }): DataSource {
+  const chosen = [o.dataset !== undefined, o.config !== undefined, o.synthetic].filter(Boolean).length;
+  if (chosen !== 1) throw new UsageError('give exactly one of --dataset NAME --data DIR, --config FILE, or --synthetic');
+  if (o.synthetic) return { kind: 'synthetic', options: { users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed } };
+  if (o.config !== undefined) return { kind: 'config', path: o.config };
+  if (o.data === undefined) throw new UsageError('--dataset needs --data DIR (the directory holding its files)');
+  return { kind: 'preset', name: o.dataset!, dir: o.data };
+}
+
+/** `--param itemknn.neighbours=200,popularity.halfLifeDays=30` as per-pipeline parameter objects. */
+export function parsePipelineParams(list: readonly string[], pipelines: readonly string[]): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const item of list) {
+    const m = /^([a-z][a-z0-9-]*)\.([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(item);
+    if (!m) throw new UsageError(`--param '${item}': expected NAME.KEY=VALUE, as in itemknn.neighbours=200`);
+    if (!pipelines.includes(m[1])) throw new UsageError(`--param '${item}': pipeline '${m[1]}' is not among --pipelines (${pipelines.join(', ')})`);
+    (out[m[1]] ??= {})[m[2]] = m[3];
+  }
+  return out;
+}
+
+/** `tandem evaluate`: fit the named pipelines on train, score them on test, print a table, write JSON. */
+export const evaluateCommand: Command = {
+  name: 'evaluate',
+  summary: 'fit pipelines on the train side and score them on the test side (full-ranking metrics)',
+  usage:
+    'tandem evaluate (--dataset NAME --data DIR | --config FILE | --synthetic) [--train FILE --test FILE | --split RULE] [--pipelines popularity,itemknn] [--json FILE]',
+  options,
+  async run(argv) {
+    const { options: o, positional } = parseArgs(argv, options);
+    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+    const source = dataSourceFromFlags(o);
+    if ((o.train === undefined) !== (o.test === undefined)) throw new UsageError('--train and --test go together');
+    if (o.train !== undefined && o.split !== undefined) throw new UsageError('give either --train/--test or --split, not both');
+    const known = listPipelines().map((p) => p.name);
+    for (const p of o.pipelines) if (!known.includes(p)) throw new UsageError(`--pipelines: unknown pipeline '${p}' (known: ${known.join(', ')})`);
+    if (o.pipelines.length === 0) throw new UsageError('--pipelines: name at least one pipeline');
+    if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw new UsageError('--threads must be a positive integer');
+    if (o['max-users'] !== undefined && !(Number.isInteger(o['max-users']) && o['max-users'] >= 1)) throw new UsageError('--max-users must be a positive integer');
+    const params = parsePipelineParams(o.param, o.pipelines);
+    if (o.tune) {
+      for (const p of o.pipelines) if (listPipelines().find((s) => s.name === p)!.params.tune) (params[p] ??= {}).tune ??= true;
+    }
+    const log = (msg: string) => console.error(msg);
+    const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, split: o.split, skipBadRows: o['skip-bad-rows'], log });
+    const report = await runEvaluation({
+      train,
+      test,
+      pipelines: o.pipelines,
+      params,
+      seed: o.seed,
+      threads: o.threads,
+      ks: o.ks,
+      maxUsers: o['max-users'],
+      log,
+    });
+    console.log(formatResultsTable(report.results));
+    console.log(`(${report.dataset.evalUsers} test users; ${report.dataset.items} items ranked per user, minus each user's training items)`);
+    if (o.json) {
+      await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
+      console.error(`wrote ${o.json}`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,82 @@
+/**
+ * Where evaluation data comes from: a preset, a dataset config file or the synthetic generator; then
+ * given train/test files or a split rule. The CLI's evaluate and demo commands go through here.
+ */
+import {
+  formatLoadReport,
+  generateSynthetic,
+  loadConfigFile,
+  loadDataset,
+  loadTrainTest,
+  parseSplit,
+  resolvePreset,
+  splitDataset,
+  type Dataset,
+  type DatasetConfig,
+  type LoadReport,
+  type SyntheticOptions,
+} from '../data/index.ts';
+
+export { SYNTHETIC_OPTIONS, formatLoadReport } from '../data/index.ts';
+export type { SyntheticOptions } from '../data/index.ts';
+export { DEFAULT_TABLE_METRICS, formatResultsTable, formatTable } from '../evaluation/index.ts';
+
+/** One of the three ways to name a dataset. */
+export type DataSource =
+  | { kind: 'preset'; name: string; dir: string }
+  | { kind: 'config'; path: string }
+  | { kind: 'synthetic'; options: Partial<SyntheticOptions> };
+
+export interface EvaluationDataSpec {
+  source: DataSource;
+  /** Explicit train and test files (the config's interaction format); both or neither. */
+  trainPath?: string;
+  testPath?: string;
+  /** The split rule when no files are given (default user-temporal:0.2). */
+  split?: string;
+  skipBadRows?: boolean;
+  log?: (msg: string) => void;
+}
+
+/** The default split of `tandem evaluate` and `tandem demo`: the benchmark's per-user temporal rule. */
+export const DEFAULT_SPLIT = 'user-temporal:0.2';
+
+/**
+ * Train and test sides (sharing their tables) and, when files were read, the load report.
+ * @example const { train, test } = await loadEvaluationData({ source: { kind: 'synthetic', options: { users: 1000 } } })
+ */
+export async function loadEvaluationData(spec: EvaluationDataSpec): Promise<{ train: Dataset; test: Dataset; report?: LoadReport }> {
+  const log = spec.log ?? (() => {});
+  if ((spec.trainPath === undefined) !== (spec.testPath === undefined)) throw new Error('give both a train file and a test file, or neither');
+  if (spec.trainPath !== undefined && spec.split !== undefined) throw new Error('give either train/test files or a split rule, not both');
+  const t0 = performance.now();
+  const src = spec.source;
+  if (src.kind === 'synthetic') {
+    if (spec.trainPath !== undefined) throw new Error('the synthetic dataset is split by a rule, not by files');
+    const ds = generateSynthetic(src.options);
+    log(`generated synthetic dataset: ${ds.numUsers} users, ${ds.numItems} items, ${ds.interactions.length} interactions (${secs(t0)} s)`);
+    return splitLogged(ds, spec.split ?? DEFAULT_SPLIT, log);
+  }
+  const config: DatasetConfig = src.kind === 'config' ? await loadConfigFile(src.path) : resolvePreset(src.name, src.dir);
+  const opts = { skipBadRows: spec.skipBadRows ?? false };
+  if (spec.trainPath !== undefined) {
+    const { train, test, report } = await loadTrainTest(config, spec.trainPath, spec.testPath!, opts);
+    log(formatLoadReport(report));
+    log(`loaded ${train.numUsers} users, ${train.numItems} items; train ${train.interactions.length}, test ${test.interactions.length} interactions (${secs(t0)} s)`);
+    return { train, test, report };
+  }
+  const { dataset, report } = await loadDataset(config, opts);
+  log(formatLoadReport(report));
+  log(`loaded ${dataset.numUsers} users, ${dataset.numItems} items, ${dataset.interactions.length} interactions (${secs(t0)} s)`);
+  return { ...splitLogged(dataset, spec.split ?? DEFAULT_SPLIT, log), report };
+}
+
+function splitLogged(ds: Dataset, rule: string, log: (msg: string) => void): { train: Dataset; test: Dataset } {
+  const { train, test } = splitDataset(ds, parseSplit(rule));
+  log(`split ${rule}: train ${train.interactions.length}, test ${test.interactions.length} interactions`);
+  return { train, test };
+}
+
+function secs(t0: number): string {
+  return ((performance.now() - t0) / 1000).toFixed(1);
+}
