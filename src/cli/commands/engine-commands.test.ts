@@ -46,3 +46,17 @@ test('tandem train --config writes a model that tandem recommend reads (every fe
   await assert.rejects(recommendCommand.run(['--model', out]), /either --user ID or --item ID --similar/);
   await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', out, '--holdout', '0']), /already exists/);
 });
+
+test('tandem train --synthetic', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'tandem-cli-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const out = join(root, 'synth');
+  const tr = await capture(() => trainCommand.run(['--synthetic', '--users', '300', '--items', '200', '--interactions', '6000', '--stages', 'ease', '--out', out, '--json']));
+  assert.equal(tr.code, 0);
+  const s = JSON.parse(tr.out);
+  assert.ok(s.metrics['recall@100'] > 0, JSON.stringify(s.metrics));
+  const model = await readModelDir(out, builtinRegistry());
+  assert.equal(model.manifest.data.items, 200);
+  assert.deepEqual(model.manifest.parameters.source, { synthetic: { users: 300, items: 200, interactions: 6000, seed: 42 } });
+  await assert.rejects(trainCommand.run(['--synthetic', '--dataset', 'movielens-100k', '--out', join(root, 'x')]), /exactly one of/);
+});

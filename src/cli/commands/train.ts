@@ -1,4 +1,4 @@
-import { loadConfigFile, loadDataset, resolvePreset, type Dataset } from '../../data/index.ts';
+import { generateSynthetic, loadConfigFile, loadDataset, resolvePreset, type Dataset } from '../../data/index.ts';
 import { builtinRegistry, trainModel } from '../../pipeline/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
 import type { Command } from '../command.ts';
@@ -26,10 +26,7 @@ export async function datasetFromFlags(o: { config?: string; dataset?: string; d
   const chosen = [o.config ? 1 : 0, o.dataset ? 1 : 0, o.synthetic ? 1 : 0].reduce((a, b) => a + b, 0);
   if (chosen !== 1) throw new UsageError('give exactly one of --config FILE, --dataset NAME --data DIR, or --synthetic');
   if (o.synthetic) {
-    const data = await import('../../data/index.ts');
-    const gen = (data as Record<string, unknown>).generateSynthetic as ((opts: Record<string, number>) => Dataset) | undefined;
-    if (!gen) throw new Error('this build has no synthetic generator yet');
-    return gen({ users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
+    return generateSynthetic({ users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
   }
   const config = o.config ? await loadConfigFile(o.config) : resolvePreset(o.dataset!, o.data ?? (() => { throw new UsageError('--dataset needs --data DIR'); })());
   const { dataset, report } = await loadDataset(config, { skipBadRows: o['skip-bad-rows'] });
