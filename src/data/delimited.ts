@@ -81,6 +81,11 @@ export class DelimitedParser {
     this.consume(this.carry.length ? this.carry + chunk : chunk, false);
   }
 
+  /** The line that `chunk[index]` will be on, for a chunk about to be pushed. */
+  lineAt(chunk: string, index: number): number {
+    return this.line + countNewlines(this.carry, 0, this.carry.length) + countNewlines(chunk, 0, index);
+  }
+
   /** Flushes the last record (a file need not end with a newline). Throws on an unterminated quote. */
   end(): void {
     if (this.carry.length) this.consume(this.carry + '\n', true);
@@ -313,21 +318,53 @@ export function parseDelimitedReference(text: string, opts: DelimitedOptions, fi
   return out;
 }
 
+/** Optional hooks of the file readers. */
+export interface ReadHooks {
+  /** Malformed records go here instead of throwing (see ParseErrorHandler). */
+  onError?: ParseErrorHandler;
+  /** Called once, with the line, when a UTF-8 file holds bytes that are not UTF-8 (decoded as U+FFFD). */
+  onInvalidUtf8?: (line: number) => void;
+  /** Name for messages; default the path. */
+  file?: string;
+}
+
+/**
+ * Decoded chunks of a file, 1 MiB at a time, without a UTF-8 byte order mark. `lineAt(chunk, i)` is
+ * asked for the line of the first U+FFFD in a UTF-8 file.
+ */
+export async function* readChunks(path: string, encoding: TextEncoding, hooks: ReadHooks, lineAt: (chunk: string, index: number) => number): AsyncGenerator<string> {
+  const stream = createReadStream(path, { encoding, highWaterMark: 1 << 20 });
+  let first = true;
+  let warned = encoding !== 'utf8' || !hooks.onInvalidUtf8;
+  for await (let chunk of stream as AsyncIterable<string>) {
+    if (first) {
+      first = false;
+      if (chunk.charCodeAt(0) === 0xfeff) chunk = chunk.slice(1);
+    }
+    if (!warned) {
+      const bad = chunk.indexOf('\ufffd');
+      if (bad >= 0) {
+        warned = true;
+        hooks.onInvalidUtf8!(lineAt(chunk, bad));
+      }
+    }
+    yield chunk;
+  }
+}
+
+/** Newlines in `s` before index `end`. */
+export function newlinesBefore(s: string, end: number): number {
+  return countNewlines(s, 0, end);
+}
+
 /**
  * Streams a delimited file through DelimitedParser in 1 MiB chunks (never the whole file as one
  * string). A UTF-8 byte order mark is dropped.
  * @example await readDelimited('u.item', { separator: '|', encoding: 'latin1' }, (fields, line) => { ... });
  */
-export async function readDelimited(path: string, opts: DelimitedOptions, onRecord: RecordHandler, onError?: ParseErrorHandler, file = path): Promise<number> {
-  const parser = new DelimitedParser(opts, file, onRecord, onError);
-  const stream = createReadStream(path, { encoding: opts.encoding ?? 'utf8', highWaterMark: 1 << 20 });
-  let first = true;
-  for await (const chunk of stream as AsyncIterable<string>) {
-    if (first) {
-      first = false;
-      parser.push(chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk);
-    } else parser.push(chunk);
-  }
+export async function readDelimited(path: string, opts: DelimitedOptions, onRecord: RecordHandler, hooks: ReadHooks = {}): Promise<number> {
+  const parser = new DelimitedParser(opts, hooks.file ?? path, onRecord, hooks.onError);
+  for await (const chunk of readChunks(path, opts.encoding ?? 'utf8', hooks, (c, i) => parser.lineAt(c, i))) parser.push(chunk);
   parser.end();
   return parser.records;
 }

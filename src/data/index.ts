@@ -7,7 +7,7 @@ export type { FeatureValue } from './builder.ts';
 export { DatasetBuilder, TableBuilder, ColumnBuilder } from './builder.ts';
 export type { DataProblem, ConfigProblem } from './errors.ts';
 export { DataError, ConfigError, formatProblem } from './errors.ts';
-export type { DelimitedOptions, RecordHandler, ParseErrorHandler, TextEncoding } from './delimited.ts';
+export type { DelimitedOptions, RecordHandler, ParseErrorHandler, ReadHooks, TextEncoding } from './delimited.ts';
 export { DelimitedParser, MAX_RECORD_CHARS, parseDelimited, parseDelimitedReference, readDelimited } from './delimited.ts';
 export type { JsonRecord, JsonRecordHandler } from './jsonl.ts';
 export { JsonLinesParser, parseJsonLine, readJsonLines } from './jsonl.ts';

@@ -2,9 +2,8 @@
  * JSON Lines: one JSON object per line, streamed. Blank lines are skipped; anything else that is not
  * an object is a DataError naming the line (and the column where JSON.parse gave up).
  */
-import { createReadStream } from 'node:fs';
 import { DataError } from './errors.ts';
-import type { ParseErrorHandler, TextEncoding } from './delimited.ts';
+import { newlinesBefore, readChunks, type ParseErrorHandler, type ReadHooks, type TextEncoding } from './delimited.ts';
 
 export type JsonRecord = Record<string, unknown>;
 export type JsonRecordHandler = (record: JsonRecord, line: number) => void;
@@ -61,6 +60,11 @@ export class JsonLinesParser {
     this.carry = '';
   }
 
+  /** The line that `chunk[index]` will be on, for a chunk about to be pushed (the carry holds no newline). */
+  lineAt(chunk: string, index: number): number {
+    return this.line + newlinesBefore(chunk, index);
+  }
+
   private take(text: string): void {
     const line = this.line++;
     if (text.trim() === '') return;
@@ -81,16 +85,9 @@ export class JsonLinesParser {
  * Streams a JSON Lines file.
  * @example await readJsonLines('events.jsonl', (o, line) => console.log(o.user));
  */
-export async function readJsonLines(path: string, onRecord: JsonRecordHandler, encoding: TextEncoding = 'utf8', onError?: ParseErrorHandler, file = path): Promise<number> {
-  const parser = new JsonLinesParser(file, onRecord, onError);
-  const stream = createReadStream(path, { encoding, highWaterMark: 1 << 20 });
-  let first = true;
-  for await (const chunk of stream as AsyncIterable<string>) {
-    if (first) {
-      first = false;
-      parser.push(chunk.charCodeAt(0) === 0xfeff ? chunk.slice(1) : chunk);
-    } else parser.push(chunk);
-  }
+export async function readJsonLines(path: string, onRecord: JsonRecordHandler, encoding: TextEncoding = 'utf8', hooks: ReadHooks = {}): Promise<number> {
+  const parser = new JsonLinesParser(hooks.file ?? path, onRecord, hooks.onError);
+  for await (const chunk of readChunks(path, encoding, hooks, (c, i) => parser.lineAt(c, i))) parser.push(chunk);
   parser.end();
   return parser.records;
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, type DatasetConfig, type FeatureColumn } from './index.ts';
+import { DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, type DatasetConfig, type FeatureColumn } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const shopConfig = (): Promise<DatasetConfig> => loadConfigFile(join(fixtures, 'shop/shop.json'));
@@ -260,4 +260,25 @@ test('integer ids take a direct index that agrees with the vocabulary ("01" is n
   assert.deepEqual(ds.users.ids.values, ['3000', '1', '01', 'x', '16777216', '0', '+3', '1.0']);
   assert.deepEqual(Array.from(ds.interactions.user, (u) => ds.users.ids.values[u]), ids);
   assert.deepEqual(Array.from(ds.interactions.item, (i) => ds.items.ids.values[i]), [...ids].reverse());
+});
+
+test('a latin1 file read as UTF-8 gets a warning with the line of the first bad byte', async () => {
+  const item = join(fixtures, 'ml-100k-mini/u.item');
+  const cfg = (encoding: 'utf8' | 'latin1'): DatasetConfig => ({
+    interactions: { path: join(fixtures, 'ml-100k-mini/u.data'), separator: '\t', header: false, user: 0, item: 1 },
+    items: { path: item, separator: '|', header: false, encoding, id: 0, features: [{ name: 'title', kind: 'text', column: 1 }] },
+  });
+  const wrong = await loadDataset(cfg('utf8'));
+  assert.deepEqual(wrong.report.files[0].warnings, [`${item}:3: bytes that are not UTF-8 (decoded as U+FFFD); if the file is ISO-8859-1, set "encoding": "latin1"`]);
+  assert.match(formatLoadReport(wrong.report), /\n {2}warning: .*u\.item:3: bytes that are not UTF-8/);
+  const right = await loadDataset(cfg('latin1'));
+  assert.deepEqual(right.report.files.map((f) => f.warnings), [[], []]);
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'e.jsonl'), Buffer.concat([Buffer.from('{"u":"a","i":"1"}\n\n{"u":"b","i":"'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
+  const jl = await loadDataset({ interactions: { path: join(dir, 'e.jsonl'), user: 'u', item: 'i' } });
+  assert.match(jl.report.files[0].warnings[0], /e\.jsonl:3: bytes that are not UTF-8/);
+  // the line of a position in a chunk about to be pushed counts the parser's carry
+  const p = new DelimitedParser({ separator: ',' }, 'x', () => {});
+  p.push('a,b\n"c\n');
+  assert.equal(p.lineAt('d"\ne', 4), 4);
 });

@@ -27,6 +27,8 @@ export interface FileReport {
   skipped: number;
   /** The first `maxProblems` problems. */
   problems: DataProblem[];
+  /** Doubts that are not errors: a UTF-8 file with bytes that are not UTF-8 (latin1 read as UTF-8?). */
+  warnings: string[];
 }
 
 export interface LoadReport {
@@ -41,6 +43,7 @@ export function formatLoadReport(report: LoadReport): string {
   const out: string[] = [];
   for (const f of report.files) {
     out.push(`${f.path}: ${f.rows} rows loaded${f.skipped ? `, ${f.skipped} bad rows skipped` : ''}`);
+    for (const w of f.warnings) out.push(`  warning: ${w}`);
     for (const p of f.problems) out.push(`  ${formatProblem(p)}`);
     if (f.skipped > f.problems.length) out.push(`  ... and ${f.skipped - f.problems.length} more`);
   }
@@ -86,7 +89,11 @@ type RowFn = (row: Row, line: number) => void;
  */
 async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: (resolve: Resolve) => RowFn): Promise<FileReport> {
   const file = cfg.path;
-  const report: FileReport = { path: file, rows: 0, skipped: 0, problems: [] };
+  const report: FileReport = { path: file, rows: 0, skipped: 0, problems: [], warnings: [] };
+  const onError = (e: DataError): void => bad(e.toProblem());
+  const onInvalidUtf8 = (line: number): void => {
+    report.warnings.push(`${file}:${line}: bytes that are not UTF-8 (decoded as U+FFFD); if the file is ISO-8859-1, set "encoding": "latin1"`);
+  };
   const maxProblems = opts.maxProblems ?? 20;
   const bad = (p: DataProblem): void => {
     if (!opts.skipBadRows) throw new DataError(p);
@@ -116,7 +123,7 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
       await readJsonLines(file, (obj, line) => {
         row.obj = obj;
         run(handle, row, line);
-      }, cfg.encoding, (e) => bad(e.toProblem()));
+      }, cfg.encoding, { onError, onInvalidUtf8 });
       return report;
     }
 
@@ -148,7 +155,7 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
         return;
       }
       run(handle, row, line);
-    }, (e) => bad(e.toProblem()));
+    }, { onError, onInvalidUtf8 });
     return report;
   } catch (e) {
     if (e instanceof DataError) throw e;
