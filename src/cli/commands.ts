@@ -5,6 +5,7 @@ import { trainCommand } from './commands/train.ts';
 import { recommendCommand } from './commands/recommend.ts';
 import { serveCommand } from './commands/serve.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
+import { demoCommand } from './commands/demo.ts';
 
 /** Every CLI command, in the order `--help` lists them. Each lives in its own file under commands/. */
-export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, evaluateCommand, benchCommand];
+export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, evaluateCommand, demoCommand, benchCommand];
