@@ -148,6 +148,9 @@ test('an unknown column names the file and lists its header; headerless files ne
   assert.deepEqual(Array.from(byIndex.dataset.interactions.value), [5, 7]);
   const tooFar = await loadError({ interactions: { path: join(dir, 'e.tsv'), header: false, user: 0, item: 3 } });
   assert.match(tooFar.message, /interactions\.item is column 3 \(0-based\), but rows have 3 fields/);
+  writeFileSync(join(dir, 'h.tsv'), 'u\ti\tu\na\tx\t5\n');
+  assert.match((await loadError({ interactions: { path: join(dir, 'h.tsv'), user: 'u', item: 'i' } })).message, /h\.tsv:1: column 'u' \(interactions\.user\) is named twice \(columns 1 and 3\); refer to it by 0-based index/);
+  assert.match((await loadError({ interactions: { path: join(dir, 'h.tsv'), header: true, columns: ['u', 'i'], user: 'u', item: 'i' } })).message, /h\.tsv:1: "columns" names 2 columns, but the header has 3: u, i, u/);
   const named = await loadDataset({ interactions: { path: join(dir, 'e.tsv'), columns: ['u', 'i', 'v'], user: 'u', item: 'i', value: 'v' } });
   assert.deepEqual(named.dataset.users.ids.values, ['a', 'b']);
   await assert.rejects(loadDataset({ interactions: { path: join(dir, 'nope.tsv'), user: 0, item: 1 } }), (err: Error) => err instanceof DataError && /nope\.tsv: cannot read the interactions file: ENOENT/.test(err.message));

@@ -134,6 +134,9 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
       if (!handle) {
         const names = cfg.columns ?? (cfg.header ? fields : undefined);
         expected = cfg.header ? fields.length : (cfg.columns?.length ?? fields.length);
+        if (cfg.header && cfg.columns && cfg.columns.length !== fields.length) {
+          throw new DataError({ file, line, column: 0, message: `"columns" names ${cfg.columns.length} columns, but the header has ${fields.length}: ${fields.join(', ')}` });
+        }
         const resolveField: Resolve = (ref, r) => {
           let index: number;
           if (typeof ref === 'number') {
@@ -142,6 +145,9 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
           } else {
             if (!names) throw new DataError({ file, line: 0, column: 0, message: `${r} names column '${ref}', but the file has no header; give a 0-based column index or a "columns" list` });
             index = names.indexOf(ref);
+            if (index >= 0 && names.indexOf(ref, index + 1) >= 0) {
+              throw new DataError({ file, line: cfg.header && !cfg.columns ? line : 0, column: 0, message: `column '${ref}' (${r}) is named twice (columns ${index + 1} and ${names.indexOf(ref, index + 1) + 1}); refer to it by 0-based index` });
+            }
             if (index < 0) throw new DataError({ file, line: cfg.header && !cfg.columns ? line : 0, column: 0, message: `unknown column '${ref}' (${r}); the ${cfg.columns ? 'configured columns are' : 'header has'}: ${names.join(', ')}` });
           }
           return { index, key: String(ref), column: index + 1, name: names?.[index] };
