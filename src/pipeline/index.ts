@@ -16,3 +16,4 @@ export type { DataSource, EvaluationDataSpec } from './data-source.ts';
 export { DEFAULT_SPLIT, DEFAULT_TABLE_METRICS, SYNTHETIC_OPTIONS, formatLoadReport, formatResultsTable, formatTable, loadEvaluationData } from './data-source.ts';
 export type { DemoOptions } from './demo.ts';
 export { DEMO_DATA, DEMO_PIPELINES, itemLabel, runDemo } from './demo.ts';
+export { TwoTowerPipeline, TWO_TOWER_PRESET, TWO_TOWER_PIPELINE_PARAMS, twoTowerKind } from './two-tower.ts';

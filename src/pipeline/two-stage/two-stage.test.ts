@@ -63,7 +63,7 @@ test('two-stage fits without leakage, recommends unseen items with explanations,
   for (const e of ex.explanations) assert.match(e.text, /^found by ease/);
   for (let k = 1; k < ex.scores.length; k++) assert.ok(ex.scores[k - 1] >= ex.scores[k]);
   const again = twoStagePipeline(small);
-  await again.fit({ train: ds, seed: 1, threads: 1 });
+  await again.fit({ train: ds, seed: 1, threads: 1, log: () => {} });
   assert.deepEqual(Array.from(again.recommend(q, 10, exclude)), Array.from(recs));
 });
 

@@ -14,7 +14,7 @@ import {
   type RankerTrainingSet,
 } from '../../ranking/index.ts';
 import { GbdtModel, trainGbdt, type GbdtParams } from '../../ranking/gbdt/index.ts';
-import { CandidateMerger, EaseSource, userQuery, type CandidateSource, type MergedCandidates, type UserQuery } from '../../retrieval/index.ts';
+import { CandidateMerger, EaseSource, ItemKnnSource, PopularitySource, TwoTowerSource, userQuery, type CandidateSource, type MergedCandidates, type UserQuery } from '../../retrieval/index.ts';
 
 /** Everything the two-stage pipeline can be tuned with; defaults were tuned on ml-100k train-inner/valid. */
 export interface TwoStageOptions {
@@ -24,6 +24,11 @@ export interface TwoStageOptions {
   easeLambda: number;
   /** Half-lives (events) of recency-weighted EASE views, more sources over the same weights; [] = none. */
   easeRecentHalfLives: number[];
+  /**
+   * More L1 sources by name, each with its tuned defaults: 'itemknn', 'itemknn-recent' (recency-weighted
+   * history), 'popularity' (30-day decay), 'two-tower'. Their scores and ranks become features.
+   */
+  extraSources: string[];
   /** Last share of each user's training events that labels the ranker's rows (L1 never sees it while labelling). */
   labelFraction: number;
   /**
@@ -48,6 +53,7 @@ export const TWO_STAGE_DEFAULTS: TwoStageOptions = {
   candidates: 200,
   easeLambda: 500,
   easeRecentHalfLives: [10],
+  extraSources: [],
   labelFraction: 0.2,
   labelWindows: 1,
   negativesPerPositive: 0,
@@ -125,7 +131,7 @@ export class TwoStage {
     ease.fit(ds);
     const sources: CandidateSource[] = [ease];
     for (const h of o.easeRecentHalfLives) sources.push(ease.view({ name: `ease-h${h}`, halfLife: h }));
-    for (const s of this.extraSources()) {
+    for (const s of [...namedSources(o.extraSources, o), ...this.extraSources()]) {
       await s.fit(ds);
       sources.push(s);
     }
@@ -252,4 +258,22 @@ export class TwoStage {
   get featureNames(): string[] {
     return this.l1 ? [...this.l1.features.names] : [];
   }
+}
+
+/** The named extra sources, fresh and unfitted. */
+function namedSources(names: readonly string[], o: TwoStageOptions): CandidateSource[] {
+  return names.map((name) => {
+    switch (name) {
+      case 'itemknn':
+        return new ItemKnnSource();
+      case 'itemknn-recent':
+        return new ItemKnnSource({ name: 'itemknn-recent', historyHalfLife: 10 });
+      case 'popularity':
+        return new PopularitySource({ halfLifeDays: 30 });
+      case 'two-tower':
+        return new TwoTowerSource({ seed: o.seed, threads: o.threads });
+      default:
+        throw new Error(`two-stage: unknown extra source '${name}' (known: itemknn, itemknn-recent, popularity, two-tower)`);
+    }
+  });
 }
