@@ -5,6 +5,7 @@ import { serveBench } from '../../bench/serve.ts';
 import { trainBench } from '../../bench/train.ts';
 import { coldStartBench } from '../../bench/cold-start.ts';
 import { gbdtBench } from '../../bench/gbdt.ts';
+import { syntheticBench } from '../../bench/synthetic.ts';
 
 /** Benchmarks reachable as `tandem bench <name>`; each is a Command whose code lives under bench/. */
-export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench];
+export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, syntheticBench];
