@@ -1,0 +1,128 @@
+/**
+ * The dashboard as a fastify plugin: the page at `/`, its static files under `/dashboard/`, and
+ * read-only JSON under `/dashboard/api/`. Nothing here writes: the page's "try a new user" form calls
+ * the public `POST /v1/recommendations`, and write routes keep their API key.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { Recommender } from '../../pipeline/index.ts';
+import type { EventStore } from '../event-store.ts';
+import { NotFoundError, BadRequestError } from '../errors.ts';
+import { describeItem, itemView, popularItems, searchItems, searchUsers, trainingHistories, userFeatureChoices, userView } from './inspect.ts';
+import { LiveFeed } from './live.ts';
+
+export interface DashboardOptions {
+  /** The model serving now (read at every request: a reload swaps it). */
+  current: () => Recommender;
+  store: EventStore;
+  /** Seconds between live updates (default 1). */
+  liveInterval?: number;
+}
+
+const WEB = fileURLToPath(new URL('../../../web/', import.meta.url));
+const UPLOT = fileURLToPath(new URL('../../../node_modules/uplot/dist/', import.meta.url));
+
+/** Files the page loads: URL path -> file and content type. A fixed list: no path from a request reaches the file system. */
+const STATIC: Record<string, { file: string; type: string }> = {
+  '/': { file: WEB + 'index.html', type: 'text/html; charset=utf-8' },
+  '/dashboard/app.js': { file: WEB + 'app.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/style.css': { file: WEB + 'style.css', type: 'text/css; charset=utf-8' },
+  '/dashboard/vendor/uplot.js': { file: UPLOT + 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
+  '/dashboard/vendor/uplot.css': { file: UPLOT + 'uPlot.min.css', type: 'text/css; charset=utf-8' },
+};
+
+function intParam(v: unknown, name: string, lo: number, hi: number, dflt: number): number {
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < lo || n > hi) throw new BadRequestError(`${name}: must be an integer from ${lo} to ${hi}`, name);
+  return n;
+}
+
+/**
+ * Registers the dashboard on `app`.
+ * @example app.register(dashboardPlugin, { current: () => live.rec, store })
+ */
+export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
+  const cache = new Map<string, Buffer>();
+  for (const [url, f] of Object.entries(STATIC)) {
+    app.get(url, async (_req, reply: FastifyReply) => {
+      let body = cache.get(url);
+      if (!body) {
+        body = await readFile(f.file);
+        cache.set(url, body);
+      }
+      return reply.type(f.type).header('cache-control', 'no-cache').send(body);
+    });
+  }
+  app.get('/dashboard', async (_req, reply) => reply.redirect('/'));
+
+  app.get('/dashboard/api/overview', async () => {
+    const rec = opts.current();
+    const m = rec.manifest;
+    return {
+      modelVersion: m.modelVersion,
+      createdAt: m.createdAt,
+      tandemVersion: m.tandemVersion,
+      data: m.data,
+      stats: rec.stats(),
+      metrics: m.metrics,
+      stages: m.stages.map((s) => ({ name: s.name, kind: s.kind, weight: s.weight, personalized: s.personalized, params: s.params })),
+      ranker: m.ranker,
+      business: m.business,
+      parameters: m.parameters,
+      schema: {
+        users: m.schema.user.map((f) => `${f.name} (${f.kind})`),
+        items: m.schema.item.map((f) => `${f.name} (${f.kind})`),
+        events: m.schema.eventTypes.map((e) => `${e.name} (${e.negative ? '-' : ''}${e.weight})`),
+      },
+      trainingHistory: trainingHistories(m),
+    };
+  });
+
+  app.get('/dashboard/api/users', async (req) => {
+    const q = req.query as { q?: string; limit?: string };
+    return { users: searchUsers(opts.current(), q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20)) };
+  });
+
+  app.get('/dashboard/api/users/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as { k?: string; history?: string };
+    const rec = opts.current();
+    return { modelVersion: rec.modelVersion, ...userView(rec, id, intParam(q.k, 'k', 1, rec.maxK, 10), intParam(q.history, 'history', 1, 1000, 30)) };
+  });
+
+  app.get('/dashboard/api/items', async (req) => {
+    const q = req.query as { q?: string; limit?: string };
+    return { items: searchItems(opts.current(), q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20)) };
+  });
+
+  app.get('/dashboard/api/items/:id', async (req) => {
+    const { id } = req.params as { id: string };
+    const q = req.query as { k?: string };
+    const rec = opts.current();
+    const view = itemView(rec, id);
+    if (!view) throw new NotFoundError(`unknown item '${id}'`);
+    const similar = rec.similarItems(id, { k: intParam(q.k, 'k', 1, rec.maxK, 10) });
+    return { modelVersion: rec.modelVersion, ...view, similarStrategy: similar.strategy, similar: similar.items.map((s) => ({ ...s, ...describeItem(rec, s.id) })) };
+  });
+
+  app.get('/dashboard/api/form', async () => {
+    const rec = opts.current();
+    return { features: userFeatureChoices(rec), popular: popularItems(rec, 40) };
+  });
+
+  const feed = new LiveFeed(opts.current, opts.store, (opts.liveInterval ?? 1) * 1000);
+  app.addHook('onClose', async () => feed.stop());
+  app.get('/dashboard/api/live/snapshot', async () => feed.snapshot());
+  app.get('/dashboard/api/live', (req, reply) => {
+    // server-sent events: one shared ticker, one write per client per tick
+    reply.hijack();
+    const res = reply.raw;
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    res.write(`retry: 3000\ndata: ${JSON.stringify(feed.snapshot())}\n\n`);
+    const off = feed.subscribe((s) => res.write(`data: ${JSON.stringify(s)}\n\n`));
+    req.raw.on('close', off);
+  });
+}
+
