@@ -22,6 +22,7 @@ import {
 import { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedError, UnprocessableError } from './errors.ts';
 import { EventStore } from './event-store.ts';
 import { Metrics } from './metrics.ts';
+import { dashboardPlugin } from './dashboard/index.ts';
 import { MAX_K, openApiDocument, ROUTES, type RouteSchema } from './schemas.ts';
 
 export interface ServiceOptions {
@@ -334,6 +335,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     },
     false,
   );
+  void app.register(dashboardPlugin, { current: () => live.rec, store });
   const doc = openApiDocument(ROUTES, version);
   route('GET /openapi.json', () => doc, false);
 
