@@ -6,7 +6,7 @@ export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranke
 export { splitUserTime, assembleRankerData, splitGroups, concatSets } from './ranker/training.ts';
 export type { Boost, BusinessConfig, Explanation } from './business/business.ts';
 export { BusinessLayer, BUSINESS_DEFAULTS, explain } from './business/business.ts';
-export { formatFloat32, libsvmLines, csvLines, writeLines, parseLibsvm } from './ranker/export.ts';
+export { formatFloat32, libsvmLines, csvLines, writeLines } from './ranker/export.ts';
 export type { GbdtParams, ObjectiveName, MetricName, GbdtData, Objective, Tree, TreeNode, TrainSettings, TrainResult, LibsvmOptions } from './gbdt/index.ts';
 export { GBDT_PARAMS, GbdtParamError, resolveParams, paramDocs, validateData, BinMapper, createObjective, binaryObjective, regressionObjective, lambdarankObjective } from './gbdt/index.ts';
 export { auc, logLoss, rmse, ndcgAt, FlatForest, treeToObject, predictNodeRef, GbdtModel, MODEL_FORMAT, MODEL_VERSION, trainGbdt, importXgboostJson, loadXgboostModel } from './gbdt/index.ts';

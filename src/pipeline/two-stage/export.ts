@@ -20,7 +20,7 @@ export interface RankerExport {
 
 /**
  * Builds the two-stage ranker's training and validation sets from `train` exactly as `TwoStage.fit`
- * does (leakage-free), and writes them to `dir`: train/valid .libsvm (qid groups, 1-based indices),
+ * does (leakage-free), and writes them to `dir`: train/valid .libsvm (qid groups, 0-based indices),
  * train/valid .csv (named columns) and features.txt (LibSVM index, name).
  * @example await exportRankerData(train, 'out/', { candidates: 200 });
  */
@@ -35,7 +35,7 @@ export async function exportRankerData(train: Dataset, dir: string, options: Par
   await writeLines(join(dir, 'valid.libsvm'), libsvmLines(data.valid, validBase));
   await writeLines(join(dir, 'train.csv'), csvLines(data.train));
   await writeLines(join(dir, 'valid.csv'), csvLines(data.valid, validBase));
-  await writeFile(join(dir, 'features.txt'), data.train.featureNames.map((n, k) => `${k + 1}\t${n}`).join('\n') + '\n');
+  await writeFile(join(dir, 'features.txt'), data.train.featureNames.map((n, k) => `${k}\t${n}`).join('\n') + '\n');
   return {
     files,
     features: data.train.featureNames,

@@ -12,8 +12,10 @@ import {
   type Explanation,
   type RankerFeatureOptions,
   type RankerTrainingSet,
+  GbdtModel,
+  trainGbdt,
+  type GbdtParams,
 } from '../../ranking/index.ts';
-import { GbdtModel, trainGbdt, type GbdtParams } from '../../ranking/gbdt/index.ts';
 import { CandidateMerger, EaseSource, ItemKnnSource, PopularitySource, TwoTowerSource, userQuery, type CandidateSource, type MergedCandidates, type UserQuery } from '../../retrieval/index.ts';
 
 /** Everything the two-stage pipeline can be tuned with; defaults were tuned on ml-100k train-inner/valid. */

@@ -9,9 +9,9 @@ export function formatFloat32(v: number): string {
 }
 
 /**
- * One LibSVM line per row: `label qid:GROUP idx:value ...`, feature indices 1-based (feature k of
- * `featureNames` is index k+1), missing (NaN) values left out and zeros written, since XGBoost and
- * LightGBM read an absent entry as missing.
+ * One LibSVM line per row: `label qid:GROUP idx:value ...`, feature indices 0-based as XGBoost and
+ * LightGBM read them (feature k of `featureNames` is index k), missing (NaN) values left out and zeros
+ * written, since those tools read an absent entry as missing.
  * @example for (const line of libsvmLines(set)) out.write(line);
  */
 export function* libsvmLines(set: RankerTrainingSet, qidBase = 0): Generator<string> {
@@ -23,7 +23,7 @@ export function* libsvmLines(set: RankerTrainingSet, qidBase = 0): Generator<str
       const base = r * W;
       for (let f = 0; f < W; f++) {
         const v = set.features[base + f];
-        if (v === v) line += ` ${f + 1}:${formatFloat32(v)}`;
+        if (v === v) line += ` ${f}:${formatFloat32(v)}`;
       }
       yield line + '\n';
     }
@@ -65,60 +65,4 @@ export async function writeLines(path: string, lines: Iterable<string>): Promise
   }
   out.end(buf);
   await once(out, 'finish');
-}
-
-/**
- * Reads LibSVM text with `qid:` groups back into flat arrays (rows of one qid must be contiguous).
- * Errors name the line and column. `minFeatures` widens the rows when trailing features are all missing.
- * @example const d = parseLibsvm(text, 'train.libsvm');
- */
-export function parseLibsvm(text: string, file = 'libsvm', minFeatures = 0): { features: Float32Array; nRows: number; nFeatures: number; labels: Float32Array; groups: Int32Array } {
-  const lines = text.split('\n');
-  const rows: { label: number; qid: number; idx: number[]; val: number[] }[] = [];
-  let maxIdx = minFeatures;
-  for (let ln = 0; ln < lines.length; ln++) {
-    const line = lines[ln].trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const parts = line.split(/\s+/);
-    const label = Number(parts[0]);
-    if (!Number.isFinite(label)) throw new Error(`${file}:${ln + 1}:1: label '${parts[0]}' is not a number`);
-    const row = { label, qid: -1, idx: [] as number[], val: [] as number[] };
-    let col = parts[0].length + 2;
-    for (let k = 1; k < parts.length; k++) {
-      const p = parts[k];
-      const c = p.indexOf(':');
-      if (c < 0) throw new Error(`${file}:${ln + 1}:${col}: expected index:value, found '${p}'`);
-      const key = p.slice(0, c);
-      const v = Number(p.slice(c + 1));
-      if (key === 'qid') {
-        if (!Number.isInteger(v)) throw new Error(`${file}:${ln + 1}:${col}: qid '${p.slice(c + 1)}' is not an integer`);
-        row.qid = v;
-      } else {
-        const i = Number(key);
-        if (!Number.isInteger(i) || i < 1) throw new Error(`${file}:${ln + 1}:${col}: feature index '${key}' is not an integer >= 1`);
-        if (!Number.isFinite(v)) throw new Error(`${file}:${ln + 1}:${col + c + 1}: value '${p.slice(c + 1)}' is not a finite number`);
-        row.idx.push(i - 1);
-        row.val.push(v);
-        if (i > maxIdx) maxIdx = i;
-      }
-      col += p.length + 1;
-    }
-    rows.push(row);
-  }
-  const n = rows.length;
-  const features = new Float32Array(n * maxIdx).fill(NaN);
-  const labels = new Float32Array(n);
-  const bounds: number[] = [0];
-  const seenQid = new Set<number>();
-  rows.forEach((r, k) => {
-    labels[k] = r.label;
-    for (let q = 0; q < r.idx.length; q++) features[k * maxIdx + r.idx[q]] = r.val[q];
-    if (k > 0 && r.qid !== rows[k - 1].qid) {
-      if (seenQid.has(r.qid)) throw new Error(`${file}: rows of qid ${r.qid} are not contiguous`);
-      bounds.push(k);
-    }
-    seenQid.add(r.qid);
-  });
-  bounds.push(n);
-  return { features, nRows: n, nFeatures: maxIdx, labels, groups: Int32Array.from(n === 0 ? [0] : bounds) };
 }
