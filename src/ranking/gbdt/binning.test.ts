@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../math/index.ts';
-import { BinMapper, quantileCuts } from './binning.ts';
+import { BinMapper, quantileCuts, sortFloat64 } from './binning.ts';
 import { GbdtParamError, paramDocs, resolveParams } from './options.ts';
 
 test('quantile cuts: one bin per distinct value when few, about equal counts when many', () => {
@@ -59,4 +59,20 @@ test('options: defaults filled, every bad value named', () => {
   assert.throws(() => resolveParams({ metric: 'map' as never }), /'metric'/);
   assert.throws(() => resolveParams({ numLeafs: 3 } as never), /'numLeafs': unknown parameter/);
   assert.match(paramDocs(), /\| `minDataInLeaf` \| 20 \|/);
+});
+
+test('sortFloat64 (radix) agrees with a comparison sort: negatives, zeros, ties, tiny and huge values', () => {
+  const rng = new Rng(3);
+  for (const n of [0, 5, 255, 256, 3000]) {
+    const a = Float64Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 0 : i % 11 === 0 ? -1e-300 : i % 13 === 0 ? 1e300 : i % 5 === 0 ? 3 : rng.normal() * 10 ** rng.int(6)));
+    const ref = Array.from(a).sort((x, y) => x - y);
+    assert.deepEqual(Array.from(sortFloat64(a)), ref);
+  }
+  // on a subarray view with an offset, leaving the rest alone
+  const big = Float64Array.from({ length: 1000 }, (_, i) => 1000 - i);
+  sortFloat64(big.subarray(100, 900));
+  assert.equal(big[99], 901);
+  assert.equal(big[100], 101);
+  assert.equal(big[899], 900);
+  assert.equal(big[900], 100);
 });

@@ -81,7 +81,7 @@ export class BinMapper {
         const v = x[off + rows[i] * stride];
         if (v === v) vals[m++] = v;
       }
-      const c = quantileCuts(vals.subarray(0, m).sort(), maxBin);
+      const c = quantileCuts(sortFloat64(vals.subarray(0, m)), maxBin);
       parts.push(c);
       cutOffset[f + 1] = cutOffset[f] + c.length;
     }
@@ -132,13 +132,13 @@ export function quantileCuts(sorted: Float64Array, maxBin: number): Float64Array
   const m = sorted.length;
   if (m === 0) return new Float64Array(0);
   // distinct values and the number of sample values <= each
-  const distinct: number[] = [];
-  const cum: number[] = [];
+  const distinct = new Float64Array(m);
+  const cum = new Int32Array(m);
+  let d = 0;
   for (let i = 0; i < m; i++) {
-    if (i === 0 || sorted[i] !== sorted[i - 1]) distinct.push(sorted[i]);
-    cum[distinct.length - 1] = i + 1;
+    if (i === 0 || sorted[i] !== sorted[i - 1]) distinct[d++] = sorted[i];
+    cum[d - 1] = i + 1;
   }
-  const d = distinct.length;
   const cuts: number[] = [];
   const between = (j: number): number => {
     const a = distinct[j];
@@ -160,4 +160,73 @@ export function quantileCuts(sorted: Float64Array, maxBin: number): Float64Array
     }
   }
   return Float64Array.from(cuts);
+}
+
+/**
+ * Sorts finite float64s ascending in place: LSD radix sort on the bit patterns (16-bit digits, so four
+ * passes), made order-preserving by flipping the sign bit of positives and every bit of negatives.
+ * V8's TypedArray sort takes about 200 ms for 200k values; this takes a few.
+ * @example sortFloat64(Float64Array.of(3, -1, 2)); // [-1, 2, 3]
+ */
+export function sortFloat64(a: Float64Array): Float64Array {
+  const n = a.length;
+  if (n < 256) {
+    for (let i = 1; i < n; i++) {
+      const v = a[i];
+      let j = i - 1;
+      while (j >= 0 && a[j] > v) {
+        a[j + 1] = a[j];
+        j--;
+      }
+      a[j + 1] = v;
+    }
+    return a;
+  }
+  let u: Uint32Array = new Uint32Array(a.buffer, a.byteOffset, 2 * n);
+  const orig = u;
+  for (let i = 0; i < n; i++) {
+    const hi = u[2 * i + 1];
+    if (hi & 0x80000000) {
+      u[2 * i + 1] = ~hi;
+      u[2 * i] = ~u[2 * i];
+    } else {
+      u[2 * i + 1] = hi | 0x80000000;
+    }
+  }
+  let tmp: Uint32Array = new Uint32Array(2 * n);
+  const count = new Int32Array(65536);
+  for (let pass = 0; pass < 4; pass++) {
+    const word = pass >> 1; // 0: low word, 1: high word
+    const shift = (pass & 1) * 16;
+    count.fill(0);
+    for (let i = 0; i < n; i++) count[(u[2 * i + word] >>> shift) & 0xffff]++;
+    if (count[(u[word] >>> shift) & 0xffff] === n) continue; // every key has this digit: nothing to do
+    let sum = 0;
+    for (let k = 0; k < 65536; k++) {
+      const c = count[k];
+      count[k] = sum;
+      sum += c;
+    }
+    for (let i = 0; i < n; i++) {
+      const lo = u[2 * i];
+      const hi = u[2 * i + 1];
+      const p = count[((word ? hi : lo) >>> shift) & 0xffff]++;
+      tmp[2 * p] = lo;
+      tmp[2 * p + 1] = hi;
+    }
+    const t = u;
+    u = tmp;
+    tmp = t;
+  }
+  if (u !== orig) orig.set(u);
+  for (let i = 0; i < n; i++) {
+    const hi = orig[2 * i + 1];
+    if (hi & 0x80000000) {
+      orig[2 * i + 1] = hi & 0x7fffffff;
+    } else {
+      orig[2 * i + 1] = ~hi;
+      orig[2 * i] = ~orig[2 * i];
+    }
+  }
+  return a;
 }

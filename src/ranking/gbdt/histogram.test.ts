@@ -16,7 +16,7 @@ function setup(n: number, nv: number[], seed: number, unitHess: boolean) {
   const slotSize = binOffset[F] * 2;
   const ctx: HistContext = {
     nRows: n, bins, idx: new Int32Array(n), og: new Float64Array(n), oh: new Float64Array(n), binOffset, slotSize,
-    hist: new Float64Array(3 * slotSize), feats: Int32Array.from({ length: F }, (_, f) => f),
+    hist: new Float64Array(3 * slotSize), feats: Int32Array.from({ length: F }, (_, f) => f), rowBins: null, nFeatures: F,
   };
   return { ctx, grad, hess, rng };
 }
@@ -29,20 +29,25 @@ function gather(ctx: HistContext, rows: number[], grad: Float64Array, hess: Floa
   });
 }
 
-test('histograms (4-feature and single-feature loops) and subtraction agree with the plain definition', () => {
-  const nv = [3, 255, 17, 1, 40, 8, 2]; // 7 features: one group of four, then the one-at-a-time loop
+for (const layout of ['col', 'row'] as const) test(`${layout}-wise histograms (4-feature and single-feature loops, a feature subset) and subtraction agree with the plain definition`, () => {
+  const nv = [3, 255, 17, 1, 40, 8, 2, 9, 4]; // 7 of 9 features used: one group of four, then the one-at-a-time loop
   const n = 500;
   const { ctx, grad, hess, rng } = setup(n, nv, 1, false);
+  ctx.feats = Int32Array.of(8, 0, 1, 2, 4, 5, 6);
+  if (layout === 'row') {
+    ctx.rowBins = new Uint8Array(n * nv.length);
+    for (let f = 0; f < nv.length; f++) for (let r = 0; r < n; r++) ctx.rowBins[r * nv.length + f] = ctx.bins[f * n + r];
+  }
   const parent: number[] = [];
   for (let r = 0; r < n; r++) if (rng.next() < 0.7) parent.push(r);
   const small = parent.filter(() => rng.next() < 0.3);
   const inSmall = new Set(small);
   const large = parent.filter((r) => !inSmall.has(r));
   gather(ctx, parent, grad, hess, 0);
-  buildHistograms(ctx, 0, parent.length, 0, -1, 0, nv.length);
+  buildHistograms(ctx, 0, parent.length, 0, -1, 0, 7);
   gather(ctx, small, grad, hess, 0);
-  buildHistograms(ctx, 0, small.length, 1, 0, 0, nv.length); // slot 0 becomes the large child
-  for (let f = 0; f < nv.length; f++) {
+  buildHistograms(ctx, 0, small.length, 1, 0, 0, 7); // slot 0 becomes the large child
+  for (const f of ctx.feats) {
     const o = ctx.binOffset[f] * 2;
     const len = (nv[f] + 1) * 2;
     const refSmall = histogramRef(ctx.bins, n, small, grad, hess, f, nv[f] + 1);

@@ -24,6 +24,15 @@ export interface HistContext {
   hist: Float64Array;
   /** The features to build, as a list (a job takes a range of it). */
   feats: Int32Array;
+  /**
+   * Optional row-major copy of `bins` (bin of (r, f) at r*nFeatures+f). When present, histograms are
+   * built row by row: a leaf deep in the tree holds scattered rows, and one row's bins then share a
+   * cache line instead of costing a miss per feature (LightGBM's row-wise mode does the same).
+   */
+  rowBins: Uint8Array | null;
+  nFeatures: number;
+  /** Per-thread scratch: histogram offset of each feature in the job's range. */
+  hb?: Int32Array;
 }
 
 /**
@@ -31,9 +40,65 @@ export interface HistContext {
  * >= 0, then also turns the parent's histogram into the sibling's (parent -= this) for those features.
  */
 export function buildHistograms(c: HistContext, start: number, end: number, slot: number, parentSlot: number, fBeg: number, fEnd: number): void {
+  if (c.rowBins) buildRowWise(c, c.rowBins, start, end, slot, fBeg, fEnd);
+  else buildColumnWise(c, start, end, slot, fBeg, fEnd);
+  if (parentSlot >= 0) {
+    const { hist, binOffset, feats } = c;
+    const base = slot * c.slotSize;
+    const pbase = parentSlot * c.slotSize;
+    for (let q = fBeg; q < fEnd; q++) {
+      const f = feats[q];
+      const a = binOffset[f] * 2;
+      const e = binOffset[f + 1] * 2;
+      for (let j = a; j < e; j++) hist[pbase + j] -= hist[base + j];
+    }
+  }
+}
+
+function buildRowWise(c: HistContext, rowBins: Uint8Array, start: number, end: number, slot: number, fBeg: number, fEnd: number): void {
+  const { idx, og, oh, hist, binOffset, feats } = c;
+  const F = c.nFeatures;
+  const base = slot * c.slotSize;
+  const nf = fEnd - fBeg;
+  if (!c.hb || c.hb.length < 2 * nf) c.hb = new Int32Array(2 * Math.max(nf, F));
+  const hb = c.hb;
+  for (let k = 0; k < nf; k++) {
+    const f = feats[fBeg + k];
+    clear(c, base, f);
+    hb[2 * k] = f;
+    hb[2 * k + 1] = base + binOffset[f] * 2;
+  }
+  const n4 = nf & ~3;
+  for (let i = start; i < end; i++) {
+    const o = idx[i] * F;
+    const g = og[i];
+    const h = oh[i];
+    let k = 0;
+    for (; k < n4; k += 4) {
+      let b = hb[2 * k + 1] + (rowBins[o + hb[2 * k]] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+      b = hb[2 * k + 3] + (rowBins[o + hb[2 * k + 2]] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+      b = hb[2 * k + 5] + (rowBins[o + hb[2 * k + 4]] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+      b = hb[2 * k + 7] + (rowBins[o + hb[2 * k + 6]] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+    }
+    for (; k < nf; k++) {
+      const b = hb[2 * k + 1] + (rowBins[o + hb[2 * k]] << 1);
+      hist[b] += g;
+      hist[b + 1] += h;
+    }
+  }
+}
+
+function buildColumnWise(c: HistContext, start: number, end: number, slot: number, fBeg: number, fEnd: number): void {
   const { bins, idx, og, oh, hist, binOffset, feats, nRows } = c;
   const base = slot * c.slotSize;
-  const pbase = parentSlot * c.slotSize;
   let k = fBeg;
   // four features per pass over the rows: idx, og and oh are read once for four histograms
   for (; k + 4 <= fEnd; k += 4) {
@@ -80,14 +145,6 @@ export function buildHistograms(c: HistContext, start: number, end: number, slot
       const b = h0 + (bins[col + idx[i]] << 1);
       hist[b] += og[i];
       hist[b + 1] += oh[i];
-    }
-  }
-  if (parentSlot >= 0) {
-    for (let q = fBeg; q < fEnd; q++) {
-      const f = feats[q];
-      const a = binOffset[f] * 2;
-      const e = binOffset[f + 1] * 2;
-      for (let j = a; j < e; j++) hist[pbase + j] -= hist[base + j];
     }
   }
 }

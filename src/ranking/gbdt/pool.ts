@@ -15,6 +15,8 @@ export interface WorkerInit {
   nRows: number;
   slotSize: number;
   bins: SharedArrayBuffer;
+  rowBins: SharedArrayBuffer | null;
+  nFeatures: number;
   idx: SharedArrayBuffer;
   og: SharedArrayBuffer;
   oh: SharedArrayBuffer;
@@ -66,6 +68,8 @@ export class JobPool {
           nRows: ctx.nRows,
           slotSize: ctx.slotSize,
           bins: ctx.bins.buffer as SharedArrayBuffer,
+          rowBins: ctx.rowBins ? (ctx.rowBins.buffer as SharedArrayBuffer) : null,
+          nFeatures: ctx.nFeatures,
           idx: ctx.idx.buffer as SharedArrayBuffer,
           og: ctx.og.buffer as SharedArrayBuffer,
           oh: ctx.oh.buffer as SharedArrayBuffer,

@@ -15,6 +15,8 @@ const ctx: HistContext = {
   hist: new Float64Array(init.hist),
   feats: new Int32Array(init.feats),
   binOffset: init.binOffset,
+  rowBins: init.rowBins ? new Uint8Array(init.rowBins) : null,
+  nFeatures: init.nFeatures,
 };
 const c = new Int32Array(init.ctrl, 0, CTRL.JOB);
 const j = new Int32Array(init.ctrl, CTRL.JOB * 4, JOB.SIZE);
