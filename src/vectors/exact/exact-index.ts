@@ -52,21 +52,21 @@ export class ExactIndex implements VectorIndex {
   readonly dim: number;
   readonly metric: Metric;
   /** Which scoring path runs: 'js' (unrolled TypeScript kernels) or the backend's name. */
-  readonly kernelName: string;
+  kernelName: string;
 
   private readonly backend: KernelBackend;
-  private readonly useBackend: boolean;
+  private useBackend: boolean;
   /** Backend memory for the backend's kernels; ordinary memory for ours (JIT code reads views on a
    * WebAssembly memory's growable buffer several times slower). */
-  private readonly alloc: (n: number) => Float32Array;
+  private alloc: (n: number) => Float32Array;
   private readonly blockRows: number;
-  private readonly perPass: number;
+  private perPass: number;
   private data: Float32Array;
   private rowLabel: Int32Array;
   private labelRow: Int32Array = new Int32Array(0).fill(-1);
   private count = 0;
-  private readonly qbuf: Float32Array;
-  private readonly scratch: Float32Array;
+  private qbuf: Float32Array;
+  private scratch: Float32Array;
   private heap: TopK | undefined;
   private readonly filterState = new FilterState();
   private batchFilters: FilterState[] = [];
@@ -86,8 +86,9 @@ export class ExactIndex implements VectorIndex {
     this.blockRows = Math.max(1, Math.floor(opts.blockRows ?? 1024));
     this.perPass = this.useBackend ? 32 : queriesPerPass(this.dim);
     const cap = Math.max(16, Math.floor(opts.capacity ?? 0));
-    this.data = this.alloc(cap * this.dim);
-    this.rowLabel = new Int32Array(cap);
+    this.rowLabel = new Int32Array(0);
+    this.data = this.alloc(0);
+    this.reserve(cap);
     this.qbuf = this.alloc(this.perPass * this.dim);
     this.scratch = this.alloc(this.perPass * this.blockRows);
   }
@@ -377,12 +378,29 @@ export class ExactIndex implements VectorIndex {
     const cap = this.rowLabel.length;
     if (n <= cap) return;
     const next = Math.max(n, cap * 2);
-    const data = this.alloc(next * this.dim);
+    let data: Float32Array;
+    try {
+      data = this.alloc(next * this.dim);
+    } catch (e) {
+      if (!this.useBackend) throw e;
+      // The backend's memory is full (WebAssembly's 4 GiB): carry on in ordinary memory with JS kernels.
+      this.useJsKernels();
+      data = this.alloc(next * this.dim);
+    }
     data.set(this.data.subarray(0, this.count * this.dim));
     this.data = data;
     const rl = new Int32Array(next);
     rl.set(this.rowLabel.subarray(0, this.count));
     this.rowLabel = rl;
+  }
+
+  private useJsKernels(): void {
+    this.useBackend = false;
+    this.kernelName = 'js';
+    this.alloc = (n) => new Float32Array(n);
+    this.perPass = queriesPerPass(this.dim);
+    this.qbuf = this.alloc(this.perPass * this.dim);
+    this.scratch = this.alloc(this.perPass * this.blockRows);
   }
 
   private growLabels(maxLabel: number): void {
