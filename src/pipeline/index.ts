@@ -17,3 +17,5 @@ export { DEFAULT_SPLIT, DEFAULT_TABLE_METRICS, SYNTHETIC_OPTIONS, formatLoadRepo
 export type { DemoOptions } from './demo.ts';
 export { DEMO_DATA, DEMO_PIPELINES, itemLabel, runDemo } from './demo.ts';
 export { TwoTowerPipeline, TWO_TOWER_PRESET, TWO_TOWER_PIPELINE_PARAMS, twoTowerKind } from './two-tower.ts';
+export type { GbdtRankerParams } from './two-stage/engine-ranker.ts';
+export { gbdtRankerKind } from './two-stage/engine-ranker.ts';

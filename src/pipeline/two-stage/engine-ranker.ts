@@ -1,0 +1,156 @@
+/**
+ * The GBDT ranker as the engine's L2 stage (`tandem train` with `ranker: { kind: 'gbdt' }`, model
+ * directories, the service): the same features and leakage-free training as the two-stage pipeline,
+ * behind the engine's RankerKind plug point.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Dataset } from '../../data/index.ts';
+import {
+  assembleRankerData,
+  GbdtModel,
+  RankerFeatures,
+  splitGroups,
+  splitUserTime,
+  trainGbdt,
+  type GbdtParams,
+  type L1Block,
+  type RankerFeatureOptions,
+} from '../../ranking/index.ts';
+import { CandidateMerger, userQuery, type UserQuery } from '../../retrieval/index.ts';
+import type { Candidates, EngineSource, Ranker, RankerKind, RankerOutput } from '../engine/index.ts';
+import { TWO_STAGE_DEFAULTS } from './two-stage.ts';
+
+/** The GBDT ranker stage's parameters (model-directory `ranker.params`). */
+export interface GbdtRankerParams {
+  candidates: number;
+  labelFraction: number;
+  negativesPerPositive: number;
+  validFraction: number;
+  gbdt: Partial<GbdtParams>;
+  features: Partial<RankerFeatureOptions>;
+  /** Contributing features reported per candidate. */
+  explainTop: number;
+  seed: number;
+  threads: number;
+}
+
+const DEFAULTS: GbdtRankerParams = {
+  candidates: TWO_STAGE_DEFAULTS.candidates,
+  labelFraction: TWO_STAGE_DEFAULTS.labelFraction,
+  negativesPerPositive: TWO_STAGE_DEFAULTS.negativesPerPositive,
+  validFraction: TWO_STAGE_DEFAULTS.validFraction,
+  gbdt: TWO_STAGE_DEFAULTS.gbdt,
+  features: {},
+  explainTop: 3,
+  seed: 1,
+  threads: 1,
+};
+
+const META = 'gbdt-ranker.json';
+const MODEL = 'gbdt-model.json';
+
+/** Scores the engine's merged candidates with the GBDT; per-candidate path contributions name the top features. */
+class GbdtRanker implements Ranker {
+  readonly name = 'gbdt';
+  private x = new Float32Array(0);
+  private raw = new Float64Array(0);
+  private ranks = new Float32Array(0);
+  private order = new Int32Array(0);
+  private contrib: Float64Array;
+
+  constructor(
+    private readonly model: GbdtModel,
+    private readonly features: RankerFeatures,
+    private readonly sourceNames: readonly string[],
+    private readonly params: GbdtRankerParams,
+  ) {
+    this.contrib = new Float64Array(features.width + 1);
+  }
+
+  rank(query: UserQuery, c: Candidates): RankerOutput {
+    const n = c.count;
+    const S = c.sourceNames.length;
+    if (S !== this.sourceNames.length || c.sourceNames.some((s, k) => s !== this.sourceNames[k])) {
+      throw new Error(`gbdt ranker: candidates come from [${c.sourceNames.join(', ')}], the ranker was trained on [${this.sourceNames.join(', ')}]`);
+    }
+    const W = this.features.width;
+    if (this.x.length < n * W) this.x = new Float32Array(n * W);
+    if (this.raw.length < n) this.raw = new Float64Array(n);
+    if (this.ranks.length < n * S) this.ranks = new Float32Array(n * S);
+    if (this.order.length < n) this.order = Int32Array.from({ length: n }, (_, i) => i);
+    // the engine marks "not proposed" with rank -1; the features use NaN (missing)
+    for (let k = 0; k < n * S; k++) this.ranks[k] = c.sourceRanks[k] < 0 ? NaN : c.sourceRanks[k];
+    const block: L1Block = { sources: c.sourceNames, count: n, items: c.items, scores: c.sourceScores, ranks: this.ranks, l1Rank: this.order };
+    this.features.extract(query, block, this.x, 0);
+    this.model.predict(this.x, n, this.raw);
+    const scores = new Float32Array(n);
+    for (let i = 0; i < n; i++) scores[i] = this.raw[i];
+    const top = this.params.explainTop;
+    const topFeatures = new Int32Array(n * top).fill(-1);
+    for (let i = 0; i < n; i++) {
+      this.model.contributions(this.x.subarray(i * W, (i + 1) * W), this.contrib);
+      // insertion into a tiny sorted list of the `top` largest positive contributions
+      for (let f = 0; f < W; f++) {
+        const v = this.contrib[f];
+        if (!(v > 0)) continue;
+        let k = top - 1;
+        if (topFeatures[i * top + k] >= 0 && this.contrib[topFeatures[i * top + k]] >= v) continue;
+        while (k > 0 && (topFeatures[i * top + k - 1] < 0 || this.contrib[topFeatures[i * top + k - 1]] < v)) {
+          topFeatures[i * top + k] = topFeatures[i * top + k - 1];
+          k--;
+        }
+        topFeatures[i * top + k] = f;
+      }
+    }
+    return { scores, topFeatures, topN: top, featureNames: this.features.names };
+  }
+
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, META), JSON.stringify({ version: 1, sources: this.sourceNames, params: this.params }));
+    this.model.save(join(dir, MODEL));
+  }
+}
+
+/**
+ * The engine's `gbdt` ranker kind: fits fresh L1 sources on the earlier part of each user's history,
+ * labels their merged candidates with the later part, trains the GBDT on the ranker features, then
+ * fits the feature statistics on all of `train` (the engine refits its own sources on all of it).
+ * @example makeRegistry([easeKind], [gbdtRankerKind]); trainModel(dir, { ..., ranker: { kind: 'gbdt' } })
+ */
+export const gbdtRankerKind: RankerKind = {
+  kind: 'gbdt',
+  async fit(train: Dataset, makeSources: () => EngineSource[], given: Record<string, unknown>): Promise<Ranker> {
+    for (const key of Object.keys(given)) if (!(key in DEFAULTS)) throw new Error(`ranker.params.${key}: unknown parameter (known: ${Object.keys(DEFAULTS).join(', ')})`);
+    const p: GbdtRankerParams = { ...DEFAULTS, ...(given as Partial<GbdtRankerParams>), gbdt: { ...DEFAULTS.gbdt, ...((given.gbdt as Partial<GbdtParams>) ?? {}) } };
+    const { earlier, later } = splitUserTime(train, p.labelFraction);
+    const sources = makeSources();
+    for (const s of sources) await s.fit(earlier);
+    const merger = new CandidateMerger(sources, p.candidates);
+    const early = RankerFeatures.fit(earlier, merger.names, p.features);
+    const { set } = assembleRankerData({
+      features: early,
+      labels: later,
+      queryOf: (u) => userQuery(earlier, u),
+      candidatesOf: (q) => merger.merge(q as UserQuery),
+      negativesPerPositive: p.negativesPerPositive,
+      keepGroupsWithoutPositive: false,
+      seed: p.seed,
+    });
+    if (set.nRows === 0) throw new Error('gbdt ranker: no training rows (no user has a later event among the L1 candidates)');
+    const { train: tr, valid } = splitGroups(set, p.validFraction, p.seed + 1);
+    const useValid = valid.nRows > 0;
+    const { model } = await trainGbdt(tr, { seed: p.seed, ...p.gbdt, ...(useValid ? {} : { earlyStoppingRounds: 0 }) }, { valid: useValid ? valid : undefined, threads: p.threads });
+    return new GbdtRanker(model, RankerFeatures.fit(train, merger.names, p.features), merger.names, p);
+  },
+  async load(dir: string, ctx: { dataset: Dataset }): Promise<Ranker> {
+    const meta = JSON.parse(await readFile(join(dir, META), 'utf8')) as { version: number; sources: string[]; params: GbdtRankerParams };
+    if (meta.version !== 1) throw new Error(`${join(dir, META)}: unsupported version ${meta.version}`);
+    const model = GbdtModel.load(join(dir, MODEL));
+    // the statistics are a pure function of the model's training data, so they are recomputed, not stored
+    const features = RankerFeatures.fit(ctx.dataset, meta.sources, meta.params.features);
+    if (features.width !== model.nFeatures) throw new Error(`${join(dir, MODEL)}: ${model.nFeatures} features, the dataset gives ${features.width}`);
+    return new GbdtRanker(model, features, meta.sources, meta.params);
+  },
+};
