@@ -5,3 +5,5 @@ export { DEFAULT_KS, evaluateRecommender, historyQuery, relevantTestItems } from
 export type { EvalQuery, EvaluateOptions, EvaluationResult, Recommender, Scorer } from './protocol.ts';
 export { DEFAULT_TABLE_METRICS, formatResultsTable, formatTable } from './table.ts';
 export type { ResultRow } from './table.ts';
+export type { DetailOptions, GroupDetails, PipelineDetails, PopularityBias, ReportInput, ReportSummary } from './report/index.ts';
+export { ReportBuilder, gini, pipelineDetails, popularityRanks, renderReport, writeReport } from './report/index.ts';

@@ -8,6 +8,7 @@ import {
   SYNTHETIC_OPTIONS,
   type DataSource,
 } from '../../pipeline/index.ts';
+import { ReportBuilder } from '../../evaluation/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -37,6 +38,7 @@ const options = {
   ks: { type: 'numbers', description: 'cutoffs K of the metrics', default: [10, 20, 50, 100] },
   'max-users': { type: 'number', description: 'score at most this many test users (a seeded sample)' },
   json: { type: 'string', description: 'also write the results as JSON to this file' },
+  report: { type: 'string', description: 'also write a self-contained HTML report (curves, user groups, popularity bias, timing) to this file' },
 } satisfies OptionDefs;
 
 /** The data source the flags name; exactly one of --dataset, --config, --synthetic. */
@@ -85,6 +87,7 @@ export const evaluateCommand: Command = {
     }
     const log = (msg: string) => console.error(msg);
     const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, split: o.split, skipBadRows: o['skip-bad-rows'], log });
+    const rep = o.report ? new ReportBuilder(train, test, { maxUsers: o['max-users'], seed: o.seed }) : null;
     const report = await runEvaluation({
       train,
       test,
@@ -95,9 +98,14 @@ export const evaluateCommand: Command = {
       ks: o.ks,
       maxUsers: o['max-users'],
       log,
+      onFitted: rep ? (name, p) => rep.add(name, (q, n, ex) => p.recommend(q, n, ex)) : undefined,
     });
     console.log(formatResultsTable(report.results));
     console.log(`(${report.dataset.evalUsers} test users; ${report.dataset.items} items ranked per user, minus each user's training items)`);
+    if (rep) {
+      await rep.write(o.report!, report, `tandem evaluate ${argv.join(' ')}`);
+      console.error(`wrote ${o.report}`);
+    }
     if (o.json) {
       await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
       console.error(`wrote ${o.json}`);
