@@ -17,9 +17,8 @@ function grid(n: number, f: (x: number) => number): GbdtData {
 }
 
 /** A synthetic binary set: a nonlinear logit of 6 features, feature 5 missing in 10% of rows. */
-function binarySet(n: number, seed: number): GbdtData {
+function binarySet(n: number, seed: number, F = 6): GbdtData {
   const rng = new Rng(seed);
-  const F = 6;
   const x = new Float32Array(n * F);
   const y = new Float32Array(n);
   for (let r = 0; r < n; r++) {
@@ -178,7 +177,8 @@ test('save and load give identical predictions', async () => {
 });
 
 test('2 threads train exactly the same model as 1 thread', async () => {
-  const tr = binarySet(12000, 6);
+  // 20 features: three chunks of features for the threads to share
+  const tr = binarySet(6000, 6, 20);
   const params = { objective: 'binary' as const, numRounds: 8, numLeaves: 31, minDataInLeaf: 5, baggingFraction: 0.9, featureFraction: 0.9, seed: 7 };
   const one = await trainGbdt(tr, params, { threads: 1 });
   const two = await trainGbdt(tr, params, { threads: 2 });

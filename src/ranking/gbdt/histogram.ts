@@ -274,22 +274,46 @@ export function findBestSplit(c: HistContext, sp: SplitParams, slot: number, G: 
   out[o + 5] = blh;
 }
 
-// Layout of a job: integers in an Int32Array, leaf sums and results in a Float64Array.
-export const JOB = { START: 0, END: 1, SLOT: 2, PARENT: 3, FBEG: 4, FEND: 5, SLOT_A: 6, SLOT_B: 7, SIZE: 8 } as const;
-/** Float64 job words: inputs G, H, C of leaves A and B, then the two results. */
-export const JOBF = { GA: 0, HA: 1, CA: 2, GB: 3, HB: 4, CB: 5, OUT_A: 6, OUT_B: 6 + SPLIT_STRIDE, SIZE: 6 + 2 * SPLIT_STRIDE } as const;
+/**
+ * The job descriptor every thread reads (Int32 words over a SharedArrayBuffer). A split step is cut into
+ * chunks of CHUNK features; threads take chunks with Atomics.add on NEXT until none is left, so a slow
+ * or descheduled thread delays nothing. DONE counts finished chunks.
+ */
+export const JOB = { SEQ: 0, CMD: 1, NEXT: 2, DONE: 3, ERR: 4, NCHUNKS: 5, CHUNK: 6, NFEATS: 7, START: 8, END: 9, SLOT: 10, PARENT: 11, SLOT_A: 12, SLOT_B: 13, SIZE: 14 } as const;
+/** Float64 job words: the sums G, H and row count C of leaves A and B. */
+export const JOBF = { GA: 0, HA: 1, CA: 2, GB: 3, HB: 4, CB: 5, SIZE: 6 } as const;
+/** NEXT is parked here between jobs, so a late thread finds no chunk. */
+export const NO_CHUNKS = 1 << 30;
 
 /**
- * One thread's share of a split step over feature range [FBEG, FEND): build the histogram of
- * idx[START..END) into SLOT (if SLOT >= 0; subtracting it from PARENT if PARENT >= 0), then find the best
- * split of leaf A (and B) whose histogram is in SLOT_A (SLOT_B), if >= 0.
+ * Chunk k of a split step, over features feats[k*CHUNK .. (k+1)*CHUNK): build the histogram of
+ * idx[START..END) into SLOT (if SLOT >= 0; subtracting it from PARENT if PARENT >= 0), then write the
+ * best split of leaf A (and B) whose histogram is in SLOT_A (SLOT_B) to res at k*2*SPLIT_STRIDE (and
+ * + SPLIT_STRIDE); -Infinity gain when a leaf is absent (< 0).
  */
-export function runJob(c: HistContext, sp: SplitParams, j: Int32Array, jf: Float64Array): void {
-  const fb = j[JOB.FBEG];
-  const fe = j[JOB.FEND];
+export function runChunk(c: HistContext, sp: SplitParams, j: Int32Array, jf: Float64Array, res: Float64Array, k: number): void {
+  const fb = k * j[JOB.CHUNK];
+  const fe = Math.min(fb + j[JOB.CHUNK], j[JOB.NFEATS]);
+  const o = k * 2 * SPLIT_STRIDE;
   if (j[JOB.SLOT] >= 0) buildHistograms(c, j[JOB.START], j[JOB.END], j[JOB.SLOT], j[JOB.PARENT], fb, fe);
-  if (j[JOB.SLOT_A] >= 0) findBestSplit(c, sp, j[JOB.SLOT_A], jf[JOBF.GA], jf[JOBF.HA], jf[JOBF.CA], fb, fe, jf, JOBF.OUT_A);
-  else jf[JOBF.OUT_A] = -Infinity;
-  if (j[JOB.SLOT_B] >= 0) findBestSplit(c, sp, j[JOB.SLOT_B], jf[JOBF.GB], jf[JOBF.HB], jf[JOBF.CB], fb, fe, jf, JOBF.OUT_B);
-  else jf[JOBF.OUT_B] = -Infinity;
+  if (j[JOB.SLOT_A] >= 0) findBestSplit(c, sp, j[JOB.SLOT_A], jf[JOBF.GA], jf[JOBF.HA], jf[JOBF.CA], fb, fe, res, o);
+  else res[o] = -Infinity;
+  if (j[JOB.SLOT_B] >= 0) findBestSplit(c, sp, j[JOB.SLOT_B], jf[JOBF.GB], jf[JOBF.HB], jf[JOBF.CB], fb, fe, res, o + SPLIT_STRIDE);
+  else res[o + SPLIT_STRIDE] = -Infinity;
+}
+
+/** Takes and runs chunks of the current job until none is left (every thread, main included). */
+export function drainChunks(c: HistContext, sp: SplitParams, j: Int32Array, jf: Float64Array, res: Float64Array): void {
+  for (;;) {
+    const k = Atomics.add(j, JOB.NEXT, 1);
+    if (k >= j[JOB.NCHUNKS]) return;
+    try {
+      runChunk(c, sp, j, jf, res, k);
+    } catch (e) {
+      Atomics.store(j, JOB.ERR, 1);
+      throw e;
+    } finally {
+      if (Atomics.add(j, JOB.DONE, 1) + 1 === j[JOB.NCHUNKS]) Atomics.notify(j, JOB.DONE);
+    }
+  }
 }

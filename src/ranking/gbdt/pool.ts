@@ -1,47 +1,45 @@
 import type { Worker } from 'node:worker_threads';
 import { spawnWorker } from '../../math/index.ts';
-import { type HistContext, JOB, JOBF, SPLIT_STRIDE, type SplitParams, runJob } from './histogram.ts';
+import { type HistContext, JOB, JOBF, NO_CHUNKS, SPLIT_STRIDE, type SplitParams, drainChunks, runChunk } from './histogram.ts';
 
-// Control words of one worker, before its job words (all Int32 over one SharedArrayBuffer).
-export const CTRL = { SEQ: 0, DONE: 1, ERR: 2, CMD: 3, JOB: 4, SIZE: 4 + JOB.SIZE } as const;
 export const CMD_RUN = 0;
 export const CMD_STOP = 1;
-/** Polls before sleeping on the futex: a job round trip is tens of microseconds, a futex wake-up about as much. */
+/** Features per chunk (a multiple of 4, the histogram loop's unroll). */
+export const CHUNK = 8;
+/** Polls before sleeping on the futex: a split step takes tens of microseconds to milliseconds. */
 export const SPIN = 20000;
 const TIMEOUT_MS = 600_000;
 
-/** What a worker receives: the shared buffers of a HistContext, its control block and the split parameters. */
+/** What a worker receives: the shared buffers of a HistContext, the job words and the split parameters. */
 export interface WorkerInit {
   nRows: number;
+  nFeatures: number;
   slotSize: number;
   bins: SharedArrayBuffer;
   rowBins: SharedArrayBuffer | null;
-  nFeatures: number;
   idx: SharedArrayBuffer;
   og: SharedArrayBuffer;
   oh: SharedArrayBuffer;
   hist: SharedArrayBuffer;
   feats: SharedArrayBuffer;
   binOffset: Int32Array;
-  ctrl: SharedArrayBuffer;
+  job: SharedArrayBuffer;
   jobf: SharedArrayBuffer;
+  res: SharedArrayBuffer;
   split: SplitParams;
 }
 
 /**
  * Runs split steps (build a histogram, subtract, find the best splits) on this thread plus `threads - 1`
- * workers, each taking a contiguous range of the feature list. Jobs go through shared control words
- * (Atomics) rather than messages, so a hand-off costs microseconds and `run` stays synchronous. Each
- * feature is handled by exactly one thread with the same code, and range results are reduced in order,
- * so the model does not depend on the thread count.
+ * workers. A step is cut into chunks of features that the threads take as they come free (Atomics on
+ * shared job words, not messages: a hand-off costs microseconds and `run` stays synchronous). Each
+ * chunk's results land in its own slot and are reduced in chunk order, and each feature is computed by
+ * the same code whichever thread takes it, so the model does not depend on the thread count.
  */
 export class JobPool {
-  private seq = 0;
   private closed = false;
-  /** Jobs that were split across threads. */
+  /** Steps that were offered to the worker threads. */
   parallelSteps = 0;
-  private readonly j = new Int32Array(JOB.SIZE);
-  private readonly jf = new Float64Array(JOBF.SIZE);
   /** Best split of leaf A at [0, 6) and of leaf B at [6, 12) after `run`. */
   readonly result = new Float64Array(2 * SPLIT_STRIDE);
 
@@ -49,42 +47,42 @@ export class JobPool {
     private readonly ctx: HistContext,
     private readonly sp: SplitParams,
     private readonly workers: Worker[],
-    private readonly ctrls: Int32Array[],
-    private readonly jobs: Int32Array[],
-    private readonly jobfs: Float64Array[],
+    private readonly j: Int32Array,
+    private readonly jf: Float64Array,
+    private readonly res: Float64Array,
   ) {}
 
   /** Starts the workers over the context's buffers (which must be SharedArrayBuffers when threads > 1). */
   static async create(ctx: HistContext, sp: SplitParams, threads: number): Promise<JobPool> {
+    const shared = threads > 1;
+    const buf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    const j = new Int32Array(buf(JOB.SIZE * 4));
+    const jf = new Float64Array(buf(JOBF.SIZE * 8));
+    const maxChunks = Math.ceil(ctx.nFeatures / CHUNK);
+    const res = new Float64Array(buf(maxChunks * 2 * SPLIT_STRIDE * 8));
+    j[JOB.NEXT] = NO_CHUNKS;
     const workers: Worker[] = [];
-    const ctrls: Int32Array[] = [];
-    const jobs: Int32Array[] = [];
-    const jobfs: Float64Array[] = [];
     try {
       for (let t = 1; t < threads; t++) {
-        const sab = new SharedArrayBuffer(CTRL.SIZE * 4);
-        const fsab = new SharedArrayBuffer(JOBF.SIZE * 8);
         const init: WorkerInit = {
           nRows: ctx.nRows,
+          nFeatures: ctx.nFeatures,
           slotSize: ctx.slotSize,
           bins: ctx.bins.buffer as SharedArrayBuffer,
           rowBins: ctx.rowBins ? (ctx.rowBins.buffer as SharedArrayBuffer) : null,
-          nFeatures: ctx.nFeatures,
           idx: ctx.idx.buffer as SharedArrayBuffer,
           og: ctx.og.buffer as SharedArrayBuffer,
           oh: ctx.oh.buffer as SharedArrayBuffer,
           hist: ctx.hist.buffer as SharedArrayBuffer,
           feats: ctx.feats.buffer as SharedArrayBuffer,
           binOffset: ctx.binOffset,
-          ctrl: sab,
-          jobf: fsab,
+          job: j.buffer as SharedArrayBuffer,
+          jobf: jf.buffer as SharedArrayBuffer,
+          res: res.buffer as SharedArrayBuffer,
           split: sp,
         };
         const w = spawnWorker(new URL('./worker.ts', import.meta.url), { init });
         workers.push(w);
-        ctrls.push(new Int32Array(sab, 0, CTRL.JOB));
-        jobs.push(new Int32Array(sab, CTRL.JOB * 4, JOB.SIZE));
-        jobfs.push(new Float64Array(fsab));
         await new Promise<void>((resolve, reject) => {
           w.once('message', () => resolve());
           w.once('error', reject);
@@ -97,7 +95,7 @@ export class JobPool {
       await Promise.all(workers.map((w) => w.terminate()));
       throw e;
     }
-    return new JobPool(ctx, sp, workers, ctrls, jobs, jobfs);
+    return new JobPool(ctx, sp, workers, j, jf, res);
   }
 
   get threads(): number {
@@ -105,64 +103,57 @@ export class JobPool {
   }
 
   /**
-   * One split step over feats[0..nFeats) (see runJob); slot < 0 skips the build, slotA/slotB < 0 skip
-   * a leaf. Results land in `result`. `parallel` false keeps a small job on this thread.
+   * One split step over feats[0..nFeats) (see runChunk); slot < 0 skips the build, slotA/slotB < 0 skip
+   * a leaf. Results land in `result`. `parallel` false keeps a small step on this thread.
    */
   run(start: number, end: number, slot: number, parentSlot: number, slotA: number, GA: number, HA: number, CA: number, slotB: number, GB: number, HB: number, CB: number, nFeats: number, parallel: boolean): void {
-    const T = this.workers.length + 1;
-    const use = parallel && T > 1 && nFeats >= 2 * T;
-    const per = use ? Math.ceil(nFeats / T / 4) * 4 : nFeats;
-    const fill = (j: Int32Array, jf: Float64Array, fb: number, fe: number): void => {
-      j[JOB.START] = start;
-      j[JOB.END] = end;
-      j[JOB.SLOT] = slot;
-      j[JOB.PARENT] = parentSlot;
-      j[JOB.FBEG] = fb;
-      j[JOB.FEND] = fe;
-      j[JOB.SLOT_A] = slotA;
-      j[JOB.SLOT_B] = slotB;
-      jf[JOBF.GA] = GA;
-      jf[JOBF.HA] = HA;
-      jf[JOBF.CA] = CA;
-      jf[JOBF.GB] = GB;
-      jf[JOBF.HB] = HB;
-      jf[JOBF.CB] = CB;
-    };
-    const seq = ++this.seq;
-    let active = 0;
-    if (use) {
+    const { j, jf, res } = this;
+    const nChunks = Math.ceil(nFeats / CHUNK);
+    j[JOB.NCHUNKS] = nChunks;
+    j[JOB.CHUNK] = CHUNK;
+    j[JOB.NFEATS] = nFeats;
+    j[JOB.START] = start;
+    j[JOB.END] = end;
+    j[JOB.SLOT] = slot;
+    j[JOB.PARENT] = parentSlot;
+    j[JOB.SLOT_A] = slotA;
+    j[JOB.SLOT_B] = slotB;
+    jf[JOBF.GA] = GA;
+    jf[JOBF.HA] = HA;
+    jf[JOBF.CA] = CA;
+    jf[JOBF.GB] = GB;
+    jf[JOBF.HB] = HB;
+    jf[JOBF.CB] = CB;
+    if (!parallel || this.workers.length === 0 || nChunks < 2) {
+      for (let k = 0; k < nChunks; k++) runChunk(this.ctx, this.sp, j, jf, res, k);
+    } else {
       this.parallelSteps++;
-      for (let w = 0; w < this.workers.length; w++) {
-        const fb = Math.min(nFeats, per * (w + 1));
-        const fe = Math.min(nFeats, per * (w + 2));
-        if (fb >= fe) break;
-        const c = this.ctrls[w];
-        fill(this.jobs[w], this.jobfs[w], fb, fe);
-        c[CTRL.CMD] = CMD_RUN;
-        Atomics.store(c, CTRL.SEQ, seq);
-        Atomics.notify(c, CTRL.SEQ);
-        active++;
-      }
-    }
-    fill(this.j, this.jf, 0, Math.min(nFeats, per));
-    runJob(this.ctx, this.sp, this.j, this.jf);
-    const res = this.result;
-    for (let k = 0; k < 2 * SPLIT_STRIDE; k++) res[k] = this.jf[JOBF.OUT_A + k];
-    for (let w = 0; w < active; w++) {
-      const c = this.ctrls[w];
+      j[JOB.DONE] = 0;
+      j[JOB.CMD] = CMD_RUN;
+      Atomics.store(j, JOB.NEXT, 0);
+      Atomics.add(j, JOB.SEQ, 1);
+      Atomics.notify(j, JOB.SEQ);
+      drainChunks(this.ctx, this.sp, j, jf, res);
       let spins = 0;
       const t0 = Date.now();
-      while (Atomics.load(c, CTRL.DONE) !== seq) {
+      for (;;) {
+        const done = Atomics.load(j, JOB.DONE);
+        if (done === nChunks) break;
         if (++spins < SPIN) continue;
-        Atomics.wait(c, CTRL.DONE, Atomics.load(c, CTRL.DONE), 1000);
-        if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`gbdt worker ${w + 1} did not finish a job within ${TIMEOUT_MS / 1000} s`);
+        Atomics.wait(j, JOB.DONE, done, 1000);
+        if (Date.now() - t0 > TIMEOUT_MS) throw new Error(`gbdt: a worker did not finish its part of a split step within ${TIMEOUT_MS / 1000} s`);
       }
-      if (c[CTRL.ERR] !== 0) throw new Error(`gbdt worker ${w + 1} failed during a split step`);
-      // reduce in feature order: a later range wins only with a strictly larger gain
-      const jf = this.jobfs[w];
-      for (let leaf = 0; leaf < 2; leaf++) {
-        const o = leaf * SPLIT_STRIDE;
-        if (jf[JOBF.OUT_A + o] > res[o]) for (let k = 0; k < SPLIT_STRIDE; k++) res[o + k] = jf[JOBF.OUT_A + o + k];
+      Atomics.store(j, JOB.NEXT, NO_CHUNKS);
+      if (j[JOB.ERR] !== 0) throw new Error('gbdt: a worker failed during a split step');
+    }
+    // reduce in chunk (= feature) order: a later chunk wins only with a strictly larger gain
+    const out = this.result;
+    for (let leaf = 0; leaf < 2; leaf++) {
+      const o = leaf * SPLIT_STRIDE;
+      out[o] = -Infinity;
+      for (let k = 0; k < nChunks; k++) {
+        const r = k * 2 * SPLIT_STRIDE + o;
+        if (res[r] > out[o]) for (let q = 0; q < SPLIT_STRIDE; q++) out[o + q] = res[r + q];
       }
     }
   }
@@ -170,12 +161,9 @@ export class JobPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const seq = ++this.seq;
-    for (const c of this.ctrls) {
-      c[CTRL.CMD] = CMD_STOP;
-      Atomics.store(c, CTRL.SEQ, seq);
-      Atomics.notify(c, CTRL.SEQ);
-    }
+    this.j[JOB.CMD] = CMD_STOP;
+    Atomics.add(this.j, JOB.SEQ, 1);
+    Atomics.notify(this.j, JOB.SEQ);
     await Promise.all(
       this.workers.map(
         (w) =>
