@@ -1,0 +1,159 @@
+// The dashboard's routes through fastify's inject (no socket): the page and its files, and every
+// read-only view checked against the public API's answers and the model's data.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { easeKind, fixtureDataset, makeRegistry, trainModel, type RankerKind } from '../../pipeline/index.ts';
+import { createService, type Service } from '../index.ts';
+import { parseExplanation, trainingHistories } from './index.ts';
+
+const KEY = 'k3y';
+let root = '';
+let svc: Service; // ranked by a ranker that reverses the L1 order
+let plain: Service; // the same sources, no ranker
+
+/** A ranker that scores each candidate by minus its fused L1 score: the final order is L1's, reversed. */
+const reverseKind: RankerKind = {
+  kind: 'reverse',
+  fit: async () => reverseRanker,
+  load: async () => reverseRanker,
+};
+const reverseRanker = {
+  name: 'reverse',
+  rank: (_q: unknown, c: { count: number; scores: Float32Array }) => ({ scores: Float32Array.from(c.scores.subarray(0, c.count), (s) => -s) }),
+  save: async () => {},
+};
+
+const get = async (s: Service, url: string) => {
+  const r = await s.app.inject({ method: 'GET', url });
+  return { status: r.statusCode, json: r.headers['content-type']?.toString().includes('json') ? r.json() : null, text: r.body, type: String(r.headers['content-type']) };
+};
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tandem-dash-'));
+  const registry = makeRegistry([easeKind], [reverseKind]);
+  const dataset = fixtureDataset();
+  await trainModel(join(root, 'ranked'), { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 10 } }], ranker: { kind: 'reverse' }, holdout: 0 });
+  await trainModel(join(root, 'plain'), { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 10 } }], holdout: 0 });
+  svc = await createService({ model: join(root, 'ranked'), registry, apiKey: KEY, eventsDb: ':memory:' });
+  plain = await createService({ model: join(root, 'plain'), registry, eventsDb: ':memory:' });
+});
+
+after(async () => {
+  await svc?.close();
+  await plain?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+test('the page, its script and styles, and uPlot are served from the project', async () => {
+  const page = await get(svc, '/');
+  assert.equal(page.status, 200);
+  assert.match(page.type, /text\/html/);
+  assert.match(page.text, /\/dashboard\/app\.js/);
+  assert.doesNotMatch(page.text, /https?:\/\//, 'no CDN');
+  for (const [url, type] of [['/dashboard/app.js', 'javascript'], ['/dashboard/style.css', 'css'], ['/dashboard/vendor/uplot.js', 'javascript'], ['/dashboard/vendor/uplot.css', 'css']]) {
+    const r = await get(svc, url);
+    assert.equal(r.status, 200, url);
+    assert.match(r.type, new RegExp(type));
+    assert.ok(r.text.length > 100);
+  }
+  assert.equal((await get(svc, '/dashboard/../package.json')).status, 404);
+});
+
+test('overview: the manifest\u2019s version, sizes, stages and ranker', async () => {
+  const o = (await get(svc, '/dashboard/api/overview')).json;
+  const m = svc.current().rec.manifest;
+  assert.equal(o.modelVersion, m.modelVersion);
+  assert.equal(o.createdAt, m.createdAt);
+  assert.deepEqual(o.data, m.data);
+  assert.equal(o.stats.items, 80);
+  assert.deepEqual(o.stages.map((s: { kind: string }) => s.kind), ['ease']);
+  assert.equal(o.ranker.kind, 'reverse');
+  assert.ok(o.schema.items.includes('genre (multi-categorical)'));
+  assert.deepEqual(o.trainingHistory, []);
+});
+
+test('user page: the recommendations are the API\u2019s, and the L1 order is the order without the ranker', async () => {
+  for (const user of ['u0', 'u7', 'u13']) {
+    const api = (await get(svc, `/v1/users/${user}/recommendations?k=8`)).json;
+    const v = (await get(svc, `/dashboard/api/users/${user}?k=8&history=5`)).json;
+    assert.deepEqual(v.recommendations.map((r: { id: string; score: number }) => [r.id, r.score]), api.items.map((r: { id: string; score: number }) => [r.id, r.score]));
+    assert.equal(v.strategy, api.strategy);
+    assert.equal(v.hasRanker, true);
+    const noRanker = (await get(plain, `/v1/users/${user}/recommendations?k=8`)).json;
+    assert.deepEqual(v.l1.map((r: { id: string }) => r.id), noRanker.items.map((r: { id: string }) => r.id));
+    assert.notDeepEqual(v.l1.map((r: { id: string }) => r.id), v.recommendations.map((r: { id: string }) => r.id), 'the reversing ranker changed the order');
+    // history: newest first, at most 5, with the genre as category
+    assert.equal(v.history.length, 5);
+    assert.equal(v.historyLength, 8);
+    for (let i = 1; i < v.history.length; i++) assert.ok(v.history[i - 1].timestamp >= v.history[i].timestamp);
+    assert.match(v.history[0].category, /^g\d$/);
+    assert.deepEqual(v.features, { country: `c${Number(user.slice(1)) % 4}`, age: 20 + (Number(user.slice(1)) % 40) });
+    for (const r of v.recommendations) assert.deepEqual(r.foundBy.map((f: { source: string }) => f.source), ['ease']);
+  }
+});
+
+test('an event posted through the API shows at the top of the user\u2019s history; writes still need the key', async () => {
+  const denied = await svc.app.inject({ method: 'POST', url: '/v1/events', payload: { events: [{ user: 'u3', item: 'i1' }] } });
+  assert.equal(denied.statusCode, 401);
+  const before = (await get(svc, '/dashboard/api/users/u3')).json;
+  const ok = await svc.app.inject({ method: 'POST', url: '/v1/events', headers: { authorization: `Bearer ${KEY}` }, payload: { events: [{ user: 'u3', item: 'i2', type: 'purchase', timestamp: 1_800_000_000 }] } });
+  assert.equal(ok.statusCode, 200);
+  const afterView = (await get(svc, '/dashboard/api/users/u3')).json;
+  assert.equal(afterView.historyLength, before.historyLength + 1);
+  assert.deepEqual({ item: afterView.history[0].item, type: afterView.history[0].type, live: afterView.history[0].live }, { item: 'i2', type: 'purchase', live: true });
+  assert.ok(!afterView.recommendations.some((r: { id: string }) => r.id === 'i2'), 'a seen item is excluded');
+  const live = (await get(svc, '/dashboard/api/live/snapshot')).json;
+  assert.equal(live.latest[0].user, 'u3');
+  assert.equal(live.latest[0].item, 'i2');
+  assert.ok(live.eventsApplied >= 1);
+  // a brand-new user appears in the user search once it has events
+  await svc.app.inject({ method: 'POST', url: '/v1/events', headers: { 'x-api-key': KEY }, payload: { events: [{ user: 'newcomer', item: 'i5' }] } });
+  assert.deepEqual((await get(svc, '/dashboard/api/users?q=newcom')).json.users, ['newcomer']);
+});
+
+test('item page: features, similar items as the API gives them, and a timeline of its interactions', async () => {
+  const v = (await get(svc, '/dashboard/api/items/i6?k=5')).json;
+  assert.deepEqual(v.features, { genre: ['g2'], price: 5 + (6 % 7) });
+  const api = (await get(svc, '/v1/items/i6/similar?k=5')).json;
+  assert.deepEqual(v.similar.map((s: { id: string }) => s.id), api.items.map((s: { id: string }) => s.id));
+  const ds = fixtureDataset();
+  const it = ds.items.ids.get('i6');
+  let n = 0;
+  for (let r = 0; r < ds.interactions.length; r++) if (ds.interactions.item[r] === it) n++;
+  assert.equal(v.timeline.count.reduce((a: number, b: number) => a + b, 0), n);
+  assert.equal(v.timeline.start.length, v.timeline.count.length);
+  assert.equal((await get(svc, '/dashboard/api/items/nope')).status, 404);
+  assert.deepEqual((await get(svc, '/dashboard/api/items?q=i7&limit=3')).json.items.map((x: { id: string }) => x.id), ['i7', 'i70', 'i71']);
+});
+
+test('form data: user features with their values, popular items most popular first', async () => {
+  const f = (await get(svc, '/dashboard/api/form')).json;
+  const country = f.features.find((x: { name: string }) => x.name === 'country');
+  assert.deepEqual([...country.values].sort(), ['c0', 'c1', 'c2', 'c3']);
+  const age = f.features.find((x: { name: string }) => x.name === 'age');
+  assert.deepEqual([age.min, age.max], [20, 59]);
+  for (let i = 1; i < f.popular.length; i++) assert.ok(f.popular[i - 1].popularity >= f.popular[i].popularity);
+});
+
+test('bad query parameters name the field', async () => {
+  const r = await get(svc, '/dashboard/api/users/u1?k=0');
+  assert.equal(r.status, 400);
+  assert.match(r.text, /k: must be an integer from 1 to/);
+});
+
+test('explanations come apart into sources, ranker features and notes', () => {
+  assert.deepEqual(parseExplanation('found by ease #2, two-tower #11; ranked up by l1_rank, age; boosted for genre=g1'), {
+    foundBy: [{ source: 'ease', rank: 2 }, { source: 'two-tower', rank: 11 }],
+    rankedUpBy: ['l1_rank', 'age'],
+    notes: ['boosted for genre=g1'],
+  });
+  assert.deepEqual(parseExplanation('popular overall; no history or known features for this user').notes.length, 2);
+});
+
+test('training history: any per-epoch array in the manifest is found, wherever it sits', () => {
+  const m = { ...svc.current().rec.manifest, parameters: { twoTower: { history: [{ epoch: 1, loss: 0.9, recall: 0.1, note: 'x' }, { epoch: 2, loss: 0.7, recall: 0.2 }] } } };
+  assert.deepEqual(trainingHistories(m), [{ path: 'parameters.twoTower.history', epochs: [{ epoch: 1, loss: 0.9, recall: 0.1 }, { epoch: 2, loss: 0.7, recall: 0.2 }] }]);
+});
