@@ -1,4 +1,4 @@
-// Runs every *.test.ts under src/ and bench/ with node's test runner through tsx.
+// Runs every *.test.ts under src/, bench/ and e2e/ (browser tests) with node's test runner through tsx.
 // Node 20's --test takes no globs, so the files are listed here.
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,7 +15,7 @@ function find(dir, out) {
 }
 
 const filter = process.argv.slice(2);
-let files = find('src', []).concat(find('bench', [])).sort();
+let files = find('src', []).concat(find('bench', []), find('e2e', [])).sort();
 if (filter.length) files = files.filter((f) => filter.some((s) => f.includes(s)));
 const args = ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-reporter=spec', ...files];
 const r = spawnSync(process.execPath, args, { stdio: 'inherit' });
