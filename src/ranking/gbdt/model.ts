@@ -1,5 +1,5 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createObjective } from './objectives.ts';
+import { sigmoid } from './objectives.ts';
 import type { GbdtParams, ObjectiveName } from './options.ts';
 import { FlatForest, type Tree, type TreeNode, checkTree, predictNodeRef, treeToObject } from './tree.ts';
 
@@ -57,11 +57,10 @@ export class GbdtModel {
     return this.forest.predictRaw(x, nRows, out, treeLimit);
   }
 
-  /** Predictions on the output scale (probabilities for binary) into `out`. */
+  /** Predictions on the output scale (probabilities for binary, margins otherwise) into `out`. */
   predict(x: Float32Array | Float64Array, nRows: number, out: Float64Array): Float64Array {
     this.predictRaw(x, nRows, out);
-    const tr = createObjective(this.objective).transform;
-    for (let i = 0; i < nRows; i++) out[i] = tr(out[i]);
+    if (this.objective === 'binary') for (let i = 0; i < nRows; i++) out[i] = sigmoid(out[i]);
     return out;
   }
 
