@@ -17,7 +17,7 @@ const options = {
   interactions: { type: 'number', default: 10_000_000, description: 'interaction rows' },
   users: { type: 'number', description: 'users (default: interactions / 50)' },
   dim: { type: 'number', default: 16, description: 'latent dimension' },
-  candidates: { type: 'number', default: 16, description: 'candidates per choice' },
+  candidates: { type: 'number', default: 8, description: 'candidates per choice' },
   repeats: { type: 'number', default: 1, description: 'timed runs, each in a fresh process (the median is reported)' },
   quality: { type: 'boolean', default: true, description: 'also score popularity and item-kNN on a demo-size set (--no-quality to skip)' },
   seed: { type: 'number', default: 42, description: 'seed' },

@@ -32,7 +32,7 @@ export const SYNTHETIC_OPTIONS = {
   tags: { default: 120, min: 1, max: 100_000, integer: true, description: 'distinct item tags' },
   countries: { default: 20, min: 1, max: 1000, integer: true, description: 'distinct user countries' },
   zipf: { default: 0.9, min: 0, max: 3, integer: false, description: 'Zipf exponent of item popularity' },
-  candidates: { default: 16, min: 1, max: 1024, integer: true, description: 'popularity-drawn candidates per choice' },
+  candidates: { default: 8, min: 1, max: 1024, integer: true, description: 'popularity-drawn candidates per choice' },
   sharpness: { default: 8, min: 0, max: 100, integer: false, description: 'softmax inverse temperature over taste affinity' },
   focus: { default: 8, min: 0, max: 100, integer: false, description: 'how strongly taste picks the category of each choice' },
   drift: { default: 0.6, min: 0, max: 10, integer: false, description: 'how far a taste moves over a user\'s active window' },
@@ -224,10 +224,13 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
   const tasteBySlot = new Float32Array(ni * d);
   const releaseBySlot = new Float64Array(ni);
   const rowScratch = new Float32Array(d);
-  // int8 latent rows (a quarter of the bytes) and float32 release offsets: the event loop's random
-  // reads into a 1M-item catalog are cache misses, so fewer bytes per item is most of its speed
-  const taste8 = new Int8Array(ni * d);
-  const release32 = new Float32Array(ni);
+  // One packed row per slot: the release offset (float32 seconds) then the taste as int8. The event
+  // loop's reads into a 1M-item catalog are cache misses, so one short row per candidate (not a
+  // float32 taste plus a separate release array) is most of its speed.
+  const rowWords = 1 + Math.ceil(d / 4);
+  const packed = new ArrayBuffer(ni * rowWords * 4);
+  const release32 = new Float32Array(packed);
+  const taste8 = new Int8Array(packed);
   const mix = new Float32Array(d);
   let nTags = 0;
   let nWords = 0;
@@ -254,7 +257,7 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
     for (let q = 0; q < d; q++) {
       const v = Math.round(rowScratch[q] * 127);
       tasteBySlot[ri * d + q] = v / 127;
-      taste8[ri * d + q] = v;
+      taste8[ri * rowWords * 4 + 4 + q] = v;
     }
     itemPrice[i] = Math.round(Math.exp(catPrice[c] + 0.5 * rng.normal()) * 100) / 100;
     // title: a word tied to the category, then one or two free words
@@ -265,7 +268,7 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
     // a third of the catalog exists from the start; the rest is released over the span
     const rel = rng.next() < 0.35 ? 0 : Math.floor(rng.next() * span * 0.95);
     releaseBySlot[ri] = o.start + rel;
-    release32[ri] = rel;
+    release32[ri * rowWords] = rel;
   }
 
   // ---- users
@@ -364,6 +367,7 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
     catOff,
     catQ,
     itemBySlot,
+    rowWords,
     taste8,
     release32,
     start: o.start,
@@ -452,9 +456,11 @@ interface EventGen {
   /** nCat x (ZIPF_STEPS+1) inverse-CDF tables of the local popularity rank */
   catQ: Float64Array;
   itemBySlot: Int32Array;
-  /** slots x d, the taste times 127 */
+  /** 4-byte words per packed slot row: [release float32][d int8 taste bytes, padded] */
+  rowWords: number;
+  /** the packed rows as bytes: slot sl's taste (times 127) at sl * rowWords * 4 + 4 + q */
   taste8: Int8Array;
-  /** slots: release time minus the log's start (seconds) */
+  /** the packed rows as float32: slot sl's release minus the log's start (seconds) at sl * rowWords */
   release32: Float32Array;
   start: number;
   itemPrice: Float64Array;
@@ -478,7 +484,7 @@ let scratchCat = new Float64Array(0);
  * `negativeRate`, a dislike of the worst-matching candidate.
  */
 function userEvents(g: EventGen, rng: Rng, u: number, row: number, m: number, x: Interactions): void {
-  const { d, nCat, candidates: C, sharpness, novelty, catQ, catOff, taste8, release32 } = g;
+  const { d, nCat, candidates: C, sharpness, novelty, catQ, catOff, rowWords, taste8, release32 } = g;
   if (scratchLogit.length < C) {
     scratchLogit = new Float64Array(C);
     scratchCand = new Int32Array(C);
@@ -553,13 +559,13 @@ function userEvents(g: EventGen, rng: Rng, u: number, row: number, m: number, x:
         let lr = Math.floor(catQ[qBase + k0] + (v - k0) * (catQ[qBase + k0 + 1] - catQ[qBase + k0]));
         if (lr >= size) lr = size - 1;
         sl = catOff[cat] + lr;
-        if (release32[sl] <= t) break;
+        if (release32[sl * rowWords] <= t) break;
       }
       cand[j] = sl;
       let a = 0;
-      const base = sl * d;
+      const base = sl * rowWords * 4 + 4;
       for (let q = 0; q < d; q++) a += taste[q] * taste8[base + q];
-      const age = t - release32[sl];
+      const age = t - release32[sl * rowWords];
       const l = sharpness * a + (age >= 0 && age < 8 * NOVELTY_SECONDS ? novelty * Math.exp(-age / NOVELTY_SECONDS) : 0);
       logit[j] = l;
       if (l > best) best = l;
@@ -587,7 +593,7 @@ function userEvents(g: EventGen, rng: Rng, u: number, row: number, m: number, x:
     x.item[r] = it;
     // stronger affinity, more clicks and purchases
     let a = 0;
-    for (let q = 0; q < d; q++) a += taste[q] * taste8[sl * d + q];
+    for (let q = 0; q < d; q++) a += taste[q] * taste8[sl * rowWords * 4 + 4 + q];
     const e = rng.next();
     const pBuy = (0.12 * planBuy) / (1 + Math.exp(-6 * (a - 0.4)));
     if (e < pBuy) {
