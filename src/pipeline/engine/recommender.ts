@@ -72,6 +72,14 @@ export interface RecommenderOptions {
   popularListSize?: number;
 }
 
+/** A user's history in the Recommender's scratch arrays: the first `n` entries, oldest first. */
+interface History {
+  n: number;
+  items: Int32Array;
+  weights: Float32Array;
+  timestamps: Float64Array;
+}
+
 interface LiveUser {
   /** Dense index in the model, or -1 for a user the model never saw. */
   index: number;
@@ -138,6 +146,7 @@ export class Recommender {
   private cand: Candidates;
   private bestRank: Int32Array;
   private final: Float32Array;
+  private hist: History = { n: 0, items: new Int32Array(256), weights: new Float32Array(256), timestamps: new Float64Array(256) };
 
   constructor(model: Model, opts: RecommenderOptions = {}) {
     this.manifest = model.manifest;
@@ -242,7 +251,12 @@ export class Recommender {
       items.push(it);
     });
     const now = this.now();
-    const hist = { items, weights: items.map(() => 1), timestamps: items.map(() => now) };
+    const hist = this.historyScratch(items.length);
+    for (let i = 0; i < items.length; i++) {
+      hist.items[i] = items[i];
+      hist.weights[i] = 1;
+      hist.timestamps[i] = now;
+    }
     const features = input.features ? this.checkFeatures(input.features, this.ds.users.specs(), 'features') : null;
     return this.recommendFrom(hist, -1, features, k, opts);
   }
@@ -266,19 +280,19 @@ export class Recommender {
     return { strategy: 'content', items: this.contentSimilar(item, exclude, k, this.categoryCode(opts.category)) };
   }
 
-  private recommendFrom(hist: { items: number[]; weights: number[]; timestamps: number[] }, userIndex: number, features: FeatureRow | null, k: number, opts: RecommendOptions): RecommendResult {
+  private recommendFrom(hist: History, userIndex: number, features: FeatureRow | null, k: number, opts: RecommendOptions): RecommendResult {
     const exclude = this.excludeSet(opts.exclude, 'exclude');
-    if (this.manifest.business.excludeSeen) for (const it of hist.items) exclude.add(it);
+    if (this.manifest.business.excludeSeen) for (let i = 0; i < hist.n; i++) exclude.add(hist.items[i]);
     const category = this.categoryCode(opts.category);
     // the stages only know trained items; newer ones stay in the history for exclusion alone
     // the latest maxHistory of them, oldest first
     let n = 0;
-    let from = hist.items.length;
+    let from = hist.n;
     while (from > 0 && n < this.maxHistory) if (hist.items[--from] < this.trainedItems) n++;
     if (n > 0 && this.sources.length > 0) {
       const q: UserQuery = { user: userIndex, history: new Int32Array(n), weights: new Float32Array(n), timestamps: new Float64Array(n) };
       let j = 0;
-      for (let i = from; i < hist.items.length; i++) {
+      for (let i = from; i < hist.n; i++) {
         if (hist.items[i] >= this.trainedItems) continue;
         q.history[j] = hist.items[i];
         q.weights![j] = hist.weights[i];
@@ -296,7 +310,7 @@ export class Recommender {
       if (items.length < k) this.fillPopular(items, exclude, k, category, 'filled from popularity');
       return { strategy: 'features', items };
     }
-    const why = hist.items.length > 0 ? 'popular overall; this user\u2019s history has no items the model can use yet' : 'popular overall; no history or known features for this user';
+    const why = hist.n > 0 ? 'popular overall; this user\u2019s history has no items the model can use yet' : 'popular overall; no history or known features for this user';
     const items: RecommendedItem[] = [];
     this.fillPopular(items, exclude, k, category, why);
     return { strategy: 'popularity', items };
@@ -653,26 +667,38 @@ export class Recommender {
     return u;
   }
 
-  private buildHistory(index: number, lu: LiveUser | undefined): { items: number[]; weights: number[]; timestamps: number[] } {
-    const items: number[] = [];
-    const weights: number[] = [];
-    const timestamps: number[] = [];
-    if (index >= 0) {
-      const { offsets, rows } = this.userHist;
-      const x = this.ds.interactions;
-      for (let j = offsets[index]; j < offsets[index + 1]; j++) {
-        const r = rows[j];
-        items.push(x.item[r]);
-        weights.push(this.eventWeight[x.event[r]]);
-        timestamps.push(x.timestamp[r]);
-      }
+  /** The scratch history, grown to hold `n` entries. */
+  private historyScratch(n: number): History {
+    const h = this.hist;
+    if (h.items.length < n) {
+      const m = Math.max(n, h.items.length * 2);
+      this.hist = { n: 0, items: new Int32Array(m), weights: new Float32Array(m), timestamps: new Float64Array(m) };
     }
-    if (lu) {
-      items.push(...lu.items);
-      weights.push(...lu.weights);
-      timestamps.push(...lu.timestamps);
+    this.hist.n = n;
+    return this.hist;
+  }
+
+  /** The user's training history followed by their live events, in the scratch arrays. */
+  private buildHistory(index: number, lu: LiveUser | undefined): History {
+    const { offsets, rows } = this.userHist;
+    const a = index >= 0 ? offsets[index] : 0;
+    const b = index >= 0 ? offsets[index + 1] : 0;
+    const live = lu ? lu.items.length : 0;
+    const h = this.historyScratch(b - a + live);
+    const x = this.ds.interactions;
+    let j = 0;
+    for (let k = a; k < b; k++, j++) {
+      const r = rows[k];
+      h.items[j] = x.item[r];
+      h.weights[j] = this.eventWeight[x.event[r]];
+      h.timestamps[j] = x.timestamp[r];
     }
-    return { items, weights, timestamps };
+    for (let k = 0; k < live; k++, j++) {
+      h.items[j] = lu!.items[k];
+      h.weights[j] = lu!.weights[k];
+      h.timestamps[j] = lu!.timestamps[k];
+    }
+    return h;
   }
 
   /** A known user's features from the model, as a feature row. */
