@@ -74,15 +74,16 @@ test('L2 normalisation: gradient through x / ||x||', () => {
   check(E, f, dE, 'dE');
 });
 
-test('weighted mean pooling: table gradients, repeated and signed entries, empty bag', () => {
+for (const dim of [3, 8]) {
+ test(`weighted mean pooling (dim ${dim}${dim % 4 ? '' : ', unrolled path'}): table gradients, repeated and signed entries, empty bag`, () => {
   const rng = new Rng(3);
-  const [rows, dim] = [5, 3];
+  const rows = 5;
   const T = rand(rng, 2 + rows * dim); // table at offset 2
   const offsets = new Int32Array([0, 3, 3, 6]);
   const indices = new Int32Array([1, 4, 1, 0, 2, 3]);
   const weights = new Float32Array([1, 0.5, 2, -1, 1, 0.25]);
   const B = 3;
-  const ldx = 7;
+  const ldx = dim + 4;
   const X = f64(B * ldx);
   const R = rand(rng, B * ldx);
   const f = () => {
@@ -101,6 +102,7 @@ test('weighted mean pooling: table gradients, repeated and signed entries, empty
   assert.equal(g.n, 0);
   assert.ok(g.slot.every((v) => v === -1));
 });
+}
 
 test('softmax loss with log-Q, shared negatives, duplicate masking and negative feedback', () => {
   const rng = new Rng(4);

@@ -72,6 +72,15 @@ export function l2NormalizeBackward(out: Float32Array, norms: Float32Array | Flo
   }
 }
 
+// One row's accumulator, in float64: summing a bag in doubles then scaling once is faster than
+// updating the float32 output per entry, and more precise.
+let acc = new Float64Array(256);
+
+function accFor(dim: number): Float64Array {
+  if (acc.length < dim) acc = new Float64Array(dim);
+  return acc;
+}
+
 /**
  * Weighted mean-pooling of embedding rows: X[r, xOff .. xOff+dim) = sum_e w_e T[idx_e] / sum_e |w_e|
  * over row r's bag entries (zeros for an empty bag). T is the table at params[tOff ..].
@@ -88,20 +97,31 @@ export function poolForward(
   ldx: number,
   xOff: number,
 ): void {
+  const a4 = accFor(dim);
+  const unrolled = (dim & 3) === 0;
   for (let r = 0; r < B; r++) {
     const a = offsets[r];
     const b = offsets[r + 1];
-    const o = r * ldx + xOff;
-    for (let j = 0; j < dim; j++) X[o + j] = 0;
+    for (let j = 0; j < dim; j++) a4[j] = 0;
     let z = 0;
-    for (let e = a; e < b; e++) z += Math.abs(weights[e]);
-    if (z === 0) continue;
-    const inv = 1 / z;
     for (let e = a; e < b; e++) {
-      const w = weights[e] * inv;
+      const w = weights[e];
+      z += Math.abs(w);
       const base = tOff + indices[e] * dim;
-      for (let j = 0; j < dim; j++) X[o + j] += w * params[base + j];
+      if (unrolled) {
+        for (let j = 0; j < dim; j += 4) {
+          a4[j] += w * params[base + j];
+          a4[j + 1] += w * params[base + j + 1];
+          a4[j + 2] += w * params[base + j + 2];
+          a4[j + 3] += w * params[base + j + 3];
+        }
+      } else {
+        for (let j = 0; j < dim; j++) a4[j] += w * params[base + j];
+      }
     }
+    const inv = z === 0 ? 0 : 1 / z;
+    const o = r * ldx + xOff;
+    for (let j = 0; j < dim; j++) X[o + j] = a4[j] * inv;
   }
 }
 
@@ -159,19 +179,32 @@ export class RowGrad {
 /** Adds the pooling's gradient for dX[:, xOff .. xOff+dim) into the table's sparse gradient. */
 export function poolBackward(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, dim: number, dX: Float32Array, ldx: number, xOff: number, grad: RowGrad): void {
   const g = grad;
+  const d = accFor(dim);
+  const unrolled = (dim & 3) === 0;
   for (let r = 0; r < B; r++) {
     const a = offsets[r];
     const b = offsets[r + 1];
     let z = 0;
     for (let e = a; e < b; e++) z += Math.abs(weights[e]);
     if (z === 0) continue;
+    // d = dX[r] / z, once per row; then each entry adds w_e d to its table row's gradient
     const inv = 1 / z;
     const o = r * ldx + xOff;
+    for (let j = 0; j < dim; j++) d[j] = dX[o + j] * inv;
     for (let e = a; e < b; e++) {
-      const w = weights[e] * inv;
+      const w = weights[e];
       const go = g.at(indices[e]);
       const gg = g.grads;
-      for (let j = 0; j < dim; j++) gg[go + j] += w * dX[o + j];
+      if (unrolled) {
+        for (let j = 0; j < dim; j += 4) {
+          gg[go + j] += w * d[j];
+          gg[go + j + 1] += w * d[j + 1];
+          gg[go + j + 2] += w * d[j + 2];
+          gg[go + j + 3] += w * d[j + 3];
+        }
+      } else {
+        for (let j = 0; j < dim; j++) gg[go + j] += w * d[j];
+      }
     }
   }
 }
