@@ -75,33 +75,33 @@ test('L2 normalisation: gradient through x / ||x||', () => {
 });
 
 for (const dim of [3, 8]) {
- test(`weighted mean pooling (dim ${dim}${dim % 4 ? '' : ', unrolled path'}): table gradients, repeated and signed entries, empty bag`, () => {
-  const rng = new Rng(3);
-  const rows = 5;
-  const T = rand(rng, 2 + rows * dim); // table at offset 2
-  const offsets = new Int32Array([0, 3, 3, 6]);
-  const indices = new Int32Array([1, 4, 1, 0, 2, 3]);
-  const weights = new Float32Array([1, 0.5, 2, -1, 1, 0.25]);
-  const B = 3;
-  const ldx = dim + 4;
-  const X = f64(B * ldx);
-  const R = rand(rng, B * ldx);
-  const f = () => {
-    poolForward(offsets, indices, weights, B, T, 2, dim, X, ldx, 2);
-    let s = 0;
-    for (let r = 0; r < B; r++) for (let j = 0; j < dim; j++) s += R[r * ldx + 2 + j] * X[r * ldx + 2 + j];
-    return s;
-  };
-  const g = new RowGrad(rows, dim, 1, f64);
-  poolBackward(offsets, indices, weights, B, dim, R, ldx, 2, g);
-  const dense = new Float64Array(T.length);
-  for (let s = 0; s < g.n; s++) for (let j = 0; j < dim; j++) dense[2 + g.rows[s] * dim + j] = g.grads[s * dim + j];
-  check(T, f, dense, 'dT');
-  assert.equal(g.n, 5, 'five distinct rows touched');
-  g.clear();
-  assert.equal(g.n, 0);
-  assert.ok(g.slot.every((v) => v === -1));
-});
+  test(`weighted mean pooling (dim ${dim}${dim % 4 ? '' : ', unrolled path'}): table gradients, repeated and signed entries, empty bag`, () => {
+    const rng = new Rng(3);
+    const rows = 5;
+    const T = rand(rng, 2 + rows * dim); // table at offset 2
+    const offsets = new Int32Array([0, 3, 3, 6]);
+    const indices = new Int32Array([1, 4, 1, 0, 2, 3]);
+    const weights = new Float32Array([1, 0.5, 2, -1, 1, 0.25]);
+    const B = 3;
+    const ldx = dim + 4;
+    const X = f64(B * ldx);
+    const R = rand(rng, B * ldx);
+    const f = () => {
+      poolForward(offsets, indices, weights, B, T, 2, dim, X, ldx, 2);
+      let s = 0;
+      for (let r = 0; r < B; r++) for (let j = 0; j < dim; j++) s += R[r * ldx + 2 + j] * X[r * ldx + 2 + j];
+      return s;
+    };
+    const g = new RowGrad(rows, dim, 1, f64);
+    poolBackward(offsets, indices, weights, B, dim, R, ldx, 2, g);
+    const dense = new Float64Array(T.length);
+    for (let s = 0; s < g.n; s++) for (let j = 0; j < dim; j++) dense[2 + g.rows[s] * dim + j] = g.grads[s * dim + j];
+    check(T, f, dense, 'dT');
+    assert.equal(g.n, 5, 'five distinct rows touched');
+    g.clear();
+    assert.equal(g.n, 0);
+    assert.ok(g.slot.every((v) => v === -1));
+  });
 }
 
 test('softmax loss with log-Q, shared negatives, duplicate masking and negative feedback', () => {
