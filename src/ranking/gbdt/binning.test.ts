@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../math/index.ts';
 import { BinMapper, quantileCuts, sortFloat64 } from './binning.ts';
-import { GbdtParamError, paramDocs, resolveParams } from './options.ts';
+import { GbdtParamError, paramDocs, paramFlag, paramOptionDefs, paramsFromOptions, resolveParams } from './options.ts';
 
 test('quantile cuts: one bin per distinct value when few, about equal counts when many', () => {
   assert.deepEqual(Array.from(quantileCuts(Float64Array.of(1, 1, 2, 5, 5), 255)), [1.5, 3.5]);
@@ -59,6 +59,23 @@ test('options: defaults filled, every bad value named', () => {
   assert.throws(() => resolveParams({ metric: 'map' as never }), /'metric'/);
   assert.throws(() => resolveParams({ numLeafs: 3 } as never), /'numLeafs': unknown parameter/);
   assert.match(paramDocs(), /\| `minDataInLeaf` \| 20 \|/);
+});
+
+test('options: CLI flags come from the schema and parse back to validated parameters', () => {
+  assert.equal(paramFlag('minSumHessianInLeaf'), 'min-sum-hessian-in-leaf');
+  assert.equal(paramFlag('lambdaL2'), 'lambda-l2');
+  const defs = paramOptionDefs('gbdt-');
+  assert.equal(defs['gbdt-num-leaves'].default, 31);
+  assert.deepEqual(Object.keys(defs).length, 20);
+  // what cli/args.ts parseArgs gives for --gbdt-num-leaves 63 --gbdt-objective lambdarank (defaults filled)
+  const options: Record<string, unknown> = Object.fromEntries(Object.entries(defs).map(([k, d]) => [k, d.default]));
+  options['gbdt-num-leaves'] = 63;
+  options['gbdt-objective'] = 'lambdarank';
+  const p = paramsFromOptions(options, 'gbdt-');
+  assert.equal(p.numLeaves, 63);
+  assert.equal(p.objective, 'lambdarank');
+  const bad = { ...options, 'gbdt-max-bin': 300 };
+  assert.throws(() => paramsFromOptions(bad, 'gbdt-'), /'maxBin': 300 is outside/);
 });
 
 test('sortFloat64 (radix) agrees with a comparison sort: negatives, zeros, ties, tiny and huge values', () => {

@@ -1,6 +1,6 @@
 // The GBDT library: histogram-based gradient boosting, flat-tree prediction, model I/O, XGBoost import.
 export type { GbdtParams, ObjectiveName, MetricName } from './options.ts';
-export { GBDT_PARAMS, GbdtParamError, resolveParams, paramDocs } from './options.ts';
+export { GBDT_PARAMS, GbdtParamError, resolveParams, paramDocs, paramFlag, paramOptionDefs, paramsFromOptions } from './options.ts';
 export type { GbdtData } from './data.ts';
 export { validateData } from './data.ts';
 export { BinMapper } from './binning.ts';

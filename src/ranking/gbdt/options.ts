@@ -99,3 +99,33 @@ export function paramDocs(): string {
   }
   return rows.join('\n');
 }
+
+/** `numLeaves` -> `num-leaves`: the CLI flag of a parameter. */
+export function paramFlag(name: string): string {
+  return name.replace(/[A-Z0-9]+/g, (m) => '-' + m.toLowerCase());
+}
+
+/**
+ * Command-line option definitions made from the schema (the shape of cli/args.ts OptionDefs, which this
+ * layer cannot import): flag, type, default and description per parameter, with `prefix` before each flag.
+ * Read the parsed values back with `paramsFromOptions`.
+ * @example const defs = paramOptionDefs('gbdt-'); // { 'gbdt-num-leaves': { type: 'number', default: 31, ... }, ... }
+ */
+export function paramOptionDefs(prefix = ''): Record<string, { type: 'number' | 'string'; description: string; default: number | string }> {
+  const out: Record<string, { type: 'number' | 'string'; description: string; default: number | string }> = {};
+  for (const [key, def] of Object.entries(GBDT_PARAMS)) {
+    const range = def.type === 'enum' ? def.values.join(' | ') : `${def.minExclusive ? '(' : '['}${def.min}, ${def.max}]`;
+    out[prefix + paramFlag(key)] = { type: def.type === 'enum' ? 'string' : 'number', description: `${def.description}; ${range}`, default: def.default };
+  }
+  return out;
+}
+
+/** The parameters from options parsed with `paramOptionDefs(prefix)`, validated by resolveParams. */
+export function paramsFromOptions(options: Record<string, unknown>, prefix = ''): GbdtParams {
+  const partial: Record<string, unknown> = {};
+  for (const key of Object.keys(GBDT_PARAMS)) {
+    const v = options[prefix + paramFlag(key)];
+    if (v !== undefined) partial[key] = v;
+  }
+  return resolveParams(partial as Partial<GbdtParams>);
+}
