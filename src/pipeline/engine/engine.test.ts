@@ -253,3 +253,13 @@ test('a ranker stage reorders the merged candidates and its top features reach t
   assert.equal(r[0].score, 5 + 6 + 0.5, 'the best price among the candidates, plus the saved bias');
   assert.match(r[0].explanation, /found by ease #\d+; ranked up by price/);
 });
+
+test('a category the candidates miss is filled from popularity and says so', async (t) => {
+  const { dir } = await trained(t, { holdout: 0 });
+  const rec = new Recommender(await readModelDir(dir, registry), { candidatesPerSource: 3 });
+  const r = rec.recommendForUser('u2', { k: 5, category: 'g1' });
+  assert.equal(r.strategy, 'personal');
+  assert.equal(r.items.length, 5);
+  assert.ok(r.items.every((x) => genreOf(x.id) === 1));
+  assert.ok(r.items.some((x) => /filled from popularity: too few candidates in this category/.test(x.explanation)));
+});

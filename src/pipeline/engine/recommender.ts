@@ -299,10 +299,8 @@ export class Recommender {
         q.timestamps![j++] = hist.timestamps[i];
       }
       const items = this.mergedTopK(q, exclude, k, category, false, true);
-      if (items.length > 0) {
-        if (items.length < k) this.fillPopular(items, exclude, k, category, 'filled from popularity: too few candidates');
-        return { strategy: 'personal', items };
-      }
+      if (items.length < k) this.fillPopular(items, exclude, k, category, `filled from popularity: too few candidates${category !== null ? ' in this category' : ''}`);
+      return { strategy: 'personal', items };
     }
     const seg = features ? matchSegments(this.segments, features) : [];
     if (seg.length > 0) {
