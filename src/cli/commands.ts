@@ -6,6 +6,7 @@ import { recommendCommand } from './commands/recommend.ts';
 import { serveCommand } from './commands/serve.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { demoCommand } from './commands/demo.ts';
+import { generateCommand } from './commands/generate.ts';
 
 /** Every CLI command, in the order `--help` lists them. Each lives in its own file under commands/. */
-export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, evaluateCommand, demoCommand, benchCommand];
+export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, evaluateCommand, demoCommand, generateCommand, benchCommand];

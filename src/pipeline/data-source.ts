@@ -17,7 +17,7 @@ import {
   type SyntheticOptions,
 } from '../data/index.ts';
 
-export { SYNTHETIC_OPTIONS, formatLoadReport } from '../data/index.ts';
+export { SYNTHETIC_OPTIONS, formatLoadReport, generateSynthetic as generateSyntheticDataset } from '../data/index.ts';
 export type { SyntheticOptions } from '../data/index.ts';
 export { DEFAULT_TABLE_METRICS, formatResultsTable, formatTable } from '../evaluation/index.ts';
 

@@ -19,3 +19,5 @@ export { DEMO_DATA, DEMO_PIPELINES, itemLabel, runDemo } from './demo.ts';
 export { TwoTowerPipeline, TWO_TOWER_PRESET, TWO_TOWER_PIPELINE_PARAMS, twoTowerKind } from './two-tower.ts';
 export type { GbdtRankerParams } from './two-stage/engine-ranker.ts';
 export { gbdtRankerKind } from './two-stage/engine-ranker.ts';
+export { generateSyntheticDataset } from './data-source.ts';
+export { writeDatasetFiles } from './write-dataset.ts';
