@@ -8,6 +8,6 @@ export type { Boost, BusinessConfig, Explanation } from './business/business.ts'
 export { BusinessLayer, BUSINESS_DEFAULTS, explain } from './business/business.ts';
 export { formatFloat32, libsvmLines, csvLines, writeLines } from './ranker/export.ts';
 export type { GbdtParams, ObjectiveName, MetricName, GbdtData, Objective, Tree, TreeNode, TrainSettings, TrainResult, LibsvmOptions } from './gbdt/index.ts';
-export { GBDT_PARAMS, GbdtParamError, resolveParams, paramDocs, validateData, BinMapper, createObjective, binaryObjective, regressionObjective, lambdarankObjective } from './gbdt/index.ts';
+export { GBDT_PARAMS, GbdtParamError, resolveParams, paramDocs, paramFlag, paramOptionDefs, paramsFromOptions, validateData, BinMapper, createObjective, binaryObjective, regressionObjective, lambdarankObjective } from './gbdt/index.ts';
 export { auc, logLoss, rmse, ndcgAt, FlatForest, treeToObject, predictNodeRef, GbdtModel, MODEL_FORMAT, MODEL_VERSION, trainGbdt, importXgboostJson, loadXgboostModel } from './gbdt/index.ts';
 export { parseLibsvmData, readLibsvmData, LibsvmError } from './gbdt/index.ts';
