@@ -127,18 +127,21 @@ function trainParams(o: Opts, labels: Float32Array | Float64Array) {
 async function childTrain(o: Opts, threads: number): Promise<void> {
   const { train, valid } = loadData(o);
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const res = await trainGbdt(train, trainParams(o, train.labels), { threads });
   const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(c0);
   const raw = new Float64Array(valid.nRows);
   res.model.predictRaw(valid.features, valid.nRows, raw);
   const binary = valid.labels.every((v) => v === 0 || v === 1);
-  const row: TrainRow & { binSeconds: number; parallelSteps: number } = {
+  const row: TrainRow & { binSeconds: number; parallelSteps: number; cpuSeconds: number } = {
     threads,
     seconds,
     peakRssMB: process.resourceUsage().maxRSS / 1024,
     validAuc: binary ? auc(raw, valid.labels) : auc(raw, Float32Array.from(valid.labels, (v) => (v > 0 ? 1 : 0))),
     binSeconds: res.binSeconds,
     parallelSteps: res.parallelSteps,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
   };
   console.log(JSON.stringify(row));
 }
@@ -215,8 +218,9 @@ export const gbdtBench: Command = {
         // a fresh process per run: its peak RSS is this run's alone
         const r = spawnSync(process.execPath, ['--max-old-space-size=16384', bin, 'bench', 'gbdt', ...argv, '--child', String(t)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
         if (r.status !== 0) throw new Error(`training run with ${t} threads failed (exit ${r.status})`);
-        const row = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as TrainRow & { binSeconds: number; parallelSteps: number };
-        console.log(`train threads=${t}: ${row.seconds.toFixed(2)} s (binning ${row.binSeconds.toFixed(2)} s), peak RSS ${row.peakRssMB.toFixed(0)} MB, valid AUC ${row.validAuc.toFixed(4)}`);
+        const row = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as TrainRow & { binSeconds: number; parallelSteps: number; cpuSeconds: number };
+        // CPU seconds (all threads, spin-waits included) say more than wall time on a shared machine
+        console.log(`train threads=${t}: ${row.seconds.toFixed(2)} s (binning ${row.binSeconds.toFixed(2)} s; ${row.cpuSeconds.toFixed(2)} CPU s), peak RSS ${row.peakRssMB.toFixed(0)} MB, valid AUC ${row.validAuc.toFixed(4)}`);
         train.push({ threads: row.threads, seconds: row.seconds, peakRssMB: row.peakRssMB, validAuc: row.validAuc });
       }
     }
