@@ -11,14 +11,19 @@ export interface FixtureModel {
   seconds: number;
 }
 
+/** The built-in kinds plus EASE and the GBDT ranker (whichever the built-in registry does not list yet). */
+export function fixtureRegistry(): StageRegistry {
+  const base = builtinRegistry();
+  return makeRegistry([...new Map([...base.sources, ['ease', easeKind]]).values()], [...new Map([...base.rankers, ['gbdt', gbdtRankerKind]]).values()]);
+}
+
 /**
  * Trains into `dir` (which must not exist).
  * @example const m = await trainFixtureModel('/tmp/x/model', { users: 200, items: 150, interactions: 5000 })
  */
 export async function trainFixtureModel(dir: string, size: { users: number; items: number; interactions: number; twoTower?: boolean; holdout?: number }): Promise<FixtureModel> {
   const t0 = performance.now();
-  const base = builtinRegistry();
-  const registry = makeRegistry([...base.sources.values(), easeKind], [...base.rankers.values(), gbdtRankerKind]);
+  const registry = fixtureRegistry();
   const dataset = generateSynthetic({ users: size.users, items: size.items, interactions: size.interactions, seed: 5 });
   await trainModel(dir, {
     dataset,

@@ -9,6 +9,7 @@ let cleanup = () => {};
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
 const fmt = (x, d = 4) => (typeof x === 'number' && Number.isFinite(x) ? (Math.abs(x) >= 1000 ? x.toLocaleString('en') : String(Math.round(x * 10 ** d) / 10 ** d)) : esc(x ?? ''));
 const when = (t) => (t ? new Date(t * 1000).toISOString().replace('T', ' ').slice(0, 19) : '');
+const day = (t) => (t ? `<span title="${when(t)}">${when(t).slice(0, 10)}</span>` : '');
 const itemLink = (id) => `<a href="#/item/${encodeURIComponent(id)}">${esc(id)}</a>`;
 const userLink = (id) => `<a href="#/user/${encodeURIComponent(id)}">${esc(id)}</a>`;
 
@@ -144,7 +145,7 @@ function recRows(items, l1Rank) {
         move = j === undefined ? '<span class="muted">not in L1 top</span>' : j === i ? '<span class="muted">=</span>' : j > i ? `<span class="up">▲${j - i}</span> <span class="muted">(L1 #${j + 1})</span>` : `<span class="down">▼${i - j}</span> <span class="muted">(L1 #${j + 1})</span>`;
       }
       const found = r.foundBy.map((f) => `<span class="chip">${esc(f.source)} #${f.rank}</span>`).join('');
-      const feats = r.rankedUpBy.map((f) => `<span class="chip feat">${esc(f)}</span>`).join('');
+      const feats = r.rankedUpBy.length ? `<div class="raised">raised by ${r.rankedUpBy.map((f) => `<span class="chip feat">${esc(f)}</span>`).join('')}</div>` : '';
       const notes = r.notes.map((n) => `<div class="muted">${esc(n)}</div>`).join('');
       return `<tr data-item="${esc(r.id)}"><td class="num">${i + 1}</td><td>${itemLink(r.id)}</td><td>${esc(r.title)}</td><td>${esc(r.category)}</td>
         <td class="num">${fmt(r.score)}</td><td>${esc(r.source)}</td><td>${found}${feats}${notes}</td>${l1Rank ? `<td>${move}</td>` : ''}</tr>`;
@@ -162,26 +163,30 @@ async function userPage(id) {
     return;
   }
   const compare = sessionStorage.getItem('compareL1') === '1';
-  const v = await api(`/dashboard/api/users/${encodeURIComponent(id)}?k=10&history=30`);
+  const v = await api(`/dashboard/api/users/${encodeURIComponent(id)}?k=10&history=20`);
   const l1Rank = compare && v.l1 ? new Map(v.l1.map((r, i) => [r.id, i])) : null;
   const feats = v.features ? Object.entries(v.features).map(([k, x]) => `<span class="chip">${esc(k)}=${esc(Array.isArray(x) ? x.join('|') : x)}</span>`).join('') : '<span class="muted">none known</span>';
+  // with the comparison on, the two orders stand side by side and the history moves below
+  const sideBySide = compare && v.l1;
+  const historyCard = `<div class="card scroll"><h2>Recent history <span class="muted">(newest first)</span></h2>
+    <table id="history"><thead><tr><th>item</th><th>title</th><th>category</th><th>event</th><th>date</th></tr></thead><tbody>
+    ${v.history.map((h) => `<tr data-item="${esc(h.item)}" class="${h.live ? 'new' : ''}"><td>${itemLink(h.item)}</td><td>${esc(h.title)}</td><td>${esc(h.category)}</td><td>${esc(h.type)}${h.live ? ' <span class="chip">live</span>' : ''}</td><td class="num">${day(h.timestamp)}</td></tr>`).join('') || '<tr><td colspan="5" class="muted">no history</td></tr>'}
+    </tbody></table></div>`;
   document.getElementById('user-body').innerHTML = `
     <p><b id="user-id">${esc(v.user)}</b> ${v.known ? '' : '<span class="muted">(unknown to the model)</span>'} · features ${feats} · ${fmt(v.historyLength)} events · strategy <span class="chip" id="user-strategy">${esc(v.strategy)}</span></p>
     <div class="toolbar"><label class="toggle"><input type="checkbox" id="compare-l1" ${compare ? 'checked' : ''}> compare the L1-only order with the final order</label>
       <button type="button" id="user-refresh">Refresh</button></div>
     ${compare && !v.hasRanker ? '<p class="note">This model has no L2 ranker: the final order is the fused L1 order after the business rules, so both agree unless a boost or value weight applies.</p>' : ''}
     ${compare && !v.l1 ? `<p class="note">No L1 source ran for this user (strategy ${esc(v.strategy)}): there is no L1 order to compare.</p>` : ''}
-    <div class="cols${compare && v.l1 ? ' three' : ''}">
-      <div class="card scroll"><h2>Recent history <span class="muted">(newest first)</span></h2>
-        <table id="history"><thead><tr><th>item</th><th>title</th><th>category</th><th>event</th><th>time</th></tr></thead><tbody>
-        ${v.history.map((h) => `<tr data-item="${esc(h.item)}" class="${h.live ? 'new' : ''}"><td>${itemLink(h.item)}</td><td>${esc(h.title)}</td><td>${esc(h.category)}</td><td>${esc(h.type)}${h.live ? ' <span class="chip">live</span>' : ''}</td><td class="num">${when(h.timestamp)}</td></tr>`).join('') || '<tr><td colspan="5" class="muted">no history</td></tr>'}
-        </tbody></table></div>
+    <div class="cols${sideBySide ? ' wide-first' : ''}">
+      ${sideBySide ? '' : historyCard}
       <div class="card scroll"><h2>Recommendations <span class="muted">(final order)</span></h2>
         <table id="recs"><thead><tr><th>#</th><th>item</th><th>title</th><th>category</th><th>score</th><th>source</th><th>why</th>${l1Rank ? '<th>vs L1</th>' : ''}</tr></thead>
         <tbody>${recRows(v.recommendations, l1Rank)}</tbody></table></div>
-      ${compare && v.l1 ? `<div class="card scroll"><h2>L1-only order <span class="muted">(fused source ranks, no ranker)</span></h2><table id="l1"><thead><tr><th>#</th><th>item</th><th>title</th><th>L1 score</th></tr></thead><tbody>
-        ${v.l1.map((r, i) => `<tr data-item="${esc(r.id)}"><td class="num">${i + 1}</td><td>${itemLink(r.id)}</td><td>${esc(r.title)}</td><td class="num">${fmt(r.score)}</td></tr>`).join('')}</tbody></table></div>` : ''}
-    </div>`;
+      ${sideBySide ? `<div class="card scroll"><h2>L1-only order <span class="muted">(fused source ranks, no ranker)</span></h2><table id="l1"><thead><tr><th>#</th><th>item</th><th>title</th><th>category</th><th>L1 score</th></tr></thead><tbody>
+        ${v.l1.map((r, i) => `<tr data-item="${esc(r.id)}"><td class="num">${i + 1}</td><td>${itemLink(r.id)}</td><td>${esc(r.title)}</td><td>${esc(r.category)}</td><td class="num">${fmt(r.score)}</td></tr>`).join('')}</tbody></table></div>` : ''}
+    </div>
+    ${sideBySide ? `<div style="margin-top:14px">${historyCard}</div>` : ''}`;
   document.getElementById('compare-l1').addEventListener('change', (ev) => {
     sessionStorage.setItem('compareL1', ev.target.checked ? '1' : '0');
     route();
