@@ -63,6 +63,14 @@ export class SourcePipeline implements Pipeline {
     return this.source.candidates(query, n, exclude).items;
   }
 
+  /** Every catalog item's score from the source (both baselines can), for AUC. */
+  score(query: UserQuery): Float32Array {
+    const s = this.source as (CandidateSource & { scoreAll?(q: UserQuery): Float32Array }) | undefined;
+    if (!s) throw new Error(`pipeline '${this.name}': score before fit`);
+    if (!s.scoreAll) throw new Error(`pipeline '${this.name}': its source does not score the whole catalog`);
+    return s.scoreAll(query);
+  }
+
   /** The fitted source (for saving, or for similar items). */
   get fitted(): CandidateSource | undefined {
     return this.source;

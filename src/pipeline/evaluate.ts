@@ -22,6 +22,8 @@ export interface EvaluationRun {
   seed?: number;
   threads?: number;
   ks?: readonly number[];
+  /** Also report AUC over the full catalog for pipelines that score every item (costs a sort per user). */
+  auc?: boolean;
   /** Score at most this many test users (a seeded sample). */
   maxUsers?: number;
   log?: (msg: string) => void;
@@ -91,7 +93,7 @@ export async function runEvaluation(run: EvaluationRun): Promise<EvaluationRepor
       ks: run.ks ?? DEFAULT_KS,
       maxUsers: run.maxUsers,
       seed: run.seed,
-      scorer: p.score ? (q) => p.score!(q) : undefined,
+      scorer: run.auc && p.score ? (q) => p.score!(q) : undefined,
     });
     evalUsers = r.users;
     log(`${p.name}: scored ${r.users} users in ${r.seconds.toFixed(2)} s, ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}`);

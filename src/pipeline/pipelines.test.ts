@@ -44,6 +44,9 @@ test('runEvaluation: fits each pipeline, reports the JSON shape, valid split onl
   }
   assert.ok(report.results[1].metrics['ndcg@10'] > report.results[0].metrics['ndcg@10']);
   assert.ok(!lines.some((l) => l.includes('validation split')), 'no pipeline asked for valid');
+  assert.equal(report.results[0].metrics.auc, undefined, 'AUC only when asked');
+  const withAuc = await runEvaluation({ train, test: te, pipelines: ['popularity', 'itemknn'], auc: true, ks: [10] });
+  for (const r of withAuc.results) assert.ok(r.metrics.auc > 0.5 && r.metrics.auc < 1, `${r.pipeline} auc ${r.metrics.auc}`);
 });
 
 test('tuning scores a grid on the validation split and refits the best on train', async () => {

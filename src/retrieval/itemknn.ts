@@ -55,6 +55,8 @@ export class ItemKnnSource implements CandidateSource {
   private touched = new Int32Array(0);
   private mark = new Uint8Array(0);
   private heap = new TopK(1);
+  /** popPos[item] = its position in popOrder (for tie-breaking full-catalog scores) */
+  private popPos: Int32Array = new Int32Array(0);
 
   constructor(options: Partial<ItemKnnOptions> = {}) {
     this.options = { ...ITEMKNN_DEFAULTS, ...options };
@@ -159,6 +161,48 @@ export class ItemKnnSource implements CandidateSource {
     this.acc = new Float32Array(ni);
     this.touched = new Int32Array(ni);
     this.mark = new Uint8Array(ni);
+    this.popPos = new Int32Array(ni);
+    for (let k = 0; k < this.popOrder.length; k++) this.popPos[this.popOrder[k]] = k;
+  }
+
+  /**
+   * A score for every catalog item, consistent with `candidates`' order: the neighbourhood score, with
+   * items no neighbourhood reaches (or scored exactly 0) just below 0 in popularity order (for AUC).
+   * @example const s = knn.scoreAll(userQuery(train, u)); // s.length === numItems
+   */
+  scoreAll(query: UserQuery, out = new Float32Array(this.numItems)): Float32Array {
+    const ni = this.numItems;
+    // below every positive score and above every negative one, in popularity order
+    const tie = (j: number) => -1e-12 * (1 + this.popPos[j] / ni);
+    for (let j = 0; j < ni; j++) out[j] = tie(j);
+    const h = query.history;
+    const hl = this.options.historyHalfLife;
+    const reached = this.mark;
+    for (let e = 0; e < h.length; e++) {
+      const src = h[e];
+      if (!(src >= 0 && src < ni)) continue;
+      let w = query.weights ? query.weights[e] : 1;
+      if (hl > 0) w *= Math.pow(0.5, (h.length - 1 - e) / hl);
+      if (w === 0) continue;
+      for (let k = this.contribOffsets[src]; k < this.contribOffsets[src + 1]; k++) {
+        const j = this.contribItems[k];
+        if (reached[j] === 0) {
+          reached[j] = 1;
+          out[j] = 0;
+        }
+        out[j] += w * this.contribSims[k];
+      }
+    }
+    for (let e = 0; e < h.length; e++) {
+      const src = h[e];
+      if (!(src >= 0 && src < ni)) continue;
+      for (let k = this.contribOffsets[src]; k < this.contribOffsets[src + 1]; k++) {
+        const j = this.contribItems[k];
+        reached[j] = 0;
+        if (out[j] === 0) out[j] = tie(j);
+      }
+    }
+    return out;
   }
 
   /** The `n` items most similar to `item`, best first (its stored neighbours). */
@@ -204,17 +248,18 @@ export class ItemKnnSource implements CandidateSource {
     const items = new Int32Array(m);
     const scores = new Float32Array(m);
     let k = m > 0 ? heap.drainSorted(items, scores) : 0;
-    // mark[] still flags every touched item: those with a score were placed or are negative
+    // mark[] still flags every touched item: a positive score was placed, a negative one comes last;
+    // a score of exactly 0 (a like and a dislike cancelling) counts as unreached
     for (let j = 0; j < this.popOrder.length && k < m; j++) {
       const it = this.popOrder[j];
-      if (this.mark[it] !== 0 || exclude?.has(it)) continue;
+      if ((this.mark[it] !== 0 && acc[it] !== 0) || exclude?.has(it)) continue;
       items[k] = it;
       scores[k++] = 0;
     }
     if (k < m) {
       // last, the items held back by negative evidence, least negative first (rare: dislikes dominate)
       const rest: number[] = [];
-      for (let t = 0; t < nt; t++) if (acc[touched[t]] <= 0 && !exclude?.has(touched[t])) rest.push(touched[t]);
+      for (let t = 0; t < nt; t++) if (acc[touched[t]] < 0 && !exclude?.has(touched[t])) rest.push(touched[t]);
       rest.sort((p, q) => acc[q] - acc[p] || p - q);
       for (let t = 0; t < rest.length && k < m; t++) {
         items[k] = rest[t];

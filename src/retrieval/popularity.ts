@@ -79,6 +79,12 @@ export class PopularitySource implements CandidateSource {
     return { items: items.subarray(0, k), scores: scores.subarray(0, k) };
   }
 
+  /** Every item's popularity score (the query is ignored), for AUC. */
+  scoreAll(_query: UserQuery, out = new Float32Array(this.scores.length)): Float32Array {
+    out.set(this.scores);
+    return out;
+  }
+
   async save(dir: string): Promise<void> {
     await saveArrays(dir, 'popularity', FORMAT_VERSION, { options: this.options }, { scores: this.scores });
   }

@@ -4,7 +4,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatasetBuilder, generateSynthetic, parseSplit, splitDataset, type Dataset } from '../data/index.ts';
-import { ItemKnnSource, PopularitySource, userItemMatrix, userQuery, type CandidateSource } from './index.ts';
+import { topKIndices } from '../math/index.ts';
+import { ItemKnnSource, PopularitySource, userItemMatrix, userQuery, type CandidateSource, type UserQuery } from './index.ts';
 
 /** 4 users, 5 items, view (1) / buy (3) / dislike (negative), timestamps in days. */
 function shop(): Dataset {
@@ -50,6 +51,14 @@ async function sourceContract(make: () => CandidateSource, load: (dir: string) =
       }
       // the whole catalog minus the exclusions is reachable
       assert.equal(s.candidates(q, ds.numItems, ex).items.length, ds.numItems - ex.size);
+      // full-catalog scores (for AUC) rank exactly as candidates do
+      const scorer = s as CandidateSource & { scoreAll?(q: UserQuery): Float32Array };
+      if (scorer.scoreAll) {
+        const mask = new Uint8Array(ds.numItems);
+        for (const it of ex) mask[it] = 1;
+        const byScore = topKIndices(scorer.scoreAll(q), ds.numItems, mask);
+        assert.deepEqual(Array.from(byScore), Array.from(s.candidates(q, ds.numItems, ex).items), `user ${u}: scoreAll order`);
+      }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import {
+  DEFAULT_TABLE_METRICS,
   formatResultsTable,
   listPipelines,
   loadEvaluationData,
@@ -37,6 +38,7 @@ const options = {
   threads: { type: 'number', description: 'worker threads a pipeline may use', default: Math.max(1, Math.min(2, availableParallelism())) },
   ks: { type: 'numbers', description: 'cutoffs K of the metrics', default: [10, 20, 50, 100] },
   'max-users': { type: 'number', description: 'score at most this many test users (a seeded sample)' },
+  auc: { type: 'boolean', description: 'also report AUC over the full catalog (pipelines that score every item)' },
   json: { type: 'string', description: 'also write the results as JSON to this file' },
   report: { type: 'string', description: 'also write a self-contained HTML report (curves, user groups, popularity bias, timing) to this file' },
 } satisfies OptionDefs;
@@ -97,10 +99,11 @@ export const evaluateCommand: Command = {
       threads: o.threads,
       ks: o.ks,
       maxUsers: o['max-users'],
+      auc: o.auc,
       log,
       onFitted: rep ? (name, p) => rep.add(name, (q, n, ex) => p.recommend(q, n, ex)) : undefined,
     });
-    console.log(formatResultsTable(report.results));
+    console.log(formatResultsTable(report.results, o.auc ? [...DEFAULT_TABLE_METRICS, 'auc'] : DEFAULT_TABLE_METRICS));
     console.log(`(${report.dataset.evalUsers} test users; ${report.dataset.items} items ranked per user, minus each user's training items)`);
     if (rep) {
       await rep.write(o.report!, report, `tandem evaluate ${argv.join(' ')}`);
