@@ -3,7 +3,10 @@
  * on MovieLens or a synthetic catalog, plus request-time inference latency. The model is the
  * reference shape: 32-wide embeddings, history bag, towers concat -> 128 -> 64, in-batch softmax, batch 512.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { parseArgs, UsageError } from '../src/cli/args.ts';
 import type { Command } from '../src/cli/command.ts';
 import { loadDataset, resolvePreset, type Dataset } from '../src/data/index.ts';
@@ -42,9 +45,28 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
 }
 
-function cpuSeconds(): number {
-  const u = process.cpuUsage();
-  return (u.user + u.system) / 1e6;
+/** Runs this benchmark once per thread count in a child process and merges the JSON. */
+function runEach(argv: readonly string[], threads: number[], json: string | undefined): number {
+  const runs: unknown[] = [];
+  let merged: Record<string, unknown> = {};
+  const bin = new URL('../bin/tandem.mjs', import.meta.url).pathname;
+  for (const t of threads) {
+    const out = join(tmpdir(), `tandem-bench-train-${process.pid}-${t}.json`);
+    const rest: string[] = [];
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i];
+      if (a === '--threads' || a === '--json') i++;
+      else if (!a.startsWith('--threads=') && !a.startsWith('--json=')) rest.push(a);
+    }
+    const r = spawnSync(process.execPath, [bin, 'bench', 'train', ...rest, '--threads', String(t), '--json', out], { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) return r.status ?? 1;
+    const j = JSON.parse(readFileSync(out, 'utf8')) as { runs: unknown[] };
+    rmSync(out, { force: true });
+    runs.push(...j.runs);
+    merged = { ...j, ...merged };
+  }
+  if (json) writeFileSync(json, JSON.stringify({ ...merged, runs }, null, 2));
+  return 0;
 }
 
 export const trainBench: Command = {
@@ -54,6 +76,9 @@ export const trainBench: Command = {
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
+    for (const t of o.threads) if (!Number.isInteger(t) || t < 1) throw new UsageError(`--threads: ${t} is not a positive integer`);
+    // one process per thread count, so each run's peak RSS is its own (kernel memory is never freed)
+    if (o.threads.length > 1) return runEach(argv, o.threads, o.json);
     let ds: Dataset;
     const t0 = performance.now();
     if (o.synthetic) {
@@ -72,17 +97,15 @@ export const trainBench: Command = {
     const runs: Run[] = [];
     let inference: Record<string, number> = {};
     for (const threads of o.threads) {
-      if (!Number.isInteger(threads) || threads < 1) throw new UsageError(`--threads: ${threads} is not a positive integer`);
-      const c0 = cpuSeconds();
       const r = await trainTwoTower(ds, config, { threads, seed: o.seed, log: () => {} });
-      const cpu = cpuSeconds() - c0;
       const secs = median(r.epochs.map((e) => e.seconds));
+      const cpu = median(r.epochs.map((e) => e.cpuSeconds));
       const seen = ds.interactions.length;
       const run: Run = {
         threads,
         examplesPerSecond: Math.round(seen / secs),
         epochSeconds: +secs.toFixed(3),
-        examplesPerCpuSecond: Math.round((seen * r.epochs.length) / cpu),
+        examplesPerCpuSecond: Math.round(seen / cpu),
         peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
         examples: seen,
       };

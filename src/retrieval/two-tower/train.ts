@@ -31,6 +31,8 @@ export interface EpochStats {
   loss: number;
   examplesPerSecond: number;
   seconds: number;
+  /** Process CPU seconds (every thread) the epoch's training took: steadier than wall time on a busy machine. */
+  cpuSeconds: number;
   validRecall?: number;
   validNdcg10?: number;
 }
@@ -90,6 +92,7 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
     for (let epoch = 0; epoch < cfg.epochs; epoch++) {
       shuffleRng.shuffle(order);
       const t0 = performance.now();
+      const c0 = process.cpuUsage();
       let loss = 0;
       let seen = 0;
       if (core) {
@@ -102,8 +105,10 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
         seen = r.examples;
       }
       const seconds = (performance.now() - t0) / 1000;
+      const cpu = process.cpuUsage(c0);
+      const cpuSeconds = (cpu.user + cpu.system) / 1e6;
       checkFinite(params, net, epoch);
-      const st: EpochStats = { epoch: epoch + 1, loss: loss / Math.max(1, seen), examplesPerSecond: seen / seconds, seconds };
+      const st: EpochStats = { epoch: epoch + 1, loss: loss / Math.max(1, seen), examplesPerSecond: seen / seconds, seconds, cpuSeconds };
       if (run.valid) {
         const m = evaluateRetrieval(model, train, run.valid, run.validK ?? 100);
         st.validRecall = m.recall;
