@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSynthetic } from '../src/data/index.ts';
@@ -45,6 +45,17 @@ async function syntheticModel(dir: string, o: { items: number; users: number; in
   return { seconds: { generate: (t1 - t0) / 1000, train: (performance.now() - t1) / 1000 } };
 }
 
+/** The upper bound of the histogram bucket holding quantile `q` of a route's GET latency, and the share within 25 ms. */
+function serverQuantile(text: string, route: string, q: number): { bucketMs: number; within25: number } {
+  const buckets: [number, number][] = [];
+  const re = /^tandem_http_request_duration_seconds_bucket\{method="GET",route="([^"]+)",le="([^"]+)"\} (\d+)$/gm;
+  for (const m of text.matchAll(re)) if (m[1] === route) buckets.push([m[2] === '+Inf' ? Infinity : Number(m[2]) * 1000, Number(m[3])]);
+  const total = buckets.length ? buckets[buckets.length - 1][1] : 0;
+  const hit = buckets.find(([, n]) => n >= q * total);
+  const at25 = buckets.find(([le]) => le === 25);
+  return { bucketMs: hit ? hit[0] : NaN, within25: total && at25 ? Math.round((at25[1] / total) * 1e4) / 1e4 : NaN };
+}
+
 /** `tandem bench serve`. */
 export const serveBench: Command = {
   name: 'serve',
@@ -54,6 +65,8 @@ export const serveBench: Command = {
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
     const tmp = await mkdtemp(join(tmpdir(), 'tandem-bench-serve-'));
+    // other work on the machine shows up in the tail latencies: record it
+    const loadStart = os.loadavg().map((x) => Math.round(x * 100) / 100);
     try {
       let modelDir = o.model;
       let setup: Record<string, unknown> = {};
@@ -87,6 +100,9 @@ export const serveBench: Command = {
         errors: number;
       };
       const stored = server.service.store.countEvents();
+      // the server's own view (handler latency histogram): separates service time from loopback and driver delays
+      const metricsText = (await server.service.app.inject({ method: 'GET', url: '/metrics' })).body;
+      const server99 = serverQuantile(metricsText, '/v1/users/:id/recommendations', 0.99);
       const rssMB = Math.round(process.memoryUsage().rss / 2 ** 20);
       await server.close();
       const result = {
@@ -94,13 +110,16 @@ export const serveBench: Command = {
         events: { perSecond: r.events.perSecond, sent: r.events.sent, stored, lost: r.events.sent - stored, batch: o.batch, p99BatchMs: r.events.p99BatchMs },
         errors: r.errors,
         model: { version: m.modelVersion, items: m.data.items, users: m.data.users, interactions: m.data.interactions, stages: m.stages.map((s) => s.name), candidatesPerSource: o.candidates, k: o.k },
+        server: { p99BucketMs: server99.bucketMs, shareWithin25Ms: server99.within25 },
+        loadAverage: { start: loadStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
         serverRssMB: rssMB,
         setup,
       };
       console.log(`recommend at ${o.rate}/s (${o.requests} requests): p50 ${result.recommend.p50Ms} ms, p95 ${result.recommend.p95Ms} ms, p99 ${result.recommend.p99Ms} ms, max ${result.recommend.maxMs} ms`);
       console.log(`recommend at saturation (concurrency ${o.concurrency}): ${result.recommend.rps} req/s (p50 ${r.throughput.p50Ms} ms, p99 ${r.throughput.p99Ms} ms)`);
       console.log(`events: ${result.events.perSecond}/s in batches of ${o.batch}; sent ${result.events.sent}, stored ${stored}, lost ${result.events.lost}`);
-      console.log(`errors ${r.errors}; server RSS ${rssMB} MB`);
+      console.log(`server side: p99 within ${server99.bucketMs} ms (histogram bucket), ${(server99.within25 * 100).toFixed(2)}% within 25 ms`);
+      console.log(`errors ${r.errors}; server RSS ${rssMB} MB; load average ${result.loadAverage.start.join(' ')} -> ${result.loadAverage.end.join(' ')} (${os.cpus().length} cores)`);
       if (o.json) await writeFile(o.json, JSON.stringify(result, null, 2) + '\n');
       return r.errors === 0 && result.events.lost === 0 ? 0 : 1;
     } finally {
