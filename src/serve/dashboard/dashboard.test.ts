@@ -157,3 +157,18 @@ test('training history: any per-epoch array in the manifest is found, wherever i
   const m = { ...svc.current().rec.manifest, parameters: { twoTower: { history: [{ epoch: 1, loss: 0.9, recall: 0.1, note: 'x' }, { epoch: 2, loss: 0.7, recall: 0.2 }] } } };
   assert.deepEqual(trainingHistories(m), [{ path: 'parameters.twoTower.history', epochs: [{ epoch: 1, loss: 0.9, recall: 0.1 }, { epoch: 2, loss: 0.7, recall: 0.2 }] }]);
 });
+
+test('the live stream sends snapshots, and an open stream does not keep the service from closing', { timeout: 20_000 }, async () => {
+  const s = await createService({ model: join(root, 'plain'), registry: makeRegistry([easeKind]), eventsDb: ':memory:' });
+  await s.app.listen({ port: 0, host: '127.0.0.1' });
+  const port = (s.app.server.address() as { port: number }).port;
+  const res = await fetch(`http://127.0.0.1:${port}/dashboard/api/live`);
+  assert.match(res.headers.get('content-type') ?? '', /text\/event-stream/);
+  const reader = res.body!.getReader();
+  const first = new TextDecoder().decode((await reader.read()).value);
+  const snap = JSON.parse(/data: (.*)\n\n/.exec(first)![1]);
+  assert.equal(snap.modelVersion, s.current().rec.modelVersion);
+  assert.equal(snap.eventsApplied, 0);
+  await s.close(); // would hang here if the stream held the server open
+  assert.equal((await reader.read()).done, true);
+});

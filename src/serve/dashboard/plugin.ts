@@ -113,7 +113,13 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
   });
 
   const feed = new LiveFeed(opts.current, opts.store, (opts.liveInterval ?? 1) * 1000);
-  app.addHook('onClose', async () => feed.stop());
+  const streams = new Set<import('node:http').ServerResponse>();
+  // an open event stream never goes idle: end them first, or closing the server would wait on them
+  app.addHook('preClose', async () => {
+    feed.stop();
+    for (const res of streams) res.end();
+    streams.clear();
+  });
   app.get('/dashboard/api/live/snapshot', async () => feed.snapshot());
   app.get('/dashboard/api/live', (req, reply) => {
     // server-sent events: one shared ticker, one write per client per tick
@@ -122,7 +128,11 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(`retry: 3000\ndata: ${JSON.stringify(feed.snapshot())}\n\n`);
     const off = feed.subscribe((s) => res.write(`data: ${JSON.stringify(s)}\n\n`));
-    req.raw.on('close', off);
+    streams.add(res);
+    req.raw.on('close', () => {
+      off();
+      streams.delete(res);
+    });
   });
 }
 
