@@ -35,7 +35,7 @@ function lineChart(el, title, x, series, opts = {}) {
       height: opts.height ?? 220,
       scales: { x: { time: !!opts.time } },
       axes: [{ label: opts.xLabel ?? '' }, { label: opts.yLabel ?? '' }],
-      series: [{ label: opts.xLabel ?? 'x' }, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, ...(opts.bars ? { paths: uPlot.paths.bars({ size: [0.8] }), fill: colors[i % colors.length] + '88' } : {}) }))],
+      series: [{ label: opts.xLabel ?? 'x' }, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, points: { show: !opts.bars && x.length < 60 }, ...(opts.bars ? { paths: uPlot.paths.bars({ size: [0.8] }), fill: colors[i % colors.length] + '88' } : {}) }))],
     },
     [x, ...series.map((s) => s.values)],
     el,
@@ -279,7 +279,9 @@ async function tryPage() {
       const r = await api('/v1/recommendations', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features, recent, k: 10 }) });
       if (mine !== seq) return; // a newer request is on its way
       document.getElementById('try-strategy').textContent = `(strategy ${r.strategy})`;
-      const titles = new Map(f.popular.map((p) => [p.id, p]));
+      const d = await api(`/dashboard/api/describe?items=${r.items.map((it) => encodeURIComponent(it.id)).join(',')}`);
+      if (mine !== seq) return;
+      const titles = new Map(d.items.map((p) => [p.id, p]));
       document.querySelector('#try-recs tbody').innerHTML = r.items
         .map((it, i) => `<tr data-item="${esc(it.id)}"><td class="num">${i + 1}</td><td>${itemLink(it.id)}</td><td>${esc(titles.get(it.id)?.title ?? '')}</td><td>${esc(titles.get(it.id)?.category ?? '')}</td><td class="num">${fmt(it.score)}</td><td>${esc(it.source)}</td><td class="muted">${esc(it.explanation)}</td></tr>`)
         .join('');

@@ -136,6 +136,8 @@ test('form data: user features with their values, popular items most popular fir
   const age = f.features.find((x: { name: string }) => x.name === 'age');
   assert.deepEqual([age.min, age.max], [20, 59]);
   for (let i = 1; i < f.popular.length; i++) assert.ok(f.popular[i - 1].popularity >= f.popular[i].popularity);
+  const d = (await get(svc, '/dashboard/api/describe?items=i5,nope')).json;
+  assert.deepEqual(d.items, [{ id: 'i5', title: '', category: 'g1' }, { id: 'nope', title: '', category: '' }]);
 });
 
 test('bad query parameters name the field', async () => {

@@ -107,6 +107,14 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     return { modelVersion: rec.modelVersion, ...view, similarStrategy: similar.strategy, similar: similar.items.map((s) => ({ ...s, ...describeItem(rec, s.id) })) };
   });
 
+  app.get('/dashboard/api/describe', async (req) => {
+    const q = req.query as { items?: string };
+    const ids = (q.items ?? '').split(',').filter((x) => x !== '');
+    if (ids.length > 200) throw new BadRequestError('items: at most 200 ids', 'items');
+    const rec = opts.current();
+    return { items: ids.map((id) => ({ id, ...describeItem(rec, id) })) };
+  });
+
   app.get('/dashboard/api/form', async () => {
     const rec = opts.current();
     return { features: userFeatureChoices(rec), popular: popularItems(rec, 40) };
