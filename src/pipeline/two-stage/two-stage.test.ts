@@ -32,7 +32,7 @@ function chains(seed = 1): Dataset {
   return b.build();
 }
 
-const small = { candidates: 30, gbdt: { numRounds: 40, numLeaves: 8, minDataInLeaf: 5, earlyStoppingRounds: 10 }, features: { neighbours: 30 } };
+const small = { candidates: 30, extraSources: [], gbdt: { numRounds: 40, numLeaves: 8, minDataInLeaf: 5, earlyStoppingRounds: 10 }, features: { neighbours: 30 } };
 
 test('two-stage fits without leakage, recommends unseen items with explanations, and is deterministic', async () => {
   const ds = chains();

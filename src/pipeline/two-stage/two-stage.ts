@@ -16,6 +16,7 @@ import {
   trainGbdt,
   type GbdtParams,
 } from '../../ranking/index.ts';
+import { TWO_TOWER_PRESET } from '../two-tower.ts';
 import { CandidateMerger, EaseSource, ItemKnnSource, PopularitySource, TwoTowerSource, userQuery, type CandidateSource, type MergedCandidates, type UserQuery } from '../../retrieval/index.ts';
 
 /** Everything the two-stage pipeline can be tuned with; defaults were tuned on ml-100k train-inner/valid. */
@@ -26,6 +27,11 @@ export interface TwoStageOptions {
   easeLambda: number;
   /** Half-lives (events) of recency-weighted EASE views, more sources over the same weights; [] = none. */
   easeRecentHalfLives: number[];
+  /**
+   * Half-lives of recency-weighted EASE views that only score (no candidates of their own): more
+   * recency scales as features without diluting the candidate list.
+   */
+  easeScoreHalfLives: number[];
   /**
    * More L1 sources by name, each with its tuned defaults: 'itemknn', 'itemknn-recent' (recency-weighted
    * history), 'popularity' (30-day decay), 'two-tower'. Their scores and ranks become features.
@@ -55,7 +61,8 @@ export const TWO_STAGE_DEFAULTS: TwoStageOptions = {
   candidates: 200,
   easeLambda: 500,
   easeRecentHalfLives: [10],
-  extraSources: [],
+  easeScoreHalfLives: [],
+  extraSources: ['two-tower'],
   labelFraction: 0.2,
   labelWindows: 1,
   negativesPerPositive: 0,
@@ -137,7 +144,12 @@ export class TwoStage {
       await s.fit(ds);
       sources.push(s);
     }
-    const merger = new CandidateMerger(sources, o.candidates);
+    const per = sources.map(() => o.candidates);
+    for (const h of o.easeScoreHalfLives) {
+      sources.push(ease.view({ name: `ease-s${h}`, halfLife: h }));
+      per.push(0);
+    }
+    const merger = new CandidateMerger(sources, per);
     const features = RankerFeatures.fit(ds, merger.names, o.features);
     return { merger, features };
   }
@@ -273,7 +285,7 @@ function namedSources(names: readonly string[], o: TwoStageOptions): CandidateSo
       case 'popularity':
         return new PopularitySource({ halfLifeDays: 30 });
       case 'two-tower':
-        return new TwoTowerSource({ seed: o.seed, threads: o.threads });
+        return new TwoTowerSource({ config: TWO_TOWER_PRESET, seed: o.seed, threads: o.threads });
       default:
         throw new Error(`two-stage: unknown extra source '${name}' (known: itemknn, itemknn-recent, popularity, two-tower)`);
     }
