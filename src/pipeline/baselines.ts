@@ -6,7 +6,11 @@
 import { evaluateRecommender } from '../evaluation/index.ts';
 import { ItemKnnSource, PopularitySource, type CandidateSource, type ItemKnnOptions, type PopularityOptions, type UserQuery } from '../retrieval/index.ts';
 import type { SourceKind } from './engine/index.ts';
+import type { Dataset } from '../data/index.ts';
 import { registerPipeline, type FitContext, type ParamDef, type Pipeline } from './registry.ts';
+
+/** Logs this long fit item-kNN in worker threads (FitContext.threads); shorter ones on the main thread. */
+const PARALLEL_MIN_INTERACTIONS = 300_000;
 
 /** Validation users scored per grid point: enough to rank settings, bounded on big data. */
 const TUNE_USERS = 3000;
@@ -22,7 +26,7 @@ export class SourcePipeline implements Pipeline {
 
   constructor(
     readonly name: string,
-    private readonly make: (setting: Record<string, unknown>) => CandidateSource,
+    private readonly make: (setting: Record<string, unknown>, run: { train: Dataset; threads: number }) => CandidateSource,
     private readonly base: Record<string, unknown>,
     private readonly grid: Record<string, unknown>[] = [],
     private readonly tuneMetric = 'ndcg@10',
@@ -36,7 +40,7 @@ export class SourcePipeline implements Pipeline {
       let best = -Infinity;
       for (const g of this.grid) {
         const s = { ...this.base, ...g };
-        const src = this.make(s);
+        const src = this.make(s, { train: valid.train, threads: ctx.threads });
         await src.fit(valid.train);
         const r = evaluateRecommender(valid.train, valid.test, (q, n, ex) => src.candidates(q, n, ex).items, {
           ks: [10, 100],
@@ -54,7 +58,7 @@ export class SourcePipeline implements Pipeline {
       }
     }
     this.chosen = setting;
-    this.source = this.make(setting);
+    this.source = this.make(setting, { train: ctx.train, threads: ctx.threads });
     await this.source.fit(ctx.train);
   }
 
@@ -119,7 +123,10 @@ registerPipeline({
     const base = { neighbours: p.neighbours, shrink: p.shrink, value: p.value, historyHalfLife: p.historyHalfLife };
     const grid: Record<string, unknown>[] = [];
     if (p.tune) for (const k of [50, 100, 200, 400, 800]) for (const h of [0, 20]) grid.push({ neighbours: k, historyHalfLife: h });
-    return new SourcePipeline('itemknn', (s) => new ItemKnnSource(s as Partial<ItemKnnOptions>), base, grid);
+    // worker threads only pay for their start-up on bigger logs
+    const make = (s: Record<string, unknown>, run: { train: Dataset; threads: number }) =>
+      new ItemKnnSource({ ...(s as Partial<ItemKnnOptions>), threads: run.train.interactions.length >= PARALLEL_MIN_INTERACTIONS ? run.threads : 1 });
+    return new SourcePipeline('itemknn', make, base, grid);
   },
 });
 

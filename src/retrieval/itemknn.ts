@@ -1,6 +1,7 @@
 import type { Dataset } from '../data/index.ts';
-import { TopK } from '../math/index.ts';
+import { spawnWorker, TopK } from '../math/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
+import { balancedRanges, neighbourBlock, type KnnMatrix, type NeighbourBlock } from './itemknn-core.ts';
 import type { CandidateSource, ScoredItems, UserQuery } from './source.ts';
 
 /** How a user's repeated positive events on one item become one matrix value. */
@@ -21,9 +22,11 @@ export interface ItemKnnOptions {
   historyHalfLife: number;
   /** Source name, as candidates and features report it. */
   name: string;
+  /** Run setting, not a hyperparameter: worker threads computing the neighbour lists (same result). */
+  threads: number;
 }
 
-export const ITEMKNN_DEFAULTS: ItemKnnOptions = { neighbours: 400, shrink: 0, value: 'sum', historyHalfLife: 0, name: 'itemknn' };
+export const ITEMKNN_DEFAULTS: ItemKnnOptions = { neighbours: 400, shrink: 0, value: 'sum', historyHalfLife: 0, name: 'itemknn', threads: 1 };
 
 const FORMAT_VERSION = 1;
 
@@ -65,6 +68,7 @@ export class ItemKnnSource implements CandidateSource {
     if (!(o.shrink >= 0) || !Number.isFinite(o.shrink)) throw new Error(`ItemKnnSource: shrink must be a finite number >= 0, got ${o.shrink}`);
     if (!['sum', 'log', 'binary'].includes(o.value)) throw new Error(`ItemKnnSource: value must be 'sum', 'log' or 'binary', got '${o.value}'`);
     if (!(o.historyHalfLife >= 0)) throw new Error(`ItemKnnSource: historyHalfLife must be >= 0, got ${o.historyHalfLife}`);
+    if (!Number.isInteger(o.threads) || o.threads < 1) throw new Error(`ItemKnnSource: threads must be an integer >= 1, got ${o.threads}`);
   }
 
   get name(): string {
@@ -75,63 +79,70 @@ export class ItemKnnSource implements CandidateSource {
     return this.nbrOffsets.length - 1;
   }
 
-  fit(train: Dataset): void {
+  /**
+   * Fits the neighbour lists. With `threads` > 1 the item rows are computed by that many worker
+   * threads over shared copies of the matrix (and fit returns a promise); the result is identical.
+   */
+  fit(train: Dataset): void | Promise<void> {
+    const m = knnMatrix(train, this.options.value);
+    const T = this.options.threads;
+    if (T <= 1 || m.numItems < 2 * T) {
+      this.install(train, [neighbourBlock(m, this.options.neighbours, this.options.shrink, 0, m.numItems)]);
+      return;
+    }
+    return this.fitParallel(train, m, T);
+  }
+
+  private async fitParallel(train: Dataset, m: KnnMatrix, threads: number): Promise<void> {
+    const shared = shareMatrix(m);
+    const bounds = balancedRanges(m, threads);
+    const blocks = await Promise.all(
+      bounds.slice(0, -1).map(
+        (from, p) =>
+          new Promise<NeighbourBlock>((resolve, reject) => {
+            const w = spawnWorker(new URL('./itemknn-worker.ts', import.meta.url), {
+              matrix: shared,
+              k: this.options.neighbours,
+              shrink: this.options.shrink,
+              from,
+              to: bounds[p + 1],
+            });
+            w.once('message', (b: NeighbourBlock) => {
+              resolve(b);
+              void w.terminate();
+            });
+            w.once('error', reject);
+            w.once('exit', (code) => {
+              if (code !== 0) reject(new Error(`item-kNN worker ${p} exited with code ${code}`));
+            });
+          }),
+      ),
+    );
+    this.install(train, blocks);
+  }
+
+  /** Concatenates per-range neighbour blocks (in item order) into the CSR arrays. */
+  private install(train: Dataset, blocks: NeighbourBlock[]): void {
     const ni = train.numItems;
-    const { userOff, userItems, userVals } = userItemMatrix(train, this.options.value);
-    const { itemOff, itemUsers, itemVals } = transpose(userOff, userItems, userVals, ni);
-    const norm = new Float64Array(ni);
-    for (let i = 0; i < ni; i++) {
-      let s = 0;
-      for (let k = itemOff[i]; k < itemOff[i + 1]; k++) s += itemVals[k] * itemVals[k];
-      norm[i] = Math.sqrt(s);
-    }
-    const K = this.options.neighbours;
-    const shrink = this.options.shrink;
-    const acc = new Float64Array(ni);
-    const touched = new Int32Array(ni);
-    const heap = new TopK(K);
     const offsets = new Int32Array(ni + 1);
-    let cap = Math.min(ni * K, 1 << 20);
-    let items = new Int32Array(cap);
-    let sims = new Float32Array(cap);
+    let total = 0;
+    for (const b of blocks) total += b.items.length;
+    const items = new Int32Array(total);
+    const sims = new Float32Array(total);
+    let i = 0;
     let used = 0;
-    for (let i = 0; i < ni; i++) {
-      // co-occurrence R_i . R_j over the users of i, accumulated sparsely
-      let nt = 0;
-      for (let k = itemOff[i]; k < itemOff[i + 1]; k++) {
-        const u = itemUsers[k];
-        const v = itemVals[k];
-        for (let q = userOff[u]; q < userOff[u + 1]; q++) {
-          const j = userItems[q];
-          if (j === i) continue;
-          if (acc[j] === 0) touched[nt++] = j;
-          acc[j] += v * userVals[q];
-        }
-      }
-      heap.reset();
-      for (let t = 0; t < nt; t++) {
-        const j = touched[t];
-        heap.push(j, acc[j] / (norm[i] * norm[j] + shrink));
-        acc[j] = 0;
-      }
-      if (used + heap.size > cap) {
-        while (used + heap.size > cap) cap *= 2;
-        const ni2 = new Int32Array(cap);
-        ni2.set(items.subarray(0, used));
-        items = ni2;
-        const ns2 = new Float32Array(cap);
-        ns2.set(sims.subarray(0, used));
-        sims = ns2;
-      }
-      used += heap.drainSorted(items.subarray(used), sims.subarray(used));
-      offsets[i + 1] = used;
+    for (const b of blocks) {
+      for (let k = 0; k < b.counts.length; k++, i++) offsets[i + 1] = offsets[i] + b.counts[k];
+      items.set(b.items, used);
+      sims.set(b.sims, used);
+      used += b.items.length;
     }
+    if (i !== ni) throw new Error(`item-kNN: neighbour blocks cover ${i} of ${ni} items`);
     this.nbrOffsets = offsets;
-    this.nbrItems = items.slice(0, used);
-    this.nbrSims = sims.slice(0, used);
+    this.nbrItems = items;
+    this.nbrSims = sims;
     this.transposeNeighbours();
-    const counts = train.itemCounts();
-    this.popOrder = popularityOrder(counts);
+    this.popOrder = popularityOrder(train.itemCounts());
     this.resetScratch();
   }
 
@@ -298,6 +309,39 @@ export class ItemKnnSource implements CandidateSource {
     s.resetScratch();
     return s;
   }
+}
+
+/** The user x item matrix, its transpose and the item norms. */
+function knnMatrix(train: Dataset, value: KnnValue): KnnMatrix {
+  const ni = train.numItems;
+  const { userOff, userItems, userVals } = userItemMatrix(train, value);
+  const { itemOff, itemUsers, itemVals } = transpose(userOff, userItems, userVals, ni);
+  const norm = new Float64Array(ni);
+  for (let i = 0; i < ni; i++) {
+    let s = 0;
+    for (let k = itemOff[i]; k < itemOff[i + 1]; k++) s += itemVals[k] * itemVals[k];
+    norm[i] = Math.sqrt(s);
+  }
+  return { numItems: ni, userOff, userItems, userVals, itemOff, itemUsers, itemVals, norm };
+}
+
+/** The matrix copied into SharedArrayBuffers, so workers read it without a copy each. */
+function shareMatrix(m: KnnMatrix): KnnMatrix {
+  const share = <T extends Int32Array | Float32Array | Float64Array>(a: T, make: (b: SharedArrayBuffer) => T): T => {
+    const out = make(new SharedArrayBuffer(a.byteLength));
+    out.set(a as never);
+    return out;
+  };
+  return {
+    numItems: m.numItems,
+    userOff: share(m.userOff, (b) => new Int32Array(b)),
+    userItems: share(m.userItems, (b) => new Int32Array(b)),
+    userVals: share(m.userVals, (b) => new Float32Array(b)),
+    itemOff: share(m.itemOff, (b) => new Int32Array(b)),
+    itemUsers: share(m.itemUsers, (b) => new Int32Array(b)),
+    itemVals: share(m.itemVals, (b) => new Float32Array(b)),
+    norm: share(m.norm, (b) => new Float64Array(b)),
+  };
 }
 
 /** Items by descending count, ties by index. */

@@ -177,3 +177,18 @@ test('on synthetic data item-kNN clearly beats popularity (the signal is learnab
   const knn = ndcg(new ItemKnnSource({ neighbours: 100 }));
   assert.ok(knn > 1.5 * pop, `item-kNN ndcg@10 ${knn} vs popularity ${pop}`);
 });
+
+test('item-kNN with worker threads gives exactly the single-thread neighbour lists', async () => {
+  const ds = generateSynthetic({ users: 300, items: 150, interactions: 8000, seed: 13 });
+  const one = new ItemKnnSource({ neighbours: 20, shrink: 1 });
+  await one.fit(ds);
+  const two = new ItemKnnSource({ neighbours: 20, shrink: 1, threads: 3 });
+  const pending = two.fit(ds);
+  assert.ok(pending instanceof Promise, 'threads > 1 runs in workers');
+  await pending;
+  assert.deepEqual(two.nbrOffsets, one.nbrOffsets);
+  assert.deepEqual(two.nbrItems, one.nbrItems);
+  assert.deepEqual(two.nbrSims, one.nbrSims);
+  assert.deepEqual(two.contribItems, one.contribItems);
+  assert.throws(() => new ItemKnnSource({ threads: 0 }), /threads/);
+});
