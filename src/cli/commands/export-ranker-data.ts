@@ -13,6 +13,8 @@ const options = {
   split: { type: 'string', description: 'or split the config\'s interactions first (e.g. user-temporal:0.2) and export from the train side' },
   out: { type: 'string', description: 'output directory', required: true },
   candidates: { type: 'number', description: 'candidates per L1 source', default: TWO_STAGE_DEFAULTS.candidates },
+  sources: { type: 'list', description: 'extra L1 sources besides EASE (itemknn, itemknn-recent, popularity, two-tower; \'\' for none)', default: TWO_STAGE_DEFAULTS.extraSources },
+  threads: { type: 'number', description: 'threads for the two-tower source', default: 2 },
   'label-fraction': { type: 'number', description: 'last share of each user\'s events that labels the rows', default: TWO_STAGE_DEFAULTS.labelFraction },
   negatives: { type: 'number', description: 'negatives kept per positive (0 = every candidate)', default: TWO_STAGE_DEFAULTS.negativesPerPositive },
   'valid-fraction': { type: 'number', description: 'share of users written to the validation set', default: TWO_STAGE_DEFAULTS.validFraction },
@@ -45,7 +47,7 @@ export const exportRankerDataCommand: Command = {
     const result = await exportRankerData(
       train,
       o.out,
-      { candidates: o.candidates, labelFraction: o['label-fraction'], negativesPerPositive: o.negatives, validFraction: o['valid-fraction'], seed: o.seed },
+      { candidates: o.candidates, extraSources: o.sources, threads: o.threads, labelFraction: o['label-fraction'], negativesPerPositive: o.negatives, validFraction: o['valid-fraction'], seed: o.seed },
       (line) => console.error(line),
     );
     await writeFile(join(o.out, 'summary.json'), JSON.stringify({ ...result, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
