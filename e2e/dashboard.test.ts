@@ -3,7 +3,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, Page } from 'playwright-core';
@@ -52,6 +52,11 @@ before(async () => {
   if (skip) return;
   root = await mkdtemp(join(tmpdir(), 'tandem-e2e-'));
   const model = await trainFixtureModel(join(root, 'model'), { users: 200, items: 150, interactions: 5000 });
+  // the trainer records no per-epoch history yet: add one where a future trainer may, to see it drawn
+  const mf = join(model.dir, 'manifest.json');
+  const manifest = JSON.parse(await readFile(mf, 'utf8'));
+  manifest.parameters.training = { 'two-tower': { valid: [1, 2, 3, 4].map((epoch) => ({ epoch, loss: 5 / epoch, validRecall: 0.1 * epoch, examplesPerSecond: 1e5 })) } };
+  await writeFile(mf, JSON.stringify(manifest, null, 2));
   server = await startServer({ model: model.dir, registry: model.registry, port: 0, apiKey: KEY, eventsDb: join(root, 'events.db'), log: () => {}, reloadOnSighup: false });
   browser = await launchBrowser();
   page = await browser.context.newPage();
@@ -69,7 +74,12 @@ test('overview shows the serving model and its settings', { skip }, async () => 
   const version = (await api('/readyz')).modelVersion;
   assert.equal(await page.textContent('#ov-version'), version);
   assert.match((await page.textContent('main'))!, /gbdt/);
-  assert.match((await page.textContent('#ov-curves'))!, /records no per-epoch history/);
+  // one chart of losses, one of validation measures (throughput left out)
+  const ink = await inked('#ov-curves');
+  assert.equal(ink.length, 2);
+  assert.ok(ink.every((n) => n > 100), `curve pixels ${ink}`);
+  assert.match((await page.textContent('#ov-curves'))!, /parameters\.training\.two-tower\.valid: validRecall/);
+  assert.doesNotMatch((await page.textContent('#ov-curves'))!, /examplesPerSecond/);
 });
 
 test('search a user: the recommendations shown are the API\u2019s, in order', { skip }, async () => {

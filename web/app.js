@@ -96,8 +96,8 @@ async function overviewPage() {
   }
   for (const h of o.trainingHistory) {
     const keys = [...new Set(h.epochs.flatMap((e) => Object.keys(e)))].filter((k) => k !== 'epoch');
-    // losses and quality measures differ in scale: one chart each
-    for (const group of [keys.filter((k) => /loss/i.test(k)), keys.filter((k) => !/loss/i.test(k))]) {
+    // losses and quality measures differ in scale: one chart each (throughput and times are left out)
+    for (const group of [keys.filter((k) => /loss/i.test(k)), keys.filter((k) => /recall|ndcg|auc|hr|map|mrr|precision/i.test(k))]) {
       if (!group.length) continue;
       const el = document.createElement('div');
       el.className = 'chart';
