@@ -5,6 +5,7 @@
 import { EaseSource, type EaseOptions } from '../../retrieval/index.ts';
 import { makeRegistry, type SourceKind, type StageRegistry } from './stages.ts';
 import { twoTowerKind } from '../two-tower.ts';
+import { itemKnnKind, popularityKind } from '../baselines.ts';
 
 /** EASE item-to-item weights (dense; for catalogs up to some ten thousand items). */
 export const easeKind: SourceKind = {
@@ -18,5 +19,5 @@ export const easeKind: SourceKind = {
  * @example const model = await readModelDir(dir, builtinRegistry())
  */
 export function builtinRegistry(): StageRegistry {
-  return makeRegistry([easeKind, twoTowerKind]);
+  return makeRegistry([easeKind, twoTowerKind, itemKnnKind, popularityKind]);
 }
