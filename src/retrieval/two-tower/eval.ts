@@ -28,7 +28,8 @@ export function evaluateRetrieval(model: TwoTowerModel, train: Dataset, test: Da
   const list: number[] = [];
   if (users) list.push(...users);
   else for (let u = 0; u < test.numUsers; u++) if (byTest.offsets[u + 1] > byTest.offsets[u]) list.push(u);
-  const chunk = 128;
+  // users per score block: at most 16M scores (64 MB) however big the catalog
+  const chunk = Math.max(1, Math.min(128, Math.floor((1 << 24) / Math.max(1, n))));
   const scores = new Float32Array(chunk * n);
   const heap = new TopK(Math.max(K, 10));
   const top = new Int32Array(Math.max(K, 10));
