@@ -173,6 +173,13 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   const app = Fastify({
     logger: opts.logger ?? false,
     bodyLimit: opts.bodyLimit ?? 4 * 1024 * 1024,
+    // ids up to the schemas' 256 characters (fastify's default stops path parameters at 100)
+    routerOptions: { maxParamLength: 256 },
+    // bad URLs and over-long ids, found before any route runs, answer in the same error shape
+    frameworkErrors: (err, _req, reply) => {
+      const h = toHttpError(err);
+      void (reply as FastifyReply).code(h.status).type('application/json').send(h.toJSON());
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   });
 

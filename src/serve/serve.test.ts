@@ -142,6 +142,11 @@ test('similar items, and 404 for unknown items and routes', async () => {
   assert.equal(r.json.strategy, 'similar');
   assert.ok(r.json.items.filter((x: { id: string }) => genreOf(x.id) === 2).length >= 4);
   assert.equal((await call('GET', '/v1/items/zzz/similar')).status, 404);
+  const long = 'x'.repeat(200);
+  assert.equal((await call('GET', `/v1/users/${long}/recommendations?k=2`)).json.user, long);
+  const tooLong = await call('GET', `/v1/users/${'x'.repeat(300)}/recommendations`);
+  assert.equal(tooLong.status, 414, 'an id longer than 256 characters: URI too long');
+  assert.equal(typeof tooLong.json.error.message, 'string');
   const nf = await call('GET', '/v2/nothing');
   assert.equal(nf.status, 404);
   assert.equal(nf.json.error.code, 'not_found');

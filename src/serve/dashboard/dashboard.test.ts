@@ -174,3 +174,25 @@ test('the live stream sends snapshots, and an open stream does not keep the serv
   await s.close(); // would hang here if the stream held the server open
   assert.equal((await reader.read()).done, true);
 });
+
+test('item search: an exact id first, then ids containing the text, and titles holding every word', async () => {
+  const { generateSynthetic } = await import('../../data/index.ts');
+  const { Recommender, buildSegments, DEFAULT_BUSINESS } = await import('../../pipeline/index.ts');
+  const { searchItems } = await import('./index.ts');
+  const ds = generateSynthetic({ users: 50, items: 300, interactions: 1500, seed: 4 });
+  const manifest = { ...svc.current().rec.manifest, stages: [], ranker: null, business: { ...DEFAULT_BUSINESS, categoryFeature: 'category' } };
+  const rec = new Recommender({ manifest, dataset: ds, segments: buildSegments(ds), sources: [], ranker: null });
+  // the slow obvious reference: build every title as a string
+  const reference = (q: string): string[] => {
+    const words = q.toLowerCase().split(/\s+/).filter(Boolean);
+    return ds.items.ids.values.filter((id) => id.toLowerCase().includes(q.toLowerCase()) || (words.length > 0 && words.every((w) => rec.itemLabel(id).toLowerCase().split(' ').some((t) => t.includes(w)))));
+  };
+  const title = rec.itemLabel('i17');
+  const [w1, w2] = title.split(' ');
+  for (const q of [w1, `${w1} ${w2 ?? ''}`.trim(), w1.slice(1, 3), 'i1', 'zzz', `${w2 ?? w1} ${w1}`]) {
+    const got = searchItems(rec, q, 1000).map((x) => x.id);
+    assert.deepEqual([...got].sort(), reference(q).sort(), q);
+  }
+  assert.equal(searchItems(rec, 'i17', 5)[0].id, 'i17');
+  assert.equal(searchItems(rec, 'i17', 5)[0].title, title);
+});
