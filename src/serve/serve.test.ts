@@ -147,6 +147,9 @@ test('similar items, and 404 for unknown items and routes', async () => {
   const tooLong = await call('GET', `/v1/users/${'x'.repeat(300)}/recommendations`);
   assert.equal(tooLong.status, 414, 'an id longer than 256 characters: URI too long');
   assert.equal(typeof tooLong.json.error.message, 'string');
+  const badUrl = await call('GET', '/v1/users/%E0%A4%A/recommendations');
+  assert.equal(badUrl.status, 400);
+  assert.equal(badUrl.json.error.code, 'bad_request');
   const nf = await call('GET', '/v2/nothing');
   assert.equal(nf.status, 404);
   assert.equal(nf.json.error.code, 'not_found');
