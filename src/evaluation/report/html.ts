@@ -71,18 +71,19 @@ function table(header: readonly string[], rows: readonly (readonly string[])[], 
   return `<div class="scroll"><table${id ? ` id="${id}"` : ''}><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, j) => `<td${j >= textCols ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
 
-/** Numeric `...Seconds` / `...Ms` fields of a pipeline's fit report, flattened one level. */
+/** Numeric `...Seconds` / `...Ms` fields of a pipeline's fit report (and the numbers inside such an object), by path. */
 function fitTimings(fit: unknown): [string, number][] {
   const out: [string, number][] = [];
-  const walk = (v: unknown, path: string, depth: number): void => {
-    if (v === null || typeof v !== 'object' || depth > 2) return;
+  const walk = (v: unknown, path: string, depth: number, timed: boolean): void => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v) || depth > 2) return;
     for (const [k, x] of Object.entries(v)) {
       const p = path ? `${path}.${k}` : k;
-      if (typeof x === 'number' && /(seconds|ms)$/i.test(k)) out.push([p, x]);
-      else walk(x, p, depth + 1);
+      // a number named ...Seconds / ...Ms, or any number inside an object so named ({ seconds: { gbdt: 1.2 } })
+      if (typeof x === 'number' && (timed || /(seconds|ms)$/i.test(k))) out.push([p, x]);
+      else walk(x, p, depth + 1, /(seconds|ms)$/i.test(k));
     }
   };
-  walk(fit, '', 0);
+  walk(fit, '', 0, false);
   return out;
 }
 
