@@ -119,6 +119,15 @@ test('post an event: the user\u2019s history shows it at the top, and the recomm
   assert.ok(!fromApi.includes(item));
 });
 
+test('a user the model never saw gets the fallback, shown as the API gives it', { skip }, async () => {
+  await open('#/user/nobody-here');
+  assert.equal(await page.textContent('#user-strategy'), 'popularity');
+  assert.match((await page.textContent('#user-body'))!, /unknown to the model/);
+  const fromApi = (await api('/v1/users/nobody-here/recommendations?k=10')).items.map((i: { id: string }) => i.id);
+  assert.deepEqual(await rowIds('#recs'), fromApi);
+  assert.deepEqual(await rowIds('#history'), []);
+});
+
 test('item page: features, similar items and a drawn popularity chart', { skip }, async () => {
   await open('#/item/i3');
   assert.equal(await page.textContent('#item-id'), 'i3');

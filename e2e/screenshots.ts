@@ -2,7 +2,7 @@
  * Makes the docs' screenshots: trains a synthetic model (EASE + two-tower, GBDT ranker, held-out
  * metrics), serves it, drives a little live traffic, and photographs every dashboard page, a narrow
  * window, and an evaluation report.
- *   node --import tsx e2e/screenshots.ts [--out docs] [--report-data /path/to/ml-100k] [--model DIR]
+ *   node --import tsx e2e/screenshots.ts [--out docs] [--report-data /path/to/ml-100k] [--report-pipelines a,b] [--model DIR]
  * With --model, the model is trained into DIR when DIR does not exist and reused when it does
  * (training takes a few minutes on 2 cores).
  */
@@ -21,6 +21,7 @@ const arg = (name: string, dflt: string): string => {
 };
 const out = arg('--out', 'docs');
 const ml = arg('--report-data', '/work/shared/datasets/ml-100k');
+const reportPipelines = arg('--report-pipelines', 'popularity,itemknn');
 const root = await mkdtemp(join(tmpdir(), 'tandem-shots-'));
 const modelDir = arg('--model', join(root, 'model'));
 let registry;
@@ -70,7 +71,7 @@ try {
   await page.setViewportSize({ width: 1200, height: 900 });
   const report = join(root, 'report.html');
   const data = existsSync(join(ml, 'u.data')) ? ['--dataset', 'movielens-100k', '--data', ml] : ['--synthetic'];
-  const r = spawnSync(process.execPath, ['bin/tandem.mjs', 'evaluate', ...data, '--pipelines', 'popularity,itemknn', '--report', report], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['bin/tandem.mjs', 'evaluate', ...data, '--pipelines', reportPipelines, '--report', report], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   await page.goto(`file://${report}`);
   await page.waitForSelector('#chart-recall canvas');

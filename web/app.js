@@ -124,8 +124,12 @@ function searchForm(id, placeholder, value, listPath, key, go) {
     input.addEventListener('input', () => {
       clearTimeout(t);
       t = setTimeout(async () => {
-        const r = await api(`${listPath}?q=${encodeURIComponent(input.value)}&limit=20`);
-        list.innerHTML = r[key].map((x) => (typeof x === 'string' ? `<option value="${esc(x)}">` : `<option value="${esc(x.id)}">${esc(x.title)}</option>`)).join('');
+        try {
+          const r = await api(`${listPath}?q=${encodeURIComponent(input.value)}&limit=20`);
+          list.innerHTML = r[key].map((x) => (typeof x === 'string' ? `<option value="${esc(x)}">` : `<option value="${esc(x.id)}">${esc(x.title)}</option>`)).join('');
+        } catch {
+          list.innerHTML = ''; // suggestions are a convenience: the form still works without them
+        }
       }, 150);
     });
     document.getElementById(`${id}-form`).addEventListener('submit', (ev) => {
