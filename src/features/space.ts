@@ -391,9 +391,10 @@ export class FeatureSpace {
         continue;
       }
       const v = features[field.column!];
-      const col = table.column(field.column!)!;
+      const { cols, stats } = this.lookup(which, table, side);
+      const col = cols.get(field.column!)!;
       if (field.kind === 'bucket') {
-        const st = side.numeric.find((s) => s.column === field.column)!;
+        const st = stats.get(field.column!)!;
         const x = typeof v === 'number' ? v : Number(v);
         bag.push(v === null || v === undefined || !Number.isFinite(x) ? missing : bucketOf(st.bounds, x), 1);
       } else if (col.kind === 'categorical' || col.kind === 'id') {
@@ -431,6 +432,18 @@ export class FeatureSpace {
       for (let j = 0; j < vc.dim; j++) batch.dense[k++] = v ? Number(v[j]) || 0 : 0;
     }
     batch.rows++;
+  }
+
+  // name -> column and numeric statistics, built once per side, so raw encoding does no searches
+  private lookups: { user?: Lookup; item?: Lookup } = {};
+
+  private lookup(which: 'user' | 'item', table: EntityTable, side: SideState): Lookup {
+    let l = this.lookups[which];
+    if (!l) {
+      l = { cols: new Map(table.columns.map((c) => [c.name, c])), stats: new Map(side.numeric.map((st) => [st.column, st])) };
+      this.lookups[which] = l;
+    }
+    return l;
   }
 
   /**
@@ -561,6 +574,11 @@ export class FeatureSpace {
 }
 
 const EMPTY = new Int32Array(0);
+
+interface Lookup {
+  cols: Map<string, FeatureColumn>;
+  stats: Map<string, NumericStats>;
+}
 
 function numericStats(column: string, values: Float64Array, buckets: number): NumericStats {
   const xs: number[] = [];
