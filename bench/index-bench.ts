@@ -26,7 +26,7 @@ const options = {
   k: { type: 'number', default: 10, description: 'results per query (recall@k)' },
   M: { type: 'numbers', default: [16], description: 'HNSW M values to build' },
   'ef-construction': { type: 'numbers', default: [200], description: 'HNSW efConstruction values to build' },
-  'mips-augment': { type: 'numbers', default: [1], description: 'HNSW on inner product: 1 = graph on MIPS-augmented vectors, 0 = raw (list to compare)' },
+  'mips-augment': { type: 'numbers', default: [0], description: 'HNSW on inner product: 1 = graph on MIPS-augmented vectors, 0 = raw (list to compare)' },
   'ef-search': { type: 'numbers', default: [16, 32, 64, 128, 256], description: 'HNSW efSearch values to measure' },
   repeats: { type: 'number', default: 3, description: 'timed repeats (medians reported)' },
   'no-hnsw': { type: 'boolean', description: 'skip HNSW' },

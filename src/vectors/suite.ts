@@ -35,9 +35,13 @@ function assertResult(r: SearchResult, ids: number[], msg?: string): void {
   for (let i = 1; i < r.scores.length; i++) assert.ok(r.scores[i - 1] >= r.scores[i], 'scores are best first');
 }
 
-/** A clustered catalog big enough that HNSW really walks a graph (and small enough to build fast). */
+/**
+ * A clustered catalog big enough that HNSW really walks a graph (and small enough to build fast),
+ * with about sqrt(n) clusters like the benchmark's data.
+ */
+const CLUSTERS = 50;
 function catalog(n: number, dim: number, seed: number): { v: Float32Array; labels: Int32Array } {
-  return { v: clusteredVectors(n, dim, new Rng(seed), { clusters: 20 }), labels: range(n) };
+  return { v: clusteredVectors(n, dim, new Rng(seed), { clusters: CLUSTERS }), labels: range(n) };
 }
 
 /** `kernel` is passed to loadIndex so a reloaded index scores with the same kernel as the one saved. */
@@ -79,7 +83,7 @@ export function runIndexSuite(name: string, make: MakeIndex, opts: { kernel?: 'j
     const ix = make({ dim });
     ix.add(v, labels);
     const ex = truth(ix);
-    const queries = clusteredVectors(40, dim, new Rng(2), { clusters: 20 });
+    const queries = clusteredVectors(40, dim, new Rng(2), { clusters: CLUSTERS });
     const batch = ix.searchBatch(queries, 10);
     let hits = 0;
     for (let q = 0; q < 40; q++) {
@@ -108,7 +112,7 @@ export function runIndexSuite(name: string, make: MakeIndex, opts: { kernel?: 'j
     const ix = make({ dim });
     ix.add(v, labels);
     const ex = truth(ix);
-    const q = clusteredVectors(1, dim, new Rng(4), { clusters: 20 });
+    const q = clusteredVectors(1, dim, new Rng(4), { clusters: CLUSTERS });
     const top = ix.search(q, 30);
     // Exclude the 15 best (array form and Set form give the same answer).
     const seen = Array.from(top.ids.subarray(0, 15));
@@ -210,7 +214,7 @@ export function runIndexSuite(name: string, make: MakeIndex, opts: { kernel?: 'j
       assert.equal(back.dim, dim);
       assert.equal(back.size, 797);
       assert.equal(back.has(4), false);
-      const qs = clusteredVectors(10, dim, new Rng(7), { clusters: 20 });
+      const qs = clusteredVectors(10, dim, new Rng(7), { clusters: CLUSTERS });
       const a = ix.searchBatch(qs, 10);
       const b = back.searchBatch(qs, 10);
       assert.deepEqual(Array.from(b.ids), Array.from(a.ids));

@@ -9,6 +9,7 @@ import { maskFromIds } from '../filter.ts';
 import { buildIndex, chooseKind, createIndex } from '../create.ts';
 
 runIndexSuite('hnsw', (o) => new HnswIndex({ ...o, M: 12, efConstruction: 100, efSearch: 64 }));
+runIndexSuite('hnsw (MIPS-augmented graph)', (o) => new HnswIndex({ ...o, M: 12, efConstruction: 100, efSearch: 64, mipsAugment: 1 }));
 
 test('hnsw recall@10 >= 0.95 against exact on clustered data', () => {
   const dim = 32;
