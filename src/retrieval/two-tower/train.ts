@@ -178,7 +178,13 @@ class WorkerPool {
       const w = spawnWorker(new URL('./worker.ts', import.meta.url), { ...init, index: t, threads } as unknown as Record<string, unknown>);
       workers.push(w);
     }
-    await Promise.all(workers.map((w) => once(w, 'ready')));
+    try {
+      await Promise.all(workers.map((w) => once(w, 'ready')));
+    } catch (e) {
+      // one failed to start: stop the others, or they keep the process alive
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw e;
+    }
     return new WorkerPool(workers, threads);
   }
 
