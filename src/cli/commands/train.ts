@@ -14,6 +14,7 @@ const options = {
   seed: { type: 'number', description: 'synthetic seed', default: 42 },
   out: { type: 'string', description: 'model directory to write (must not exist)', required: true },
   stages: { type: 'list', description: 'candidate sources to fit, in order (default: every built-in kind that suits the catalog)' },
+  ranker: { type: 'string', description: 'L2 ranker kind to train on the merged candidates (gbdt); none by default' },
   holdout: { type: 'number', description: 'share of each user\u2019s latest interactions held out for evaluation (0: none)', default: 0.2 },
   'eval-users': { type: 'number', description: 'evaluate on at most this many users', default: 2000 },
   'category-feature': { type: 'string', description: 'item feature that category= filters on (default: the first categorical one)' },
@@ -59,10 +60,12 @@ export const trainCommand: Command = {
     const stages = o.stages.length ? o.stages : defaultStages(dataset, known);
     for (const st of stages) if (!registry.sources.has(st)) throw new UsageError(`--stages: unknown source '${st}' (known: ${known.join(', ')})`);
     if (!(o.holdout >= 0 && o.holdout < 1)) throw new UsageError('--holdout must be in [0, 1)');
+    if (o.ranker && !registry.rankers.has(o.ranker)) throw new UsageError(`--ranker: unknown ranker '${o.ranker}' (known: ${[...registry.rankers.keys()].join(', ') || 'none'})`);
     const res = await trainModel(o.out, {
       dataset,
       registry,
       stages: stages.map((kind) => ({ kind })),
+      ranker: o.ranker ? { kind: o.ranker } : null,
       holdout: o.holdout,
       evalUsers: o['eval-users'],
       business: o['category-feature'] ? { categoryFeature: o['category-feature'] } : undefined,
@@ -70,9 +73,9 @@ export const trainCommand: Command = {
       log: (l) => console.error(l),
     });
     if (o.json) {
-      console.log(JSON.stringify({ model: o.out, modelVersion: res.manifest.modelVersion, stages, metrics: res.metrics, seconds: res.seconds }, null, 2));
+      console.log(JSON.stringify({ model: o.out, modelVersion: res.manifest.modelVersion, stages, ranker: o.ranker ?? null, metrics: res.metrics, seconds: res.seconds }, null, 2));
     } else {
-      console.log(`model ${res.manifest.modelVersion} written to ${o.out} in ${res.seconds} s (stages: ${stages.join(', ') || 'none: popularity and feature fallbacks only'})`);
+      console.log(`model ${res.manifest.modelVersion} written to ${o.out} in ${res.seconds} s (stages: ${stages.join(', ') || 'none: popularity and feature fallbacks only'}; ranker: ${o.ranker ?? 'none'})`);
       if (Object.keys(res.metrics).length) {
         console.log('held-out evaluation (latest interactions of each user):');
         for (const [k, v] of Object.entries(res.metrics)) console.log(`  ${k.padEnd(16)} ${v}`);

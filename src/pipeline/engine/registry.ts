@@ -6,6 +6,7 @@ import { EaseSource, type EaseOptions } from '../../retrieval/index.ts';
 import { makeRegistry, type SourceKind, type StageRegistry } from './stages.ts';
 import { twoTowerKind } from '../two-tower.ts';
 import { itemKnnKind, popularityKind } from '../baselines.ts';
+import { gbdtRankerKind } from '../two-stage/engine-ranker.ts';
 
 /** EASE item-to-item weights (dense; for catalogs up to some ten thousand items). */
 export const easeKind: SourceKind = {
@@ -19,5 +20,5 @@ export const easeKind: SourceKind = {
  * @example const model = await readModelDir(dir, builtinRegistry())
  */
 export function builtinRegistry(): StageRegistry {
-  return makeRegistry([easeKind, twoTowerKind, itemKnnKind, popularityKind]);
+  return makeRegistry([easeKind, twoTowerKind, itemKnnKind, popularityKind], [gbdtRankerKind]);
 }
