@@ -67,9 +67,13 @@ export function barsSvg(labels: readonly string[], series: readonly { name: stri
   return `<figure class="bars"><svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${esc(yLabel)}">${parts.join('')}</svg><figcaption>${legend}</figcaption></figure>`;
 }
 
-function table(header: readonly string[], rows: readonly (readonly string[])[], id = '', textCols = 1): string {
-  return `<div class="scroll"><table${id ? ` id="${id}"` : ''}><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, j) => `<td${j >= textCols ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
+function table(header: readonly string[], rows: readonly (readonly string[])[], id = '', textCols = 1, wrapLast = false): string {
+  const cls = (j: number, n: number): string => (wrapLast && j === n - 1 ? ' class="wrap"' : j >= textCols ? ' class="num"' : '');
+  return `<div class="scroll"><table${id ? ` id="${id}"` : ''}><thead><tr>${header.map((h) => `<th>${esc(h)}</th>`).join('')}</tr></thead><tbody>${rows.map((r) => `<tr>${r.map((c, j) => `<td${cls(j, r.length)}>${c}</td>`).join('')}</tr>`).join('')}</tbody></table></div>`;
 }
+
+/** `seconds`, `fitSeconds`, `ms`, `p50Ms`: not `params` or `labelItems`. */
+const TIMED = /^(seconds|ms)$|[a-z0-9](Seconds|Ms)$/;
 
 /** Numeric `...Seconds` / `...Ms` fields of a pipeline's fit report (and the numbers inside such an object), by path. */
 function fitTimings(fit: unknown): [string, number][] {
@@ -79,8 +83,8 @@ function fitTimings(fit: unknown): [string, number][] {
     for (const [k, x] of Object.entries(v)) {
       const p = path ? `${path}.${k}` : k;
       // a number named ...Seconds / ...Ms, or any number inside an object so named ({ seconds: { gbdt: 1.2 } })
-      if (typeof x === 'number' && (timed || /(seconds|ms)$/i.test(k))) out.push([p, x]);
-      else walk(x, p, depth + 1, /(seconds|ms)$/i.test(k));
+      if (typeof x === 'number' && (timed || TIMED.test(k))) out.push([p, x]);
+      else walk(x, p, depth + 1, TIMED.test(k));
     }
   };
   walk(fit, '', 0, false);
@@ -143,7 +147,7 @@ h1{font-size:21px;margin:0 0 4px}h2{font-size:16px;margin:26px 0 8px}
 .grid{display:grid;gap:14px;grid-template-columns:repeat(auto-fit,minmax(420px,1fr))}
 .scroll{overflow-x:auto}table{border-collapse:collapse;width:100%}
 th,td{padding:5px 8px;border-bottom:1px solid #e3e6ec;text-align:left;white-space:nowrap}th{color:#667085;font-size:12px}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums}td.wrap{white-space:normal;min-width:260px}
 .chip{display:inline-block;background:#eef2fb;border-radius:10px;padding:1px 8px;margin:1px;font-size:12px}
 figure{margin:0}figcaption{font-size:12px;margin-top:4px}.key{margin-right:12px}.key i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 .chart{min-height:260px}
@@ -175,7 +179,7 @@ Protocol: every catalog item ranked per user except the user's training items; r
 
 <h2>Timing</h2>
 <p class="muted">Fit and protocol scoring as <code>tandem evaluate</code> timed them; recommend latency per call from the report's own pass (one call per scored user, ${maxK} items each).</p>
-<div class="card">${table(['pipeline', 'fit s', 'scoring s', 'recommend p50 ms', 'p95 ms', 'p99 ms', 'calls', 'fit stages'], timingRows, 'timing')}</div>
+<div class="card">${table(['pipeline', 'fit s', 'scoring s', 'recommend p50 ms', 'p95 ms', 'p99 ms', 'calls', 'fit stages'], timingRows, 'timing', 1, true)}</div>
 </main>
 <script>${scriptSafe(uplotJs)}</script>
 <script type="application/json" id="report-data">${scriptSafe(JSON.stringify(data))}</script>

@@ -116,7 +116,7 @@ test('the report is one self-contained file: uPlot, data and page script inlined
   const html = renderReport({
     summary: {
       dataset: { name: 'synthetic', users: 300, items: 240, interactions: 9000, trainInteractions: train.interactions.length, testInteractions: te.interactions.length, evalUsers: details[0].users },
-      results: details.map((d) => ({ pipeline: d.pipeline, metrics: { 'ndcg@10': d.curves.ndcg[9], 'recall@10': d.curves.recall[9] }, trainSeconds: 0.1, evalSeconds: 0.2, users: d.users, fit: { l1: { fitSeconds: 1.5 }, seconds: { gbdt: 2.25 }, epochs: [{ seconds: 9 }] } })),
+      results: details.map((d) => ({ pipeline: d.pipeline, metrics: { 'ndcg@10': d.curves.ndcg[9], 'recall@10': d.curves.recall[9] }, trainSeconds: 0.1, evalSeconds: 0.2, users: d.users, fit: { l1: { fitSeconds: 1.5 }, seconds: { gbdt: 2.25 }, epochs: [{ seconds: 9 }], params: { neighbours: 400 }, labelItems: 12 } })),
     },
     details,
     createdAt: '2026-01-01T00:00:00Z',
@@ -136,6 +136,7 @@ test('the report is one self-contained file: uPlot, data and page script inlined
   for (const id of ['metrics', 'groups', 'popularity', 'timing', 'chart-recall', 'chart-ndcg', 'chart-deciles']) assert.ok(html.includes(`id="${id}"`), id);
   assert.ok(html.includes('l1.fitSeconds 1.500') && html.includes('seconds.gbdt 2.250'), 'stage timings from the fit report');
   assert.ok(!html.includes('epochs.0'), 'arrays are not timings');
+  assert.ok(!html.includes('params.neighbours') && !html.includes('labelItems'), 'names merely ending in ms are not timings');
 });
 
 test('bars: one path per finite value, scaled to the largest', () => {
