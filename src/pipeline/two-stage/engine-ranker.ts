@@ -133,7 +133,8 @@ export const gbdtRankerKind: RankerKind = {
       features: early,
       labels: later,
       queryOf: (u) => userQuery(earlier, u),
-      candidatesOf: (q) => merger.merge(q as UserQuery),
+      // the user's own items are never candidates (the engine filters them before ranking too)
+      candidatesOf: (q) => merger.merge(q as UserQuery, new Set(q.history)),
       negativesPerPositive: p.negativesPerPositive,
       keepGroupsWithoutPositive: false,
       seed: p.seed,

@@ -174,7 +174,8 @@ export class TwoStage {
         features: l1.features,
         labels: later,
         queryOf: (u) => userQuery(earlier, u),
-        candidatesOf: (q) => l1.merger.merge(q as UserQuery),
+        // the user's own items are never candidates, in training as in serving
+        candidatesOf: (q) => l1.merger.merge(q as UserQuery, new Set(q.history)),
         negativesPerPositive: o.negativesPerPositive,
         keepGroupsWithoutPositive: false,
         seed: o.seed + w,
@@ -229,18 +230,15 @@ export class TwoStage {
   /** Merged candidates, their ranker probabilities, and the business layer's order. */
   private score(query: UserQuery, n: number, exclude?: ReadonlySet<number>): { m: MergedCandidates; order: Int32Array; scores: Float32Array } {
     if (!this.l1 || !this.model || !this.business) throw new Error('two-stage: call fit() before recommending');
-    const m = this.l1.merger.merge(query, exclude);
+    const seenAll = new Set<number>(query.history);
+    if (exclude) for (const i of exclude) seenAll.add(i);
+    const m = this.l1.merger.merge(query, seenAll);
     const W = this.l1.features.width;
     if (this.x.length < m.count * W) this.x = new Float32Array(m.count * W);
     if (this.raw.length < m.count) this.raw = new Float64Array(m.count);
     this.l1.features.extract(query, m, this.x, 0);
     this.model.predict(this.x, m.count, this.raw);
-    let seen: Set<number> | null = null;
-    if (this.business.config.excludeSeen) {
-      seen = new Set<number>(query.history);
-      if (exclude) for (const i of exclude) seen.add(i);
-    }
-    const { order, scores } = this.business.select(m.items, m.count, this.raw, m.l1Rank, seen, n);
+    const { order, scores } = this.business.select(m.items, m.count, this.raw, m.l1Rank, seenAll, n);
     return { m, order, scores };
   }
 
@@ -285,9 +283,34 @@ function namedSources(names: readonly string[], o: TwoStageOptions): CandidateSo
       case 'popularity':
         return new PopularitySource({ halfLifeDays: 30 });
       case 'two-tower':
-        return new TwoTowerSource({ config: TWO_TOWER_PRESET, seed: o.seed, threads: o.threads });
+        return new ScoringTwoTower({ config: TWO_TOWER_PRESET, seed: o.seed, threads: o.threads });
       default:
         throw new Error(`two-stage: unknown extra source '${name}' (known: itemknn, itemknn-recent, popularity, two-tower)`);
     }
   });
+}
+
+/** The two-tower source that also scores any item (its dot product), so it is a feature for every candidate. */
+class ScoringTwoTower extends TwoTowerSource {
+  private q = new Float32Array(0);
+
+  scoreItems(query: UserQuery, items: ArrayLike<number>, out: Float32Array): void {
+    const model = this.model;
+    if (!model) throw new Error('two-tower: fit before scoring');
+    const k = model.dim;
+    if (this.q.length !== k) this.q = new Float32Array(k);
+    model.embedQuery(query, this.q);
+    const vecs = this.itemEmbeddings();
+    const ni = model.features.numItems;
+    for (let c = 0; c < items.length; c++) {
+      const i = items[c];
+      if (i < 0 || i >= ni) {
+        out[c] = NaN;
+        continue;
+      }
+      let s = 0;
+      for (let d = 0; d < k; d++) s += vecs[i * k + d] * this.q[d];
+      out[c] = s;
+    }
+  }
 }
