@@ -33,7 +33,8 @@ function lineChart(el, title, x, series, opts = {}) {
       title,
       width,
       height: opts.height ?? 220,
-      scales: { x: { time: !!opts.time } },
+      // bars are centred on their x: widen the range by half a bar each side so the last one shows whole
+      scales: { x: { time: !!opts.time, ...(opts.bars && x.length > 1 ? { range: () => [x[0] - (x[1] - x[0]) / 2, x[x.length - 1] + (x[1] - x[0]) / 2] } : {}) } },
       axes: [{ label: opts.xLabel ?? '' }, { label: opts.yLabel ?? '' }],
       series: [{ label: opts.xLabel ?? 'x' }, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, points: { show: !opts.bars && x.length < 60 }, ...(opts.bars ? { paths: uPlot.paths.bars({ size: [0.8] }), fill: colors[i % colors.length] + '88' } : {}) }))],
     },
