@@ -84,3 +84,24 @@ test('initial scores: log-odds of the weighted mean for binary, weighted mean fo
   assert.equal(regressionObjective.initScore(Float64Array.of(1, 3), Float64Array.of(1, 3)), 2.5);
   assert.throws(() => binaryObjective.checkLabels(Float64Array.of(0, 2), 'labels'), /labels\[1\].*\[0, 1\]/);
 });
+
+test('lambdarank: a pair weight is the NDCG change of swapping the two items', () => {
+  const o = lambdarankObjective(10, 1);
+  // two items, the relevant one ranked first (tie broken by row): swapping costs 1 - 1/log2(3)
+  const g = new Float64Array(2);
+  const h = new Float64Array(2);
+  o.gradients(Float64Array.of(0, 0), Float64Array.of(1, 0), undefined, Int32Array.of(0, 2), g, h);
+  const delta = 1 - 1 / Math.log2(3);
+  assert.ok(Math.abs(g[0] + 0.5 * delta) < 1e-12, `grad ${g[0]}`);
+  assert.ok(Math.abs(h[0] - 0.25 * delta) < 1e-12, `hess ${h[0]}`);
+  // graded labels 2 and 1 at ranks 1 and 3 of three: (2^2 - 2^1) (1 - 1/2) / IDCG
+  const g3 = new Float64Array(3);
+  const h3 = new Float64Array(3);
+  o.gradients(Float64Array.of(3, 2, 1), Float64Array.of(2, 0, 1), undefined, Int32Array.of(0, 3), g3, h3);
+  const idcg = 3 + 1 / Math.log2(3);
+  const rho = (d: number) => 1 / (1 + Math.exp(d));
+  // row 2 (label 1, rank 3) gains from the pair with row 1 (label 0, rank 2) and loses to row 0
+  const d21 = (1 * (1 / Math.log2(3) - 0.5)) / idcg;
+  const d02 = (2 * (1 - 0.5)) / idcg;
+  assert.ok(Math.abs(g3[2] - (-d21 * rho(1 - 2) + d02 * rho(3 - 1))) < 1e-12, `grad ${g3[2]}`);
+});

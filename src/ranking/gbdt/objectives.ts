@@ -106,13 +106,15 @@ export const regressionObjective: Objective = {
 export function lambdarankObjective(truncation: number, sigma: number): Objective {
   // scratch grown on demand, reused across groups and calls
   let order = new Int32Array(0);
-  let rank = new Int32Array(0);
   let sortedLabels = new Float64Array(0);
+  let gainOrd = new Float64Array(0);
+  let disc = new Float64Array(0);
   const prepare = (len: number): void => {
     if (order.length < len) {
       order = new Int32Array(len);
-      rank = new Int32Array(len);
       sortedLabels = new Float64Array(len);
+      gainOrd = new Float64Array(len);
+      disc = Float64Array.from({ length: len }, (_, i) => 1 / Math.log2(i + 2));
     }
   };
   /** Visits the weighted pairs of group [a, b): fn(hi row, lo row, |ΔNDCG|). */
@@ -125,22 +127,24 @@ export function lambdarankObjective(truncation: number, sigma: number): Objectiv
     }
     const sl = sortedLabels.subarray(0, len).sort().reverse();
     let idcg = 0;
-    for (let i = 0; i < Math.min(len, truncation); i++) idcg += (2 ** sl[i] - 1) / Math.log2(i + 2);
+    for (let i = 0; i < Math.min(len, truncation); i++) idcg += (2 ** sl[i] - 1) * disc[i];
     if (idcg <= 0) return;
+    const inv = 1 / idcg;
     // current ranking: score descending, ties by row (deterministic)
     const ord = order.subarray(0, len).sort((x, y) => scores[a + y] - scores[a + x] || x - y);
-    for (let r = 0; r < len; r++) rank[ord[r]] = r;
+    for (let p = 0; p < len; p++) gainOrd[p] = 2 ** labels[a + ord[p]] - 1;
     const top = Math.min(len, truncation);
     for (let p = 0; p < top; p++) {
       const i = ord[p];
-      const li = labels[a + i];
+      const gi = gainOrd[p];
+      const dp = disc[p];
       for (let q = p + 1; q < len; q++) {
-        const j = ord[q];
-        const lj = labels[a + j];
-        if (li === lj) continue;
-        const delta = (Math.abs(2 ** li - 2 ** lj) * Math.abs(1 / Math.log2(p + 2) - 1 / Math.log2(q + 2))) / idcg;
-        if (li > lj) fn(a + i, a + j, delta);
-        else fn(a + j, a + i, delta);
+        const gj = gainOrd[q];
+        if (gi === gj) continue;
+        // |gain_i - gain_j| |disc(p) - disc(q)| / IDCG; disc decreases with rank, so dp > disc[q]
+        const delta = Math.abs(gi - gj) * (dp - disc[q]) * inv;
+        if (gi > gj) fn(a + i, a + ord[q], delta);
+        else fn(a + ord[q], a + i, delta);
       }
     }
   };
