@@ -128,7 +128,11 @@ async function childTrain(o: Opts, threads: number): Promise<void> {
   const { train, valid } = loadData(o);
   const t0 = performance.now();
   const c0 = process.cpuUsage();
-  const res = await trainGbdt(train, trainParams(o, train.labels), { threads });
+  // progress on stderr (the parent passes it through): long runs on a shared machine are otherwise silent
+  const onRound = (r: number) => {
+    if ((r + 1) % 20 === 0) process.stderr.write(`  threads=${threads}: round ${r + 1}/${o.rounds}, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  };
+  const res = await trainGbdt(train, trainParams(o, train.labels), { threads, onRound });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   const raw = new Float64Array(valid.nRows);
