@@ -4,6 +4,12 @@
  * so steady-state training allocates nothing.
  * @example const b = new BagBatch(); b.reset(); b.reserve(2); b.push(7, 1); b.push(9, 0.5); b.endRow();
  */
+/** Where a BagBatch allocates its arrays (zero-filled), e.g. a kernel backend's memory. */
+export interface BagAlloc {
+  f32(n: number): Float32Array;
+  i32(n: number): Int32Array;
+}
+
 export class BagBatch {
   offsets: Int32Array;
   indices: Int32Array;
@@ -13,10 +19,26 @@ export class BagBatch {
   /** Entries written so far (the end of the open row). */
   size = 0;
 
-  constructor(rowCapacity = 64, entryCapacity = 256) {
-    this.offsets = new Int32Array(rowCapacity + 1);
-    this.indices = new Int32Array(Math.max(1, entryCapacity));
-    this.weights = new Float32Array(Math.max(1, entryCapacity));
+  /**
+   * `alloc` places the arrays (and their regrowths) in a kernel backend's memory, so WebAssembly
+   * kernels read the bags in place; by default they are ordinary typed arrays.
+   */
+  constructor(
+    rowCapacity = 64,
+    entryCapacity = 256,
+    readonly alloc: BagAlloc | null = null,
+  ) {
+    this.offsets = this.i32(rowCapacity + 1);
+    this.indices = this.i32(Math.max(1, entryCapacity));
+    this.weights = this.f32(Math.max(1, entryCapacity));
+  }
+
+  private i32(n: number): Int32Array {
+    return this.alloc ? this.alloc.i32(n) : new Int32Array(n);
+  }
+
+  private f32(n: number): Float32Array {
+    return this.alloc ? this.alloc.f32(n) : new Float32Array(n);
   }
 
   reset(): void {
@@ -30,9 +52,9 @@ export class BagBatch {
     if (need <= this.indices.length) return;
     let cap = this.indices.length * 2;
     while (cap < need) cap *= 2;
-    const ni = new Int32Array(cap);
+    const ni = this.i32(cap);
     ni.set(this.indices);
-    const nw = new Float32Array(cap);
+    const nw = this.f32(cap);
     nw.set(this.weights);
     this.indices = ni;
     this.weights = nw;
@@ -48,7 +70,7 @@ export class BagBatch {
   /** Closes the open row. */
   endRow(): void {
     if (this.rows + 2 > this.offsets.length) {
-      const no = new Int32Array(this.offsets.length * 2);
+      const no = this.i32(this.offsets.length * 2);
       no.set(this.offsets);
       this.offsets = no;
     }

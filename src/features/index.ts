@@ -2,3 +2,4 @@
 export { BagBatch } from './bags.ts';
 export type { FeatureSpaceOptions, TableSpec, BagFieldSpec, TowerInputSpec, EntityEncoding, RawFeatures } from './space.ts';
 export { FeatureSpace, TowerBatch, DEFAULT_FEATURE_OPTIONS } from './space.ts';
+export type { BagAlloc } from './bags.ts';

@@ -1,5 +1,5 @@
 import { type Dataset, type EntityTable, type FeatureColumn, type FeatureValue, tokenize } from '../data/index.ts';
-import { BagBatch } from './bags.ts';
+import { BagBatch, type BagAlloc } from './bags.ts';
 
 /**
  * The fitted feature space: every user and item feature turned into embedding bags (rows of named
@@ -80,11 +80,13 @@ export class TowerBatch {
   dense: Float32Array;
   rows = 0;
 
+  /** `alloc`: where the bags' arrays live (a kernel backend's memory, for kernels that read them in place). */
   constructor(
     readonly spec: TowerInputSpec,
     capacity = 64,
+    alloc: BagAlloc | null = null,
   ) {
-    this.bags = spec.bags.map(() => new BagBatch(capacity, capacity * 4));
+    this.bags = spec.bags.map(() => new BagBatch(capacity, capacity * 4, alloc));
     this.dense = new Float32Array(Math.max(1, capacity * spec.denseWidth));
   }
 
@@ -102,6 +104,12 @@ export class TowerBatch {
       this.dense = d;
     }
   }
+}
+
+// The entity's own id field (no source column), as opposed to a feature column of kind 'id' (a zip
+// code): the own id indexes by entity row, a column by its vocabulary code.
+function isOwnId(f: BagFieldSpec): boolean {
+  return f.kind === 'id' && f.column === undefined;
 }
 
 interface NumericStats {
@@ -263,7 +271,7 @@ export class FeatureSpace {
   /** Writes one entity's entries of bag field `f` (row r of `table`) into the open row of `b`. */
   private writeBag(b: BagBatch, f: BagFieldSpec, table: EntityTable, r: number, seen: Uint8Array, which: 'user' | 'item'): void {
     const rows = this.tables[f.table].rows;
-    if (f.kind === 'id') {
+    if (isOwnId(f)) {
       b.reserve(1);
       b.push(seen[r] ? r : rows - 1, 1);
       return;
@@ -327,7 +335,7 @@ export class FeatureSpace {
       }
       if (u >= 0) {
         const enc = this.userEnc.bags[e];
-        if (dropId && field.kind === 'id') {
+        if (dropId && isOwnId(field)) {
           bag.reserve(1);
           bag.push(this.tables[field.table].rows - 1, 1);
           bag.endRow();
@@ -385,7 +393,7 @@ export class FeatureSpace {
         continue;
       }
       bag.reserve(1);
-      if (field.kind === 'id') {
+      if (isOwnId(field)) {
         bag.push(missing, 1);
         bag.endRow();
         continue;
@@ -477,7 +485,7 @@ export class FeatureSpace {
     for (let f = 0; f < spec.bags.length; f++) {
       const field = spec.bags[f];
       const bag = batch.bags[f];
-      if (dropId && field.kind === 'id') {
+      if (dropId && isOwnId(field)) {
         bag.reserve(1);
         bag.push(this.tables[field.table].rows - 1, 1);
         bag.endRow();

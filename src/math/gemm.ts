@@ -56,6 +56,42 @@ export interface KernelBackend {
   alloc(n: number): Float32Array;
   /** The shared memory `alloc` draws from, for backends that have one (post it to workers). */
   readonly memory?: WasmMemory;
+  /** Fused training kernels (the WebAssembly backend has them; the plain one does not: callers then
+   * run their own reference code, which is what the fast kernels are held to). */
+  readonly train?: TrainKernels;
+}
+
+/**
+ * Training kernels of a fast backend. Every array must live in the backend's memory (`alloc`, or
+ * `allocInt32`): they are read and written in place, and anything else is refused with a RangeError.
+ * Each mirrors a plain TypeScript reference: the two-tower's softmaxLoss, poolForward, poolBackward,
+ * and the Optimizer's Adam updates.
+ * @example
+ *   const t = getKernelBackend().train;
+ *   if (t) total = t.softmaxXent(B, C, S, 1 / tau, logQ, colItem, w, 1 / B, dS);
+ */
+export interface TrainKernels {
+  /** dst[i] = exp(src[i]) for i < n: polynomial exp, relative error about 1e-7; 0 below -87.33. */
+  expArray(src: Float32Array, dst: Float32Array, n: number): void;
+  /**
+   * In-batch softmax cross-entropy over the B x C scores S (row i's positive is column i): logits
+   * S_ij invTau - logQ_j, columns j != i holding row i's own item masked. Only rows with w_i >= 0
+   * (rows with w_i < 0 are left untouched for the caller). Writes dS = w_i (p_ij - [j = i]) invTau invB
+   * and returns sum_i w_i (logsumexp_j z_ij - z_ii).
+   */
+  softmaxXent(B: number, C: number, S: Float32Array, invTau: number, logQ: Float32Array | null, colItem: Int32Array, w: Float32Array, invB: number, dS: Float32Array): number;
+  /** Weighted mean pooling: X[r*ldx + xOff + j] = sum_e w_e table[idx_e*dim + j] / sum_e |w_e| (0 for an empty bag). */
+  bagPool(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, dim: number, X: Float32Array, ldx: number, xOff: number): void;
+  /** Pooling backward as a scatter-add: entry e of a row with z = sum |w| > 0 adds w_e dX[r] / z into grads at element dst[e]. */
+  bagScatter(offsets: Int32Array, weights: Float32Array, dst: Int32Array, B: number, dim: number, dX: Float32Array, ldx: number, xOff: number, grads: Float32Array): void;
+  /** Adam over n floats: p, m, v, g are views starting at element 0 of the span. */
+  adamDense(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, n: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
+  /** Lazy Adam on table rows: rows[r] of the table (p, m, v start at its element 0) takes g[r*dim ..). */
+  adamRows(p: Float32Array, m: Float32Array, v: Float32Array, rows: Int32Array, nRows: number, dim: number, g: Float32Array, lr: number, b1: number, b2: number, eps: number, l2: number): void;
+  /** e = d e + (1 - d) p over n floats. */
+  emaUpdate(e: Float32Array, p: Float32Array, n: number, d: number): void;
+  /** A zero-filled Int32Array of n elements in the backend's memory. */
+  allocInt32(n: number): Int32Array;
 }
 
 /** Plain TypeScript backend: the reference. */

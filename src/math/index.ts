@@ -10,3 +10,4 @@ export { Optimizer, optimizerStateSize, lrMultiplier } from './optim.ts';
 export type { KernelBackendOptions } from './gemm.ts';
 export type { WasmKernelBackend, WasmBackendOptions, WasmMemory, WasmModule } from './wasm/backend.ts';
 export { createWasmBackend } from './wasm/backend.ts';
+export type { TrainKernels } from './gemm.ts';

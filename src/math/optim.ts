@@ -4,6 +4,7 @@
  * touched (only those rows' parameters and moments move). State lives in flat arrays the caller may
  * allocate in shared memory, so Hogwild workers update one model.
  */
+import type { TrainKernels } from './gemm.ts';
 
 export type OptimizerKind = 'adam' | 'adagrad';
 
@@ -49,6 +50,9 @@ export class Optimizer {
     readonly params: Float32Array,
     readonly state: Float32Array,
     initState = true,
+    /** A backend's training kernels: Adam's updates then run there (params, state and gradients must
+     * live in its memory). Adagrad, and float64 gradients, always take the plain loops. */
+    readonly fast: TrainKernels | null = null,
   ) {
     this.kind = config.kind;
     this.beta1 = config.beta1 ?? 0.9;
@@ -88,7 +92,9 @@ export class Optimizer {
     const l2 = this.l2;
     const lr = this.lrT;
     const eps = this.eps;
-    if (this.kind === 'adam') {
+    if (this.kind === 'adam' && this.fast && grad instanceof Float32Array) {
+      this.fast.adamDense(p.subarray(off, off + n), m.subarray(off, off + n), v.subarray(off, off + n), grad.subarray(gOff, gOff + n), n, lr, this.beta1, this.beta2, eps, l2);
+    } else if (this.kind === 'adam') {
       const b1 = this.beta1;
       const b2 = this.beta2;
       for (let i = 0; i < n; i++) {
@@ -119,6 +125,11 @@ export class Optimizer {
    * parameters and moments (lazy Adam: their moments do not decay).
    */
   updateRows(tableOff: number, dim: number, rows: Int32Array, nRows: number, grads: Float32Array | Float64Array): void {
+    if (this.kind === 'adam' && this.fast && grads instanceof Float32Array) {
+      const end = this.params.length;
+      this.fast.adamRows(this.params.subarray(tableOff, end), this.m.subarray(tableOff, end), this.v.subarray(tableOff, end), rows, nRows, dim, grads, this.lrT, this.beta1, this.beta2, this.eps, this.l2);
+      return;
+    }
     for (let r = 0; r < nRows; r++) this.updateDense(tableOff + rows[r] * dim, dim, grads, r * dim);
   }
 }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import type { KernelBackend } from '../gemm.ts';
+import type { KernelBackend, TrainKernels } from '../gemm.ts';
 
 // The parts of the WebAssembly JS API used here: the project's lib settings (ES2022, node types)
 // do not declare the WebAssembly namespace, so it is typed locally and read off globalThis.
@@ -43,7 +43,8 @@ export interface WasmKernelBackend extends KernelBackend {
   /** True when multiply-adds are fused (relaxed SIMD available in this engine). */
   readonly fused: boolean;
   /** True if `arr` lies in this backend's memory, i.e. the kernels read it without copying. */
-  owns(arr: Float32Array): boolean;
+  owns(arr: Float32Array | Int32Array): boolean;
+  readonly train: TrainKernels;
   /** A Float32Array over this memory at `byteOffset` (e.g. an offset another thread allocated). */
   view(byteOffset: number, length: number): Float32Array;
 }
@@ -68,6 +69,13 @@ interface Exports {
   ): void;
   gemv(rows: number, cols: number, m: number, x: number, y: number): void;
   gemvx(rows: number, cols: number, m: number, ldm: number, x: number, alpha: number, beta: number, y: number): void;
+  expArray(src: number, dst: number, n: number): void;
+  softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number): number;
+  bagPool(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
+  bagScatter(offsets: number, weights: number, dst: number, B: number, dim: number, dX: number, ldx: number, xOff: number, grads: number): void;
+  adamDense(p: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
+  adamRows(p: number, m: number, v: number, rows: number, nRows: number, dim: number, g: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
+  emaUpdate(e: number, p: number, n: number, d: number): void;
   workBytes(): number;
   heapBase(): number;
   fused(): number;
@@ -213,7 +221,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     }
   };
 
-  const owns = (arr: Float32Array): boolean => {
+  const owns = (arr: Float32Array | Int32Array): boolean => {
     const buf = arr.buffer;
     if (known.has(buf)) return true;
     if (foreign.has(buf) || !(buf instanceof SharedArrayBuffer) || buf.byteLength < headerAt + ALIGN) return false;
@@ -248,7 +256,80 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     return stageAt;
   };
 
+  // Training kernels read and write in place: an array outside the memory is a caller's mistake.
+  const at = (fn: string, name: string, arr: Float32Array | Int32Array, need: number): number => {
+    if (!owns(arr)) throw new RangeError(`${fn}: ${name} is not in the kernel memory (allocate it with the backend's alloc)`);
+    if (arr.length < need) throw new RangeError(`${fn}: ${name} has ${arr.length} elements, needs ${need}`);
+    return arr.byteOffset;
+  };
+  const train: TrainKernels = {
+    expArray(src, dst, n) {
+      dim('expArray', 'n', n);
+      ex.expArray(at('expArray', 'src', src, n), at('expArray', 'dst', dst, n), n);
+    },
+    softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS) {
+      dim('softmaxXent', 'B', B);
+      dim('softmaxXent', 'C', C);
+      if (C < B) throw new RangeError(`softmaxXent: C = ${C} is less than B = ${B}`);
+      const f = 'softmaxXent';
+      return ex.softmaxXent(B, C, at(f, 'S', S, B * C), invTau, logQ ? at(f, 'logQ', logQ, C) : 0, at(f, 'colItem', colItem, C), at(f, 'w', w, B), invB, at(f, 'dS', dS, B * C));
+    },
+    bagPool(offsets, indices, weights, B, table, d, X, ldx, xOff) {
+      const f = 'bagPool';
+      dim(f, 'B', B);
+      at(f, 'offsets', offsets, B + 1);
+      const n = offsets[B];
+      if (B > 0 && ldx < xOff + d) throw new RangeError(`${f}: ldx = ${ldx} is less than xOff + dim = ${xOff + d}`);
+      let hi = -1;
+      for (let e = 0; e < n; e++) {
+        const i = indices[e];
+        if (i < 0) throw new RangeError(`${f}: indices[${e}] = ${i} is negative`);
+        if (i > hi) hi = i;
+      }
+      ex.bagPool(offsets.byteOffset, at(f, 'indices', indices, n), at(f, 'weights', weights, n), B, at(f, 'table', table, (hi + 1) * d), d, at(f, 'X', X, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff);
+    },
+    bagScatter(offsets, weights, dst, B, d, dX, ldx, xOff, grads) {
+      const f = 'bagScatter';
+      dim(f, 'B', B);
+      at(f, 'offsets', offsets, B + 1);
+      const n = offsets[B];
+      let hi = -1;
+      for (let e = 0; e < n; e++) {
+        const g = dst[e];
+        if (g < 0) throw new RangeError(`${f}: dst[${e}] = ${g} is negative`);
+        if (g > hi) hi = g;
+      }
+      ex.bagScatter(offsets.byteOffset, at(f, 'weights', weights, n), at(f, 'dst', dst, n), B, d, at(f, 'dX', dX, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff, at(f, 'grads', grads, hi + d));
+    },
+    adamDense(p, m, v, g, n, lr, b1, b2, eps, l2) {
+      const f = 'adamDense';
+      dim(f, 'n', n);
+      ex.adamDense(at(f, 'p', p, n), at(f, 'm', m, n), at(f, 'v', v, n), at(f, 'g', g, n), n, lr, b1, b2, eps, l2);
+    },
+    adamRows(p, m, v, rows, nRows, d, g, lr, b1, b2, eps, l2) {
+      const f = 'adamRows';
+      dim(f, 'nRows', nRows);
+      let hi = -1;
+      for (let r = 0; r < nRows; r++) {
+        if (rows[r] < 0) throw new RangeError(`${f}: rows[${r}] = ${rows[r]} is negative`);
+        if (rows[r] > hi) hi = rows[r];
+      }
+      const need = (hi + 1) * d;
+      ex.adamRows(at(f, 'p', p, need), at(f, 'm', m, need), at(f, 'v', v, need), at(f, 'rows', rows, nRows), nRows, d, at(f, 'g', g, nRows * d), lr, b1, b2, eps, l2);
+    },
+    emaUpdate(e, p, n, d) {
+      dim('emaUpdate', 'n', n);
+      ex.emaUpdate(at('emaUpdate', 'e', e, n), at('emaUpdate', 'p', p, n), n, d);
+    },
+    allocInt32(n) {
+      if (!Number.isInteger(n) || n < 0) throw new RangeError(`allocInt32: n must be a non-negative integer, got ${n}`);
+      const off = allocBytes(n * 4);
+      return new Int32Array(heapNow().buffer, off, n);
+    },
+  };
+
   const backend: WasmKernelBackend = {
+    train,
     name: fused ? 'wasm-simd-fma' : 'wasm-simd',
     memory,
     module: loaded.module,

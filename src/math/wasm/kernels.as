@@ -365,3 +365,274 @@ export function gemvx(rows: i32, cols: i32, m: usize, ldm: i32, x: usize, alpha:
     store<f32>(yp, beta == 0 ? alpha * t : alpha * t + beta * load<f32>(yp));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Training kernels: the in-batch softmax loss, embedding-bag pooling (gather and scatter), the
+// lazy Adam row update and the weights' moving average. Each has a plain TypeScript reference in
+// the two-tower (loss.ts, layers.ts) or math (optim.ts) code, held to it by differential tests.
+
+// exp(x) on four lanes, Cephes' expf scheme: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two
+// parts so n ln2 is exact), a degree-7 polynomial for e^r (relative error ~1e-7), times 2^n built
+// in the exponent bits. Below -87.33 (where 2^n would leave the normal range) the result is 0, so
+// a masked -inf logit gives exactly 0; above 88.72 it is clamped (the callers subtract the max first).
+const EXP_LO: f32 = -87.33654;
+const EXP_HI: f32 = 88.72283;
+
+// @ts-ignore: decorator
+@inline
+function expv(x: v128): v128 {
+  const keep = f32x4.ge(x, f32x4.splat(EXP_LO));
+  const xc = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
+  r = f32x4.add(r, f32x4.mul(n, f32x4.splat(2.12194440e-4)));
+  let p = f32x4.splat(1.9875691500e-4);
+  p = madd(p, r, f32x4.splat(1.3981999507e-3));
+  p = madd(p, r, f32x4.splat(8.3334519073e-3));
+  p = madd(p, r, f32x4.splat(4.1665795894e-2));
+  p = madd(p, r, f32x4.splat(1.6666665459e-1));
+  p = madd(p, r, f32x4.splat(5.0000001201e-1));
+  p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1)));
+  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  return v128.and(f32x4.mul(p, pow2), keep);
+}
+
+/** dst[i] = exp(src[i]) for n floats (src may equal dst). */
+export function expArray(src: usize, dst: usize, n: i32): void {
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dst + o, expv(v128.load(src + o)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dst + o, f32x4.extract_lane(expv(f32x4.splat(load<f32>(src + o))), 0));
+  }
+}
+
+/**
+ * In-batch sampled softmax over the rows i < B of S (B x C, row stride C) whose weight w[i] >= 0
+ * (rows with w[i] < 0 are left to the caller, dS untouched): logits z_ij = S_ij invTau - logQ_j
+ * (logQ = 0: none), columns j != i with colItem[j] == colItem[i] masked. Writes
+ * dS_ij = w_i (p_ij - [j = i]) invTau invB and returns sum_i w_i (logsumexp_j z_ij - z_ii).
+ */
+export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, colItem: usize, w: usize, invB: f32, dS: usize): f64 {
+  let total: f64 = 0;
+  const vt = f32x4.splat(invTau);
+  const ninf = f32x4.splat(-Infinity);
+  const lane = i32x4(0, 1, 2, 3);
+  const cv = C & ~3;
+  for (let i: i32 = 0; i < B; i++) {
+    const wi = load<f32>(w + (<usize>i << 2));
+    if (wi < 0) continue;
+    const row = <usize>i * <usize>C << 2;
+    const s = S + row;
+    const d = dS + row;
+    const own = i32x4.splat(load<i32>(colItem + (<usize>i << 2)));
+    const vi = i32x4.splat(i);
+    // pass 1: logits (masked at -inf) into dS, and their max
+    let vmax = ninf;
+    let j: i32 = 0;
+    for (; j < cv; j += 4) {
+      const o = <usize>j << 2;
+      let z = f32x4.mul(v128.load(s + o), vt);
+      if (logQ) z = f32x4.sub(z, v128.load(logQ + o));
+      const masked = v128.and(i32x4.eq(v128.load(colItem + o), own), i32x4.ne(i32x4.add(lane, i32x4.splat(j)), vi));
+      z = v128.bitselect(ninf, z, masked);
+      v128.store(d + o, z);
+      vmax = f32x4.max(vmax, z);
+    }
+    let zmax: f32 = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
+    for (; j < C; j++) {
+      const o = <usize>j << 2;
+      let z: f32 = load<f32>(s + o) * invTau;
+      if (logQ) z -= load<f32>(logQ + o);
+      if (j != i && load<i32>(colItem + o) == load<i32>(colItem + (<usize>i << 2))) z = -Infinity;
+      store<f32>(d + o, z);
+      if (z > zmax) zmax = z;
+    }
+    // pass 2: exp(z - max) and the partition sum (masked columns give exactly 0)
+    const vm = f32x4.splat(zmax);
+    let vs = f32x4.splat(0);
+    for (j = 0; j < cv; j += 4) {
+      const o = <usize>j << 2;
+      const e = expv(f32x4.sub(v128.load(d + o), vm));
+      v128.store(d + o, e);
+      vs = f32x4.add(vs, e);
+    }
+    let sum: f64 = <f64>f32x4.extract_lane(vs, 0) + <f64>f32x4.extract_lane(vs, 1) + <f64>f32x4.extract_lane(vs, 2) + <f64>f32x4.extract_lane(vs, 3);
+    for (; j < C; j++) {
+      const o = <usize>j << 2;
+      const e = f32x4.extract_lane(expv(f32x4.splat(load<f32>(d + o) - zmax)), 0);
+      store<f32>(d + o, e);
+      sum += <f64>e;
+    }
+    const io = <usize>i << 2;
+    const zi: f64 = <f64>load<f32>(s + io) * <f64>invTau - (logQ ? <f64>load<f32>(logQ + io) : 0);
+    total += <f64>wi * (Math.log(sum) + <f64>zmax - zi);
+    // pass 3: d/dS_ij = w_i (p_ij - [j = i]) / (tau B)
+    const scale = <f32>(<f64>wi * <f64>invTau * <f64>invB / sum);
+    const vsc = f32x4.splat(scale);
+    for (j = 0; j < cv; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(d + o, f32x4.mul(v128.load(d + o), vsc));
+    }
+    for (; j < C; j++) {
+      const o = <usize>j << 2;
+      store<f32>(d + o, load<f32>(d + o) * scale);
+    }
+    store<f32>(d + io, load<f32>(d + io) - wi * invTau * invB);
+  }
+  return total;
+}
+
+/**
+ * Weighted mean-pooling of embedding rows (table at byte offset `table`, `dim` floats per row):
+ * X[r*ldx + xOff ..][0 .. dim) = sum_e w_e T[idx_e] / sum_e |w_e| over r's entries
+ * offsets[r] .. offsets[r+1] (zeros for an empty bag). Sixteen columns at a time in registers.
+ */
+export function bagPool(offsets: usize, indices: usize, weights: usize, B: i32, table: usize, dim: i32, X: usize, ldx: i32, xOff: i32): void {
+  const rowBytes = <usize>dim << 2;
+  for (let r: i32 = 0; r < B; r++) {
+    const a = load<i32>(offsets + (<usize>r << 2));
+    const b = load<i32>(offsets + (<usize>(r + 1) << 2));
+    let z: f32 = 0;
+    for (let e = a; e < b; e++) z += abs<f32>(load<f32>(weights + (<usize>e << 2)));
+    const inv: f32 = z == 0 ? 0 : 1 / z;
+    const x = X + ((<usize>r * <usize>ldx + <usize>xOff) << 2);
+    let j: i32 = 0;
+    for (; j + 16 <= dim; j += 16) {
+      const jo = <usize>j << 2;
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      for (let e = a; e < b; e++) {
+        const eo = <usize>e << 2;
+        const vw = f32x4.splat(load<f32>(weights + eo));
+        const t = table + <usize>load<i32>(indices + eo) * rowBytes + jo;
+        s0 = madd(vw, v128.load(t), s0);
+        s1 = madd(vw, v128.load(t, 16), s1);
+        s2 = madd(vw, v128.load(t, 32), s2);
+        s3 = madd(vw, v128.load(t, 48), s3);
+      }
+      const vi = f32x4.splat(inv);
+      v128.store(x + jo, f32x4.mul(s0, vi));
+      v128.store(x + jo, f32x4.mul(s1, vi), 16);
+      v128.store(x + jo, f32x4.mul(s2, vi), 32);
+      v128.store(x + jo, f32x4.mul(s3, vi), 48);
+    }
+    for (; j < dim; j++) {
+      let s: f32 = 0;
+      for (let e = a; e < b; e++) {
+        const eo = <usize>e << 2;
+        s += load<f32>(weights + eo) * load<f32>(table + <usize>load<i32>(indices + eo) * rowBytes + (<usize>j << 2));
+      }
+      store<f32>(x + (<usize>j << 2), s * inv);
+    }
+  }
+}
+
+/**
+ * The pooling's backward pass as a scatter-add: for each row r with sum_e |w_e| = z > 0, adds
+ * w_e dX[r] / z into the gradient row at element dst[e] of grads (the caller maps table rows to
+ * compact gradient rows). Rows with z = 0 are skipped.
+ */
+export function bagScatter(offsets: usize, weights: usize, dst: usize, B: i32, dim: i32, dX: usize, ldx: i32, xOff: i32, grads: usize): void {
+  for (let r: i32 = 0; r < B; r++) {
+    const a = load<i32>(offsets + (<usize>r << 2));
+    const b = load<i32>(offsets + (<usize>(r + 1) << 2));
+    let z: f32 = 0;
+    for (let e = a; e < b; e++) z += abs<f32>(load<f32>(weights + (<usize>e << 2)));
+    if (z == 0) continue;
+    const inv: f32 = 1 / z;
+    const x = dX + ((<usize>r * <usize>ldx + <usize>xOff) << 2);
+    let j: i32 = 0;
+    for (; j + 16 <= dim; j += 16) {
+      const jo = <usize>j << 2;
+      const vi = f32x4.splat(inv);
+      const d0 = f32x4.mul(v128.load(x + jo), vi);
+      const d1 = f32x4.mul(v128.load(x + jo, 16), vi);
+      const d2 = f32x4.mul(v128.load(x + jo, 32), vi);
+      const d3 = f32x4.mul(v128.load(x + jo, 48), vi);
+      for (let e = a; e < b; e++) {
+        const eo = <usize>e << 2;
+        const vw = f32x4.splat(load<f32>(weights + eo));
+        const g = grads + (<usize>load<i32>(dst + eo) << 2) + jo;
+        v128.store(g, madd(vw, d0, v128.load(g)));
+        v128.store(g, madd(vw, d1, v128.load(g, 16)), 16);
+        v128.store(g, madd(vw, d2, v128.load(g, 32)), 32);
+        v128.store(g, madd(vw, d3, v128.load(g, 48)), 48);
+      }
+    }
+    for (; j < dim; j++) {
+      const dj = load<f32>(x + (<usize>j << 2)) * inv;
+      for (let e = a; e < b; e++) {
+        const eo = <usize>e << 2;
+        const g = grads + (<usize>load<i32>(dst + eo) << 2) + (<usize>j << 2);
+        store<f32>(g, load<f32>(g) + load<f32>(weights + eo) * dj);
+      }
+    }
+  }
+}
+
+// Adam on n contiguous floats: g' = g + l2 p; m = b1 m + (1-b1) g'; v = b2 v + (1-b2) g'^2;
+// p -= lr m / (sqrt v + eps).
+// @ts-ignore: decorator
+@inline
+function adamSpan(p: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
+  const c1: f32 = 1 - b1;
+  const c2: f32 = 1 - b2;
+  const vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1), vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2);
+  const vlr = f32x4.splat(lr), veps = f32x4.splat(eps), vl2 = f32x4.splat(l2);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const pv = v128.load(p + o);
+    const gv = madd(vl2, pv, v128.load(g + o));
+    const mi = madd(vc1, gv, f32x4.mul(vb1, v128.load(m + o)));
+    const vi = madd(vc2, f32x4.mul(gv, gv), f32x4.mul(vb2, v128.load(v + o)));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+    v128.store(p + o, f32x4.sub(pv, f32x4.div(f32x4.mul(vlr, mi), f32x4.add(f32x4.sqrt(vi), veps))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const pv = load<f32>(p + o);
+    const gv = load<f32>(g + o) + l2 * pv;
+    const mi = b1 * load<f32>(m + o) + c1 * gv;
+    const vi = b2 * load<f32>(v + o) + c2 * gv * gv;
+    store<f32>(m + o, mi);
+    store<f32>(v + o, vi);
+    store<f32>(p + o, pv - (lr * mi) / (sqrt<f32>(vi) + eps));
+  }
+}
+
+/** Adam over params p, moments m and v (byte offsets of element 0 of each) for n floats from gradient g. */
+export function adamDense(p: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
+  adamSpan(p, m, v, g, n, lr, b1, b2, eps, l2);
+}
+
+/**
+ * Lazy Adam on the rows of a table: row rows[r] (i32) of `dim` floats, at params/moments byte
+ * offsets p, m, v of the table's element 0, takes gradient row r of g, for r < nRows.
+ */
+export function adamRows(p: usize, m: usize, v: usize, rows: usize, nRows: i32, dim: i32, g: usize, lr: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
+  const rowBytes = <usize>dim << 2;
+  for (let r: i32 = 0; r < nRows; r++) {
+    const o = <usize>load<i32>(rows + (<usize>r << 2)) * rowBytes;
+    adamSpan(p + o, m + o, v + o, g + <usize>r * rowBytes, dim, lr, b1, b2, eps, l2);
+  }
+}
+
+/** e = d e + (1 - d) p over n floats: the weights' exponential moving average. */
+export function emaUpdate(e: usize, p: usize, n: i32, d: f32): void {
+  const c: f32 = 1 - d;
+  const vd = f32x4.splat(d), vc = f32x4.splat(c);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(e + o, madd(vc, v128.load(p + o), f32x4.mul(vd, v128.load(e + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(e + o, d * load<f32>(e + o) + c * load<f32>(p + o));
+  }
+}

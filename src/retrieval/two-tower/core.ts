@@ -3,7 +3,7 @@
  * (user history before the positive, positive item, sampled negatives) -> loss and gradients ->
  * lazy optimiser updates on the shared parameters -> moving average.
  */
-import { AliasTable, lrMultiplier, Optimizer, type KernelBackend, type Rng } from '../../math/index.ts';
+import { AliasTable, lrMultiplier, Optimizer, type KernelBackend, type Rng, type TrainKernels } from '../../math/index.ts';
 import { TowerBatch, type FeatureSpace } from '../../features/index.ts';
 import type { Dataset } from '../../data/index.ts';
 import type { TwoTowerConfig } from './config.ts';
@@ -82,6 +82,8 @@ export class TrainerCore {
   private readonly scratch: StepScratch;
   private readonly alias: AliasTable | null;
   private readonly fs: FeatureSpace;
+  /** The backend's training kernels, if it has them (else the plain reference loops run). */
+  private readonly fast: TrainKernels | null;
   /** Steps this core has taken (for the moving-average warm-up). */
   steps = 0;
 
@@ -100,16 +102,21 @@ export class TrainerCore {
     readonly emaThreads = 1,
   ) {
     this.fs = net.features;
-    this.opt = new Optimizer({ kind: cfg.optimizer, lr: cfg.lr, l2: cfg.l2 }, params, optState, initOptState);
+    // the kernels read params, moments, batches and scratch in place: all of them in kernel memory
+    const owns = (a: Float32Array | null) => a === null || ((backend as { owns?: (a: Float32Array) => boolean }).owns?.(a) ?? false);
+    const fast = backend.train && owns(params) && owns(optState) && owns(ema) ? backend.train : null;
+    this.fast = fast;
+    this.opt = new Optimizer({ kind: cfg.optimizer, lr: cfg.lr, l2: cfg.l2 }, params, optState, initOptState, fast);
     this.loss = { kind: cfg.loss, temperature: cfg.temperature, negatives: cfg.negatives };
     const B = cfg.batchSize;
     const C = cfg.loss === 'softmax' ? B + cfg.negatives : B * (1 + cfg.negatives);
-    this.ub = new TowerBatch(this.fs.user, B);
-    this.ib = new TowerBatch(this.fs.item, C);
-    this.colItem = new Int32Array(C);
-    this.w = new Float32Array(B);
-    this.logQ = new Float32Array(C);
-    this.scratch = new StepScratch(net, B, this.loss, backend.alloc);
+    const bagAlloc = fast ? { f32: backend.alloc, i32: (n: number) => fast.allocInt32(n) } : null;
+    this.ub = new TowerBatch(this.fs.user, B, bagAlloc);
+    this.ib = new TowerBatch(this.fs.item, C, bagAlloc);
+    this.colItem = fast ? fast.allocInt32(C) : new Int32Array(C);
+    this.w = fast ? backend.alloc(B) : new Float32Array(B);
+    this.logQ = fast ? backend.alloc(C) : new Float32Array(C);
+    this.scratch = new StepScratch(net, B, this.loss, backend.alloc, fast);
     this.alias = cfg.negatives > 0 && cfg.negativeSampling === 'popularity' ? new AliasTable(ex.itemCounts) : null;
   }
 
@@ -197,6 +204,10 @@ export class TrainerCore {
     const d = Math.pow(d1, this.emaEvery * this.emaThreads);
     const e = this.ema!;
     const p = this.params;
+    if (this.fast) {
+      this.fast.emaUpdate(e, p, p.length, d);
+      return;
+    }
     const c = 1 - d;
     for (let i = 0; i < p.length; i++) e[i] = d * e[i] + c * p[i];
   }

@@ -3,7 +3,7 @@
  * Dense maths goes through a KernelBackend's gemm, so a fast backend speeds every product;
  * tests pass a float64 gemm and Float64Arrays to check gradients by central differences.
  */
-import type { Gemm } from '../../math/index.ts';
+import type { Gemm, TrainKernels } from '../../math/index.ts';
 
 /** Y (B x nout) = X (B x nin) W^T + b, W stored nout x nin. */
 export function denseForward(gemm: Gemm, B: number, nin: number, nout: number, X: Float32Array, W: Float32Array, bias: Float32Array, Y: Float32Array): void {
@@ -135,14 +135,16 @@ export class RowGrad {
   grads: Float32Array;
   n = 0;
 
+  /** `gradArray` / `rowArray` allocate `grads` and `rows` (and their regrowths), e.g. in kernel memory. */
   constructor(
     readonly tableRows: number,
     readonly dim: number,
     capacity = 256,
-    gradArray: (n: number) => Float32Array = (n) => new Float32Array(n),
+    private readonly gradArray: (n: number) => Float32Array = (n) => new Float32Array(n),
+    private readonly rowArray: (n: number) => Int32Array = (n) => new Int32Array(n),
   ) {
     this.slot = new Int32Array(tableRows).fill(-1);
-    this.rows = new Int32Array(capacity);
+    this.rows = rowArray(capacity);
     this.grads = gradArray(capacity * dim);
   }
 
@@ -161,10 +163,10 @@ export class RowGrad {
 
   private grow(): void {
     const cap = this.rows.length * 2;
-    const r = new Int32Array(cap);
+    const r = this.rowArray(cap);
     r.set(this.rows);
     this.rows = r;
-    const g = new (this.grads.constructor as Float32ArrayConstructor)(cap * this.dim);
+    const g = this.gradArray(cap * this.dim);
     g.set(this.grads);
     this.grads = g;
   }
@@ -207,4 +209,41 @@ export function poolBackward(offsets: Int32Array, indices: Int32Array, weights: 
       }
     }
   }
+}
+
+/**
+ * poolBackward through a backend's scatter kernel: the slot map (which compact gradient row each
+ * entry adds into) is built here, exactly as poolBackward touches rows (every entry of a row whose
+ * weights are not all 0), then the kernel does the scaled adds. `dst` is scratch in kernel memory
+ * with room for every entry of the bag; returns it (grown when needed).
+ * @example dst = poolBackwardFast(k, bag.offsets, bag.indices, bag.weights, B, 32, dX, w0, 0, rg, dst, alloc32);
+ */
+export function poolBackwardFast(
+  k: TrainKernels,
+  offsets: Int32Array,
+  indices: Int32Array,
+  weights: Float32Array,
+  B: number,
+  dim: number,
+  dX: Float32Array,
+  ldx: number,
+  xOff: number,
+  grad: RowGrad,
+  dst: Int32Array,
+): Int32Array {
+  const n = offsets[B];
+  if (dst.length < n) dst = k.allocInt32(Math.max(n, dst.length * 2));
+  for (let r = 0; r < B; r++) {
+    const a = offsets[r];
+    const b = offsets[r + 1];
+    let z = 0;
+    for (let e = a; e < b; e++) z += Math.abs(weights[e]);
+    if (z === 0) {
+      for (let e = a; e < b; e++) dst[e] = 0;
+      continue;
+    }
+    for (let e = a; e < b; e++) dst[e] = grad.at(indices[e]);
+  }
+  k.bagScatter(offsets, weights, dst, B, dim, dX, ldx, xOff, grad.grads);
+  return dst;
 }

@@ -2,6 +2,7 @@
  * Losses over user/item score matrices, with their gradients. Scores are raw dot products;
  * logits are score / temperature.
  */
+import type { TrainKernels } from '../../math/index.ts';
 
 function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
@@ -38,11 +39,7 @@ export function softmaxLoss(
     const o = i * C;
     const wi = w[i];
     if (wi < 0) {
-      // negative feedback: BCE towards "no", only the diagonal gets gradient
-      for (let j = 0; j < C; j++) dS[o + j] = 0;
-      const z = S[o + i] * invTau;
-      total += -wi * softplus(z);
-      dS[o + i] = -wi * sigmoid(z) * invTau * invB;
+      total += negativeRow(i, C, S, invTau, invB, wi, dS);
       continue;
     }
     const own = colItem[i];
@@ -69,6 +66,39 @@ export function softmaxLoss(
     for (let j = 0; j < C; j++) dS[o + j] *= scale;
     dS[o + i] -= wi * invTau * invB;
   }
+  return total * invB;
+}
+
+// Negative feedback in the softmax loss: BCE towards "no", only the diagonal gets gradient.
+function negativeRow(i: number, C: number, S: Float32Array, invTau: number, invB: number, wi: number, dS: Float32Array): number {
+  const o = i * C;
+  for (let j = 0; j < C; j++) dS[o + j] = 0;
+  const z = S[o + i] * invTau;
+  dS[o + i] = -wi * sigmoid(z) * invTau * invB;
+  return -wi * softplus(z);
+}
+
+/**
+ * softmaxLoss on a backend's kernel (every array in its memory): the kernel takes the rows with
+ * w_i >= 0, this function the negative-feedback rows. Same result within float32 rounding
+ * (the kernel's exp is a polynomial, its sums are float32).
+ * @example const loss = softmaxLossFast(backend.train!, B, C, S, 0.05, logQ, colItem, w, dS);
+ */
+export function softmaxLossFast(
+  k: TrainKernels,
+  B: number,
+  C: number,
+  S: Float32Array,
+  tau: number,
+  logQ: Float32Array | null,
+  colItem: Int32Array,
+  w: Float32Array,
+  dS: Float32Array,
+): number {
+  const invTau = 1 / tau;
+  const invB = 1 / B;
+  let total = k.softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS);
+  for (let i = 0; i < B; i++) if (w[i] < 0) total += negativeRow(i, C, S, invTau, invB, w[i], dS);
   return total * invB;
 }
 

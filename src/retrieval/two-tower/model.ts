@@ -3,10 +3,10 @@
  * passes, and one training step's loss and gradients (shared by the single-thread trainer, the
  * Hogwild workers and the gradient checks).
  */
-import type { Gemm, Rng } from '../../math/index.ts';
+import type { Gemm, Rng, TrainKernels } from '../../math/index.ts';
 import type { FeatureSpace, TableSpec, TowerBatch, TowerInputSpec } from '../../features/index.ts';
-import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, poolBackward, poolForward, reluBackward, reluForward, RowGrad } from './layers.ts';
-import { bceLoss, softmaxLoss } from './loss.ts';
+import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, poolBackward, poolBackwardFast, poolForward, reluBackward, reluForward, RowGrad } from './layers.ts';
+import { bceLoss, softmaxLoss, softmaxLossFast } from './loss.ts';
 
 /** Where every tensor lives in the flat parameter array. */
 export interface TensorRef {
@@ -102,6 +102,10 @@ export class TowerScratch {
     this.dOut = alloc(cap * k);
     this.norms = alloc(cap);
   }
+
+  /** Per bag field: the scatter kernel's gradient-row offsets (kernel memory; grown on demand). */
+  dst: Int32Array[] = [];
+
 }
 
 /**
@@ -113,6 +117,7 @@ export class Tower {
   private viewsOf: Float32Array | null = null;
   private W: Float32Array[] = [];
   private b: Float32Array[] = [];
+  private tableViews: Float32Array[] = [];
 
   constructor(
     readonly spec: TowerInputSpec,
@@ -131,11 +136,12 @@ export class Tower {
     const L = this.layout;
     this.W = L.weights.map((w) => params.subarray(w.offset, w.offset + w.length));
     this.b = L.biases.map((b) => params.subarray(b.offset, b.offset + b.length));
+    this.tableViews = this.tables.map((t) => params.subarray(t.offset, t.offset + t.length));
     this.viewsOf = params;
   }
 
   /** Forward for batch.rows rows; returns s.out, whose first rows x dim values are the output. */
-  forward(gemm: Gemm, params: Float32Array, batch: TowerBatch, s: TowerScratch): Float32Array {
+  forward(gemm: Gemm, params: Float32Array, batch: TowerBatch, s: TowerScratch, fast: TrainKernels | null = null): Float32Array {
     const B = batch.rows;
     this.views(params);
     if (B > s.cap) throw new Error(`two-tower: batch of ${B} rows exceeds the scratch capacity ${s.cap}`);
@@ -145,7 +151,8 @@ export class Tower {
     for (let f = 0; f < this.spec.bags.length; f++) {
       const bag = batch.bags[f];
       const t = this.spec.bags[f].table;
-      poolForward(bag.offsets, bag.indices, bag.weights, B, params, this.tables[t].offset, this.tableSpecs[t].dim, X, w0, L.fieldOffsets[f]);
+      if (fast) fast.bagPool(bag.offsets, bag.indices, bag.weights, B, this.tableViews[t], this.tableSpecs[t].dim, X, w0, L.fieldOffsets[f]);
+      else poolForward(bag.offsets, bag.indices, bag.weights, B, params, this.tables[t].offset, this.tableSpecs[t].dim, X, w0, L.fieldOffsets[f]);
     }
     const dw = this.spec.denseWidth;
     if (dw > 0) {
@@ -171,7 +178,7 @@ export class Tower {
    * Backward from s.dOut (rows x dim, d loss / d output) after `forward` on the same batch.
    * Dense gradients add into grad (indexed like params, minus `gradBase`); table gradients into rowGrads.
    */
-  backward(gemm: Gemm, params: Float32Array, batch: TowerBatch, s: TowerScratch, grad: Float32Array, gradBase: number, rowGrads: readonly RowGrad[]): void {
+  backward(gemm: Gemm, params: Float32Array, batch: TowerBatch, s: TowerScratch, grad: Float32Array, gradBase: number, rowGrads: readonly RowGrad[], fast: TrainKernels | null = null): void {
     const B = batch.rows;
     const L = this.layout;
     const nl = L.weights.length;
@@ -193,7 +200,11 @@ export class Tower {
     for (let f = 0; f < this.spec.bags.length; f++) {
       const bag = batch.bags[f];
       const t = this.spec.bags[f].table;
-      poolBackward(bag.offsets, bag.indices, bag.weights, B, this.tableSpecs[t].dim, s.dActs[0], w0, L.fieldOffsets[f], rowGrads[t]);
+      if (fast) {
+        s.dst[f] = poolBackwardFast(fast, bag.offsets, bag.indices, bag.weights, B, this.tableSpecs[t].dim, s.dActs[0], w0, L.fieldOffsets[f], rowGrads[t], s.dst[f] ?? fast.allocInt32(1024));
+      } else {
+        poolBackward(bag.offsets, bag.indices, bag.weights, B, this.tableSpecs[t].dim, s.dActs[0], w0, L.fieldOffsets[f], rowGrads[t]);
+      }
     }
   }
 }
@@ -224,6 +235,8 @@ export class StepScratch {
     readonly batchSize: number,
     readonly loss: StepLoss,
     alloc: (n: number) => Float32Array,
+    /** Fast training kernels (the backend's `train`): the RowGrads' rows then live in their memory too. */
+    readonly fast: TrainKernels | null = null,
   ) {
     const B = batchSize;
     const C = loss.kind === 'softmax' ? B + loss.negatives : B * (1 + loss.negatives);
@@ -234,7 +247,7 @@ export class StepScratch {
     this.pos = alloc(B);
     this.dPos = alloc(B);
     this.grad = alloc(model.layout.total - model.layout.denseStart);
-    this.rowGrads = model.tableSpecs.map((t) => new RowGrad(t.rows, t.dim, 1024, alloc));
+    this.rowGrads = model.tableSpecs.map((t) => new RowGrad(t.rows, t.dim, 1024, alloc, fast ? (n) => fast.allocInt32(n) : undefined));
   }
 }
 
@@ -262,7 +275,8 @@ export class TwoTowerNet {
    * shared negatives; bce: B positives then B*K negatives, row i's at B + i*K + k). `colItem` names
    * each item row's item (for duplicate masking), `w` the row weights (negative: negative feedback),
    * `logQ` the per-item-row log sampling probability (softmax; null for none).
-   * Gradients land in s.grad (dense, zeroed here) and s.rowGrads (cleared here).
+   * Gradients land in s.grad (dense, zeroed here) and s.rowGrads (cleared here). With `s.fast` the
+   * pooling and the softmax run on the backend's kernels (every batch array in its memory).
    */
   step(gemm: Gemm, params: Float32Array, ub: TowerBatch, ib: TowerBatch, colItem: Int32Array, w: Float32Array, logQ: Float32Array | null, loss: StepLoss, s: StepScratch): number {
     const B = ub.rows;
@@ -270,12 +284,13 @@ export class TwoTowerNet {
     const k = this.dim;
     s.grad.fill(0);
     for (const g of s.rowGrads) g.clear();
-    const U = this.userTower.forward(gemm, params, ub, s.user);
-    const V = this.itemTower.forward(gemm, params, ib, s.item);
+    const fast = s.fast;
+    const U = this.userTower.forward(gemm, params, ub, s.user, fast);
+    const V = this.itemTower.forward(gemm, params, ib, s.item, fast);
     let value: number;
     if (loss.kind === 'softmax') {
       gemm(false, true, B, C, k, 1, U, k, V, k, 0, s.S, C);
-      value = softmaxLoss(B, C, s.S, loss.temperature, logQ, colItem, w, s.dS);
+      value = fast ? softmaxLossFast(fast, B, C, s.S, loss.temperature, logQ, colItem, w, s.dS) : softmaxLoss(B, C, s.S, loss.temperature, logQ, colItem, w, s.dS);
       // dU = dS V;  dV = dS^T U
       gemm(false, false, B, k, C, 1, s.dS, C, V, k, 0, s.user.dOut, k);
       gemm(true, false, C, k, B, 1, s.dS, C, U, k, 0, s.item.dOut, k);
@@ -312,8 +327,8 @@ export class TwoTowerNet {
         }
       }
     }
-    this.userTower.backward(gemm, params, ub, s.user, s.grad, this.layout.denseStart, s.rowGrads);
-    this.itemTower.backward(gemm, params, ib, s.item, s.grad, this.layout.denseStart, s.rowGrads);
+    this.userTower.backward(gemm, params, ub, s.user, s.grad, this.layout.denseStart, s.rowGrads, fast);
+    this.itemTower.backward(gemm, params, ib, s.item, s.grad, this.layout.denseStart, s.rowGrads, fast);
     return value;
   }
 }
