@@ -6,8 +6,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Rng, TopK } from '../src/math/index.ts';
-import { ExactIndex, HnswIndex, clusteredVectors, plainSearch, randomVectors } from '../src/vectors/index.ts';
-import type { Metric, SearchResult } from '../src/vectors/index.ts';
+import { ExactIndex, HNSW_DEFAULTS, HnswIndex, clusteredVectors, plainSearch, randomVectors } from '../src/vectors/index.ts';
+import type { Metric, SearchFilter, SearchResult } from '../src/vectors/index.ts';
 import { UsageError, parseArgs } from '../src/cli/args.ts';
 import type { OptionDefs } from '../src/cli/args.ts';
 import type { Command } from '../src/cli/command.ts';
@@ -30,6 +30,7 @@ const options = {
   'ef-search': { type: 'numbers', default: [16, 32, 64, 128, 256], description: 'HNSW efSearch values to measure' },
   repeats: { type: 'number', default: 3, description: 'timed repeats (medians reported)' },
   'no-hnsw': { type: 'boolean', description: 'skip HNSW' },
+  filters: { type: 'boolean', default: true, description: 'also time filtered HNSW searches (seen items, 10% and 1% category masks) at the default efSearch' },
   seed: { type: 'number', default: 1, description: 'data seed' },
   clock: { type: 'string', default: 'cpu', description: "queries/s in the JSON and the x-plain ratios: cpu (this process's CPU time: one thread's speed even on a busy machine) | wall" },
   json: { type: 'string', description: 'write the figures to this JSON file' },
@@ -240,6 +241,7 @@ export const indexBench: Command = {
             );
           }
           console.log(`      (estimated index memory ${fmt(hn.memoryBytes() / 2 ** 20)} MB, of which the exact copy ${fmt((n * dim * 4) / 2 ** 20)} MB)`);
+          if (o.filters) filteredRuns(hn, exact, qv, Math.min(nQueries, 300), n, k, o.repeats, rng.fork(3));
         }
       }
       if (k !== 10) console.log(`  (the 'recall@10' column is recall@${k})`);
@@ -254,6 +256,44 @@ export const indexBench: Command = {
     return 0;
   },
 };
+
+/**
+ * Filtered searches at the default efSearch: the query's 50 best items excluded (the hardest "seen" list),
+ * a 10% mask (the graph with hnswlib's filter callback) and a 1% mask (answered exactly). Recall is
+ * against exact search with the same filter; every answer must hold k eligible items.
+ */
+function filteredRuns(hn: HnswIndex, exact: ExactIndex, qv: (q: number) => Float32Array, nq: number, n: number, k: number, repeats: number, rng: Rng): void {
+  hn.setSearchEffort(HNSW_DEFAULTS.efSearch);
+  const mask = (frac: number) => {
+    const m = new Uint8Array(n);
+    for (let i = 0; i < n; i++) if (rng.next() < frac) m[i] = 1;
+    return m;
+  };
+  const seen = Array.from({ length: nq }, (_, q) => exact.search(qv(q), 50).ids);
+  const cases: [string, (q: number) => SearchFilter][] = [
+    ['exclude the 50 best', (q) => ({ exclude: seen[q] })],
+    ['10% category mask', ((m) => () => ({ allow: m }))(mask(0.1))],
+    ['1% category mask', ((m) => () => ({ allow: m }))(mask(0.01))],
+  ];
+  console.log(`      filtered, efSearch ${HNSW_DEFAULTS.efSearch}, ${nq} queries:`);
+  for (const [name, filterOf] of cases) {
+    let hits = 0;
+    let total = 0;
+    const paths = new Map<string, number>();
+    for (let q = 0; q < nq; q++) {
+      const f = filterOf(q);
+      const got = hn.search(qv(q), k, f);
+      paths.set(hn.lastPath, (paths.get(hn.lastPath) ?? 0) + 1);
+      const want = exact.search(qv(q), k, f).ids;
+      if (got.ids.length !== want.length) throw new Error(`filtered search '${name}' returned ${got.ids.length} items, ${want.length} eligible`);
+      for (const id of got.ids) if (want.includes(id)) hits++;
+      total += want.length;
+    }
+    const t = timeQueries(nq, repeats, (q) => hn.search(qv(q), k, filterOf(q)));
+    const how = [...paths].map(([p, c]) => `${p} ${c}`).join(', ');
+    console.log(`        ${name.padEnd(20)} recall@${k} ${(hits / total).toFixed(4)}  ${fmt(t.cpuQps).padStart(8)} cpu q/s  (${how})`);
+  }
+}
 
 function round(x: number, d: number): number {
   const f = 10 ** d;

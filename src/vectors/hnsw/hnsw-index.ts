@@ -165,15 +165,19 @@ export class HnswIndex implements VectorIndex {
     const eligible = estimateEligible(f, n, (r) => this.store.labelAt(r));
     if (eligible < this.params.filterExactFraction * n || eligible < k) return this.exact(query, k, f, 'exact-selective');
     let res: number[];
+    // Post-filtering needs about k / (eligible fraction) graph results (tripled for safety) plus the
+    // excluded ids. While that stays a few efSearch wide it beats hnswlib's filter callback, which calls
+    // into JS for every node it considers; wider than that, the callback walks less.
+    const frac = Math.max(1e-9, (eligible + excludeSize(f)) / n);
+    const widened = Math.ceil((3 * k) / frac) + excludeSize(f);
     this.fs.begin(f, this.store.maxLabel);
     try {
-      if (isExcludeOnly(f) && excludeSize(f) <= Math.max(64, this.params.efSearch)) {
-        // Seen-items lists are usually short: ask the graph for k + |exclude| and drop them afterwards,
-        // no callback. Long lists would blow up ef, so they take the callback path below.
-        const kk = Math.min(n, k + excludeSize(f));
-        res = this.knn(query, kk, kk, undefined);
+      if (widened <= 4 * Math.max(64, this.params.efSearch)) {
+        const kk = Math.min(n, widened);
+        // ef grows with the extra depth asked for, so the deeper ranks keep the usual accuracy.
+        res = this.knn(query, kk, kk + this.params.efSearch, undefined);
         let w = 0;
-        for (let i = 0; i < res.length; i++) if (this.fs.accepts(res[i])) res[w++] = res[i];
+        for (let i = 0; i < res.length && w < k; i++) if (this.fs.accepts(res[i])) res[w++] = res[i];
         res.length = w;
         this.lastPath = 'graph-postfilter';
       } else {

@@ -49,8 +49,14 @@ test('hnsw picks its path by filter: graph, post-filter, callback, exact when se
   assert.equal(hn.lastPath, 'graph-callback', 'a long exclude list is not turned into a huge ef');
   assert.equal(ls.ids.length, 10);
   assert.ok(ls.ids.every((id) => id % 2 === 1 || id >= 1000));
-  hn.search(q, 10, { allow: maskFromIds(n, Array.from({ length: 1000 }, (_, i) => i * 3)) });
+  // A third of the items eligible: the graph is asked for ~3k/third results and filtered afterwards.
+  const third = hn.search(q, 10, { allow: maskFromIds(n, Array.from({ length: 1000 }, (_, i) => i * 3)) });
+  assert.equal(hn.lastPath, 'graph-postfilter');
+  assert.ok(third.ids.length === 10 && third.ids.every((id) => id % 3 === 0));
+  // 5% eligible: widening that far would cost more than hnswlib's filter callback.
+  const five = hn.search(q, 10, { predicate: (id) => id % 20 === 0 });
   assert.equal(hn.lastPath, 'graph-callback');
+  assert.ok(five.ids.length === 10 && five.ids.every((id) => id % 20 === 0));
   const r = hn.search(q, 10, { allow: maskFromIds(n, [5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]) });
   assert.equal(hn.lastPath, 'exact-selective');
   assert.equal(r.ids.length, 10);
