@@ -254,6 +254,32 @@ test('a ranker stage reorders the merged candidates and its top features reach t
   assert.match(r[0].explanation, /found by ease #\d+; ranked up by price/);
 });
 
+test('a ranker may explain lazily: asked only for the k items returned', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'tandem-ranker-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const asked: number[] = [];
+  const kind: import('./stages.ts').RankerKind = {
+    kind: 'lazy',
+    fit: async () => lazy,
+    load: async () => lazy,
+  };
+  const lazy: import('./stages.ts').Ranker = {
+    name: 'lazy',
+    rank(_q, c) {
+      return { scores: Float32Array.from(c.items.subarray(0, c.count), (it) => -it), featureNames: ['a', 'b'], explain: (i) => (asked.push(i), [1, 0]) };
+    },
+    save: async () => {},
+  };
+  const reg = makeRegistry([...builtinRegistry().sources.values()], [kind]);
+  const dir = join(root, 'm');
+  await trainModel(dir, { dataset: fixtureDataset(), registry: reg, stages: [{ kind: 'ease', params: { lambda: 10 } }], ranker: { kind: 'lazy' }, holdout: 0 });
+  const rec = new Recommender(await readModelDir(dir, reg));
+  const r = rec.recommendForUser('u2', { k: 4 }).items;
+  assert.equal(asked.length, 4);
+  assert.ok(r.every((x) => /ranked up by b, a$/.test(x.explanation)));
+  for (let i = 1; i < r.length; i++) assert.ok(Number(r[i - 1].id.slice(1)) < Number(r[i].id.slice(1)), 'ordered by the ranker (smallest index first)');
+});
+
 test('a category the candidates miss is filled from popularity and says so', async (t) => {
   const { dir } = await trained(t, { holdout: 0 });
   const rec = new Recommender(await readModelDir(dir, registry), { candidatesPerSource: 3 });

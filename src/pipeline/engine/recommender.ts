@@ -394,11 +394,15 @@ export class Recommender {
       if (r >= 0) found.push(`${c.sourceNames[s]} #${r + 1}`);
     }
     parts.push(`${similar ? 'similar by' : 'found by'} ${found.join(', ')}`);
-    if (ranked?.topFeatures && ranked.featureNames && ranked.topN) {
+    if (ranked?.featureNames) {
       const names: string[] = [];
-      for (let j = 0; j < ranked.topN; j++) {
-        const f = ranked.topFeatures[slot * ranked.topN + j];
-        if (f >= 0) names.push(ranked.featureNames[f]);
+      if (ranked.explain) {
+        for (const f of Array.from(ranked.explain(slot))) if (f >= 0) names.push(ranked.featureNames[f]);
+      } else if (ranked.topFeatures && ranked.topN) {
+        for (let j = 0; j < ranked.topN; j++) {
+          const f = ranked.topFeatures[slot * ranked.topN + j];
+          if (f >= 0) names.push(ranked.featureNames[f]);
+        }
       }
       if (names.length) parts.push(`ranked up by ${names.join(', ')}`);
     }

@@ -61,6 +61,12 @@ export interface RankerOutput {
   topFeatures?: Int32Array;
   topN?: number;
   featureNames?: readonly string[];
+  /**
+   * Lazy alternative to `topFeatures`: the top contributing features (indices into `featureNames`) of
+   * candidate `i`, asked only for the k candidates returned. Preferred when contributions are costly
+   * (tree SHAP over hundreds of candidates): the engine calls it at most k times per request.
+   */
+  explain?(i: number): ArrayLike<number>;
 }
 
 /**
