@@ -374,9 +374,9 @@ export function gemvx(rows: i32, cols: i32, m: usize, ldm: i32, x: usize, alpha:
 // exp(x) on four lanes, Cephes' expf scheme: x = n ln2 + r with |r| <= ln2/2 (ln2 split in two
 // parts so n ln2 is exact), a degree-7 polynomial for e^r (relative error ~1e-7), times 2^n built
 // in the exponent bits. Below -87.33 (where 2^n would leave the normal range) the result is 0, so
-// a masked -inf logit gives exactly 0; above 88.72 it is clamped (the callers subtract the max first).
+// a masked -inf logit gives exactly 0; above 88.37 it saturates at exp(88.37) (callers subtract the max first).
 const EXP_LO: f32 = -87.33654;
-const EXP_HI: f32 = 88.72283;
+const EXP_HI: f32 = 88.37; // n = 127 at most: 2^n stays a normal float
 
 // @ts-ignore: decorator
 @inline
@@ -577,9 +577,7 @@ export function bagScatter(offsets: usize, weights: usize, dst: usize, B: i32, d
 // p -= lr m / (sqrt v + eps).
 // @ts-ignore: decorator
 @inline
-function adamSpan(p: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
-  const c1: f32 = 1 - b1;
-  const c2: f32 = 1 - b2;
+function adamSpan(p: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f32, c1: f32, b2: f32, c2: f32, eps: f32, l2: f32): void {
   const vb1 = f32x4.splat(b1), vc1 = f32x4.splat(c1), vb2 = f32x4.splat(b2), vc2 = f32x4.splat(c2);
   const vlr = f32x4.splat(lr), veps = f32x4.splat(eps), vl2 = f32x4.splat(l2);
   let i: i32 = 0;
@@ -606,19 +604,21 @@ function adamSpan(p: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f
 }
 
 /** Adam over params p, moments m and v (byte offsets of element 0 of each) for n floats from gradient g. */
-export function adamDense(p: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
-  adamSpan(p, m, v, g, n, lr, b1, b2, eps, l2);
+// b1 and b2 come in as f64 so that 1 - b is taken before rounding (1 - f32(0.999) is 1e-5 off).
+export function adamDense(p: usize, m: usize, v: usize, g: usize, n: i32, lr: f32, b1: f64, b2: f64, eps: f32, l2: f32): void {
+  adamSpan(p, m, v, g, n, lr, <f32>b1, <f32>(1 - b1), <f32>b2, <f32>(1 - b2), eps, l2);
 }
 
 /**
  * Lazy Adam on the rows of a table: row rows[r] (i32) of `dim` floats, at params/moments byte
  * offsets p, m, v of the table's element 0, takes gradient row r of g, for r < nRows.
  */
-export function adamRows(p: usize, m: usize, v: usize, rows: usize, nRows: i32, dim: i32, g: usize, lr: f32, b1: f32, b2: f32, eps: f32, l2: f32): void {
+export function adamRows(p: usize, m: usize, v: usize, rows: usize, nRows: i32, dim: i32, g: usize, lr: f32, b1: f64, b2: f64, eps: f32, l2: f32): void {
   const rowBytes = <usize>dim << 2;
+  const f1 = <f32>b1, c1 = <f32>(1 - b1), f2 = <f32>b2, c2 = <f32>(1 - b2);
   for (let r: i32 = 0; r < nRows; r++) {
     const o = <usize>load<i32>(rows + (<usize>r << 2)) * rowBytes;
-    adamSpan(p + o, m + o, v + o, g + <usize>r * rowBytes, dim, lr, b1, b2, eps, l2);
+    adamSpan(p + o, m + o, v + o, g + <usize>r * rowBytes, dim, lr, f1, c1, f2, c2, eps, l2);
   }
 }
 
