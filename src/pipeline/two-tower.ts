@@ -1,10 +1,10 @@
 /**
- * The `two-tower` pipeline: the two-tower model alone, ranking the full catalog by exact dot
- * products. Its epoch count is chosen by early stopping on a validation window (the context's, or
+ * The `two-tower` pipeline: the two-tower model alone, ranking the full catalog through an exact
+ * vector index (the engine's stage picks exact or HNSW by catalog size instead). Its epoch count is chosen by early stopping on a validation window (the context's, or
  * the last 20% of each user's training events), then the model is refit on all training data.
  */
 import { splitDataset } from '../data/index.ts';
-import { TwoTowerModel, TwoTowerSource, type TwoTowerConfig, type UserQuery } from '../retrieval/index.ts';
+import { TwoTowerSource, type TwoTowerConfig, type TwoTowerIndexOptions, type UserQuery } from '../retrieval/index.ts';
 import type { SourceKind } from './engine/index.ts';
 import { registerPipeline, type FitContext, type ParamDef, type Pipeline } from './registry.ts';
 
@@ -77,7 +77,8 @@ export class TwoTowerPipeline implements Pipeline {
 
   async fit(ctx: FitContext): Promise<void> {
     const valid = ctx.valid ?? splitDataset(ctx.train, { kind: 'user-temporal', fraction: 0.2 });
-    this.source = new TwoTowerSource({ config: { ...TWO_TOWER_PRESET, ...this.config }, valid, seed: ctx.seed, threads: ctx.threads, log: (l) => ctx.log(l) });
+    // offline evaluation ranks the full catalog: exact search whatever the catalog size
+    this.source = new TwoTowerSource({ config: { ...TWO_TOWER_PRESET, ...this.config }, valid, seed: ctx.seed, threads: ctx.threads, index: { kind: 'exact' }, log: (l) => ctx.log(l) });
     await this.source.fit(ctx.train);
   }
 
@@ -107,12 +108,38 @@ registerPipeline({
   create: (p) => new TwoTowerPipeline(configOf(p)),
 });
 
-/** The two-tower as an engine source kind (model directories): params are TwoTowerConfig fields plus threads/seed. */
+/** Index settings a two-tower stage accepts under its `index` parameter. */
+const INDEX_KEYS = ['kind', 'exactBelow', 'M', 'efConstruction', 'efSearch', 'seed', 'filterExactFraction', 'mipsAugment'] as const;
+
+/**
+ * A stage's `index` parameter, checked: `{ kind: 'auto' | 'exact' | 'hnsw', exactBelow, M,
+ * efConstruction, efSearch, seed, filterExactFraction, mipsAugment }` (all optional).
+ */
+export function twoTowerIndexOptions(v: unknown): TwoTowerIndexOptions {
+  if (v === undefined || v === null) return {};
+  if (typeof v !== 'object' || Array.isArray(v)) throw new Error("two-tower stage parameter 'index': must be an object like { kind: 'hnsw', efSearch: 64 }");
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    if (!(INDEX_KEYS as readonly string[]).includes(k)) throw new Error(`two-tower stage parameter 'index.${k}': unknown (known: ${INDEX_KEYS.join(', ')})`);
+    if (k === 'kind') {
+      if (x !== 'auto' && x !== 'exact' && x !== 'hnsw') throw new Error(`two-tower stage parameter 'index.kind': must be 'auto', 'exact' or 'hnsw', got ${JSON.stringify(x)}`);
+    } else if (typeof x !== 'number' || !Number.isFinite(x) || x < 0) throw new Error(`two-tower stage parameter 'index.${k}': must be a non-negative number, got ${JSON.stringify(x)}`);
+    out[k] = x;
+  }
+  return out as TwoTowerIndexOptions;
+}
+
+/**
+ * The two-tower as an engine source kind (model directories): params are TwoTowerConfig fields plus
+ * threads/seed and `index` (see twoTowerIndexOptions). The item index is saved in the stage's folder and
+ * read back at load, not rebuilt; live item upserts and deletes reach it through the LiveHooks.
+ * @example { kind: 'two-tower', params: { epochs: 5, index: { kind: 'hnsw', efSearch: 64 } } }
+ */
 export const twoTowerKind: SourceKind = {
   kind: 'two-tower',
   create: (params) => {
-    const { threads, seed, ...config } = params as Partial<TwoTowerConfig> & { threads?: number; seed?: number };
-    return new TwoTowerSource({ config: { ...TWO_TOWER_PRESET, ...config }, threads, seed });
+    const { threads, seed, index, ...config } = params as Partial<TwoTowerConfig> & { threads?: number; seed?: number; index?: unknown };
+    return new TwoTowerSource({ config: { ...TWO_TOWER_PRESET, ...config }, threads, seed, index: twoTowerIndexOptions(index) });
   },
-  load: async (dir) => new TwoTowerSource().use(await TwoTowerModel.load(dir)),
+  load: (dir) => TwoTowerSource.load(dir),
 };

@@ -19,3 +19,4 @@ export type { PopularityOptions } from './popularity.ts';
 export { PopularitySource, POPULARITY_DEFAULTS } from './popularity.ts';
 export type { ItemKnnOptions, KnnValue } from './itemknn.ts';
 export { ItemKnnSource, ITEMKNN_DEFAULTS, userItemMatrix } from './itemknn.ts';
+export type { TwoTowerIndexOptions } from './two-tower/source.ts';

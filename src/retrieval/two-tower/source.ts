@@ -1,13 +1,23 @@
 /**
  * The two-tower as an L1 candidate source: fit (with validation-driven early stopping, then a refit
- * on all training data for the chosen number of epochs), exact full-catalog retrieval, save/load.
+ * on all training data for the chosen number of epochs), retrieval through a VectorIndex over every
+ * item embedding (exact or HNSW), live item add/remove, save/load (the index is saved, not rebuilt).
  */
-import { getKernelBackend, TopK } from '../../math/index.ts';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Dataset } from '../../data/index.ts';
+import type { RawFeatures } from '../../features/index.ts';
+import { buildIndex, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
 import type { CandidateSource, ScoredItems, UserQuery } from '../source.ts';
 import type { TwoTowerConfig } from './config.ts';
 import { trainTwoTower, type EpochStats } from './train.ts';
 import { TwoTowerModel } from './two-tower.ts';
+
+/**
+ * How the item index is built: `kind` 'auto' (default) is exact below `exactBelow` items (20,000) and
+ * HNSW above; 'exact' or 'hnsw' forces one; M, efConstruction, efSearch, ... are HNSW's parameters.
+ */
+export type TwoTowerIndexOptions = Omit<IndexOptions, 'dim' | 'metric' | 'expectedSize'>;
 
 export interface TwoTowerSourceOptions {
   config?: Partial<TwoTowerConfig>;
@@ -15,21 +25,31 @@ export interface TwoTowerSourceOptions {
   seed?: number;
   /** An earlier window and its next interactions: picks the epoch count by validation recall. */
   valid?: { train: Dataset; test: Dataset };
+  /** The item index (default: kind 'auto'). */
+  index?: TwoTowerIndexOptions;
   log?: (line: string) => void;
 }
 
+/** The index's own folder inside the source's directory. */
+export const INDEX_DIR = 'index';
+
+const EMPTY_ITEMS = new Int32Array(0);
+const EMPTY_SCORES = new Float32Array(0);
+
 /**
  * @example
- *   const tt = new TwoTowerSource({ valid: { train: inner, test: valid }, threads: 2 });
- *   await tt.fit(train); tt.candidates(userQuery(train, 0), 100);
+ *   const tt = new TwoTowerSource({ valid: { train: inner, test: valid }, threads: 2, index: { kind: 'auto' } });
+ *   await tt.fit(train); tt.candidates(userQuery(train, 0), 100, seen);
+ *   await tt.save(dir); const again = await TwoTowerSource.load(dir);   // reads dir/index, no rebuild
  */
 export class TwoTowerSource implements CandidateSource {
   readonly name = 'two-tower';
   model: TwoTowerModel | null = null;
+  /** How the current index came to be: built from the model's item embeddings, or read from disk. */
+  indexOrigin: 'built' | 'loaded' | null = null;
+  private index: VectorIndex | null = null;
   private itemVecs: Float32Array | null = null;
-  private scores: Float32Array | null = null;
-  private heap: TopK | null = null;
-  private readonly qvec: Float32Array;
+  private qvec: Float32Array;
   /** Per-epoch figures of the validation run and of the final fit. */
   validEpochs: EpochStats[] = [];
   fitEpochs: EpochStats[] = [];
@@ -53,48 +73,121 @@ export class TwoTowerSource implements CandidateSource {
     this.use(r.model);
   }
 
-  /** Serves an already trained (or loaded) model. */
-  use(model: TwoTowerModel): this {
+  /**
+   * Serves an already trained (or loaded) model; `index` is its saved item index, else one is built
+   * from the item embeddings on first use.
+   */
+  use(model: TwoTowerModel, index?: VectorIndex): this {
+    if (index && index.dim !== model.dim) throw new Error(`two-tower: the item index has dimension ${index.dim}, the model ${model.dim}`);
     this.model = model;
-    this.itemVecs = model.embedItems(getKernelBackend().alloc(model.features.numItems * model.dim));
-    this.scores = getKernelBackend().alloc(model.features.numItems);
+    this.itemVecs = null;
+    this.index = index ?? null;
+    this.indexOrigin = index ? 'loaded' : null;
+    if (this.qvec.length !== model.dim) this.qvec = new Float32Array(model.dim);
     return this;
   }
 
-  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>): ScoredItems {
-    if (!this.model || !this.itemVecs || !this.scores) throw new Error('two-tower: fit or load a model before asking for candidates');
-    const k = this.model.dim;
-    const q = this.qvec.length === k ? this.qvec : new Float32Array(k);
-    this.model.embedQuery(query, q);
-    const ni = this.model.features.numItems;
-    getKernelBackend().gemv(ni, k, this.itemVecs, q, this.scores);
-    if (!this.heap || this.heap.capacity !== n) this.heap = new TopK(Math.max(1, n));
-    const heap = this.heap;
-    heap.reset();
-    const s = this.scores;
-    for (let i = 0; i < ni; i++) {
-      if (s[i] <= heap.threshold() || (exclude !== undefined && exclude.has(i))) continue;
-      heap.push(i, s[i]);
-    }
-    const items = new Int32Array(heap.size);
-    const scores = new Float32Array(heap.size);
-    heap.drainSorted(items, scores);
-    return { items, scores };
+  /** The item index (labels = dense item indices), built from every item's embedding on first call. */
+  vectorIndex(): VectorIndex {
+    if (this.index) return this.index;
+    const model = this.need();
+    const n = model.features.numItems;
+    const labels = new Int32Array(n);
+    for (let i = 0; i < n; i++) labels[i] = i;
+    const t0 = performance.now();
+    // inner product: the training score; with normalised towers it equals cosine
+    this.index = buildIndex(this.itemEmbeddings(), labels, { ...this.options.index, dim: model.dim, metric: 'ip' });
+    this.indexOrigin = 'built';
+    this.options.log?.(`two-tower: ${this.index.kind} index over ${n} items built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    return this.index;
   }
 
-  /** Every catalog item's embedding (numItems x dim), e.g. to build a vector index. */
+  /**
+   * The top `n` items for a known or history-only user (`embedQuery`), best first, never in `exclude`;
+   * `allow` (a mask by item index) restricts to a category or to available items.
+   */
+  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>, allow?: Uint8Array): ScoredItems {
+    this.need().embedQuery(query, this.qvec);
+    return this.search(this.qvec, n, exclude, allow);
+  }
+
+  /**
+   * Candidates for a new user from raw features (unseen values hash) and recent items, oldest first.
+   * @example tt.candidatesForFeatures({ age: 31, gender: 'F' }, Int32Array.of(12, 40), 100)
+   */
+  candidatesForFeatures(features: RawFeatures, history: Int32Array, n: number, exclude?: ReadonlySet<number>, allow?: Uint8Array, weights?: Float32Array): ScoredItems {
+    this.need().embedUser(features, history, weights, this.qvec);
+    return this.search(this.qvec, n, exclude, allow);
+  }
+
+  /** The index's top `n` for a user embedding. */
+  search(userEmbedding: Float32Array, n: number, exclude?: ReadonlySet<number>, allow?: Uint8Array): ScoredItems {
+    const index = this.vectorIndex();
+    if (n < 1 || index.size === 0) return { items: EMPTY_ITEMS, scores: EMPTY_SCORES };
+    const r = index.search(userEmbedding, n, exclude === undefined && allow === undefined ? undefined : { exclude, allow });
+    return { items: r.ids, scores: r.scores };
+  }
+
+  /**
+   * Live catalog change: item `item` (a dense index, possibly beyond the trained catalog) is added or
+   * changed. A trained item keeps its trained embedding (its id row carries most of what it learned;
+   * raw features alone would drop it); a new item is embedded from `features` by the item tower.
+   */
+  upsertItem(item: number, features: RawFeatures): void {
+    const model = this.need();
+    const index = this.vectorIndex();
+    const v = item < model.features.numItems ? model.embedItem(item) : model.embedItem(features);
+    if (index.has(item)) index.update(v, [item]);
+    else index.add(v, [item]);
+  }
+
+  /** Live catalog change: item `item` is never returned again (until upserted). */
+  removeItem(item: number): void {
+    this.vectorIndex().remove([item]);
+  }
+
+  /** Every trained catalog item's embedding (numItems x dim), computed once on first call. */
   itemEmbeddings(): Float32Array {
-    if (!this.itemVecs) throw new Error('two-tower: fit or load a model first');
+    if (!this.itemVecs) this.itemVecs = this.need().embedItems();
     return this.itemVecs;
   }
 
+  /** Writes the model and, in `dir/index`, the item index. */
   async save(dir: string): Promise<void> {
     if (!this.model) throw new Error('two-tower: nothing to save before fit');
     await this.model.save(dir);
+    await this.vectorIndex().save(join(dir, INDEX_DIR));
   }
 
+  /**
+   * Reads a source `save` wrote: the model and its saved index (not rebuilt). A directory without an
+   * index (written before the index was stored) builds one on first use. `options.index.efSearch`
+   * overrides the saved search effort of an HNSW index.
+   */
   static async load(dir: string, options: TwoTowerSourceOptions = {}): Promise<TwoTowerSource> {
     const m = await TwoTowerModel.load(dir);
-    return new TwoTowerSource({ ...options, config: m.config }).use(m);
+    const ixDir = join(dir, INDEX_DIR);
+    let index: VectorIndex | undefined;
+    if (await exists(join(ixDir, 'manifest.json'))) {
+      index = await loadIndex(ixDir);
+      if (index.dim !== m.dim) throw new Error(`two-tower: ${join(ixDir, 'manifest.json')}: dimension ${index.dim}, the model's is ${m.dim}`);
+      const ef = options.index?.efSearch;
+      if (ef !== undefined && index.capabilities.tunable) (index as VectorIndex & { setSearchEffort(ef: number): void }).setSearchEffort(ef);
+    }
+    return new TwoTowerSource({ ...options, config: m.config }).use(m, index);
+  }
+
+  private need(): TwoTowerModel {
+    if (!this.model) throw new Error('two-tower: fit or load a model before asking for candidates');
+    return this.model;
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch {
+    return false;
   }
 }

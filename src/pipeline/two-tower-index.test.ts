@@ -1,0 +1,168 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TwoTowerSource, userQuery, type TwoTowerConfig } from '../retrieval/index.ts';
+import { plainSearch } from '../vectors/index.ts';
+import { builtinRegistry, fixtureDataset, readModelDir, Recommender, trainModel, type EngineSource } from './engine/index.ts';
+import { TwoTowerPipeline, twoTowerIndexOptions } from './two-tower.ts';
+
+// small and quick: the tests check the wiring, not the model's quality
+const TINY: Partial<TwoTowerConfig> = { epochs: 2, embeddingDim: 8, hidden: [16], dim: 8, batchSize: 16, temperature: 0.2 };
+
+async function tmp(t: { after: (fn: () => Promise<void>) => void }): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'tandem-tt-index-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  return root;
+}
+
+async function trainedDir(t: { after: (fn: () => Promise<void>) => void }, kind: 'exact' | 'hnsw') {
+  const root = await tmp(t);
+  const dataset = fixtureDataset();
+  const dir = join(root, 'model');
+  const res = await trainModel(dir, { dataset, registry: builtinRegistry(), stages: [{ kind: 'two-tower', params: { ...TINY, seed: 3, threads: 1, index: { kind, efSearch: 40 } } }], holdout: 0 });
+  return { dir, dataset, res };
+}
+
+const asTT = (s: EngineSource): TwoTowerSource => {
+  assert.ok(s instanceof TwoTowerSource);
+  return s;
+};
+
+for (const kind of ['exact', 'hnsw'] as const) {
+  test(`engine two-tower stage (${kind}): the model directory holds the index, reload reads it, answers come from it`, async (t) => {
+    const { dir, dataset, res } = await trainedDir(t, kind);
+    const files = Object.keys(res.manifest.files);
+    for (const f of ['manifest.json', 'vectors.f32', 'labels.i32', ...(kind === 'hnsw' ? ['hnsw.bin'] : [])]) assert.ok(files.includes(`stages/two-tower/index/${f}`), `${f} in ${files.join(', ')}`);
+    const model = await readModelDir(dir, builtinRegistry());
+    const tt = asTT(model.sources[0]);
+    assert.equal(tt.indexOrigin, 'loaded', 'the index is read, not rebuilt');
+    const ix = tt.vectorIndex();
+    assert.equal(ix.kind, kind);
+    assert.equal(ix.size, dataset.numItems);
+    assert.equal(tt.indexOrigin, 'loaded');
+
+    // the source's answer is the index's answer for the user embedding (seen items excluded)
+    const q = userQuery(dataset, 5);
+    const seen = new Set(q.history);
+    const got = tt.candidates(q, 20, seen);
+    const u = tt.model!.embedQuery(q);
+    const want = ix.search(u, 20, { exclude: seen });
+    assert.deepEqual(Array.from(got.items), Array.from(want.ids));
+    assert.deepEqual(Array.from(got.scores), Array.from(want.scores));
+    for (const it of got.items) assert.ok(!seen.has(it));
+    // and an item taken out of the index directly disappears from the source's answers
+    const top = got.items[0];
+    ix.remove([top]);
+    assert.ok(!Array.from(tt.candidates(q, 200, seen).items).includes(top));
+
+    // an allow mask (a category) restricts the answer and still fills k when k items qualify
+    const allow = new Uint8Array(dataset.numItems);
+    for (let i = 1; i < dataset.numItems; i += 4) allow[i] = 1;
+    const inCat = tt.candidates(q, 10, seen, allow);
+    let eligible = 0;
+    for (let i = 0; i < allow.length; i++) if (allow[i] && !seen.has(i) && ix.has(i)) eligible++;
+    assert.equal(inCat.items.length, Math.min(10, eligible));
+    for (const it of inCat.items) assert.equal(allow[it], 1);
+  });
+
+  test(`engine two-tower stage (${kind}): an item added live is retrievable, a deleted one never returned`, async (t) => {
+    const { dir, dataset } = await trainedDir(t, kind);
+    const model = await readModelDir(dir, builtinRegistry());
+    const tt = asTT(model.sources[0]);
+    const rec = new Recommender(model, { candidatesPerSource: 200, maxK: 100 });
+    const n0 = dataset.numItems;
+    assert.equal(rec.upsertItem('fresh', rec.checkItemFeatures({ genre: ['g1'], price: 7 })), true);
+    const ix = tt.vectorIndex();
+    assert.ok(ix.has(n0), 'the new item is in the index under its dense index');
+    assert.equal(ix.size, n0 + 1);
+    // its own embedding finds it first (normalised towers: self-similarity 1 is the maximum)
+    const v = tt.model!.embedItem({ genre: ['g1'], price: 7 });
+    assert.equal(tt.search(v, 1).items[0], n0);
+    const forUser = rec.recommendForUser('u1', { k: 100 });
+    const fresh = forUser.items.find((r) => r.id === 'fresh');
+    assert.ok(fresh, 'the new item reaches recommendations through the two-tower');
+    assert.match(fresh.explanation, /two-tower/);
+
+    // delete a trained item and the new one: never returned again, by the source or the engine
+    rec.deleteItem('i5');
+    rec.deleteItem('fresh');
+    assert.ok(!ix.has(5) && !ix.has(n0));
+    for (let u = 0; u < 20; u++) {
+      const items = Array.from(tt.candidates(userQuery(dataset, u), 500).items);
+      assert.ok(!items.includes(5) && !items.includes(n0), `user ${u}`);
+      const ids = rec.recommendForUser(`u${u}`, { k: 100 }).items.map((r) => r.id);
+      assert.ok(!ids.includes('i5') && !ids.includes('fresh'), `user ${u}`);
+    }
+    // an upsert brings a deleted trained item back with its trained embedding
+    rec.upsertItem('i5', rec.checkItemFeatures({ genre: ['g1'], price: 10 }));
+    assert.ok(ix.has(5));
+    assert.deepEqual(Array.from(ix.vector(5)), Array.from(tt.model!.embedItem(5)));
+  });
+
+  test(`two-tower source (${kind}): save and load give identical answers`, async (t) => {
+    const root = await tmp(t);
+    const ds = fixtureDataset({ seed: 11 });
+    const a = new TwoTowerSource({ config: TINY, seed: 5, threads: 1, index: { kind } });
+    await a.fit(ds);
+    await a.save(join(root, 'tt'));
+    const b = await TwoTowerSource.load(join(root, 'tt'));
+    assert.equal(b.indexOrigin, 'loaded');
+    assert.equal(b.vectorIndex().kind, kind);
+    for (let u = 0; u < ds.numUsers; u++) {
+      const q = userQuery(ds, u);
+      const seen = new Set(q.history);
+      const x = a.candidates(q, 25, seen);
+      const y = b.candidates(q, 25, seen);
+      assert.deepEqual(Array.from(y.items), Array.from(x.items), `user ${u}`);
+      assert.deepEqual(Array.from(y.scores), Array.from(x.scores), `user ${u}`);
+    }
+    const nu = b.candidatesForFeatures({ country: 'c2', age: 30 }, Int32Array.of(2, 6), 10);
+    assert.deepEqual(nu, a.candidatesForFeatures({ country: 'c2', age: 30 }, Int32Array.of(2, 6), 10));
+    assert.equal(nu.items.length, 10);
+  });
+}
+
+test('two-tower source: a directory saved without an index builds one on first use; a wrong index is refused', async (t) => {
+  const root = await tmp(t);
+  const ds = fixtureDataset();
+  const a = new TwoTowerSource({ config: TINY, seed: 2, threads: 1 });
+  await a.fit(ds);
+  await a.model!.save(join(root, 'model-only'));
+  const b = await TwoTowerSource.load(join(root, 'model-only'));
+  assert.equal(b.indexOrigin, null);
+  assert.equal(b.vectorIndex().kind, 'exact', "'auto' picks exact for a small catalog");
+  assert.equal(b.indexOrigin, 'built');
+  await a.save(join(root, 'full'));
+  const m = JSON.parse(await (await import('node:fs/promises')).readFile(join(root, 'full/index/manifest.json'), 'utf8'));
+  await writeFile(join(root, 'full/index/manifest.json'), JSON.stringify({ ...m, dim: 4 }));
+  await assert.rejects(TwoTowerSource.load(join(root, 'full')), /index/);
+});
+
+test("the 'two-tower' evaluate pipeline ranks the full catalog in exact order (the exact index = the plain loop)", async () => {
+  const ds = fixtureDataset({ seed: 4 });
+  const p = new TwoTowerPipeline(TINY);
+  await p.fit({ train: ds, seed: 1, threads: 1, log: () => {} });
+  const src = p.source!;
+  assert.equal(src.vectorIndex().kind, 'exact');
+  const vecs = src.itemEmbeddings();
+  const n = ds.numItems;
+  const labels = Int32Array.from({ length: n }, (_, i) => i);
+  for (let u = 0; u < ds.numUsers; u += 3) {
+    const q = userQuery(ds, u);
+    const seen = new Set(q.history);
+    const got = p.recommend(q, 30, seen);
+    const ref = plainSearch(vecs, labels, src.model!.dim, src.model!.embedQuery(q), n).ids.filter((i) => !seen.has(i)).slice(0, 30);
+    assert.deepEqual(Array.from(got), Array.from(ref), `user ${u}`);
+  }
+});
+
+test('two-tower stage parameter index: checked, with the field named', () => {
+  assert.deepEqual(twoTowerIndexOptions({ kind: 'hnsw', M: 12, efSearch: 64 }), { kind: 'hnsw', M: 12, efSearch: 64 });
+  assert.deepEqual(twoTowerIndexOptions(undefined), {});
+  assert.throws(() => twoTowerIndexOptions({ kind: 'ivf' }), /'index\.kind'/);
+  assert.throws(() => twoTowerIndexOptions({ ef: 3 }), /'index\.ef': unknown/);
+  assert.throws(() => twoTowerIndexOptions({ M: -1 }), /'index\.M'/);
+  assert.throws(() => twoTowerIndexOptions('hnsw'), /'index'/);
+});
