@@ -90,6 +90,18 @@ export interface TrainKernels {
   adamRows(p: Float32Array, m: Float32Array, v: Float32Array, rows: Int32Array, nRows: number, dim: number, g: Float32Array, lr: number, b1: number, b2: number, eps: number, l2: number): void;
   /** e = d e + (1 - d) p over n floats. */
   emaUpdate(e: Float32Array, p: Float32Array, n: number, d: number): void;
+  /** Y[r*n + j] = bias[j] for r < B (a dense layer's output before Y += X W^T). */
+  biasRows(Y: Float32Array, B: number, n: number, bias: Float32Array): void;
+  /** y = max(0, y) over n values. */
+  relu(Y: Float32Array, n: number): void;
+  /** dY = 0 where Y <= 0, over n values. */
+  reluBackward(Y: Float32Array, dY: Float32Array, n: number): void;
+  /** db[j] += sum_r dY[r*n + j] over r < B (a bias gradient). */
+  colSumAdd(dY: Float32Array, B: number, n: number, db: Float32Array): void;
+  /** out[r] = E[r] / sqrt(|E[r]|^2 + 1e-6) over B rows of k; norms[r] keeps the divisor. */
+  l2Normalize(E: Float32Array, B: number, k: number, out: Float32Array, norms: Float32Array): void;
+  /** dE[r] = (dOut[r] - out[r] (out[r] . dOut[r])) / norms[r]. */
+  l2NormalizeBackward(out: Float32Array, norms: Float32Array, dOut: Float32Array, B: number, k: number, dE: Float32Array): void;
   /** A zero-filled Int32Array of n elements in the backend's memory. */
   allocInt32(n: number): Int32Array;
 }

@@ -76,6 +76,12 @@ interface Exports {
   adamDense(p: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
   adamRows(p: number, m: number, v: number, rows: number, nRows: number, dim: number, g: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
   emaUpdate(e: number, p: number, n: number, d: number): void;
+  biasRows(Y: number, B: number, n: number, bias: number): void;
+  relu(Y: number, n: number): void;
+  reluBackward(Y: number, dY: number, n: number): void;
+  colSumAdd(dY: number, B: number, n: number, db: number): void;
+  l2Normalize(E: number, B: number, k: number, out: number, norms: number): void;
+  l2NormalizeBackward(out: number, norms: number, dOut: number, B: number, k: number, dE: number): void;
   workBytes(): number;
   heapBase(): number;
   fused(): number;
@@ -320,6 +326,36 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     emaUpdate(e, p, n, d) {
       dim('emaUpdate', 'n', n);
       ex.emaUpdate(at('emaUpdate', 'e', e, n), at('emaUpdate', 'p', p, n), n, d);
+    },
+    biasRows(Y, B, n, bias) {
+      dim('biasRows', 'B', B);
+      dim('biasRows', 'n', n);
+      ex.biasRows(at('biasRows', 'Y', Y, B * n), B, n, at('biasRows', 'bias', bias, n));
+    },
+    relu(Y, n) {
+      dim('relu', 'n', n);
+      ex.relu(at('relu', 'Y', Y, n), n);
+    },
+    reluBackward(Y, dY, n) {
+      dim('reluBackward', 'n', n);
+      ex.reluBackward(at('reluBackward', 'Y', Y, n), at('reluBackward', 'dY', dY, n), n);
+    },
+    colSumAdd(dY, B, n, db) {
+      dim('colSumAdd', 'B', B);
+      dim('colSumAdd', 'n', n);
+      ex.colSumAdd(at('colSumAdd', 'dY', dY, B * n), B, n, at('colSumAdd', 'db', db, n));
+    },
+    l2Normalize(E, B, k, out, norms) {
+      const f = 'l2Normalize';
+      dim(f, 'B', B);
+      dim(f, 'k', k);
+      ex.l2Normalize(at(f, 'E', E, B * k), B, k, at(f, 'out', out, B * k), at(f, 'norms', norms, B));
+    },
+    l2NormalizeBackward(out, norms, dOut, B, k, dE) {
+      const f = 'l2NormalizeBackward';
+      dim(f, 'B', B);
+      dim(f, 'k', k);
+      ex.l2NormalizeBackward(at(f, 'out', out, B * k), at(f, 'norms', norms, B), at(f, 'dOut', dOut, B * k), B, k, at(f, 'dE', dE, B * k));
     },
     allocInt32(n) {
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`allocInt32: n must be a non-negative integer, got ${n}`);

@@ -636,3 +636,117 @@ export function emaUpdate(e: usize, p: usize, n: i32, d: f32): void {
     store<f32>(e + o, d * load<f32>(e + o) + c * load<f32>(p + o));
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dense layers' element-wise passes (one SIMD pass each over rows x n, row-major, contiguous).
+
+/** Y[r*n + j] = bias[j] for r < B. */
+export function biasRows(Y: usize, B: i32, n: i32, bias: usize): void {
+  const rowBytes = <usize>n << 2;
+  for (let r: i32 = 0; r < B; r++) memory.copy(Y + <usize>r * rowBytes, bias, rowBytes);
+}
+
+/** y = max(0, y) over n floats. */
+export function relu(Y: usize, n: i32): void {
+  const z = f32x4.splat(0);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(Y + o, f32x4.max(v128.load(Y + o), z));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    if (load<f32>(Y + o) < 0) store<f32>(Y + o, 0);
+  }
+}
+
+/** dY = 0 where Y <= 0 (the ReLU's output), over n floats. */
+export function reluBackward(Y: usize, dY: usize, n: i32): void {
+  const z = f32x4.splat(0);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dY + o, v128.and(v128.load(dY + o), f32x4.gt(v128.load(Y + o), z)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    if (load<f32>(Y + o) <= 0) store<f32>(dY + o, 0);
+  }
+}
+
+/** db[j] += sum_r dY[r*n + j] for r < B, rows added in order. */
+export function colSumAdd(dY: usize, B: i32, n: i32, db: usize): void {
+  const rowBytes = <usize>n << 2;
+  let j: i32 = 0;
+  for (; j + 4 <= n; j += 4) {
+    const o = <usize>j << 2;
+    let s = v128.load(db + o);
+    for (let r: i32 = 0; r < B; r++) s = f32x4.add(s, v128.load(dY + <usize>r * rowBytes + o));
+    v128.store(db + o, s);
+  }
+  for (; j < n; j++) {
+    const o = <usize>j << 2;
+    let s = load<f32>(db + o);
+    for (let r: i32 = 0; r < B; r++) s += load<f32>(dY + <usize>r * rowBytes + o);
+    store<f32>(db + o, s);
+  }
+}
+
+// sum of the four lanes
+// @ts-ignore: decorator
+@inline
+function lanes(v: v128): f32 {
+  return f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1) + f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3);
+}
+
+/** out[r] = E[r] / n_r, n_r = sqrt(|E[r]|^2 + 1e-6), norms[r] = n_r; rows of k floats. */
+export function l2Normalize(E: usize, B: i32, k: i32, out: usize, norms: usize): void {
+  const rowBytes = <usize>k << 2;
+  for (let r: i32 = 0; r < B; r++) {
+    const e = E + <usize>r * rowBytes;
+    const o = out + <usize>r * rowBytes;
+    let sv = f32x4.splat(0);
+    let j: i32 = 0;
+    for (; j + 4 <= k; j += 4) {
+      const x = v128.load(e + (<usize>j << 2));
+      sv = madd(x, x, sv);
+    }
+    let s = lanes(sv);
+    for (; j < k; j++) {
+      const x = load<f32>(e + (<usize>j << 2));
+      s += x * x;
+    }
+    const nr = sqrt<f32>(s + 1e-6);
+    store<f32>(norms + (<usize>r << 2), nr);
+    const inv: f32 = 1 / nr;
+    const vi = f32x4.splat(inv);
+    for (j = 0; j + 4 <= k; j += 4) v128.store(o + (<usize>j << 2), f32x4.mul(v128.load(e + (<usize>j << 2)), vi));
+    for (; j < k; j++) store<f32>(o + (<usize>j << 2), load<f32>(e + (<usize>j << 2)) * inv);
+  }
+}
+
+/** dE[r] = (dOut[r] - out[r] (out[r] . dOut[r])) / norms[r]. */
+export function l2NormalizeBackward(out: usize, norms: usize, dOut: usize, B: i32, k: i32, dE: usize): void {
+  const rowBytes = <usize>k << 2;
+  for (let r: i32 = 0; r < B; r++) {
+    const base = <usize>r * rowBytes;
+    const o = out + base;
+    const g = dOut + base;
+    const d = dE + base;
+    let sv = f32x4.splat(0);
+    let j: i32 = 0;
+    for (; j + 4 <= k; j += 4) sv = madd(v128.load(o + (<usize>j << 2)), v128.load(g + (<usize>j << 2)), sv);
+    let s = lanes(sv);
+    for (; j < k; j++) s += load<f32>(o + (<usize>j << 2)) * load<f32>(g + (<usize>j << 2));
+    const inv: f32 = 1 / load<f32>(norms + (<usize>r << 2));
+    const vs = f32x4.splat(s), vi = f32x4.splat(inv);
+    for (j = 0; j + 4 <= k; j += 4) {
+      const jo = <usize>j << 2;
+      v128.store(d + jo, f32x4.mul(f32x4.sub(v128.load(g + jo), f32x4.mul(v128.load(o + jo), vs)), vi));
+    }
+    for (; j < k; j++) {
+      const jo = <usize>j << 2;
+      store<f32>(d + jo, (load<f32>(g + jo) - load<f32>(o + jo) * s) * inv);
+    }
+  }
+}

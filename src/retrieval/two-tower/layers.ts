@@ -6,8 +6,9 @@
 import type { Gemm, TrainKernels } from '../../math/index.ts';
 
 /** Y (B x nout) = X (B x nin) W^T + b, W stored nout x nin. */
-export function denseForward(gemm: Gemm, B: number, nin: number, nout: number, X: Float32Array, W: Float32Array, bias: Float32Array, Y: Float32Array): void {
-  for (let r = 0; r < B; r++) for (let j = 0; j < nout; j++) Y[r * nout + j] = bias[j];
+export function denseForward(gemm: Gemm, B: number, nin: number, nout: number, X: Float32Array, W: Float32Array, bias: Float32Array, Y: Float32Array, fast: TrainKernels | null = null): void {
+  if (fast) fast.biasRows(Y, B, nout, bias);
+  else for (let r = 0; r < B; r++) for (let j = 0; j < nout; j++) Y[r * nout + j] = bias[j];
   gemm(false, true, B, nout, nin, 1, X, nin, W, nin, 1, Y, nout);
 }
 
@@ -26,11 +27,15 @@ export function denseBackward(
   dW: Float32Array,
   db: Float32Array,
   dX: Float32Array | null,
+  fast: TrainKernels | null = null,
 ): void {
   gemm(true, false, nout, nin, B, 1, dY, nout, X, nin, 1, dW, nin);
-  for (let r = 0; r < B; r++) {
-    const o = r * nout;
-    for (let j = 0; j < nout; j++) db[j] += dY[o + j];
+  if (fast) fast.colSumAdd(dY, B, nout, db);
+  else {
+    for (let r = 0; r < B; r++) {
+      const o = r * nout;
+      for (let j = 0; j < nout; j++) db[j] += dY[o + j];
+    }
   }
   if (dX) gemm(false, false, B, nin, nout, 1, dY, nout, W, nin, 0, dX, nin);
 }

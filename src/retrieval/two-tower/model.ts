@@ -165,11 +165,15 @@ export class Tower {
     for (let l = 0; l < nl; l++) {
       const nin = L.sizes[l];
       const nout = L.sizes[l + 1];
-      denseForward(gemm, B, nin, nout, s.acts[l], this.W[l], this.b[l], s.acts[l + 1]);
-      if (l + 1 < nl) reluForward(s.acts[l + 1], B * nout);
+      denseForward(gemm, B, nin, nout, s.acts[l], this.W[l], this.b[l], s.acts[l + 1], fast);
+      if (l + 1 < nl) {
+        if (fast) fast.relu(s.acts[l + 1], B * nout);
+        else reluForward(s.acts[l + 1], B * nout);
+      }
     }
     const k = this.dim;
-    if (this.normalize) l2NormalizeForward(s.acts[nl], B, k, s.out, s.norms);
+    if (this.normalize && fast) fast.l2Normalize(s.acts[nl], B, k, s.out, s.norms);
+    else if (this.normalize) l2NormalizeForward(s.acts[nl], B, k, s.out, s.norms);
     else for (let i = 0; i < B * k; i++) s.out[i] = s.acts[nl][i];
     return s.out;
   }
@@ -185,16 +189,20 @@ export class Tower {
     const k = this.dim;
     this.views(params);
     const top = s.dActs[nl];
-    if (this.normalize) l2NormalizeBackward(s.out, s.norms, s.dOut, B, k, top);
+    if (this.normalize && fast) fast.l2NormalizeBackward(s.out, s.norms, s.dOut, B, k, top);
+    else if (this.normalize) l2NormalizeBackward(s.out, s.norms, s.dOut, B, k, top);
     else top.set(s.dOut.subarray(0, B * k));
     for (let l = nl - 1; l >= 0; l--) {
       const nin = L.sizes[l];
       const nout = L.sizes[l + 1];
-      if (l + 1 < nl) reluBackward(s.acts[l + 1], s.dActs[l + 1], B * nout);
+      if (l + 1 < nl) {
+        if (fast) fast.reluBackward(s.acts[l + 1], s.dActs[l + 1], B * nout);
+        else reluBackward(s.acts[l + 1], s.dActs[l + 1], B * nout);
+      }
       const W = this.W[l];
       const gw = L.weights[l].offset - gradBase;
       const gb = L.biases[l].offset - gradBase;
-      denseBackward(gemm, B, nin, nout, s.acts[l], W, s.dActs[l + 1], grad.subarray(gw, gw + L.weights[l].length), grad.subarray(gb, gb + nout), s.dActs[l]);
+      denseBackward(gemm, B, nin, nout, s.acts[l], W, s.dActs[l + 1], grad.subarray(gw, gw + L.weights[l].length), grad.subarray(gb, gb + nout), s.dActs[l], fast);
     }
     const w0 = L.sizes[0];
     for (let f = 0; f < this.spec.bags.length; f++) {
