@@ -117,3 +117,19 @@ test('new entities from raw features: unseen categories hash into buckets, missi
   assert.deepEqual(Array.from(ib.dense.subarray(1, 3)), [3, 4]);
   assert.throws(() => FeatureSpace.fit(d, { itemFeatures: ['colour'] }), /item feature 'colour' is not in the dataset/);
 });
+
+test('a feature column of kind id (a zip code) encodes by its vocabulary code, not by the entity row; idDropout leaves it alone', () => {
+  const b = new DatasetBuilder({ user: [{ name: 'zip', kind: 'id', buckets: 2 }], item: [], eventTypes: [{ name: 'view', weight: 1, negative: false }] });
+  for (let u = 0; u < 6; u++) b.users.set(b.users.row(`u${u}`), 'zip', u < 5 ? 'z1' : 'z2'); // 5 users share one zip
+  b.items.row('i0');
+  for (let u = 0; u < 6; u++) b.addInteraction(u, 0, 0, 1, u);
+  const fs = FeatureSpace.fit(b.build(), { dim: 4 });
+  const f = fs.user.bags.findIndex((x) => x.name === 'user.zip');
+  const rows = fs.tables[fs.user.bags[f].table].rows;
+  const ub = new TowerBatch(fs.user, 6);
+  for (let u = 0; u < 6; u++) fs.appendUser(ub, u, new Int32Array(0), undefined, 0, 0, u === 4);
+  const zips = Array.from(ub.bags[f].indices.subarray(0, 6));
+  for (const z of zips) assert.ok(z >= 0 && z < rows - 1, `zip row ${z} inside the table's ${rows} rows, not the missing row`);
+  assert.equal(new Set(zips.slice(0, 5)).size, 1, 'users with the same zip share its row (user 4 with its id dropped too)');
+  assert.notEqual(zips[5], zips[0]);
+});
