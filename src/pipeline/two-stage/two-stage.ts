@@ -283,7 +283,9 @@ function namedSources(names: readonly string[], o: TwoStageOptions): CandidateSo
       case 'popularity':
         return new PopularitySource({ halfLifeDays: 30 });
       case 'two-tower':
-        return new ScoringTwoTower({ config: TWO_TOWER_PRESET, seed: o.seed, threads: o.threads });
+        // one thread: reproducible, and no worker attaching to the kernel memory (seen failing intermittently
+        // with "start offset of Float32Array should be a multiple of 4" when fitted twice in one process)
+        return new ScoringTwoTower({ config: TWO_TOWER_PRESET, seed: o.seed, threads: 1 });
       default:
         throw new Error(`two-stage: unknown extra source '${name}' (known: itemknn, itemknn-recent, popularity, two-tower)`);
     }
