@@ -21,3 +21,5 @@ export type { GbdtRankerParams } from './two-stage/engine-ranker.ts';
 export { gbdtRankerKind } from './two-stage/engine-ranker.ts';
 export { generateSyntheticDataset } from './data-source.ts';
 export { writeDatasetFiles } from './write-dataset.ts';
+export type { DemoModel, DemoResult } from './demo.ts';
+export { DEMO_PARAMS, DEMO_RANKER, DEMO_STAGES } from './demo.ts';

@@ -1,5 +1,7 @@
+import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
-import { DEMO_DATA, DEMO_PIPELINES, runDemo } from '../../pipeline/index.ts';
+import { builtinRegistry, DEMO_DATA, DEMO_PIPELINES, runDemo, type DemoModel, type StageRegistry } from '../../pipeline/index.ts';
+import { startServer, type RunningServer } from '../../serve/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
 import type { Command } from '../command.ts';
 
@@ -8,34 +10,114 @@ const options = {
   items: { type: 'number', description: 'synthetic items', default: DEMO_DATA.items },
   interactions: { type: 'number', description: 'synthetic interactions', default: DEMO_DATA.interactions },
   seed: { type: 'number', description: 'random seed', default: 42 },
-  pipelines: { type: 'list', description: 'pipelines to run (unregistered names are skipped)', default: DEMO_PIPELINES },
+  pipelines: { type: 'list', description: 'pipelines to evaluate (unregistered names are skipped)', default: DEMO_PIPELINES },
   show: { type: 'number', description: 'users whose recommendations are printed', default: 3 },
   threads: { type: 'number', description: 'worker threads a pipeline may use', default: Math.max(1, Math.min(2, availableParallelism())) },
-  serve: { type: 'boolean', description: 'serve the fitted model afterwards (--no-serve to skip; serving comes with a later issue)', default: false },
+  out: { type: 'string', description: 'model directory to write (must not exist; default models/demo-<date>-<time>)' },
+  serve: { type: 'boolean', description: 'serve the model directory afterwards until Ctrl-C (--no-serve: stop once it is written)', default: true },
+  port: { type: 'number', description: 'port to serve on (0: any free one)', default: 8080 },
+  host: { type: 'string', description: 'address to serve on', default: '127.0.0.1' },
 } satisfies OptionDefs;
 
-/** `tandem demo` (what `npm start` runs): a synthetic shop, the pipelines fitted and scored, example users. */
+/** `models/demo-20261129-191500`: a fresh, sortable name under the gitignored models/ folder. */
+function defaultModelDir(now = new Date()): string {
+  const s = now.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `models/demo-${s}`;
+}
+
+/** Fails fast (before minutes of training) when the port is taken. */
+async function assertPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      reject(err.code === 'EADDRINUSE' ? new UsageError(`port ${port} on ${host} is in use: pick another with --port N (--port 0 takes any free one), or --no-serve`) : err);
+    });
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
+
+/**
+ * Serves the demo's model directory; its event log sits beside it (`<dir>.events.db`).
+ * @example const s = await serveDemoModel(model, { port: 0 }); await fetch(`${s.url}/healthz`); await s.close()
+ */
+export async function serveDemoModel(model: DemoModel, opts: { port: number; host?: string; registry?: StageRegistry; log?: (line: string) => void }): Promise<RunningServer> {
+  const log = opts.log ?? ((l: string) => console.log(l));
+  const s = await startServer({ model: model.dir, port: opts.port, host: opts.host ?? '127.0.0.1', eventsDb: `${model.dir}.events.db`, registry: opts.registry, log });
+  const user = model.exampleUsers[0] ?? 'u1';
+  log('');
+  log(`Serving ${model.dir} (model ${model.modelVersion}) at ${s.url}`);
+  log(`  dashboard:        ${s.url}/`);
+  log(`  API description:  ${s.url}/openapi.json`);
+  log('Try:');
+  log(`  curl '${s.url}/v1/users/${user}/recommendations?k=5'`);
+  log(`  curl '${s.url}/v1/items/${model.exampleItem}/similar?k=5'`);
+  log(`  curl -X POST ${s.url}/v1/events -H 'content-type: application/json' -d '{"events": [{"user": "${user}", "item": "${model.exampleItem}", "type": "purchase"}]}'`);
+  log(`  curl -X POST ${s.url}/v1/recommendations -H 'content-type: application/json' -d '{"recent": ["${model.exampleItem}"], "k": 5}'`);
+  log(`(events go to ${model.dir}.events.db; later: npx tandem serve --model ${model.dir} --events-db ${model.dir}.events.db)`);
+  log('Ctrl-C stops the server.');
+  return s;
+}
+
+/** Resolves on the first SIGINT or SIGTERM. */
+function untilSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const stop = (sig: string): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve(sig);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
+
+/**
+ * The demo command with a replaceable wait: `serving` is given the running server and the demo
+ * closes it once that resolves (tests; by default, the first SIGINT or SIGTERM).
+ * @example await runDemoCommand(['--users', '300', '--port', '0'], { serving: async (s) => { await fetch(`${s.url}/healthz`); } })
+ */
+export async function runDemoCommand(argv: readonly string[], hooks: { serving?: (server: RunningServer) => Promise<unknown> } = {}): Promise<number> {
+  const { options: o, positional } = parseArgs(argv, options);
+  if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+  if (!(Number.isInteger(o.show) && o.show >= 0)) throw new UsageError('--show must be an integer >= 0');
+  if (!(Number.isInteger(o.port) && o.port >= 0 && o.port <= 65535)) throw new UsageError('--port must be an integer in [0, 65535]');
+  if (!(Number.isInteger(o.threads) && o.threads >= 1)) throw new UsageError('--threads must be an integer >= 1');
+  if (o.serve) await assertPortFree(o.host, o.port);
+  const registry = builtinRegistry();
+  const t0 = performance.now();
+  const { model } = await runDemo({
+    data: { users: o.users, items: o.items, interactions: o.interactions },
+    pipelines: o.pipelines,
+    showUsers: o.show,
+    seed: o.seed,
+    threads: o.threads,
+    modelDir: o.out ?? defaultModelDir(),
+    registry,
+    log: (m) => console.log(m),
+    print: (t) => console.log(t),
+  });
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  if (!o.serve || !model) {
+    console.log(`\ndemo finished in ${secs} s${model ? `; serve the model with: npx tandem serve --model ${model.dir}` : ''}`);
+    return 0;
+  }
+  console.log(`\ndemo trained in ${secs} s; starting the service`);
+  const server = await serveDemoModel(model, { port: o.port, host: o.host, registry });
+  try {
+    if (hooks.serving) await hooks.serving(server);
+    else console.log(`\ntandem demo: ${await untilSignal()}, closing`);
+  } finally {
+    await server.close();
+  }
+  return 0;
+}
+
+/** `tandem demo` (what `npm start` runs): a synthetic shop, the pipelines scored, a model directory trained and served. */
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'the demo: generate a synthetic shop, fit and score the pipelines, show example recommendations',
-  usage: 'tandem demo [--users N --items N --interactions N] [--pipelines a,b] [--no-serve]',
+  summary: 'the demo: a synthetic shop, pipelines fitted and scored, example recommendations, then a model served over HTTP',
+  usage: 'tandem demo [--users N --items N --interactions N] [--pipelines a,b] [--out DIR] [--port 8080 | --no-serve]',
   options,
-  async run(argv) {
-    const { options: o, positional } = parseArgs(argv, options);
-    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-    if (!(Number.isInteger(o.show) && o.show >= 0)) throw new UsageError('--show must be an integer >= 0');
-    const t0 = performance.now();
-    await runDemo({
-      data: { users: o.users, items: o.items, interactions: o.interactions },
-      pipelines: o.pipelines,
-      showUsers: o.show,
-      seed: o.seed,
-      threads: o.threads,
-      log: (m) => console.log(m),
-      print: (t) => console.log(t),
-    });
-    console.log(`\ndemo finished in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    if (o.serve) console.log('(serving after the demo is not part of this build yet)');
-    return 0;
-  },
+  run: (argv) => runDemoCommand(argv),
 };
