@@ -11,13 +11,15 @@ import type { Metric, SearchFilter, SearchResult } from '../src/vectors/index.ts
 import { UsageError, parseArgs } from '../src/cli/args.ts';
 import type { OptionDefs } from '../src/cli/args.ts';
 import type { Command } from '../src/cli/command.ts';
+import { ensureTwoTowerEmbeddings } from './twotower-embeddings.ts';
 
 const options = {
-  items: { type: 'number', default: 100_000, description: 'catalog size (random/clustered data)' },
-  dim: { type: 'number', default: 64, description: 'embedding dimension (random/clustered data)' },
+  items: { type: 'number', default: 100_000, description: 'catalog size (random/clustered data; twotower: the synthetic catalog when no --embeddings)' },
+  dim: { type: 'number', default: 64, description: 'embedding dimension (random/clustered data; twotower: the model output when no --embeddings)' },
   data: { type: 'string', default: 'clustered', description: 'random | clustered | twotower' },
-  embeddings: { type: 'string', description: 'twotower: raw little-endian float32 n x dim item embeddings, with FILE.json = {"n","dim"}' },
-  'query-embeddings': { type: 'string', description: 'twotower: query (user) embeddings in the same format; default: items plus noise' },
+  embeddings: { type: 'string', description: 'twotower: raw little-endian float32 n x dim item embeddings, with FILE.json = {"n","dim"}; default: train a two-tower on synthetic data of --items x --dim and embed every item (cached)' },
+  'query-embeddings': { type: 'string', description: 'twotower: query (user) embeddings in the same format; default: the user embeddings written beside generated embeddings, else items plus noise' },
+  'max-examples': { type: 'number', default: 1_000_000, description: 'twotower without --embeddings: train the synthetic two-tower on at most this many interactions (0: all)' },
   metric: { type: 'string', default: 'ip', description: 'ip | cosine' },
   kernel: { type: 'string', default: 'auto', description: "exact kernels: auto (the backend when it is SIMD, else JS) | js | backend" },
   queries: { type: 'number', default: 1000, description: 'queries for HNSW timing and recall' },
@@ -132,7 +134,7 @@ function fmt(x: number, d = 0): string {
 export const indexBench: Command = {
   name: 'index',
   summary: 'exact and HNSW vector search: queries/s, recall@k, build time, memory',
-  usage: 'tandem bench index [--items N] [--dim D] [--data random|clustered|twotower] [--embeddings FILE] [--json out.json]',
+  usage: 'tandem bench index [--items N] [--dim D] [--data random|clustered|twotower] [--embeddings FILE | --max-examples N] [--json out.json]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
@@ -153,10 +155,19 @@ export const indexBench: Command = {
     let queries: Float32Array;
     const nq = o.queries;
     if (o.data === 'twotower') {
-      if (!o.embeddings) throw new UsageError('--data twotower needs --embeddings FILE (raw float32 n x dim item embeddings from the trained two-tower model, with FILE.json {"n","dim"})');
-      ({ v: items, n, dim } = readEmbeddings(o.embeddings, '--embeddings'));
-      if (o['query-embeddings']) {
-        const qe = readEmbeddings(o['query-embeddings'], '--query-embeddings');
+      let embFile = o.embeddings;
+      let queryFile = o['query-embeddings'];
+      if (!embFile) {
+        // no file given: train the two-tower on synthetic data of this size (cached by setting)
+        if (!Number.isInteger(o.items) || o.items < 1 || !Number.isInteger(o.dim) || o.dim < 1) throw new UsageError('--items and --dim must be positive integers');
+        if (!Number.isInteger(o['max-examples']) || o['max-examples'] < 0) throw new UsageError(`--max-examples must be an integer >= 0, got ${o['max-examples']}`);
+        const f = await ensureTwoTowerEmbeddings({ items: o.items, dim: o.dim, maxExamples: o['max-examples'], seed: o.seed, queries: nq, log: (l) => console.log(l) });
+        embFile = f.items;
+        queryFile ??= f.queries;
+      }
+      ({ v: items, n, dim } = readEmbeddings(embFile, '--embeddings'));
+      if (queryFile) {
+        const qe = readEmbeddings(queryFile, '--query-embeddings');
         if (qe.dim !== dim) throw new UsageError(`--query-embeddings has dim ${qe.dim}, the items have ${dim}`);
         queries = qe.v.subarray(0, Math.min(nq, qe.n) * dim);
       } else queries = queriesNearItems(items, n, dim, nq, rng.fork(2));
