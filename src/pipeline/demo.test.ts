@@ -41,6 +41,7 @@ test('runDemo with a model directory: the engine trained on every event, read ba
   const manifest = await readManifest(dir);
   assert.equal(manifest.modelVersion, model.modelVersion);
   assert.equal(manifest.data.interactions, data.interactions);
+  assert.deepEqual((manifest.parameters.demo as { evaluation: { pipeline: string }[] }).evaluation.map((e) => e.pipeline), ['popularity']);
   // every demo stage kind the registry knows was trained, and the ranker when there is one
   const registry = builtinRegistry();
   assert.deepEqual(manifest.stages.map((s) => s.kind), ['two-tower', 'ease', 'itemknn', 'popularity'].filter((k) => registry.sources.has(k)));

@@ -128,7 +128,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   }
   if (!withModel) return { report, model: null };
 
-  const model = await trainDemoModel(opts.modelDir!, full, opts, users, threads, seed, steps, log, print);
+  const model = await trainDemoModel(opts.modelDir!, full, opts, report, users, threads, seed, steps, log, print);
   return { report, model };
 }
 
@@ -137,6 +137,7 @@ async function trainDemoModel(
   dir: string,
   full: Dataset,
   opts: DemoOptions,
+  report: EvaluationReport,
   users: number[],
   threads: number,
   seed: number,
@@ -165,7 +166,8 @@ async function trainDemoModel(
       stages,
       ranker,
       holdout: 0,
-      parameters: { demo: { data: { ...DEMO_DATA, ...(opts.data ?? {}) }, seed } },
+      // the table's figures travel with the model (the engine itself is not held out: holdout 0 halves the time)
+      parameters: { demo: { data: { ...DEMO_DATA, ...(opts.data ?? {}) }, seed, evaluation: report.results.map((r) => ({ pipeline: r.pipeline, ...r.metrics })) } },
       log: (m) => log(`      ${m}`),
     });
   } finally {

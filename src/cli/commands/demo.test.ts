@@ -68,3 +68,12 @@ test('tandem demo refuses a port in use before it trains anything', async (t) =>
   await assert.rejects(runDemoCommand([...TINY, '--out', dir, '--port', String(port)]), /port \d+ on 127\.0\.0\.1 is in use: .*--port/);
   await assert.rejects(access(dir), /ENOENT/);
 });
+
+test('tandem demo --no-serve stops after the table (no model directory unless --out asks for one)', async () => {
+  const { value: code, out } = await quietly(() => runDemoCommand([...TINY, '--no-serve']));
+  assert.equal(code, 0);
+  assert.match(out, /^\[3\/3\] results/m);
+  assert.match(out, /^popularity +\d/m);
+  assert.doesNotMatch(out, /\[4\/|Serving/);
+  assert.match(out, /demo finished in [\d.]+ s/);
+});

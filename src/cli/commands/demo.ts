@@ -13,8 +13,8 @@ const options = {
   pipelines: { type: 'list', description: 'pipelines to evaluate (unregistered names are skipped)', default: DEMO_PIPELINES },
   show: { type: 'number', description: 'users whose recommendations are printed', default: 3 },
   threads: { type: 'number', description: 'worker threads a pipeline may use', default: Math.max(1, Math.min(2, availableParallelism())) },
-  out: { type: 'string', description: 'model directory to write (must not exist; default models/demo-<date>-<time>)' },
-  serve: { type: 'boolean', description: 'serve the model directory afterwards until Ctrl-C (--no-serve: stop once it is written)', default: true },
+  out: { type: 'string', description: 'model directory to write (must not exist; default models/demo-<date>-<time>); with --no-serve, still written' },
+  serve: { type: 'boolean', description: 'train a model directory and serve it until Ctrl-C (--no-serve: stop after the table, unless --out asks for the model directory)', default: true },
   port: { type: 'number', description: 'port to serve on (0: any free one)', default: 8080 },
   host: { type: 'string', description: 'address to serve on', default: '127.0.0.1' },
 } satisfies OptionDefs;
@@ -92,14 +92,15 @@ export async function runDemoCommand(argv: readonly string[], hooks: { serving?:
     showUsers: o.show,
     seed: o.seed,
     threads: o.threads,
-    modelDir: o.out ?? defaultModelDir(),
+    // --no-serve stops after the table; --out still asks for the model directory
+    modelDir: o.out ?? (o.serve ? defaultModelDir() : null),
     registry,
     log: (m) => console.log(m),
     print: (t) => console.log(t),
   });
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!o.serve || !model) {
-    console.log(`\ndemo finished in ${secs} s${model ? `; serve the model with: npx tandem serve --model ${model.dir}` : ''}`);
+    console.log(`\ndemo finished in ${secs} s; ${model ? `serve the model with: npx tandem serve --model ${model.dir}` : 'npm start (without --no-serve) also trains a model directory and serves it'}`);
     return 0;
   }
   console.log(`\ndemo trained in ${secs} s; starting the service`);
@@ -117,7 +118,7 @@ export async function runDemoCommand(argv: readonly string[], hooks: { serving?:
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'the demo: a synthetic shop, pipelines fitted and scored, example recommendations, then a model served over HTTP',
-  usage: 'tandem demo [--users N --items N --interactions N] [--pipelines a,b] [--out DIR] [--port 8080 | --no-serve]',
+  usage: 'tandem demo [--users N --items N --interactions N] [--pipelines a,b] [--out DIR] [--port 8080 | --no-serve [--out DIR]]',
   options,
   run: (argv) => runDemoCommand(argv),
 };
