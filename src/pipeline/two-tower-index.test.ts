@@ -124,6 +124,35 @@ for (const kind of ['exact', 'hnsw'] as const) {
   });
 }
 
+test('engine two-tower stage: a category request is filtered inside the index; a new user with features is embedded from them', async (t) => {
+  const { dir, dataset } = await trainedDir(t, 'hnsw');
+  const model = await readModelDir(dir, builtinRegistry());
+  const tt = asTT(model.sources[0]);
+  // few candidates per source: filtering only after the merge would leave the category short
+  const rec = new Recommender(model, { candidatesPerSource: 5, maxK: 100 });
+  const res = rec.recommendForUser('u0', { k: 10, category: 'g3' });
+  assert.equal(res.strategy, 'personal');
+  assert.equal(res.items.length, 10);
+  for (const r of res.items) {
+    assert.equal(Number(r.id.slice(1)) % 4, 3, `${r.id} is in g3`);
+    assert.equal(r.source, 'two-tower', 'supplied by the two-tower, not the popularity fill');
+  }
+  // a live item in the category is eligible at once; a deleted one is not
+  rec.upsertItem('fresh-g3', rec.checkItemFeatures({ genre: ['g3'], price: 6 }));
+  rec.deleteItem(res.items[0].id);
+  const again = rec.recommendForUser('u0', { k: 25, category: 'g3' });
+  assert.ok(!again.items.some((r) => r.id === res.items[0].id));
+  assert.ok(again.items.some((r) => r.id === 'fresh-g3'));
+
+  // a new user with features and recent items: the two-tower embeds the features (embedUser)
+  const feats = { country: 'c2', age: 30 };
+  const anon = rec.recommendAnonymous({ features: feats, recent: ['i2', 'i6'] }, { k: 5 });
+  assert.equal(anon.strategy, 'personal');
+  const want = tt.candidatesForFeatures(feats, Int32Array.of(2, 6), 5, new Set([2, 6]), undefined, Float32Array.of(1, 1));
+  assert.deepEqual(anon.items.map((r) => r.id), Array.from(want.items, (i) => `i${i}`));
+  assert.equal(dataset.numUsers, 60);
+});
+
 test('two-tower source: a directory saved without an index builds one on first use; a wrong index is refused', async (t) => {
   const root = await tmp(t);
   const ds = fixtureDataset();

@@ -137,6 +137,8 @@ export class Recommender {
   private popTop: Int32Array = new Int32Array(0);
   /** Catalog changes (add, delete) rescan on the next read; events move items within the list instead. */
   private popDirty = true;
+  /** Per category code: a mask by item of the live items in it (for sources that filter inside); rebuilt after catalog changes. */
+  private readonly catMasks = new Map<number, Uint8Array>();
 
   // per-request scratch (generation-stamped, never cleared)
   private gen = 0;
@@ -298,7 +300,7 @@ export class Recommender {
         q.weights![j] = hist.weights[i];
         q.timestamps![j++] = hist.timestamps[i];
       }
-      const items = this.mergedTopK(q, exclude, k, category, false, true);
+      const items = this.mergedTopK(q, exclude, k, category, false, true, features);
       if (items.length < k) this.fillPopular(items, exclude, k, category, `filled from popularity: too few candidates${category !== null ? ' in this category' : ''}`);
       return { strategy: 'personal', items };
     }
@@ -315,7 +317,7 @@ export class Recommender {
   }
 
   /** Merge sources, rank, apply business rules, top k. Items are never in `exclude`, deleted, or outside `category`. */
-  private mergedTopK(q: UserQuery, exclude: Set<number>, k: number, category: number | null, similar: boolean, useRanker: boolean): RecommendedItem[] {
+  private mergedTopK(q: UserQuery, exclude: Set<number>, k: number, category: number | null, similar: boolean, useRanker: boolean, features: FeatureRow | null = null): RecommendedItem[] {
     const gen = this.nextGen();
     for (const it of exclude) this.exStamp[it] = gen;
     const c = this.cand;
@@ -329,7 +331,8 @@ export class Recommender {
       const w = this.weights[s];
       if (w <= 0) continue;
       wsum += w;
-      const res = this.sources[s].candidates(q, n, exclude);
+      const src = this.sources[s];
+      const res = src.candidatesWith ? src.candidatesWith(q, n, exclude, { allow: category !== null ? this.categoryMask(category) : undefined, features }) : src.candidates(q, n, exclude);
       const m = Math.min(res.items.length, n);
       for (let r = 0; r < m; r++) {
         const it = res.items[r];
@@ -439,6 +442,18 @@ export class Recommender {
     heap.drainSorted(slots);
     const why = `popular with users sharing ${seg.map((s) => s.label).join(', ')}; no usable history for this user`;
     return Array.from(slots, (slot) => ({ id: this.itemIds.values[c.items[slot]], score: round(c.scores[slot]), source: 'segment-popularity', explanation: why }));
+  }
+
+  /** The live items of category `code` as a mask by item index, built once per catalog state. */
+  private categoryMask(code: number): Uint8Array {
+    let m = this.catMasks.get(code);
+    if (!m) {
+      if (this.catMasks.size >= 64) this.catMasks.clear(); // bounded: one byte per item per mask
+      m = new Uint8Array(this.itemIds.size);
+      for (let it = 0; it < m.length; it++) if (!this.deleted[it] && this.hasCode(it, this.categoryCol, code)) m[it] = 1;
+      this.catMasks.set(code, m);
+    }
+    return m;
   }
 
   /** Appends popular items (not excluded, deleted, already in `out`, or outside `category`) until `out` has k. */
@@ -600,6 +615,7 @@ export class Recommender {
       this.deletedCount--;
     }
     this.popDirty = true;
+    this.catMasks.clear();
     for (const s of this.sources) s.upsertItem?.(it, features);
     return isNew;
   }
@@ -611,6 +627,7 @@ export class Recommender {
     this.deleted[it] = 1;
     this.deletedCount++;
     this.popDirty = true;
+    this.catMasks.clear();
     for (const s of this.sources) s.removeItem?.(it);
   }
 

@@ -3,7 +3,7 @@
  * through these interfaces; the engine never names a concrete implementation.
  */
 import type { Dataset, FeatureValue } from '../../data/index.ts';
-import type { CandidateSource, UserQuery } from '../../retrieval/index.ts';
+import type { CandidateSource, ScoredItems, UserQuery } from '../../retrieval/index.ts';
 
 /** A feature row as an API client sends it: feature name to value. */
 export type FeatureRow = Record<string, FeatureValue>;
@@ -17,6 +17,13 @@ export interface LiveHooks {
   upsertItem?(item: number, features: FeatureRow): void;
   /** Item `item` must never be returned again. */
   removeItem?(item: number): void;
+  /**
+   * `candidates` with the request's context, for sources that can use it: `allow` (a mask by item
+   * index: the requested category) restricts the answer inside the source, so a selective category
+   * still gets n candidates; `features` are the user's feature row (a new user's embedding uses them).
+   * Sources without it are asked `candidates` and filtered after merging.
+   */
+  candidatesWith?(query: UserQuery, n: number, exclude: ReadonlySet<number>, ctx: { allow?: Uint8Array; features?: FeatureRow | null }): ScoredItems;
 }
 
 /** A candidate source as the engine holds it: the source plus its optional live hooks. */

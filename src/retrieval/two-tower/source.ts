@@ -112,6 +112,17 @@ export class TwoTowerSource implements CandidateSource {
   }
 
   /**
+   * The engine's request path: `allow` restricts to a category, and a new user (query.user -1) with a
+   * feature row is embedded from those features and the history (`embedUser`), else `embedQuery`.
+   */
+  candidatesWith(query: UserQuery, n: number, exclude: ReadonlySet<number>, ctx: { allow?: Uint8Array; features?: RawFeatures | null }): ScoredItems {
+    const model = this.need();
+    if (query.user < 0 && ctx.features) model.embedUser(ctx.features, query.history, query.weights, this.qvec);
+    else model.embedQuery(query, this.qvec);
+    return this.search(this.qvec, n, exclude, ctx.allow);
+  }
+
+  /**
    * Candidates for a new user from raw features (unseen values hash) and recent items, oldest first.
    * @example tt.candidatesForFeatures({ age: 31, gender: 'F' }, Int32Array.of(12, 40), 100)
    */
