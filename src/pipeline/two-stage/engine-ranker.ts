@@ -50,14 +50,20 @@ const DEFAULTS: GbdtRankerParams = {
 const META = 'gbdt-ranker.json';
 const MODEL = 'gbdt-model.json';
 
-/** Scores the engine's merged candidates with the GBDT; per-candidate path contributions name the top features. */
+/**
+ * Scores the engine's merged candidates with the GBDT. Per-feature path contributions (the explanation)
+ * are computed lazily, by `explain(i)`, for the k candidates the engine returns only: computing them
+ * for all 500 candidates cost about three times the scoring itself.
+ */
 class GbdtRanker implements Ranker {
   readonly name = 'gbdt';
+  // per-request scratch, grown to the largest request seen; `explain` reads x, so it is valid until the next rank()
   private x = new Float32Array(0);
   private raw = new Float64Array(0);
   private ranks = new Float32Array(0);
   private order = new Int32Array(0);
-  private contrib: Float64Array;
+  private readonly contrib: Float64Array;
+  private generation = 0;
 
   constructor(
     private readonly model: GbdtModel,
@@ -86,24 +92,24 @@ class GbdtRanker implements Ranker {
     this.model.predict(this.x, n, this.raw);
     const scores = new Float32Array(n);
     for (let i = 0; i < n; i++) scores[i] = this.raw[i];
-    const top = this.params.explainTop;
-    const topFeatures = new Int32Array(n * top).fill(-1);
-    for (let i = 0; i < n; i++) {
-      this.model.contributions(this.x.subarray(i * W, (i + 1) * W), this.contrib);
-      // insertion into a tiny sorted list of the `top` largest positive contributions
-      for (let f = 0; f < W; f++) {
-        const v = this.contrib[f];
-        if (!(v > 0)) continue;
-        let k = top - 1;
-        if (topFeatures[i * top + k] >= 0 && this.contrib[topFeatures[i * top + k]] >= v) continue;
-        while (k > 0 && (topFeatures[i * top + k - 1] < 0 || this.contrib[topFeatures[i * top + k - 1]] < v)) {
-          topFeatures[i * top + k] = topFeatures[i * top + k - 1];
-          k--;
-        }
-        topFeatures[i * top + k] = f;
-      }
-    }
-    return { scores, topFeatures, topN: top, featureNames: this.features.names };
+    const gen = ++this.generation;
+    return {
+      scores,
+      topN: this.params.explainTop,
+      featureNames: this.features.names,
+      explain: (i: number) => {
+        if (gen !== this.generation) throw new Error('gbdt ranker: explain() asked after a later rank() reused its feature rows');
+        if (!(i >= 0 && i < n)) throw new Error(`gbdt ranker: explain(${i}): the request has ${n} candidates`);
+        return this.explainRow(i);
+      },
+    };
+  }
+
+  /** The top `explainTop` positive contributions of row i of the current request, largest first, -1 padded. */
+  private explainRow(i: number): Int32Array {
+    const W = this.features.width;
+    this.model.contributions(this.x.subarray(i * W, (i + 1) * W), this.contrib);
+    return topPositive(this.contrib, W, this.params.explainTop);
   }
 
   async save(dir: string): Promise<void> {
@@ -111,6 +117,27 @@ class GbdtRanker implements Ranker {
     await writeFile(join(dir, META), JSON.stringify({ version: 1, sources: this.sourceNames, params: this.params }));
     this.model.save(join(dir, MODEL));
   }
+}
+
+/**
+ * Indices of the `top` largest positive values of v[0..n), largest first (ties: lower index first),
+ * -1 padded. @example topPositive(Float64Array.of(0.1, -1, 0.5), 3, 2) // Int32Array [2, 0]
+ */
+export function topPositive(v: ArrayLike<number>, n: number, top: number): Int32Array {
+  const out = new Int32Array(top).fill(-1);
+  // insertion into a tiny sorted list
+  for (let f = 0; f < n; f++) {
+    const x = v[f];
+    if (!(x > 0)) continue;
+    let k = top - 1;
+    if (out[k] >= 0 && v[out[k]] >= x) continue;
+    while (k > 0 && (out[k - 1] < 0 || v[out[k - 1]] < x)) {
+      out[k] = out[k - 1];
+      k--;
+    }
+    out[k] = f;
+  }
+  return out;
 }
 
 /**
