@@ -1,5 +1,7 @@
+import { readdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { builtinRegistry, DEMO_DATA, DEMO_PIPELINES, runDemo, type DemoModel, type StageRegistry } from '../../pipeline/index.ts';
 import { startServer, type RunningServer } from '../../serve/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
@@ -55,8 +57,16 @@ export async function serveDemoModel(model: DemoModel, opts: { port: number; hos
   log(`  curl -X POST ${s.url}/v1/events -H 'content-type: application/json' -d '{"events": [{"user": "${user}", "item": "${model.exampleItem}", "type": "purchase"}]}'`);
   log(`  curl -X POST ${s.url}/v1/recommendations -H 'content-type: application/json' -d '{"recent": ["${model.exampleItem}"], "k": 5}'`);
   log(`(events go to ${model.dir}.events.db; later: npx tandem serve --model ${model.dir} --events-db ${model.dir}.events.db)`);
+  const older = await earlierDemoModels(model.dir);
+  if (older > 0) log(`(${dirname(model.dir)} also holds ${older} earlier demo model${older > 1 ? 's' : ''}; rm -r ${join(dirname(model.dir), 'demo-*')} clears them)`);
   log('Ctrl-C stops the server.');
   return s;
+}
+
+/** How many other `demo-<date>-<time>` model directories sit beside `dir` (each run keeps its own). */
+async function earlierDemoModels(dir: string): Promise<number> {
+  const names = await readdir(dirname(dir)).catch(() => [] as string[]);
+  return names.filter((n) => /^demo-\d{8}-\d{6}$/.test(n) && n !== basename(dir)).length;
 }
 
 /** Resolves on the first SIGINT or SIGTERM. */
