@@ -48,6 +48,7 @@ test('the gbdt ranker kind trains through the engine, saves, loads, and explains
     const q = userQuery(loaded.dataset, 1);
     const out = ranker.rank(q, cand);
     assert.ok(out.explain && out.featureNames && !out.topFeatures);
+    const explain = out.explain;
     const model = GbdtModel.load(join(dir, 'ranker', 'gbdt-model.json'));
     const feats = RankerFeatures.fit(loaded.dataset, ['ease']);
     const W = feats.width;
@@ -61,14 +62,14 @@ test('the gbdt ranker kind trains through the engine, saves, loads, and explains
       assert.equal(out.scores[i], Math.fround(p[i]), `score of candidate ${i}`);
       const c = model.contributions(x.subarray(i * W, (i + 1) * W), new Float64Array(W + 1));
       const want = Array.from({ length: W }, (_, f) => f).filter((f) => c[f] > 0).sort((a, b) => c[b] - c[a] || a - b).slice(0, 3);
-      const got = Array.from(out.explain(i)).filter((f) => f >= 0);
+      const got: number[] = Array.from(explain(i)).filter((f) => f >= 0);
       assert.deepEqual(got, want, `candidate ${i}`);
       explained += got.length;
     }
     assert.ok(explained > 0, 'some candidate has a positive contribution');
-    assert.throws(() => out.explain!(n), /30 candidates/);
+    assert.throws(() => explain(n), /30 candidates/);
     ranker.rank(q, cand);
-    assert.throws(() => out.explain!(0), /later rank/);
+    assert.throws(() => explain(0), /later rank/);
 
     await assert.rejects(
       trainModel(join(root, 'bad'), { dataset: ds, registry: reg, stages: [{ kind: 'ease', params: {} }], ranker: { kind: 'gbdt', params: { nope: 1 } }, holdout: 0.2 }),
