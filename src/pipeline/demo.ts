@@ -6,7 +6,7 @@
  */
 import { generateSynthetic, parseSplit, splitDataset, type Dataset } from '../data/index.ts';
 import { formatResultsTable, relevantTestItems, historyQuery } from '../evaluation/index.ts';
-import { builtinRegistry, readModelDir, Recommender, type SourceKind, type StageConfig, type StageRegistry } from './engine/index.ts';
+import { builtinRegistry, readModelDir, Recommender, type RankerKind, type SourceKind, type StageConfig, type StageRegistry } from './engine/index.ts';
 import { trainModel } from './engine/index.ts';
 import { DEFAULT_SPLIT, type SyntheticOptions } from './data-source.ts';
 import { runEvaluation, type EvaluationReport } from './evaluate.ts';
@@ -202,7 +202,7 @@ async function trainDemoModel(
   };
 }
 
-/** The registry with every source kind wrapped so each fit logs its duration. */
+/** The registry with every source and ranker kind wrapped so each fit logs its duration. */
 function loggingRegistry(registry: StageRegistry, log: (m: string) => void): StageRegistry {
   const sources = new Map<string, SourceKind>();
   for (const [name, kind] of registry.sources) {
@@ -220,7 +220,20 @@ function loggingRegistry(registry: StageRegistry, log: (m: string) => void): Sta
       },
     });
   }
-  return { sources, rankers: registry.rankers };
+  const rankers = new Map<string, RankerKind>();
+  for (const [name, kind] of registry.rankers) {
+    rankers.set(name, {
+      ...kind,
+      fit: async (train, makeSources, params) => {
+        const t0 = performance.now();
+        log(`${name} ranker: L1 refitted on each user's earlier events, its candidates labelled by the later ones`);
+        const ranker = await kind.fit(train, makeSources, params);
+        log(`${name} ranker: trained in ${since(t0)}`);
+        return ranker;
+      },
+    });
+  }
+  return { sources, rankers };
 }
 
 function since(t0: number): string {
