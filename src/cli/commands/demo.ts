@@ -128,7 +128,7 @@ export async function runDemoCommand(argv: readonly string[], hooks: { serving?:
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'the demo: a synthetic shop, pipelines fitted and scored, example recommendations, then a model served over HTTP',
-  usage: 'tandem demo [--users N --items N --interactions N] [--pipelines a,b] [--out DIR] [--port 8080 | --no-serve [--out DIR]]',
+  usage: 'tandem demo [--users N --items N --interactions N] [--pipelines a,b] [--out DIR] [--port 8080] [--no-serve]',
   options,
   run: (argv) => runDemoCommand(argv),
 };
