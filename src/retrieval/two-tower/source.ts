@@ -3,11 +3,11 @@
  * on all training data for the chosen number of epochs), retrieval through a VectorIndex over every
  * item embedding (exact or HNSW), live item add/remove, save/load (the index is saved, not rebuilt).
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../../data/index.ts';
 import type { RawFeatures } from '../../features/index.ts';
-import { buildIndex, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
+import { buildIndex, chooseKind, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
 import type { CandidateSource, ScoredItems, UserQuery } from '../source.ts';
 import type { TwoTowerConfig } from './config.ts';
 import { trainTwoTower, type EpochStats } from './train.ts';
@@ -32,6 +32,8 @@ export interface TwoTowerSourceOptions {
 
 /** The index's own folder inside the source's directory. */
 export const INDEX_DIR = 'index';
+/** The mean item vector subtracted before an HNSW index was built (JSON array), beside INDEX_DIR. */
+export const CENTER_FILE = 'index-center.json';
 
 const EMPTY_ITEMS = new Int32Array(0);
 const EMPTY_SCORES = new Float32Array(0);
@@ -48,6 +50,13 @@ export class TwoTowerSource implements CandidateSource {
   /** How the current index came to be: built from the model's item embeddings, or read from disk. */
   indexOrigin: 'built' | 'loaded' | null = null;
   private index: VectorIndex | null = null;
+  /**
+   * HNSW only: the item mean subtracted from every indexed vector. q.(x - mu) = q.x - q.mu ranks the
+   * same for a query, and the trained items, which sit in a narrow cone facing away from the users,
+   * spread out: recall@10 on 100k two-tower items at efSearch 64 goes from 0.79 to 0.97 (docs/vectors.md).
+   * Scores are returned uncentred (q.mu added back).
+   */
+  private center: Float32Array | null = null;
   private itemVecs: Float32Array | null = null;
   private qvec: Float32Array;
   /** Per-epoch figures of the validation run and of the final fit. */
@@ -77,11 +86,13 @@ export class TwoTowerSource implements CandidateSource {
    * Serves an already trained (or loaded) model; `index` is its saved item index, else one is built
    * from the item embeddings on first use.
    */
-  use(model: TwoTowerModel, index?: VectorIndex): this {
+  use(model: TwoTowerModel, index?: VectorIndex, center?: Float32Array | null): this {
     if (index && index.dim !== model.dim) throw new Error(`two-tower: the item index has dimension ${index.dim}, the model ${model.dim}`);
+    if (center && center.length !== model.dim) throw new Error(`two-tower: the index centre has length ${center.length}, the model's dimension is ${model.dim}`);
     this.model = model;
     this.itemVecs = null;
     this.index = index ?? null;
+    this.center = index ? center ?? null : null;
     this.indexOrigin = index ? 'loaded' : null;
     if (this.qvec.length !== model.dim) this.qvec = new Float32Array(model.dim);
     return this;
@@ -95,8 +106,16 @@ export class TwoTowerSource implements CandidateSource {
     const labels = new Int32Array(n);
     for (let i = 0; i < n; i++) labels[i] = i;
     const t0 = performance.now();
+    const opts = { ...this.options.index, dim: model.dim, metric: 'ip' as const };
+    let vecs = this.itemEmbeddings();
+    this.center = null;
+    if (chooseKind({ ...opts, expectedSize: n }) === 'hnsw' && n > 0) {
+      this.center = meanRow(vecs, n, model.dim);
+      vecs = vecs.slice();
+      subtractRows(vecs, n, this.center);
+    }
     // inner product: the training score; with normalised towers it equals cosine
-    this.index = buildIndex(this.itemEmbeddings(), labels, { ...this.options.index, dim: model.dim, metric: 'ip' });
+    this.index = buildIndex(vecs, labels, opts);
     this.indexOrigin = 'built';
     this.options.log?.(`two-tower: ${this.index.kind} index over ${n} items built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return this.index;
@@ -136,7 +155,13 @@ export class TwoTowerSource implements CandidateSource {
     const index = this.vectorIndex();
     if (n < 1 || index.size === 0) return { items: EMPTY_ITEMS, scores: EMPTY_SCORES };
     const r = index.search(userEmbedding, n, exclude === undefined && allow === undefined ? undefined : { exclude, allow });
-    return { items: r.ids, scores: r.scores };
+    const c = this.center;
+    if (!c) return { items: r.ids, scores: r.scores };
+    let off = 0;
+    for (let j = 0; j < c.length; j++) off += userEmbedding[j] * c[j];
+    const scores = new Float32Array(r.scores.length);
+    for (let j = 0; j < scores.length; j++) scores[j] = r.scores[j] + off;
+    return { items: r.ids, scores };
   }
 
   /**
@@ -148,6 +173,7 @@ export class TwoTowerSource implements CandidateSource {
     const model = this.need();
     const index = this.vectorIndex();
     const v = item < model.features.numItems ? model.embedItem(item) : model.embedItem(features);
+    if (this.center) subtractRows(v, 1, this.center);
     if (index.has(item)) index.update(v, [item]);
     else index.add(v, [item]);
   }
@@ -168,6 +194,12 @@ export class TwoTowerSource implements CandidateSource {
     if (!this.model) throw new Error('two-tower: nothing to save before fit');
     await this.model.save(dir);
     await this.vectorIndex().save(join(dir, INDEX_DIR));
+    if (this.center) await writeFile(join(dir, CENTER_FILE), JSON.stringify(Array.from(this.center)));
+  }
+
+  /** The mean subtracted from the indexed vectors (HNSW), or null: the index stores x - centre. */
+  indexCenter(): Float32Array | null {
+    return this.center;
   }
 
   /**
@@ -185,13 +217,33 @@ export class TwoTowerSource implements CandidateSource {
       const ef = options.index?.efSearch;
       if (ef !== undefined && index.capabilities.tunable) (index as VectorIndex & { setSearchEffort(ef: number): void }).setSearchEffort(ef);
     }
-    return new TwoTowerSource({ ...options, config: m.config }).use(m, index);
+    let center: Float32Array | null = null;
+    const cf = join(dir, CENTER_FILE);
+    if (index && (await exists(cf))) {
+      const a: unknown = JSON.parse(await readFile(cf, 'utf8'));
+      if (!Array.isArray(a) || a.length !== m.dim || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new Error(`two-tower: ${cf}: must be a list of ${m.dim} finite numbers`);
+      center = Float32Array.from(a as number[]);
+    }
+    return new TwoTowerSource({ ...options, config: m.config }).use(m, index, center);
   }
 
   private need(): TwoTowerModel {
     if (!this.model) throw new Error('two-tower: fit or load a model before asking for candidates');
     return this.model;
   }
+}
+
+/** The mean of n rows (float64 sums). */
+function meanRow(v: Float32Array, n: number, dim: number): Float32Array {
+  const mu = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let c = 0; c < dim; c++) mu[c] += v[i * dim + c];
+  return Float32Array.from(mu, (x) => x / n);
+}
+
+/** v[i] -= mu for each of n rows, in place. */
+function subtractRows(v: Float32Array, n: number, mu: Float32Array): void {
+  const dim = mu.length;
+  for (let i = 0; i < n; i++) for (let c = 0; c < dim; c++) v[i * dim + c] -= mu[c];
 }
 
 async function exists(p: string): Promise<boolean> {
