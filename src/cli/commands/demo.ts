@@ -58,7 +58,7 @@ export async function serveDemoModel(model: DemoModel, opts: { port: number; hos
   log(`  curl -X POST ${s.url}/v1/recommendations -H 'content-type: application/json' -d '{"recent": ["${model.exampleItem}"], "k": 5}'`);
   log(`(events go to ${model.dir}.events.db; later: npx tandem serve --model ${model.dir} --events-db ${model.dir}.events.db)`);
   const older = await earlierDemoModels(model.dir);
-  if (older > 0) log(`(${dirname(model.dir)} also holds ${older} earlier demo model${older > 1 ? 's' : ''}; rm -r ${join(dirname(model.dir), 'demo-*')} clears them)`);
+  if (older > 0) log(`(${dirname(model.dir)} also holds ${older} earlier demo model${older > 1 ? 's' : ''}; once stopped, rm -r ${join(dirname(model.dir), 'demo-*')} clears them all)`);
   log('Ctrl-C stops the server.');
   return s;
 }
