@@ -28,20 +28,30 @@ const options = {
   batch: { type: 'number', description: 'events per POST /v1/events', default: 500 },
   'event-concurrency': { type: 'number', description: 'concurrent event batches', default: 4 },
   stages: { type: 'list', description: 'candidate sources to train on the synthetic data (two-tower retrieval is exact: slow on large catalogs until it sits on the HNSW index)', default: ['ease'] },
+  ranker: { type: 'string', description: "L2 ranker trained on the synthetic data (e.g. 'gbdt'); none by default" },
+  'ranker-params': { type: 'string', description: 'the ranker\'s parameters as JSON (e.g. \'{"gbdt":{"numRounds":200}}\')', default: '{}' },
   'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },
   seed: { type: 'number', description: 'random seed', default: 42 },
   json: { type: 'string', description: 'write the result JSON here' },
 } satisfies OptionDefs;
 
-async function syntheticModel(dir: string, o: { items: number; users: number; interactions: number; seed: number; 'ease-items': number; stages: string[] }): Promise<{ seconds: { generate: number; train: number } }> {
+async function syntheticModel(dir: string, o: { items: number; users: number; interactions: number; seed: number; 'ease-items': number; stages: string[]; ranker?: string; 'ranker-params': string }): Promise<{ seconds: { generate: number; train: number } }> {
+  let rankerParams: Record<string, unknown>;
+  try {
+    rankerParams = JSON.parse(o['ranker-params']) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`--ranker-params: not JSON (${(e as Error).message})`);
+  }
+  if (typeof rankerParams !== 'object' || rankerParams === null || Array.isArray(rankerParams)) throw new Error('--ranker-params: expected a JSON object');
   const t0 = performance.now();
   const dataset = generateSynthetic({ items: o.items, users: o.users, interactions: o.interactions, seed: o.seed });
   const t1 = performance.now();
   console.error(`generated ${dataset.numItems} items, ${dataset.numUsers} users, ${dataset.interactions.length} interactions in ${((t1 - t0) / 1000).toFixed(1)} s`);
   const registry = builtinRegistry();
+  if (o.ranker && !registry.rankers.has(o.ranker)) throw new Error(`--ranker: unknown ranker '${o.ranker}' (known: ${[...registry.rankers.keys()].join(', ')})`);
   for (const k of o.stages) if (!registry.sources.has(k)) throw new Error(`--stages: unknown source '${k}' (known: ${[...registry.sources.keys()].join(', ')})`);
   const stages = o.stages.map((kind) => (kind === 'ease' ? { kind, params: { maxItems: o['ease-items'] } } : { kind }));
-  await trainModel(dir, { dataset, registry, stages, holdout: 0, log: (l) => console.error(l) });
+  await trainModel(dir, { dataset, registry, stages, ranker: o.ranker ? { kind: o.ranker, params: rankerParams } : null, holdout: 0, log: (l) => console.error(l) });
   return { seconds: { generate: (t1 - t0) / 1000, train: (performance.now() - t1) / 1000 } };
 }
 
@@ -60,7 +70,7 @@ function serverQuantile(text: string, route: string, q: number): { bucketMs: num
 export const serveBench: Command = {
   name: 'serve',
   summary: 'HTTP service latency, throughput and event ingestion on a synthetic catalog',
-  usage: 'tandem bench serve [--items 1000000] [--requests 20000] [--rate 100] [--json out.json]',
+  usage: 'tandem bench serve [--items 1000000] [--requests 20000] [--rate 100] [--ranker gbdt] [--json out.json]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
@@ -84,7 +94,7 @@ export const serveBench: Command = {
       const planFile = join(tmp, 'plan.json');
       const throughputRequests = o['throughput-requests'] ?? Math.min(o.requests, 5000);
       await writeFile(planFile, JSON.stringify({ url: server.url, apiKey, users, items, k: o.k, requests: o.requests, rate: o.rate, concurrency: o.concurrency, throughputRequests, events: o.events, batch: o.batch, eventConcurrency: o['event-concurrency'], seed: o.seed }));
-      console.error(`serving model ${m.modelVersion} (${m.data.items} items, stages: ${m.stages.map((s) => s.name).join(', ')}) at ${server.url}; driving ${o.requests} requests at ${o.rate}/s, ${throughputRequests} at concurrency ${o.concurrency}, ${o.events} events`);
+      console.error(`serving model ${m.modelVersion} (${m.data.items} items, stages: ${m.stages.map((s) => s.name).join(', ')}, ranker: ${m.ranker?.kind ?? 'none'}) at ${server.url}; driving ${o.requests} requests at ${o.rate}/s, ${throughputRequests} at concurrency ${o.concurrency}, ${o.events} events`);
       const driver = fileURLToPath(new URL('./serve-driver.ts', import.meta.url));
       const out = await new Promise<string>((resolve, reject) => {
         const child = spawn(process.execPath, ['--import', 'tsx', driver, planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -109,7 +119,7 @@ export const serveBench: Command = {
         recommend: { p50Ms: r.rate.p50Ms, p95Ms: r.rate.p95Ms, p99Ms: r.rate.p99Ms, rps: r.throughput.rps, maxMs: r.rate.maxMs, rateRps: r.rate.achievedRps, requests: o.requests, saturation: { concurrency: o.concurrency, requests: throughputRequests, p50Ms: r.throughput.p50Ms, p99Ms: r.throughput.p99Ms } },
         events: { perSecond: r.events.perSecond, sent: r.events.sent, stored, lost: r.events.sent - stored, batch: o.batch, p99BatchMs: r.events.p99BatchMs },
         errors: r.errors,
-        model: { version: m.modelVersion, items: m.data.items, users: m.data.users, interactions: m.data.interactions, stages: m.stages.map((s) => s.name), candidatesPerSource: o.candidates, k: o.k },
+        model: { version: m.modelVersion, items: m.data.items, users: m.data.users, interactions: m.data.interactions, stages: m.stages.map((s) => s.name), ranker: m.ranker?.kind ?? null, candidatesPerSource: o.candidates, k: o.k },
         server: { p99BucketMs: server99.bucketMs, shareWithin25Ms: server99.within25 },
         loadAverage: { start: loadStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
         serverRssMB: rssMB,
