@@ -96,6 +96,28 @@ export interface UserIndex {
 }
 
 /**
+ * Rows of `x` grouped by user in CSR form, each group ordered by (timestamp, item, row), where items
+ * compare by `itemOrder[item]` when given (e.g. the rank of the original id), else by index.
+ */
+export function groupByUser(x: Interactions, numUsers: number, itemOrder?: ArrayLike<number>): UserIndex {
+  const offsets = new Int32Array(numUsers + 1);
+  for (let r = 0; r < x.length; r++) offsets[x.user[r] + 1]++;
+  for (let u = 0; u < numUsers; u++) offsets[u + 1] += offsets[u];
+  const fill = offsets.slice(0, numUsers);
+  const rows = new Int32Array(x.length);
+  for (let r = 0; r < x.length; r++) rows[fill[x.user[r]]++] = r;
+  const ts = x.timestamp;
+  const it = x.item;
+  const cmp = itemOrder
+    ? (a: number, b: number): number => ts[a] - ts[b] || itemOrder[it[a]] - itemOrder[it[b]] || a - b
+    : (a: number, b: number): number => ts[a] - ts[b] || it[a] - it[b] || a - b;
+  for (let u = 0; u < numUsers; u++) {
+    if (offsets[u + 1] - offsets[u] > 1) rows.subarray(offsets[u], offsets[u + 1]).sort(cmp);
+  }
+  return { offsets, rows };
+}
+
+/**
  * A dataset: user and item tables plus an interaction log that refers to them by dense index.
  * Train and test sides of a split share the same tables (same vocabularies), so indices agree.
  */
@@ -128,25 +150,31 @@ export class Dataset {
 
   /** Interaction rows grouped by user, each group ordered by (timestamp, item index). Cached. */
   byUser(): UserIndex {
-    if (this.byUserCache) return this.byUserCache;
-    const x = this.interactions;
-    const nu = this.numUsers;
-    const offsets = new Int32Array(nu + 1);
-    for (let r = 0; r < x.length; r++) offsets[x.user[r] + 1]++;
-    for (let u = 0; u < nu; u++) offsets[u + 1] += offsets[u];
-    const fill = offsets.slice(0, nu);
-    const rows = new Int32Array(x.length);
-    for (let r = 0; r < x.length; r++) rows[fill[x.user[r]]++] = r;
-    for (let u = 0; u < nu; u++) {
-      const a = offsets[u];
-      const b = offsets[u + 1];
-      if (b - a > 1) {
-        const seg = rows.subarray(a, b);
-        seg.sort((r1, r2) => x.timestamp[r1] - x.timestamp[r2] || x.item[r1] - x.item[r2] || r1 - r2);
-      }
-    }
-    this.byUserCache = { offsets, rows };
+    this.byUserCache ??= groupByUser(this.interactions, this.numUsers);
     return this.byUserCache;
+  }
+
+  /**
+   * User `u`'s history in this dataset, ordered as `byUser()`: items, each event's weight (its type's
+   * weight, negated for negative feedback) and timestamp.
+   * @example const { history, weights } = train.userHistory(0);
+   */
+  userHistory(u: number): { history: Int32Array; weights: Float32Array; timestamps: Float64Array } {
+    const { offsets, rows } = this.byUser();
+    const a = offsets[u];
+    const b = offsets[u + 1];
+    const x = this.interactions;
+    const history = new Int32Array(b - a);
+    const weights = new Float32Array(b - a);
+    const timestamps = new Float64Array(b - a);
+    for (let k = a; k < b; k++) {
+      const r = rows[k];
+      const e = this.eventTypes[x.event[r]];
+      history[k - a] = x.item[r];
+      weights[k - a] = e.negative ? -e.weight : e.weight;
+      timestamps[k - a] = x.timestamp[r];
+    }
+    return { history, weights, timestamps };
   }
 
   /** Number of interactions per item. */

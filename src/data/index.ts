@@ -2,7 +2,7 @@ export type { FeatureKind, FeatureSpec, EventTypeSpec, Schema } from './schema.t
 export { FEATURE_KINDS, DEFAULT_EVENT, tokenize } from './schema.ts';
 export { Vocabulary } from './vocabulary.ts';
 export type { FeatureColumn, Interactions, UserIndex } from './dataset.ts';
-export { Dataset, EntityTable, columnLength, emptyInteractions, selectInteractions } from './dataset.ts';
+export { Dataset, EntityTable, columnLength, emptyInteractions, groupByUser, selectInteractions } from './dataset.ts';
 export type { FeatureValue } from './builder.ts';
 export { DatasetBuilder, TableBuilder, ColumnBuilder } from './builder.ts';
 export type { DataProblem, ConfigProblem } from './errors.ts';

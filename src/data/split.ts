@@ -4,7 +4,7 @@
  * never by dense index, which depends on load order.
  */
 import { parseIsoTimestamp } from './load.ts';
-import { selectInteractions, type Dataset } from './dataset.ts';
+import { groupByUser, selectInteractions, type Dataset } from './dataset.ts';
 import type { Vocabulary } from './vocabulary.ts';
 
 export type SplitSpec =
@@ -74,25 +74,6 @@ export function idOrder(ids: Vocabulary): Int32Array {
   return rank;
 }
 
-/** Rows grouped by user (CSR), each group ordered by (timestamp, item id order, row). */
-function userGroups(ds: Dataset, itemRank: Int32Array): { offsets: Int32Array; rows: Int32Array } {
-  const x = ds.interactions;
-  const nu = ds.numUsers;
-  const offsets = new Int32Array(nu + 1);
-  for (let r = 0; r < x.length; r++) offsets[x.user[r] + 1]++;
-  for (let u = 0; u < nu; u++) offsets[u + 1] += offsets[u];
-  const fill = offsets.slice(0, nu);
-  const rows = new Int32Array(x.length);
-  for (let r = 0; r < x.length; r++) rows[fill[x.user[r]]++] = r;
-  const ts = x.timestamp;
-  const it = x.item;
-  const cmp = (a: number, b: number): number => ts[a] - ts[b] || itemRank[it[a]] - itemRank[it[b]] || a - b;
-  for (let u = 0; u < nu; u++) {
-    if (offsets[u + 1] - offsets[u] > 1) rows.subarray(offsets[u], offsets[u + 1]).sort(cmp);
-  }
-  return { offsets, rows };
-}
-
 /** Which rows go to test (1) under `spec`. */
 function testMask(ds: Dataset, spec: SplitSpec): Uint8Array {
   const x = ds.interactions;
@@ -113,7 +94,7 @@ function testMask(ds: Dataset, spec: SplitSpec): Uint8Array {
     for (let j = x.length - k; j < x.length; j++) mask[order[j]] = 1;
     return mask;
   }
-  const { offsets, rows } = userGroups(ds, idOrder(ds.items.ids));
+  const { offsets, rows } = groupByUser(ds.interactions, ds.numUsers, idOrder(ds.items.ids));
   for (let u = 0; u < ds.numUsers; u++) {
     const n = offsets[u + 1] - offsets[u];
     if (n === 0) continue;

@@ -56,21 +56,7 @@ export const DEFAULT_KS: readonly number[] = [10, 20, 50, 100];
  * @example const q = historyQuery(train, 0); recommend(q, 10, new Set(q.history));
  */
 export function historyQuery(ds: Dataset, u: number): EvalQuery {
-  const { offsets, rows } = ds.byUser();
-  const a = offsets[u];
-  const b = offsets[u + 1];
-  const x = ds.interactions;
-  const history = new Int32Array(b - a);
-  const weights = new Float32Array(b - a);
-  const timestamps = new Float64Array(b - a);
-  for (let k = a; k < b; k++) {
-    const r = rows[k];
-    const e = ds.eventTypes[x.event[r]];
-    history[k - a] = x.item[r];
-    weights[k - a] = e.negative ? -e.weight : e.weight;
-    timestamps[k - a] = x.timestamp[r];
-  }
-  return { user: u, history, weights, timestamps };
+  return { user: u, ...ds.userHistory(u) };
 }
 
 /**

@@ -36,19 +36,5 @@ export interface CandidateSource {
  * each event's weight (its type's weight, negated for negative feedback) and timestamp.
  */
 export function userQuery(ds: Dataset, u: number): UserQuery {
-  const { offsets, rows } = ds.byUser();
-  const a = offsets[u];
-  const b = offsets[u + 1];
-  const x = ds.interactions;
-  const history = new Int32Array(b - a);
-  const weights = new Float32Array(b - a);
-  const timestamps = new Float64Array(b - a);
-  for (let k = a; k < b; k++) {
-    const r = rows[k];
-    const e = ds.eventTypes[x.event[r]];
-    history[k - a] = x.item[r];
-    weights[k - a] = e.negative ? -e.weight : e.weight;
-    timestamps[k - a] = x.timestamp[r];
-  }
-  return { user: u, history, weights, timestamps };
+  return { user: u, ...ds.userHistory(u) };
 }
