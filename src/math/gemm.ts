@@ -84,6 +84,13 @@ export interface TrainKernels {
   bagPool(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, dim: number, X: Float32Array, ldx: number, xOff: number): void;
   /** Pooling backward as a scatter-add: entry e of a row with z = sum |w| > 0 adds w_e dX[r] / z into grads at element dst[e]. */
   bagScatter(offsets: Int32Array, weights: Float32Array, dst: Int32Array, B: number, dim: number, dX: Float32Array, ldx: number, xOff: number, grads: Float32Array): void;
+  /**
+   * bagScatter's slot map: dst[e] = element offset in grads of the compact gradient row of entry e's
+   * table row (a new slot, rows[n] = row, slot[row] = n, zeroed gradient, the first time a row is
+   * seen; 0 for entries of rows whose weights are all 0). Returns the new count, or -(n + 1) when
+   * rows / grads are full: grow them and call again (mapped rows keep their slots).
+   */
+  bagSlots(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, slot: Int32Array, rows: Int32Array, n: number, grads: Float32Array, dim: number, dst: Int32Array): number;
   /** Adam over n floats: p, m, v, g are views starting at element 0 of the span. */
   adamDense(p: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, n: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
   /** Lazy Adam on table rows: rows[r] of the table (p, m, v start at its element 0) takes g[r*dim ..). */

@@ -73,6 +73,7 @@ interface Exports {
   softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number): number;
   bagPool(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
   bagScatter(offsets: number, weights: number, dst: number, B: number, dim: number, dX: number, ldx: number, xOff: number, grads: number): void;
+  bagSlots(offsets: number, indices: number, weights: number, B: number, slot: number, rows: number, n: number, cap: number, grads: number, dim: number, dst: number): number;
   adamDense(p: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
   adamRows(p: number, m: number, v: number, rows: number, nRows: number, dim: number, g: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
   emaUpdate(e: number, p: number, n: number, d: number): void;
@@ -306,6 +307,21 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
         if (g > hi) hi = g;
       }
       ex.bagScatter(offsets.byteOffset, at(f, 'weights', weights, n), at(f, 'dst', dst, n), B, d, at(f, 'dX', dX, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff, at(f, 'grads', grads, hi + d));
+    },
+    bagSlots(offsets, indices, weights, B, slot, rows, n, grads, d, dst) {
+      const f = 'bagSlots';
+      dim(f, 'B', B);
+      dim(f, 'n', n);
+      if (!Number.isInteger(d) || d < 1) throw new RangeError(`${f}: dim must be a positive integer, got ${d}`);
+      at(f, 'offsets', offsets, B + 1);
+      const ne = offsets[B];
+      for (let e = 0; e < ne; e++) {
+        const i = indices[e];
+        if (i < 0 || i >= slot.length) throw new RangeError(`${f}: indices[${e}] = ${i} is outside the table's ${slot.length} rows`);
+      }
+      const cap = Math.min(rows.length, Math.floor(grads.length / d));
+      if (n > cap) throw new RangeError(`${f}: n = ${n} is more than the ${cap} rows there is room for`);
+      return ex.bagSlots(offsets.byteOffset, at(f, 'indices', indices, ne), at(f, 'weights', weights, ne), B, at(f, 'slot', slot, 0), at(f, 'rows', rows, 0), n, cap, at(f, 'grads', grads, 0), d, at(f, 'dst', dst, ne));
     },
     adamDense(p, m, v, g, n, lr, b1, b2, eps, l2) {
       const f = 'adamDense';

@@ -750,3 +750,44 @@ export function l2NormalizeBackward(out: usize, norms: usize, dOut: usize, B: i3
     }
   }
 }
+
+/**
+ * The slot map of bagScatter: for each entry e of a row whose weights are not all 0, dst[e] = the
+ * element offset in grads of its table row's compact gradient row, taking a new one (rows[n] = row,
+ * slot[row] = n, gradient zeroed) the first time a row is seen; other rows' entries get 0.
+ * Returns the new count n, or -(n + 1) when cap rows are not enough (grow, then call again: the rows
+ * already mapped keep their slots, so a second call continues where the first stopped).
+ */
+export function bagSlots(offsets: usize, indices: usize, weights: usize, B: i32, slot: usize, rows: usize, n: i32, cap: i32, grads: usize, dim: i32, dst: usize): i32 {
+  const rowBytes = <usize>dim << 2;
+  for (let r: i32 = 0; r < B; r++) {
+    const a = load<i32>(offsets + (<usize>r << 2));
+    const b = load<i32>(offsets + (<usize>(r + 1) << 2));
+    let any = false;
+    for (let e = a; e < b; e++) {
+      if (load<f32>(weights + (<usize>e << 2)) != 0) {
+        any = true;
+        break;
+      }
+    }
+    for (let e = a; e < b; e++) {
+      const eo = <usize>e << 2;
+      if (!any) {
+        store<i32>(dst + eo, 0);
+        continue;
+      }
+      const row = load<i32>(indices + eo);
+      const sp = slot + (<usize>row << 2);
+      let s = load<i32>(sp);
+      if (s < 0) {
+        if (n >= cap) return -(n + 1);
+        s = n++;
+        store<i32>(sp, s);
+        store<i32>(rows + (<usize>s << 2), row);
+        memory.fill(grads + <usize>s * rowBytes, 0, rowBytes);
+      }
+      store<i32>(dst + eo, s * dim);
+    }
+  }
+  return n;
+}

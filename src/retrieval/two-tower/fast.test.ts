@@ -90,6 +90,8 @@ for (const dim of [3, 8, 20, 32]) {
     assert.ok(be.owns(gf.grads), 'grown gradient rows stay in kernel memory');
     near(gf.grads, gr.grads, gr.n * dim, 1e-6, 1e-5, 'row gradients');
     assert.throws(() => k.bagPool(offsets, indices, weights, B, table.subarray(0, dim), dim, Xf, ldx, xOff), /bagPool: table has/);
+    const small = new RowGrad(3, dim, 2, be.alloc, i32); // a table of 3 rows: most indices fall outside
+    assert.throws(() => poolBackwardFast(k, offsets, indices, weights, B, dim, dX, ldx, xOff, small, i32(4)), /bagSlots: indices\[\d+\] = \d+ is outside the table's 3 rows/);
   });
 }
 

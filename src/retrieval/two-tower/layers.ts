@@ -148,7 +148,8 @@ export class RowGrad {
     private readonly gradArray: (n: number) => Float32Array = (n) => new Float32Array(n),
     private readonly rowArray: (n: number) => Int32Array = (n) => new Int32Array(n),
   ) {
-    this.slot = new Int32Array(tableRows).fill(-1);
+    // the slot map lives where the rows do (kernel memory, for the slot-map kernel)
+    this.slot = rowArray(tableRows).fill(-1);
     this.rows = rowArray(capacity);
     this.grads = gradArray(capacity * dim);
   }
@@ -164,6 +165,11 @@ export class RowGrad {
       this.grads.fill(0, s * this.dim, (s + 1) * this.dim);
     }
     return s * this.dim;
+  }
+
+  /** Makes room for at least `rows` gradient rows. */
+  reserve(rows: number): void {
+    while (this.rows.length < rows) this.grow();
   }
 
   private grow(): void {
@@ -217,9 +223,9 @@ export function poolBackward(offsets: Int32Array, indices: Int32Array, weights: 
 }
 
 /**
- * poolBackward through a backend's scatter kernel: the slot map (which compact gradient row each
- * entry adds into) is built here, exactly as poolBackward touches rows (every entry of a row whose
- * weights are not all 0), then the kernel does the scaled adds. `dst` is scratch in kernel memory
+ * poolBackward through a backend's kernels: the slot map (which compact gradient row each entry
+ * adds into; rows taken in exactly poolBackward's order: every entry of a row whose weights are not
+ * all 0) by bagSlots, then the scaled adds by bagScatter. `grad`'s arrays must be in kernel memory. `dst` is scratch in kernel memory
  * with room for every entry of the bag; returns it (grown when needed).
  * @example dst = poolBackwardFast(k, bag.offsets, bag.indices, bag.weights, B, 32, dX, w0, 0, rg, dst, alloc32);
  */
@@ -238,16 +244,15 @@ export function poolBackwardFast(
 ): Int32Array {
   const n = offsets[B];
   if (dst.length < n) dst = k.allocInt32(Math.max(n, dst.length * 2));
-  for (let r = 0; r < B; r++) {
-    const a = offsets[r];
-    const b = offsets[r + 1];
-    let z = 0;
-    for (let e = a; e < b; e++) z += Math.abs(weights[e]);
-    if (z === 0) {
-      for (let e = a; e < b; e++) dst[e] = 0;
-      continue;
+  for (;;) {
+    const r = k.bagSlots(offsets, indices, weights, B, grad.slot, grad.rows, grad.n, grad.grads, dim, dst);
+    if (r >= 0) {
+      grad.n = r;
+      break;
     }
-    for (let e = a; e < b; e++) dst[e] = grad.at(indices[e]);
+    // out of room: keep the rows mapped so far, grow, continue
+    grad.n = -r - 1;
+    grad.reserve(grad.n + 1);
   }
   k.bagScatter(offsets, weights, dst, B, dim, dX, ldx, xOff, grad.grads);
   return dst;
