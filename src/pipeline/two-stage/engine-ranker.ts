@@ -108,7 +108,8 @@ class GbdtRanker implements Ranker {
   /** The top `explainTop` positive contributions of row i of the current request, largest first, -1 padded. */
   private explainRow(i: number): Int32Array {
     const W = this.features.width;
-    this.model.contributions(this.x.subarray(i * W, (i + 1) * W), this.contrib);
+    // the flat forest's walk gives the same doubles as model.contributions over the tree objects, faster
+    this.model.forest.contributions(this.x, i * W, this.contrib);
     return topPositive(this.contrib, W, this.params.explainTop);
   }
 

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../math/index.ts';
+import { GbdtModel } from './model.ts';
 import { FlatForest, ceilFloat32, predictNodeRef, treeToObject, type Tree } from './tree.ts';
 
 /** A random tree with `leaves` leaves over F features (random shapes, thresholds, default directions). */
@@ -72,6 +73,28 @@ test('the flat batch predictor equals the recursive reference (Float32 and Float
   }
   assert.throws(() => forest.predictRaw(x64, n + 1, new Float64Array(n + 1)), /need nRows\*nFeatures/);
   assert.throws(() => forest.predictRaw(x64, n, new Float64Array(3)), /out has length 3/);
+});
+
+test('flat contributions equal the model\'s contributions over the tree objects, bit for bit (NaN, Float32 and Float64 rows)', () => {
+  const rng = new Rng(5);
+  const F = 6;
+  const trees = Array.from({ length: 30 }, (_, i) => randomTree(rng, i % 7 === 0 ? 1 : 2 + rng.int(30), F));
+  for (const t of trees) for (let k = 0; k < t.nodeValue.length; k++) t.nodeValue[k] = rng.normal();
+  const model = new GbdtModel({ objective: 'binary', nFeatures: F, baseScore: -0.3, trees });
+  const n = 200;
+  const x64 = Float64Array.from({ length: n * F }, () => (rng.next() < 0.15 ? NaN : rng.normal()));
+  const x32 = Float32Array.from(x64);
+  const want = new Float64Array(F + 1);
+  const got = new Float64Array(F + 2).fill(7); // longer than needed: the extra cell stays
+  for (const x of [x64, x32]) {
+    for (let r = 0; r < n; r++) {
+      model.contributions(x.subarray(r * F, (r + 1) * F), want);
+      model.forest.contributions(x, r * F, got);
+      assert.deepEqual(Array.from(got.subarray(0, F + 1)), Array.from(want), `row ${r}`);
+      assert.equal(got[F + 1], 7);
+    }
+  }
+  assert.throws(() => model.forest.contributions(x64, 0, new Float64Array(F)), /need 7/);
 });
 
 test('ceilFloat32: for every float32 v, v < t exactly when v < ceilFloat32(t)', () => {

@@ -107,6 +107,8 @@ export class FlatForest {
   readonly thr64: Float64Array;
   /** Leaf values by node (0 for internal nodes). */
   readonly leafValue: Float64Array;
+  /** What each node would output as a leaf (its leaf value for leaves), for contributions. */
+  readonly nodeValue: Float64Array;
   /** Scratch of predictRaw: row indices, NaN-free rows first. */
   private rowOrder = new Int32Array(0);
 
@@ -122,6 +124,7 @@ export class FlatForest {
     const T = (this.nodesF32 = new Float32Array(buf));
     const T64 = (this.thr64 = new Float64Array(total));
     const V = (this.leafValue = new Float64Array(total));
+    const NV = (this.nodeValue = new Float64Array(total));
     this.roots = new Int32Array(trees.length);
     let next = 0;
     const srcQ: number[] = [];
@@ -145,6 +148,7 @@ export class FlatForest {
           I[b + 2] = dst;
           I[b + 3] = 2;
           V[dst] = t.leafValue[~src];
+          NV[dst] = t.leafValue[~src];
           continue;
         }
         const c = next;
@@ -154,6 +158,7 @@ export class FlatForest {
         T64[dst] = t.threshold[src];
         I[b + 2] = c;
         I[b + 3] = t.defaultLeft[src] === 1 ? 0 : 1;
+        NV[dst] = t.nodeValue[src];
         srcQ.push(t.left[src], t.right[src]);
         dstQ.push(c, c + 1);
       }
@@ -189,6 +194,38 @@ export class FlatForest {
     } else {
       walk64(this, x, nRows, out, nT);
     }
+    return out;
+  }
+
+  /**
+   * Per-feature path contributions (Saabas) of one row, as `GbdtModel.contributions` computes them
+   * from the tree objects, over the flat nodes (same order of sums, so the same doubles): out[f] sums
+   * the change in node value at each split on f along the row's path; out[nFeatures] is the bias.
+   * @example const c = new Float64Array(forest.nFeatures + 1); forest.contributions(x, 3 * F, c);
+   */
+  contributions(x: ArrayLike<number>, offset: number, out: Float64Array): Float64Array {
+    const F = this.nFeatures;
+    if (out.length < F + 1) throw new Error(`contributions: out has length ${out.length}, need ${F + 1}`);
+    const I = this.nodes;
+    const T = this.thr64;
+    const NV = this.nodeValue;
+    out.fill(0, 0, F + 1);
+    let bias = this.baseScore;
+    for (let t = 0; t < this.nTrees; t++) {
+      let a = this.roots[t];
+      let v = NV[a];
+      bias += v;
+      while ((I[4 * a + 3] & 2) === 0) {
+        const f = I[4 * a];
+        const xv = x[offset + f];
+        const next = I[4 * a + 2] + (xv !== xv ? I[4 * a + 3] & 1 : +!(xv < T[a]));
+        const nv = NV[next];
+        out[f] += nv - v;
+        v = nv;
+        a = next;
+      }
+    }
+    out[F] = bias;
     return out;
   }
 }
