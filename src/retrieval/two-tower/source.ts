@@ -117,6 +117,8 @@ export class TwoTowerSource implements CandidateSource {
     // inner product: the training score; with normalised towers it equals cosine
     this.index = buildIndex(vecs, labels, opts);
     this.indexOrigin = 'built';
+    // the index holds its own copy: free ours (256 MB per million 64-d items); itemEmbeddings() re-embeds if asked
+    this.itemVecs = null;
     this.options.log?.(`two-tower: ${this.index.kind} index over ${n} items built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     return this.index;
   }
