@@ -31,6 +31,7 @@ const options = {
   ranker: { type: 'string', description: "L2 ranker trained on the synthetic data (e.g. 'gbdt'); none by default" },
   'ranker-params': { type: 'string', description: 'the ranker\'s parameters as JSON (e.g. \'{"gbdt":{"numRounds":200}}\')', default: '{}' },
   'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },
+  'in-process': { type: 'number', description: 'recommendations timed in the server process before the HTTP phases (service time and CPU per request, apart from loopback and queueing)', default: 1000 },
   seed: { type: 'number', description: 'random seed', default: 42 },
   json: { type: 'string', description: 'write the result JSON here' },
 } satisfies OptionDefs;
@@ -53,6 +54,23 @@ async function syntheticModel(dir: string, o: { items: number; users: number; in
   const stages = o.stages.map((kind) => (kind === 'ease' ? { kind, params: { maxItems: o['ease-items'] } } : { kind }));
   await trainModel(dir, { dataset, registry, stages, ranker: o.ranker ? { kind: o.ranker, params: rankerParams } : null, holdout: 0, log: (l) => console.error(l) });
   return { seconds: { generate: (t1 - t0) / 1000, train: (performance.now() - t1) / 1000 } };
+}
+
+/** Times `n` recommendations in this process (after a warm-up): wall-clock quantiles and CPU time per request. */
+function timeInProcess(rec: { recommendForUser(id: string, o: { k: number }): unknown }, users: readonly string[], n: number, k: number): { p50Ms: number; p99Ms: number; meanMs: number; cpuMsPerRequest: number } {
+  for (let i = 0; i < Math.min(100, n); i++) rec.recommendForUser(users[i % users.length], { k });
+  const t = new Float64Array(n);
+  const cpu0 = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const t0 = performance.now();
+    rec.recommendForUser(users[(i * 7919) % users.length], { k });
+    t[i] = performance.now() - t0;
+  }
+  const cpu = process.cpuUsage(cpu0);
+  const mean = t.reduce((a, b) => a + b, 0) / n;
+  t.sort();
+  const q = (p: number) => Math.round(t[Math.min(n - 1, Math.floor(p * n))] * 1000) / 1000;
+  return { p50Ms: q(0.5), p99Ms: q(0.99), meanMs: Math.round(mean * 1000) / 1000, cpuMsPerRequest: Math.round(((cpu.user + cpu.system) / 1000 / n) * 1000) / 1000 };
 }
 
 /** The upper bound of the histogram bucket holding quantile `q` of a route's GET latency, and the share within 25 ms. */
@@ -91,6 +109,8 @@ export const serveBench: Command = {
       // known users with history, and live items, as the driver's id pools
       const users = rec.activeUsers(5000);
       const items = rec.liveItems(100000);
+      const inProcess = o['in-process'] > 0 && users.length > 0 ? timeInProcess(rec, users, o['in-process'], o.k) : null;
+      if (inProcess) console.error(`in process (${o['in-process']} recommendations): p50 ${inProcess.p50Ms} ms, p99 ${inProcess.p99Ms} ms, CPU ${inProcess.cpuMsPerRequest} ms per request`);
       const planFile = join(tmp, 'plan.json');
       const throughputRequests = o['throughput-requests'] ?? Math.min(o.requests, 5000);
       await writeFile(planFile, JSON.stringify({ url: server.url, apiKey, users, items, k: o.k, requests: o.requests, rate: o.rate, concurrency: o.concurrency, throughputRequests, events: o.events, batch: o.batch, eventConcurrency: o['event-concurrency'], seed: o.seed }));
@@ -121,6 +141,7 @@ export const serveBench: Command = {
         errors: r.errors,
         model: { version: m.modelVersion, items: m.data.items, users: m.data.users, interactions: m.data.interactions, stages: m.stages.map((s) => s.name), ranker: m.ranker?.kind ?? null, candidatesPerSource: o.candidates, k: o.k },
         server: { p99BucketMs: server99.bucketMs, shareWithin25Ms: server99.within25 },
+        inProcess,
         loadAverage: { start: loadStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },
         serverRssMB: rssMB,
         setup,
@@ -128,6 +149,7 @@ export const serveBench: Command = {
       console.log(`recommend at ${o.rate}/s (${o.requests} requests): p50 ${result.recommend.p50Ms} ms, p95 ${result.recommend.p95Ms} ms, p99 ${result.recommend.p99Ms} ms, max ${result.recommend.maxMs} ms`);
       console.log(`recommend at saturation (concurrency ${o.concurrency}): ${result.recommend.rps} req/s (p50 ${r.throughput.p50Ms} ms, p99 ${r.throughput.p99Ms} ms)`);
       console.log(`events: ${result.events.perSecond}/s in batches of ${o.batch}; sent ${result.events.sent}, stored ${stored}, lost ${result.events.lost}`);
+      if (inProcess) console.log(`in process: p50 ${inProcess.p50Ms} ms, p99 ${inProcess.p99Ms} ms, CPU ${inProcess.cpuMsPerRequest} ms per request (${Math.round(1000 / inProcess.cpuMsPerRequest)} requests per CPU-second)`);
       console.log(`server side: p99 within ${server99.bucketMs} ms (histogram bucket), ${(server99.within25 * 100).toFixed(2)}% within 25 ms`);
       console.log(`errors ${r.errors}; server RSS ${rssMB} MB; load average ${result.loadAverage.start.join(' ')} -> ${result.loadAverage.end.join(' ')} (${os.cpus().length} cores)`);
       if (o.json) await writeFile(o.json, JSON.stringify(result, null, 2) + '\n');
