@@ -1,6 +1,6 @@
 import { gemv } from './kernels.ts';
 import { getEnvironmentData, isMainThread, setEnvironmentData } from 'node:worker_threads';
-import { createWasmBackend, staleWarning, type WasmMemory } from './wasm/backend.ts';
+import { createWasmBackend, staleWarning, type WasmMemory, type WasmModule } from './wasm/backend.ts';
 
 /**
  * General matrix product on row-major Float32Arrays, BLAS-style:
@@ -126,12 +126,18 @@ export interface KernelBackendOptions {
   /** Attach to this kernel memory (another thread's `backend.memory`). A worker thread does so by
    * default with the memory of the thread that spawned it, if that one had made its backend first. */
   memory?: WasmMemory;
+  /** The compiled kernels the memory was made with (that thread's `backend.module`). A worker thread
+   * inherits it with the memory; without it a thread compiles kernels.wasm itself, which fails to
+   * attach (JS fallback with a warning) if the file was rebuilt since the memory's maker loaded it. */
+  module?: WasmModule;
 }
 
 let current: KernelBackend | undefined;
 // Worker threads inherit environment data from their parent at spawn: that is how a worker finds
 // the parent's kernel memory without being handed it.
 const MEMORY_KEY = 'tandem.kernelMemory';
+// ... and the module the memory was made with, so a worker never re-reads a kernels.wasm rebuilt meanwhile.
+const MODULE_KEY = 'tandem.kernelModule';
 
 /**
  * The fastest backend this thread can run: WebAssembly SIMD (src/math/wasm) when its module is built
@@ -157,9 +163,14 @@ export function getKernelBackend(options: KernelBackendOptions = {}): KernelBack
   if (mode === 'js') return (current = jsBackend);
   if (mode !== '' && mode !== 'wasm') throw new Error(`TANDEM_KERNELS must be 'js' or 'wasm', got '${mode}'`);
   try {
-    const memory = options.memory ?? (isMainThread ? undefined : (getEnvironmentData(MEMORY_KEY) as WasmMemory | undefined));
-    current = createWasmBackend({ memory });
-    setEnvironmentData(MEMORY_KEY, current.memory);
+    const inherited = !options.memory && !isMainThread ? (getEnvironmentData(MEMORY_KEY) as WasmMemory | undefined) : undefined;
+    const memory = options.memory ?? inherited;
+    // the inherited module belongs with the inherited memory only; an explicit memory brings its own (or none)
+    const module = options.module ?? (inherited ? (getEnvironmentData(MODULE_KEY) as WasmModule | undefined) : undefined);
+    const be = createWasmBackend({ memory, module });
+    current = be;
+    setEnvironmentData(MEMORY_KEY, be.memory);
+    setEnvironmentData(MODULE_KEY, be.module);
     const stale = staleWarning();
     if (stale) process.stderr.write(`tandem: warning: ${stale}\n`);
   } catch (err) {

@@ -357,3 +357,74 @@ test('without the built module, getKernelBackend warns once and falls back to th
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+
+// A minimal module standing in for another build of the kernels: it imports the shared memory, has an
+// active data segment of `fill` bytes at [at, at + len), and exports heapBase() = base and fused() = 0.
+function otherBuild(base: number, at: number, len: number, fill: number): object {
+  const u = (n: number): number[] => {
+    const o: number[] = [];
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n) b |= 0x80;
+      o.push(b);
+    } while (n);
+    return o;
+  };
+  const s = (n: number): number[] => {
+    const o: number[] = [];
+    for (;;) {
+      const b = n & 0x7f;
+      n >>= 7;
+      if ((n === 0 && !(b & 0x40)) || (n === -1 && b & 0x40)) return [...o, b];
+      o.push(b | 0x80);
+    }
+  };
+  const str = (t: string): number[] => [...u(t.length), ...Buffer.from(t)];
+  const sec = (id: number, body: number[]): number[] => [id, ...u(body.length), ...body];
+  const body = (code: number[]): number[] => [...u(code.length + 1), 0, ...code];
+  const bytes = [
+    ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+    ...sec(1, [1, 0x60, 0, 1, 0x7f]),
+    ...sec(2, [1, ...str('env'), ...str('memory'), 2, 3, 1, ...u(65536)]),
+    ...sec(3, [2, 0, 0]),
+    ...sec(7, [2, ...str('heapBase'), 0, 0, ...str('fused'), 0, 1]),
+    ...sec(10, [2, ...body([0x41, ...s(base), 0x0b]), ...body([0x41, 0, 0x0b])]),
+    ...sec(11, [1, 0, 0x41, ...s(at), 0x0b, ...u(len), ...new Array(len).fill(fill)]),
+  ];
+  const WA = (globalThis as unknown as { WebAssembly: { Module: new (b: Uint8Array) => object } }).WebAssembly;
+  return new WA.Module(new Uint8Array(bytes));
+}
+
+test('attaching with another build of the kernels is refused before its static data can overwrite the allocator', () => {
+  // The crash this guards against: kernels.wasm rebuilt while a process ran, a worker compiling the new
+  // file and instantiating it on the shared memory wrote its tables over the header (bump pointer and
+  // magic): a "not made by a kernel backend" warning in the worker, then "start offset of Float32Array
+  // should be a multiple of 4" at the next alloc in the main thread.
+  const be = createWasmBackend({ initialBytes: 1 << 20 });
+  const first = be.alloc(5);
+  const headerAt = first.byteOffset - 64;
+  first.set([1, 2, 3, 4, 5]);
+  const ints = be.train.allocInt32(3);
+  ints.set([7, 8, 9]);
+  const builds = [
+    // bigger static data: the new header is at the old first allocation, its tables cover the old header
+    otherBuild(headerAt + 1, headerAt - 64, 128, 1),
+    // same header place, different tables (odd bytes over the bump pointer too)
+    otherBuild(headerAt, 1024, headerAt - 1024 + 8, 3),
+  ];
+  for (const module of builds) {
+    assert.throws(() => createWasmBackend({ memory: be.memory, module }), /another build of the kernels/);
+    // nothing was written: the allocator still works and earlier arrays are intact
+    const a = be.alloc(3);
+    assert.equal(a.byteOffset % 64, 0);
+    assert.equal(be.train.allocInt32(1).byteOffset % 64, 0);
+    assert.deepEqual(Array.from(first), [1, 2, 3, 4, 5]);
+    assert.deepEqual(Array.from(ints), [7, 8, 9]);
+  }
+  // the same build (the creator's module) still attaches, and allocates after the creator's arrays
+  const same = createWasmBackend({ memory: be.memory, module: be.module });
+  const b = same.alloc(1);
+  assert.ok(b.byteOffset > ints.byteOffset && b.byteOffset % 64 === 0);
+  assert.ok(be.owns(b));
+});

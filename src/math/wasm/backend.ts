@@ -171,16 +171,19 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       shared: true,
     });
   if (!(memory.buffer instanceof SharedArrayBuffer)) throw new TypeError('createWasmBackend: memory must be shared (new WebAssembly.Memory({ shared: true, ... }))');
+  // Instantiating writes the module's static data (active data segments) into the memory, on every
+  // attach. A different build of the kernels (kernels.wasm rebuilt while this process ran, and a
+  // worker compiling the new file) would overwrite the allocator header and the first allocations
+  // with its own tables: check on a scratch memory first, and refuse before touching this one.
+  const { headerAt, image } = staticImage(loaded.module);
+  if (options.memory) checkAttach(memory, headerAt, image);
   const instance = new WA.Instance(loaded.module, { env: { memory } });
   const ex = instance.exports as unknown as Exports;
   const fused = ex.fused() === 1;
 
-  const headerAt = (ex.heapBase() + ALIGN - 1) & ~(ALIGN - 1);
   if (memory.buffer.byteLength < headerAt + ALIGN) memory.grow(1);
   const hdr = new Uint32Array(memory.buffer, headerAt, ALIGN / 4);
-  if (options.memory) {
-    if (Atomics.load(hdr, H_MAGIC) !== MAGIC) throw new Error('createWasmBackend: the memory given was not made by a kernel backend');
-  } else {
+  if (!options.memory) {
     Atomics.store(hdr, H_BUMP, headerAt + ALIGN);
     Atomics.store(hdr, H_MAGIC, MAGIC);
   }
@@ -481,6 +484,43 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     },
   };
   return backend;
+}
+
+// Per module: where its allocator header goes and the bytes below it that instantiating writes.
+const images = new WeakMap<WasmModule, { headerAt: number; image: Uint8Array }>();
+
+function staticImage(module: WasmModule): { headerAt: number; image: Uint8Array } {
+  let r = images.get(module);
+  if (!r) {
+    const scratch = new WA.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    const ex = new WA.Instance(module, { env: { memory: scratch } }).exports as unknown as Exports;
+    const base = ex.heapBase();
+    const headerAt = (base + ALIGN - 1) & ~(ALIGN - 1);
+    r = { headerAt, image: new Uint8Array(scratch.buffer, 0, base).slice() };
+    images.set(module, r);
+  }
+  return r;
+}
+
+// Throws unless `memory` was made by a backend on a build of the kernels with the same static data
+// (same header place, same tables), so that instantiating `image`'s module on it changes no byte.
+function checkAttach(memory: WasmMemory, headerAt: number, image: Uint8Array): void {
+  const buf = memory.buffer;
+  if (buf.byteLength < headerAt + ALIGN || Atomics.load(new Uint32Array(buf, headerAt, ALIGN / 4), H_MAGIC) !== MAGIC) {
+    throw new Error(
+      'createWasmBackend: the memory given was not made by a kernel backend, or by one on another build of the kernels ' +
+        "(kernels.wasm rebuilt while this process ran?): attach with the creator's module, createWasmBackend({ memory, module: backend.module })",
+    );
+  }
+  const have = new Uint8Array(buf, 0, image.length);
+  for (let i = 0; i < image.length; i++) {
+    if (have[i] !== image[i]) {
+      throw new Error(
+        `createWasmBackend: the memory was made by another build of the kernels (static data differs at byte ${i}; kernels.wasm rebuilt while this process ran?): ` +
+          "attach with the creator's module, createWasmBackend({ memory, module: backend.module })",
+      );
+    }
+  }
 }
 
 function dim(fn: string, name: string, v: number): void {

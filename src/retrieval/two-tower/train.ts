@@ -79,7 +79,7 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
     core = new TrainerCore(net, cfg, ex, params, optState, ema, rng.fork(2), backend, true, emaEvery, 1);
   } else {
     if (cfg.optimizer === 'adagrad') optState.fill(0.1);
-    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery, memory: backend.memory });
+    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery, memory: backend.memory, module: (backend as { module?: unknown }).module });
   }
 
   const model = new TwoTowerModel(fs, cfg, ema ?? params, { seed, threads });
@@ -163,6 +163,9 @@ export interface WorkerInit {
   emaEvery: number;
   /** The kernel backend's shared memory, when it has one. */
   memory?: unknown;
+  /** The compiled kernels that memory was made with: a worker attaching with its own compile of
+   * kernels.wasm would fail if the file were rebuilt meanwhile. */
+  module?: unknown;
 }
 
 /** Hogwild workers: each takes a contiguous slice of the shuffled order every epoch. */

@@ -9,7 +9,7 @@ import type { WorkerInit } from './train.ts';
 
 const init = workerData as WorkerInit & { index: number; threads: number };
 // attach to the main thread's kernel memory first, so the shared weights are read in place
-const backend = getKernelBackend(init.memory ? ({ memory: init.memory } as Parameters<typeof getKernelBackend>[0]) : {});
+const backend = getKernelBackend(init.memory ? ({ memory: init.memory, module: init.module } as Parameters<typeof getKernelBackend>[0]) : {});
 const fs = FeatureSpace.fromState(init.fsJson, init.fsArrays);
 const net = new TwoTowerNet(fs, init.cfg.hidden, init.cfg.dim, init.cfg.normalize);
 // only worker 0 keeps the moving average, counting every thread's steps
