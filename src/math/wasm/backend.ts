@@ -52,7 +52,8 @@ export interface WasmKernelBackend extends KernelBackend {
 export interface WasmBackendOptions {
   /** Attach to this memory (made by another backend, e.g. posted from the main thread) instead of a new one. */
   memory?: WasmMemory;
-  /** A module compiled elsewhere; default: compile the built kernels file. */
+  /** A module compiled elsewhere; default: compile the built kernels file. When attaching, pass the
+   * creator's `backend.module`: a fresh compile of a kernels.wasm rebuilt since then is refused. */
   module?: WasmModule;
   /** Use the fused multiply-add build when the engine supports it (default: true unless TANDEM_WASM_FMA=0).
    * On Node 20, TANDEM_WASM_FMA=1 turns on V8's experimental relaxed SIMD to get it. */
@@ -159,7 +160,7 @@ export function staleWarning(): string | null {
  * @example
  *   const be = createWasmBackend();                      // main thread
  *   const w = be.alloc(128 * 200);                        // weights in wasm memory
- *   spawnWorker(url, { memory: be.memory, w });           // worker: createWasmBackend({ memory })
+ *   spawnWorker(url, { memory: be.memory, module: be.module, w }); // worker: createWasmBackend({ memory, module })
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelBackend {
   const loaded = options.module ? { module: options.module, fused: false } : loadKernelModule(options.fma ?? process.env.TANDEM_WASM_FMA !== '0');
