@@ -5,7 +5,9 @@ import { helpText } from '../args.ts';
 /** `tandem bench <name>`: dispatches to the benchmarks registered in benches.ts (their code lives in bench/). */
 export const benchCommand: Command = {
   name: 'bench',
-  summary: 'run a benchmark (tandem bench <name> --help): ' + 'train, index, gbdt, serve, synthetic',
+  get summary() {
+    return `run a benchmark (tandem bench <name> --help): ${benches.map((b) => b.name).join(', ')}`;
+  },
   usage: 'tandem bench <name> [options]',
   options: {},
   async run(argv) {
