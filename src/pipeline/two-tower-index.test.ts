@@ -36,6 +36,10 @@ for (const kind of ['exact', 'hnsw'] as const) {
     const files = Object.keys(res.manifest.files);
     for (const f of ['manifest.json', 'vectors.f32', 'labels.i32', ...(kind === 'hnsw' ? ['hnsw.bin'] : [])]) assert.ok(files.includes(`stages/two-tower/index/${f}`), `${f} in ${files.join(', ')}`);
     const model = await readModelDir(dir, builtinRegistry());
+    // the training curves the dashboard draws: one entry per epoch of the fit, in the manifest as written
+    const curves = (model.manifest.parameters.training as Record<string, { fit: { epoch: number; loss: number }[] }>)['two-tower'].fit;
+    assert.deepEqual(curves.map((e) => e.epoch), Array.from({ length: curves.length }, (_, i) => i + 1));
+    assert.ok(curves.length >= 1 && curves.every((e) => Number.isFinite(e.loss)));
     const tt = asTT(model.sources[0]);
     assert.equal(tt.indexOrigin, 'loaded', 'the index is read, not rebuilt');
     const ix = tt.vectorIndex();

@@ -24,6 +24,11 @@ export interface LiveHooks {
    * Sources without it are asked `candidates` and filtered after merging.
    */
   candidatesWith?(query: UserQuery, n: number, exclude: ReadonlySet<number>, ctx: { allow?: Uint8Array; features?: FeatureRow | null }): ScoredItems;
+  /**
+   * Per-epoch figures of the last fit, by run (e.g. `{ valid: [...], fit: [...] }`, each entry with an
+   * `epoch` field): `train` records them in the manifest, where the dashboard draws the training curves.
+   */
+  trainingHistory?(): Record<string, readonly object[]>;
 }
 
 /** A candidate source as the engine holds it: the source plus its optional live hooks. */

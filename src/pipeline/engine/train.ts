@@ -120,6 +120,12 @@ export async function trainModel(out: string, opts: TrainOptions): Promise<Train
   const ranker = await fitRanker(ds);
   const final = manifest();
   final.metrics = metrics;
+  const training: Record<string, unknown> = {};
+  entries.forEach((e, i) => {
+    const h = sources[i].trainingHistory?.();
+    if (h) training[e.name] = h;
+  });
+  if (Object.keys(training).length > 0) final.parameters.training = training;
   await writeModelDir(out, { manifest: final, dataset: ds, segments: buildSegments(ds), sources, ranker });
   const seconds = round3((performance.now() - t0) / 1000);
   log(`wrote ${out} (model ${final.modelVersion}) in ${seconds} s`);

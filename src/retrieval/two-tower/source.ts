@@ -67,6 +67,11 @@ export class TwoTowerSource implements CandidateSource {
     this.qvec = new Float32Array(options.config?.dim ?? 64);
   }
 
+  /** The per-epoch figures of the last fit (validation run first, when there was one). */
+  trainingHistory(): Record<string, readonly EpochStats[]> {
+    return this.validEpochs.length > 0 ? { valid: this.validEpochs, fit: this.fitEpochs } : { fit: this.fitEpochs };
+  }
+
   async fit(train: Dataset): Promise<void> {
     const o = this.options;
     let config = { ...o.config };
