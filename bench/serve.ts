@@ -117,7 +117,8 @@ export const serveBench: Command = {
       console.error(`serving model ${m.modelVersion} (${m.data.items} items, stages: ${m.stages.map((s) => s.name).join(', ')}, ranker: ${m.ranker?.kind ?? 'none'}) at ${server.url}; driving ${o.requests} requests at ${o.rate}/s, ${throughputRequests} at concurrency ${o.concurrency}, ${o.events} events`);
       const driver = fileURLToPath(new URL('./serve-driver.ts', import.meta.url));
       const out = await new Promise<string>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', 'tsx', driver, planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+        // tsx resolved from this file, not from the working directory: the bench runs from anywhere
+        const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx'), driver, planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
         let text = '';
         child.stdout.on('data', (d: Buffer) => (text += d.toString()));
         child.on('error', reject);
