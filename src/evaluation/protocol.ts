@@ -141,7 +141,7 @@ export function evaluateRecommender(train: Dataset, test: Dataset, recommend: Re
 }
 
 /** `m` of `a`'s values chosen by a seeded partial shuffle, returned in ascending order. */
-function sampleSorted(a: Int32Array, m: number, seed: number): Int32Array {
+export function sampleSorted(a: Int32Array, m: number, seed: number): Int32Array {
   const b = a.slice();
   // xorshift32: enough for picking users, and keeps evaluation free of the math layer's stream state
   let s = seed >>> 0 || 1;

@@ -6,7 +6,7 @@
  */
 import type { Dataset } from '../../data/index.ts';
 import { MetricAccumulator } from '../metrics.ts';
-import { historyQuery, relevantTestItems, type Recommender } from '../protocol.ts';
+import { historyQuery, relevantTestItems, sampleSorted, type Recommender } from '../protocol.ts';  // the same user sample as the protocol
 
 export interface DetailOptions {
   /** Longest cutoff; curves run K = 1..maxK (default 100). */
@@ -55,24 +55,6 @@ export interface PopularityBias {
   deciles: number[];
   /** Share of relevant test items per popularity decile. */
   testDeciles: number[];
-}
-
-/** The same seeded partial shuffle as the protocol's user sample, so the same users are scored. */
-function sampleSorted(a: Int32Array, m: number, seed: number): Int32Array {
-  const b = a.slice();
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < m; i++) {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    const j = i + (s % (b.length - i));
-    const t = b[i];
-    b[i] = b[j];
-    b[j] = t;
-  }
-  return b.subarray(0, m).sort();
 }
 
 /** Positive training weight per item and each item's popularity rank (0 = most popular; ties by index). */
