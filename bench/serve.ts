@@ -123,6 +123,9 @@ export const serveBench: Command = {
         child.stdout.on('data', (d: Buffer) => (text += d.toString()));
         child.on('error', reject);
         child.on('exit', (code) => (code === 0 ? resolve(text) : reject(new Error(`load driver exited with code ${code}`))));
+      }).catch(async (err: unknown) => {
+        await server.close(); // a failed driver must not leave the service holding the process open
+        throw err;
       });
       const r = JSON.parse(out.trim().split('\n').pop()!) as {
         rate: { p50Ms: number; p95Ms: number; p99Ms: number; maxMs: number; achievedRps: number };
