@@ -25,6 +25,18 @@ export function sigmoid(x: number): number {
 }
 
 /** log(1 + e^x) without overflow. */
+/** Sum of weights and weighted sum of labels (weight 1 when there are none): the base score's inputs. */
+function weightedSums(labels: ArrayLike<number>, weights: ArrayLike<number> | null | undefined): { sw: number; sy: number } {
+  let sw = 0;
+  let sy = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const w = weights ? weights[i] : 1;
+    sw += w;
+    sy += w * labels[i];
+  }
+  return { sw, sy };
+}
+
 function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
@@ -33,13 +45,7 @@ function softplus(x: number): number {
 export const binaryObjective: Objective = {
   name: 'binary',
   initScore(labels, weights) {
-    let sw = 0;
-    let sy = 0;
-    for (let i = 0; i < labels.length; i++) {
-      const w = weights ? weights[i] : 1;
-      sw += w;
-      sy += w * labels[i];
-    }
+    const { sw, sy } = weightedSums(labels, weights);
     const p = Math.min(1 - 1e-15, Math.max(1e-15, sy / sw));
     return Math.log(p / (1 - p));
   },
@@ -66,13 +72,7 @@ export const binaryObjective: Objective = {
 export const regressionObjective: Objective = {
   name: 'regression',
   initScore(labels, weights) {
-    let sw = 0;
-    let sy = 0;
-    for (let i = 0; i < labels.length; i++) {
-      const w = weights ? weights[i] : 1;
-      sw += w;
-      sy += w * labels[i];
-    }
+    const { sw, sy } = weightedSums(labels, weights);
     return sw > 0 ? sy / sw : 0;
   },
   gradients(scores, labels, weights, _groups, grad, hess) {
