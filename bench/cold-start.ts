@@ -4,8 +4,8 @@
  * test items from their features alone, against popularity.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs, UsageError, type OptionDefs } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { parseArgs, UsageError, type OptionDefs } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 import { loadTrainTest, resolvePreset, selectInteractions, type Dataset } from '../src/data/index.ts';
 import { Rng } from '../src/math/index.ts';
 import { evaluateRetrieval, trainTwoTower } from '../src/retrieval/index.ts';

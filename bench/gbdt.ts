@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/math/index.ts';
 import { type GbdtData, auc, readLibsvmData, trainGbdt } from '../src/ranking/index.ts';
-import { UsageError, parseArgs } from '../src/cli/args.ts';
-import type { OptionDefs } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { UsageError, parseArgs } from '../src/schema/index.ts';
+import type { OptionDefs } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 
 const options = {
   rows: { type: 'number', default: 200_000, description: 'synthetic training rows' },
@@ -21,7 +21,7 @@ const options = {
   libsvm: { type: 'string', description: 'train on this LibSVM file (qid: groups allowed) instead of synthetic data' },
   valid: { type: 'string', description: 'LibSVM validation file (with --libsvm); default: the last 20% of groups/rows' },
   'index-base': { type: 'number', default: 0, description: 'first feature index in the LibSVM files (0 or 1)' },
-  threads: { type: 'numbers', default: [1, 2], description: 'thread counts to train with' },
+  threads: { type: 'list', of: 'number', default: [1, 2], description: 'thread counts to train with' },
   rounds: { type: 'number', default: 200, description: 'boosting rounds' },
   leaves: { type: 'number', default: 255, description: 'numLeaves' },
   bins: { type: 'number', default: 255, description: 'maxBin' },

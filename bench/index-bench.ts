@@ -8,9 +8,9 @@ import { runInNewContext } from 'node:vm';
 import { Rng, TopK } from '../src/math/index.ts';
 import { ExactIndex, HNSW_DEFAULTS, HnswIndex, clusteredVectors, plainSearch, randomVectors } from '../src/vectors/index.ts';
 import type { Metric, SearchFilter, SearchResult } from '../src/vectors/index.ts';
-import { UsageError, parseArgs } from '../src/cli/args.ts';
-import type { OptionDefs } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { UsageError, parseArgs } from '../src/schema/index.ts';
+import type { OptionDefs } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 import { ensureTwoTowerEmbeddings } from './twotower-embeddings.ts';
 
 const options = {
@@ -27,10 +27,10 @@ const options = {
   'exact-queries': { type: 'number', default: 200, description: 'queries timed for exact search (one call each)' },
   'plain-queries': { type: 'number', default: 30, description: 'queries timed for the plain nested loop' },
   k: { type: 'number', default: 10, description: 'results per query (recall@k)' },
-  M: { type: 'numbers', default: [16], description: 'HNSW M values to build' },
-  'ef-construction': { type: 'numbers', default: [200], description: 'HNSW efConstruction values to build' },
-  'mips-augment': { type: 'numbers', default: [0], description: 'HNSW on inner product: 1 = graph on MIPS-augmented vectors, 0 = raw (list to compare)' },
-  'ef-search': { type: 'numbers', default: [16, 32, 64, 128, 256], description: 'HNSW efSearch values to measure' },
+  M: { type: 'list', of: 'number', default: [16], description: 'HNSW M values to build' },
+  'ef-construction': { type: 'list', of: 'number', default: [200], description: 'HNSW efConstruction values to build' },
+  'mips-augment': { type: 'list', of: 'number', default: [0], description: 'HNSW on inner product: 1 = graph on MIPS-augmented vectors, 0 = raw (list to compare)' },
+  'ef-search': { type: 'list', of: 'number', default: [16, 32, 64, 128, 256], description: 'HNSW efSearch values to measure' },
   repeats: { type: 'number', default: 3, description: 'timed repeats (medians reported)' },
   'no-hnsw': { type: 'boolean', description: 'skip HNSW' },
   filters: { type: 'boolean', default: true, description: 'also time filtered HNSW searches (seen items, 10% and 1% category masks) at the default efSearch' },

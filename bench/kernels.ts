@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import { Rng, getKernelBackend, jsBackend, type KernelBackend } from '../src/math/index.ts';
-import { UsageError, parseArgs } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { UsageError, parseArgs } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 
 /** One measured kernel call shape. */
 interface Shape {

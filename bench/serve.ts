@@ -10,8 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { generateSynthetic } from '../src/data/index.ts';
 import { builtinRegistry, trainModel } from '../src/pipeline/index.ts';
 import { startServer } from '../src/serve/index.ts';
-import { parseArgs, type OptionDefs } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { parseArgs, type OptionDefs } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 
 const options = {
   items: { type: 'number', description: 'synthetic catalog size', default: 1000000 },
@@ -27,7 +27,7 @@ const options = {
   events: { type: 'number', description: 'events to send', default: 200000 },
   batch: { type: 'number', description: 'events per POST /v1/events', default: 500 },
   'event-concurrency': { type: 'number', description: 'concurrent event batches', default: 4 },
-  stages: { type: 'list', description: 'candidate sources to train on the synthetic data (two-tower retrieval is exact: slow on large catalogs until it sits on the HNSW index)', default: ['ease'] },
+  stages: { type: 'list', of: 'string', description: 'candidate sources to train on the synthetic data (two-tower retrieval is exact: slow on large catalogs until it sits on the HNSW index)', default: ['ease'] },
   ranker: { type: 'string', description: "L2 ranker trained on the synthetic data (e.g. 'gbdt'); none by default" },
   'ranker-params': { type: 'string', description: 'the ranker\'s parameters as JSON (e.g. \'{"gbdt":{"numRounds":200}}\')', default: '{}' },
   'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },

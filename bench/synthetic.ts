@@ -8,9 +8,9 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { generateSynthetic, parseSplit, splitDataset } from '../src/data/index.ts';
 import { runEvaluation } from '../src/pipeline/index.ts';
-import { UsageError, parseArgs } from '../src/cli/args.ts';
-import type { OptionDefs } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { UsageError, parseArgs } from '../src/schema/index.ts';
+import type { OptionDefs } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 
 const options = {
   items: { type: 'number', default: 1_000_000, description: 'items' },

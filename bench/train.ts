@@ -7,8 +7,8 @@ import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs, UsageError } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { parseArgs, UsageError } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 import { loadDataset, resolvePreset, type Dataset } from '../src/data/index.ts';
 import { generateSynthetic } from '../src/data/synthetic.ts';
 import { getKernelBackend } from '../src/math/index.ts';
@@ -21,7 +21,7 @@ const options = {
   items: { type: 'number', description: 'synthetic: items', default: 1_000_000 },
   users: { type: 'number', description: 'synthetic: users', default: 200_000 },
   interactions: { type: 'number', description: 'synthetic: interactions', default: 10_000_000 },
-  threads: { type: 'numbers', description: 'thread counts to measure', default: [1, 2] as number[] },
+  threads: { type: 'list', of: 'number', description: 'thread counts to measure', default: [1, 2] as number[] },
   epochs: { type: 'number', description: 'epochs per measurement (the median epoch is reported)', default: 1 },
   'max-examples': { type: 'number', description: 'train on at most this many positives per epoch (0: all)', default: 0 },
   seed: { type: 'number', description: 'random seed', default: 1 },

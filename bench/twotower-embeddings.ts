@@ -12,9 +12,9 @@ import { generateSynthetic, selectInteractions } from '../src/data/index.ts';
 import { Rng, getKernelBackend } from '../src/math/index.ts';
 import { trainTwoTower, userQuery, type TwoTowerConfig } from '../src/retrieval/index.ts';
 import { TWO_TOWER_PRESET } from '../src/pipeline/index.ts';
-import { UsageError, parseArgs } from '../src/cli/args.ts';
-import type { OptionDefs } from '../src/cli/args.ts';
-import type { Command } from '../src/cli/command.ts';
+import { UsageError, parseArgs } from '../src/schema/index.ts';
+import type { OptionDefs } from '../src/schema/index.ts';
+import type { Command } from '../src/schema/index.ts';
 
 export interface TwoTowerEmbeddingOptions {
   items: number;

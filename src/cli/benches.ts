@@ -1,4 +1,4 @@
-import type { Command } from './command.ts';
+import type { Command } from '../schema/index.ts';
 import { kernelsBench } from '../../bench/kernels.ts';
 import { indexBench } from '../../bench/index-bench.ts';
 import { serveBench } from '../../bench/serve.ts';

@@ -1,4 +1,4 @@
-import type { Command } from './command.ts';
+import type { Command } from '../schema/index.ts';
 import { benchCommand } from './commands/bench.ts';
 import { exportRankerDataCommand } from './commands/export-ranker-data.ts';
 import { trainCommand } from './commands/train.ts';

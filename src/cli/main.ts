@@ -1,5 +1,5 @@
-import { helpText, parseArgs, UsageError } from './args.ts';
-import type { Command } from './command.ts';
+import { helpText, parseArgs, UsageError } from '../schema/index.ts';
+import type { Command } from '../schema/index.ts';
 import { commands } from './commands.ts';
 
 const GLOBAL_HELP = () =>

@@ -1,6 +1,6 @@
-import type { Command } from '../command.ts';
+import type { Command } from '../../schema/index.ts';
 import { benches } from '../benches.ts';
-import { helpText } from '../args.ts';
+import { helpText } from '../../schema/index.ts';
 
 /** `tandem bench <name>`: dispatches to the benchmarks registered in benches.ts (their code lives in bench/). */
 export const benchCommand: Command = {

@@ -4,15 +4,15 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { builtinRegistry, DEMO_DATA, DEMO_PIPELINES, runDemo, type DemoModel, type StageRegistry } from '../../pipeline/index.ts';
 import { startServer, type RunningServer } from '../../serve/index.ts';
-import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
-import type { Command } from '../command.ts';
+import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
+import type { Command } from '../../schema/index.ts';
 
 const options = {
   users: { type: 'number', description: 'synthetic users', default: DEMO_DATA.users },
   items: { type: 'number', description: 'synthetic items', default: DEMO_DATA.items },
   interactions: { type: 'number', description: 'synthetic interactions', default: DEMO_DATA.interactions },
   seed: { type: 'number', description: 'random seed', default: 42 },
-  pipelines: { type: 'list', description: 'pipelines to evaluate (unregistered names are skipped)', default: DEMO_PIPELINES },
+  pipelines: { type: 'list', of: 'string', description: 'pipelines to evaluate (unregistered names are skipped)', default: DEMO_PIPELINES },
   show: { type: 'number', description: 'users whose recommendations are printed', default: 3 },
   threads: { type: 'number', description: 'worker threads a pipeline may use', default: Math.max(1, Math.min(2, availableParallelism())) },
   out: { type: 'string', description: 'model directory to write (must not exist; default models/demo-<date>-<time>); with --no-serve, still written' },

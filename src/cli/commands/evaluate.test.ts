@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UsageError } from '../args.ts';
+import { UsageError } from '../../schema/index.ts';
 import { dataSourceFromFlags, evaluateCommand, parsePipelineParams } from './evaluate.ts';
 
 test('evaluate flags: one data source, NAME.KEY=VALUE parameters', () => {

@@ -10,8 +10,8 @@ import {
   type DataSource,
 } from '../../pipeline/index.ts';
 import { ReportBuilder } from '../../evaluation/index.ts';
-import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
-import type { Command } from '../command.ts';
+import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
+import type { Command } from '../../schema/index.ts';
 
 /** Flags naming the data: shared by evaluate and demo. */
 export const dataOptions = {
@@ -32,11 +32,11 @@ export const dataOptions = {
 
 const options = {
   ...dataOptions,
-  pipelines: { type: 'list', description: 'pipelines to evaluate, comma-separated', default: ['popularity', 'itemknn'] },
-  param: { type: 'list', description: 'pipeline parameters as NAME.KEY=VALUE, comma-separated (itemknn.neighbours=200)' },
+  pipelines: { type: 'list', of: 'string', description: 'pipelines to evaluate, comma-separated', default: ['popularity', 'itemknn'] },
+  param: { type: 'list', of: 'string', description: 'pipeline parameters as NAME.KEY=VALUE, comma-separated (itemknn.neighbours=200)' },
   tune: { type: 'boolean', description: 'let every pipeline that can pick its settings on a validation split of train' },
   threads: { type: 'number', description: 'worker threads a pipeline may use', default: Math.max(1, Math.min(2, availableParallelism())) },
-  ks: { type: 'numbers', description: 'cutoffs K of the metrics', default: [10, 20, 50, 100] },
+  ks: { type: 'list', of: 'number', description: 'cutoffs K of the metrics', default: [10, 20, 50, 100] },
   'max-users': { type: 'number', description: 'score at most this many test users (a seeded sample)' },
   auc: { type: 'boolean', description: 'also report AUC over the full catalog (pipelines that score every item)' },
   json: { type: 'string', description: 'also write the results as JSON to this file' },

@@ -2,8 +2,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { loadConfigFile, loadDataset, parseSplit, resolvePreset, splitDataset, type DatasetConfig } from '../../data/index.ts';
 import { exportRankerData, TWO_STAGE_DEFAULTS } from '../../pipeline/index.ts';
-import { parseArgs, UsageError } from '../args.ts';
-import type { Command } from '../command.ts';
+import { parseArgs, UsageError } from '../../schema/index.ts';
+import type { Command } from '../../schema/index.ts';
 
 const options = {
   dataset: { type: 'string', description: 'built-in dataset layout (movielens-100k, movielens-latest)' },
@@ -13,7 +13,7 @@ const options = {
   split: { type: 'string', description: 'or split the config\'s interactions first (e.g. user-temporal:0.2) and export from the train side' },
   out: { type: 'string', description: 'output directory', required: true },
   candidates: { type: 'number', description: 'candidates per L1 source', default: TWO_STAGE_DEFAULTS.candidates },
-  sources: { type: 'list', description: 'extra L1 sources besides EASE (itemknn, itemknn-recent, popularity, two-tower; \'\' for none)', default: TWO_STAGE_DEFAULTS.extraSources },
+  sources: { type: 'list', of: 'string', description: 'extra L1 sources besides EASE (itemknn, itemknn-recent, popularity, two-tower; \'\' for none)', default: TWO_STAGE_DEFAULTS.extraSources },
   threads: { type: 'number', description: 'threads for the two-tower source', default: 2 },
   'label-fraction': { type: 'number', description: 'last share of each user\'s events that labels the rows', default: TWO_STAGE_DEFAULTS.labelFraction },
   negatives: { type: 'number', description: 'negatives kept per positive (0 = every candidate)', default: TWO_STAGE_DEFAULTS.negativesPerPositive },

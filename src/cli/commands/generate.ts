@@ -1,6 +1,6 @@
 import { generateSyntheticDataset, writeDatasetFiles } from '../../pipeline/index.ts';
-import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
-import type { Command } from '../command.ts';
+import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
+import type { Command } from '../../schema/index.ts';
 import { dataOptions } from './evaluate.ts';
 
 const options = {

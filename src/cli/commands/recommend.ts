@@ -1,6 +1,6 @@
 import { builtinRegistry, readModelDir, Recommender, type RecommendResult } from '../../pipeline/index.ts';
-import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
-import type { Command } from '../command.ts';
+import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
+import type { Command } from '../../schema/index.ts';
 
 const options = {
   model: { type: 'string', description: 'model directory', required: true },
@@ -8,7 +8,7 @@ const options = {
   item: { type: 'string', description: 'with --similar: items similar to this item id' },
   similar: { type: 'boolean', description: 'similar items to --item' },
   k: { type: 'number', alias: 'k', description: 'number of items', default: 10 },
-  exclude: { type: 'list', description: 'item ids never to return' },
+  exclude: { type: 'list', of: 'string', description: 'item ids never to return' },
   category: { type: 'string', description: 'only items of this category' },
   json: { type: 'boolean', description: 'print JSON' },
 } satisfies OptionDefs;

@@ -1,6 +1,6 @@
 import { startServer } from '../../serve/index.ts';
-import { parseArgs, type OptionDefs } from '../args.ts';
-import type { Command } from '../command.ts';
+import { parseArgs, type OptionDefs } from '../../schema/index.ts';
+import type { Command } from '../../schema/index.ts';
 
 const options = {
   model: { type: 'string', description: 'model directory (a symlink lets SIGHUP / reload pick up a newer one)', required: true },

@@ -1,7 +1,7 @@
 import { generateSynthetic, loadConfigFile, loadDataset, resolvePreset, type Dataset } from '../../data/index.ts';
 import { builtinRegistry, trainModel } from '../../pipeline/index.ts';
-import { parseArgs, UsageError, type OptionDefs } from '../args.ts';
-import type { Command } from '../command.ts';
+import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
+import type { Command } from '../../schema/index.ts';
 
 const options = {
   config: { type: 'string', description: 'dataset config file (JSON)' },
@@ -13,7 +13,7 @@ const options = {
   interactions: { type: 'number', description: 'synthetic interactions', default: 250000 },
   seed: { type: 'number', description: 'synthetic seed', default: 42 },
   out: { type: 'string', description: 'model directory to write (must not exist)', required: true },
-  stages: { type: 'list', description: 'candidate sources to fit, in order (default: every built-in kind that suits the catalog)' },
+  stages: { type: 'list', of: 'string', description: 'candidate sources to fit, in order (default: every built-in kind that suits the catalog)' },
   ranker: { type: 'string', description: 'L2 ranker kind to train on the merged candidates (gbdt); none by default' },
   holdout: { type: 'number', description: 'share of each user\u2019s latest interactions held out for evaluation (0: none)', default: 0.2 },
   'eval-users': { type: 'number', description: 'evaluate on at most this many users', default: 2000 },
