@@ -114,6 +114,6 @@ test('a non-finite weight stops training with the epoch, batch and tensor named'
 
 test('config: a bad value or an unknown parameter is refused by name', () => {
   assert.throws(() => resolveConfig({ lr: -1 }), /two-tower: parameter lr: -1 is outside \(0, inf\]/);
-  assert.throws(() => resolveConfig({ loss: 'hinge' as never }), /'loss'/);
+  assert.throws(() => resolveConfig({ loss: 'hinge' as never }), /parameter loss: 'hinge' is not one of softmax, bce/);
   assert.throws(() => resolveConfig({ learningRate: 1 } as never), /learningRate: unknown parameter \(known: .*lr.*\)/);
 });
