@@ -347,6 +347,7 @@ export function defaults<S extends Schema>(sc: S): Infer<S> {
 
 /** The same schema with other defaults (tuned presets): each value is checked against its spec. */
 export function withDefaults<const S extends Schema>(sc: S, values: Given<S>): S {
+  check(sc, values);
   const out: Record<string, Spec> = {};
   for (const [k, s] of Object.entries(sc)) {
     const v = (values as Record<string, unknown>)[k];
@@ -354,10 +355,6 @@ export function withDefaults<const S extends Schema>(sc: S, values: Given<S>): S
     else if (s.type === 'object') out[k] = { ...s, fields: withDefaults(s.fields, v as Given<Schema>) };
     else out[k] = { ...s, default: v } as Spec;
   }
-  for (const k of Object.keys(values)) if (!(k in sc)) throw new ParamError([{ path: k, message: unknownMessage(k, Object.keys(sc)) }]);
-  const problems: Problem[] = [];
-  checkInto(out, {}, '', problems, {});
-  if (problems.length) throw new ParamError(problems);
   return out as unknown as S;
 }
 
