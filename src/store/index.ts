@@ -1,0 +1,12 @@
+// Public surface of the store layer: the EventLog and LiveState interfaces, their SQLite and memory
+// backends, URL factories, record validation and the conformance suites every backend passes.
+export type { CatalogChange, EventLog, FollowOptions, Follower, LiveEvent, LiveState, LiveUser, LogEntry, LogRecord, LogRecordKind, StoreErrorCode } from './types.ts';
+export { StoreError } from './types.ts';
+export { MAX_FEATURE_DEPTH, RECORD_KINDS, validateRecords } from './validate.ts';
+export { MemoryEventLog } from './memory/memory-event-log.ts';
+export { MemoryLiveState, MEMORY_LIVE_STATE_DEFAULTS } from './memory/memory-live-state.ts';
+export type { MemoryLiveStateOptions } from './memory/memory-live-state.ts';
+export { SqliteEventLog, SQLITE_DEFAULTS } from './sqlite/sqlite-event-log.ts';
+export type { SqliteEventLogOptions } from './sqlite/sqlite-event-log.ts';
+export { STORE_URLS, openEventLog, openLiveState } from './open.ts';
+export type { EventLogOpenOptions, LiveStateOpenOptions } from './open.ts';
