@@ -62,8 +62,8 @@ test('config errors name the JSON path of the field', () => {
   ]);
   assert.deepEqual(problems({ interactions: { path: 'e.jsonl', user: 'u', item: 'i', separator: ',' } }), ['interactions.separator: does not apply to a JSON Lines file (fields are read by key)']);
   assert.deepEqual(problems({ interactions: { path: 'e.csv', user: 'u', item: 'i', timestampFormat: 'unix' } }), [
-    "interactions.timestampFormat: unknown timestampFormat 'unix'; expected one of auto, unix-seconds, unix-ms, iso8601",
-    "interactions.timestampFormat: needs a 'timestamp' column",
+    "interactions.timestampFormat: unknown timestampFormat 'unix'; expected one of auto, unix-seconds, unix-ms, iso8601, order",
+    "interactions.timestampFormat: needs a 'timestamp' column (or 'order', for logs that only know each user's order of events)",
   ]);
   assert.deepEqual(problems([]), [': expected an object, found a list']);
   assert.deepEqual(problems({}), ['interactions: is required']);

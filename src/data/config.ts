@@ -11,8 +11,11 @@ import type { TextEncoding } from './delimited.ts';
 /** A column by header name (or JSON key), or by 0-based position in a delimited row. */
 export type ColumnRef = string | number;
 export type FileFormat = 'delimited' | 'jsonl';
-/** 'auto': numbers below 1e11 are seconds, larger ones milliseconds; other strings are ISO 8601. */
-export type TimestampFormat = 'auto' | 'unix-seconds' | 'unix-ms' | 'iso8601';
+/**
+ * 'auto': numbers below 1e11 are seconds, larger ones milliseconds; other strings are ISO 8601.
+ * 'order': no time column; the timestamp is the event's position within its user, in file order.
+ */
+export type TimestampFormat = 'auto' | 'unix-seconds' | 'unix-ms' | 'iso8601' | 'order';
 
 export interface FileConfig {
   /** Relative paths are resolved against the config file's folder. */
@@ -38,7 +41,7 @@ export interface InteractionsConfig extends FileConfig {
   event?: ColumnRef;
   /** Column holding a number (rating, weight, price paid); without it every value is 1. */
   value?: ColumnRef;
-  /** Column holding the time; without it every timestamp is 0. */
+  /** Column holding the time; without it every timestamp is 0 (or the position, with timestampFormat 'order'). */
   timestamp?: ColumnRef;
   timestampFormat?: TimestampFormat;
 }
@@ -94,7 +97,7 @@ export interface DatasetConfig {
   eventTypes?: EventTypeConfig[];
 }
 
-export const TIMESTAMP_FORMATS: readonly TimestampFormat[] = ['auto', 'unix-seconds', 'unix-ms', 'iso8601'];
+export const TIMESTAMP_FORMATS: readonly TimestampFormat[] = ['auto', 'unix-seconds', 'unix-ms', 'iso8601', 'order'];
 const ENCODINGS: Record<string, TextEncoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', 'iso-8859-1': 'latin1', 'iso8859-1': 'latin1' };
 
 /** Keys that may appear anywhere without meaning (notes for humans). */
@@ -375,7 +378,10 @@ export function validateConfig(json: unknown, where: { baseDir?: string; file?: 
     const value = checkColumn(c, o, 'value', path, false);
     const timestamp = checkColumn(c, o, 'timestamp', path, false);
     const timestampFormat = c.oneOf(o, 'timestampFormat', path, TIMESTAMP_FORMATS) ?? 'auto';
-    if (o.timestampFormat !== undefined && o.timestamp === undefined) c.fail(join(path, 'timestampFormat'), "needs a 'timestamp' column");
+    if (timestampFormat === 'order') {
+      // the position comes from the file's order; a column as well would leave two truths
+      if (o.timestamp !== undefined) c.fail(join(path, 'timestamp'), `does not go with timestampFormat 'order' (the position of each event within its user is its timestamp); remove one of them`);
+    } else if (o.timestampFormat !== undefined && o.timestamp === undefined) c.fail(join(path, 'timestampFormat'), "needs a 'timestamp' column (or 'order', for logs that only know each user's order of events)");
     if (event === undefined && eventTypes.length > 1) c.fail(join(path, 'event'), `is required when more than one event type is declared (${eventTypes.map((e) => e.name).join(', ')})`);
     if (file && user !== undefined && item !== undefined) {
       const ic: InteractionsConfig = { ...file, user, item, timestampFormat };

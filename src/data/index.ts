@@ -1,7 +1,7 @@
 export type { FeatureKind, FeatureSpec, EventTypeSpec, Schema } from './schema.ts';
 export { FEATURE_KINDS, DEFAULT_EVENT, tokenize } from './schema.ts';
 export { Vocabulary } from './vocabulary.ts';
-export type { FeatureColumn, Interactions, UserIndex } from './dataset.ts';
+export type { FeatureColumn, Interactions, TimeKind, UserIndex } from './dataset.ts';
 export { Dataset, EntityTable, columnLength, emptyInteractions, groupByUser, selectInteractions } from './dataset.ts';
 export type { FeatureValue } from './builder.ts';
 export { DatasetBuilder, TableBuilder, ColumnBuilder } from './builder.ts';
@@ -14,7 +14,7 @@ export { JsonLinesParser, parseJsonLine, readJsonLines } from './jsonl.ts';
 export type { ColumnRef, FileFormat, TimestampFormat, FileConfig, InteractionsConfig, FeatureConfig, EntityConfig, EventTypeConfig, DatasetConfig } from './config.ts';
 export { TIMESTAMP_FORMATS, validateConfig, loadConfigFile } from './config.ts';
 export type { LoadOptions, FileReport, LoadReport } from './load.ts';
-export { MAX_TIMESTAMP, formatLoadReport, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, schemaOf } from './load.ts';
+export { MAX_TIMESTAMP, ORDER_TIME_NOTE, formatLoadReport, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, schemaOf } from './load.ts';
 export { PRESETS, ML100K_GENRES, resolvePreset } from './presets.ts';
 export type { SplitSpec } from './split.ts';
 export { parseSplit, splitDataset, idOrder, splitReferenceTestRows } from './split.ts';

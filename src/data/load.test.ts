@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, type DatasetConfig, type FeatureColumn } from './index.ts';
+import { DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseSplit, parseYear, splitDataset, validateConfig, type DatasetConfig, type FeatureColumn } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const shopConfig = (): Promise<DatasetConfig> => loadConfigFile(join(fixtures, 'shop/shop.json'));
@@ -284,4 +284,35 @@ test('a latin1 file read as UTF-8 gets a warning with the line of the first bad 
   const p = new DelimitedParser({ separator: ',' }, 'x', () => {});
   p.push('a,b\n"c\n');
   assert.equal(p.lineAt('d"\ne', 4), 4);
+});
+
+test("timestampFormat 'order': each event's position within its user, reported, and kept across train and test files", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  // users interleaved; line 5 is bad (no item) and, skipped, takes no position
+  writeFileSync(join(dir, 'seq.tsv'), 'a\tx\nb\ty\na\ty\nb\t\na\tz\nb\tx\n');
+  const cfg: DatasetConfig = { interactions: { path: join(dir, 'seq.tsv'), columns: ['u', 'i'], user: 'u', item: 'i', timestampFormat: 'order' } };
+  const { dataset, report } = await loadDataset(cfg, { skipBadRows: true });
+  assert.equal(report.files[0].skipped, 1);
+  assert.deepEqual(Array.from(dataset.interactions.timestamp), [0, 0, 1, 2, 1]);
+  assert.equal(dataset.timeKind, 'order');
+  assert.equal(dataset.summary().timeKind, 'order');
+  assert.equal(report.timeKind, 'order');
+  assert.match(formatLoadReport(report), /\ntime is an order \(timestampFormat "order"\): each timestamp is the event's position within its user .*features measured in days do not apply$/);
+  // a split side keeps the kind; global splits compare times across users, which an order cannot
+  const { train, test: t } = splitDataset(dataset, parseSplit('leave-last-out'));
+  assert.equal(train.timeKind, 'order');
+  assert.deepEqual(Array.from(t.interactions.item, (i) => dataset.items.ids.values[i]), ['z', 'x']);
+  assert.throws(() => splitDataset(dataset, parseSplit('global-temporal:0.5')), /global-temporal split: .*time is an order within each user .*use user-temporal or leave-last-out/);
+  // test positions continue after the same user's training positions
+  writeFileSync(join(dir, 'train.tsv'), 'a\tx\na\ty\nb\ty\n');
+  writeFileSync(join(dir, 'test.tsv'), 'b\tz\na\tz\n');
+  const tt = await loadTrainTest(cfg, join(dir, 'train.tsv'), join(dir, 'test.tsv'));
+  assert.deepEqual(Array.from(tt.train.interactions.timestamp), [0, 1, 0]);
+  assert.deepEqual(Array.from(tt.test.interactions.timestamp), [1, 2]);
+  assert.equal(tt.test.timeKind, 'order');
+  // seconds stay the default, and say nothing
+  const shop = await loadDataset(await shopConfig());
+  assert.equal(shop.dataset.timeKind, 'seconds');
+  assert.ok(!formatLoadReport(shop.report).includes('order'));
+  assert.throws(() => validateConfig({ interactions: { path: 'e.csv', user: 'u', item: 'i', timestamp: 't', timestampFormat: 'order' } }), /interactions\.timestamp: does not go with timestampFormat 'order'/);
 });

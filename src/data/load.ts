@@ -9,7 +9,7 @@ import { readDelimited } from './delimited.ts';
 import { readJsonLines, type JsonRecord } from './jsonl.ts';
 import { DataError, formatProblem, type DataProblem } from './errors.ts';
 import { DatasetBuilder, type FeatureValue, type TableBuilder } from './builder.ts';
-import { Dataset, selectInteractions } from './dataset.ts';
+import { Dataset, selectInteractions, type TimeKind } from './dataset.ts';
 import type { FeatureSpec, Schema } from './schema.ts';
 
 export interface LoadOptions {
@@ -33,7 +33,13 @@ export interface FileReport {
 
 export interface LoadReport {
   files: FileReport[];
+  /** 'order' when the timestamps are positions within each user (timestampFormat "order"), not seconds. */
+  timeKind: TimeKind;
 }
+
+/** What the report says about a dataset whose time is an order. */
+export const ORDER_TIME_NOTE =
+  'time is an order (timestampFormat "order"): each timestamp is the event\'s position within its user (0, 1, 2, ... in file order), not seconds; splits follow that order, and features measured in days do not apply';
 
 /**
  * The report as lines for a terminal: one per file, then its kept problems.
@@ -47,6 +53,7 @@ export function formatLoadReport(report: LoadReport): string {
     for (const p of f.problems) out.push(`  ${formatProblem(p)}`);
     if (f.skipped > f.problems.length) out.push(`  ... and ${f.skipped - f.problems.length} more`);
   }
+  if (report.timeKind === 'order') out.push(ORDER_TIME_NOTE);
   return out.join('\n');
 }
 
@@ -447,7 +454,23 @@ function copyValue(v: FeatureValue): FeatureValue {
   return v;
 }
 
-async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts: LoadOptions): Promise<FileReport> {
+/**
+ * The next position of each user row, for timestampFormat 'order'. One instance spans the train and
+ * test files of a split, so a user's test events come after their training events.
+ */
+class Positions {
+  private next = new Int32Array(1024);
+  take(user: number): number {
+    if (user >= this.next.length) {
+      const grown = new Int32Array(Math.max(user + 1, this.next.length * 2));
+      grown.set(this.next);
+      this.next = grown;
+    }
+    return this.next[user]++;
+  }
+}
+
+async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts: LoadOptions, positions = new Positions()): Promise<FileReport> {
   return readRows(cfg, 'interactions', opts, (resolveCell) => {
     const user = resolveCell(cfg.user, 'interactions.user');
     const item = resolveCell(cfg.item, 'interactions.item');
@@ -455,6 +478,8 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
     const value = cfg.value !== undefined ? resolveCell(cfg.value, 'interactions.value') : undefined;
     const time = cfg.timestamp !== undefined ? resolveCell(cfg.timestamp, 'interactions.timestamp') : undefined;
     const format = cfg.timestampFormat ?? 'auto';
+    const order = format === 'order';
+    if (order) b.timeKind = 'order';
     const names = b.eventTypes.map((e) => e.name).join(', ');
     let lastUser = '';
     let lastUserRow = -1;
@@ -474,13 +499,14 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
         v = number(row, value);
         if (Number.isNaN(v)) v = 1; // an empty value counts as 1, like a file without values
       }
-      const t = time ? timestamp(row, time, format) : 0;
+      const t = time && !order ? timestamp(row, time, format) : 0;
       // logs sorted by user repeat the same user row after row: skip the map lookup
       if (u !== lastUser) {
         lastUser = u;
         lastUserRow = userRow(u);
       }
-      b.addInteraction(lastUserRow, itemRow(i), e, v, t);
+      // the position is taken last, once nothing in the row can fail: a skipped row takes none
+      b.addInteraction(lastUserRow, itemRow(i), e, v, order ? positions.take(lastUserRow) : t);
     };
   });
 }
@@ -502,7 +528,7 @@ export async function loadDataset(config: DatasetConfig, opts: LoadOptions = {})
   const c = validateConfig(config);
   const { b, files } = await loadTables(c, opts);
   files.push(await loadInteractions(c.interactions, b, opts));
-  return { dataset: b.build(), report: { files } };
+  return { dataset: b.build(), report: { files, timeKind: b.timeKind } };
 }
 
 /**
@@ -514,9 +540,10 @@ export async function loadDataset(config: DatasetConfig, opts: LoadOptions = {})
 export async function loadTrainTest(config: DatasetConfig, trainPath: string, testPath: string, opts: LoadOptions = {}): Promise<{ train: Dataset; test: Dataset; report: LoadReport }> {
   const c = validateConfig(config);
   const { b, files } = await loadTables(c, opts);
-  files.push(await loadInteractions({ ...c.interactions, path: resolve(trainPath) }, b, opts));
+  const positions = new Positions();
+  files.push(await loadInteractions({ ...c.interactions, path: resolve(trainPath) }, b, opts, positions));
   const nTrain = b.interactionCount;
-  files.push(await loadInteractions({ ...c.interactions, path: resolve(testPath) }, b, opts));
+  files.push(await loadInteractions({ ...c.interactions, path: resolve(testPath) }, b, opts, positions));
   const all = b.build();
   const n = all.interactions.length;
   const range = (from: number, to: number): Int32Array => Int32Array.from({ length: to - from }, (_, k) => from + k);
@@ -524,6 +551,6 @@ export async function loadTrainTest(config: DatasetConfig, trainPath: string, te
   return {
     train: all.withInteractions(selectInteractions(all.interactions, range(0, nTrain)), `${name}:${basename(trainPath)}`),
     test: all.withInteractions(selectInteractions(all.interactions, range(nTrain, n)), `${name}:${basename(testPath)}`),
-    report: { files },
+    report: { files, timeKind: b.timeKind },
   };
 }
