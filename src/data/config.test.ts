@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfigFile, validateConfig } from './index.ts';
+import { ConfigError, loadConfigFile, loadDataset, validateConfig } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -95,4 +95,14 @@ test('the worked example in docs/dataset-config.md is the tested shop fixture', 
   assert.equal(block('', '`events.csv`:'), readFileSync(join(fixtures, 'shop/events.csv'), 'utf8'));
   assert.equal(block('', '`users.tsv`'), readFileSync(join(fixtures, 'shop/users.tsv'), 'utf8'));
   assert.equal(block('', '`items.csv`'), readFileSync(join(fixtures, 'shop/items.csv'), 'utf8').replaceAll('\r\n', '\n'));
+});
+
+test('a validated config validates again: a config file without a timestamp column loads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-config-'));
+  writeFileSync(join(dir, 'e.csv'), 'u,i\na,x\n');
+  writeFileSync(join(dir, 'c.json'), JSON.stringify({ interactions: { path: 'e.csv', user: 'u', item: 'i' } }));
+  const c = await loadConfigFile(join(dir, 'c.json'));
+  assert.deepEqual(validateConfig(c), c);
+  const { dataset } = await loadDataset(c);
+  assert.deepEqual(Array.from(dataset.interactions.timestamp), [0]);
 });

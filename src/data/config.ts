@@ -384,10 +384,13 @@ export function validateConfig(json: unknown, where: { baseDir?: string; file?: 
     } else if (o.timestampFormat !== undefined && o.timestamp === undefined) c.fail(join(path, 'timestampFormat'), "needs a 'timestamp' column (or 'order', for logs that only know each user's order of events)");
     if (event === undefined && eventTypes.length > 1) c.fail(join(path, 'event'), `is required when more than one event type is declared (${eventTypes.map((e) => e.name).join(', ')})`);
     if (file && user !== undefined && item !== undefined) {
-      const ic: InteractionsConfig = { ...file, user, item, timestampFormat };
+      const ic: InteractionsConfig = { ...file, user, item };
       if (event !== undefined) ic.event = event;
       if (value !== undefined) ic.value = value;
       if (timestamp !== undefined) ic.timestamp = timestamp;
+      // filled only where it means something: a format without a column fails validation, and a
+      // validated config is validated again by every loader
+      if (timestamp !== undefined || timestampFormat === 'order') ic.timestampFormat = timestampFormat;
       out.interactions = ic;
     }
   }
