@@ -34,7 +34,9 @@ export interface FileConfig {
   quote?: string | false;
 }
 
-export interface InteractionsConfig extends FileConfig {
+export interface InteractionsConfig extends Omit<FileConfig, 'path'> {
+  /** The interaction log. Optional when train and test files supply the interactions (loadTrainTest); loadDataset needs it. */
+  path?: string;
   user: ColumnRef;
   item: ColumnRef;
   /** Column holding the event type's name; without it every row is the first event type. */
@@ -189,11 +191,18 @@ function describe(v: unknown): string {
 
 const FILE_KEYS = ['path', 'format', 'separator', 'header', 'columns', 'encoding', 'quote'] as const;
 
-function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir: string): FileConfig | undefined {
-  const p = c.string(o, 'path', path, true);
+/** A file's fields before a path is known: the interactions' when train and test files supply them. */
+type FileFields = Omit<FileConfig, 'path'> & { path?: string };
+
+/**
+ * Checks a file's fields and fills their defaults. With `pathOptional`, a missing path is no error, and
+ * the defaults that depend on the file's name (format, separator, header, quote) wait until a file is
+ * named: loadTrainTest validates the fields again with each split file's path.
+ */
+function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir: string, pathOptional = false): FileFields | undefined {
+  const p = c.string(o, 'path', path, !pathOptional);
   const explicit = c.oneOf(o, 'format', path, ['delimited', 'jsonl'] as const);
   const ext = p ? extname(p).toLowerCase() : '';
-  const format: FileFormat = explicit ?? (ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : 'delimited');
   let encoding: TextEncoding = 'utf8';
   if (o.encoding !== undefined) {
     const e = typeof o.encoding === 'string' ? ENCODINGS[o.encoding.toLowerCase()] : undefined;
@@ -202,8 +211,12 @@ function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir
   }
   const columns = c.stringList(o, 'columns', path);
   const header = c.boolean(o, 'header', path);
-  if (p === undefined) return undefined;
-  const out: FileConfig = { path: isAbsolute(p) ? p : resolve(baseDir, p), format, encoding };
+  if (p === undefined && !pathOptional) return undefined;
+  const named = p !== undefined;
+  const format: FileFormat | undefined = explicit ?? (named ? (ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : 'delimited') : undefined);
+  const out: FileFields = { encoding };
+  if (named) out.path = isAbsolute(p) ? p : resolve(baseDir, p);
+  if (format) out.format = format;
   if (format === 'jsonl') {
     for (const k of ['separator', 'header', 'columns', 'quote'] as const) {
       if (o[k] !== undefined) c.fail(join(path, k), `does not apply to a JSON Lines file (fields are read by key)`);
@@ -212,8 +225,9 @@ function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir
   }
   let sep = o.separator;
   if (sep === undefined) sep = ext === '.tsv' ? '\t' : ext === '.csv' ? ',' : undefined;
-  if (sep === undefined) c.fail(join(path, 'separator'), `is required for '${p}' (only .csv and .tsv files have a default)`);
-  else if (typeof sep !== 'string' || sep === '' || /[\r\n]/.test(sep)) c.fail(join(path, 'separator'), `expected a non-empty string without newlines, found ${describe(sep)}`);
+  if (sep === undefined) {
+    if (named) c.fail(join(path, 'separator'), `is required for '${p}' (only .csv and .tsv files have a default)`);
+  } else if (typeof sep !== 'string' || sep === '' || /[\r\n]/.test(sep)) c.fail(join(path, 'separator'), `expected a non-empty string without newlines, found ${describe(sep)}`);
   else out.separator = sep;
   let quote: string | false = '"';
   if (o.quote !== undefined) {
@@ -221,8 +235,9 @@ function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir
     else c.fail(join(path, 'quote'), `expected one character or false, found ${describe(o.quote)}`);
   }
   if (quote !== false && typeof sep === 'string' && sep.includes(quote)) c.fail(join(path, 'quote'), `the separator ${JSON.stringify(sep)} contains the quote character; set "quote": false`);
-  out.quote = quote;
-  out.header = header ?? columns === undefined;
+  if (named || o.quote !== undefined) out.quote = quote;
+  if (named) out.header = header ?? columns === undefined;
+  else if (header !== undefined) out.header = header;
   if (columns) out.columns = columns;
   return out;
 }
@@ -306,7 +321,7 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureConfig | und
 function checkEntity(c: Checker, v: unknown, path: string, baseDir: string): EntityConfig | undefined {
   if (!c.object(v, path)) return undefined;
   c.keys(v, path, [...FILE_KEYS, 'id', 'features']);
-  const file = checkFile(c, v, path, baseDir);
+  const file = checkFile(c, v, path, baseDir) as FileConfig | undefined;
   const id = checkColumn(c, v, 'id', path, true);
   const features: FeatureConfig[] = [];
   if (v.features !== undefined) {
@@ -371,7 +386,7 @@ export function validateConfig(json: unknown, where: { baseDir?: string; file?: 
     const o = json.interactions;
     const path = 'interactions';
     c.keys(o, path, [...FILE_KEYS, 'user', 'item', 'event', 'value', 'timestamp', 'timestampFormat']);
-    const file = checkFile(c, o, path, baseDir);
+    const file = checkFile(c, o, path, baseDir, true);
     const user = checkColumn(c, o, 'user', path, true);
     const item = checkColumn(c, o, 'item', path, true);
     const event = checkColumn(c, o, 'event', path, false);

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseSplit, parseYear, splitDataset, validateConfig, type DatasetConfig, type FeatureColumn } from './index.ts';
+import { ConfigError, DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseSplit, parseYear, splitDataset, validateConfig, type DatasetConfig, type FeatureColumn } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const shopConfig = (): Promise<DatasetConfig> => loadConfigFile(join(fixtures, 'shop/shop.json'));
@@ -315,4 +315,27 @@ test("timestampFormat 'order': each event's position within its user, reported, 
   assert.equal(shop.dataset.timeKind, 'seconds');
   assert.ok(!formatLoadReport(shop.report).includes('order'));
   assert.throws(() => validateConfig({ interactions: { path: 'e.csv', user: 'u', item: 'i', timestamp: 't', timestampFormat: 'order' } }), /interactions\.timestamp: does not go with timestampFormat 'order'/);
+});
+
+test('interactions.path is optional when train and test files supply the interactions, and a missing one is never read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'items.csv'), 'id,genre\nx,a\ny,b\nz,a\n');
+  writeFileSync(join(dir, 'train.tsv'), 'u\ti\na\tx\nb\ty\n');
+  writeFileSync(join(dir, 'test.tsv'), 'u\ti\na\tz\n');
+  const json = { interactions: { user: 'u', item: 'i' }, items: { path: 'items.csv', id: 'id', features: [{ name: 'genre', kind: 'categorical' }] } };
+  writeFileSync(join(dir, 'c.json'), JSON.stringify(json));
+  const c = await loadConfigFile(join(dir, 'c.json'));
+  assert.equal(c.interactions.path, undefined);
+  assert.deepEqual(validateConfig(c), c, 'validating twice changes nothing');
+  // the split files' names give the defaults the missing path would have given (a .tsv is tab-separated)
+  const { train, test: t } = await loadTrainTest(c, join(dir, 'train.tsv'), join(dir, 'test.tsv'));
+  assert.deepEqual(Array.from(train.interactions.item, (i) => train.items.ids.values[i]), ['x', 'y']);
+  assert.deepEqual(Array.from(t.interactions.item, (i) => t.items.ids.values[i]), ['z']);
+  // a path naming a file that does not exist is not read either
+  const gone = await loadTrainTest({ ...c, interactions: { ...c.interactions, path: join(dir, 'nope.tsv') } }, join(dir, 'train.tsv'), join(dir, 'test.tsv'));
+  assert.equal(gone.train.interactions.length, 2);
+  // without split files the path is required, and the error names the field
+  await assert.rejects(loadDataset(c), (e: Error) => e instanceof ConfigError && e.problems[0].path === 'interactions.path' && /^interactions\.path: is required to load the dataset \(it may be left out only when train and test files supply the interactions\)$/.test(e.message));
+  // a path stays required everywhere else
+  assert.throws(() => validateConfig({ interactions: { user: 'u', item: 'i' }, items: { id: 'id' } }), /items\.path: is required/);
 });

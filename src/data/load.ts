@@ -7,7 +7,7 @@ import { basename, resolve } from 'node:path';
 import { validateConfig, type ColumnRef, type DatasetConfig, type EntityConfig, type FeatureConfig, type FileConfig, type InteractionsConfig, type TimestampFormat } from './config.ts';
 import { readDelimited } from './delimited.ts';
 import { readJsonLines, type JsonRecord } from './jsonl.ts';
-import { DataError, formatProblem, type DataProblem } from './errors.ts';
+import { ConfigError, DataError, formatProblem, type DataProblem } from './errors.ts';
 import { DatasetBuilder, type FeatureValue, type TableBuilder } from './builder.ts';
 import { Dataset, selectInteractions, type TimeKind } from './dataset.ts';
 import type { FeatureSpec, Schema } from './schema.ts';
@@ -470,7 +470,10 @@ class Positions {
   }
 }
 
-async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts: LoadOptions, positions = new Positions()): Promise<FileReport> {
+/** The interactions' fields with a file named: the config's own, or a split file read in its format. */
+type NamedInteractions = InteractionsConfig & { path: string };
+
+async function loadInteractions(cfg: NamedInteractions, b: DatasetBuilder, opts: LoadOptions, positions = new Positions()): Promise<FileReport> {
   return readRows(cfg, 'interactions', opts, (resolveCell) => {
     const user = resolveCell(cfg.user, 'interactions.user');
     const item = resolveCell(cfg.item, 'interactions.item');
@@ -526,24 +529,34 @@ async function loadTables(config: DatasetConfig, opts: LoadOptions): Promise<{ b
  */
 export async function loadDataset(config: DatasetConfig, opts: LoadOptions = {}): Promise<{ dataset: Dataset; report: LoadReport }> {
   const c = validateConfig(config);
+  const path = c.interactions.path;
+  if (path === undefined) throw new ConfigError(undefined, [{ path: 'interactions.path', message: 'is required to load the dataset (it may be left out only when train and test files supply the interactions)' }]);
   const { b, files } = await loadTables(c, opts);
-  files.push(await loadInteractions(c.interactions, b, opts));
+  files.push(await loadInteractions({ ...c.interactions, path }, b, opts));
   return { dataset: b.build(), report: { files, timeKind: b.timeKind } };
+}
+
+/**
+ * The config's interaction format applied to another file. Validated again with that path, so a
+ * config without `interactions.path` takes the defaults a file name gives (the separator of a .tsv).
+ */
+function interactionsAt(c: DatasetConfig, path: string): NamedInteractions {
+  return validateConfig({ ...c, interactions: { ...c.interactions, path } }).interactions as NamedInteractions;
 }
 
 /**
  * Loads explicit train and test files (in the config's interaction format) against the config's user
  * and item files. Both sides share one set of tables, so dense indices agree. The config's own
- * interactions file is not read. Paths are relative to the working directory.
+ * interactions file is not read, and may be left out. Paths are relative to the working directory.
  * @example await loadTrainTest(resolvePreset('movielens-100k', dir), 'train.tsv', 'test.tsv')
  */
 export async function loadTrainTest(config: DatasetConfig, trainPath: string, testPath: string, opts: LoadOptions = {}): Promise<{ train: Dataset; test: Dataset; report: LoadReport }> {
   const c = validateConfig(config);
   const { b, files } = await loadTables(c, opts);
   const positions = new Positions();
-  files.push(await loadInteractions({ ...c.interactions, path: resolve(trainPath) }, b, opts, positions));
+  files.push(await loadInteractions(interactionsAt(c, resolve(trainPath)), b, opts, positions));
   const nTrain = b.interactionCount;
-  files.push(await loadInteractions({ ...c.interactions, path: resolve(testPath) }, b, opts, positions));
+  files.push(await loadInteractions(interactionsAt(c, resolve(testPath)), b, opts, positions));
   const all = b.build();
   const n = all.interactions.length;
   const range = (from: number, to: number): Int32Array => Int32Array.from({ length: to - from }, (_, k) => from + k);
