@@ -10,7 +10,8 @@ import type { TextEncoding } from './delimited.ts';
 
 /** A column by header name (or JSON key), or by 0-based position in a delimited row. */
 export type ColumnRef = string | number;
-export type FileFormat = 'delimited' | 'jsonl';
+/** 'json': one JSON document, an array of records or (users and items) an object keyed by id. */
+export type FileFormat = 'delimited' | 'jsonl' | 'json';
 /**
  * 'auto': numbers below 1e11 are seconds, larger ones milliseconds; other strings are ISO 8601.
  * 'order': no time column; the timestamp is the event's position within its user, in file order.
@@ -20,7 +21,7 @@ export type TimestampFormat = 'auto' | 'unix-seconds' | 'unix-ms' | 'iso8601' | 
 export interface FileConfig {
   /** Relative paths are resolved against the config file's folder. */
   path: string;
-  /** Default from the extension: .jsonl/.ndjson are 'jsonl', anything else 'delimited'. */
+  /** Default from the extension: .jsonl/.ndjson are 'jsonl', .json is 'json', anything else 'delimited'. */
   format?: FileFormat;
   /** Delimited only. Default '\t' for .tsv, ',' for .csv; required for other extensions. */
   separator?: string;
@@ -72,7 +73,10 @@ export interface FeatureConfig {
 }
 
 export interface EntityConfig extends FileConfig {
-  /** Column holding the user's or item's id (the same ids the interactions use). */
+  /**
+   * Column holding the user's or item's id (the same ids the interactions use). A JSON file's default
+   * is the key 'id'; in an object keyed by id, the key is the id.
+   */
   id: ColumnRef;
   features?: FeatureConfig[];
 }
@@ -201,7 +205,7 @@ type FileFields = Omit<FileConfig, 'path'> & { path?: string };
  */
 function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir: string, pathOptional = false): FileFields | undefined {
   const p = c.string(o, 'path', path, !pathOptional);
-  const explicit = c.oneOf(o, 'format', path, ['delimited', 'jsonl'] as const);
+  const explicit = c.oneOf(o, 'format', path, ['delimited', 'jsonl', 'json'] as const);
   const ext = p ? extname(p).toLowerCase() : '';
   let encoding: TextEncoding = 'utf8';
   if (o.encoding !== undefined) {
@@ -213,13 +217,13 @@ function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir
   const header = c.boolean(o, 'header', path);
   if (p === undefined && !pathOptional) return undefined;
   const named = p !== undefined;
-  const format: FileFormat | undefined = explicit ?? (named ? (ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : 'delimited') : undefined);
+  const format: FileFormat | undefined = explicit ?? (named ? (ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : ext === '.json' ? 'json' : 'delimited') : undefined);
   const out: FileFields = { encoding };
   if (named) out.path = isAbsolute(p) ? p : resolve(baseDir, p);
   if (format) out.format = format;
-  if (format === 'jsonl') {
+  if (format === 'jsonl' || format === 'json') {
     for (const k of ['separator', 'header', 'columns', 'quote'] as const) {
-      if (o[k] !== undefined) c.fail(join(path, k), `does not apply to a JSON Lines file (fields are read by key)`);
+      if (o[k] !== undefined) c.fail(join(path, k), `does not apply to a ${format === 'json' ? 'JSON' : 'JSON Lines'} file (fields are read by key)`);
     }
     return out;
   }
@@ -322,7 +326,8 @@ function checkEntity(c: Checker, v: unknown, path: string, baseDir: string): Ent
   if (!c.object(v, path)) return undefined;
   c.keys(v, path, [...FILE_KEYS, 'id', 'features']);
   const file = checkFile(c, v, path, baseDir) as FileConfig | undefined;
-  const id = checkColumn(c, v, 'id', path, true);
+  // a JSON record's id is usually under 'id' (and in an object keyed by id, the key is the id)
+  const id = file?.format === 'json' && v.id === undefined ? 'id' : checkColumn(c, v, 'id', path, true);
   const features: FeatureConfig[] = [];
   if (v.features !== undefined) {
     if (!Array.isArray(v.features)) c.fail(join(path, 'features'), `expected a list, found ${describe(v.features)}`);

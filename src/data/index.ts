@@ -11,6 +11,8 @@ export type { DelimitedOptions, RecordHandler, ParseErrorHandler, ReadHooks, Tex
 export { DelimitedParser, MAX_RECORD_CHARS, parseDelimited, parseDelimitedReference, readDelimited } from './delimited.ts';
 export type { JsonRecord, JsonRecordHandler } from './jsonl.ts';
 export { JsonLinesParser, parseJsonLine, readJsonLines } from './jsonl.ts';
+export type { JsonElementHandler } from './json.ts';
+export { JsonDocumentParser, parseJsonDocument, parseJsonDocumentReference, readJsonDocument } from './json.ts';
 export type { ColumnRef, FileFormat, TimestampFormat, FileConfig, InteractionsConfig, FeatureConfig, EntityConfig, EventTypeConfig, DatasetConfig } from './config.ts';
 export { TIMESTAMP_FORMATS, validateConfig, loadConfigFile } from './config.ts';
 export type { LoadOptions, FileReport, LoadReport } from './load.ts';

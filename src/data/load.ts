@@ -7,6 +7,7 @@ import { basename, resolve } from 'node:path';
 import { validateConfig, type ColumnRef, type DatasetConfig, type EntityConfig, type FeatureConfig, type FileConfig, type InteractionsConfig, type TimestampFormat } from './config.ts';
 import { readDelimited } from './delimited.ts';
 import { readJsonLines, type JsonRecord } from './jsonl.ts';
+import { readJsonDocument } from './json.ts';
 import { ConfigError, DataError, formatProblem, type DataProblem } from './errors.ts';
 import { DatasetBuilder, type FeatureValue, type TableBuilder } from './builder.ts';
 import { Dataset, selectInteractions, type TimeKind } from './dataset.ts';
@@ -68,7 +69,7 @@ class RowFault {
   ) {}
 }
 
-/** Where a value sits: a field index (delimited) or a key (JSON Lines). */
+/** Where a value sits: a field index (delimited) or a key (JSON). */
 interface Cell {
   index: number;
   key: string;
@@ -91,10 +92,41 @@ type Resolve = (ref: ColumnRef, role: string) => Cell;
 type RowFn = (row: Row, line: number) => void;
 
 /**
+ * How a users or items file's object keyed by id becomes records: the key is the id (stored under
+ * `id`); a value that is an object holds the features, any other value (a list of tags, a vector) is
+ * the value of the one feature the config declares, under `single`.
+ */
+interface Keyed {
+  id: string;
+  single: string | undefined;
+  role: 'users' | 'items';
+  features: string[];
+}
+
+function describeJson(v: unknown): string {
+  return Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : typeof v;
+}
+
+/** The record of member `key` of an object keyed by id; throws a RowFault when it cannot be one. */
+function keyedRecord(k: Keyed, key: string, value: unknown): JsonRecord {
+  const idCell: Cell = { index: -1, key: k.id, column: 0, name: k.id };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const own = (value as JsonRecord)[k.id];
+    if (own !== undefined && String(own) !== key) throw new RowFault(idCell, `the record under key '${key}' holds another id, '${String(own)}' (in an object keyed by id, the key is the id)`);
+    return { ...(value as JsonRecord), [k.id]: key };
+  }
+  if (k.single === undefined) {
+    const declared = k.features.length ? `${k.features.length} features (${k.features.join(', ')})` : 'no features';
+    throw new RowFault(idCell, `the value under key '${key}' is ${describeJson(value)}, not an object of features; such a value fills the one feature of ${k.role}, but ${k.role} declares ${declared}`);
+  }
+  return { [k.id]: key, [k.single]: value };
+}
+
+/**
  * Streams one file, resolving columns once its header (or first row) is known, and routes each row
  * through the row function `bind` returns. Bad rows throw or are counted, as `opts` says.
  */
-async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: (resolve: Resolve) => RowFn): Promise<FileReport> {
+async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: (resolve: Resolve) => RowFn, keyed?: Keyed): Promise<FileReport> {
   const file = cfg.path;
   const report: FileReport = { path: file, rows: 0, skipped: 0, problems: [], warnings: [] };
   const onError = (e: DataError): void => bad(e.toProblem());
@@ -120,16 +152,41 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
   };
 
   try {
-    if (cfg.format === 'jsonl') {
+    if (cfg.format === 'jsonl' || cfg.format === 'json') {
       const resolveKey: Resolve = (ref, r) => {
-        if (typeof ref === 'number') throw new DataError({ file, line: 0, column: 0, message: `${r} is given as column ${ref}, but a JSON Lines file has keys, not column positions` });
+        if (typeof ref === 'number') throw new DataError({ file, line: 0, column: 0, message: `${r} is given as column ${ref}, but a ${cfg.format === 'json' ? 'JSON' : 'JSON Lines'} file has keys, not column positions` });
         return { index: -1, key: ref, column: 0, name: ref };
       };
       const handle = bind(resolveKey);
       const row: Row = { fields: null, obj: null };
-      await readJsonLines(file, (obj, line) => {
-        row.obj = obj;
-        run(handle, row, line);
+      if (cfg.format === 'jsonl') {
+        await readJsonLines(file, (obj, line) => {
+          row.obj = obj;
+          run(handle, row, line);
+        }, cfg.encoding, { onError, onInvalidUtf8 });
+        return report;
+      }
+      // the member being read, for keyedRow (run() turns its RowFaults into problems like any row's)
+      let key = '';
+      let value: unknown;
+      const keyedRow: RowFn = (r, line) => {
+        r.obj = keyedRecord(keyed!, key, value);
+        handle(r, line);
+      };
+      await readJsonDocument(file, (k, v, line) => {
+        if (k === null) {
+          if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+            bad({ file, line, column: 0, message: `expected a JSON object (a record), found ${describeJson(v)}` });
+            return;
+          }
+          row.obj = v as JsonRecord;
+          run(handle, row, line);
+          return;
+        }
+        if (!keyed) throw new DataError({ file, line, column: 0, message: `an object keyed by id holds users or items; ${role} need an array of records (or JSON Lines)` });
+        key = k;
+        value = v;
+        run(keyedRow, row, line);
       }, cfg.encoding, { onError, onInvalidUtf8 });
       return report;
     }
@@ -388,7 +445,16 @@ async function loadEntities(cfg: EntityConfig, table: TableBuilder, role: 'users
       const r = table.row(copy(id));
       for (let k = 0; k < features.length; k++) table.set(r, features[k].name, values[k]);
     };
-  });
+  }, keyedBy(cfg, role));
+}
+
+/** How an object keyed by id maps to records of this users or items config (see Keyed). */
+function keyedBy(cfg: EntityConfig, role: 'users' | 'items'): Keyed {
+  const features = cfg.features ?? [];
+  const only = features.length === 1 ? features[0] : undefined;
+  // one feature read from one key can take the bare value; flags or a list of columns cannot
+  const single = only && !only.flags && !Array.isArray(only.column) ? String(only.column ?? only.name) : undefined;
+  return { id: String(cfg.id), single, role, features: features.map((f) => f.name) };
 }
 
 /**
