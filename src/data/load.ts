@@ -8,6 +8,7 @@ import { validateConfig, type ColumnRef, type DatasetConfig, type EntityConfig, 
 import { readDelimited } from './delimited.ts';
 import { readJsonLines, type JsonRecord } from './jsonl.ts';
 import { readJsonDocument } from './json.ts';
+import { splitInteractions, splitLayout, type SplitFormat } from './split-files.ts';
 import { ConfigError, DataError, formatProblem, type DataProblem } from './errors.ts';
 import { DatasetBuilder, type FeatureValue, type TableBuilder } from './builder.ts';
 import { Dataset, selectInteractions, type TimeKind } from './dataset.ts';
@@ -30,6 +31,8 @@ export interface FileReport {
   problems: DataProblem[];
   /** Doubts that are not errors: a UTF-8 file with bytes that are not UTF-8 (latin1 read as UTF-8?). */
   warnings: string[];
+  /** For a train or test file: how it was read ("tab-separated user, item, value, timestamp, no header (detected ...)"). */
+  readAs?: string;
 }
 
 export interface LoadReport {
@@ -50,6 +53,7 @@ export function formatLoadReport(report: LoadReport): string {
   const out: string[] = [];
   for (const f of report.files) {
     out.push(`${f.path}: ${f.rows} rows loaded${f.skipped ? `, ${f.skipped} bad rows skipped` : ''}`);
+    if (f.readAs) out.push(`  read as ${f.readAs}`);
     for (const w of f.warnings) out.push(`  warning: ${w}`);
     for (const p of f.problems) out.push(`  ${formatProblem(p)}`);
     if (f.skipped > f.problems.length) out.push(`  ... and ${f.skipped - f.problems.length} more`);
@@ -610,19 +614,54 @@ function interactionsAt(c: DatasetConfig, path: string): NamedInteractions {
   return validateConfig({ ...c, interactions: { ...c.interactions, path } }).interactions as NamedInteractions;
 }
 
+export interface TrainTestOptions extends LoadOptions {
+  /** How the train and test files are read; default 'auto' (see SplitFormat). */
+  splitFormat?: SplitFormat;
+}
+
 /**
- * Loads explicit train and test files (in the config's interaction format) against the config's user
- * and item files. Both sides share one set of tables, so dense indices agree. The config's own
+ * One train or test file, read as its layout says. A problem in it names how the file was read, since
+ * a wrong guess (or a wrong --split-format) shows as a bad first row or an unknown column.
+ */
+async function loadSplitFile(c: DatasetConfig, path: string, b: DatasetBuilder, opts: TrainTestOptions, positions: Positions): Promise<FileReport> {
+  let own: NamedInteractions | undefined;
+  let ownProblem: ConfigError | undefined;
+  try {
+    own = interactionsAt(c, path);
+  } catch (e) {
+    // the config's format cannot apply to this file (no separator for its extension): fine unless asked for
+    if (!(e instanceof ConfigError)) throw e;
+    ownProblem = e;
+  }
+  const layout = await splitLayout(own ?? c.interactions, path, opts.splitFormat ?? 'auto', own !== undefined);
+  if (layout.kind === 'config' && !own) throw ownProblem!;
+  const ic = layout.kind === 'config' ? own! : splitInteractions(own ?? c.interactions, layout, path);
+  try {
+    const report = await loadInteractions(ic, b, opts, positions);
+    report.readAs = layout.readAs;
+    return report;
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    const hint = layout.kind === 'config' ? "; for files of user, item[, value, timestamp] leave --split-format out, or give tsv, csv, tsv-header or csv-header" : '; --split-format says how to read it';
+    throw new DataError({ ...e.toProblem(), message: `${e.detail} (the file was read as ${layout.readAs}${hint})` });
+  }
+}
+
+/**
+ * Loads explicit train and test files against the config's user and item files. Both sides share one
+ * set of tables, so dense indices agree. A split file is read as user, item[, value, timestamp] (its
+ * separator and header detected), or in the config's own interaction format when its first lines are
+ * in it; `splitFormat` says which instead. Rows are of the first event type. The config's own
  * interactions file is not read, and may be left out. Paths are relative to the working directory.
  * @example await loadTrainTest(resolvePreset('movielens-100k', dir), 'train.tsv', 'test.tsv')
  */
-export async function loadTrainTest(config: DatasetConfig, trainPath: string, testPath: string, opts: LoadOptions = {}): Promise<{ train: Dataset; test: Dataset; report: LoadReport }> {
+export async function loadTrainTest(config: DatasetConfig, trainPath: string, testPath: string, opts: TrainTestOptions = {}): Promise<{ train: Dataset; test: Dataset; report: LoadReport }> {
   const c = validateConfig(config);
   const { b, files } = await loadTables(c, opts);
   const positions = new Positions();
-  files.push(await loadInteractions(interactionsAt(c, resolve(trainPath)), b, opts, positions));
+  files.push(await loadSplitFile(c, resolve(trainPath), b, opts, positions));
   const nTrain = b.interactionCount;
-  files.push(await loadInteractions(interactionsAt(c, resolve(testPath)), b, opts, positions));
+  files.push(await loadSplitFile(c, resolve(testPath), b, opts, positions));
   const all = b.build();
   const n = all.interactions.length;
   const range = (from: number, to: number): Int32Array => Int32Array.from({ length: to - from }, (_, k) => from + k);
