@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfigFile, loadDataset, validateConfig } from './index.ts';
+import { ConfigError, ORDER_TIME_NOTE, formatLoadReport, loadConfigFile, loadDataset, validateConfig } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -105,4 +105,28 @@ test('a validated config validates again: a config file without a timestamp colu
   assert.deepEqual(validateConfig(c), c);
   const { dataset } = await loadDataset(c);
   assert.deepEqual(Array.from(dataset.interactions.timestamp), [0]);
+});
+
+test('the sequence example in docs/dataset-config.md is the fixture, and loads: order for time, attributes from one JSON object', async () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/dataset-config.md', import.meta.url)), 'utf8');
+  const section = doc.slice(doc.indexOf('## A sequence dataset'), doc.indexOf('## The fields'));
+  const block = (after: string): string => {
+    const m = /```[a-z]*\n([\s\S]*?)```/.exec(section.slice(section.indexOf(after)));
+    assert.ok(section.includes(after) && m, `a block after ${after}`);
+    return m[1];
+  };
+  const dir = join(fixtures, 'sequence');
+  assert.deepEqual(JSON.parse(block('`sequence.json`:')), JSON.parse(readFileSync(join(dir, 'sequence.json'), 'utf8')));
+  assert.equal(block('`sessions.tsv`'), readFileSync(join(dir, 'sessions.tsv'), 'utf8'));
+  assert.equal(block('`items.json`'), readFileSync(join(dir, 'items.json'), 'utf8'));
+  const { dataset: ds, report } = await loadDataset(await loadConfigFile(join(dir, 'sequence.json')));
+  assert.equal(ds.timeKind, 'order');
+  assert.deepEqual(Array.from(ds.interactions.timestamp), [0, 1, 0, 2, 1, 0]);
+  assert.deepEqual(ds.items.ids.values, ['i1', 'i2', 'i3', 'i4', 'i5']);
+  const attrs = ds.items.column('attributes');
+  assert.ok(attrs?.kind === 'multi-categorical');
+  const bag = (r: number): string[] => Array.from(attrs.codes.subarray(attrs.offsets[r], attrs.offsets[r + 1]), (k) => attrs.vocab.values[k]);
+  assert.deepEqual([0, 1, 2, 3, 4].map(bag), [['red', 'cotton'], ['blue'], ['red', 'wool'], [], ['green']]);
+  assert.match(formatLoadReport(report), /\ntime is an order \(timestampFormat "order"\)/);
+  assert.ok(doc.includes(ORDER_TIME_NOTE), 'the doc quotes the report note as printed');
 });
