@@ -642,7 +642,11 @@ async function loadSplitFile(c: DatasetConfig, path: string, b: DatasetBuilder, 
     return report;
   } catch (e) {
     if (!(e instanceof DataError)) throw e;
-    const hint = layout.kind === 'config' ? "; for files of user, item[, value, timestamp] leave --split-format out, or give tsv, csv, tsv-header or csv-header" : '; --split-format says how to read it';
+    const forced = opts.splitFormat !== undefined && opts.splitFormat !== 'auto';
+    const hint =
+      layout.kind === 'config'
+        ? `; for files of user, item[, value, timestamp] ${forced ? 'leave --split-format out, or give' : 'give --split-format'} tsv, csv, tsv-header or csv-header`
+        : '; --split-format says how to read it';
     throw new DataError({ ...e.toProblem(), message: `${e.detail} (the file was read as ${layout.readAs}${hint})` });
   }
 }

@@ -130,3 +130,14 @@ test("the MovieLens 100K benchmark split files read exactly as the preset's own 
   assert.deepEqual(detected.train.users.ids.values, own.train.users.ids.values);
   assert.equal(detected.report.files[2].readAs, 'tab-separated user, item, value, timestamp, no header (detected from its first lines)');
 });
+
+test('a headerless file that fits both readings is read in the config format, and an error says how to ask for the other', async () => {
+  const f = files({ 'e.tsv': 'a\tx\tview\t1700000000\n', 'split.tsv': 'a\tx\t5\t1700000100\n' });
+  const cfg = { eventTypes: [{ name: 'view' }, { name: 'buy' }], interactions: { path: f('e.tsv'), columns: ['u', 'i', 'e', 't'], user: 'u', item: 'i', event: 'e', timestamp: 't' } };
+  const own = await loadTrainTest(cfg, f('e.tsv'), f('e.tsv'));
+  assert.equal(own.report.files[1].readAs, "the dataset's own interaction format (detected: its first lines fit the config's columns)");
+  const e = await loadError(loadTrainTest(cfg, f('split.tsv'), f('split.tsv')));
+  assert.match(e.message, /split\.tsv:1: column 3 \(e\): unknown event type '5'; expected one of view, buy \(the file was read as the dataset's own interaction format \(detected: .*\); for files of user, item\[, value, timestamp\] give --split-format tsv, csv, tsv-header or csv-header\)$/);
+  const asked = await loadTrainTest(cfg, f('split.tsv'), f('split.tsv'), { splitFormat: 'tsv' });
+  assert.deepEqual(rows(asked.train), ['a x view 5 1700000100']);
+});
