@@ -141,3 +141,12 @@ test('a headerless file that fits both readings is read in the config format, an
   const asked = await loadTrainTest(cfg, f('split.tsv'), f('split.tsv'), { splitFormat: 'tsv' });
   assert.deepEqual(rows(asked.train), ['a x view 5 1700000100']);
 });
+
+test('split files: an empty file is an empty side; a first line too long to sample is an error, not a guess', async () => {
+  const f = files({ 'empty.tsv': '', 'train.tsv': '1\t1\t4\t964982703\n', 'long.tsv': `${'x'.repeat(70_000)}\t1\n` });
+  const { train, test: t, report } = await loadTrainTest(latest(), f('train.tsv'), f('empty.tsv'));
+  assert.equal(train.interactions.length, 1);
+  assert.equal(t.interactions.length, 0);
+  assert.equal(report.files[2].readAs, 'an empty file (tab-separated)');
+  assert.match((await loadError(loadTrainTest(latest(), f('long.tsv'), f('empty.tsv')))).message, /long\.tsv:1: cannot tell how to read this split file: its first line is longer than 64 KiB/);
+});

@@ -163,7 +163,10 @@ export async function splitLayout(ic: InteractionsConfig, path: string, format: 
   const expected = `a split file holds user, item[, value, timestamp] on each line`;
   for (const [sep, sepName] of fixed ? [fixed] : SEPARATORS) {
     const records = sampleRecords(text, whole, sep);
-    if (records.length === 0) return { kind: 'columns', separator: sep, header: false, fields: 2, readAs: `an empty file (${sepName})` };
+    if (records.length === 0) {
+      if (whole) return { kind: 'columns', separator: sep, header: false, fields: 2, readAs: `an empty file (${sepName})` };
+      throw new DataError({ file: path, line: 1, column: 0, message: `cannot tell how to read this split file: its first line is longer than ${SAMPLE_BYTES >> 10} KiB, and ${expected}` });
+    }
     const n = records[0].length;
     if (fixed) {
       if (n < 2 || n > 4) {
