@@ -1,6 +1,6 @@
 import type { EventTypeSpec, FeatureSpec, Schema } from './schema.ts';
 import { DEFAULT_EVENT, tokenize } from './schema.ts';
-import { Dataset, EntityTable, type FeatureColumn, type Interactions } from './dataset.ts';
+import { Dataset, EntityTable, type FeatureColumn, type Interactions, type TimeKind } from './dataset.ts';
 import { Vocabulary } from './vocabulary.ts';
 
 /** A feature value as a loader parsed it: a category, a list of tags, a number, text, or a vector. */
@@ -193,6 +193,8 @@ export class DatasetBuilder {
   private readonly xe = new Grow((n) => new Uint8Array(n), 0);
   private readonly xv = new Grow((n) => new Float32Array(n), 0);
   private readonly xt = new Grow((n) => new Float64Array(n), 0);
+  /** What the timestamps given to addInteraction measure (a loader sets 'order' for timestampFormat "order"). */
+  timeKind: TimeKind = 'seconds';
 
   constructor(
     readonly schema: Schema,
@@ -231,6 +233,6 @@ export class DatasetBuilder {
       value: this.xv.take(n),
       timestamp: this.xt.take(n),
     };
-    return new Dataset(this.users.build(), this.items.build(), x, this.eventTypes, this.name);
+    return new Dataset(this.users.build(), this.items.build(), x, this.eventTypes, this.name, this.timeKind);
   }
 }

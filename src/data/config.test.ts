@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ConfigError, loadConfigFile, validateConfig } from './index.ts';
+import { ConfigError, ORDER_TIME_NOTE, formatLoadReport, loadConfigFile, loadDataset, validateConfig } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -62,8 +62,8 @@ test('config errors name the JSON path of the field', () => {
   ]);
   assert.deepEqual(problems({ interactions: { path: 'e.jsonl', user: 'u', item: 'i', separator: ',' } }), ['interactions.separator: does not apply to a JSON Lines file (fields are read by key)']);
   assert.deepEqual(problems({ interactions: { path: 'e.csv', user: 'u', item: 'i', timestampFormat: 'unix' } }), [
-    "interactions.timestampFormat: unknown timestampFormat 'unix'; expected one of auto, unix-seconds, unix-ms, iso8601",
-    "interactions.timestampFormat: needs a 'timestamp' column",
+    "interactions.timestampFormat: unknown timestampFormat 'unix'; expected one of auto, unix-seconds, unix-ms, iso8601, order",
+    "interactions.timestampFormat: needs a 'timestamp' column (or 'order', for logs that only know each user's order of events)",
   ]);
   assert.deepEqual(problems([]), [': expected an object, found a list']);
   assert.deepEqual(problems({}), ['interactions: is required']);
@@ -95,4 +95,38 @@ test('the worked example in docs/dataset-config.md is the tested shop fixture', 
   assert.equal(block('', '`events.csv`:'), readFileSync(join(fixtures, 'shop/events.csv'), 'utf8'));
   assert.equal(block('', '`users.tsv`'), readFileSync(join(fixtures, 'shop/users.tsv'), 'utf8'));
   assert.equal(block('', '`items.csv`'), readFileSync(join(fixtures, 'shop/items.csv'), 'utf8').replaceAll('\r\n', '\n'));
+});
+
+test('a validated config validates again: a config file without a timestamp column loads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-config-'));
+  writeFileSync(join(dir, 'e.csv'), 'u,i\na,x\n');
+  writeFileSync(join(dir, 'c.json'), JSON.stringify({ interactions: { path: 'e.csv', user: 'u', item: 'i' } }));
+  const c = await loadConfigFile(join(dir, 'c.json'));
+  assert.deepEqual(validateConfig(c), c);
+  const { dataset } = await loadDataset(c);
+  assert.deepEqual(Array.from(dataset.interactions.timestamp), [0]);
+});
+
+test('the sequence example in docs/dataset-config.md is the fixture, and loads: order for time, attributes from one JSON object', async () => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/dataset-config.md', import.meta.url)), 'utf8');
+  const section = doc.slice(doc.indexOf('## A sequence dataset'), doc.indexOf('## The fields'));
+  const block = (after: string): string => {
+    const m = /```[a-z]*\n([\s\S]*?)```/.exec(section.slice(section.indexOf(after)));
+    assert.ok(section.includes(after) && m, `a block after ${after}`);
+    return m[1];
+  };
+  const dir = join(fixtures, 'sequence');
+  assert.deepEqual(JSON.parse(block('`sequence.json`:')), JSON.parse(readFileSync(join(dir, 'sequence.json'), 'utf8')));
+  assert.equal(block('`sessions.tsv`'), readFileSync(join(dir, 'sessions.tsv'), 'utf8'));
+  assert.equal(block('`items.json`'), readFileSync(join(dir, 'items.json'), 'utf8'));
+  const { dataset: ds, report } = await loadDataset(await loadConfigFile(join(dir, 'sequence.json')));
+  assert.equal(ds.timeKind, 'order');
+  assert.deepEqual(Array.from(ds.interactions.timestamp), [0, 1, 0, 2, 1, 0]);
+  assert.deepEqual(ds.items.ids.values, ['i1', 'i2', 'i3', 'i4', 'i5']);
+  const attrs = ds.items.column('attributes');
+  assert.ok(attrs?.kind === 'multi-categorical');
+  const bag = (r: number): string[] => Array.from(attrs.codes.subarray(attrs.offsets[r], attrs.offsets[r + 1]), (k) => attrs.vocab.values[k]);
+  assert.deepEqual([0, 1, 2, 3, 4].map(bag), [['red', 'cotton'], ['blue'], ['red', 'wool'], [], ['green']]);
+  assert.match(formatLoadReport(report), /\ntime is an order \(timestampFormat "order"\)/);
+  assert.ok(doc.includes(ORDER_TIME_NOTE), 'the doc quotes the report note as printed');
 });

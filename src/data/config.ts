@@ -10,14 +10,18 @@ import type { TextEncoding } from './delimited.ts';
 
 /** A column by header name (or JSON key), or by 0-based position in a delimited row. */
 export type ColumnRef = string | number;
-export type FileFormat = 'delimited' | 'jsonl';
-/** 'auto': numbers below 1e11 are seconds, larger ones milliseconds; other strings are ISO 8601. */
-export type TimestampFormat = 'auto' | 'unix-seconds' | 'unix-ms' | 'iso8601';
+/** 'json': one JSON document, an array of records or (users and items) an object keyed by id. */
+export type FileFormat = 'delimited' | 'jsonl' | 'json';
+/**
+ * 'auto': numbers below 1e11 are seconds, larger ones milliseconds; other strings are ISO 8601.
+ * 'order': no time column; the timestamp is the event's position within its user, in file order.
+ */
+export type TimestampFormat = 'auto' | 'unix-seconds' | 'unix-ms' | 'iso8601' | 'order';
 
 export interface FileConfig {
   /** Relative paths are resolved against the config file's folder. */
   path: string;
-  /** Default from the extension: .jsonl/.ndjson are 'jsonl', anything else 'delimited'. */
+  /** Default from the extension: .jsonl/.ndjson are 'jsonl', .json is 'json', anything else 'delimited'. */
   format?: FileFormat;
   /** Delimited only. Default '\t' for .tsv, ',' for .csv; required for other extensions. */
   separator?: string;
@@ -31,14 +35,16 @@ export interface FileConfig {
   quote?: string | false;
 }
 
-export interface InteractionsConfig extends FileConfig {
+export interface InteractionsConfig extends Omit<FileConfig, 'path'> {
+  /** The interaction log. Optional when train and test files supply the interactions (loadTrainTest); loadDataset needs it. */
+  path?: string;
   user: ColumnRef;
   item: ColumnRef;
   /** Column holding the event type's name; without it every row is the first event type. */
   event?: ColumnRef;
   /** Column holding a number (rating, weight, price paid); without it every value is 1. */
   value?: ColumnRef;
-  /** Column holding the time; without it every timestamp is 0. */
+  /** Column holding the time; without it every timestamp is 0 (or the position, with timestampFormat 'order'). */
   timestamp?: ColumnRef;
   timestampFormat?: TimestampFormat;
 }
@@ -67,7 +73,10 @@ export interface FeatureConfig {
 }
 
 export interface EntityConfig extends FileConfig {
-  /** Column holding the user's or item's id (the same ids the interactions use). */
+  /**
+   * Column holding the user's or item's id (the same ids the interactions use). A JSON file's default
+   * is the key 'id'; in an object keyed by id, the key is the id.
+   */
   id: ColumnRef;
   features?: FeatureConfig[];
 }
@@ -94,7 +103,7 @@ export interface DatasetConfig {
   eventTypes?: EventTypeConfig[];
 }
 
-export const TIMESTAMP_FORMATS: readonly TimestampFormat[] = ['auto', 'unix-seconds', 'unix-ms', 'iso8601'];
+export const TIMESTAMP_FORMATS: readonly TimestampFormat[] = ['auto', 'unix-seconds', 'unix-ms', 'iso8601', 'order'];
 const ENCODINGS: Record<string, TextEncoding> = { utf8: 'utf8', 'utf-8': 'utf8', latin1: 'latin1', 'iso-8859-1': 'latin1', 'iso8859-1': 'latin1' };
 
 /** Keys that may appear anywhere without meaning (notes for humans). */
@@ -186,11 +195,18 @@ function describe(v: unknown): string {
 
 const FILE_KEYS = ['path', 'format', 'separator', 'header', 'columns', 'encoding', 'quote'] as const;
 
-function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir: string): FileConfig | undefined {
-  const p = c.string(o, 'path', path, true);
-  const explicit = c.oneOf(o, 'format', path, ['delimited', 'jsonl'] as const);
+/** A file's fields before a path is known: the interactions' when train and test files supply them. */
+type FileFields = Omit<FileConfig, 'path'> & { path?: string };
+
+/**
+ * Checks a file's fields and fills their defaults. With `pathOptional`, a missing path is no error, and
+ * the defaults that depend on the file's name (format, separator, header, quote) wait until a file is
+ * named: loadTrainTest validates the fields again with each split file's path.
+ */
+function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir: string, pathOptional = false): FileFields | undefined {
+  const p = c.string(o, 'path', path, !pathOptional);
+  const explicit = c.oneOf(o, 'format', path, ['delimited', 'jsonl', 'json'] as const);
   const ext = p ? extname(p).toLowerCase() : '';
-  const format: FileFormat = explicit ?? (ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : 'delimited');
   let encoding: TextEncoding = 'utf8';
   if (o.encoding !== undefined) {
     const e = typeof o.encoding === 'string' ? ENCODINGS[o.encoding.toLowerCase()] : undefined;
@@ -199,18 +215,23 @@ function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir
   }
   const columns = c.stringList(o, 'columns', path);
   const header = c.boolean(o, 'header', path);
-  if (p === undefined) return undefined;
-  const out: FileConfig = { path: isAbsolute(p) ? p : resolve(baseDir, p), format, encoding };
-  if (format === 'jsonl') {
+  if (p === undefined && !pathOptional) return undefined;
+  const named = p !== undefined;
+  const format: FileFormat | undefined = explicit ?? (named ? (ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : ext === '.json' ? 'json' : 'delimited') : undefined);
+  const out: FileFields = { encoding };
+  if (named) out.path = isAbsolute(p) ? p : resolve(baseDir, p);
+  if (format) out.format = format;
+  if (format === 'jsonl' || format === 'json') {
     for (const k of ['separator', 'header', 'columns', 'quote'] as const) {
-      if (o[k] !== undefined) c.fail(join(path, k), `does not apply to a JSON Lines file (fields are read by key)`);
+      if (o[k] !== undefined) c.fail(join(path, k), `does not apply to a ${format === 'json' ? 'JSON' : 'JSON Lines'} file (fields are read by key)`);
     }
     return out;
   }
   let sep = o.separator;
   if (sep === undefined) sep = ext === '.tsv' ? '\t' : ext === '.csv' ? ',' : undefined;
-  if (sep === undefined) c.fail(join(path, 'separator'), `is required for '${p}' (only .csv and .tsv files have a default)`);
-  else if (typeof sep !== 'string' || sep === '' || /[\r\n]/.test(sep)) c.fail(join(path, 'separator'), `expected a non-empty string without newlines, found ${describe(sep)}`);
+  if (sep === undefined) {
+    if (named) c.fail(join(path, 'separator'), `is required for '${p}' (only .csv and .tsv files have a default)`);
+  } else if (typeof sep !== 'string' || sep === '' || /[\r\n]/.test(sep)) c.fail(join(path, 'separator'), `expected a non-empty string without newlines, found ${describe(sep)}`);
   else out.separator = sep;
   let quote: string | false = '"';
   if (o.quote !== undefined) {
@@ -218,8 +239,9 @@ function checkFile(c: Checker, o: Record<string, unknown>, path: string, baseDir
     else c.fail(join(path, 'quote'), `expected one character or false, found ${describe(o.quote)}`);
   }
   if (quote !== false && typeof sep === 'string' && sep.includes(quote)) c.fail(join(path, 'quote'), `the separator ${JSON.stringify(sep)} contains the quote character; set "quote": false`);
-  out.quote = quote;
-  out.header = header ?? columns === undefined;
+  if (named || o.quote !== undefined) out.quote = quote;
+  if (named) out.header = header ?? columns === undefined;
+  else if (header !== undefined) out.header = header;
   if (columns) out.columns = columns;
   return out;
 }
@@ -303,8 +325,9 @@ function checkFeature(c: Checker, v: unknown, path: string): FeatureConfig | und
 function checkEntity(c: Checker, v: unknown, path: string, baseDir: string): EntityConfig | undefined {
   if (!c.object(v, path)) return undefined;
   c.keys(v, path, [...FILE_KEYS, 'id', 'features']);
-  const file = checkFile(c, v, path, baseDir);
-  const id = checkColumn(c, v, 'id', path, true);
+  const file = checkFile(c, v, path, baseDir) as FileConfig | undefined;
+  // a JSON record's id is usually under 'id' (and in an object keyed by id, the key is the id)
+  const id = file?.format === 'json' && v.id === undefined ? 'id' : checkColumn(c, v, 'id', path, true);
   const features: FeatureConfig[] = [];
   if (v.features !== undefined) {
     if (!Array.isArray(v.features)) c.fail(join(path, 'features'), `expected a list, found ${describe(v.features)}`);
@@ -368,20 +391,26 @@ export function validateConfig(json: unknown, where: { baseDir?: string; file?: 
     const o = json.interactions;
     const path = 'interactions';
     c.keys(o, path, [...FILE_KEYS, 'user', 'item', 'event', 'value', 'timestamp', 'timestampFormat']);
-    const file = checkFile(c, o, path, baseDir);
+    const file = checkFile(c, o, path, baseDir, true);
     const user = checkColumn(c, o, 'user', path, true);
     const item = checkColumn(c, o, 'item', path, true);
     const event = checkColumn(c, o, 'event', path, false);
     const value = checkColumn(c, o, 'value', path, false);
     const timestamp = checkColumn(c, o, 'timestamp', path, false);
     const timestampFormat = c.oneOf(o, 'timestampFormat', path, TIMESTAMP_FORMATS) ?? 'auto';
-    if (o.timestampFormat !== undefined && o.timestamp === undefined) c.fail(join(path, 'timestampFormat'), "needs a 'timestamp' column");
+    if (timestampFormat === 'order') {
+      // the position comes from the file's order; a column as well would leave two truths
+      if (o.timestamp !== undefined) c.fail(join(path, 'timestamp'), `does not go with timestampFormat 'order' (the position of each event within its user is its timestamp); remove one of them`);
+    } else if (o.timestampFormat !== undefined && o.timestamp === undefined) c.fail(join(path, 'timestampFormat'), "needs a 'timestamp' column (or 'order', for logs that only know each user's order of events)");
     if (event === undefined && eventTypes.length > 1) c.fail(join(path, 'event'), `is required when more than one event type is declared (${eventTypes.map((e) => e.name).join(', ')})`);
     if (file && user !== undefined && item !== undefined) {
-      const ic: InteractionsConfig = { ...file, user, item, timestampFormat };
+      const ic: InteractionsConfig = { ...file, user, item };
       if (event !== undefined) ic.event = event;
       if (value !== undefined) ic.value = value;
       if (timestamp !== undefined) ic.timestamp = timestamp;
+      // filled only where it means something: a format without a column fails validation, and a
+      // validated config is validated again by every loader
+      if (timestamp !== undefined || timestampFormat === 'order') ic.timestampFormat = timestampFormat;
       out.interactions = ic;
     }
   }

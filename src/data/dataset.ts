@@ -60,7 +60,7 @@ export interface Interactions {
   readonly event: Uint8Array;
   /** Weight, rating or price paid; 1 when the source has none. */
   readonly value: Float32Array;
-  /** Seconds since the Unix epoch. */
+  /** Seconds since the Unix epoch; when the dataset's `timeKind` is 'order', the event's position within its user (0, 1, 2, ...). */
   readonly timestamp: Float64Array;
 }
 
@@ -118,6 +118,14 @@ export function groupByUser(x: Interactions, numUsers: number, itemOrder?: Array
 }
 
 /**
+ * What an interaction's timestamp measures: 'seconds' since the Unix epoch, or 'order', the event's
+ * position within its user (sequence logs that know no time). Under 'order' a timestamp compares only
+ * with the same user's, and a difference of timestamps is a count of events, not seconds: anything
+ * measured in days (recency windows, days since) does not apply.
+ */
+export type TimeKind = 'seconds' | 'order';
+
+/**
  * A dataset: user and item tables plus an interaction log that refers to them by dense index.
  * Train and test sides of a split share the same tables (same vocabularies), so indices agree.
  */
@@ -130,6 +138,8 @@ export class Dataset {
     readonly interactions: Interactions,
     readonly eventTypes: readonly EventTypeSpec[],
     readonly name = 'dataset',
+    /** What the timestamps measure; read it before treating a timestamp difference as time. */
+    readonly timeKind: TimeKind = 'seconds',
   ) {
     if (eventTypes.length === 0) throw new Error('Dataset: at least one event type is required');
     if (eventTypes.length > 255) throw new Error('Dataset: at most 255 event types');
@@ -145,7 +155,7 @@ export class Dataset {
 
   /** Same tables, another interaction log (a split side). */
   withInteractions(x: Interactions, name = this.name): Dataset {
-    return new Dataset(this.users, this.items, x, this.eventTypes, name);
+    return new Dataset(this.users, this.items, x, this.eventTypes, name, this.timeKind);
   }
 
   /** Interaction rows grouped by user, each group ordered by (timestamp, item index). Cached. */
@@ -186,7 +196,7 @@ export class Dataset {
   }
 
   /** Counts for a summary line or the evaluate JSON. */
-  summary(): { users: number; items: number; interactions: number; activeUsers: number; activeItems: number } {
+  summary(): { users: number; items: number; interactions: number; activeUsers: number; activeItems: number; timeKind: TimeKind } {
     const x = this.interactions;
     const seenU = new Uint8Array(this.numUsers);
     const seenI = new Uint8Array(this.numItems);
@@ -202,7 +212,7 @@ export class Dataset {
         ai++;
       }
     }
-    return { users: this.numUsers, items: this.numItems, interactions: x.length, activeUsers: au, activeItems: ai };
+    return { users: this.numUsers, items: this.numItems, interactions: x.length, activeUsers: au, activeItems: ai, timeKind: this.timeKind };
   }
 }
 

@@ -1,7 +1,7 @@
 export type { FeatureKind, FeatureSpec, EventTypeSpec, Schema } from './schema.ts';
 export { FEATURE_KINDS, DEFAULT_EVENT, tokenize } from './schema.ts';
 export { Vocabulary } from './vocabulary.ts';
-export type { FeatureColumn, Interactions, UserIndex } from './dataset.ts';
+export type { FeatureColumn, Interactions, TimeKind, UserIndex } from './dataset.ts';
 export { Dataset, EntityTable, columnLength, emptyInteractions, groupByUser, selectInteractions } from './dataset.ts';
 export type { FeatureValue } from './builder.ts';
 export { DatasetBuilder, TableBuilder, ColumnBuilder } from './builder.ts';
@@ -11,10 +11,14 @@ export type { DelimitedOptions, RecordHandler, ParseErrorHandler, ReadHooks, Tex
 export { DelimitedParser, MAX_RECORD_CHARS, parseDelimited, parseDelimitedReference, readDelimited } from './delimited.ts';
 export type { JsonRecord, JsonRecordHandler } from './jsonl.ts';
 export { JsonLinesParser, parseJsonLine, readJsonLines } from './jsonl.ts';
+export type { JsonElementHandler } from './json.ts';
+export { JsonDocumentParser, parseJsonDocument, parseJsonDocumentReference, readJsonDocument } from './json.ts';
 export type { ColumnRef, FileFormat, TimestampFormat, FileConfig, InteractionsConfig, FeatureConfig, EntityConfig, EventTypeConfig, DatasetConfig } from './config.ts';
 export { TIMESTAMP_FORMATS, validateConfig, loadConfigFile } from './config.ts';
-export type { LoadOptions, FileReport, LoadReport } from './load.ts';
-export { MAX_TIMESTAMP, formatLoadReport, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, schemaOf } from './load.ts';
+export type { LoadOptions, FileReport, LoadReport, TrainTestOptions } from './load.ts';
+export type { SplitFormat, SplitLayout } from './split-files.ts';
+export { SPLIT_COLUMNS, SPLIT_FORMATS, splitLayout } from './split-files.ts';
+export { MAX_TIMESTAMP, ORDER_TIME_NOTE, formatLoadReport, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, schemaOf } from './load.ts';
 export { PRESETS, ML100K_GENRES, resolvePreset } from './presets.ts';
 export type { SplitSpec } from './split.ts';
 export { parseSplit, splitDataset, idOrder, splitReferenceTestRows } from './split.ts';

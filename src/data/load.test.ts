@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseYear, type DatasetConfig, type FeatureColumn } from './index.ts';
+import { ConfigError, DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseSplit, parseYear, splitDataset, validateConfig, type DatasetConfig, type FeatureColumn } from './index.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const shopConfig = (): Promise<DatasetConfig> => loadConfigFile(join(fixtures, 'shop/shop.json'));
@@ -284,4 +284,115 @@ test('a latin1 file read as UTF-8 gets a warning with the line of the first bad 
   const p = new DelimitedParser({ separator: ',' }, 'x', () => {});
   p.push('a,b\n"c\n');
   assert.equal(p.lineAt('d"\ne', 4), 4);
+});
+
+test("timestampFormat 'order': each event's position within its user, reported, and kept across train and test files", async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  // users interleaved; line 5 is bad (no item) and, skipped, takes no position
+  writeFileSync(join(dir, 'seq.tsv'), 'a\tx\nb\ty\na\ty\nb\t\na\tz\nb\tx\n');
+  const cfg: DatasetConfig = { interactions: { path: join(dir, 'seq.tsv'), columns: ['u', 'i'], user: 'u', item: 'i', timestampFormat: 'order' } };
+  const { dataset, report } = await loadDataset(cfg, { skipBadRows: true });
+  assert.equal(report.files[0].skipped, 1);
+  assert.deepEqual(Array.from(dataset.interactions.timestamp), [0, 0, 1, 2, 1]);
+  assert.equal(dataset.timeKind, 'order');
+  assert.equal(dataset.summary().timeKind, 'order');
+  assert.equal(report.timeKind, 'order');
+  assert.match(formatLoadReport(report), /\ntime is an order \(timestampFormat "order"\): each timestamp is the event's position within its user .*features measured in days do not apply$/);
+  // a split side keeps the kind; global splits compare times across users, which an order cannot
+  const { train, test: t } = splitDataset(dataset, parseSplit('leave-last-out'));
+  assert.equal(train.timeKind, 'order');
+  assert.deepEqual(Array.from(t.interactions.item, (i) => dataset.items.ids.values[i]), ['z', 'x']);
+  assert.throws(() => splitDataset(dataset, parseSplit('global-temporal:0.5')), /global-temporal split: .*time is an order within each user .*use user-temporal or leave-last-out/);
+  // test positions continue after the same user's training positions
+  writeFileSync(join(dir, 'train.tsv'), 'a\tx\na\ty\nb\ty\n');
+  writeFileSync(join(dir, 'test.tsv'), 'b\tz\na\tz\n');
+  const tt = await loadTrainTest(cfg, join(dir, 'train.tsv'), join(dir, 'test.tsv'));
+  assert.deepEqual(Array.from(tt.train.interactions.timestamp), [0, 1, 0]);
+  assert.deepEqual(Array.from(tt.test.interactions.timestamp), [1, 2]);
+  assert.equal(tt.test.timeKind, 'order');
+  // seconds stay the default, and say nothing
+  const shop = await loadDataset(await shopConfig());
+  assert.equal(shop.dataset.timeKind, 'seconds');
+  assert.ok(!formatLoadReport(shop.report).includes('order'));
+  assert.throws(() => validateConfig({ interactions: { path: 'e.csv', user: 'u', item: 'i', timestamp: 't', timestampFormat: 'order' } }), /interactions\.timestamp: does not go with timestampFormat 'order'/);
+});
+
+test('interactions.path is optional when train and test files supply the interactions, and a missing one is never read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'items.csv'), 'id,genre\nx,a\ny,b\nz,a\n');
+  writeFileSync(join(dir, 'train.tsv'), 'u\ti\na\tx\nb\ty\n');
+  writeFileSync(join(dir, 'test.tsv'), 'u\ti\na\tz\n');
+  const json = { interactions: { user: 'u', item: 'i' }, items: { path: 'items.csv', id: 'id', features: [{ name: 'genre', kind: 'categorical' }] } };
+  writeFileSync(join(dir, 'c.json'), JSON.stringify(json));
+  const c = await loadConfigFile(join(dir, 'c.json'));
+  assert.equal(c.interactions.path, undefined);
+  assert.deepEqual(validateConfig(c), c, 'validating twice changes nothing');
+  // the split files' names give the defaults the missing path would have given (a .tsv is tab-separated)
+  const { train, test: t } = await loadTrainTest(c, join(dir, 'train.tsv'), join(dir, 'test.tsv'));
+  assert.deepEqual(Array.from(train.interactions.item, (i) => train.items.ids.values[i]), ['x', 'y']);
+  assert.deepEqual(Array.from(t.interactions.item, (i) => t.items.ids.values[i]), ['z']);
+  // a path naming a file that does not exist is not read either
+  const gone = await loadTrainTest({ ...c, interactions: { ...c.interactions, path: join(dir, 'nope.tsv') } }, join(dir, 'train.tsv'), join(dir, 'test.tsv'));
+  assert.equal(gone.train.interactions.length, 2);
+  // without split files the path is required, and the error names the field
+  await assert.rejects(loadDataset(c), (e: Error) => e instanceof ConfigError && e.problems[0].path === 'interactions.path' && /^interactions\.path: is required to load the dataset \(it may be left out only when train and test files supply the interactions\)$/.test(e.message));
+  // a path stays required everywhere else
+  assert.throws(() => validateConfig({ interactions: { user: 'u', item: 'i' }, items: { id: 'id' } }), /items\.path: is required/);
+});
+
+test('JSON files: an object keyed by id (lists or objects of features) or an array of records, with numeric arrays as vectors', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  writeFileSync(join(dir, 'e.csv'), 'u,i\na,i1\na,i9\n');
+  // one object: id -> list of attributes, filling the one feature declared
+  writeFileSync(join(dir, 'tags.json'), '{\n  "i1": ["red", "cotton"],\n  "i2": [],\n  "i3": ["blue"]\n}\n');
+  const tags = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i' }, items: { path: join(dir, 'tags.json'), id: 'id', features: [{ name: 'tags', kind: 'multi-categorical' }] } });
+  assert.deepEqual(tags.dataset.items.ids.values, ['i1', 'i2', 'i3', 'i9']);
+  assert.deepEqual([0, 1, 2, 3].map((r) => bag(tags.dataset.items.column('tags'), r)), [['red', 'cotton'], [], ['blue'], []]);
+  // id -> object of features; 'id' is the default id key, numbers may be strings, vectors are numeric arrays
+  writeFileSync(join(dir, 'items.json'), '{"i1": {"genre": "drama", "year": 1999, "emb": [0.5, -1]},\n "i2": {"genre": null, "year": "2001", "emb": [1, 2]}}');
+  const cfg = (path: string, extra: object = {}): DatasetConfig => ({
+    interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i' },
+    items: { path, ...extra, features: [{ name: 'genre', kind: 'categorical' }, { name: 'year', kind: 'numeric' }, { name: 'emb', kind: 'vector', dim: 2 }] },
+  } as DatasetConfig);
+  const keyed = await loadDataset(cfg(join(dir, 'items.json')));
+  assert.equal(cat(keyed.dataset.items.column('genre'), 0), 'drama');
+  assert.equal(cat(keyed.dataset.items.column('genre'), 1), null);
+  assert.equal(num(keyed.dataset.items.column('year'), 1), 2001);
+  const emb = keyed.dataset.items.column('emb');
+  assert.ok(emb?.kind === 'vector');
+  assert.deepEqual(Array.from(emb.values.subarray(0, 4)), [0.5, -1, 1, 2]);
+  // an array of records, id under a key the config names
+  writeFileSync(join(dir, 'items-array.json'), '[{"sku": "i2", "genre": "comedy", "year": 2001, "emb": [3, 4]},\n {"sku": "i1", "emb": [5, 6]}]');
+  const arr = await loadDataset(cfg(join(dir, 'items-array.json'), { id: 'sku' }));
+  assert.deepEqual(arr.dataset.items.ids.values, ['i2', 'i1', 'i9']);
+  assert.equal(cat(arr.dataset.items.column('genre'), 0), 'comedy');
+  // row problems name file, line and the field
+  writeFileSync(join(dir, 'bad.json'), '{"i1": {"emb": [1]},\n "i2": {"id": "i7"},\n "i3": ["x"],\n "i1": {}}');
+  const { report } = await loadDataset(cfg(join(dir, 'bad.json')), { skipBadRows: true });
+  assert.deepEqual(report.files[0].problems.map((p) => `${p.line}:${p.columnName}: ${p.message}`), [
+    '1:emb: expected a vector of 2 numbers, found 1',
+    "2:id: the record under key 'i2' holds another id, 'i7' (in an object keyed by id, the key is the id)",
+    "3:id: the value under key 'i3' is a list, not an object of features; such a value fills the one feature of items, but items declares 3 features (genre, year, emb)",
+  ]);
+  assert.equal(report.files[0].skipped, 3);
+  await assert.rejects(loadDataset(cfg(join(dir, 'bad.json'))), /bad\.json:1: field 'emb': expected a vector of 2 numbers, found 1/);
+  // a keyed object holds users or items, not interactions
+  writeFileSync(join(dir, 'e.json'), '{"a": {"i": "i1"}}');
+  await assert.rejects(loadDataset({ interactions: { path: join(dir, 'e.json'), user: 'u', item: 'i' } }), /e\.json:1: an object keyed by id holds users or items; interactions need an array of records \(or JSON Lines\)/);
+  writeFileSync(join(dir, 'e-array.json'), '[{"u": "a", "i": "i1"}, {"u": "b", "i": "i2"}]');
+  const events = await loadDataset({ interactions: { path: join(dir, 'e-array.json'), user: 'u', item: 'i' } });
+  assert.deepEqual(events.dataset.users.ids.values, ['a', 'b']);
+  // format by extension, and the fields that do not apply to JSON
+  assert.equal(validateConfig({ interactions: { path: 'e.json', user: 'u', item: 'i' } }).interactions.format, 'json');
+  assert.throws(() => validateConfig({ interactions: { path: 'e.csv', user: 'u', item: 'i' }, items: { path: 'i.json', separator: ',' } }), /items\.separator: does not apply to a JSON file \(fields are read by key\)/);
+});
+
+test('a config file may name its files by absolute path', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const shop = JSON.parse(readFileSync(join(fixtures, 'shop/shop.json'), 'utf8'));
+  for (const side of ['interactions', 'users', 'items']) shop[side].path = join(fixtures, 'shop', shop[side].path);
+  writeFileSync(join(dir, 'shop.json'), JSON.stringify(shop));
+  const { dataset } = await loadDataset(await loadConfigFile(join(dir, 'shop.json')));
+  assert.equal(dataset.interactions.length, 6);
+  assert.equal(dataset.items.columns.length, 5);
 });

@@ -7,9 +7,11 @@ import { basename, resolve } from 'node:path';
 import { validateConfig, type ColumnRef, type DatasetConfig, type EntityConfig, type FeatureConfig, type FileConfig, type InteractionsConfig, type TimestampFormat } from './config.ts';
 import { readDelimited } from './delimited.ts';
 import { readJsonLines, type JsonRecord } from './jsonl.ts';
-import { DataError, formatProblem, type DataProblem } from './errors.ts';
+import { readJsonDocument } from './json.ts';
+import { splitInteractions, splitLayout, type SplitFormat } from './split-files.ts';
+import { ConfigError, DataError, formatProblem, type DataProblem } from './errors.ts';
 import { DatasetBuilder, type FeatureValue, type TableBuilder } from './builder.ts';
-import { Dataset, selectInteractions } from './dataset.ts';
+import { Dataset, selectInteractions, type TimeKind } from './dataset.ts';
 import type { FeatureSpec, Schema } from './schema.ts';
 
 export interface LoadOptions {
@@ -29,11 +31,19 @@ export interface FileReport {
   problems: DataProblem[];
   /** Doubts that are not errors: a UTF-8 file with bytes that are not UTF-8 (latin1 read as UTF-8?). */
   warnings: string[];
+  /** For a train or test file: how it was read ("tab-separated user, item, value, timestamp, no header (detected ...)"). */
+  readAs?: string;
 }
 
 export interface LoadReport {
   files: FileReport[];
+  /** 'order' when the timestamps are positions within each user (timestampFormat "order"), not seconds. */
+  timeKind: TimeKind;
 }
+
+/** What the report says about a dataset whose time is an order. */
+export const ORDER_TIME_NOTE =
+  'time is an order (timestampFormat "order"): each timestamp is the event\'s position within its user (0, 1, 2, ... in file order), not seconds; splits follow that order, and features measured in days do not apply';
 
 /**
  * The report as lines for a terminal: one per file, then its kept problems.
@@ -43,10 +53,12 @@ export function formatLoadReport(report: LoadReport): string {
   const out: string[] = [];
   for (const f of report.files) {
     out.push(`${f.path}: ${f.rows} rows loaded${f.skipped ? `, ${f.skipped} bad rows skipped` : ''}`);
+    if (f.readAs) out.push(`  read as ${f.readAs}`);
     for (const w of f.warnings) out.push(`  warning: ${w}`);
     for (const p of f.problems) out.push(`  ${formatProblem(p)}`);
     if (f.skipped > f.problems.length) out.push(`  ... and ${f.skipped - f.problems.length} more`);
   }
+  if (report.timeKind === 'order') out.push(ORDER_TIME_NOTE);
   return out.join('\n');
 }
 
@@ -61,7 +73,7 @@ class RowFault {
   ) {}
 }
 
-/** Where a value sits: a field index (delimited) or a key (JSON Lines). */
+/** Where a value sits: a field index (delimited) or a key (JSON). */
 interface Cell {
   index: number;
   key: string;
@@ -84,10 +96,41 @@ type Resolve = (ref: ColumnRef, role: string) => Cell;
 type RowFn = (row: Row, line: number) => void;
 
 /**
+ * How a users or items file's object keyed by id becomes records: the key is the id (stored under
+ * `id`); a value that is an object holds the features, any other value (a list of tags, a vector) is
+ * the value of the one feature the config declares, under `single`.
+ */
+interface Keyed {
+  id: string;
+  single: string | undefined;
+  role: 'users' | 'items';
+  features: string[];
+}
+
+function describeJson(v: unknown): string {
+  return Array.isArray(v) ? 'a list' : v === null ? 'null' : typeof v === 'object' ? 'an object' : typeof v;
+}
+
+/** The record of member `key` of an object keyed by id; throws a RowFault when it cannot be one. */
+function keyedRecord(k: Keyed, key: string, value: unknown): JsonRecord {
+  const idCell: Cell = { index: -1, key: k.id, column: 0, name: k.id };
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    const own = (value as JsonRecord)[k.id];
+    if (own !== undefined && String(own) !== key) throw new RowFault(idCell, `the record under key '${key}' holds another id, '${String(own)}' (in an object keyed by id, the key is the id)`);
+    return { ...(value as JsonRecord), [k.id]: key };
+  }
+  if (k.single === undefined) {
+    const declared = k.features.length ? `${k.features.length} features (${k.features.join(', ')})` : 'no features';
+    throw new RowFault(idCell, `the value under key '${key}' is ${describeJson(value)}, not an object of features; such a value fills the one feature of ${k.role}, but ${k.role} declares ${declared}`);
+  }
+  return { [k.id]: key, [k.single]: value };
+}
+
+/**
  * Streams one file, resolving columns once its header (or first row) is known, and routes each row
  * through the row function `bind` returns. Bad rows throw or are counted, as `opts` says.
  */
-async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: (resolve: Resolve) => RowFn): Promise<FileReport> {
+async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: (resolve: Resolve) => RowFn, keyed?: Keyed): Promise<FileReport> {
   const file = cfg.path;
   const report: FileReport = { path: file, rows: 0, skipped: 0, problems: [], warnings: [] };
   const onError = (e: DataError): void => bad(e.toProblem());
@@ -113,16 +156,41 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
   };
 
   try {
-    if (cfg.format === 'jsonl') {
+    if (cfg.format === 'jsonl' || cfg.format === 'json') {
       const resolveKey: Resolve = (ref, r) => {
-        if (typeof ref === 'number') throw new DataError({ file, line: 0, column: 0, message: `${r} is given as column ${ref}, but a JSON Lines file has keys, not column positions` });
+        if (typeof ref === 'number') throw new DataError({ file, line: 0, column: 0, message: `${r} is given as column ${ref}, but a ${cfg.format === 'json' ? 'JSON' : 'JSON Lines'} file has keys, not column positions` });
         return { index: -1, key: ref, column: 0, name: ref };
       };
       const handle = bind(resolveKey);
       const row: Row = { fields: null, obj: null };
-      await readJsonLines(file, (obj, line) => {
-        row.obj = obj;
-        run(handle, row, line);
+      if (cfg.format === 'jsonl') {
+        await readJsonLines(file, (obj, line) => {
+          row.obj = obj;
+          run(handle, row, line);
+        }, cfg.encoding, { onError, onInvalidUtf8 });
+        return report;
+      }
+      // the member being read, for keyedRow (run() turns its RowFaults into problems like any row's)
+      let key = '';
+      let value: unknown;
+      const keyedRow: RowFn = (r, line) => {
+        r.obj = keyedRecord(keyed!, key, value);
+        handle(r, line);
+      };
+      await readJsonDocument(file, (k, v, line) => {
+        if (k === null) {
+          if (v === null || typeof v !== 'object' || Array.isArray(v)) {
+            bad({ file, line, column: 0, message: `expected a JSON object (a record), found ${describeJson(v)}` });
+            return;
+          }
+          row.obj = v as JsonRecord;
+          run(handle, row, line);
+          return;
+        }
+        if (!keyed) throw new DataError({ file, line, column: 0, message: `an object keyed by id holds users or items; ${role} need an array of records (or JSON Lines)` });
+        key = k;
+        value = v;
+        run(keyedRow, row, line);
       }, cfg.encoding, { onError, onInvalidUtf8 });
       return report;
     }
@@ -381,7 +449,16 @@ async function loadEntities(cfg: EntityConfig, table: TableBuilder, role: 'users
       const r = table.row(copy(id));
       for (let k = 0; k < features.length; k++) table.set(r, features[k].name, values[k]);
     };
-  });
+  }, keyedBy(cfg, role));
+}
+
+/** How an object keyed by id maps to records of this users or items config (see Keyed). */
+function keyedBy(cfg: EntityConfig, role: 'users' | 'items'): Keyed {
+  const features = cfg.features ?? [];
+  const only = features.length === 1 ? features[0] : undefined;
+  // one feature read from one key can take the bare value; flags or a list of columns cannot
+  const single = only && !only.flags && !Array.isArray(only.column) ? String(only.column ?? only.name) : undefined;
+  return { id: String(cfg.id), single, role, features: features.map((f) => f.name) };
 }
 
 /**
@@ -447,7 +524,26 @@ function copyValue(v: FeatureValue): FeatureValue {
   return v;
 }
 
-async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts: LoadOptions): Promise<FileReport> {
+/**
+ * The next position of each user row, for timestampFormat 'order'. One instance spans the train and
+ * test files of a split, so a user's test events come after their training events.
+ */
+class Positions {
+  private next = new Int32Array(1024);
+  take(user: number): number {
+    if (user >= this.next.length) {
+      const grown = new Int32Array(Math.max(user + 1, this.next.length * 2));
+      grown.set(this.next);
+      this.next = grown;
+    }
+    return this.next[user]++;
+  }
+}
+
+/** The interactions' fields with a file named: the config's own, or a split file read in its format. */
+type NamedInteractions = InteractionsConfig & { path: string };
+
+async function loadInteractions(cfg: NamedInteractions, b: DatasetBuilder, opts: LoadOptions, positions = new Positions()): Promise<FileReport> {
   return readRows(cfg, 'interactions', opts, (resolveCell) => {
     const user = resolveCell(cfg.user, 'interactions.user');
     const item = resolveCell(cfg.item, 'interactions.item');
@@ -455,6 +551,8 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
     const value = cfg.value !== undefined ? resolveCell(cfg.value, 'interactions.value') : undefined;
     const time = cfg.timestamp !== undefined ? resolveCell(cfg.timestamp, 'interactions.timestamp') : undefined;
     const format = cfg.timestampFormat ?? 'auto';
+    const order = format === 'order';
+    if (order) b.timeKind = 'order';
     const names = b.eventTypes.map((e) => e.name).join(', ');
     let lastUser = '';
     let lastUserRow = -1;
@@ -474,13 +572,14 @@ async function loadInteractions(cfg: InteractionsConfig, b: DatasetBuilder, opts
         v = number(row, value);
         if (Number.isNaN(v)) v = 1; // an empty value counts as 1, like a file without values
       }
-      const t = time ? timestamp(row, time, format) : 0;
+      const t = time && !order ? timestamp(row, time, format) : 0;
       // logs sorted by user repeat the same user row after row: skip the map lookup
       if (u !== lastUser) {
         lastUser = u;
         lastUserRow = userRow(u);
       }
-      b.addInteraction(lastUserRow, itemRow(i), e, v, t);
+      // the position is taken last, once nothing in the row can fail: a skipped row takes none
+      b.addInteraction(lastUserRow, itemRow(i), e, v, order ? positions.take(lastUserRow) : t);
     };
   });
 }
@@ -500,23 +599,73 @@ async function loadTables(config: DatasetConfig, opts: LoadOptions): Promise<{ b
  */
 export async function loadDataset(config: DatasetConfig, opts: LoadOptions = {}): Promise<{ dataset: Dataset; report: LoadReport }> {
   const c = validateConfig(config);
+  const path = c.interactions.path;
+  if (path === undefined) throw new ConfigError(undefined, [{ path: 'interactions.path', message: 'is required to load the dataset (it may be left out only when train and test files supply the interactions)' }]);
   const { b, files } = await loadTables(c, opts);
-  files.push(await loadInteractions(c.interactions, b, opts));
-  return { dataset: b.build(), report: { files } };
+  files.push(await loadInteractions({ ...c.interactions, path }, b, opts));
+  return { dataset: b.build(), report: { files, timeKind: b.timeKind } };
 }
 
 /**
- * Loads explicit train and test files (in the config's interaction format) against the config's user
- * and item files. Both sides share one set of tables, so dense indices agree. The config's own
- * interactions file is not read. Paths are relative to the working directory.
+ * The config's interaction format applied to another file. Validated again with that path, so a
+ * config without `interactions.path` takes the defaults a file name gives (the separator of a .tsv).
+ */
+function interactionsAt(c: DatasetConfig, path: string): NamedInteractions {
+  return validateConfig({ ...c, interactions: { ...c.interactions, path } }).interactions as NamedInteractions;
+}
+
+export interface TrainTestOptions extends LoadOptions {
+  /** How the train and test files are read; default 'auto' (see SplitFormat). */
+  splitFormat?: SplitFormat;
+}
+
+/**
+ * One train or test file, read as its layout says. A problem in it names how the file was read, since
+ * a wrong guess (or a wrong --split-format) shows as a bad first row or an unknown column.
+ */
+async function loadSplitFile(c: DatasetConfig, path: string, b: DatasetBuilder, opts: TrainTestOptions, positions: Positions): Promise<FileReport> {
+  let own: NamedInteractions | undefined;
+  let ownProblem: ConfigError | undefined;
+  try {
+    own = interactionsAt(c, path);
+  } catch (e) {
+    // the config's format cannot apply to this file (no separator for its extension): fine unless asked for
+    if (!(e instanceof ConfigError)) throw e;
+    ownProblem = e;
+  }
+  const layout = await splitLayout(own ?? c.interactions, path, opts.splitFormat ?? 'auto', own !== undefined);
+  if (layout.kind === 'config' && !own) throw ownProblem!;
+  const ic = layout.kind === 'config' ? own! : splitInteractions(own ?? c.interactions, layout, path);
+  try {
+    const report = await loadInteractions(ic, b, opts, positions);
+    report.readAs = layout.readAs;
+    return report;
+  } catch (e) {
+    if (!(e instanceof DataError)) throw e;
+    const forced = opts.splitFormat !== undefined && opts.splitFormat !== 'auto';
+    const hint =
+      layout.kind === 'config'
+        ? `; for files of user, item[, value, timestamp] ${forced ? 'leave --split-format out, or give' : 'give --split-format'} tsv, csv, tsv-header or csv-header`
+        : '; --split-format says how to read it';
+    throw new DataError({ ...e.toProblem(), message: `${e.detail} (the file was read as ${layout.readAs}${hint})` });
+  }
+}
+
+/**
+ * Loads explicit train and test files against the config's user and item files. Both sides share one
+ * set of tables, so dense indices agree. A split file is read as user, item[, value, timestamp] (its
+ * separator and header detected), or in the config's own interaction format when its first lines are
+ * in it; `splitFormat` says which instead. Rows are of the first event type. The config's own
+ * interactions file is not read, and may be left out. Paths are relative to the working directory.
  * @example await loadTrainTest(resolvePreset('movielens-100k', dir), 'train.tsv', 'test.tsv')
  */
-export async function loadTrainTest(config: DatasetConfig, trainPath: string, testPath: string, opts: LoadOptions = {}): Promise<{ train: Dataset; test: Dataset; report: LoadReport }> {
+export async function loadTrainTest(config: DatasetConfig, trainPath: string, testPath: string, opts: TrainTestOptions = {}): Promise<{ train: Dataset; test: Dataset; report: LoadReport }> {
   const c = validateConfig(config);
   const { b, files } = await loadTables(c, opts);
-  files.push(await loadInteractions({ ...c.interactions, path: resolve(trainPath) }, b, opts));
+  const positions = new Positions();
+  files.push(await loadSplitFile(c, resolve(trainPath), b, opts, positions));
   const nTrain = b.interactionCount;
-  files.push(await loadInteractions({ ...c.interactions, path: resolve(testPath) }, b, opts));
+  files.push(await loadSplitFile(c, resolve(testPath), b, opts, positions));
   const all = b.build();
   const n = all.interactions.length;
   const range = (from: number, to: number): Int32Array => Int32Array.from({ length: to - from }, (_, k) => from + k);
@@ -524,6 +673,6 @@ export async function loadTrainTest(config: DatasetConfig, trainPath: string, te
   return {
     train: all.withInteractions(selectInteractions(all.interactions, range(0, nTrain)), `${name}:${basename(trainPath)}`),
     test: all.withInteractions(selectInteractions(all.interactions, range(nTrain, n)), `${name}:${basename(testPath)}`),
-    report: { files },
+    report: { files, timeKind: b.timeKind },
   };
 }

@@ -72,7 +72,7 @@ test('movielens-latest preset on a small fixture: quoted titles, |-genres, year 
 
 test('movielens-100k preset on the real data: 943 users, 1682 items, 100000 ratings', { skip: noShared }, async () => {
   const { dataset: ds, report } = await loadDataset(resolvePreset('movielens-100k', ML100K));
-  assert.deepEqual(ds.summary(), { users: 943, items: 1682, interactions: 100000, activeUsers: 943, activeItems: 1682 });
+  assert.deepEqual(ds.summary(), { users: 943, items: 1682, interactions: 100000, activeUsers: 943, activeItems: 1682, timeKind: 'seconds' });
   assert.ok(report.files.every((f) => f.skipped === 0));
   const genres = ds.items.column('genres');
   assert.ok(genres?.kind === 'multi-categorical');

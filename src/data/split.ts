@@ -79,6 +79,8 @@ function testMask(ds: Dataset, spec: SplitSpec): Uint8Array {
   const x = ds.interactions;
   const mask = new Uint8Array(x.length);
   if (spec.kind === 'global-temporal') {
+    // positions of different users do not compare: user 1's 5th event is not later than user 2's 3rd
+    if (ds.timeKind === 'order') throw new Error(`global-temporal split: ${ds.name}'s time is an order within each user (timestampFormat "order"), which does not compare across users; use user-temporal or leave-last-out`);
     if (spec.cut !== undefined) {
       for (let r = 0; r < x.length; r++) if (x.timestamp[r] >= spec.cut) mask[r] = 1;
       return mask;

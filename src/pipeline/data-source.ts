@@ -10,10 +10,12 @@ import {
   loadTrainTest,
   parseSplit,
   resolvePreset,
+  SPLIT_FORMATS,
   splitDataset,
   type Dataset,
   type DatasetConfig,
   type LoadReport,
+  type SplitFormat,
   type SyntheticOptions,
 } from '../data/index.ts';
 
@@ -29,9 +31,11 @@ export type DataSource =
 
 export interface EvaluationDataSpec {
   source: DataSource;
-  /** Explicit train and test files (the config's interaction format); both or neither. */
+  /** Explicit train and test files; both or neither. */
   trainPath?: string;
   testPath?: string;
+  /** How the train and test files are read (default 'auto': user, item[, value, timestamp] detected, or the config's own format). */
+  splitFormat?: string;
   /** The split rule when no files are given (default user-temporal:0.2). */
   split?: string;
   skipBadRows?: boolean;
@@ -49,6 +53,10 @@ export async function loadEvaluationData(spec: EvaluationDataSpec): Promise<{ tr
   const log = spec.log ?? (() => {});
   if ((spec.trainPath === undefined) !== (spec.testPath === undefined)) throw new Error('give both a train file and a test file, or neither');
   if (spec.trainPath !== undefined && spec.split !== undefined) throw new Error('give either train/test files or a split rule, not both');
+  if (spec.splitFormat !== undefined) {
+    if (spec.trainPath === undefined) throw new Error('a split format says how to read train and test files; give them too (--train FILE --test FILE)');
+    if (!(SPLIT_FORMATS as readonly string[]).includes(spec.splitFormat)) throw new Error(`unknown split format '${spec.splitFormat}'; expected one of ${SPLIT_FORMATS.join(', ')}`);
+  }
   const t0 = performance.now();
   const src = spec.source;
   if (src.kind === 'synthetic') {
@@ -60,7 +68,7 @@ export async function loadEvaluationData(spec: EvaluationDataSpec): Promise<{ tr
   const config: DatasetConfig = src.kind === 'config' ? await loadConfigFile(src.path) : resolvePreset(src.name, src.dir);
   const opts = { skipBadRows: spec.skipBadRows ?? false };
   if (spec.trainPath !== undefined) {
-    const { train, test, report } = await loadTrainTest(config, spec.trainPath, spec.testPath!, opts);
+    const { train, test, report } = await loadTrainTest(config, spec.trainPath, spec.testPath!, { ...opts, splitFormat: spec.splitFormat as SplitFormat | undefined });
     log(formatLoadReport(report));
     log(`loaded ${train.numUsers} users, ${train.numItems} items; train ${train.interactions.length}, test ${test.interactions.length} interactions (${secs(t0)} s)`);
     return { train, test, report };

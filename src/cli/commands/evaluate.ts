@@ -23,8 +23,9 @@ export const dataOptions = {
   items: { type: 'number', description: 'synthetic items', default: SYNTHETIC_OPTIONS.items.default },
   interactions: { type: 'number', description: 'synthetic interactions', default: SYNTHETIC_OPTIONS.interactions.default },
   dim: { type: 'number', description: 'synthetic latent dimension', default: SYNTHETIC_OPTIONS.dim.default },
-  train: { type: 'string', description: 'train interactions file (with --test; in the dataset\u2019s interaction format)' },
+  train: { type: 'string', description: 'train interactions file (with --test): user, item[, value, timestamp], separator and header detected' },
   test: { type: 'string', description: 'test interactions file' },
+  'split-format': { type: 'string', description: 'how --train/--test files are read: auto (default), tsv, csv, tsv-header, csv-header, or config (the dataset\u2019s own interaction format)' },
   split: { type: 'string', description: 'split rule when no files are given: user-temporal:F, global-temporal:F, leave-last-out[:N] (default user-temporal:0.2)' },
   'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping at the first' },
   seed: { type: 'number', description: 'random seed (synthetic data, pipelines, user sampling)', default: 42 },
@@ -88,7 +89,7 @@ export const evaluateCommand: Command = {
       for (const p of o.pipelines) if (listPipelines().find((s) => s.name === p)!.params.tune) (params[p] ??= {}).tune ??= true;
     }
     const log = (msg: string) => console.error(msg);
-    const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, split: o.split, skipBadRows: o['skip-bad-rows'], log });
+    const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'], split: o.split, skipBadRows: o['skip-bad-rows'], log });
     const rep = o.report ? new ReportBuilder(train, test, { maxUsers: o['max-users'], seed: o.seed }) : null;
     const report = await runEvaluation({
       train,
