@@ -29,7 +29,7 @@ const options = {
   'event-concurrency': { type: 'number', description: 'concurrent event batches', default: 4 },
   stages: { type: 'list', of: 'string', description: 'candidate sources to train on the synthetic data (two-tower retrieval is exact: slow on large catalogs until it sits on the HNSW index)', default: ['ease'] },
   ranker: { type: 'string', description: "L2 ranker trained on the synthetic data (e.g. 'gbdt'); none by default" },
-  'ranker-params': { type: 'string', description: 'the ranker\'s parameters as JSON (e.g. \'{"gbdt":{"numRounds":200}}\')', default: '{}' },
+  'ranker-params': { type: 'string', description: 'the ranker stage\'s settings as JSON (e.g. \'{"params":{"numRounds":200},"training":{"negativesPerPositive":10}}\')', default: '{}' },
   'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },
   'in-process': { type: 'number', description: 'recommendations timed in the server process before the HTTP phases (service time and CPU per request, apart from loopback and queueing)', default: 1000 },
   seed: { type: 'number', description: 'random seed', default: 42 },
@@ -51,19 +51,20 @@ async function syntheticModel(dir: string, o: { items: number; users: number; in
   const registry = builtinRegistry();
   if (o.ranker && !registry.rankers.has(o.ranker)) throw new Error(`--ranker: unknown ranker '${o.ranker}' (known: ${[...registry.rankers.keys()].join(', ')})`);
   for (const k of o.stages) if (!registry.sources.has(k)) throw new Error(`--stages: unknown source '${k}' (known: ${[...registry.sources.keys()].join(', ')})`);
-  const stages = o.stages.map((kind) => (kind === 'ease' ? { kind, params: { maxItems: o['ease-items'] } } : { kind }));
-  await trainModel(dir, { dataset, registry, stages, ranker: o.ranker ? { kind: o.ranker, params: rankerParams } : null, holdout: 0, log: (l) => console.error(l) });
+  const sources = o.stages.map((kind) => (kind === 'ease' ? { kind, params: { maxItems: o['ease-items'] } } : { kind }));
+  const config = { sources, fallbacks: [{ kind: 'popularity' }], ranker: o.ranker ? { kind: o.ranker, ...rankerParams } : null };
+  await trainModel(dir, { dataset, registry, config, holdout: 0, seed: o.seed, log: (l) => console.error(l) });
   return { seconds: { generate: (t1 - t0) / 1000, train: (performance.now() - t1) / 1000 } };
 }
 
 /** Times `n` recommendations in this process (after a warm-up): wall-clock quantiles and CPU time per request. */
-function timeInProcess(rec: { recommendForUser(id: string, o: { k: number }): unknown }, users: readonly string[], n: number, k: number): { p50Ms: number; p99Ms: number; meanMs: number; cpuMsPerRequest: number } {
-  for (let i = 0; i < Math.min(100, n); i++) rec.recommendForUser(users[i % users.length], { k });
+function timeInProcess(rec: { recommend(r: { user: string; k: number }): unknown }, users: readonly string[], n: number, k: number): { p50Ms: number; p99Ms: number; meanMs: number; cpuMsPerRequest: number } {
+  for (let i = 0; i < Math.min(100, n); i++) rec.recommend({ user: users[i % users.length], k });
   const t = new Float64Array(n);
   const cpu0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
     const t0 = performance.now();
-    rec.recommendForUser(users[(i * 7919) % users.length], { k });
+    rec.recommend({ user: users[(i * 7919) % users.length], k });
     t[i] = performance.now() - t0;
   }
   const cpu = process.cpuUsage(cpu0);
@@ -103,8 +104,8 @@ export const serveBench: Command = {
         setup = await syntheticModel(modelDir, o);
       }
       const apiKey = randomBytes(12).toString('hex');
-      const server = await startServer({ model: modelDir, port: 0, apiKey, eventsDb: join(tmp, 'events.db'), recommender: { candidatesPerSource: o.candidates }, bodyLimit: 16 * 1024 * 1024, log: () => {} });
-      const rec = server.service.current().rec;
+      const server = await startServer({ model: modelDir, port: 0, apiKey, store: `sqlite:${join(tmp, 'events.db')}`, candidates: o.candidates, bodyLimit: 16 * 1024 * 1024, log: () => {} });
+      const rec = server.service.current().engine;
       const m = rec.manifest;
       // known users with history, and live items, as the driver's id pools
       const users = rec.activeUsers(5000);
@@ -114,7 +115,7 @@ export const serveBench: Command = {
       const planFile = join(tmp, 'plan.json');
       const throughputRequests = o['throughput-requests'] ?? Math.min(o.requests, 5000);
       await writeFile(planFile, JSON.stringify({ url: server.url, apiKey, users, items, k: o.k, requests: o.requests, rate: o.rate, concurrency: o.concurrency, throughputRequests, events: o.events, batch: o.batch, eventConcurrency: o['event-concurrency'], seed: o.seed }));
-      console.error(`serving model ${m.modelVersion} (${m.data.items} items, stages: ${m.stages.map((s) => s.name).join(', ')}, ranker: ${m.ranker?.kind ?? 'none'}) at ${server.url}; driving ${o.requests} requests at ${o.rate}/s, ${throughputRequests} at concurrency ${o.concurrency}, ${o.events} events`);
+      console.error(`serving model ${m.modelVersion} (${m.data.items} items, stages: ${m.stages.map((x) => x.name).join(', ')}, ranker: ${m.ranker?.kind ?? 'none'}) at ${server.url}; driving ${o.requests} requests at ${o.rate}/s, ${throughputRequests} at concurrency ${o.concurrency}, ${o.events} events`);
       const driver = fileURLToPath(new URL('./serve-driver.ts', import.meta.url));
       const out = await new Promise<string>((resolve, reject) => {
         // tsx resolved from this file, not from the working directory: the bench runs from anywhere
@@ -133,7 +134,7 @@ export const serveBench: Command = {
         events: { perSecond: number; sent: number; batches: number; p99BatchMs: number };
         errors: number;
       };
-      const stored = server.service.store.countEvents();
+      const stored = (await server.service.log.counts()).events;
       // the server's own view (handler latency histogram): separates service time from loopback and driver delays
       const metricsText = (await server.service.app.inject({ method: 'GET', url: '/metrics' })).body;
       const server99 = serverQuantile(metricsText, '/v1/users/:id/recommendations', 0.99);
@@ -143,7 +144,7 @@ export const serveBench: Command = {
         recommend: { p50Ms: r.rate.p50Ms, p95Ms: r.rate.p95Ms, p99Ms: r.rate.p99Ms, rps: r.throughput.rps, maxMs: r.rate.maxMs, rateRps: r.rate.achievedRps, requests: o.requests, saturation: { concurrency: o.concurrency, requests: throughputRequests, p50Ms: r.throughput.p50Ms, p99Ms: r.throughput.p99Ms } },
         events: { perSecond: r.events.perSecond, sent: r.events.sent, stored, lost: r.events.sent - stored, batch: o.batch, p99BatchMs: r.events.p99BatchMs },
         errors: r.errors,
-        model: { version: m.modelVersion, items: m.data.items, users: m.data.users, interactions: m.data.interactions, stages: m.stages.map((s) => s.name), ranker: m.ranker?.kind ?? null, candidatesPerSource: o.candidates, k: o.k },
+        model: { version: m.modelVersion, items: m.data.items, users: m.data.users, interactions: m.data.interactions, stages: m.stages.map((x) => x.name), ranker: m.ranker?.kind ?? null, candidatesPerSource: o.candidates, k: o.k },
         server: { p99BucketMs: server99.bucketMs, shareWithin25Ms: server99.within25 },
         inProcess,
         loadAverage: { start: loadStart, end: os.loadavg().map((x) => Math.round(x * 100) / 100) },

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { parseArgs, UsageError } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
 import { loadDataset, resolvePreset, type Dataset } from '../src/data/index.ts';
-import { generateSynthetic } from '../src/data/synthetic.ts';
+import { generateSynthetic } from '../src/data/index.ts';
 import { getKernelBackend } from '../src/math/index.ts';
-import { trainTwoTower, userQuery } from '../src/retrieval/index.ts';
+import { trainTwoTower } from '../src/retrieval/index.ts';
 
 const options = {
   dataset: { type: 'string', description: "preset name (e.g. 'movielens-100k'), with --data" },
@@ -122,7 +122,7 @@ export const trainBench: Command = {
 /** Per-call latency of request-time embedding (known users with their history, catalog items). */
 function latency(model: import('../src/retrieval/index.ts').TwoTowerModel, ds: Dataset): Record<string, number> {
   const n = Math.min(2000, ds.numUsers);
-  const qs = Array.from({ length: n }, (_, u) => userQuery(ds, u));
+  const qs = Array.from({ length: n }, (_, u) => ds.query(u));
   const out = new Float32Array(model.dim);
   for (let i = 0; i < 200; i++) model.embedQuery(qs[i % n], out); // warm-up
   const tu: number[] = [];

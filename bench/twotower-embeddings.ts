@@ -10,8 +10,7 @@ import { dirname, join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { generateSynthetic, selectInteractions } from '../src/data/index.ts';
 import { Rng, getKernelBackend } from '../src/math/index.ts';
-import { trainTwoTower, userQuery, type TwoTowerConfig } from '../src/retrieval/index.ts';
-import { TWO_TOWER_PRESET } from '../src/pipeline/index.ts';
+import { trainTwoTower, type TwoTowerConfig } from '../src/retrieval/index.ts';
 import { UsageError, parseArgs } from '../src/schema/index.ts';
 import type { OptionDefs } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
@@ -109,7 +108,7 @@ export async function ensureTwoTowerEmbeddings(o: TwoTowerEmbeddingOptions, file
     ds = ds.withInteractions(selectInteractions(ds.interactions, rows));
   }
   log(`two-tower embeddings: ${r.items} items, ${r.users} users, training on ${ds.interactions.length} of ${total} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s to generate); kernels ${getKernelBackend().name}`);
-  const config: Partial<TwoTowerConfig> = { ...TWO_TOWER_PRESET, dim: r.dim, epochs: r.epochs };
+  const config: Partial<TwoTowerConfig> = { dim: r.dim, epochs: r.epochs };
   const t1 = performance.now();
   const res = await trainTwoTower(ds, config, { threads: r.threads, seed: r.seed, log });
   const trainSeconds = (performance.now() - t1) / 1000;
@@ -122,7 +121,7 @@ export async function ensureTwoTowerEmbeddings(o: TwoTowerEmbeddingOptions, file
   for (let u = 0; u < ds.numUsers; u++) if (offsets[u + 1] > offsets[u]) active.push(u);
   const nq = Math.min(r.queries, active.length);
   const step = active.length / Math.max(1, nq);
-  const queries = res.model.embedQueries(Array.from({ length: nq }, (_, j) => userQuery(ds, active[Math.floor(j * step)])));
+  const queries = res.model.embedQueries(Array.from({ length: nq }, (_, j) => ds.query(active[Math.floor(j * step)])));
   const meta = { ...f.meta, trainSeconds: +trainSeconds.toFixed(1), embedSeconds: +embedSeconds.toFixed(1), trainedOn: ds.interactions.length };
   writeF32(f.items, items, r.items, r.dim, meta);
   writeF32(f.queries, queries, nq, r.dim, { ...meta, what: 'user embeddings (embedQuery) of users spread over the training sample' });

@@ -57,7 +57,7 @@ before(async () => {
   const manifest = JSON.parse(await readFile(mf, 'utf8'));
   manifest.parameters.training = { 'two-tower': { valid: [1, 2, 3, 4].map((epoch) => ({ epoch, loss: 5 / epoch, validRecall: 0.1 * epoch, examplesPerSecond: 1e5 })) } };
   await writeFile(mf, JSON.stringify(manifest, null, 2));
-  server = await startServer({ model: model.dir, registry: model.registry, port: 0, apiKey: KEY, eventsDb: join(root, 'events.db'), log: () => {}, reloadOnSighup: false });
+  server = await startServer({ model: model.dir, registry: model.registry, port: 0, apiKey: KEY, store: `sqlite:${join(root, 'events.db')}`, log: () => {}, reloadOnSighup: false });
   browser = await launchBrowser();
   page = await browser.context.newPage();
   page.on('pageerror', (e) => pageErrors.push(e.message));

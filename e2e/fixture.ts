@@ -3,7 +3,7 @@
  * categories, tags, four event types), EASE and optionally the two-tower as L1, the GBDT ranker as L2.
  */
 import { generateSynthetic } from '../src/data/index.ts';
-import { builtinRegistry, easeKind, gbdtRankerKind, makeRegistry, trainModel, type StageRegistry } from '../src/pipeline/index.ts';
+import { builtinRegistry, trainModel, type StageRegistry } from '../src/pipeline/index.ts';
 
 export interface FixtureModel {
   dir: string;
@@ -11,10 +11,9 @@ export interface FixtureModel {
   seconds: number;
 }
 
-/** The built-in kinds plus EASE and the GBDT ranker (whichever the built-in registry does not list yet). */
+/** The built-in kinds. */
 export function fixtureRegistry(): StageRegistry {
-  const base = builtinRegistry();
-  return makeRegistry([...new Map([...base.sources, ['ease', easeKind]]).values()], [...new Map([...base.rankers, ['gbdt', gbdtRankerKind]]).values()]);
+  return builtinRegistry();
 }
 
 /**
@@ -28,8 +27,12 @@ export async function trainFixtureModel(dir: string, size: { users: number; item
   await trainModel(dir, {
     dataset,
     registry,
-    stages: size.twoTower ? [{ kind: 'ease', params: { lambda: 50 } }, { kind: 'two-tower' }] : [{ kind: 'ease', params: { lambda: 50 } }],
-    ranker: { kind: 'gbdt', params: { threads: 1, gbdt: { numRounds: 30 } } },
+    config: {
+      sources: size.twoTower ? [{ kind: 'ease', params: { lambda: 50 } }, { kind: 'two-tower' }] : [{ kind: 'ease', params: { lambda: 50 } }],
+      fallbacks: [{ kind: 'segments' }, { kind: 'content' }, { kind: 'popularity' }],
+      ranker: { kind: 'gbdt', params: { numRounds: 30 } },
+    },
+    threads: 1,
     holdout: size.holdout ?? 0,
     parameters: { source: { synthetic: size } },
   });

@@ -33,7 +33,7 @@ else {
   registry = m.registry;
 }
 const model = { dir: modelDir, registry };
-const server = await startServer({ model: model.dir, registry: model.registry, port: 0, eventsDb: join(root, 'events.db'), log: () => {}, reloadOnSighup: false });
+const server = await startServer({ model: model.dir, registry: model.registry, port: 0, store: `sqlite:${join(root, 'events.db')}`, log: () => {}, reloadOnSighup: false });
 const browser = await launchBrowser({ width: 1280, height: 860 });
 const page = await browser.context.newPage();
 const shot = async (hash: string, file: string, prepare?: () => Promise<void>): Promise<void> => {

@@ -69,7 +69,7 @@ async function overviewPage() {
       <dt>users</dt><dd>${fmt(o.data.users)}</dd><dt>items</dt><dd>${fmt(o.data.items)}</dd>
       <dt>interactions</dt><dd>${fmt(o.data.interactions)}</dd>
       <dt>serving items</dt><dd>${fmt(o.stats.items)} <span class="muted">(${fmt(o.stats.deletedItems)} deleted)</span></dd>
-      <dt>live users</dt><dd>${fmt(o.stats.liveUsers)}</dd><dt>events applied</dt><dd>${fmt(o.stats.eventsApplied)}</dd></dl></div>
+      <dt>live users</dt><dd>${fmt(o.stats.liveUsers)}</dd><dt>events applied</dt><dd>${fmt(o.stats.eventsObserved)}</dd></dl></div>
     <div class="card"><h2>Held-out evaluation</h2>${
       metrics.length
         ? `<table id="ov-metrics"><tbody>${metrics.map(([k, v]) => `<tr><td>${esc(k)}</td><td class="num">${fmt(v)}</td></tr>`).join('')}</tbody></table>`
@@ -78,12 +78,12 @@ async function overviewPage() {
   </div>
   <div class="card" style="margin-top:14px"><h2>Training curves</h2><div id="ov-curves" class="grid"></div></div>
   <div class="grid" style="margin-top:14px">
-    <div class="card scroll"><h2>Candidate sources (L1) and index</h2><table><thead><tr><th>name</th><th>kind</th><th>weight</th><th>parameters</th></tr></thead><tbody>
-      ${o.stages.map((s) => `<tr><td>${esc(s.name)}</td><td>${esc(s.kind)}</td><td class="num">${fmt(s.weight)}</td><td>${params(s.params)}</td></tr>`).join('') || '<tr><td colspan="4" class="muted">none: popularity and feature fallbacks only</td></tr>'}
+    <div class="card scroll"><h2>Candidate sources (L1), ${fmt(o.candidates)} candidates each, and fallbacks</h2><table><thead><tr><th>name</th><th>kind</th><th>role</th><th>weight</th><th>parameters</th></tr></thead><tbody>
+      ${o.stages.map((s) => `<tr><td>${esc(s.name)}</td><td>${esc(s.kind)}</td><td>${esc(s.role)}</td><td class="num">${fmt(s.weight)}</td><td>${params(s.params)}</td></tr>`).join('')}
     </tbody></table></div>
-    <div class="card"><h2>Ranker (L2)</h2>${o.ranker ? `<dl class="kv"><dt>kind</dt><dd>${esc(o.ranker.kind)}</dd><dt>parameters</dt><dd>${params(o.ranker.params)}</dd></dl>` : '<p class="muted">No ranker: the fused L1 order is final.</p>'}
+    <div class="card"><h2>Ranker (L2)</h2>${o.ranker ? `<dl class="kv"><dt>kind</dt><dd>${esc(o.ranker.kind)}</dd><dt>features</dt><dd>${fmt(o.ranker.features.length)}</dd><dt>parameters</dt><dd>${params(o.ranker.params)}</dd></dl>` : '<p class="muted">No ranker: the fused L1 order is final.</p>'}
       <h2 style="margin-top:12px">Business rules</h2><dl class="kv">
-      <dt>exclude seen</dt><dd>${o.business.excludeSeen}</dd><dt>category feature</dt><dd>${esc(o.business.categoryFeature ?? '—')}</dd>
+      <dt>exclude seen</dt><dd>${o.business.excludeSeen}</dd><dt>category feature</dt><dd>${esc(o.business.categoryFeature ?? 'the first categorical one')}</dd>
       <dt>boosts</dt><dd>${o.business.boosts.map((b) => `<span class="chip">${esc(b.feature)}=${esc(b.value)} ×${b.factor}</span>`).join('') || '—'}</dd>
       <dt>value feature</dt><dd>${esc(o.business.valueFeature ?? '—')}</dd></dl></div>
     <div class="card"><h2>Schema</h2><dl class="kv">

@@ -126,6 +126,19 @@ export function groupByUser(x: Interactions, numUsers: number, itemOrder?: Array
 export type TimeKind = 'seconds' | 'order';
 
 /**
+ * Who a request is for: a known user's dense index (-1 for a user the data does not hold) and the
+ * recent history, item indices oldest first, with each event's signed weight (its type's weight,
+ * negated for negative feedback) and timestamp in seconds. Every layer that reads a history (sources,
+ * ranker features, the evaluation protocol) takes this one shape.
+ */
+export interface UserQuery {
+  user: number;
+  history: Int32Array;
+  weights?: Float32Array;
+  timestamps?: Float64Array;
+}
+
+/**
  * A dataset: user and item tables plus an interaction log that refers to them by dense index.
  * Train and test sides of a split share the same tables (same vocabularies), so indices agree.
  */
@@ -170,6 +183,7 @@ export class Dataset {
    * @example const { history, weights } = train.userHistory(0);
    */
   userHistory(u: number): { history: Int32Array; weights: Float32Array; timestamps: Float64Array } {
+    if (!(u >= 0 && u < this.numUsers)) return { history: new Int32Array(0), weights: new Float32Array(0), timestamps: new Float64Array(0) };
     const { offsets, rows } = this.byUser();
     const a = offsets[u];
     const b = offsets[u + 1];
@@ -185,6 +199,14 @@ export class Dataset {
       timestamps[k - a] = x.timestamp[r];
     }
     return { history, weights, timestamps };
+  }
+
+  /**
+   * The query of known user `u`: their whole history here, as `userHistory`.
+   * @example const q = train.query(0); source.candidates(q, 100, new Set(q.history));
+   */
+  query(u: number): UserQuery {
+    return { user: u, ...this.userHistory(u) };
   }
 
   /** Number of interactions per item. */

@@ -1,7 +1,7 @@
 export type { FeatureKind, FeatureSpec, EventTypeSpec, Schema } from './schema.ts';
 export { FEATURE_KINDS, DEFAULT_EVENT, tokenize } from './schema.ts';
 export { Vocabulary } from './vocabulary.ts';
-export type { FeatureColumn, Interactions, TimeKind, UserIndex } from './dataset.ts';
+export type { FeatureColumn, Interactions, TimeKind, UserIndex, UserQuery } from './dataset.ts';
 export { Dataset, EntityTable, columnLength, emptyInteractions, groupByUser, selectInteractions } from './dataset.ts';
 export type { FeatureValue } from './builder.ts';
 export { DatasetBuilder, TableBuilder, ColumnBuilder } from './builder.ts';

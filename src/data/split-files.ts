@@ -9,7 +9,7 @@ import { open } from 'node:fs/promises';
 import type { InteractionsConfig } from './config.ts';
 import { DelimitedParser, type TextEncoding } from './delimited.ts';
 import { DataError } from './errors.ts';
-import { parseIsoTimestamp } from './load.ts';
+import { parseIsoTimestamp } from './time.ts';
 
 /**
  * 'auto': detect; 'tsv' and 'csv': user, item[, value, timestamp] without a header; 'tsv-header' and

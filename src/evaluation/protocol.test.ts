@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatasetBuilder, selectInteractions, type Dataset } from '../data/index.ts';
-import { evaluateRecommender, historyQuery, relevantTestItems, type Recommender } from './index.ts';
+import { evaluateRecommender, relevantTestItems, type Recommender } from './index.ts';
 
 /** 3 users, 5 items; rows 0-4 train, 5-9 test. */
 function fixture(): { train: Dataset; test: Dataset } {
@@ -42,12 +42,12 @@ test('relevant test items: distinct, positive, not in training', () => {
   assert.equal(r.users, 2);
 });
 
-test('historyQuery: ordered by time, signed weights', () => {
+test('Dataset.query: ordered by time, signed weights', () => {
   const { train } = fixture();
-  const q = historyQuery(train, 1);
+  const q = train.query(1);
   assert.deepEqual(Array.from(q.history), [2, 3]);
   assert.deepEqual(Array.from(q.weights!), [1, -1]);
-  assert.deepEqual(Array.from(historyQuery(train, 0).history), [0, 1, 0]);
+  assert.deepEqual(Array.from(train.query(0).history), [0, 1, 0]);
 });
 
 test('evaluateRecommender: full ranking minus training items, averaged over users with relevant items', () => {

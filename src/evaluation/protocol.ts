@@ -6,25 +6,14 @@
  * Relevant test items: the distinct items of the user's positive (non-negative event type) test
  * interactions that are not among the user's training items (those cannot be recommended).
  */
-import type { Dataset } from '../data/index.ts';
+import type { Dataset, UserQuery } from '../data/index.ts';
 import { aucOfScores, MetricAccumulator } from './metrics.ts';
 
-/**
- * Who to recommend for; the same shape as the retrieval layer's UserQuery (which evaluation may not
- * import): the user's dense index and training history oldest first, with signed event weights.
- */
-export interface EvalQuery {
-  user: number;
-  history: Int32Array;
-  weights?: Float32Array;
-  timestamps?: Float64Array;
-}
-
 /** Returns up to `n` item indices, best first, none of them in `exclude`. */
-export type Recommender = (query: EvalQuery, n: number, exclude: ReadonlySet<number>) => Int32Array;
+export type Recommender = (query: UserQuery, n: number, exclude: ReadonlySet<number>) => Int32Array;
 
 /** Returns a score for every catalog item (higher is better); used for AUC. */
-export type Scorer = (query: EvalQuery) => ArrayLike<number>;
+export type Scorer = (query: UserQuery) => ArrayLike<number>;
 
 export interface EvaluateOptions {
   /** Cutoffs; the recommender is asked for max(ks) items. Default [10, 20, 50, 100]. */
@@ -49,15 +38,6 @@ export interface EvaluationResult {
 }
 
 export const DEFAULT_KS: readonly number[] = [10, 20, 50, 100];
-
-/**
- * The query for user `u` from dataset `ds`: history ordered by (time, item), each event's weight its
- * type's weight, negated for negative feedback.
- * @example const q = historyQuery(train, 0); recommend(q, 10, new Set(q.history));
- */
-export function historyQuery(ds: Dataset, u: number): EvalQuery {
-  return { user: u, ...ds.userHistory(u) };
-}
 
 /**
  * For each user: the distinct relevant test items (CSR), and how many users have any.
@@ -113,7 +93,7 @@ export function evaluateRecommender(train: Dataset, test: Dataset, recommend: Re
   let nRelevantTotal = 0;
   for (let j = 0; j < users.length; j++) {
     const u = users[j];
-    const q = historyQuery(train, u);
+    const q = train.query(u);
     const exclude = new Set<number>();
     for (let k = 0; k < q.history.length; k++) {
       exclude.add(q.history[k]);

@@ -2,8 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { fixtureDataset } from './engine/index.ts';
 import { join } from 'node:path';
-import { builtinRegistry, createPipeline, DEMO_PARAMS, DEMO_PIPELINES, listPipelines, readManifest, runDemo } from './index.ts';
+import { builtinRegistry, checkEngineConfig, DEMO_PARAMS, DEMO_PIPELINES, listPipelines, pipelineConfig, readManifest, runDemo } from './index.ts';
 
 const TINY = { users: 300, items: 150, interactions: 9000 };
 
@@ -24,7 +25,8 @@ test('runDemo: progress, the table, and example users with their recommendations
 test('the demo parameters are valid for every registered demo pipeline', () => {
   const registered = new Set(listPipelines().map((p) => p.name));
   for (const name of Object.keys(DEMO_PARAMS)) assert.ok(DEMO_PIPELINES.includes(name), name);
-  for (const name of DEMO_PIPELINES.filter((n) => registered.has(n))) assert.equal(createPipeline(name, DEMO_PARAMS[name] ?? {}).name, name);
+  const ds = fixtureDataset();
+  for (const name of DEMO_PIPELINES.filter((n) => registered.has(n))) checkEngineConfig(pipelineConfig(name, DEMO_PARAMS[name] ?? {}, ds), builtinRegistry());
 });
 
 test('runDemo with a model directory: the engine trained on every event, read back, its recommendations explained', async (t) => {
@@ -38,19 +40,21 @@ test('runDemo with a model directory: the engine trained on every event, read ba
   assert.ok(model);
   assert.equal(model.dir, dir);
   assert.equal(model.exampleUsers.length, 2);
-  const manifest = await readManifest(dir);
+  const registry = builtinRegistry();
+  const manifest = await readManifest(dir, registry);
   assert.equal(manifest.modelVersion, model.modelVersion);
   assert.equal(manifest.data.interactions, data.interactions);
   assert.deepEqual((manifest.parameters.demo as { evaluation: { pipeline: string }[] }).evaluation.map((e) => e.pipeline), ['popularity']);
-  // every demo stage kind the registry knows was trained, and the ranker when there is one
-  const registry = builtinRegistry();
-  assert.deepEqual(manifest.stages.map((s) => s.kind), ['two-tower', 'ease', 'itemknn', 'popularity'].filter((k) => registry.sources.has(k)));
-  assert.equal(manifest.ranker?.kind ?? null, registry.rankers.has('gbdt') ? 'gbdt' : null);
+  // the model is the two-stage pipeline with the demo's parameters: what the table measures is what npm start serves
+  assert.deepEqual(manifest.config, checkEngineConfig(pipelineConfig('two-stage', DEMO_PARAMS['two-stage'], fixtureDataset()), registry));
+  assert.deepEqual(manifest.stages.map((s) => s.name), ['ease', 'ease-h10', 'two-tower', 'segments', 'content', 'popularity']);
+  assert.equal(manifest.ranker?.kind, 'gbdt');
   assert.ok(logs.some((l) => l.startsWith('[4/5]')) && logs.some((l) => l.startsWith('[5/5]')));
   assert.ok(logs.some((l) => /two-tower: fitted on 5000 events/.test(l)), logs.join('\n'));
   const text = out.join('\n');
   for (const id of model.exampleUsers) assert.match(text, new RegExp(`^user ${id} \\(personal\\):$`, 'm'));
-  // the engine's explanations name the sources that found each item
-  assert.equal((text.match(/score [\d.]+: found by [a-z-]+ #\d+/g) ?? []).length, 10);
+  // the engine's explanations name the sources that found each item and the ranker features that raised it
+  assert.equal((text.match(/score [\d.]+: found by [a-z0-9-]+ #\d+/g) ?? []).length, 10);
+  assert.ok(/ranked up by /.test(text), text);
   await assert.rejects(runDemo({ data, pipelines: ['popularity'], modelDir: dir }), /exists/);
 });

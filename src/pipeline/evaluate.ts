@@ -1,14 +1,14 @@
 /**
- * Evaluate orchestration: fit each named pipeline on the train side, score it on the test side under
- * the full-ranking protocol, time both, and return the result object `tandem evaluate` prints and
- * writes as JSON.
+ * Evaluate orchestration: each named pipeline's engine configuration is fitted on the train side by
+ * `fitEngine`, then scored on the test side under the full-ranking protocol through the engine's own
+ * request path (`Engine.recommend`, in process: what `tandem serve` answers), timed, and reported.
  */
 import { parseSplit, splitDataset, type Dataset } from '../data/index.ts';
-import { DEFAULT_KS, evaluateRecommender } from '../evaluation/index.ts';
-import { createPipeline, type FitContext, type Pipeline } from './registry.ts';
+import { DEFAULT_KS } from '../evaluation/index.ts';
+import { builtinRegistry, Engine, fitEngine, scoreEngine, VALID_SPLIT, type FitReport, type StageRegistry } from './engine/index.ts';
+import { pipelineConfig, pipelineSpec, resolvePipelineParams } from './pipelines.ts';
 
-/** The rule that makes the validation split from train (the benchmark's train-inner/valid rule). */
-export const VALID_SPLIT = 'user-temporal:0.2';
+export { VALID_SPLIT };
 
 export interface EvaluationRun {
   train: Dataset;
@@ -17,18 +17,19 @@ export interface EvaluationRun {
   pipelines: readonly string[];
   /** Per-pipeline parameters, by pipeline name. */
   params?: Record<string, Record<string, unknown>>;
-  /** The validation pair; by default made from `train` with VALID_SPLIT when a pipeline first asks. */
+  /** The validation pair; by default made from `train` with VALID_SPLIT when a pipeline tunes. */
   valid?: { train: Dataset; test: Dataset };
   seed?: number;
   threads?: number;
   ks?: readonly number[];
-  /** Also report AUC over the full catalog for pipelines that score every item (costs a sort per user). */
+  /** Also report AUC over the full catalog for single-source pipelines that score every item. */
   auc?: boolean;
   /** Score at most this many test users (a seeded sample). */
   maxUsers?: number;
+  registry?: StageRegistry;
   log?: (msg: string) => void;
-  /** Called with each pipeline once fitted and scored (the demo prints its recommendations). */
-  onFitted?: (name: string, pipeline: Pipeline) => void;
+  /** Called with each pipeline's engine once fitted and scored (the demo prints its recommendations, the report draws it). */
+  onFitted?: (name: string, engine: Engine) => void;
 }
 
 /** One pipeline's line of the report. */
@@ -39,7 +40,7 @@ export interface PipelineResult {
   evalSeconds: number;
   /** Users scored. */
   users: number;
-  /** What fit chose, when the pipeline says. */
+  /** What fit chose (tuning, the ranker's rows and rounds, epochs). */
   fit?: unknown;
 }
 
@@ -57,49 +58,80 @@ export interface EvaluationReport {
   results: PipelineResult[];
 }
 
+/** Validation users scored per tuning setting: enough to rank settings, bounded on big data. */
+const TUNE_USERS = 3000;
+
+function fitSummary(report: FitReport, engine: Engine, tuning: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (tuning) out.tuning = tuning;
+  if (report.ranker) {
+    const r = report.ranker;
+    out.ranker = { l1Recall: round(r.recall), candidatesPerSource: engine.candidateCount, rows: r.rows, positives: r.positives, trainRows: r.trainRows, validRows: r.validRows, ...r.summary };
+  }
+  const training = engine.manifest.parameters.training as Record<string, { valid?: { validRecall?: number }[]; fit?: { examplesPerSecond?: number }[] }> | undefined;
+  if (training) {
+    for (const [name, h] of Object.entries(training)) {
+      out[name] = { epochs: h.fit?.length ?? 0, validRecallByEpoch: h.valid?.map((e) => e.validRecall) ?? [], positivesPerSecond: Math.round(median((h.fit ?? []).map((e) => e.examplesPerSecond ?? 0))) };
+    }
+  }
+  out.seconds = Object.fromEntries(Object.entries(report.seconds).map(([k, v]) => [k, round(v)]));
+  return out;
+}
+
 /**
  * Fits and scores every named pipeline in turn.
  * @example const report = await runEvaluation({ train, test, pipelines: ['popularity', 'itemknn'] })
  */
 export async function runEvaluation(run: EvaluationRun): Promise<EvaluationReport> {
   const log = run.log ?? (() => {});
+  const registry = run.registry ?? builtinRegistry();
   const { train, test } = run;
-  // made once, and only if a pipeline reads ctx.valid
+  const seed = run.seed ?? 1;
+  const threads = run.threads ?? 1;
+  const ks = run.ks ?? DEFAULT_KS;
+  const maxK = Math.max(...ks);
   let valid = run.valid;
-  const ctx: FitContext = {
-    train,
-    get valid() {
-      if (!valid) {
-        log(`making the validation split of train (${VALID_SPLIT})`);
-        valid = splitDataset(train, parseSplit(VALID_SPLIT));
-      }
-      return valid;
-    },
-    seed: run.seed ?? 1,
-    threads: run.threads ?? 1,
-    log,
+  const validSplit = (): { train: Dataset; test: Dataset } => {
+    if (!valid) {
+      log(`making the validation split of train (${VALID_SPLIT})`);
+      valid = splitDataset(train, parseSplit(VALID_SPLIT));
+    }
+    return valid;
   };
-  // every name is checked before anything is fitted
-  const pipelines = run.pipelines.map((name) => createPipeline(name, run.params?.[name] ?? {}));
+  // every name and parameter is checked before anything is fitted
+  const given = run.pipelines.map((name) => ({ name, params: resolvePipelineParams(name, run.params?.[name] ?? {}) }));
   const results: PipelineResult[] = [];
   let evalUsers = 0;
-  for (const p of pipelines) {
-    log(`${p.name}: fitting on ${train.interactions.length} interactions`);
+  for (const { name, params } of given) {
+    const spec = pipelineSpec(name);
     const t0 = performance.now();
-    await p.fit(ctx);
+    let chosen = params;
+    let tuning: { setting: Record<string, unknown>; metric: number }[] | null = null;
+    if (params.tune && spec.grid) {
+      const v = validSplit();
+      tuning = [];
+      let best = -Infinity;
+      for (const g of spec.grid(params as never, v.train)) {
+        const p = { ...params, ...g };
+        const { model } = await fitEngine(v.train, pipelineConfig(name, p, v.train), registry, { seed, threads });
+        const r = scoreEngine(new Engine(model, { maxK: 100 }), v.train, v.test, { ks: [10, 100], maxUsers: TUNE_USERS, seed });
+        const m = r.metrics['ndcg@10'];
+        tuning.push({ setting: g, metric: round(m) });
+        log(`${name}: valid ndcg@10 ${m.toFixed(4)} with ${JSON.stringify(g)}`);
+        if (m > best) (best = m), (chosen = p);
+      }
+    }
+    log(`${name}: fitting on ${train.interactions.length} interactions`);
+    const { model, report } = await fitEngine(train, pipelineConfig(name, chosen, train), registry, { seed, threads, log: (l) => log(`${name}: ${l}`) });
+    const engine = new Engine(model, { maxK });
     const trainSeconds = (performance.now() - t0) / 1000;
-    log(`${p.name}: fitted in ${trainSeconds.toFixed(2)} s; scoring`);
-    const r = evaluateRecommender(train, test, (q, n, ex) => p.recommend(q, n, ex), {
-      ks: run.ks ?? DEFAULT_KS,
-      maxUsers: run.maxUsers,
-      seed: run.seed,
-      scorer: run.auc && p.score ? (q) => p.score!(q) : undefined,
-    });
+    log(`${name}: fitted in ${trainSeconds.toFixed(2)} s; scoring`);
+    const r = scoreEngine(engine, train, test, { ks, maxUsers: run.maxUsers, seed: run.seed, auc: run.auc });
     evalUsers = r.users;
-    log(`${p.name}: scored ${r.users} users in ${r.seconds.toFixed(2)} s, ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}`);
-    const fit = p.report?.();
-    results.push({ pipeline: p.name, metrics: r.metrics, trainSeconds: round(trainSeconds), evalSeconds: round(r.seconds), users: r.users, ...(fit !== undefined && fit !== null ? { fit } : {}) });
-    run.onFitted?.(p.name, p);
+    log(`${name}: scored ${r.users} users in ${r.seconds.toFixed(2)} s, ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}`);
+    const tuned = tuning ? { chosen: Object.fromEntries(Object.entries(chosen).filter(([k]) => k !== 'tune')), tuning } : null;
+    results.push({ pipeline: name, metrics: r.metrics, trainSeconds: round(trainSeconds), evalSeconds: round(r.seconds), users: r.users, fit: fitSummary(report, engine, tuned) });
+    run.onFitted?.(name, engine);
   }
   return {
     dataset: {
@@ -115,6 +147,12 @@ export async function runEvaluation(run: EvaluationRun): Promise<EvaluationRepor
   };
 }
 
+function median(xs: number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[s.length >> 1];
+}
+
 function round(x: number): number {
-  return Math.round(x * 1000) / 1000;
+  return Math.round(x * 10000) / 10000;
 }

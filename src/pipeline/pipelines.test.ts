@@ -1,34 +1,46 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateSynthetic, parseSplit, splitDataset } from '../data/index.ts';
-import { createPipeline, listPipelines, registerPipeline, resolveParams, pipelineSpec, runEvaluation } from './index.ts';
+import { ParamError } from '../schema/index.ts';
+import { builtinRegistry, checkEngineConfig, defaultEngineConfig, engineConfigFromFlags, listPipelines, pipelineConfig, pipelineSpec, registerPipeline, resolvePipelineParams, runEvaluation } from './index.ts';
 
 const ds = generateSynthetic({ users: 400, items: 200, interactions: 12000, seed: 8 });
 const { train, test: te } = splitDataset(ds, parseSplit('user-temporal:0.2'));
+const registry = builtinRegistry();
 
-test('registry: built-ins, checked parameters, open to new pipelines', () => {
+test('pipelines are engine configurations: built-ins, checked parameters, open to new ones', () => {
   const names = listPipelines().map((p) => p.name);
-  assert.ok(names.includes('popularity') && names.includes('itemknn'));
-  assert.deepEqual(resolveParams(pipelineSpec('itemknn'), { neighbours: '50' }), { neighbours: 50, shrink: 0, value: 'sum', historyHalfLife: 0, tune: false });
-  assert.throws(() => createPipeline('itemknn', { neighbors: 5 }), /pipeline 'itemknn': unknown parameter 'neighbors' \(known: neighbours/);
-  assert.throws(() => createPipeline('itemknn', { neighbours: 2.5 }), /'neighbours': 2.5 is not an integer/);
-  assert.throws(() => createPipeline('itemknn', { value: 'max' }), /'value': 'max' is not one of sum, log, binary/);
-  assert.throws(() => createPipeline('nope'), /unknown pipeline 'nope' \(known: .*popularity/);
+  for (const n of ['popularity', 'itemknn', 'ease', 'two-tower', 'two-stage']) assert.ok(names.includes(n), n);
+  assert.deepEqual(resolvePipelineParams('itemknn', { neighbours: '50' }), { neighbours: 50, shrink: 0, value: 'sum', historyHalfLife: 0, tune: false });
+  assert.throws(() => resolvePipelineParams('itemknn', { neighbors: 5 }), (e: Error) => e instanceof ParamError && /neighbors: pipeline 'itemknn' parameter unknown parameter \(known: neighbours.*did you mean 'neighbours'/.test(e.message));
+  assert.throws(() => resolvePipelineParams('itemknn', { neighbours: 2.5 }), /neighbours: .*2.5 is not an integer/);
+  assert.throws(() => resolvePipelineParams('itemknn', { value: 'max' }), /value: .*'max' is not one of sum, log, binary/);
+  assert.throws(() => pipelineSpec('nope'), /unknown pipeline 'nope' \(known: .*popularity/);
   assert.throws(() => registerPipeline({ ...pipelineSpec('popularity') }), /already registered/);
-  registerPipeline({
-    name: 'test-last-item',
-    description: 'the items in index order (a fixture for the open registry)',
-    params: {},
-    create: () => ({
-      name: 'test-last-item',
-      async fit() {},
-      recommend: (_q, n, ex) => Int32Array.from(Array.from({ length: ds.numItems }, (_, i) => i).filter((i) => !ex.has(i)).slice(0, n)),
-    }),
-  });
-  assert.equal(createPipeline('test-last-item').name, 'test-last-item');
+  registerPipeline({ name: 'test-ease-100', description: 'EASE at lambda 100 (a fixture for the open registry)', params: {}, config: () => ({ sources: [{ kind: 'ease', params: { lambda: 100 } }] }) });
+  const c = checkEngineConfig(pipelineConfig('test-ease-100', {}, train), registry);
+  assert.equal((c.sources[0].params as { lambda: number }).lambda, 100);
+  // every built-in pipeline's configuration is a valid engine configuration
+  for (const n of names) checkEngineConfig(pipelineConfig(n, {}, train), registry);
 });
 
-test('runEvaluation: fits each pipeline, reports the JSON shape, valid split only when asked', async () => {
+test("tandem train's default engine is the two-stage pipeline; flags override it", () => {
+  const d = checkEngineConfig(defaultEngineConfig(), registry);
+  assert.deepEqual(d, checkEngineConfig(pipelineConfig('two-stage', {}, train), registry));
+  assert.deepEqual(d.sources.map((s) => s.name), ['ease', 'ease-h10', 'two-tower']);
+  assert.deepEqual(d.fallbacks.map((s) => s.name), ['segments', 'content', 'popularity']);
+  assert.equal(d.ranker?.kind, 'gbdt');
+  const none = checkEngineConfig(engineConfigFromFlags({ ranker: 'none', candidates: 50 }, train), registry);
+  assert.equal(none.ranker, null);
+  assert.equal(none.candidates, 50);
+  const knn = checkEngineConfig(engineConfigFromFlags({ stages: ['itemknn', 'popularity'] }, train), registry);
+  assert.deepEqual(knn.sources.map((s) => s.kind), ['itemknn', 'popularity']);
+  const p = checkEngineConfig(engineConfigFromFlags({ params: { candidates: '300', easeRecent: '' } }, train), registry);
+  assert.equal(p.candidates, 300);
+  assert.deepEqual(p.sources.map((s) => s.name), ['ease', 'two-tower']);
+});
+
+test('runEvaluation: each pipeline fitted as an engine and scored through its request path; the JSON shape', async () => {
   const lines: string[] = [];
   const report = await runEvaluation({ train, test: te, pipelines: ['popularity', 'itemknn'], params: { itemknn: { neighbours: 50 } }, log: (l) => lines.push(l) });
   assert.deepEqual(Object.keys(report), ['dataset', 'results']);
@@ -54,8 +66,15 @@ test('tuning scores a grid on the validation split and refits the best on train'
   const report = await runEvaluation({ train, test: te, pipelines: ['popularity'], params: { popularity: { tune: true } }, log: (l) => lines.push(l) });
   assert.equal(lines.filter((l) => l.includes('validation split')).length, 1);
   assert.equal(lines.filter((l) => l.includes('popularity: valid ndcg@10')).length, 7);
-  const fit = report.results[0].fit as { chosen: { halfLifeDays: number }; tuning: { metric: number }[] };
-  const best = Math.max(...fit.tuning.map((t) => t.metric));
-  assert.equal(fit.tuning.find((t) => t.metric === best) !== undefined, true);
-  assert.ok([0, 3, 7, 14, 30, 90, 365].includes(fit.chosen.halfLifeDays));
+  const fit = report.results[0].fit as { tuning: { chosen: { halfLifeDays: number }; tuning: { metric: number }[] } };
+  assert.ok(fit.tuning.tuning.length === 7);
+  assert.ok([0, 3, 7, 14, 30, 90, 365].includes(fit.tuning.chosen.halfLifeDays));
+});
+
+test('on synthetic data item-kNN clearly beats popularity, through the engine (the signal is learnable)', async () => {
+  const big = generateSynthetic({ users: 1500, items: 800, interactions: 50000, seed: 21 });
+  const sides = splitDataset(big, parseSplit('user-temporal:0.2'));
+  const report = await runEvaluation({ ...sides, pipelines: ['popularity', 'itemknn'], params: { itemknn: { neighbours: 100 } }, ks: [10] });
+  const [pop, knn] = report.results.map((r) => r.metrics['ndcg@10']);
+  assert.ok(knn > 1.5 * pop, `item-kNN ndcg@10 ${knn} vs popularity ${pop}`);
 });

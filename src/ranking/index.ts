@@ -1,13 +1,24 @@
-// Public surface of the ranking layer; filled in as the layer grows.
-export {};
-export type { L1Block, RankerQuery, RankerFeatureOptions, NeighbourLists } from './ranker/features.ts';
-export { RankerFeatures, RANKER_FEATURE_DEFAULTS, cosineNeighbours, transitionNeighbours } from './ranker/features.ts';
+// Public surface of the ranking layer: ranker features and training rows, the ranker-model interface
+// with its kinds (gbdt/ today), the business layer, and the GBDT library.
+import { gbdtRankerKind } from './gbdt/ranker-model.ts';
+import type { RankerModelKind } from './model/model.ts';
+
+export type { NeighbourLists, RankerFeatureOptions } from './ranker/features.ts';
+export { RankerFeatures, RANKER_FEATURE_PARAMS, cosineNeighbours, transitionNeighbours } from './ranker/features.ts';
 export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranker/training.ts';
 export { splitUserTime, assembleRankerData, splitGroups, concatSets } from './ranker/training.ts';
-export type { Boost, BusinessConfig, Explanation } from './business/business.ts';
-export { BusinessLayer, BUSINESS_DEFAULTS, explain } from './business/business.ts';
+export type { Contribution } from './ranker/ranker.ts';
+export { Ranker, topPositive } from './ranker/ranker.ts';
+export type { RankerModel, RankerModelKind, RankerRun } from './model/model.ts';
+export { defineRankerKind } from './model/model.ts';
+export { GbdtRankerModel, GBDT_RANKER_PARAMS, gbdtRankerKind } from './gbdt/ranker-model.ts';
+export type { Adjustment, Boost, BusinessConfig } from './business/business.ts';
+export { BusinessLayer, BUSINESS_PARAMS, categoryColumn } from './business/business.ts';
 export { formatFloat32, libsvmLines, csvLines, writeLines } from './ranker/export.ts';
 export type { GbdtParams, ObjectiveName, MetricName, GbdtData, Objective, Tree, TreeNode, TrainSettings, TrainResult, LibsvmOptions } from './gbdt/index.ts';
 export { GBDT_PARAMS, GbdtParamError, resolveParams, paramDocs, paramFlag, paramOptionDefs, paramsFromOptions, validateData, BinMapper, createObjective, binaryObjective, regressionObjective, lambdarankObjective } from './gbdt/index.ts';
 export { auc, logLoss, rmse, ndcgAt, FlatForest, treeToObject, predictNodeRef, GbdtModel, MODEL_FORMAT, MODEL_VERSION, trainGbdt, importXgboostJson, loadXgboostModel } from './gbdt/index.ts';
 export { parseLibsvmData, readLibsvmData, LibsvmError } from './gbdt/index.ts';
+
+/** Every ranker-model kind of this build. */
+export const RANKER_KINDS: readonly RankerModelKind[] = [gbdtRankerKind];

@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { DatasetBuilder, type Dataset } from '../data/index.ts';
 import { Rng } from '../math/index.ts';
 import { EaseSource, invertGaussJordan, invertSpd } from './ease.ts';
-import { userQuery } from './source.ts';
 
 /** Users 0..2k-1: even users take items 0..4, odd users items 5..9, each missing one item of their block. */
 function checkerboard(): Dataset {
@@ -58,7 +57,7 @@ test('EASE scores equal the closed form B = I - P diag(1/diag P) computed by the
   for (const items of bag) for (const i of items) for (const j of items) g[i * n + j]++;
   for (let i = 0; i < n; i++) g[i * n + i] += lambda;
   const p = invertGaussJordan(g, n);
-  const q = userQuery(ds, 0);
+  const q = ds.query(0);
   const want = new Float32Array(n);
   for (const h of q.history) for (let j = 0; j < n; j++) want[j] += h === j ? 0 : -p[h * n + j] / p[j * n + j];
   const got = new Float32Array(n);
@@ -71,14 +70,14 @@ test('EASE recommends the missing item of the user\'s own block first, never a s
   const ease = new EaseSource({ lambda: 1 });
   ease.fit(ds);
   for (let u = 0; u < ds.numUsers; u++) {
-    const q = userQuery(ds, u);
+    const q = ds.query(u);
     const c = ease.candidates(q, 3);
     const base = u % 2 === 0 ? 0 : 5;
     assert.equal(c.items[0], base + ((u >> 1) % 5), `user ${u}`);
     for (const i of c.items) assert.ok(!q.history.includes(i));
     for (let k = 1; k < c.scores.length; k++) assert.ok(c.scores[k - 1] >= c.scores[k]);
   }
-  const q = userQuery(ds, 0);
+  const q = ds.query(0);
   const c = ease.candidates(q, 10, new Set([0]));
   assert.ok(!c.items.includes(0));
   assert.equal(c.items.length, 10 - q.history.length - 1);

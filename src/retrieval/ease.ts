@@ -2,7 +2,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/index.ts';
 import { TopK } from '../math/index.ts';
-import type { CandidateSource, ScoredItems, UserQuery } from './source.ts';
+import { schema } from '../schema/index.ts';
+import { defineSourceKind, noCandidates, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** EASE options: the ridge strength, and which items take part. */
 export interface EaseOptions {
@@ -25,10 +26,12 @@ export const EASE_DEFAULTS: EaseOptions = { lambda: 250, maxItems: 12000, halfLi
  * EASE (Steck, "Embarrassingly Shallow Autoencoders", 2019): item-to-item weights B that minimise
  * ||X - XB||^2 + lambda ||B||^2 with diag(B) = 0, in closed form B = -P / diag(P), P = (X^T X + lambda I)^-1.
  * A strong L1 source on catalogs of up to some ten thousand items.
- * @example const ease = new EaseSource({ lambda: 300 }); ease.fit(train); ease.candidates(userQuery(train, 0), 200);
+ * @example const ease = new EaseSource({ lambda: 300 }); ease.fit(train); ease.candidates(train.query(0), 200);
  */
 export class EaseSource implements CandidateSource {
   readonly options: EaseOptions;
+  /** The source whose weights this view scores with (`view`), or null for a fitted source. */
+  private base: EaseSource | null = null;
   /** Dense weights over the kept items, row-major m x m (row = history item). */
   private weights = new Float32Array(0);
   /** Catalog item -> row in `weights`, or -1 when the item was left out. */
@@ -40,6 +43,10 @@ export class EaseSource implements CandidateSource {
   private acc = new Float32Array(0);
   private banned = new Uint8Array(0);
   private heap = new TopK(1);
+  /** The query `acc` holds the scores of (candidates then scoreItems on one request accumulate once). */
+  private accQuery: UserQuery | null = null;
+  /** History items of the last accumulated query that have a row: 0 means EASE has nothing to say. */
+  private accUsed = 0;
 
   constructor(options: Partial<EaseOptions> = {}) {
     this.options = { ...EASE_DEFAULTS, ...options };
@@ -54,6 +61,7 @@ export class EaseSource implements CandidateSource {
   }
 
   fit(train: Dataset): void {
+    if (this.base) return; // a view: its base stage was fitted before it
     const n = train.numItems;
     const counts = train.itemCounts();
     // keep the most popular items that occur at all
@@ -97,6 +105,7 @@ export class EaseSource implements CandidateSource {
     }
     this.weights = w;
     this.allocScratch();
+    this.accQuery = null;
   }
 
   private allocScratch(): void {
@@ -113,27 +122,33 @@ export class EaseSource implements CandidateSource {
     return w;
   }
 
-  /** Fills `this.acc` with the query's score of every kept item. */
+  /** Fills `this.acc` with the query's score of every kept item (skipped when `acc` already holds this query's). */
   private accumulate(query: UserQuery): void {
+    if (this.accQuery === query) return;
     const m = this.kept.length;
     const acc = this.acc;
     const wts = this.weights;
     acc.fill(0);
     const h = query.history;
+    let used = 0;
     for (let k = 0; k < h.length; k++) {
       const s = h[k] >= 0 && h[k] < this.numItems ? this.slot[h[k]] : -1;
       if (s < 0) continue;
       const w = this.historyWeight(query, k);
       if (w === 0) continue;
+      used++;
       const base = s * m;
       for (let j = 0; j < m; j++) acc[j] += w * wts[base + j];
     }
+    this.accUsed = used;
+    this.accQuery = query;
   }
 
-  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>): ScoredItems {
+  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems {
     this.assertFitted();
-    if (n <= 0) return { items: new Int32Array(0), scores: new Float32Array(0) };
+    if (n <= 0) return noCandidates();
     this.accumulate(query);
+    if (this.accUsed === 0) return noCandidates();
     const banned = this.banned;
     const h = query.history;
     for (let k = 0; k < h.length; k++) if (h[k] >= 0 && h[k] < this.numItems) banned[h[k]] = 1;
@@ -144,7 +159,8 @@ export class EaseSource implements CandidateSource {
     heap.reset();
     const acc = this.acc;
     const kept = this.kept;
-    for (let j = 0; j < kept.length; j++) if (banned[kept[j]] === 0) heap.push(kept[j], acc[j]);
+    const allow = ctx?.allow;
+    for (let j = 0; j < kept.length; j++) if (banned[kept[j]] === 0 && (!allow || allow[kept[j]] === 1)) heap.push(kept[j], acc[j]);
     for (let q = 0; q < h.length; q++) if (h[q] >= 0 && h[q] < this.numItems) banned[h[q]] = 0;
     if (exclude) for (const i of exclude) if (i >= 0 && i < this.numItems) banned[i] = 0;
     const items = new Int32Array(heap.size);
@@ -175,6 +191,7 @@ export class EaseSource implements CandidateSource {
     v.slot = this.slot;
     v.kept = this.kept;
     v.numItems = this.numItems;
+    v.base = this;
     if (this.numItems > 0) v.allocScratch();
     return v;
   }
@@ -185,16 +202,18 @@ export class EaseSource implements CandidateSource {
 
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
+    // a view stores only its options: its weights are its base's, loaded with the base stage
+    if (this.base) return writeFile(join(dir, 'ease-view.json'), JSON.stringify({ kind: 'ease-view', version: 1, halfLife: this.options.halfLife }));
     const meta = { kind: 'ease', version: 1, options: this.options, numItems: this.numItems, kept: Array.from(this.kept) };
     await writeFile(join(dir, 'ease.json'), JSON.stringify(meta));
     await writeFile(join(dir, 'ease-weights.f32'), new Uint8Array(this.weights.buffer, this.weights.byteOffset, this.weights.byteLength));
   }
 
-  /** Reads a source written by `save`. */
-  static async load(dir: string): Promise<EaseSource> {
+  /** Reads a source written by `save` (`name` renames it: the engine's stage name). */
+  static async load(dir: string, name?: string): Promise<EaseSource> {
     const meta = JSON.parse(await readFile(join(dir, 'ease.json'), 'utf8')) as { kind: string; version: number; options: EaseOptions; numItems: number; kept: number[] };
     if (meta.kind !== 'ease' || meta.version !== 1) throw new Error(`${join(dir, 'ease.json')}: not an EASE model (version 1)`);
-    const s = new EaseSource(meta.options);
+    const s = new EaseSource({ ...meta.options, ...(name ? { name } : {}) });
     const buf = await readFile(join(dir, 'ease-weights.f32'));
     const m = meta.kept.length;
     if (buf.byteLength !== m * m * 4) throw new Error(`${join(dir, 'ease-weights.f32')}: expected ${m * m * 4} bytes, found ${buf.byteLength}`);
@@ -206,6 +225,33 @@ export class EaseSource implements CandidateSource {
     s.allocScratch();
     return s;
   }
+}
+
+/** The `ease` stage's parameters. */
+export const EASE_PARAMS = schema({
+  lambda: { type: 'number', min: 0, exclusiveMin: true, default: 500, description: 'L2 penalty on the Gram diagonal (Steck 2019: 100-1000 on MovieLens-size data)' },
+  maxItems: { type: 'number', integer: true, min: 1, default: 12000, description: 'only the most popular items get a row and a column: the weights are dense (items^2 floats, fit O(items^3))' },
+  halfLife: { type: 'number', min: 0, default: 0, description: 'history recency when scoring: the event k steps back weighs 0.5^(k / halfLife); 0 = off' },
+  base: { type: 'string', nullable: true, default: null, description: 'an earlier ease stage whose fitted weights this one scores with (a recency view: one fit, no second copy; its lambda and maxItems are the base\'s)' },
+});
+
+/**
+ * EASE as an engine stage. `{ kind: 'ease', params: { base: 'ease', halfLife: 10 } }` is a recency view
+ * of the stage named 'ease': no second fit, no second copy of the weights on disk.
+ */
+export const easeKind = defineSourceKind({
+  kind: 'ease',
+  description: 'EASE item-to-item weights (dense; catalogs up to some ten thousand items)',
+  params: EASE_PARAMS,
+  personalized: true,
+  dependsOn: (p) => (p.base ? [p.base] : []),
+  create: (p, ctx) => (p.base ? baseOf(ctx.stage(p.base), p.base).view({ name: ctx.name, halfLife: p.halfLife }) : new EaseSource({ lambda: p.lambda, maxItems: p.maxItems, halfLife: p.halfLife, name: ctx.name })),
+  load: async (dir, p, ctx) => (p.base ? baseOf(ctx.stage(p.base), p.base).view({ name: ctx.name, halfLife: p.halfLife }) : EaseSource.load(dir, ctx.name)),
+});
+
+function baseOf(s: unknown, name: string): EaseSource {
+  if (!(s instanceof EaseSource)) throw new Error(`ease parameter 'base': stage '${name}' is not an ease stage`);
+  return s;
 }
 
 /**

@@ -2,7 +2,8 @@ import type { Dataset } from '../data/index.ts';
 import { spawnWorker, TopK } from '../math/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
 import { balancedRanges, neighbourBlock, type KnnMatrix, type NeighbourBlock } from './itemknn-core.ts';
-import type { CandidateSource, ScoredItems, UserQuery } from './source.ts';
+import { schema } from '../schema/index.ts';
+import { defineSourceKind, noCandidates, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** How a user's repeated positive events on one item become one matrix value. */
 export type KnnValue = 'sum' | 'log' | 'binary';
@@ -30,6 +31,9 @@ export const ITEMKNN_DEFAULTS: ItemKnnOptions = { neighbours: 400, shrink: 0, va
 
 const FORMAT_VERSION = 1;
 
+/** Logs this long are fitted on worker threads (`threads`); shorter ones on the calling thread (start-up costs more than it saves). */
+const PARALLEL_MIN_INTERACTIONS = 300_000;
+
 /**
  * Item-to-item collaborative filtering. Fit: the user x item matrix R (value per the `value` option
  * over positive events), cosine similarity sim(i, j) = R_i . R_j / (|R_i| |R_j| + shrink) over
@@ -39,7 +43,7 @@ const FORMAT_VERSION = 1;
  * candidate is judged by its own neighbourhood); on ML-100K it reaches recall@100 0.50 where summing
  * each history item's own neighbour list reaches 0.46. Items no neighbourhood reaches follow in
  * popularity order (score 0), and items with a negative score come last.
- * @example const knn = new ItemKnnSource({ neighbours: 200 }); knn.fit(train); knn.candidates(userQuery(train, u), 100, seen)
+ * @example const knn = new ItemKnnSource({ neighbours: 200 }); knn.fit(train); knn.candidates(train.query(u), 100, seen)
  */
 export class ItemKnnSource implements CandidateSource {
   readonly options: ItemKnnOptions;
@@ -179,7 +183,7 @@ export class ItemKnnSource implements CandidateSource {
   /**
    * A score for every catalog item, consistent with `candidates`' order: the neighbourhood score, with
    * items no neighbourhood reaches (or scored exactly 0) just below 0 in popularity order (for AUC).
-   * @example const s = knn.scoreAll(userQuery(train, u)); // s.length === numItems
+   * @example const s = knn.scoreAll(train.query(u)); // s.length === numItems
    */
   scoreAll(query: UserQuery, out = new Float32Array(this.numItems)): Float32Array {
     const ni = this.numItems;
@@ -224,19 +228,22 @@ export class ItemKnnSource implements CandidateSource {
     return { items: this.nbrItems.slice(a, b), scores: this.nbrSims.slice(a, b) };
   }
 
-  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>): ScoredItems {
+  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems {
     const ni = this.numItems;
     const acc = this.acc;
     const touched = this.touched;
     const h = query.history;
     const hl = this.options.historyHalfLife;
+    const allow = ctx?.allow;
     let nt = 0;
+    let known = 0;
     for (let e = 0; e < h.length; e++) {
       const src = h[e];
       if (!(src >= 0 && src < ni)) continue; // items unknown at fit time have no neighbours
       let w = query.weights ? query.weights[e] : 1;
       if (hl > 0) w *= Math.pow(0.5, (h.length - 1 - e) / hl);
       if (w === 0) continue;
+      known++;
       for (let k = this.contribOffsets[src]; k < this.contribOffsets[src + 1]; k++) {
         const j = this.contribItems[k];
         if (this.mark[j] === 0) {
@@ -246,6 +253,8 @@ export class ItemKnnSource implements CandidateSource {
         acc[j] += w * this.contribSims[k];
       }
     }
+    // no history item it knows: nothing to say (the engine's fallbacks answer)
+    if (known === 0 || n <= 0) return noCandidates();
     const m = Math.min(n, ni);
     // the heap is sized to the request (callers ask for the same n again and again)
     if (this.heap.capacity !== Math.max(m, 1)) this.heap = new TopK(Math.max(m, 1));
@@ -254,7 +263,7 @@ export class ItemKnnSource implements CandidateSource {
     for (let t = 0; t < nt; t++) {
       const j = touched[t];
       // only positive evidence ranks above the popularity fill
-      if (acc[j] > 0 && !exclude?.has(j)) heap.push(j, acc[j]);
+      if (acc[j] > 0 && !exclude?.has(j) && (!allow || allow[j] === 1)) heap.push(j, acc[j]);
     }
     const items = new Int32Array(m);
     const scores = new Float32Array(m);
@@ -263,14 +272,14 @@ export class ItemKnnSource implements CandidateSource {
     // a score of exactly 0 (a like and a dislike cancelling) counts as unreached
     for (let j = 0; j < this.popOrder.length && k < m; j++) {
       const it = this.popOrder[j];
-      if ((this.mark[it] !== 0 && acc[it] !== 0) || exclude?.has(it)) continue;
+      if ((this.mark[it] !== 0 && acc[it] !== 0) || exclude?.has(it) || (allow && allow[it] !== 1)) continue;
       items[k] = it;
       scores[k++] = 0;
     }
     if (k < m) {
       // last, the items held back by negative evidence, least negative first (rare: dislikes dominate)
       const rest: number[] = [];
-      for (let t = 0; t < nt; t++) if (acc[touched[t]] < 0 && !exclude?.has(touched[t])) rest.push(touched[t]);
+      for (let t = 0; t < nt; t++) if (acc[touched[t]] < 0 && !exclude?.has(touched[t]) && (!allow || allow[touched[t]] === 1)) rest.push(touched[t]);
       rest.sort((p, q) => acc[q] - acc[p] || p - q);
       for (let t = 0; t < rest.length && k < m; t++) {
         items[k] = rest[t];
@@ -293,10 +302,10 @@ export class ItemKnnSource implements CandidateSource {
     });
   }
 
-  /** Reads a source written by `save`. */
-  static async load(dir: string): Promise<ItemKnnSource> {
+  /** Reads a source written by `save` (`name` renames it: the engine's stage name). */
+  static async load(dir: string, name?: string): Promise<ItemKnnSource> {
     const { meta, arrays } = await loadArrays(dir, 'itemknn', FORMAT_VERSION);
-    const s = new ItemKnnSource((meta as { options: ItemKnnOptions }).options);
+    const s = new ItemKnnSource({ ...(meta as { options: ItemKnnOptions }).options, ...(name ? { name } : {}) });
     s.nbrOffsets = arrays.offsets as Int32Array;
     s.nbrItems = arrays.items as Int32Array;
     s.nbrSims = arrays.sims as Float32Array;
@@ -310,6 +319,25 @@ export class ItemKnnSource implements CandidateSource {
     return s;
   }
 }
+
+/** The `itemknn` stage's parameters. */
+export const ITEMKNN_PARAMS = schema({
+  neighbours: { type: 'number', integer: true, min: 1, default: 400, description: 'neighbours kept per item' },
+  shrink: { type: 'number', min: 0, default: 0, description: 'added to the cosine denominator (damps similarities resting on few users)' },
+  value: { type: 'string', values: ['sum', 'log', 'binary'], default: 'sum', description: 'matrix value of a (user, item) pair: summed event weights, log(1 + sum), or 1' },
+  historyHalfLife: { type: 'number', min: 0, default: 0, description: 'history recency: the event k steps back weighs 0.5^(k / this) (0: off)' },
+});
+
+/** Item-kNN as an engine stage. */
+export const itemKnnKind = defineSourceKind({
+  kind: 'itemknn',
+  description: 'item-to-item cosine over co-occurrence, top neighbours per item, scored on the user history',
+  params: ITEMKNN_PARAMS,
+  personalized: true,
+  // worker threads pay for their start-up on bigger logs only
+  create: (p, ctx) => new ItemKnnSource({ ...p, name: ctx.name, threads: ctx.dataset.interactions.length >= PARALLEL_MIN_INTERACTIONS ? ctx.threads : 1 }),
+  load: (dir, _p, ctx) => ItemKnnSource.load(dir, ctx.name),
+});
 
 /** The user x item matrix, its transpose and the item norms. */
 function knnMatrix(train: Dataset, value: KnnValue): KnnMatrix {

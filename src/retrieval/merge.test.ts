@@ -1,65 +1,133 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CandidateMerger } from './merge.ts';
-import type { CandidateSource, ScoredItems, UserQuery } from './source.ts';
+import { Rng } from '../math/index.ts';
+import { CandidateMerger, RRF_K, type MergeSource } from './merge.ts';
+import type { CandidateSource, RequestContext, ScoredItems, UserQuery } from './source.ts';
 
-/** A source with a fixed ranked list (the test fixture): honours n and exclude like a real one. */
+/** A source with a fixed ranked list (the test fixture): honours n, exclude and allow like a real one. */
 class ListSource implements CandidateSource {
   constructor(
     readonly name: string,
     private readonly list: number[],
-    private readonly scoreAll = false,
   ) {}
   fit(): void {}
-  candidates(_q: UserQuery, n: number, exclude?: ReadonlySet<number>): ScoredItems {
-    const items = this.list.filter((i) => !exclude?.has(i)).slice(0, n);
+  candidates(_q: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems {
+    const items = this.list.filter((i) => !exclude?.has(i) && (!ctx?.allow || ctx.allow[i] === 1)).slice(0, n);
     return { items: Int32Array.from(items), scores: Float32Array.from(items.map((_, r) => 100 - r)) };
   }
   async save(): Promise<void> {}
-  scoreItems?(_q: UserQuery, items: ArrayLike<number>, out: Float32Array): void;
 }
 
 class ScoringListSource extends ListSource {
-  override scoreItems(_q: UserQuery, items: ArrayLike<number>, out: Float32Array): void {
+  scoreItems(_q: UserQuery, items: ArrayLike<number>, out: Float32Array): void {
     for (let k = 0; k < items.length; k++) out[k] = -items[k];
   }
 }
 
 const q: UserQuery = { user: 0, history: new Int32Array(0) };
+const ms = (source: CandidateSource, n = 3, weight = 1, personalized = true): MergeSource => ({ source, name: source.name, n, weight, personalized });
 
-test('merge interleaves rank by rank, deduplicates, and keeps every source score and rank', () => {
+/** The slow, obvious merge: maps and sorts, no scratch, no stamps. */
+function referenceMerge(lists: { items: number[]; weight: number }[]) {
+  const found: number[] = [];
+  const info = new Map<number, { ranks: number[]; fused: number; best: number }>();
+  const longest = Math.max(0, ...lists.map((l) => l.items.length));
+  for (let r = 0; r < longest; r++) {
+    lists.forEach((l, s) => {
+      if (r >= l.items.length) return;
+      const it = l.items[r];
+      let e = info.get(it);
+      if (!e) {
+        e = { ranks: lists.map(() => NaN), fused: 0, best: r };
+        info.set(it, e);
+        found.push(it);
+      }
+      e.ranks[s] = r;
+      e.fused += l.weight / (RRF_K + 1 + r);
+    });
+  }
+  const wsum = lists.reduce((a, l) => a + l.weight, 0);
+  for (const e of info.values()) e.fused *= (RRF_K + 1) / wsum;
+  const order = [...found].sort((a, b) => info.get(b)!.fused - info.get(a)!.fused || info.get(a)!.best - info.get(b)!.best || found.indexOf(a) - found.indexOf(b));
+  return { found, info, order };
+}
+
+test('merge: rows in the order found, every source score and rank kept, positions by reciprocal-rank fusion', () => {
   const a = new ListSource('a', [5, 3, 9, 1]);
   const b = new ListSource('b', [3, 7, 5]);
-  const m = new CandidateMerger([a, b], [3, 3]).merge(q);
+  const m = new CandidateMerger([ms(a), ms(b)]).merge(q);
   assert.deepEqual(m.sources, ['a', 'b']);
-  assert.deepEqual(Array.from(m.items), [5, 3, 7, 9]);
   assert.equal(m.count, 4);
-  assert.deepEqual(Array.from(m.foundBy), [0, 1, 1, 0]);
-  assert.deepEqual(Array.from(m.l1Rank), [0, 1, 2, 3]);
+  assert.deepEqual(Array.from(m.items.subarray(0, 4)), [5, 3, 7, 9]);
+  assert.deepEqual(Array.from(m.foundBy.subarray(0, 4)), [0, 1, 1, 0]);
+  // 3 is in both lists at ranks 1 and 0: first by fusion; 5 (ranks 0 and 2) second
+  assert.deepEqual(Array.from(m.position.subarray(0, 4)), [1, 0, 2, 3]);
   // candidate 5: a rank 0 score 100, b rank 2 score 98
   assert.deepEqual(Array.from(m.ranks.subarray(0, 2)), [0, 2]);
   assert.deepEqual(Array.from(m.scores.subarray(0, 2)), [100, 98]);
   // candidate 7: only b
   assert.ok(Number.isNaN(m.ranks[2 * 2]) && Number.isNaN(m.scores[2 * 2]));
   assert.equal(m.ranks[2 * 2 + 1], 1);
-  // a second merge on the same merger starts clean
-  const again = new CandidateMerger([a, b], 1).merge(q, new Set([5]));
-  assert.deepEqual(Array.from(again.items), [3]);
 });
 
-test('an ItemScorer source fills the scores of candidates it did not retrieve; ranks stay missing', () => {
+test('merge equals the slow reference on random lists (fused scores, positions, ranks), scratch reused across requests', () => {
+  const rng = new Rng(3);
+  const merger = new CandidateMerger([ms(new ListSource('a', []), 40, 1), ms(new ListSource('b', []), 40, 0.5), ms(new ListSource('c', []), 40, 2)]);
+  for (let trial = 0; trial < 30; trial++) {
+    const lists = [1, 0.5, 2].map((weight) => {
+      const items = new Set<number>();
+      const len = rng.int(40);
+      while (items.size < len) items.add(rng.int(120));
+      return { items: [...items], weight };
+    });
+    const sources = lists.map((l, s) => ms(new ListSource('abc'[s], l.items), 40, l.weight));
+    const m = new CandidateMerger(sources).merge(q);
+    // the same lists through a long-lived merger (stamps and scratch from earlier requests)
+    (merger as unknown as { sources: MergeSource[] }).sources.forEach((x, s) => (x.source = sources[s].source));
+    const again = merger.merge(q);
+    const ref = referenceMerge(lists);
+    for (const got of [m, again]) {
+      assert.equal(got.count, ref.found.length);
+      assert.deepEqual(Array.from(got.items.subarray(0, got.count)), ref.found);
+      for (let c = 0; c < got.count; c++) {
+        const e = ref.info.get(got.items[c])!;
+        assert.ok(Math.abs(got.fused[c] - e.fused) < 1e-6, `fused ${got.fused[c]} vs ${e.fused}`);
+        assert.equal(got.position[c], ref.order.indexOf(got.items[c]));
+        for (let s = 0; s < 3; s++) assert.ok(Object.is(got.ranks[c * 3 + s], e.ranks[s]) || (Number.isNaN(got.ranks[c * 3 + s]) && Number.isNaN(e.ranks[s])));
+      }
+    }
+  }
+});
+
+test('merge drops excluded, disallowed and deleted items, and honours personalizedOnly', () => {
+  const a = new ListSource('a', [1, 2, 3, 4]);
+  const pop = new ListSource('pop', [9, 8, 1]);
+  const m = new CandidateMerger([ms(a, 4), ms(pop, 3, 1, false)]);
+  const allow = new Uint8Array(10).fill(1);
+  allow[4] = 0;
+  const r = m.merge(q, { exclude: new Set([2]), allow, isLive: (it) => it !== 3 });
+  assert.deepEqual(Array.from(r.items.subarray(0, r.count)).sort(), [1, 8, 9]);
+  const p = m.merge(q, { personalizedOnly: true });
+  assert.deepEqual(Array.from(p.items.subarray(0, p.count)), [1, 2, 3, 4]);
+});
+
+test('a source that scores any item fills the scores of candidates it did not retrieve; ranks stay missing', () => {
   const a = new ListSource('a', [1, 2]);
   const b = new ScoringListSource('b', [2, 4]);
-  const m = new CandidateMerger([a, b], 2).merge(q);
-  assert.deepEqual(Array.from(m.items), [1, 2, 4]);
+  const m = new CandidateMerger([ms(a, 2), ms(b, 2)]).merge(q);
+  assert.deepEqual(Array.from(m.items.subarray(0, 3)), [1, 2, 4]);
   assert.equal(m.scores[0 * 2 + 1], -1); // filled by scoreItems
   assert.ok(Number.isNaN(m.ranks[0 * 2 + 1]));
   assert.equal(m.scores[1 * 2 + 1], 100); // its own retrieval score is kept
   assert.ok(Number.isNaN(m.scores[2 * 2 + 0])); // a cannot score item 4
+  // n = 0: asked for no candidates, still scores the others'
+  const s = new CandidateMerger([ms(a, 2), ms(b, 0)]).merge(q);
+  assert.deepEqual(Array.from(s.items.subarray(0, s.count)), [1, 2]);
+  assert.deepEqual(Array.from(s.scores.subarray(0, 4)), [100, -1, 99, -2]);
 });
 
-test('merger rejects duplicate names and bad per-source counts', () => {
-  assert.throws(() => new CandidateMerger([new ListSource('x', []), new ListSource('x', [])], 5), /named 'x'/);
-  assert.throws(() => new CandidateMerger([new ListSource('x', [])], [1, 2]), /perSource/);
-  assert.throws(() => new CandidateMerger([], 5), /at least one/);
+test('merger rejects duplicate names and bad counts', () => {
+  assert.throws(() => new CandidateMerger([ms(new ListSource('x', [])), ms(new ListSource('x', []))]), /named 'x'/);
+  assert.throws(() => new CandidateMerger([ms(new ListSource('x', []), 1.5)]), /n must be an integer/);
+  assert.throws(() => new CandidateMerger([ms(new ListSource('x', []), 1, -1)]), /weight must be >= 0/);
 });

@@ -1,6 +1,7 @@
 import type { Dataset } from '../data/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
-import type { CandidateSource, ScoredItems, UserQuery } from './source.ts';
+import { schema } from '../schema/index.ts';
+import { defineSourceKind, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** Popularity options: how events count and how fast they age. */
 export interface PopularityOptions {
@@ -18,6 +19,7 @@ const FORMAT_VERSION = 1;
  * The same ranked list for everyone: each item's positive events summed with their type's weight,
  * optionally decayed by age (weight * 0.5^(age / half-life)). Negative events (dislikes) do not count.
  * Items never seen rank last, by index. The baseline, and the fallback for users without history.
+ * Live events move items up at once (`observe`), keeping the order exact without a catalog scan.
  * @example const pop = new PopularitySource({ halfLifeDays: 30 }); pop.fit(train); pop.candidates(q, 10, seen)
  */
 export class PopularitySource implements CandidateSource {
@@ -26,6 +28,10 @@ export class PopularitySource implements CandidateSource {
   scores: Float32Array = new Float32Array(0);
   /** Items by descending score (ties by index). */
   order: Int32Array = new Int32Array(0);
+  /** pos[item] = its index in `order`. */
+  private pos: Int32Array = new Int32Array(0);
+  /** Items in `order`/`scores` (the arrays grow ahead for live items). */
+  private size = 0;
 
   constructor(options: Partial<PopularityOptions> = {}) {
     this.options = { ...POPULARITY_DEFAULTS, ...options };
@@ -62,38 +68,104 @@ export class PopularitySource implements CandidateSource {
     for (let i = 0; i < n; i++) order[i] = i;
     const sc = this.scores;
     this.order = order.sort((a, b) => sc[b] - sc[a] || a - b);
+    this.pos = new Int32Array(n);
+    for (let k = 0; k < n; k++) this.pos[this.order[k]] = k;
+    this.size = n;
   }
 
-  /** The `n` most popular items not in `exclude`, best first. The query is ignored. */
-  candidates(_query: UserQuery, n: number, exclude?: ReadonlySet<number>): ScoredItems {
-    const m = Math.min(n, this.order.length);
+  /** The `n` most popular items not in `exclude` (and in `ctx.allow`), best first. The query is ignored. */
+  candidates(_query: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems {
+    const m = Math.max(0, Math.min(n, this.size));
     const items = new Int32Array(m);
     const scores = new Float32Array(m);
+    const allow = ctx?.allow;
     let k = 0;
-    for (let j = 0; j < this.order.length && k < m; j++) {
+    for (let j = 0; j < this.size && k < m; j++) {
       const it = this.order[j];
-      if (exclude?.has(it)) continue;
+      if (exclude?.has(it) || (allow && allow[it] !== 1)) continue;
       items[k] = it;
       scores[k++] = this.scores[it];
     }
     return { items: items.subarray(0, k), scores: scores.subarray(0, k) };
   }
 
+  /** Each item's popularity (0 for items it never saw). */
+  scoreItems(_query: UserQuery, items: ArrayLike<number>, out: Float32Array): void {
+    for (let k = 0; k < items.length; k++) out[k] = items[k] >= 0 && items[k] < this.size ? this.scores[items[k]] : 0;
+  }
+
   /** Every item's popularity score (the query is ignored), for AUC. */
-  scoreAll(_query: UserQuery, out = new Float32Array(this.scores.length)): Float32Array {
-    out.set(this.scores);
+  scoreAll(_query: UserQuery, out = new Float32Array(this.size)): Float32Array {
+    out.set(this.scores.subarray(0, this.size));
     return out;
   }
 
-  async save(dir: string): Promise<void> {
-    await saveArrays(dir, 'popularity', FORMAT_VERSION, { options: this.options }, { scores: this.scores });
+  /** A live event: the item's count grows by `weight` and it moves up the order (ties: lower index first). */
+  observe(item: number, weight: number): void {
+    if (!(weight > 0) || item < 0) return;
+    if (item >= this.size) this.upsertItem(item);
+    const sc = this.scores;
+    const order = this.order;
+    const pos = this.pos;
+    sc[item] += weight;
+    let p = pos[item];
+    while (p > 0) {
+      const prev = order[p - 1];
+      if (sc[prev] > sc[item] || (sc[prev] === sc[item] && prev < item)) break;
+      order[p] = prev;
+      pos[prev] = p;
+      p--;
+    }
+    order[p] = item;
+    pos[item] = p;
   }
 
-  /** Reads a source written by `save`. */
-  static async load(dir: string): Promise<PopularitySource> {
+  /** A live item beyond the trained catalog enters last (no events yet). */
+  upsertItem(item: number): void {
+    if (item < this.size) return;
+    if (item >= this.scores.length) {
+      const cap = Math.max(item + 1, Math.ceil(this.scores.length * 1.25) + 16);
+      const grow = <T extends Float32Array | Int32Array>(a: T, make: (n: number) => T): T => {
+        const b = make(cap);
+        b.set(a);
+        return b;
+      };
+      this.scores = grow(this.scores, (n) => new Float32Array(n));
+      this.order = grow(this.order, (n) => new Int32Array(n));
+      this.pos = grow(this.pos, (n) => new Int32Array(n));
+    }
+    for (let it = this.size; it <= item; it++) {
+      this.scores[it] = 0;
+      this.order[it] = it;
+      this.pos[it] = it;
+    }
+    this.size = item + 1;
+  }
+
+  async save(dir: string): Promise<void> {
+    await saveArrays(dir, 'popularity', FORMAT_VERSION, { options: this.options }, { scores: this.scores.slice(0, this.size) });
+  }
+
+  /** Reads a source written by `save` (`name` renames it: the engine's stage name). */
+  static async load(dir: string, name?: string): Promise<PopularitySource> {
     const { meta, arrays } = await loadArrays(dir, 'popularity', FORMAT_VERSION);
-    const p = new PopularitySource((meta as { options: PopularityOptions }).options);
+    const p = new PopularitySource({ ...(meta as { options: PopularityOptions }).options, ...(name ? { name } : {}) });
     p.setScores(arrays.scores as Float32Array);
     return p;
   }
 }
+
+/** The `popularity` stage's parameters. */
+export const POPULARITY_PARAMS = schema({
+  halfLifeDays: { type: 'number', min: 0, default: 0, description: 'events lose half their weight every this many days before the newest one (0: no decay)' },
+});
+
+/** Popularity as an engine stage: the baseline, and the last fallback of every request. */
+export const popularityKind = defineSourceKind({
+  kind: 'popularity',
+  description: 'the most popular items (event-weighted counts, optional time decay), the same for everyone; live events count at once',
+  params: POPULARITY_PARAMS,
+  personalized: false,
+  create: (p, ctx) => new PopularitySource({ halfLifeDays: p.halfLifeDays, name: ctx.name }),
+  load: (dir, _p, ctx) => PopularitySource.load(dir, ctx.name),
+});

@@ -1,4 +1,8 @@
-import type { Dataset } from '../data/index.ts';
+import type { Dataset, UserQuery } from '../data/index.ts';
+import type { FeatureRow, ItemCatalog } from '../features/index.ts';
+import type { ParamsOf, Schema } from '../schema/index.ts';
+
+export type { UserQuery };
 
 /** Items with scores, best first: parallel arrays of equal length. */
 export interface ScoredItems {
@@ -6,35 +10,96 @@ export interface ScoredItems {
   scores: Float32Array;
 }
 
-/**
- * Who to recommend for: a known user's dense index (or -1 for a new one) and the recent history,
- * item indices oldest first, with optional per-event weights and timestamps (seconds).
- */
-export interface UserQuery {
-  user: number;
-  history: Int32Array;
-  weights?: Float32Array;
-  timestamps?: Float64Array;
+/** What a request tells a source besides the history. */
+export interface RequestContext {
+  /** A mask by item index: only items with 1 may be returned (a requested category; absent: all). */
+  allow?: Uint8Array;
+  /** The user's feature row (a new user's embedding starts from it), or null. */
+  features?: FeatureRow | null;
+}
+
+/** Run settings of a fit (apart from the source's hyperparameters). */
+export interface FitContext {
+  seed: number;
+  threads: number;
+  log(line: string): void;
+  /**
+   * A per-user temporal split of the data being fitted (the benchmark's train-inner/valid rule), made
+   * on first call, for sources that pick settings on held-out events (the two-tower's epoch count).
+   */
+  valid(): { train: Dataset; test: Dataset };
 }
 
 /**
- * A source of L1 candidates: popularity, item-to-item, the two-tower. Every source has the same
- * small surface, so pipelines merge them and the evaluation harness scores any of them.
+ * A source of L1 candidates: popularity, item-to-item, EASE, the two-tower, feature segments, content.
+ * Every source has the same small surface, so the engine merges any of them and the evaluation
+ * scores any of them through the engine.
  */
 export interface CandidateSource {
   readonly name: string;
   /** Learns from the training interactions. */
-  fit(train: Dataset): void | Promise<void>;
-  /** The query's top `n` items by this source's score, best first, never an item in `exclude`. */
-  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>): ScoredItems;
+  fit(train: Dataset, ctx?: FitContext): void | Promise<void>;
+  /**
+   * The query's top `n` items by this source's score, best first, never an item in `exclude` or outside
+   * `ctx.allow`. A source with nothing to go on (no history it knows, no features) returns no items.
+   */
+  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems;
   /** Writes the fitted state into `dir` (created by the caller). */
   save(dir: string): Promise<void>;
+  /** Optional: the query's score of any items (NaN where none), so its score is a feature for candidates other sources found. */
+  scoreItems?(query: UserQuery, items: ArrayLike<number>, out: Float32Array): void;
+  /** Optional live hook: item `item` (a dense index, possibly beyond the trained catalog) was added or changed. */
+  upsertItem?(item: number, features: FeatureRow): void;
+  /** Optional live hook: item `item` must never be returned again (until upserted). */
+  removeItem?(item: number): void;
+  /** Optional live hook: an event of weight `weight` (> 0) on `item` at `timestamp` (counters move). */
+  observe?(item: number, weight: number, timestamp: number): void;
+  /** Optional: per-epoch figures of the last fit, by run (`{ valid: [...], fit: [...] }`), for the manifest. */
+  trainingHistory?(): Record<string, readonly object[]>;
+}
+
+/** What a stage kind gets when it makes or loads a source. */
+export interface StageContext {
+  /** The model's data: its tables and (training) interactions. */
+  dataset: Dataset;
+  /** The live item catalog (trained items plus upserts), for sources that read item features. */
+  catalog: ItemCatalog;
+  /** The stage's unique name in the engine (the name its candidates carry). */
+  name: string;
+  /** An earlier stage of the same engine, by name (views share a fitted stage's state). */
+  stage(name: string): CandidateSource;
+  seed: number;
+  threads: number;
+  log(line: string): void;
 }
 
 /**
- * The query for known user `u` of `ds`: their whole history in `ds`, ordered by (time, item), with
- * each event's weight (its type's weight, negated for negative feedback) and timestamp.
+ * How the engine makes and reloads one kind of candidate source, with the schema of its parameters
+ * (checked when a model is configured, trained and loaded: a typo names the parameter and the known ones).
+ * @example const popularityKind = defineSourceKind({ kind: 'popularity', params: POPULARITY_PARAMS, personalized: false, create: (p, ctx) => new PopularitySource({ ...p, name: ctx.name }), load: (dir) => PopularitySource.load(dir) })
  */
-export function userQuery(ds: Dataset, u: number): UserQuery {
-  return { user: u, ...ds.userHistory(u) };
+export interface SourceKind<S extends Schema = Schema> {
+  readonly kind: string;
+  readonly description: string;
+  readonly params: S;
+  /** False for sources that ignore the query's items (popularity, segments): not asked for similar items. */
+  readonly personalized: boolean;
+  /** Names of earlier stages this configuration reads (checked to exist before it; default none). */
+  dependsOn?(params: ParamsOf<S>): string[];
+  /** A fresh, unfitted source. */
+  create(params: ParamsOf<S>, ctx: StageContext): CandidateSource;
+  /** The source `save(dir)` wrote. */
+  load(dir: string, params: ParamsOf<S>, ctx: StageContext): Promise<CandidateSource>;
+}
+
+/** Keeps a kind's parameter types (`ParamsOf<S>`) while registries hold kinds of any schema. */
+export function defineSourceKind<const S extends Schema>(k: SourceKind<S>): SourceKind {
+  return k as unknown as SourceKind;
+}
+
+const EMPTY = { items: new Int32Array(0), scores: new Float32Array(0) };
+
+/** A fresh empty answer (sources with nothing to go on). */
+export function noCandidates(): ScoredItems {
+  return { items: EMPTY.items, scores: EMPTY.scores };
 }

@@ -112,7 +112,7 @@ type Base<S> = S extends { type: 'number' }
 /** The value of one spec: null where allowed, undefined where nothing fills it in. */
 export type ValueOf<S> = S extends { nullable: true }
   ? Base<S> | null
-  : S extends { type: 'boolean' | 'list' | 'object' | 'array' }
+  : S extends { type: 'boolean' | 'list' | 'object' | 'array' | 'record' }
     ? Base<S>
     : S extends { default: number | string | boolean | readonly unknown[] | object }
       ? Base<S>
@@ -122,6 +122,9 @@ export type ValueOf<S> = S extends { nullable: true }
 
 /** The checked, complete object a schema describes. */
 export type Infer<S extends Schema> = { -readonly [K in keyof S]: ValueOf<S[K]> };
+
+/** `Infer<S>` for a concrete schema; a plain record for the erased `Schema` (registries of kinds of any schema). */
+export type ParamsOf<S extends Schema> = Schema extends S ? Record<string, unknown> : Infer<S>;
 
 /** What a caller may give: any subset, nested objects partial too. */
 export type Given<S extends Schema> = { [K in keyof S]?: S[K] extends { type: 'object'; fields: infer F extends Schema } ? Given<F> | null : ValueOf<S[K]> | null };
@@ -146,6 +149,17 @@ export class ParamError extends Error {
     readonly field = problems[0]?.path ?? '',
   ) {
     super(problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join('; '));
+  }
+}
+
+/**
+ * One bad request value (`events[3].item`, `features.age`, `k`): a ParamError with a single problem.
+ * @example throw new InputError('k', 'must be an integer from 1 to 100, got 0')
+ */
+export class InputError extends ParamError {
+  override name = 'InputError';
+  constructor(field: string, message: string) {
+    super([{ path: field, message }]);
   }
 }
 

@@ -1,26 +1,17 @@
 /**
- * The HTTP service: a fastify app over one live Recommender, an event store, auth, metrics and
- * atomic model reload. Every handler reads the current Recommender once at its start and then runs
- * synchronously, so a reload (which swaps one reference) never changes the model under a request.
+ * The HTTP service: a fastify app over one Engine (the same request path `tandem evaluate` scores), the
+ * event log and the live state it feeds (the store layer), auth, metrics and atomic model reload.
+ * Writes go to the log first (durable before the reply), then to the live state and the serving
+ * engine, both idempotent by sequence number, so a reload that replays the log never counts an entry twice.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import {
-  builtinRegistry,
-  EngineInputError,
-  ModelDirError,
-  readModelDir,
-  Recommender,
-  tandemVersion,
-  UnknownEntityError,
-  type EventInput,
-  type FeatureRow,
-  type RecommenderOptions,
-  type StageRegistry,
-} from '../pipeline/index.ts';
+import { builtinRegistry, Engine, ModelDirError, readModelDir, tandemVersion, type EventInput, type RecommendResult, type StageRegistry } from '../pipeline/index.ts';
+import { InputError, ParamError } from '../schema/index.ts';
+import { openEventLog, openLiveState, StoreError, type EventLog, type LiveState, type LogEntry, type LogRecord } from '../store/index.ts';
+import { UnknownEntityError } from '../features/index.ts';
 import { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedError, UnprocessableError } from './errors.ts';
-import { EventStore } from './event-store.ts';
 import { Metrics } from './metrics.ts';
 import { dashboardPlugin } from './dashboard/index.ts';
 import { MAX_K, openApiDocument, ROUTES, type RouteSchema } from './schemas.ts';
@@ -30,18 +21,23 @@ export interface ServiceOptions {
   model: string;
   /** When set, write and admin routes require it (`Authorization: Bearer KEY` or `x-api-key: KEY`). */
   apiKey?: string | null;
-  /** SQLite file of the event log (default `tandem-events.db`; `:memory:` keeps nothing). */
-  eventsDb?: string;
+  /** The event log: `sqlite:FILE` (default `sqlite:tandem-events.db`), `sqlite::memory:` or `memory`. */
+  store?: string;
+  /** The live state: `memory` (default). */
+  live?: string;
+  /** Overrides the model's L1 -> L2 candidate count. */
+  candidates?: number;
   /** Largest request body in bytes (default 4 MiB). */
   bodyLimit?: number;
   registry?: StageRegistry;
-  recommender?: RecommenderOptions;
   /** fastify's logger (default off). */
   logger?: boolean;
 }
 
+/** The serving model and the live state built for it from the log. */
 interface Live {
-  rec: Recommender;
+  engine: Engine;
+  state: LiveState;
   /** The directory as configured or asked for, and what it resolved to when loaded. */
   dir: string;
   resolved: string;
@@ -58,9 +54,9 @@ export interface ReloadResult {
 /** A running service's handles (not yet listening: call `app.listen`). */
 export interface Service {
   app: FastifyInstance;
-  store: EventStore;
-  /** The model now serving. */
-  current(): { rec: Recommender; dir: string; resolved: string };
+  log: EventLog;
+  /** The model now serving and its live state. */
+  current(): { engine: Engine; state: LiveState; dir: string; resolved: string };
   /** Loads `dir` (default: the configured model) and swaps to it; throws ModelDirError and keeps the old one when it is broken. */
   reload(dir?: string): Promise<ReloadResult>;
   close(): Promise<void>;
@@ -90,7 +86,8 @@ function validationMessage(err: FastifyError, field: string): string {
 /** The one place errors become responses. */
 function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
-  if (err instanceof EngineInputError) return new BadRequestError(err.message, err.field);
+  if (err instanceof ParamError) return new BadRequestError(err.message, err.field);
+  if (err instanceof StoreError && err.code === 'invalid') return new BadRequestError(err.message, err.field);
   if (err instanceof UnknownEntityError) return new NotFoundError(err.message);
   if (err instanceof ModelDirError) return new UnprocessableError(`model refused, the previous one keeps serving: ${err.message}`);
   const fe = err as FastifyError;
@@ -120,12 +117,13 @@ function keyDigest(k: string): Buffer {
  */
 export async function createService(opts: ServiceOptions): Promise<Service> {
   const registry = opts.registry ?? builtinRegistry();
-  const store = new EventStore(opts.eventsDb ?? 'tandem-events.db');
+  const log = await openEventLog(opts.store ?? 'sqlite:tandem-events.db');
+  const liveUrl = opts.live ?? 'memory';
   const metrics = new Metrics();
   const version = await tandemVersion();
   const apiDigest = opts.apiKey ? keyDigest(opts.apiKey) : null;
 
-  const load = async (dir: string): Promise<Omit<Live, 'loadedAt'>> => {
+  const load = async (dir: string): Promise<{ engine: Engine; dir: string; resolved: string }> => {
     let resolved: string;
     try {
       resolved = await realpath(dir);
@@ -133,41 +131,53 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       throw new ModelDirError(`${dir}: no such model directory`);
     }
     const model = await readModelDir(resolved, registry);
-    return { rec: new Recommender(model, { maxK: MAX_K, ...(opts.recommender ?? {}) }), dir, resolved };
+    return { engine: new Engine(model, { maxK: MAX_K, candidates: opts.candidates }), dir, resolved };
   };
 
-  /** Replays the log since the model's creation into it; synchronous, so no write slips in between. */
-  const replay = (rec: Recommender): number => {
-    const since = Date.parse(rec.manifest.createdAt) / 1000;
-    let n = 0;
-    for (const e of store.since(since)) {
-      try {
-        switch (e.kind) {
-          case 'event':
-            rec.applyEvents(rec.checkEvents([{ user: e.user, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp }]));
-            break;
-          case 'item':
-            rec.upsertItem(e.item, rec.checkItemFeatures(e.features as FeatureRow));
-            break;
-          case 'delete-item':
-            if (rec.hasItem(e.item)) rec.deleteItem(e.item);
-            break;
-          case 'user':
-            rec.upsertUser(e.user, rec.checkUserFeatures(e.features as FeatureRow));
-            break;
-        }
-        n++;
-      } catch {
-        // an entry the new model cannot take (its item or feature is gone): skipped, counted
-        metrics.inc('tandem_replay_skipped_total', 'Logged entries a newly loaded model could not take.');
-      }
+  // users with events or features since the model, newest last: the dashboard's user search finds them
+  const recentUsers = new Set<string>();
+  const RECENT_USERS = 10_000;
+  /** Applies log entries to a model and its live state (both idempotent by seq). */
+  const applyTo = async (engine: Engine, state: LiveState, entries: readonly LogEntry[]): Promise<void> => {
+    await state.apply(entries);
+    for (const e of entries) {
+      if (e.kind !== 'event' && e.kind !== 'user') continue;
+      recentUsers.delete(e.user);
+      recentUsers.add(e.user);
+      if (recentUsers.size > RECENT_USERS) recentUsers.delete(recentUsers.values().next().value!);
     }
-    return n;
+    const before = engine.logState().skipped;
+    engine.applyEntries(entries);
+    const skipped = engine.logState().skipped - before;
+    // an entry the model cannot take (its item or feature is gone): skipped, counted
+    if (skipped > 0) metrics.inc('tandem_replay_skipped_total', 'Logged entries a newly loaded model could not take.', skipped);
+  };
+
+  /** A fresh live state for `engine`: the log replayed from the model's creation on. */
+  const replay = async (engine: Engine): Promise<{ state: LiveState; replayed: number }> => {
+    const state = await openLiveState(liveUrl);
+    const from = await log.seqBefore(Date.parse(engine.manifest.createdAt) / 1000);
+    let replayed = 0;
+    for await (const batch of log.scan(from)) {
+      await applyTo(engine, state, batch);
+      replayed += batch.length;
+    }
+    return { state, replayed };
+  };
+
+  /** Appends records to the log, then applies them to the model serving at that moment. */
+  const append = async (records: LogRecord[]): Promise<LogEntry[]> => {
+    const entries = await log.append(records);
+    // read `live` after the await: a reload may have swapped the model meanwhile (apply is idempotent)
+    const cur = live;
+    await applyTo(cur.engine, cur.state, entries);
+    return entries;
   };
 
   const first = await load(opts.model);
-  let live: Live = { ...first, loadedAt: Date.now() / 1000 };
-  let lastReplayed = replay(live.rec);
+  const firstReplay = await replay(first.engine);
+  let live: Live = { ...first, state: firstReplay.state, loadedAt: Date.now() / 1000 };
+  let lastReplayed = firstReplay.replayed;
   let reloading = false;
 
   const app = Fastify({
@@ -239,62 +249,61 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
 
   const splitIds = (s: string | undefined): string[] | undefined => (s ? s.split(',').map((x) => x.trim()).filter((x) => x !== '') : undefined);
 
-  route('GET /v1/users/:id/recommendations', (req) => {
-    const rec = live.rec;
+  const shape = (r: RecommendResult) => r.items.map((it) => ({ id: it.id, score: it.score, source: it.source, explanation: it.explanation.text, reasons: { foundBy: it.explanation.foundBy, rankedUpBy: it.explanation.rankedUpBy, adjustments: it.explanation.adjustments, fallback: it.explanation.fallback } }));
+
+  route('GET /v1/users/:id/recommendations', async (req) => {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: number; exclude?: string; category?: string };
-    const r = rec.recommendForUser(id, { k: q.k, exclude: splitIds(q.exclude), category: q.category });
-    return { user: id, modelVersion: rec.modelVersion, strategy: r.strategy, items: r.items };
+    const cur = live;
+    const state = await cur.state.user(id);
+    const r = cur.engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category });
+    return { user: id, modelVersion: cur.engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });
 
   route('POST /v1/recommendations', (req) => {
-    const rec = live.rec;
-    const b = req.body as { features?: FeatureRow; recent?: string[]; k?: number; exclude?: string[]; category?: string };
-    const r = rec.recommendAnonymous({ features: b.features, recent: b.recent }, { k: b.k, exclude: b.exclude, category: b.category });
-    return { modelVersion: rec.modelVersion, strategy: r.strategy, items: r.items };
+    const engine = live.engine;
+    const b = req.body as { features?: Record<string, unknown>; recent?: string[]; k?: number; exclude?: string[]; category?: string };
+    const r = engine.recommend({ features: b.features as never, recent: b.recent, k: b.k, exclude: b.exclude, category: b.category });
+    return { modelVersion: engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });
 
   route('GET /v1/items/:id/similar', (req) => {
-    const rec = live.rec;
+    const engine = live.engine;
     const { id } = req.params as { id: string };
     const q = req.query as { k?: number; category?: string };
-    const r = rec.similarItems(id, { k: q.k, category: q.category });
-    return { item: id, modelVersion: rec.modelVersion, strategy: r.strategy, items: r.items };
+    const r = engine.similarItems(id, { k: q.k, category: q.category });
+    return { item: id, modelVersion: engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });
 
-  route('POST /v1/events', (req) => {
-    const rec = live.rec;
+  route('POST /v1/events', async (req) => {
     const { events } = req.body as { events: EventInput[] };
-    const checked = rec.checkEvents(events); // the whole batch or nothing
-    store.appendEvents(checked.map((e) => ({ user: e.user, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp })));
-    rec.applyEvents(checked);
+    const checked = live.engine.checkEvents(events); // the whole batch or nothing
+    await append(checked.map((e) => ({ kind: 'event', user: e.user, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp })));
     metrics.inc('tandem_events_stored_total', 'Events stored in the event log.', checked.length);
-    return { stored: checked.length, modelVersion: rec.modelVersion };
+    return { stored: checked.length, modelVersion: live.engine.modelVersion };
   });
 
-  route('PUT /v1/items/:id', (req) => {
-    const rec = live.rec;
+  route('PUT /v1/items/:id', async (req) => {
     const { id } = req.params as { id: string };
-    const features = rec.checkItemFeatures((req.body as { features: FeatureRow }).features);
-    store.appendItem(id, features as Record<string, unknown>);
-    return { id, created: rec.upsertItem(id, features) };
+    const features = live.engine.checkItemFeatures((req.body as { features: unknown }).features);
+    const isNew = !live.engine.hasItem(id);
+    await append([{ kind: 'item', item: id, features: features as Record<string, unknown> }]);
+    return { id, created: isNew };
   });
 
-  route('DELETE /v1/items/:id', (req) => {
-    const rec = live.rec;
+  route('DELETE /v1/items/:id', async (req) => {
     const { id } = req.params as { id: string };
-    if (!rec.hasItem(id)) throw new NotFoundError(`unknown item '${id}'`);
-    store.appendItemDelete(id);
-    rec.deleteItem(id);
+    if (!live.engine.hasItem(id)) throw new NotFoundError(`unknown item '${id}'`);
+    await append([{ kind: 'delete-item', item: id }]);
     return { id, deleted: true };
   });
 
-  route('PUT /v1/users/:id', (req) => {
-    const rec = live.rec;
+  route('PUT /v1/users/:id', async (req) => {
     const { id } = req.params as { id: string };
-    const features = rec.checkUserFeatures((req.body as { features: FeatureRow }).features);
-    store.appendUser(id, features as Record<string, unknown>);
-    return { id, created: rec.upsertUser(id, features) };
+    const features = live.engine.checkUserFeatures((req.body as { features: unknown }).features);
+    const isNew = live.engine.userIndexOf(id) < 0 && (await live.state.user(id)) === null;
+    await append([{ kind: 'user', user: id, features: features as Record<string, unknown> }]);
+    return { id, created: isNew };
   });
 
   const reload = async (dir?: string): Promise<ReloadResult> => {
@@ -302,13 +311,15 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     reloading = true;
     try {
       const next = await load(dir ?? opts.model);
-      // from here to the swap nothing awaits: no request or event can land between replay and swap
-      const replayed = replay(next.rec);
-      const previousVersion = live.rec.modelVersion;
-      live = { ...next, loadedAt: Date.now() / 1000 };
+      const { state, replayed } = await replay(next.engine);
+      const previous = live;
+      live = { ...next, state, loadedAt: Date.now() / 1000 };
+      // entries appended while the replay ran went to the old model; the new one takes them now
+      for await (const batch of log.scan(await state.position())) await applyTo(next.engine, state, batch);
       lastReplayed = replayed;
+      await previous.state.close();
       metrics.inc('tandem_model_reloads_total', 'Successful model reloads.');
-      return { modelVersion: next.rec.modelVersion, previousVersion, model: next.resolved, replayed };
+      return { modelVersion: next.engine.modelVersion, previousVersion: previous.engine.modelVersion, model: next.resolved, replayed };
     } catch (err) {
       metrics.inc('tandem_model_reload_failures_total', 'Refused model reloads (the old model kept serving).');
       throw err;
@@ -323,37 +334,40 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   });
 
   route('GET /healthz', () => ({ status: 'ok' }));
-  route('GET /readyz', () => ({ ready: true, modelVersion: live.rec.modelVersion, items: live.rec.stats().items }));
+  route('GET /readyz', () => ({ ready: true, modelVersion: live.engine.modelVersion, items: live.engine.stats().items }));
   route(
     'GET /metrics',
-    (_req, reply) => {
-      const s = live.rec.stats();
+    async (_req, reply) => {
+      const cur = live;
+      const s = cur.engine.stats();
+      const st = await cur.state.stats();
       void reply.type('text/plain; version=0.0.4');
       return metrics.render([
         { name: 'tandem_index_items', help: 'Items that can be recommended (trained plus added, minus deleted).', value: s.items },
         { name: 'tandem_items_deleted', help: 'Items deleted since the model was loaded.', value: s.deletedItems },
         { name: 'tandem_model_trained_items', help: 'Items the model was trained on.', value: s.trainedItems },
-        { name: 'tandem_users_live', help: 'Users with events or features since the model was loaded.', value: s.liveUsers },
-        { name: 'tandem_events_applied', help: 'Events applied to the serving model (including replayed ones).', value: s.eventsApplied },
+        { name: 'tandem_users_live', help: 'Users with events or features since the model was loaded.', value: st.users },
+        { name: 'tandem_events_applied', help: 'Events applied to the serving model (including replayed ones).', value: s.eventsObserved },
         { name: 'tandem_replayed_entries', help: 'Logged entries replayed into the serving model when it was loaded.', value: lastReplayed },
-        { name: 'tandem_model_info', help: 'The serving model (value 1).', value: 1, labels: { version: live.rec.modelVersion, tandem: version } },
-        { name: 'tandem_model_loaded_timestamp_seconds', help: 'When the serving model was loaded.', value: live.loadedAt },
+        { name: 'tandem_model_info', help: 'The serving model (value 1).', value: 1, labels: { version: cur.engine.modelVersion, tandem: version } },
+        { name: 'tandem_model_loaded_timestamp_seconds', help: 'When the serving model was loaded.', value: cur.loadedAt },
       ]);
     },
     false,
   );
-  void app.register(dashboardPlugin, { current: () => live.rec, store });
+  void app.register(dashboardPlugin, { current: () => ({ engine: live.engine, state: live.state }), log, recentUsers: () => recentUsers });
   const doc = openApiDocument(ROUTES, version);
   route('GET /openapi.json', () => doc, false);
 
   return {
     app,
-    store,
-    current: () => ({ rec: live.rec, dir: live.dir, resolved: live.resolved }),
+    log,
+    current: () => ({ engine: live.engine, state: live.state, dir: live.dir, resolved: live.resolved }),
     reload,
     close: async () => {
       await app.close();
-      store.close();
+      await live.state.close();
+      await log.close();
     },
   };
 }

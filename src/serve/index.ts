@@ -3,8 +3,6 @@ export type { ReloadResult, Service, ServiceOptions } from './app.ts';
 export { createService } from './app.ts';
 export type { RunningServer, ServerOptions } from './server.ts';
 export { startServer } from './server.ts';
-export type { LogEntry, StoredEvent } from './event-store.ts';
-export { EventStore } from './event-store.ts';
 export { Metrics } from './metrics.ts';
 export { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedError, UnavailableError, UnprocessableError } from './errors.ts';
 export type { RouteSchema } from './schemas.ts';

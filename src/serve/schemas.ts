@@ -36,14 +36,27 @@ export const errorSchema: JsonSchema = {
   },
 };
 
+const reasons: JsonSchema = {
+  type: 'object',
+  description: 'the explanation as data',
+  required: ['foundBy', 'rankedUpBy', 'adjustments', 'fallback'],
+  properties: {
+    foundBy: { type: 'array', description: 'the sources that retrieved it, with their 1-based ranks, best first', items: { type: 'object', required: ['source', 'rank'], properties: { source: { type: 'string' }, rank: { type: 'integer' } } } },
+    rankedUpBy: { type: 'array', description: "the ranker features that raised its score most, with their contribution to the model's output", items: { type: 'object', required: ['feature', 'contribution'], properties: { feature: { type: 'string' }, contribution: { type: 'number' } } } },
+    adjustments: { type: 'array', description: 'business rules that multiplied its score (boosts, the value blend)', items: { type: 'object', required: ['rule', 'factor'], properties: { rule: { type: 'string' }, factor: { type: 'number' } } } },
+    fallback: { type: ['string', 'null'], description: 'why a fallback stage supplied it, or null' },
+  },
+};
+
 const recommendation: JsonSchema = {
   type: 'object',
-  required: ['id', 'score', 'source', 'explanation'],
+  required: ['id', 'score', 'source', 'explanation', 'reasons'],
   properties: {
     id: { type: 'string' },
     score: { type: 'number' },
     source: { type: 'string', description: 'the candidate source that ranked it best, or the fallback that supplied it' },
-    explanation: { type: 'string' },
+    explanation: { type: 'string', description: 'the reasons as one sentence' },
+    reasons,
   },
 };
 

@@ -39,9 +39,10 @@ before(async () => {
   const dataset = fixtureDataset();
   modelA = join(root, 'model-a');
   modelB = join(root, 'model-b');
-  await trainModel(modelA, { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 10 } }], holdout: 0 });
-  await trainModel(modelB, { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 20 } }], holdout: 0 });
-  server = await startServer({ model: modelA, port: 0, apiKey: KEY, eventsDb: join(root, 'events.db'), bodyLimit: 64 * 1024, log: () => {} });
+  const fallbacks = [{ kind: 'segments' }, { kind: 'content' }, { kind: 'popularity' }];
+  await trainModel(modelA, { dataset, registry, config: { sources: [{ kind: 'ease', params: { lambda: 10 } }], fallbacks }, holdout: 0 });
+  await trainModel(modelB, { dataset, registry, config: { sources: [{ kind: 'ease', params: { lambda: 20 } }], fallbacks }, holdout: 0 });
+  server = await startServer({ model: modelA, port: 0, apiKey: KEY, store: `sqlite:${join(root, 'events.db')}`, bodyLimit: 64 * 1024, log: () => {} });
 });
 
 after(async () => {
@@ -82,6 +83,10 @@ test('GET recommendations: shape, exclude, category, and bad parameters named', 
     assert.equal(typeof it.score, 'number');
     assert.equal(it.source, 'ease');
     assert.match(it.explanation, /found by ease/);
+    // the explanation as data: what found it, what raised it, which rules changed its score
+    assert.deepEqual(Object.keys(it.reasons), ['foundBy', 'rankedUpBy', 'adjustments', 'fallback']);
+    assert.equal(it.reasons.foundBy[0].source, 'ease');
+    assert.equal(it.reasons.fallback, null);
   }
   assert.ok(r.json.items.filter((x: { id: string }) => genreOf(x.id) === 2).length >= 4);
   const ex = await call('GET', `/v1/users/u2/recommendations?k=5&exclude=${r.json.items[0].id},${r.json.items[1].id}`);
@@ -100,6 +105,7 @@ test('GET recommendations: shape, exclude, category, and bad parameters named', 
   const cold = await call('GET', '/v1/users/nobody/recommendations?k=3');
   assert.equal(cold.json.strategy, 'popularity');
   assert.match(cold.json.items[0].explanation, /no history or known features/);
+  assert.equal(cold.json.items[0].reasons.fallback, cold.json.items[0].explanation);
 });
 
 test('POST recommendations for an anonymous user, with bad bodies named', async () => {
@@ -159,18 +165,19 @@ test('events: auth, durable storage, history updates at once, rejected batches c
   const top = (await call('GET', '/v1/users/u6/recommendations?k=3')).json.items[0].id;
   assert.equal((await call('POST', '/v1/events', { events: [{ user: 'u6', item: top }] }, { key: null })).status, 401);
   assert.equal((await call('POST', '/v1/events', { events: [{ user: 'u6', item: top }] }, { key: 'wrong' })).status, 401);
-  const before = server.service.store.countEvents();
+  const events = async (): Promise<number> => (await server.service.log.counts()).events;
+  const before = await events();
   const ok = await call('POST', '/v1/events', { events: [{ user: 'u6', item: top, type: 'purchase', timestamp: 1_800_000_000, value: 2 }] });
   assert.equal(ok.status, 200);
   assert.equal(ok.json.stored, 1);
-  assert.equal(server.service.store.countEvents(), before + 1);
+  assert.equal(await events(), before + 1);
   assert.ok(!(await call('GET', '/v1/users/u6/recommendations?k=10')).json.items.some((x: { id: string }) => x.id === top));
   const viaKeyHeader = await call('POST', '/v1/events', { events: [{ user: 'newbie', item: 'i3' }, { user: 'newbie', item: 'i7' }] }, { key: null, headers: { 'x-api-key': KEY } });
   assert.equal(viaKeyHeader.json.stored, 2);
   const nb = (await call('GET', '/v1/users/newbie/recommendations?k=4')).json;
   assert.equal(nb.strategy, 'personal');
   assert.ok(nb.items.filter((x: { id: string }) => genreOf(x.id) === 3).length >= 3);
-  const n = server.service.store.countEvents();
+  const n = await events();
   const cases: [unknown, string][] = [
     [{ events: [{ user: 'a', item: 'i1' }, { user: 'a', item: 'ghost' }] }, 'events[1].item'],
     [{ events: [{ user: 'a', item: 'i1', type: 'teleport' }] }, 'events[0].type'],
@@ -186,8 +193,10 @@ test('events: auth, durable storage, history updates at once, rejected batches c
     assert.equal(bad.json.error.field, field, bad.text);
   }
   assert.equal((await call('POST', '/v1/events', undefined, { raw: '{"events": [' })).status, 400);
-  assert.equal(server.service.store.countEvents(), n, 'nothing of a rejected batch is stored');
-  assert.equal(server.service.current().rec.stats().eventsApplied, 3);
+  assert.equal(await events(), n, 'nothing of a rejected batch is stored');
+  assert.equal(server.service.current().engine.stats().eventsObserved, 3);
+  const live = await server.service.current().state.user('newbie');
+  assert.deepEqual(live?.events.map((e) => e.item), ['i3', 'i7'], 'the live state holds the new events');
 });
 
 test('items and users: upsert makes an item recommendable, delete removes it at once', async () => {
@@ -255,13 +264,13 @@ test('reload: a good model swaps in with the live log replayed; a broken one is 
 
 test('a restarted service replays the event log into its model', async () => {
   const { createService } = await import('./index.ts');
-  const again = await createService({ model: modelA, eventsDb: join(root, 'events.db') });
+  const again = await createService({ model: modelA, store: `sqlite:${join(root, 'events.db')}` });
   try {
-    const rec = again.current().rec;
-    assert.equal(rec.recommendForUser('newbie', { k: 3 }).strategy, 'personal');
-    assert.equal(rec.recommendForUser('fresh-user', { k: 3 }).strategy, 'features');
-    assert.equal(rec.hasItem('new-1'), false, 'the deletion was replayed after the upsert');
-    assert.equal(rec.stats().eventsApplied, server.service.store.countEvents());
+    const { engine, state } = again.current();
+    assert.equal(engine.recommend({ user: 'newbie', live: await state.user('newbie'), k: 3 }).strategy, 'personal');
+    assert.equal(engine.recommend({ user: 'fresh-user', live: await state.user('fresh-user'), k: 3 }).strategy, 'features');
+    assert.equal(engine.hasItem('new-1'), false, 'the deletion was replayed after the upsert');
+    assert.equal(engine.stats().eventsObserved, (await server.service.log.counts()).events);
   } finally {
     await again.close();
   }

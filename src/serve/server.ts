@@ -32,7 +32,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log('SIGHUP: reloading the model');
     service.reload().then(
       (r) => log(`reloaded: ${r.previousVersion} -> ${r.modelVersion} (${r.model}, ${r.replayed} logged entries replayed)`),
-      (err: Error) => log(`reload refused, still serving ${service.current().rec.modelVersion}: ${err.message}`),
+      (err: Error) => log(`reload refused, still serving ${service.current().engine.modelVersion}: ${err.message}`),
     );
   };
   if (opts.reloadOnSighup !== false) process.on('SIGHUP', onHup);

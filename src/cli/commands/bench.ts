@@ -1,8 +1,8 @@
 import type { Command } from '../../schema/index.ts';
-import { benches } from '../benches.ts';
+import { benches } from '../../../bench/index.ts';
 import { helpText } from '../../schema/index.ts';
 
-/** `tandem bench <name>`: dispatches to the benchmarks registered in benches.ts (their code lives in bench/). */
+/** `tandem bench <name>`: dispatches to the benchmarks bench/index.ts lists. */
 export const benchCommand: Command = {
   name: 'bench',
   get summary() {

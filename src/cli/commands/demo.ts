@@ -45,7 +45,7 @@ async function assertPortFree(host: string, port: number): Promise<void> {
  */
 export async function serveDemoModel(model: DemoModel, opts: { port: number; host?: string; registry?: StageRegistry; log?: (line: string) => void }): Promise<RunningServer> {
   const log = opts.log ?? ((l: string) => console.log(l));
-  const s = await startServer({ model: model.dir, port: opts.port, host: opts.host ?? '127.0.0.1', eventsDb: `${model.dir}.events.db`, registry: opts.registry, log });
+  const s = await startServer({ model: model.dir, port: opts.port, host: opts.host ?? '127.0.0.1', store: `sqlite:${model.dir}.events.db`, registry: opts.registry, log });
   const user = model.exampleUsers[0] ?? 'u1';
   log('');
   log(`Serving ${model.dir} (model ${model.modelVersion}) at ${s.url}`);

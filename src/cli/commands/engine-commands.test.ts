@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { readModelDir, builtinRegistry } from '../../pipeline/index.ts';
+import { readModelDir, builtinRegistry, Engine } from '../../pipeline/index.ts';
 import { trainCommand } from './train.ts';
 import { recommendCommand } from './recommend.ts';
 
@@ -28,14 +28,15 @@ test('tandem train --config writes a model that tandem recommend reads (every fe
   const root = await mkdtemp(join(tmpdir(), 'tandem-cli-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const out = join(root, 'shop-model');
-  const tr = await capture(() => trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', out, '--holdout', '0', '--stages', 'ease', '--json']));
+  const tr = await capture(() => trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', out, '--holdout', '0', '--stages', 'ease', '--ranker', 'none', '--json']));
   assert.equal(tr.code, 0);
   const summary = JSON.parse(tr.out);
   assert.deepEqual(summary.stages, ['ease']);
   const model = await readModelDir(out, builtinRegistry());
   const kinds = model.dataset.items.columns.map((c) => c.kind).sort();
   assert.deepEqual(kinds, ['categorical', 'multi-categorical', 'numeric', 'text', 'vector']);
-  assert.equal(model.manifest.business.categoryFeature, 'category');
+  const engine = new Engine(model);
+  assert.equal(engine.catalog.columns[engine.business.categoryCol].name, 'category', 'the first categorical column by default');
   const rec = await capture(() => recommendCommand.run(['--model', out, '--user', 'u1', '-k', '2', '--json']));
   assert.equal(rec.code, 0);
   const r = JSON.parse(rec.out);
@@ -44,19 +45,30 @@ test('tandem train --config writes a model that tandem recommend reads (every fe
   const table = await capture(() => recommendCommand.run(['--model', out, '--user', 'stranger', '-k', '2']));
   assert.match(table.out, /user stranger: popularity/);
   await assert.rejects(recommendCommand.run(['--model', out]), /either --user ID or --item ID --similar/);
-  await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', out, '--holdout', '0']), /already exists/);
+  await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', out, '--holdout', '0', '--stages', 'ease', '--ranker', 'none']), /already exists/);
+  // a typo in the engine configuration stops the command before any fit, naming the parameter
+  await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', join(root, 'y'), '--param', 'candidats=5']), /candidats: pipeline 'two-stage' parameter unknown parameter.*did you mean 'candidates'/);
+  await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', join(root, 'y'), '--ranker', 'dcn']), /ranker\.kind: unknown ranker kind 'dcn'/);
 });
 
-test('tandem train --synthetic', async (t) => {
+test('tandem train with no ranker flag trains the two-stage engine: its sources, the GBDT ranker, held-out metrics', async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'tandem-cli-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const out = join(root, 'synth');
-  const tr = await capture(() => trainCommand.run(['--synthetic', '--users', '300', '--items', '200', '--interactions', '6000', '--stages', 'ease', '--out', out, '--json']));
+  const tr = await capture(() => trainCommand.run(['--synthetic', '--users', '300', '--items', '200', '--interactions', '6000', '--param', 'twoTowerEpochs=2', '--out', out, '--json']));
   assert.equal(tr.code, 0);
   const s = JSON.parse(tr.out);
+  assert.deepEqual(s.stages, ['ease', 'ease-h10', 'two-tower']);
+  assert.deepEqual(s.fallbacks, ['segments', 'content', 'popularity']);
+  assert.equal(s.ranker, 'gbdt');
+  assert.equal(s.candidates, 200);
   assert.ok(s.metrics['recall@100'] > 0, JSON.stringify(s.metrics));
   const model = await readModelDir(out, builtinRegistry());
   assert.equal(model.manifest.data.items, 200);
+  assert.ok(model.ranker, 'the model directory holds the ranker');
+  const r = new Engine(model).recommend({ user: model.dataset.users.ids.values[3], k: 5 });
+  assert.equal(r.strategy, 'personal');
+  assert.ok(r.items.every((x) => x.explanation.rankedUpBy.length > 0 || x.explanation.fallback !== null), 'the ranker explains its items');
   assert.deepEqual(model.manifest.parameters.source, { synthetic: { users: 300, items: 200, interactions: 6000, seed: 42 } });
   await assert.rejects(trainCommand.run(['--synthetic', '--dataset', 'movielens-100k', '--out', join(root, 'x')]), /exactly one of/);
 });

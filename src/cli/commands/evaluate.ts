@@ -2,6 +2,7 @@ import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import {
   DEFAULT_TABLE_METRICS,
+  engineRecommender,
   formatResultsTable,
   listPipelines,
   loadEvaluationData,
@@ -34,7 +35,7 @@ export const dataOptions = {
 const options = {
   ...dataOptions,
   pipelines: { type: 'list', of: 'string', description: 'pipelines to evaluate, comma-separated', default: ['popularity', 'itemknn'] },
-  param: { type: 'list', of: 'string', description: 'pipeline parameters as NAME.KEY=VALUE, comma-separated (itemknn.neighbours=200)' },
+  param: { type: 'list', of: 'string', description: 'pipeline parameters as NAME.KEY=VALUE, comma-separated (itemknn.neighbours=200,two-stage.sources=two-tower,itemknn)' },
   tune: { type: 'boolean', description: 'let every pipeline that can pick its settings on a validation split of train' },
   threads: { type: 'number', description: 'worker threads a pipeline may use', default: Math.max(1, Math.min(2, availableParallelism())) },
   ks: { type: 'list', of: 'number', description: 'cutoffs K of the metrics', default: [10, 20, 50, 100] },
@@ -56,12 +57,20 @@ export function dataSourceFromFlags(o: { dataset?: string; data?: string; config
 
 /** `--param itemknn.neighbours=200,popularity.halfLifeDays=30` as per-pipeline parameter objects. */
 export function parsePipelineParams(list: readonly string[], pipelines: readonly string[]): Record<string, Record<string, unknown>> {
-  const out: Record<string, Record<string, unknown>> = {};
+  const out: Record<string, Record<string, string>> = {};
+  let last: [string, string] | null = null;
   for (const item of list) {
     const m = /^([a-z][a-z0-9-]*)\.([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(item);
-    if (!m) throw new UsageError(`--param '${item}': expected NAME.KEY=VALUE, as in itemknn.neighbours=200`);
+    if (!m) {
+      // a piece without NAME.KEY= continues the previous value (a list: two-stage.sources=two-tower,itemknn)
+      if (!last) throw new UsageError(`--param '${item}': expected NAME.KEY=VALUE, as in itemknn.neighbours=200`);
+      const [n, k] = last;
+      out[n][k] = out[n][k] === '' ? item : `${out[n][k]},${item}`;
+      continue;
+    }
     if (!pipelines.includes(m[1])) throw new UsageError(`--param '${item}': pipeline '${m[1]}' is not among --pipelines (${pipelines.join(', ')})`);
     (out[m[1]] ??= {})[m[2]] = m[3];
+    last = [m[1], m[2]];
   }
   return out;
 }
@@ -102,7 +111,7 @@ export const evaluateCommand: Command = {
       maxUsers: o['max-users'],
       auc: o.auc,
       log,
-      onFitted: rep ? (name, p) => rep.add(name, (q, n, ex) => p.recommend(q, n, ex)) : undefined,
+      onFitted: rep ? (name, engine) => rep.add(name, engineRecommender(engine, train)) : undefined,
     });
     console.log(formatResultsTable(report.results, o.auc ? [...DEFAULT_TABLE_METRICS, 'auc'] : DEFAULT_TABLE_METRICS));
     console.log(`(${report.dataset.evalUsers} test users; ${report.dataset.items} items ranked per user, minus each user's training items)`);

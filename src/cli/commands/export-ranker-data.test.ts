@@ -34,7 +34,7 @@ test('export-ranker-data writes LibSVM with qid groups, CSV with named columns, 
     const lines: string[] = [];
     console.log = (...a: unknown[]) => void lines.push(a.join(' '));
     console.error = () => {};
-    const code = await exportRankerDataCommand.run(['--config', join(dir, 'chains.json'), '--out', out, '--sources', '', '--candidates', '20', '--valid-fraction', '0.2']);
+    const code = await exportRankerDataCommand.run(['--config', join(dir, 'chains.json'), '--out', out, '--param', 'sources=,validFraction=0.2', '--candidates', '20']);
     console.log = log;
     console.error = err;
     assert.equal(code, 0);
@@ -60,7 +60,7 @@ test('export-ranker-data writes LibSVM with qid groups, CSV with named columns, 
     const valid = (await readFile(join(out, 'valid.libsvm'), 'utf8')).trim().split('\n');
     assert.equal(valid.length, summary.validRows);
     assert.match(valid[0], new RegExp(`^[01] qid:${summary.trainGroups} `), 'valid qids continue after train');
-    await assert.rejects(exportRankerDataCommand.run(['--out', out]), /--dataset NAME --data DIR, or --config FILE/);
+    await assert.rejects(exportRankerDataCommand.run(['--out', out]), /give exactly one of --config FILE, --dataset NAME --data DIR/);
   } finally {
     console.log = log;
     console.error = err;

@@ -1,13 +1,15 @@
 import { startServer } from '../../serve/index.ts';
-import { parseArgs, type OptionDefs } from '../../schema/index.ts';
-import type { Command } from '../../schema/index.ts';
+import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
 
 const options = {
   model: { type: 'string', description: 'model directory (a symlink lets SIGHUP / reload pick up a newer one)', required: true },
   port: { type: 'number', description: 'TCP port (0: any free one)', default: 8080 },
   host: { type: 'string', description: 'address to bind', default: '127.0.0.1' },
   'api-key': { type: 'string', description: 'key required by write and admin routes (or env TANDEM_API_KEY)' },
-  'events-db': { type: 'string', description: 'SQLite file of the event log', default: 'tandem-events.db' },
+  store: { type: 'string', description: 'the event log: sqlite:FILE, sqlite::memory: or memory (default sqlite:tandem-events.db)' },
+  'events-db': { type: 'string', description: 'SQLite file of the event log (the same as --store sqlite:FILE)' },
+  live: { type: 'string', description: 'the live state (recent histories, user features): memory', default: 'memory' },
+  candidates: { type: 'number', integer: true, min: 1, description: "the L1 -> L2 candidate count (default: the model's, from its manifest)" },
   'body-limit': { type: 'number', description: 'largest request body in bytes', default: 4194304 },
   log: { type: 'boolean', description: 'log every request (fastify logger)' },
 } satisfies OptionDefs;
@@ -16,14 +18,16 @@ const options = {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a model directory over HTTP (recommendations, events, reload)',
-  usage: 'tandem serve --model DIR [--port 8080] [--api-key KEY] [--events-db FILE]',
+  usage: 'tandem serve --model DIR [--port 8080] [--api-key KEY] [--store sqlite:FILE] [--candidates N]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
     const apiKey = o['api-key'] ?? process.env.TANDEM_API_KEY ?? null;
-    const s = await startServer({ model: o.model, port: o.port, host: o.host, apiKey, eventsDb: o['events-db'], bodyLimit: o['body-limit'], logger: o.log });
+    if (o.store && o['events-db']) throw new UsageError('give --store or --events-db, not both');
+    const store = o.store ?? `sqlite:${o['events-db'] ?? 'tandem-events.db'}`;
+    const s = await startServer({ model: o.model, port: o.port, host: o.host, apiKey, store, live: o.live, candidates: o.candidates, bodyLimit: o['body-limit'], logger: o.log });
     const cur = s.service.current();
-    console.error(`tandem serve: model ${cur.rec.modelVersion} (${cur.resolved}), ${cur.rec.stats().items} items, events in ${o['events-db']}${apiKey ? ', API key required for writes' : ''}`);
+    console.error(`tandem serve: model ${cur.engine.modelVersion} (${cur.resolved}), ${cur.engine.stats().items} items, ${cur.engine.candidateCount} candidates per source, ranker ${cur.engine.config.ranker?.kind ?? 'none'}, events in ${store}${apiKey ? ', API key required for writes' : ''}`);
     console.log(`listening on ${s.url}`);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {

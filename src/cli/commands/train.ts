@@ -1,81 +1,129 @@
-import { generateSynthetic, loadConfigFile, loadDataset, resolvePreset, type Dataset } from '../../data/index.ts';
-import { builtinRegistry, trainModel } from '../../pipeline/index.ts';
-import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
-import type { Command } from '../../schema/index.ts';
+import { readFile } from 'node:fs/promises';
+import { generateSynthetic, loadConfigFile, loadDataset, loadTrainTest, resolvePreset, type Dataset } from '../../data/index.ts';
+import { builtinRegistry, checkEngineConfig, engineConfigFromFlags, listPipelines, trainModel } from '../../pipeline/index.ts';
+import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
+
+/** The flags that name an engine configuration: shared by train and export-ranker-data. */
+export const engineOptions = {
+  engine: { type: 'string', description: 'an engine configuration (JSON: sources, fallbacks, ranker, candidates, business); checked, typos named' },
+  pipeline: { type: 'string', description: 'the named pipeline whose configuration to train (tandem evaluate runs the same names)', default: 'two-stage' },
+  param: { type: 'list', of: 'string', description: "the pipeline's parameters as KEY=VALUE, comma-separated (candidates=300,easeLambda=250)" },
+  stages: { type: 'list', of: 'string', description: "candidate source kinds to use instead of the pipeline's (ease, itemknn, two-tower, popularity, segments, content)" },
+  ranker: { type: 'string', description: "the L2 ranker kind (gbdt), or 'none' for the fused L1 order; default: the pipeline's (gbdt for two-stage)" },
+  candidates: { type: 'number', integer: true, min: 1, description: 'the L1 -> L2 candidate count (candidates per source)' },
+  seed: { type: 'number', integer: true, min: 0, description: 'random seed (synthetic data, every fit; the same default as tandem evaluate)', default: 42 },
+  threads: { type: 'number', integer: true, min: 1, description: 'threads for the fits that use them (GBDT; the two-tower when its threads parameter is null)', default: 2 },
+} satisfies OptionDefs;
 
 const options = {
   config: { type: 'string', description: 'dataset config file (JSON)' },
   dataset: { type: 'string', description: 'built-in dataset preset (movielens-100k, movielens-latest)' },
   data: { type: 'string', description: 'directory holding the preset\u2019s files' },
+  train: { type: 'string', description: "train on this interactions file only (a benchmark's train side) instead of the dataset's whole log" },
   synthetic: { type: 'boolean', description: 'train on the built-in synthetic dataset' },
   users: { type: 'number', description: 'synthetic users', default: 5000 },
   items: { type: 'number', description: 'synthetic items', default: 3000 },
   interactions: { type: 'number', description: 'synthetic interactions', default: 250000 },
-  seed: { type: 'number', description: 'synthetic seed', default: 42 },
   out: { type: 'string', description: 'model directory to write (must not exist)', required: true },
-  stages: { type: 'list', of: 'string', description: 'candidate sources to fit, in order (default: every built-in kind that suits the catalog)' },
-  ranker: { type: 'string', description: 'L2 ranker kind to train on the merged candidates (gbdt); none by default' },
-  holdout: { type: 'number', description: 'share of each user\u2019s latest interactions held out for evaluation (0: none)', default: 0.2 },
-  'eval-users': { type: 'number', description: 'evaluate on at most this many users', default: 2000 },
+  ...engineOptions,
+  holdout: { type: 'number', min: 0, max: 0.99, description: 'share of each user\u2019s latest interactions held out for evaluation (0: none)', default: 0.2 },
+  'eval-users': { type: 'number', integer: true, min: 1, description: 'evaluate on at most this many users', default: 2000 },
   'category-feature': { type: 'string', description: 'item feature that category= filters on (default: the first categorical one)' },
   'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping' },
   json: { type: 'boolean', description: 'print the manifest summary as JSON' },
 } satisfies OptionDefs;
 
-/** The dataset the flags name: a config file, a preset, or the synthetic generator. */
-export async function datasetFromFlags(o: { config?: string; dataset?: string; data?: string; synthetic?: boolean; users: number; items: number; interactions: number; seed: number; 'skip-bad-rows'?: boolean }): Promise<Dataset> {
+/** The dataset the flags name: a config file, a preset (optionally only a train file of it), or the synthetic generator. */
+export async function datasetFromFlags(o: { config?: string; dataset?: string; data?: string; train?: string; synthetic?: boolean; users: number; items: number; interactions: number; seed: number; 'skip-bad-rows'?: boolean }): Promise<Dataset> {
   const chosen = [o.config ? 1 : 0, o.dataset ? 1 : 0, o.synthetic ? 1 : 0].reduce((a, b) => a + b, 0);
   if (chosen !== 1) throw new UsageError('give exactly one of --config FILE, --dataset NAME --data DIR, or --synthetic');
   if (o.synthetic) {
+    if (o.train) throw new UsageError('--train reads a file of a dataset config or preset, not of the synthetic data');
     return generateSynthetic({ users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
   }
   const config = o.config ? await loadConfigFile(o.config) : resolvePreset(o.dataset!, o.data ?? (() => { throw new UsageError('--dataset needs --data DIR'); })());
-  const { dataset, report } = await loadDataset(config, { skipBadRows: o['skip-bad-rows'] });
+  const opts = { skipBadRows: o['skip-bad-rows'] };
+  if (o.train) {
+    // the train file alone: its test side is never read (the same file stands in for it)
+    const { train, report } = await loadTrainTest(config, o.train, o.train, opts);
+    for (const f of report.files) if (f.skipped > 0) console.error(`${f.path}: skipped ${f.skipped} bad rows`);
+    return train;
+  }
+  const { dataset, report } = await loadDataset(config, opts);
   for (const f of report.files) if (f.skipped > 0) console.error(`${f.path}: skipped ${f.skipped} bad rows`);
   return dataset;
 }
 
-/** Source kinds to fit by default: every built-in one, but EASE is dense (items^2), so only on catalogs it can hold. */
-function defaultStages(ds: Dataset, known: string[]): string[] {
-  const out: string[] = [];
-  for (const k of ['two-tower', 'itemknn', 'item-to-item', 'popularity']) if (known.includes(k)) out.push(k);
-  if (known.includes('ease') && ds.numItems <= 20000) out.unshift('ease');
+/**
+ * `KEY=VALUE,KEY=VALUE` as an object (values stay text: the pipeline's schema converts them). A piece
+ * without `=` continues the previous value, so list values need no quoting: `sources=two-tower,itemknn,candidates=300`.
+ * @example keyValues(['sources=two-tower', 'itemknn', 'candidates=300'], '--param') // { sources: 'two-tower,itemknn', candidates: '300' }
+ */
+export function keyValues(list: readonly string[], flag: string): Record<string, unknown> {
+  const out: Record<string, string> = {};
+  let last: string | null = null;
+  for (const item of list) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(item);
+    if (m) {
+      out[(last = m[1])] = m[2];
+      continue;
+    }
+    if (last === null) throw new UsageError(`${flag} '${item}': expected KEY=VALUE, as in candidates=300`);
+    out[last] = out[last] === '' ? item : `${out[last]},${item}`;
+  }
   return out;
 }
 
-/** `tandem train`: fit the engine's stages, evaluate on a held-out slice, write a model directory. */
+/** The engine configuration the flags name (see `engineOptions`). */
+export async function engineConfigOfFlags(o: { engine?: string; pipeline: string; param: string[]; stages: string[]; ranker?: string; candidates?: number; 'category-feature'?: string }, train: Dataset): Promise<Record<string, unknown>> {
+  const known = listPipelines().map((p) => p.name);
+  if (!known.includes(o.pipeline)) throw new UsageError(`--pipeline: unknown pipeline '${o.pipeline}' (known: ${known.join(', ')})`);
+  let engine: Record<string, unknown> | undefined;
+  if (o.engine) {
+    try {
+      engine = JSON.parse(await readFile(o.engine, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new UsageError(`--engine ${o.engine}: ${(err as Error).message}`);
+    }
+  }
+  const c = engineConfigFromFlags({ engine, pipeline: o.engine ? undefined : o.pipeline, params: keyValues(o.param, '--param'), stages: o.stages, ranker: o.ranker, candidates: o.candidates }, train) as Record<string, unknown>;
+  if (o['category-feature']) c.business = { ...((c.business as Record<string, unknown>) ?? {}), categoryFeature: o['category-feature'] };
+  // checked here, before any fit: a typo stops the command at once, naming the parameter
+  checkEngineConfig(c, builtinRegistry());
+  return c;
+}
+
+/** `tandem train`: fit the engine (two-stage by default), evaluate on a held-out slice, write a model directory. */
 export const trainCommand: Command = {
   name: 'train',
-  summary: 'train the engine on a dataset and write a model directory',
-  usage: 'tandem train (--config FILE | --dataset NAME --data DIR | --synthetic) --out DIR',
+  summary: 'train the engine (the two-stage pipeline unless told otherwise) on a dataset and write a model directory',
+  usage: 'tandem train (--config FILE | --dataset NAME --data DIR [--train FILE] | --synthetic) --out DIR [--ranker gbdt|none] [--engine FILE]',
   options,
   async run(argv) {
-    const { options: o } = parseArgs(argv, options);
+    const { options: o, positional } = parseArgs(argv, options);
+    if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
     const t0 = performance.now();
     const dataset = await datasetFromFlags(o);
     const s = dataset.summary();
     console.error(`dataset ${dataset.name}: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    const registry = builtinRegistry();
-    const known = [...registry.sources.keys()];
-    const stages = o.stages.length ? o.stages : defaultStages(dataset, known);
-    for (const st of stages) if (!registry.sources.has(st)) throw new UsageError(`--stages: unknown source '${st}' (known: ${known.join(', ')})`);
-    if (!(o.holdout >= 0 && o.holdout < 1)) throw new UsageError('--holdout must be in [0, 1)');
-    if (o.ranker && !registry.rankers.has(o.ranker)) throw new UsageError(`--ranker: unknown ranker '${o.ranker}' (known: ${[...registry.rankers.keys()].join(', ') || 'none'})`);
+    if (s.interactions === 0) throw new UsageError('the training data holds no interactions');
+    const config = await engineConfigOfFlags(o, dataset);
     const res = await trainModel(o.out, {
       dataset,
-      registry,
-      stages: stages.map((kind) => ({ kind })),
-      ranker: o.ranker ? { kind: o.ranker } : null,
+      config,
       holdout: o.holdout,
       evalUsers: o['eval-users'],
-      business: o['category-feature'] ? { categoryFeature: o['category-feature'] } : undefined,
-      parameters: { source: o.config ? { config: o.config } : o.dataset ? { dataset: o.dataset, data: o.data } : { synthetic: { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed } } },
+      seed: o.seed,
+      threads: o.threads,
+      parameters: { source: o.config ? { config: o.config } : o.dataset ? { dataset: o.dataset, data: o.data, train: o.train ?? null } : { synthetic: { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed } }, command: `tandem train ${argv.join(' ')}` },
       log: (l) => console.error(l),
     });
+    const c = res.manifest.config;
+    const stages = c.sources.map((x) => x.name);
     if (o.json) {
-      console.log(JSON.stringify({ model: o.out, modelVersion: res.manifest.modelVersion, stages, ranker: o.ranker ?? null, metrics: res.metrics, seconds: res.seconds }, null, 2));
+      console.log(JSON.stringify({ model: o.out, modelVersion: res.manifest.modelVersion, stages, fallbacks: c.fallbacks.map((x) => x.name), ranker: c.ranker?.kind ?? null, candidates: c.candidates, metrics: res.metrics, seconds: res.seconds }, null, 2));
     } else {
-      console.log(`model ${res.manifest.modelVersion} written to ${o.out} in ${res.seconds} s (stages: ${stages.join(', ') || 'none: popularity and feature fallbacks only'}; ranker: ${o.ranker ?? 'none'})`);
+      console.log(`model ${res.manifest.modelVersion} written to ${o.out} in ${res.seconds} s (sources: ${stages.join(', ')}; ranker: ${c.ranker?.kind ?? 'none'}; ${c.candidates} candidates per source)`);
       if (Object.keys(res.metrics).length) {
         console.log('held-out evaluation (latest interactions of each user):');
         for (const [k, v] of Object.entries(res.metrics)) console.log(`  ${k.padEnd(16)} ${v}`);

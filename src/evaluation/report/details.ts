@@ -6,7 +6,7 @@
  */
 import type { Dataset } from '../../data/index.ts';
 import { MetricAccumulator } from '../metrics.ts';
-import { historyQuery, relevantTestItems, sampleSorted, type Recommender } from '../protocol.ts';  // the same user sample as the protocol
+import { relevantTestItems, sampleSorted, type Recommender } from '../protocol.ts';  // the same user sample as the protocol
 
 export interface DetailOptions {
   /** Longest cutoff; curves run K = 1..maxK (default 100). */
@@ -132,7 +132,7 @@ export function pipelineDetails(name: string, train: Dataset, test: Dataset, rec
   const t0 = performance.now();
   for (let j = 0; j < users.length; j++) {
     const u = users[j];
-    const q = historyQuery(train, u);
+    const q = train.query(u);
     const exclude = new Set<number>(q.history);
     const a = rel.offsets[u];
     const b = rel.offsets[u + 1];

@@ -1,30 +1,40 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, writeFile, appendFile } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { UnknownEntityError } from '../../features/index.ts';
+import { defineRankerKind, RANKER_KINDS, type RankerModel } from '../../ranking/index.ts';
+import { buildSegments, matchSegments, PopularitySource, SOURCE_KINDS } from '../../retrieval/index.ts';
+import { InputError, ParamError, schema } from '../../schema/index.ts';
+import { checkEngineConfig, makeRegistry } from './config.ts';
+import { Engine, type LiveUserInput } from './engine.ts';
+import { fitEngine } from './fit.ts';
 import { fixtureDataset } from './fixture.ts';
-import { builtinRegistry } from './registry.ts';
-import { makeRegistry } from './stages.ts';
-import { readModelDir, readManifest, ModelDirError } from './model-dir.ts';
-import { Recommender } from './recommender.ts';
-import { trainModel } from './train.ts';
-import { EngineInputError, UnknownEntityError } from './errors.ts';
-import { buildSegments, matchSegments } from './segments.ts';
+import { ModelDirError, readManifest, readModelDir } from './model-dir.ts';
 import { packArrays, unpackArrays } from './pack.ts';
+import { builtinRegistry } from './registry.ts';
+import { trainModel } from './train.ts';
 
 const registry = builtinRegistry();
+const FALLBACKS = [{ kind: 'segments' }, { kind: 'content' }, { kind: 'popularity' }];
+const EASE = { sources: [{ kind: 'ease', params: { lambda: 10 } }], fallbacks: FALLBACKS };
 
-async function trained(t: { after: (fn: () => Promise<void>) => void }, opts: { holdout?: number } = {}) {
+async function trained(t: { after: (fn: () => Promise<void>) => void }, opts: { holdout?: number; config?: Record<string, unknown> } = {}) {
   const root = await mkdtemp(join(tmpdir(), 'tandem-engine-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const dataset = fixtureDataset();
   const dir = join(root, 'model');
-  const res = await trainModel(dir, { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 10 } }], holdout: opts.holdout ?? 0.2 });
+  const res = await trainModel(dir, { dataset, registry, config: opts.config ?? EASE, holdout: opts.holdout ?? 0.2 });
   return { root, dir, dataset, res };
 }
 
 const genreOf = (id: string): number => Number(id.slice(1)) % 4;
+
+/** A user's live state as the store hands it over: events in log order. */
+function liveOf(events: { item: string; type?: string }[], features: Record<string, unknown> | null = null): LiveUserInput {
+  return { events: events.map((e, i) => ({ item: e.item, type: e.type ?? 'view', value: 1, timestamp: 1_800_000_000 + i })), features };
+}
 
 test('pack round-trips typed arrays and rejects arrays outside the file', () => {
   const a = { x: Int32Array.of(1, -2, 3), y: Float64Array.of(0.5, NaN), z: Uint8Array.of(7), w: Float32Array.of(1.25) };
@@ -37,7 +47,7 @@ test('pack round-trips typed arrays and rejects arrays outside the file', () => 
   assert.throws(() => unpackArrays(index, bytes.subarray(0, 8), 'test.bin'), /test\.bin: array 'x'.*outside/);
 });
 
-test('segments: users sharing a feature value get that segment\'s favourites', () => {
+test("segments: users sharing a feature value get that segment's favourites", () => {
   const ds = fixtureDataset();
   const seg = buildSegments(ds, 10);
   const m = matchSegments(seg, { country: 'c2', age: 33 });
@@ -50,39 +60,67 @@ test('segments: users sharing a feature value get that segment\'s favourites', (
   assert.deepEqual(matchSegments(seg, { country: 'nowhere' }), []);
 });
 
-test('train writes a complete model directory that loads back; the evaluation beats chance', async (t) => {
+test('engine configurations are checked whole: each stage against its kind, typos named with the known parameters', () => {
+  const c = checkEngineConfig({ sources: [{ kind: 'ease' }, { name: 'ease-h10', kind: 'ease', params: { base: 'ease', halfLife: 10 } }], ranker: { kind: 'gbdt' } }, registry);
+  assert.equal(c.sources[0].name, 'ease');
+  assert.equal((c.sources[0].params as { lambda: number }).lambda, 500, 'defaults spelled out');
+  assert.equal((c.ranker!.params as { numLeaves: number }).numLeaves, 31);
+  assert.equal(c.candidates, 200);
+  const bad = (given: unknown, re: RegExp) => assert.throws(() => checkEngineConfig(given, registry), (e: Error) => e instanceof ParamError && re.test(e.message), re.source);
+  bad({ sources: [{ kind: 'ease', params: { lamda: 10 } }] }, /sources\[0\]\.params\.lamda: unknown parameter \(known: lambda, maxItems, halfLife, base\); did you mean 'lambda'\?/);
+  bad({ sources: [{ kind: 'itemknn', params: { neighbors: 50 } }] }, /sources\[0\]\.params\.neighbors: unknown parameter .*did you mean 'neighbours'/);
+  bad({ sources: [{ kind: 'mystery' }] }, /sources\[0\]\.kind: unknown source kind 'mystery' \(known: popularity, itemknn, ease, two-tower, segments, content\)/);
+  bad({ sources: [{ kind: 'ease' }, { kind: 'ease' }] }, /sources\[1\]\.name: 'ease' is already the name of sources\[0\]/);
+  bad({ sources: [{ kind: 'ease', params: { base: 'other' } }] }, /sources\[0\]\.params: needs stage 'other' before it/);
+  bad({ sources: [] }, /sources: must hold at least 1 entry/);
+  bad({ sources: [{ kind: 'ease' }], ranker: { kind: 'gbdt', params: { numLeafs: 3 } } }, /ranker\.params\.numLeafs: unknown parameter.*did you mean 'numLeaves'/);
+  bad({ sources: [{ kind: 'ease' }], ranker: { kind: 'dcn' } }, /ranker\.kind: unknown ranker kind 'dcn' \(known: gbdt\)/);
+  bad({ sources: [{ kind: 'ease' }], candidats: 5 }, /candidats: unknown parameter .*did you mean 'candidates'/);
+  bad({ sources: [{ kind: 'two-tower', params: { index: { kind: 'annoy' } } }] }, /sources\[0\]\.params\.index\.kind: 'annoy' is not one of auto, exact, hnsw/);
+});
+
+test('train writes a complete model directory that loads back; the held-out evaluation beats chance', async (t) => {
   const { dir, res, dataset } = await trained(t);
-  const m = await readManifest(dir);
+  const m = await readManifest(dir, registry);
   assert.equal(m.format, 'tandem-model');
   assert.equal(m.data.interactions, dataset.interactions.length);
-  assert.equal(m.stages[0].kind, 'ease');
-  assert.equal(m.business.categoryFeature, 'genre');
+  assert.deepEqual(m.stages.map((s) => s.kind), ['ease', 'segments', 'content', 'popularity']);
+  assert.equal(m.config.business.categoryFeature, null);
+  assert.equal(m.config.candidates, 200);
   assert.ok(res.metrics['recall@10'] > 0.3, `recall@10 ${res.metrics['recall@10']}`);
   assert.ok(Object.keys(m.files).includes('stages/ease/ease.json'));
   const parent = await readdir(join(dir, '..'));
   assert.deepEqual(parent.filter((f) => f.includes('tmp')), [], 'no temporary directory left behind');
   const model = await readModelDir(dir, registry);
-  assert.equal(model.sources.length, 1);
-  await assert.rejects(trainModel(dir, { dataset, registry, stages: [], holdout: 0 }), /already exists/);
+  assert.equal(model.stages.length, 4);
+  await assert.rejects(trainModel(dir, { dataset, registry, config: EASE, holdout: 0 }), /already exists/);
 });
 
-test('a broken model directory is refused with the file named', async (t) => {
+test('a broken model directory is refused with the file and the field named', async (t) => {
   const { root, dir } = await trained(t, { holdout: 0 });
-  const { cp } = await import('node:fs/promises');
+  const edit = (fn: (m: Record<string, any>) => void) => async (d: string) => {
+    const m = JSON.parse(await readFile(join(d, 'manifest.json'), 'utf8'));
+    fn(m);
+    await writeFile(join(d, 'manifest.json'), JSON.stringify(m));
+  };
   const cases: [string, (d: string) => Promise<void>, RegExp][] = [
     ['truncated', (d) => writeFile(join(d, 'data/items.bin'), Buffer.alloc(3)), /items\.bin: 3 bytes, the manifest says/],
-    ['corrupted', async (d) => {
-      const b = await readFile(join(d, 'data/interactions.bin'));
-      b[0] ^= 0xff;
-      await writeFile(join(d, 'data/interactions.bin'), b);
-    }, /interactions\.bin: checksum differs/],
+    [
+      'corrupted',
+      async (d) => {
+        const b = await readFile(join(d, 'data/interactions.bin'));
+        b[0] ^= 0xff;
+        await writeFile(join(d, 'data/interactions.bin'), b);
+      },
+      /interactions\.bin: checksum differs/,
+    ],
     ['no manifest', (d) => rm(join(d, 'manifest.json')), /manifest\.json: missing/],
     ['bad json', (d) => appendFile(join(d, 'manifest.json'), '}'), /manifest\.json: not valid JSON/],
-    ['unknown stage kind', async (d) => {
-      const m = JSON.parse(await readFile(join(d, 'manifest.json'), 'utf8'));
-      m.stages[0].kind = 'mystery';
-      await writeFile(join(d, 'manifest.json'), JSON.stringify(m));
-    }, /kind 'mystery'/],
+    ['unknown stage kind', edit((m) => (m.config.sources[0].kind = 'mystery')), /config\.sources\[0\]\.kind: unknown source kind 'mystery'/],
+    ['a typo in stage parameters', edit((m) => (m.config.sources[0].params = { lamda: 10 })), /manifest\.json: config\.sources\[0\]\.params\.lamda: unknown parameter \(known: lambda.*did you mean 'lambda'/],
+    ['a bad value', edit((m) => (m.config.candidates = 0)), /config\.candidates: 0 is outside \[1, inf\]/],
+    ['an older format', edit((m) => (m.formatVersion = 1)), /format version 1; this Tandem reads version 2/],
+    ['stages out of step', edit((m) => m.stages.pop()), /stages \[ease, segments, content\] do not match the configuration's/],
   ];
   for (const [name, damage, re] of cases) {
     const copy = join(root, name.replace(/ /g, '-'));
@@ -92,200 +130,222 @@ test('a broken model directory is refused with the file named', async (t) => {
   }
 });
 
-test('Recommender: known users get their genre, seen items excluded, live events take effect at once', async (t) => {
+test('known users get their genre, seen items never come back, live events count at once, filters hold', async (t) => {
   const { dir, dataset } = await trained(t, { holdout: 0 });
-  const rec = new Recommender(await readModelDir(dir, registry));
-  const r = rec.recommendForUser('u2', { k: 5 });
+  const engine = new Engine(await readModelDir(dir, registry));
+  const r = engine.recommend({ user: 'u2', k: 5 });
   assert.equal(r.strategy, 'personal');
   assert.equal(r.items.length, 5);
   assert.ok(r.items.filter((x) => genreOf(x.id) === 2).length >= 4, JSON.stringify(r.items));
-  assert.ok(r.items.every((x) => x.source === 'ease' && /found by ease #\d+/.test(x.explanation)));
+  assert.ok(r.items.every((x) => x.source === 'ease' && x.explanation.foundBy[0].source === 'ease' && /^found by ease #\d+/.test(x.explanation.text)));
   for (let i = 1; i < r.items.length; i++) assert.ok(r.items[i - 1].score >= r.items[i].score);
-  // the user's training items never come back
   const u = dataset.users.ids.get('u2');
-  const { offsets, rows } = dataset.byUser();
-  const seen = new Set<string>();
-  for (let j = offsets[u]; j < offsets[u + 1]; j++) seen.add(dataset.items.ids.values[dataset.interactions.item[rows[j]]]);
-  const all = rec.recommendForUser('u2', { k: 60 });
-  assert.ok(all.items.every((x) => !seen.has(x.id)));
-  // a new event on the top item: it disappears from the next answer
+  const seen = new Set(Array.from(dataset.userHistory(u).history, (it) => dataset.items.ids.values[it]));
+  assert.ok(engine.recommend({ user: 'u2', k: 60 }).items.every((x) => !seen.has(x.id)));
+  // a live event on the top item: it disappears from the next answer
   const top = r.items[0].id;
-  rec.applyEvents(rec.checkEvents([{ user: 'u2', item: top, type: 'purchase' }]));
-  assert.ok(!rec.recommendForUser('u2', { k: 5 }).items.some((x) => x.id === top));
-  // exclude and category filters
-  const ex = rec.recommendForUser('u2', { k: 5, exclude: [r.items[1].id] });
+  assert.ok(!engine.recommend({ user: 'u2', k: 5, live: liveOf([{ item: top, type: 'purchase' }]) }).items.some((x) => x.id === top));
+  const ex = engine.recommend({ user: 'u2', k: 5, exclude: [r.items[1].id, 'not-an-item'] });
   assert.ok(!ex.items.some((x) => x.id === r.items[1].id));
-  const cat = rec.recommendForUser('u2', { k: 6, category: 'g1' });
+  const cat = engine.recommend({ user: 'u2', k: 6, category: 'g1' });
   assert.equal(cat.items.length, 6);
   assert.ok(cat.items.every((x) => genreOf(x.id) === 1), JSON.stringify(cat.items));
-  assert.throws(() => rec.recommendForUser('u2', { k: 0 }), (e: Error) => e instanceof EngineInputError && e.field === 'k');
-  assert.throws(() => rec.recommendForUser('u2', { k: 101 }), EngineInputError);
+  assert.throws(() => engine.recommend({ user: 'u2', k: 0 }), (e: Error) => e instanceof InputError && e.field === 'k');
+  assert.throws(() => engine.recommend({ user: 'u2', k: 101 }), InputError);
 });
 
-test('Recommender: a new user with events becomes personal; unknown users fall back and say so', async (t) => {
+test('fallbacks are ordinary stages: new users get features, then popularity, and say why', async (t) => {
   const { dir } = await trained(t, { holdout: 0 });
-  const rec = new Recommender(await readModelDir(dir, registry));
-  const cold = rec.recommendForUser('stranger', { k: 5 });
+  const engine = new Engine(await readModelDir(dir, registry));
+  const cold = engine.recommend({ user: 'stranger', k: 5 });
   assert.equal(cold.strategy, 'popularity');
-  assert.match(cold.items[0].explanation, /popular overall; no history or known features/);
-  rec.upsertUser('stranger', rec.checkUserFeatures({ country: 'c3' }));
-  const feat = rec.recommendForUser('stranger', { k: 5 });
+  assert.equal(cold.items[0].source, 'popularity');
+  assert.match(cold.items[0].explanation.text, /popular overall; no history or known features/);
+  assert.equal(cold.items[0].explanation.fallback, cold.items[0].explanation.text);
+  const feat = engine.recommend({ user: 'stranger', k: 5, live: liveOf([], { country: 'c3' }) });
   assert.equal(feat.strategy, 'features');
-  assert.match(feat.items[0].explanation, /users sharing country=c3/);
+  assert.equal(feat.items[0].source, 'segments');
+  assert.match(feat.items[0].explanation.text, /users sharing country=c3/);
   assert.ok(feat.items.filter((x) => genreOf(x.id) === 3).length >= 4);
-  rec.applyEvents(rec.checkEvents([{ user: 'stranger', item: 'i1' }, { user: 'stranger', item: 'i5' }, { user: 'stranger', item: 'i9' }]));
-  const pers = rec.recommendForUser('stranger', { k: 5 });
+  const pers = engine.recommend({ user: 'stranger', k: 5, live: liveOf([{ item: 'i1' }, { item: 'i5' }, { item: 'i9' }]) });
   assert.equal(pers.strategy, 'personal');
   assert.ok(pers.items.filter((x) => genreOf(x.id) === 1).length >= 4, JSON.stringify(pers.items));
   assert.ok(!pers.items.some((x) => ['i1', 'i5', 'i9'].includes(x.id)));
-  const anon = rec.recommendAnonymous({ recent: ['i2', 'i6'] }, { k: 4 });
+  const anon = engine.recommend({ recent: ['i2', 'i6'], k: 4 });
   assert.equal(anon.strategy, 'personal');
   assert.ok(anon.items.filter((x) => genreOf(x.id) === 2).length >= 3);
-  assert.throws(() => rec.recommendAnonymous({ recent: ['nope'] }), (e: Error) => e instanceof EngineInputError && e.field === 'recent[0]');
-  assert.throws(() => rec.recommendAnonymous({ features: { planet: 'x' } }), (e: Error) => e instanceof EngineInputError && e.field === 'features.planet');
-  assert.throws(() => rec.recommendAnonymous({ features: { age: 'old' } }), (e: Error) => e instanceof EngineInputError && e.field === 'features.age');
+  assert.throws(() => engine.recommend({ recent: ['nope'] }), (e: Error) => e instanceof InputError && e.field === 'recent[0]');
+  assert.throws(() => engine.recommend({ features: { planet: 'x' } }), (e: Error) => e instanceof InputError && e.field === 'features.planet');
+  assert.throws(() => engine.recommend({ features: { age: 'old' } }), (e: Error) => e instanceof InputError && e.field === 'features.age');
 });
 
-test('Recommender: upserted items are recommendable, deleted items vanish at once, events are checked whole', async (t) => {
+test('upserted items are recommendable, deleted items vanish at once, events are checked whole', async (t) => {
   const { dir } = await trained(t, { holdout: 0 });
-  const rec = new Recommender(await readModelDir(dir, registry));
-  assert.equal(rec.upsertItem('fresh', rec.checkItemFeatures({ genre: ['g1'], price: 9 })), true);
-  assert.equal(rec.hasItem('fresh'), true);
-  // similar to a genre-1 item: the new one shares its genre
-  const sim = rec.similarItems('fresh', { k: 5 });
+  const engine = new Engine(await readModelDir(dir, registry));
+  assert.equal(engine.upsertItem('fresh', engine.checkItemFeatures({ genre: ['g1'], price: 9 })), true);
+  assert.equal(engine.hasItem('fresh'), true);
+  // similar to a genre-1 item the trained stages never saw: the content fallback
+  const sim = engine.similarItems('fresh', { k: 5 });
   assert.equal(sim.strategy, 'content');
-  assert.ok(sim.items.every((x) => genreOf(x.id) === 1));
+  assert.ok(sim.items.every((x) => genreOf(x.id) === 1), JSON.stringify(sim.items));
   // many users buy it: it becomes the most popular item for a cold user
-  const evs = [];
-  for (let u = 0; u < 30; u++) evs.push({ user: `new${u}`, item: 'fresh', type: 'purchase' });
-  rec.applyEvents(rec.checkEvents(evs));
-  assert.equal(rec.recommendForUser('cold', { k: 3 }).items[0].id, 'fresh');
-  assert.equal(rec.recommendForUser('cold', { k: 3, category: 'g1' }).items[0].id, 'fresh');
-  rec.deleteItem('fresh');
-  assert.ok(!rec.recommendForUser('cold', { k: 40 }).items.some((x) => x.id === 'fresh'));
-  const top = rec.recommendForUser('u1', { k: 1 }).items[0].id;
-  rec.deleteItem(top);
-  assert.ok(!rec.recommendForUser('u1', { k: 10 }).items.some((x) => x.id === top));
-  assert.throws(() => rec.deleteItem(top), UnknownEntityError);
-  assert.throws(() => rec.similarItems(top), UnknownEntityError);
-  const before = rec.stats().eventsApplied;
-  assert.throws(() => rec.checkEvents([{ user: 'a', item: 'i1' }, { user: 'a', item: 'zzz' }]), (e: Error) => e instanceof EngineInputError && e.field === 'events[1].item');
-  assert.throws(() => rec.checkEvents([{ user: 'a', item: 'i1', type: 'teleport' }]), /events\[0\]\.type: unknown event type 'teleport' \(known: view, purchase, dislike\)/);
-  assert.equal(rec.stats().eventsApplied, before, 'a rejected batch changes nothing');
-  const similar = rec.similarItems('i2', { k: 5 });
+  engine.observeEvents(engine.checkEvents(Array.from({ length: 30 }, (_, u) => ({ user: `new${u}`, item: 'fresh', type: 'purchase' }))));
+  assert.equal(engine.recommend({ user: 'cold', k: 3 }).items[0].id, 'fresh');
+  assert.equal(engine.recommend({ user: 'cold', k: 3, category: 'g1' }).items[0].id, 'fresh');
+  engine.deleteItem('fresh');
+  assert.ok(!engine.recommend({ user: 'cold', k: 40 }).items.some((x) => x.id === 'fresh'));
+  const top = engine.recommend({ user: 'u1', k: 1 }).items[0].id;
+  engine.deleteItem(top);
+  assert.ok(!engine.recommend({ user: 'u1', k: 10 }).items.some((x) => x.id === top));
+  assert.throws(() => engine.deleteItem(top), UnknownEntityError);
+  assert.throws(() => engine.similarItems(top), UnknownEntityError);
+  assert.throws(() => engine.checkEvents([{ user: 'a', item: 'i1' }, { user: 'a', item: 'zzz' }]), (e: Error) => e instanceof InputError && e.field === 'events[1].item');
+  assert.throws(() => engine.checkEvents([{ user: 'a', item: 'i1', type: 'teleport' }]), /events\[0\]\.type: unknown event type 'teleport' \(known: view, purchase, dislike\)/);
+  assert.throws(() => engine.checkEvents([{ user: 'a', item: 'i1', timestamp: 1e20 }]), /events\[0\]\.timestamp: must be seconds since the epoch, before 2100/);
+  const similar = engine.similarItems('i2', { k: 5 });
   assert.equal(similar.strategy, 'similar');
   assert.ok(similar.items.filter((x) => genreOf(x.id) === 2).length >= 4);
   assert.ok(!similar.items.some((x) => x.id === 'i2'));
 });
 
-test('the popular list kept up to date by events matches a fresh scan', async (t) => {
+test('applying log entries is idempotent by sequence number (a reload replay and a handler may both pass one)', async (t) => {
   const { dir } = await trained(t, { holdout: 0 });
-  const a = new Recommender(await readModelDir(dir, registry), { popularListSize: 10 });
-  a.recommendForUser('cold', { k: 10 }); // a scans now, then follows the events incrementally
+  const engine = new Engine(await readModelDir(dir, registry));
+  const entries = [
+    { seq: 3, received: 1, kind: 'item' as const, item: 'n1', features: { genre: ['g2'] } },
+    ...Array.from({ length: 20 }, (_, i) => ({ seq: 4 + i, received: 1, kind: 'event' as const, user: `x${i}`, item: 'n1', type: 'purchase', value: 1, timestamp: 1.8e9 })),
+    { seq: 30, received: 1, kind: 'item' as const, item: 'bad', features: { planet: 'x' } },
+  ];
+  assert.equal(engine.applyEntries(entries), 21);
+  assert.deepEqual(engine.logState(), { position: 30, skipped: 1 });
+  const once = engine.popularItems(3);
+  assert.equal(engine.applyEntries(entries), 0, 'the same entries again change nothing');
+  assert.deepEqual(engine.popularItems(3), once);
+  assert.equal(once[0].id, 'n1');
+});
+
+test("popularity's live order, kept by events without a scan, matches a fresh fit on the same events", () => {
+  const ds = fixtureDataset();
+  const live = new PopularitySource();
+  live.fit(ds);
   let seed = 5;
-  const evs = [];
   for (let i = 0; i < 400; i++) {
     seed = (seed * 1103515245 + 12345) % 2147483648;
-    evs.push({ user: `x${i % 17}`, item: `i${seed % 80}`, type: seed % 3 === 0 ? 'purchase' : 'view' });
-  }
-  for (let i = 0; i < evs.length; i += 7) {
-    a.applyEvents(a.checkEvents(evs.slice(i, i + 7)));
-    if (i % 98 === 0 || i + 7 >= evs.length) {
-      // reference: a fresh Recommender given the same events before its first (scanning) read
-      const b = new Recommender(await readModelDir(dir, registry), { popularListSize: 10 });
-      b.applyEvents(b.checkEvents(evs.slice(0, i + 7)));
-      assert.deepEqual(a.recommendForUser('cold', { k: 10 }).items, b.recommendForUser('cold', { k: 10 }).items, `after ${i + 7} events`);
+    const it = seed % 80;
+    live.observe(it, seed % 3 === 0 ? 3 : 1);
+    if (i % 97 === 0 || i === 399) {
+      // reference: the training counts plus these events, sorted from scratch
+      const counts = Float64Array.from(live.scores.subarray(0, 80));
+      const order = Array.from({ length: 80 }, (_, k) => k).sort((a, b) => counts[b] - counts[a] || a - b);
+      assert.deepEqual(Array.from(live.candidates({ user: -1, history: new Int32Array(0) }, 80).items), order, `after ${i + 1} events`);
     }
   }
 });
 
-test('the sources see only the latest maxHistory events, all of them stay excluded', async (t) => {
+test('the sources see only the latest maxHistory events; all of them stay excluded', async (t) => {
   const { dir } = await trained(t, { holdout: 0 });
-  const full = new Recommender(await readModelDir(dir, registry));
-  const capped = new Recommender(await readModelDir(dir, registry), { maxHistory: 2 });
+  const { dir: capDir } = await trained(t, { holdout: 0, config: { ...EASE, maxHistory: 2 } });
+  const full = new Engine(await readModelDir(dir, registry));
+  const capped = new Engine(await readModelDir(capDir, registry));
   // genre-0 history first, then two genre-3 events: the capped view sees only genre 3
-  const evs = ['i0', 'i4', 'i8', 'i12', 'i16', 'i20', 'i3', 'i7'].map((item) => ({ user: 'h', item }));
-  full.applyEvents(full.checkEvents(evs));
-  capped.applyEvents(capped.checkEvents(evs));
-  const a = full.recommendForUser('h', { k: 5 }).items;
-  const b = capped.recommendForUser('h', { k: 5 }).items;
+  const evs = ['i0', 'i4', 'i8', 'i12', 'i16', 'i20', 'i3', 'i7'].map((item) => ({ item }));
+  const a = full.recommend({ user: 'h', k: 5, live: liveOf(evs) }).items;
+  const b = capped.recommend({ user: 'h', k: 5, live: liveOf(evs) }).items;
   assert.ok(b.filter((x) => genreOf(x.id) === 3).length >= 4, JSON.stringify(b));
   assert.ok(a.filter((x) => genreOf(x.id) === 0).length >= 3, JSON.stringify(a));
   const seen = new Set(evs.map((e) => e.item));
-  assert.ok(capped.recommendForUser('h', { k: 40 }).items.every((x) => !seen.has(x.id)));
+  assert.ok(capped.recommend({ user: 'h', k: 40, live: liveOf(evs) }).items.every((x) => !seen.has(x.id)));
 });
 
-test('a ranker stage reorders the merged candidates and its top features reach the explanation', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'tandem-ranker-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
-  const { writeFile: wf, readFile: rf } = await import('node:fs/promises');
-  // ranks by the item's price feature: a known order to check the plumbing against
-  const priceRanker = (dataset: import('../../data/index.ts').Dataset, bias: number): import('./stages.ts').Ranker => {
-    const price = dataset.items.columns.find((c) => c.name === 'price') as { values: Float64Array };
-    return {
-      name: 'price',
-      rank(_q, c) {
-        const scores = new Float32Array(c.count);
-        const topFeatures = new Int32Array(c.count).fill(0);
-        for (let i = 0; i < c.count; i++) scores[i] = price.values[c.items[i]] + bias;
-        return { scores, topFeatures, topN: 1, featureNames: ['price'] };
-      },
-      save: (dir) => wf(join(dir, 'bias.json'), JSON.stringify(bias)),
-    };
-  };
-  let fitted = 0;
-  const kind: import('./stages.ts').RankerKind = {
-    kind: 'price',
-    async fit(train, makeSources) {
-      fitted++;
-      assert.equal(makeSources().length, 1, 'the ranker gets fresh L1 sources to fit on an earlier window');
-      return priceRanker(train, 0.5);
+/** A ranker model that scores by one feature column (known order), counting the contributions it is asked for. */
+function columnRankerKind(column: string, asked: number[]) {
+  const make = (names: readonly string[] | null, bias: number): RankerModel & { names: readonly string[] | null } => ({
+    kind: 'column',
+    names,
+    get nFeatures() {
+      return this.names!.length;
     },
-    load: async (dir, { dataset }) => priceRanker(dataset, JSON.parse(await rf(join(dir, 'bias.json'), 'utf8'))),
-  };
-  const reg = makeRegistry([...builtinRegistry().sources.values()], [kind]);
-  const dir = join(root, 'm');
-  await trainModel(dir, { dataset: fixtureDataset(), registry: reg, stages: [{ kind: 'ease', params: { lambda: 10 } }], ranker: { kind: 'price' }, holdout: 0.2 });
-  assert.equal(fitted, 2, 'fitted for the evaluation and again on all data');
-  const rec = new Recommender(await readModelDir(dir, reg));
-  const r = rec.recommendForUser('u2', { k: 8 }).items;
-  for (let i = 1; i < r.length; i++) assert.ok(r[i - 1].score >= r[i].score);
-  assert.equal(r[0].score, 5 + 6 + 0.5, 'the best price among the candidates, plus the saved bias');
-  assert.match(r[0].explanation, /found by ease #\d+; ranked up by price/);
-});
+    predict(x, n, out) {
+      const W = this.names!.length;
+      const f = this.names!.indexOf(column);
+      for (let i = 0; i < n; i++) out[i] = x[i * W + f] + bias;
+    },
+    contributions(_x, row, out) {
+      asked.push(row);
+      out.fill(0);
+      out[this.names!.indexOf(column)] = 1;
+    },
+    save: async (dir) => writeFile(join(dir, 'column.json'), JSON.stringify({ names, bias })),
+    summary: () => ({ column }),
+  });
+  return defineRankerKind({
+    kind: 'column',
+    description: 'scores by one feature column (a test fixture)',
+    params: schema({ bias: { type: 'number', default: 0.5, description: 'added to every score' } }),
+    train: async ({ train }, p) => make(train.featureNames, p.bias),
+    load: async (dir) => {
+      const j = JSON.parse(await readFile(join(dir, 'column.json'), 'utf8')) as { names: string[]; bias: number };
+      return make(j.names, j.bias);
+    },
+  });
+}
 
-test('a ranker may explain lazily: asked only for the k items returned', async (t) => {
-  const root = await mkdtemp(join(tmpdir(), 'tandem-ranker-'));
-  t.after(() => rm(root, { recursive: true, force: true }));
+test('a ranker model orders the merged candidates by its scores; contributions are asked for the k returned only', async (t) => {
   const asked: number[] = [];
-  const kind: import('./stages.ts').RankerKind = {
-    kind: 'lazy',
-    fit: async () => lazy,
-    load: async () => lazy,
-  };
-  const lazy: import('./stages.ts').Ranker = {
-    name: 'lazy',
-    rank(_q, c) {
-      return { scores: Float32Array.from(c.items.subarray(0, c.count), (it) => -it), featureNames: ['a', 'b'], explain: (i) => (asked.push(i), [1, 0]) };
-    },
-    save: async () => {},
-  };
-  const reg = makeRegistry([...builtinRegistry().sources.values()], [kind]);
+  const reg = makeRegistry(SOURCE_KINDS, [...RANKER_KINDS, columnRankerKind('i_price', asked)]);
+  const root = await mkdtemp(join(tmpdir(), 'tandem-ranker-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
   const dir = join(root, 'm');
-  await trainModel(dir, { dataset: fixtureDataset(), registry: reg, stages: [{ kind: 'ease', params: { lambda: 10 } }], ranker: { kind: 'lazy' }, holdout: 0 });
-  const rec = new Recommender(await readModelDir(dir, reg));
-  const r = rec.recommendForUser('u2', { k: 4 }).items;
-  assert.equal(asked.length, 4);
-  assert.ok(r.every((x) => /ranked up by b, a$/.test(x.explanation)));
-  for (let i = 1; i < r.length; i++) assert.ok(Number(r[i - 1].id.slice(1)) < Number(r[i].id.slice(1)), 'ordered by the ranker (smallest index first)');
+  await trainModel(dir, { dataset: fixtureDataset(), registry: reg, config: { ...EASE, ranker: { kind: 'column', params: { bias: 2 } } }, holdout: 0 });
+  const engine = new Engine(await readModelDir(dir, reg));
+  asked.length = 0;
+  const r = engine.recommend({ user: 'u2', k: 4 }).items;
+  assert.equal(asked.length, 4, 'explained lazily, for the returned items only');
+  for (let i = 1; i < r.length; i++) assert.ok(r[i - 1].score >= r[i].score);
+  assert.equal(r[0].score, 11 + 2, 'the best price among the candidates (5 + 6), plus the saved bias');
+  assert.deepEqual(r[0].explanation.rankedUpBy, [{ feature: 'i_price', contribution: 1 }]);
+  assert.match(r[0].explanation.text, /found by ease #\d+; ranked up by i_price/);
+  // the dashboard's L1 view: the same request without the ranker
+  const l1 = engine.recommend({ user: 'u2', k: 4, ranker: false }).items;
+  assert.notDeepEqual(l1.map((x) => x.id), r.map((x) => x.id));
+  assert.ok(l1.every((x) => x.explanation.rankedUpBy.length === 0));
 });
 
-test('a category the candidates miss is filled from popularity and says so', async (t) => {
+test('one source and no ranker: the L1 order is the final list', async (t) => {
   const { dir } = await trained(t, { holdout: 0 });
-  const rec = new Recommender(await readModelDir(dir, registry), { candidatesPerSource: 3 });
-  const r = rec.recommendForUser('u2', { k: 5, category: 'g1' });
+  const engine = new Engine(await readModelDir(dir, registry));
+  for (const user of ['u1', 'u2', 'u7', 'u33']) {
+    const final = engine.recommend({ user, k: 10 }).items.map((x) => x.id);
+    const l1 = engine.recommend({ user, k: 10, ranker: false }).items.map((x) => x.id);
+    assert.deepEqual(l1, final, user);
+    const trace = engine.trace({ user, k: 10 });
+    assert.equal(trace.rows, null);
+    assert.deepEqual(trace.result.items.map((x) => x.id), final);
+  }
+});
+
+test('a category the candidates cannot fill is filled from the fallbacks, which say so; the candidate count is one setting', async (t) => {
+  const { dir } = await trained(t, { holdout: 0, config: { ...EASE, candidates: 3 } });
+  const engine = new Engine(await readModelDir(dir, registry));
+  // 20 trained items of g1 (some seen by u2), and 15 new ones the trained sources cannot know
+  for (let i = 0; i < 15; i++) engine.upsertItem(`n${i}`, engine.checkItemFeatures({ genre: ['g1'] }));
+  const r = engine.recommend({ user: 'u2', k: 30, category: 'g1' });
   assert.equal(r.strategy, 'personal');
-  assert.equal(r.items.length, 5);
-  assert.ok(r.items.every((x) => genreOf(x.id) === 1));
-  assert.ok(r.items.some((x) => /filled from popularity: too few candidates in this category/.test(x.explanation)));
+  assert.equal(r.items.length, 30);
+  assert.ok(r.items.every((x) => x.id.startsWith('n') || genreOf(x.id) === 1));
+  const filled = r.items.filter((x) => x.explanation.fallback !== null);
+  assert.ok(filled.length >= 10, JSON.stringify(r.items.map((x) => x.explanation.text)));
+  assert.ok(filled.every((x) => /too few candidates/.test(x.explanation.fallback!)));
+  for (let i = 1; i < r.items.length; i++) assert.ok(r.items[i - 1].score >= r.items[i].score, 'fallback items score below ranked ones');
+  // the candidate count is one setting: the manifest's, overridable per engine (tandem serve --candidates)
+  assert.equal(engine.candidateCount, 3);
+  assert.equal(new Engine(await readModelDir(dir, registry), { candidates: 50 }).candidateCount, 50);
+});
+
+test('fitEngine in memory and the model directory read back answer the same', async (t) => {
+  const { dir, dataset } = await trained(t, { holdout: 0 });
+  const { model } = await fitEngine(dataset, EASE, registry);
+  const a = new Engine(model);
+  const b = new Engine(await readModelDir(dir, registry));
+  for (const user of ['u0', 'u5', 'stranger']) assert.deepEqual(a.recommend({ user, k: 20 }), b.recommend({ user, k: 20 }), user);
 });

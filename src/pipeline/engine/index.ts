@@ -1,13 +1,14 @@
-export type { BusinessRules, Candidates, EngineSource, FeatureRow, LiveHooks, Ranker, RankerKind, RankerOutput, SourceKind, StageRegistry } from './stages.ts';
-export { DEFAULT_BUSINESS, makeRegistry } from './stages.ts';
-export type { Model, ModelManifest, StageEntry } from './model-dir.ts';
+// The one engine: configuration, fitting, the request path, the model directory.
+export type { EngineConfig, EngineConfigInput, RankerStageConfig, StageConfig, StageRegistry } from './config.ts';
+export { ENGINE_PARAMS, RANKER_STAGE_PARAMS, RANKER_TRAINING_PARAMS, STAGE_PARAMS, checkEngineConfig, completeConfig, makeRegistry, stageDefaults } from './config.ts';
+export type { CheckedEvent, EngineOptions, EventInput, Explanation, LiveEventInput, LiveUserInput, Model, RecommendedItem, RecommendRequest, RecommendResult, RequestTrace, Strategy } from './engine.ts';
+export { Engine, MAX_EVENT_TIMESTAMP } from './engine.ts';
+export type { FitReport, RankerRows, RunSettings } from './fit.ts';
+export { fitEngine, fitStages, rankerTrainingRows, VALID_SPLIT } from './fit.ts';
+export type { ModelManifest, StageEntry } from './model-dir.ts';
 export { ModelDirError, MODEL_FORMAT, MODEL_FORMAT_VERSION, dataFingerprint, readManifest, readModelDir, tandemVersion, writeModelDir } from './model-dir.ts';
-export type { CheckedEvent, EventInput, RecommendedItem, RecommendOptions, RecommendResult, RecommenderOptions, Strategy } from './recommender.ts';
-export { Recommender } from './recommender.ts';
-export { EngineInputError, UnknownEntityError } from './errors.ts';
-export type { Segments } from './segments.ts';
-export { buildSegments } from './segments.ts';
-export type { StageConfig, TrainOptions, TrainResult } from './train.ts';
-export { evaluateRecommender, trainModel } from './train.ts';
-export { builtinRegistry, easeKind } from './registry.ts';
+export { builtinRegistry } from './registry.ts';
+export type { TrainOptions, TrainResult } from './train.ts';
+export { trainModel } from './train.ts';
+export { engineRecommender, scoreEngine } from './score.ts';
 export { fixtureDataset } from './fixture.ts';

@@ -1,36 +1,41 @@
 /**
- * The model directory: everything `serve` and `recommend` need, written whole or not at all.
+ * The model directory: everything `serve`, `recommend` and `evaluate --model` need, written whole or
+ * not at all.
  *
- *   DIR/manifest.json         versions, schema, parameters, metrics, data fingerprint, stages, file checksums
+ *   DIR/manifest.json         versions, data schema, the complete engine configuration, parameters,
+ *                             metrics, data fingerprint, stages, file checksums
  *   DIR/data/{users,items,interactions}.{json,bin}   vocabularies, feature columns, training interactions
- *   DIR/data/segments.{json,bin}                     feature-segment popularity (cold-start fallback)
- *   DIR/stages/<name>/        each candidate source's own artifacts (CandidateSource.save)
- *   DIR/ranker/               the L2 ranker's artifacts, when there is one
+ *   DIR/stages/<name>/        each stage's own artifacts (CandidateSource.save)
+ *   DIR/ranker/               the L2 ranker model, when there is one
  *
  * It is written under a temporary sibling name and renamed when complete, and the manifest lists every
  * file with its size and SHA-256, so a crash or a truncated copy is refused at load rather than served.
+ * The configuration in the manifest is checked on load against the engine schema and every stage's
+ * parameters against their kind's schema: a hand-edited typo is refused naming the parameter.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve } from 'node:path';
-import type { Dataset, Schema } from '../../data/index.ts';
-import { readDataset, readPack, writeInteractions, writePack, writeTable } from './pack.ts';
-import { segmentsFromArrays, segmentsToArrays, type Segments, type SegmentColumn } from './segments.ts';
-import { DEFAULT_BUSINESS, type BusinessRules, type EngineSource, type Ranker, type StageRegistry } from './stages.ts';
+import type { Dataset, Schema as DataSchema } from '../../data/index.ts';
+import { ItemCatalog } from '../../features/index.ts';
+import { Ranker, RankerFeatures } from '../../ranking/index.ts';
+import type { CandidateSource, StageContext } from '../../retrieval/index.ts';
+import { ParamError, safeCheck, schema } from '../../schema/index.ts';
+import { checkEngineConfig, type EngineConfig, type StageRegistry } from './config.ts';
+import type { Model } from './engine.ts';
+import { readDataset, writeInteractions, writeTable } from './pack.ts';
 
 export const MODEL_FORMAT = 'tandem-model';
-export const MODEL_FORMAT_VERSION = 1;
+export const MODEL_FORMAT_VERSION = 2;
 
 export interface StageEntry {
   name: string;
   kind: string;
+  /** Its folder, relative to the model directory. */
   path: string;
-  /** Weight of this source in reciprocal-rank fusion. */
-  weight: number;
-  /** False for sources that ignore the query (popularity): skipped for similar items. */
+  /** False for stages that ignore the query's items (popularity, segments): not asked for similar items. */
   personalized: boolean;
-  params: Record<string, unknown>;
 }
 
 export interface ModelManifest {
@@ -40,25 +45,66 @@ export interface ModelManifest {
   /** Unique per training run; the service reports it with every answer. */
   modelVersion: string;
   createdAt: string;
-  schema: Schema;
+  schema: DataSchema;
+  /** The complete engine configuration (every default spelled out). */
+  config: EngineConfig;
+  /** The config's sources, then its fallbacks. */
+  stages: StageEntry[];
+  ranker: { kind: string; path: string; features: string[]; summary: Record<string, unknown> } | null;
+  /** Run settings and what training chose (seed, threads, data source, training curves). */
   parameters: Record<string, unknown>;
   metrics: Record<string, number>;
   data: { name: string; fingerprint: string; users: number; items: number; interactions: number };
-  stages: StageEntry[];
-  ranker: { kind: string; path: string; params: Record<string, unknown> } | null;
-  business: BusinessRules;
   /** Every other file of the directory: relative path -> size and SHA-256. */
   files: Record<string, { bytes: number; sha256: string }>;
 }
 
-/** A model directory in memory: what `writeModelDir` takes and `readModelDir` gives back. */
-export interface Model {
-  manifest: ModelManifest;
-  dataset: Dataset;
-  segments: Segments;
-  sources: EngineSource[];
-  ranker: Ranker | null;
-}
+/** The manifest's own schema (the engine configuration inside is checked by `checkEngineConfig`). */
+const MANIFEST = schema({
+  format: { type: 'string', required: true, values: [MODEL_FORMAT], description: 'always tandem-model' },
+  formatVersion: { type: 'number', integer: true, required: true, description: 'layout version' },
+  tandemVersion: { type: 'string', required: true, description: 'the Tandem that wrote it' },
+  modelVersion: { type: 'string', required: true, description: 'unique per training run' },
+  createdAt: { type: 'string', required: true, description: 'ISO time' },
+  schema: { type: 'record', required: true, description: 'the data schema' },
+  config: { type: 'record', required: true, description: 'the engine configuration' },
+  stages: {
+    type: 'array',
+    description: 'stage folders',
+    of: {
+      name: { type: 'string', required: true, description: 'stage name' },
+      kind: { type: 'string', required: true, description: 'source kind' },
+      path: { type: 'string', required: true, description: 'folder' },
+      personalized: { type: 'boolean', default: true, description: 'asked for similar items' },
+    },
+  },
+  ranker: {
+    type: 'object',
+    nullable: true,
+    defaultNull: true,
+    description: 'the ranker model folder',
+    fields: {
+      kind: { type: 'string', required: true, description: 'ranker kind' },
+      path: { type: 'string', required: true, description: 'folder' },
+      features: { type: 'list', of: 'string', description: 'feature names, in column order' },
+      summary: { type: 'record', description: 'what training chose' },
+    },
+  },
+  parameters: { type: 'record', description: 'run settings' },
+  metrics: { type: 'record', description: 'held-out metrics' },
+  data: {
+    type: 'object',
+    description: 'the training data',
+    fields: {
+      name: { type: 'string', default: 'model', description: 'dataset name' },
+      fingerprint: { type: 'string', required: true, description: 'SHA-256 of ids and interactions' },
+      users: { type: 'number', integer: true, min: 0, required: true, description: 'users' },
+      items: { type: 'number', integer: true, min: 0, required: true, description: 'items' },
+      interactions: { type: 'number', integer: true, min: 0, required: true, description: 'interactions' },
+    },
+  },
+  files: { type: 'record', description: 'file checksums' },
+});
 
 /** A model directory that cannot be used: says which file and why. */
 export class ModelDirError extends Error {
@@ -96,50 +142,6 @@ async function listFiles(root: string, dir = root, out: string[] = []): Promise<
   return out.sort();
 }
 
-/**
- * Writes `model` to the new directory `out` (which must not exist): into a temporary sibling first,
- * renamed into place when every file and the manifest are written. Fills `manifest.files`.
- * @example await writeModelDir('models/2026-12-01', { manifest, dataset, segments, sources, ranker: null })
- */
-export async function writeModelDir(out: string, model: Model): Promise<void> {
-  const target = resolve(out);
-  if (await exists(target)) throw new ModelDirError(`${out}: already exists; a model directory is never modified in place (choose a new --out)`);
-  await mkdir(dirname(target), { recursive: true });
-  const tmp = await mkdtemp(join(dirname(target), `.${basename(target)}.tmp-`));
-  try {
-    const m = model.manifest;
-    if (m.stages.length !== model.sources.length) throw new ModelDirError(`manifest lists ${m.stages.length} stages but ${model.sources.length} sources were given`);
-    await mkdir(join(tmp, 'data'));
-    await writeTable(join(tmp, 'data/users'), model.dataset.users);
-    await writeTable(join(tmp, 'data/items'), model.dataset.items);
-    await writeInteractions(join(tmp, 'data/interactions'), model.dataset.interactions, model.dataset.eventTypes);
-    const seg = segmentsToArrays(model.segments);
-    await writePack(join(tmp, 'data/segments'), seg.arrays, seg.meta);
-    for (let s = 0; s < m.stages.length; s++) {
-      const d = join(tmp, m.stages[s].path);
-      await mkdir(d, { recursive: true });
-      await model.sources[s].save(d);
-    }
-    if (model.ranker && m.ranker) {
-      const d = join(tmp, m.ranker.path);
-      await mkdir(d, { recursive: true });
-      await model.ranker.save(d);
-    }
-    const files: ModelManifest['files'] = {};
-    for (const f of await listFiles(tmp)) {
-      const p = join(tmp, f);
-      files[f] = { bytes: (await stat(p)).size, sha256: await sha256File(p) };
-    }
-    m.files = files;
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { recursive: true, force: true });
-    throw err;
-  }
-}
-
 async function exists(p: string): Promise<boolean> {
   try {
     await stat(p);
@@ -149,8 +151,49 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Reads and checks `dir/manifest.json` alone (no artifacts loaded). */
-export async function readManifest(dir: string): Promise<ModelManifest> {
+/**
+ * Writes `model` to the new directory `out` (which must not exist): into a temporary sibling first,
+ * renamed into place when every file and the manifest are written. Fills `manifest.files`.
+ * @example await writeModelDir('models/2026-12-01', model)
+ */
+export async function writeModelDir(out: string, model: Model): Promise<void> {
+  const target = resolve(out);
+  if (await exists(target)) throw new ModelDirError(`${out}: already exists; a model directory is never modified in place (choose a new --out)`);
+  await mkdir(dirname(target), { recursive: true });
+  const tmp = await mkdtemp(join(dirname(target), `.${basename(target)}.tmp-`));
+  try {
+    const m = model.manifest;
+    if (m.stages.length !== model.stages.length) throw new ModelDirError(`manifest lists ${m.stages.length} stages but ${model.stages.length} were given`);
+    await mkdir(join(tmp, 'data'));
+    await writeTable(join(tmp, 'data/users'), model.dataset.users);
+    await writeTable(join(tmp, 'data/items'), model.dataset.items);
+    await writeInteractions(join(tmp, 'data/interactions'), model.dataset.interactions, model.dataset.eventTypes);
+    for (let s = 0; s < m.stages.length; s++) {
+      const d = join(tmp, m.stages[s].path);
+      await mkdir(d, { recursive: true });
+      await model.stages[s].save(d);
+    }
+    if (model.ranker && m.ranker) {
+      const d = join(tmp, m.ranker.path);
+      await mkdir(d, { recursive: true });
+      await model.ranker.model.save(d);
+    }
+    const files: ModelManifest['files'] = {};
+    for (const f of await listFiles(tmp)) {
+      const p = join(tmp, f);
+      files[f] = { bytes: (await stat(p)).size, sha256: await sha256File(p) };
+    }
+    m.files = files;
+    await writeFile(join(tmp, 'manifest.json'), JSON.stringify(m, null, 2) + '\n');
+    await rename(tmp, target);
+  } catch (err) {
+    await rm(tmp, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Reads and checks `dir/manifest.json` alone (no artifacts loaded); the configuration is checked against `registry`. */
+export async function readManifest(dir: string, registry: StageRegistry): Promise<ModelManifest> {
   const path = join(dir, 'manifest.json');
   let text: string;
   try {
@@ -158,41 +201,42 @@ export async function readManifest(dir: string): Promise<ModelManifest> {
   } catch {
     throw new ModelDirError(`${path}: missing; '${dir}' is not a complete model directory`);
   }
-  let m: ModelManifest;
+  let raw: unknown;
   try {
-    m = JSON.parse(text) as ModelManifest;
+    raw = JSON.parse(text);
   } catch (err) {
     throw new ModelDirError(`${path}: not valid JSON (${(err as Error).message})`);
   }
-  const need = (cond: boolean, field: string, what: string): void => {
-    if (!cond) throw new ModelDirError(`${path}: field '${field}' ${what}`);
-  };
-  need(m !== null && typeof m === 'object', '(root)', 'must be an object');
-  need(m.format === MODEL_FORMAT, 'format', `must be '${MODEL_FORMAT}'`);
-  need(m.formatVersion === MODEL_FORMAT_VERSION, 'formatVersion', `is ${m.formatVersion}; this Tandem reads version ${MODEL_FORMAT_VERSION}`);
-  need(typeof m.modelVersion === 'string' && m.modelVersion !== '', 'modelVersion', 'must be a non-empty string');
-  need(typeof m.createdAt === 'string' && !Number.isNaN(Date.parse(m.createdAt)), 'createdAt', 'must be an ISO date');
-  need(m.schema && Array.isArray(m.schema.user) && Array.isArray(m.schema.item) && Array.isArray(m.schema.eventTypes), 'schema', 'must have user, item and eventTypes');
-  need(Array.isArray(m.stages), 'stages', 'must be a list');
-  need(m.files !== null && typeof m.files === 'object', 'files', 'must be an object');
-  need(m.data && typeof m.data.fingerprint === 'string', 'data.fingerprint', 'must be a string');
-  m.stages.forEach((s, i) => {
-    need(typeof s.name === 'string' && typeof s.kind === 'string' && typeof s.path === 'string', `stages[${i}]`, 'needs name, kind and path');
-    need(typeof s.weight === 'number' && s.weight >= 0, `stages[${i}].weight`, 'must be a number >= 0');
-  });
-  m.business = { ...DEFAULT_BUSINESS, ...(m.business ?? {}) };
+  const v = (raw ?? {}) as { formatVersion?: unknown };
+  if (typeof v === 'object' && v.formatVersion !== undefined && v.formatVersion !== MODEL_FORMAT_VERSION) {
+    throw new ModelDirError(`${path}: format version ${String(v.formatVersion)}; this Tandem reads version ${MODEL_FORMAT_VERSION} (retrain the model with this version's \`tandem train\`)`);
+  }
+  const r = safeCheck(MANIFEST, raw);
+  if (!r.ok) throw new ModelDirError(`${path}: ${new ParamError(r.problems).message}`);
+  const m = r.value as unknown as ModelManifest;
+  if (Number.isNaN(Date.parse(m.createdAt))) throw new ModelDirError(`${path}: field 'createdAt' must be an ISO date`);
+  try {
+    m.config = checkEngineConfig(m.config, registry, 'config');
+  } catch (err) {
+    if (err instanceof ParamError) throw new ModelDirError(`${path}: ${err.message}`);
+    throw err;
+  }
+  const want = [...m.config.sources, ...m.config.fallbacks].map((s) => s.name);
+  const got = m.stages.map((s) => s.name);
+  if (want.join('\0') !== got.join('\0')) throw new ModelDirError(`${path}: stages [${got.join(', ')}] do not match the configuration's [${want.join(', ')}]`);
+  if ((m.ranker === null) !== (m.config.ranker === null)) throw new ModelDirError(`${path}: 'ranker' and 'config.ranker' disagree`);
   return m;
 }
 
 /**
  * Loads and validates a model directory: the manifest, every file's size and checksum (unless
- * `verify` is false), the tables, and each stage through `registry`. Throws ModelDirError naming the
- * file and the problem; never returns a partly loaded model.
- * @example const model = await readModelDir('models/latest', registry)
+ * `verify` is false), the tables, each stage through `registry`, the ranker. Throws ModelDirError
+ * naming the file and the problem; never returns a partly loaded model.
+ * @example const engine = new Engine(await readModelDir('models/latest', builtinRegistry()))
  */
 export async function readModelDir(dir: string, registry: StageRegistry, opts: { verify?: boolean } = {}): Promise<Model> {
-  const m = await readManifest(dir);
-  for (const [f, meta] of Object.entries(m.files)) {
+  const m = await readManifest(dir, registry);
+  for (const [f, meta] of Object.entries(m.files as Record<string, { bytes: number; sha256: string }>)) {
     const p = join(dir, f);
     let size: number;
     try {
@@ -208,23 +252,48 @@ export async function readModelDir(dir: string, registry: StageRegistry, opts: {
     if (dataset.numItems !== m.data.items || dataset.numUsers !== m.data.users || dataset.interactions.length !== m.data.interactions) {
       throw new ModelDirError(`${join(dir, 'data')}: holds ${dataset.numUsers} users, ${dataset.numItems} items, ${dataset.interactions.length} interactions; the manifest says ${m.data.users}, ${m.data.items}, ${m.data.interactions}`);
     }
-    const sp = await readPack(join(dir, 'data/segments'));
-    const segments = segmentsFromArrays(sp.arrays, sp.meta as { columns: SegmentColumn[] }, dataset.numItems, join(dir, 'data/segments.bin'));
-    const sources: EngineSource[] = [];
-    for (const s of m.stages) {
-      const kind = registry.sources.get(s.kind);
-      if (!kind) throw new ModelDirError(`${join(dir, 'manifest.json')}: stage '${s.name}' has kind '${s.kind}', which this Tandem does not know (known: ${[...registry.sources.keys()].join(', ') || 'none'})`);
-      sources.push(await kind.load(join(dir, s.path), { dataset }));
-    }
+    const catalog = new ItemCatalog(dataset.items);
+    const stages = await loadStages(dir, m, registry, dataset, catalog);
     let ranker: Ranker | null = null;
-    if (m.ranker) {
-      const kind = registry.rankers.get(m.ranker.kind);
-      if (!kind) throw new ModelDirError(`${join(dir, 'manifest.json')}: ranker kind '${m.ranker.kind}' is not known to this Tandem`);
-      ranker = await kind.load(join(dir, m.ranker.path), { dataset });
+    if (m.ranker && m.config.ranker) {
+      const rc = m.config.ranker;
+      const kind = registry.rankers.get(rc.kind)!;
+      const model = await kind.load(join(dir, m.ranker.path), rc.params);
+      // the feature statistics are a pure function of the model's training data: recomputed, not stored
+      const features = RankerFeatures.fit(dataset, m.config.sources.map((s) => s.name!), rc.features);
+      if (features.names.join('\0') !== m.ranker.features.join('\0')) throw new ModelDirError(`${join(dir, 'manifest.json')}: the ranker was trained on features [${m.ranker.features.join(', ')}], this data gives [${features.names.join(', ')}]`);
+      ranker = new Ranker(features, model, rc.explainTop);
     }
-    return { manifest: m, dataset, segments, sources, ranker };
+    return { manifest: m, dataset, catalog, stages, ranker };
   } catch (err) {
     if (err instanceof ModelDirError) throw err;
     throw new ModelDirError(`${dir}: ${(err as Error).message}`);
   }
+}
+
+async function loadStages(dir: string, m: ModelManifest, registry: StageRegistry, dataset: Dataset, catalog: ItemCatalog): Promise<CandidateSource[]> {
+  const configs = [...m.config.sources, ...m.config.fallbacks];
+  const byName = new Map<string, CandidateSource>();
+  const out: CandidateSource[] = [];
+  for (let i = 0; i < configs.length; i++) {
+    const c = configs[i];
+    const kind = registry.sources.get(c.kind)!;
+    const ctx: StageContext = {
+      dataset,
+      catalog,
+      name: c.name!,
+      stage: (name) => {
+        const s = byName.get(name);
+        if (!s) throw new ModelDirError(`${join(dir, 'manifest.json')}: stage '${c.name}' needs stage '${name}' before it`);
+        return s;
+      },
+      seed: 1,
+      threads: 1,
+      log: () => {},
+    };
+    const s = await kind.load(join(dir, m.stages[i].path), c.params, ctx);
+    byName.set(c.name!, s);
+    out.push(s);
+  }
+  return out;
 }

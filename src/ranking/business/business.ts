@@ -1,152 +1,197 @@
-import type { EntityTable, FeatureColumn } from '../../data/index.ts';
+/**
+ * The business layer: turns ranked candidates into the final list. One implementation, used by every
+ * request of the engine (and so by evaluation, the service and the dashboard alike): hard filters
+ * (the user's history, allow/deny categories, availability), the value blend, boosts and demotions,
+ * MMR diversity, and the adjustments each item's explanation reports. It reads item features through
+ * the live catalog, so an item upserted while serving is filtered and boosted like a trained one.
+ */
+import { codeOf, type ItemCatalog } from '../../features/index.ts';
+import { schema, type Infer } from '../../schema/index.ts';
 
-/** A fixed boost (factor > 1) or demotion (factor < 1) for items whose feature holds a value. */
-export interface Boost {
-  feature: string;
-  value: string;
+/** The business rules' settings (one schema: defaults, ranges, docs; checked in configs and model directories). */
+export const BUSINESS_PARAMS = schema({
+  excludeSeen: { type: 'boolean', default: true, description: "never return the items of the user's history" },
+  categoryFeature: { type: 'string', nullable: true, default: null, description: 'item column that `category=` and allow/deny filter on (categorical or multi-categorical); null: the first such column' },
+  boosts: {
+    type: 'array',
+    description: 'multiply the score of items whose feature holds the value (factor < 1 demotes, 0 sinks)',
+    of: {
+      feature: { type: 'string', required: true, description: 'a categorical or multi-categorical item column' },
+      value: { type: 'string', required: true, description: 'the value' },
+      factor: { type: 'number', min: 0, required: true, description: 'the multiplier' },
+    },
+  },
+  valueFeature: { type: 'string', nullable: true, default: null, description: "numeric item column holding the item's value (a price): final = score x value^valueExponent" },
+  valueExponent: { type: 'number', min: -10, max: 10, default: 1, description: '1 = expected revenue, 0 ignores the value; a missing value counts as 1' },
+  allowCategories: { type: 'list', of: 'string', default: [], description: 'keep only items with one of these values in the category feature (empty: all)' },
+  denyCategories: { type: 'list', of: 'string', default: [], description: 'drop items with any of these values in the category feature' },
+  availabilityFeature: { type: 'string', nullable: true, default: null, description: 'numeric item column: items whose value is <= 0 are unavailable (missing counts as available)' },
+  diversityLambda: { type: 'number', min: 0, max: 1, default: 1, description: 'MMR trade-off: 1 = pure relevance (off); lower favours items unlike those already picked' },
+  diversityFeature: { type: 'string', nullable: true, default: null, description: 'item column MMR compares on: categorical/multi-categorical (Jaccard) or vector (cosine)' },
+});
+
+export type BusinessConfig = Infer<typeof BUSINESS_PARAMS>;
+export type Boost = BusinessConfig['boosts'][number];
+
+/** One rule that changed an item's final score. */
+export interface Adjustment {
+  /** `genre=Comedy` for a boost, `price` for the value blend. */
+  rule: string;
   factor: number;
 }
 
-/** Business rules applied after the ranker: value blend, boosts, hard filters, diversity. */
-export interface BusinessConfig {
-  /** Numeric item column holding the item's value (a price); null: rank by P(action) alone. */
-  valueFeature: string | null;
-  /** final = P(action) x value^valueExponent (1 = expected revenue; 0 ignores value). Missing value counts as 1. */
-  valueExponent: number;
-  boosts: Boost[];
-  /** Drop the items of the user's history (and the request's exclude set). */
-  excludeSeen: boolean;
-  /** Keep only items with one of these values in `categoryFeature` (empty: no restriction). */
-  allowCategories: string[];
-  /** Drop items with any of these values in `categoryFeature`. */
-  denyCategories: string[];
-  categoryFeature: string | null;
-  /** Numeric item column: items whose value is <= 0 are unavailable (missing counts as available). */
-  availabilityFeature: string | null;
-  /** MMR trade-off: 1 = pure relevance (off); lower values favour items unlike those already picked. */
-  diversityLambda: number;
-  /** Item column MMR compares items on: categorical/multi-categorical (Jaccard) or vector (cosine). */
-  diversityFeature: string | null;
-}
-
-export const BUSINESS_DEFAULTS: BusinessConfig = {
-  valueFeature: null,
-  valueExponent: 1,
-  boosts: [],
-  excludeSeen: true,
-  allowCategories: [],
-  denyCategories: [],
-  categoryFeature: null,
-  availabilityFeature: null,
-  diversityLambda: 1,
-  diversityFeature: null,
-};
-
-/** One recommendation's reason: the source that found it and the features that raised it most. */
-export interface Explanation {
-  source: string;
-  features: { name: string; contribution: number }[];
-  text: string;
+/** The category column the rules use: the configured one, else the first categorical or multi-categorical item column (-1: none). */
+export function categoryColumn(catalog: ItemCatalog, config: Pick<BusinessConfig, 'categoryFeature'>): number {
+  if (config.categoryFeature !== null) return catalog.columnIndex(config.categoryFeature);
+  return catalog.columns.findIndex((c) => c.kind === 'categorical' || c.kind === 'multi-categorical');
 }
 
 /**
- * The business layer over one catalog: turns ranker probabilities into the final ordered list.
- * Built once (columns resolved, category masks made); `select` allocates only its outputs.
- * @example const biz = new BusinessLayer(ds.items, { valueFeature: 'price', valueExponent: 0.5 });
- *          const { order } = biz.select(items, count, pAction, l1Rank, seen, 10);
+ * @example
+ *   const biz = new BusinessLayer(catalog, check(BUSINESS_PARAMS, { valueFeature: 'price', valueExponent: 0.5 }));
+ *   const { order, scores } = biz.select(items, count, pAction, position, 10);
  */
 export class BusinessLayer {
-  readonly config: BusinessConfig;
-  private readonly value?: Float64Array;
-  private readonly boost: Float32Array;
-  private readonly allowed: Uint8Array;
-  private readonly diversity?: FeatureColumn;
+  readonly categoryCol: number;
+  private readonly valueCol: number;
+  private readonly availabilityCol: number;
+  private readonly diversityCol: number;
+  private readonly boostRules: { col: number; code: number; factor: number; label: string }[];
+  private readonly allowCodes: number[];
+  private readonly denyCodes: number[];
+  // per item, grown with the catalog: boost product and the request-independent filters
+  private boost = new Float32Array(0);
+  private allowed = new Uint8Array(0);
+  private sized = 0;
 
   constructor(
-    readonly items: EntityTable,
-    config: Partial<BusinessConfig> = {},
+    readonly catalog: ItemCatalog,
+    readonly config: BusinessConfig,
   ) {
-    const c = (this.config = { ...BUSINESS_DEFAULTS, ...config });
-    const n = items.size;
-    if (!Number.isFinite(c.valueExponent)) throw new Error(`business.valueExponent: ${c.valueExponent} is not a finite number`);
-    if (!(c.diversityLambda >= 0 && c.diversityLambda <= 1)) throw new Error(`business.diversityLambda: must be in [0, 1], got ${c.diversityLambda}`);
-    if (c.valueFeature !== null) this.value = numericColumn(items, c.valueFeature, 'business.valueFeature');
-    // per-item multiplicative boost, every matching rule applied
-    this.boost = new Float32Array(n).fill(1);
-    c.boosts.forEach((b, k) => {
-      if (!(b.factor >= 0) || !Number.isFinite(b.factor)) throw new Error(`business.boosts[${k}].factor: must be a finite number >= 0, got ${b.factor}`);
-      const has = valueMask(items, b.feature, b.value, `business.boosts[${k}].feature`);
-      for (let i = 0; i < n; i++) if (has[i]) this.boost[i] *= b.factor;
+    const c = config;
+    const col = (name: string | null, field: string, kinds: string[]): number => {
+      if (name === null) return -1;
+      const i = catalog.columnIndex(name);
+      if (i < 0) throw new Error(`business.${field}: the catalog has no column '${name}' (known: ${catalog.columns.map((x) => x.name).join(', ') || 'none'})`);
+      if (!kinds.includes(catalog.columns[i].kind)) throw new Error(`business.${field}: column '${name}' is ${catalog.columns[i].kind}, expected ${kinds.join(' or ')}`);
+      return i;
+    };
+    const coded = ['categorical', 'multi-categorical', 'id'];
+    this.categoryCol = c.categoryFeature !== null ? col(c.categoryFeature, 'categoryFeature', coded) : categoryColumn(catalog, c);
+    this.valueCol = col(c.valueFeature, 'valueFeature', ['numeric']);
+    this.availabilityCol = col(c.availabilityFeature, 'availabilityFeature', ['numeric']);
+    this.diversityCol = col(c.diversityFeature, 'diversityFeature', [...coded, 'vector']);
+    if (c.diversityLambda < 1 && this.diversityCol < 0) throw new Error('business.diversityFeature: diversityLambda < 1 needs a feature to compare items on');
+    this.boostRules = c.boosts.map((b, k) => {
+      const ci = col(b.feature, `boosts[${k}].feature`, coded);
+      return { col: ci, code: codeOf(catalog.columns[ci], b.value), factor: b.factor, label: `${b.feature}=${b.value}` };
     });
-    // hard filters that do not depend on the request
-    this.allowed = new Uint8Array(n).fill(1);
-    if (c.allowCategories.length > 0 || c.denyCategories.length > 0) {
-      if (c.categoryFeature === null) throw new Error('business.categoryFeature: allowCategories/denyCategories need a category feature');
-      if (c.allowCategories.length > 0) {
-        const any = new Uint8Array(n);
-        for (const v of c.allowCategories) {
-          const has = valueMask(items, c.categoryFeature, v, 'business.categoryFeature');
-          for (let i = 0; i < n; i++) any[i] |= has[i];
-        }
-        for (let i = 0; i < n; i++) if (!any[i]) this.allowed[i] = 0;
-      }
-      for (const v of c.denyCategories) {
-        const has = valueMask(items, c.categoryFeature, v, 'business.categoryFeature');
-        for (let i = 0; i < n; i++) if (has[i]) this.allowed[i] = 0;
-      }
-    }
-    if (c.availabilityFeature !== null) {
-      const av = numericColumn(items, c.availabilityFeature, 'business.availabilityFeature');
-      for (let i = 0; i < n; i++) if (av[i] <= 0) this.allowed[i] = 0;
-    }
-    if (c.diversityFeature !== null) {
-      const col = items.column(c.diversityFeature);
-      if (!col) throw new Error(`business.diversityFeature: the catalog has no column '${c.diversityFeature}'`);
-      if (col.kind === 'numeric' || col.kind === 'text') throw new Error(`business.diversityFeature: column '${c.diversityFeature}' is ${col.kind}; use a categorical, multi-categorical or vector column`);
-      this.diversity = col;
-    } else if (c.diversityLambda < 1) {
-      throw new Error('business.diversityFeature: diversityLambda < 1 needs a feature to compare items on');
-    }
+    if ((c.allowCategories.length > 0 || c.denyCategories.length > 0) && this.categoryCol < 0) throw new Error('business.categoryFeature: allowCategories/denyCategories need a category feature');
+    const codes = (vs: readonly string[]) => vs.map((v) => (this.categoryCol >= 0 ? codeOf(catalog.columns[this.categoryCol], v) : -1));
+    this.allowCodes = codes(c.allowCategories);
+    this.denyCodes = codes(c.denyCategories);
+    this.ensure(catalog.size);
   }
 
-  /** True when the hard filters that do not depend on the request let `item` through. */
+  /** Per-item arrays cover every catalog item (recomputing none of the existing ones). */
+  private ensure(n: number): void {
+    if (n <= this.sized) return;
+    if (n > this.boost.length) {
+      const cap = Math.max(n, Math.ceil(this.boost.length * 1.25) + 16);
+      const b = new Float32Array(cap);
+      b.set(this.boost.subarray(0, this.sized));
+      const a = new Uint8Array(cap);
+      a.set(this.allowed.subarray(0, this.sized));
+      this.boost = b;
+      this.allowed = a;
+    }
+    for (let it = this.sized; it < n; it++) this.compute(it);
+    this.sized = n;
+  }
+
+  private compute(it: number): void {
+    const cat = this.catalog;
+    let f = 1;
+    for (const r of this.boostRules) if (cat.hasCode(it, r.col, r.code)) f *= r.factor;
+    this.boost[it] = f;
+    let ok = true;
+    if (this.allowCodes.length > 0) ok = this.allowCodes.some((code) => cat.hasCode(it, this.categoryCol, code));
+    if (ok && this.denyCodes.some((code) => cat.hasCode(it, this.categoryCol, code))) ok = false;
+    if (ok && this.availabilityCol >= 0 && cat.number(it, this.availabilityCol) <= 0) ok = false;
+    this.allowed[it] = ok ? 1 : 0;
+  }
+
+  /** Item `item` was upserted (or is new): its boosts and filters follow its new features. */
+  refresh(item: number): void {
+    this.ensure(this.catalog.size);
+    this.compute(item);
+  }
+
+  /** True when the request-independent filters let `item` through and it is live. */
   isAllowed(item: number): boolean {
-    return item >= 0 && item < this.allowed.length && this.allowed[item] === 1;
+    if (item >= this.sized) this.ensure(this.catalog.size);
+    return item >= 0 && item < this.sized && this.allowed[item] === 1 && this.catalog.isLive(item);
   }
 
   /**
-   * The final score of candidate item `item` with ranker probability `p`: p x value^alpha x boosts.
+   * The items a request must never return: the user's history (when excludeSeen) and the request's own
+   * exclusions. @example biz.exclusions(query.history, [7]) // Set {history..., 7}
+   */
+  exclusions(history: ArrayLike<number>, extra: Iterable<number> = []): Set<number> {
+    const out = new Set<number>(extra);
+    if (this.config.excludeSeen) for (let i = 0; i < history.length; i++) out.add(history[i]);
+    return out;
+  }
+
+  /** The code of `value` in the category column (for a request's `category=`); -1 when unknown. */
+  categoryCode(value: string): number {
+    return this.categoryCol >= 0 ? codeOf(this.catalog.columns[this.categoryCol], value) : -1;
+  }
+
+  /**
+   * The final score of item `item` ranked `s`: s x value^valueExponent x boosts.
    * @example biz.finalScore(3, 0.2) // 0.2 * price[3]^alpha * boost[3]
    */
-  finalScore(item: number, p: number): number {
-    let s = p;
-    if (this.value) {
-      const v = this.value[item];
-      if (v === v && this.config.valueExponent !== 0) s *= Math.pow(Math.max(v, 0), this.config.valueExponent);
+  finalScore(item: number, s: number): number {
+    if (item >= this.sized) this.ensure(this.catalog.size);
+    let f = s;
+    if (this.valueCol >= 0 && this.config.valueExponent !== 0) {
+      const v = this.catalog.number(item, this.valueCol);
+      if (v === v) f *= Math.pow(Math.max(v, 0), this.config.valueExponent);
     }
-    return s * this.boost[item];
+    return f * this.boost[item];
+  }
+
+  /** The rules that changed item `item`'s score (boosts that matched, the value blend), for its explanation. */
+  adjustments(item: number): Adjustment[] {
+    const out: Adjustment[] = [];
+    for (const r of this.boostRules) if (this.catalog.hasCode(item, r.col, r.code)) out.push({ rule: r.label, factor: r.factor });
+    if (this.valueCol >= 0 && this.config.valueExponent !== 0) {
+      const v = this.catalog.number(item, this.valueCol);
+      if (v === v) out.push({ rule: this.catalog.columns[this.valueCol].name, factor: round(Math.pow(Math.max(v, 0), this.config.valueExponent)) });
+    }
+    return out;
   }
 
   /**
    * Filters, blends and orders `count` candidates; returns the positions (into `items`) of the best `n`,
-   * best first, with their final scores. Ties break by `tieBreak` (the L1 rank: lower first). `seen`
-   * holds the user's history and the request's exclusions (used when excludeSeen is on).
+   * best first, with their final scores. Ties break by `tieBreak` (the L1 position: lower first).
+   * Items the filters drop are skipped (the caller already excluded the user's history).
    */
-  select(items: Int32Array, count: number, p: ArrayLike<number>, tieBreak: ArrayLike<number>, seen: ReadonlySet<number> | null, n: number): { order: Int32Array; scores: Float32Array } {
+  select(items: Int32Array, count: number, scores: ArrayLike<number>, tieBreak: ArrayLike<number>, n: number): { order: Int32Array; scores: Float64Array } {
     const final = new Float64Array(count);
     const keep: number[] = [];
     for (let c = 0; c < count; c++) {
       const it = items[c];
       if (!this.isAllowed(it)) continue;
-      if (this.config.excludeSeen && seen !== null && seen.has(it)) continue;
-      final[c] = this.finalScore(it, p[c]);
+      final[c] = this.finalScore(it, scores[c]);
       keep.push(c);
     }
     keep.sort((a, b) => final[b] - final[a] || tieBreak[a] - tieBreak[b]);
     const m = Math.min(n, keep.length);
-    if (this.config.diversityLambda >= 1 || !this.diversity || m <= 1) {
+    if (this.config.diversityLambda >= 1 || this.diversityCol < 0 || m <= 1) {
       const order = Int32Array.from(keep.slice(0, m));
-      return { order, scores: Float32Array.from(order, (c) => final[c]) };
+      return { order, scores: Float64Array.from(order, (c) => final[c]) };
     }
     return this.mmr(items, keep, final, m);
   }
@@ -155,7 +200,7 @@ export class BusinessLayer {
    * Maximal marginal relevance: repeatedly picks the candidate maximising
    * lambda * rel - (1 - lambda) * max similarity to the picked ones, rel being the final score scaled to [0, 1].
    */
-  private mmr(items: Int32Array, keep: number[], final: Float64Array, m: number): { order: Int32Array; scores: Float32Array } {
+  private mmr(items: Int32Array, keep: number[], final: Float64Array, m: number): { order: Int32Array; scores: Float64Array } {
     const lambda = this.config.diversityLambda;
     let lo = Infinity;
     let hi = -Infinity;
@@ -183,92 +228,44 @@ export class BusinessLayer {
       const picked = items[keep[best]];
       for (let q = 0; q < keep.length; q++) if (!taken[q]) maxSim[q] = Math.max(maxSim[q], this.similarity(picked, items[keep[q]]));
     }
-    return { order, scores: Float32Array.from(order, (c) => final[c]) };
+    return { order, scores: Float64Array.from(order, (c) => final[c]) };
   }
 
-  /** Similarity of two items on the diversity feature: Jaccard of their category sets, or cosine of their vectors. */
+  /** Similarity of two items on the diversity feature: Jaccard of their value sets, or cosine of their vectors. */
   similarity(a: number, b: number): number {
-    const col = this.diversity;
-    if (!col) return 0;
-    switch (col.kind) {
-      case 'categorical':
-      case 'id':
-        return col.codes[a] >= 0 && col.codes[a] === col.codes[b] ? 1 : 0;
-      case 'multi-categorical': {
-        const a0 = col.offsets[a];
-        const a1 = col.offsets[a + 1];
-        const b0 = col.offsets[b];
-        const b1 = col.offsets[b + 1];
-        let inter = 0;
-        for (let i = a0; i < a1; i++) {
-          for (let j = b0; j < b1; j++) {
-            if (col.codes[i] === col.codes[j]) {
-              inter++;
-              break;
-            }
-          }
-        }
-        const union = a1 - a0 + (b1 - b0) - inter;
-        return union > 0 ? inter / union : 0;
+    const ci = this.diversityCol;
+    if (ci < 0) return 0;
+    const col = this.catalog.columns[ci];
+    if (col.kind === 'vector') {
+      const x = this.catalog.vector(a, ci);
+      const y = this.catalog.vector(b, ci);
+      if (!x || !y) return 0;
+      let ab = 0;
+      let aa = 0;
+      let bb = 0;
+      for (let k = 0; k < x.length; k++) {
+        ab += x[k] * y[k];
+        aa += x[k] * x[k];
+        bb += y[k] * y[k];
       }
-      case 'vector': {
-        const d = col.dim;
-        let ab = 0;
-        let aa = 0;
-        let bb = 0;
-        for (let k = 0; k < d; k++) {
-          const x = col.values[a * d + k];
-          const y = col.values[b * d + k];
-          ab += x * y;
-          aa += x * x;
-          bb += y * y;
-        }
-        return aa > 0 && bb > 0 && ab === ab ? ab / Math.sqrt(aa * bb) : 0;
-      }
-      default:
-        return 0;
+      return aa > 0 && bb > 0 && ab === ab ? ab / Math.sqrt(aa * bb) : 0;
     }
+    const ca = this.catalog.codes(a, ci);
+    const cb = this.catalog.codes(b, ci);
+    let inter = 0;
+    for (let i = 0; i < ca.length; i++) {
+      for (let j = 0; j < cb.length; j++) {
+        if (ca[i] === cb[j]) {
+          inter++;
+          break;
+        }
+      }
+    }
+    const union = ca.length + cb.length - inter;
+    return union > 0 ? inter / union : 0;
   }
 }
 
-/**
- * A short explanation from the source that found the item and per-feature contributions to its score
- * (from the trees' paths): the `top` features that raised it most.
- * @example explain('ease', names, contributions, 2).text // "found by ease; raised by sim_last (+0.81), trans_last (+0.40)"
- */
-export function explain(source: string, featureNames: readonly string[], contributions: ArrayLike<number>, top = 3): Explanation {
-  const idx: number[] = [];
-  for (let f = 0; f < featureNames.length; f++) if (contributions[f] > 0) idx.push(f);
-  idx.sort((a, b) => contributions[b] - contributions[a] || a - b);
-  const features = idx.slice(0, top).map((f) => ({ name: featureNames[f], contribution: contributions[f] }));
-  const raised = features.map((f) => `${f.name} (+${f.contribution.toFixed(2)})`).join(', ');
-  return { source, features, text: `found by ${source}${raised ? `; raised by ${raised}` : ''}` };
-}
-
-function numericColumn(items: EntityTable, name: string, field: string): Float64Array {
-  const col = items.column(name);
-  if (!col) throw new Error(`${field}: the catalog has no column '${name}'`);
-  if (col.kind !== 'numeric') throw new Error(`${field}: column '${name}' is ${col.kind}, expected numeric`);
-  return col.values;
-}
-
-/** 1 for items whose categorical or multi-categorical column `name` holds `value`. */
-function valueMask(items: EntityTable, name: string, value: string, field: string): Uint8Array {
-  const col = items.column(name);
-  if (!col) throw new Error(`${field}: the catalog has no column '${name}'`);
-  const out = new Uint8Array(items.size);
-  if (col.kind === 'categorical' || col.kind === 'id') {
-    const code = col.vocab.get(value);
-    if (code >= 0) for (let i = 0; i < out.length; i++) out[i] = col.codes[i] === code ? 1 : 0;
-  } else if (col.kind === 'multi-categorical') {
-    const code = col.vocab.get(value);
-    if (code >= 0) {
-      for (let i = 0; i < out.length; i++) {
-        for (let q = col.offsets[i]; q < col.offsets[i + 1]; q++) if (col.codes[q] === code) out[i] = 1;
-      }
-    }
-  } else {
-    throw new Error(`${field}: column '${name}' is ${col.kind}; boosts and category filters need a categorical or multi-categorical column`);
-  }
-  return out;
+function round(x: number): number {
+  return Math.round(x * 1e4) / 1e4;
 }

@@ -1,55 +1,20 @@
-import type { Dataset } from '../../data/index.ts';
+import type { Dataset, UserQuery } from '../../data/index.ts';
+import type { CandidateBlock } from '../../features/index.ts';
+import { check, schema, type Infer } from '../../schema/index.ts';
 import { TopK } from '../../math/index.ts';
 
-/**
- * The L1 side of a request's candidates, as the retrieval layer's merge produces it (structurally: this
- * layer does not import retrieval): per candidate, every source's score and rank, NaN when missing.
- */
-export interface L1Block {
-  readonly sources: readonly string[];
-  readonly count: number;
-  readonly items: Int32Array;
-  /** count x sources.length, row-major. */
-  readonly scores: Float32Array;
-  readonly ranks: Float32Array;
-  /** Merged position (0 = first). */
-  readonly l1Rank: Int32Array;
-}
+/** The ranker features' settings (one schema: defaults, ranges, docs). */
+export const RANKER_FEATURE_PARAMS = schema({
+  neighbours: { type: 'number', integer: true, min: 1, default: 100, description: 'item-to-item cosine neighbours kept per item' },
+  recentItems: { type: 'number', integer: true, min: 1, default: 5, description: '"the last few items": similarity max/mean and transitions look this far back' },
+  halfLife: { type: 'number', min: 0, exclusiveMin: true, default: 10, description: 'recency half-life, in events, of the recency-weighted item-to-item score' },
+  transitionWindow: { type: 'number', integer: true, min: 1, default: 3, description: 'a transition i -> j counts when j follows i within this many steps (weight 1/step)' },
+  windowsDays: { type: 'list', of: 'number', min: 0, default: [7, 30], description: 'item popularity windows (days before the request) for recent popularity and trend' },
+  maxCategoryValues: { type: 'number', integer: true, min: 1, default: 1000, description: 'categorical item columns with at most this many values feed user-category features' },
+  maxHistoryForCooccurrence: { type: 'number', integer: true, min: 1, default: 300, description: 'only the last this many events of each user feed co-occurrence counts (bounds the quadratic cost)' },
+});
 
-/** The request: who, and their history oldest first (the same shape as retrieval's UserQuery). */
-export interface RankerQuery {
-  user: number;
-  history: Int32Array;
-  weights?: Float32Array;
-  timestamps?: Float64Array;
-}
-
-export interface RankerFeatureOptions {
-  /** Item-to-item cosine neighbours kept per item. */
-  neighbours: number;
-  /** "The last few items": similarity max/mean and transitions look this far back. */
-  recentItems: number;
-  /** Recency half-life, in events, of the recency-weighted item-to-item score. */
-  halfLife: number;
-  /** A transition i -> j counts when j follows i within this many steps (weight 1/step). */
-  transitionWindow: number;
-  /** Item popularity windows (days before the request) for recent popularity and trend. */
-  windowsDays: number[];
-  /** Categorical and multi-categorical item columns with at most this many values feed user-category features. */
-  maxCategoryValues: number;
-  /** Only the last this many events of each user feed co-occurrence counts (bounds the quadratic cost). */
-  maxHistoryForCooccurrence: number;
-}
-
-export const RANKER_FEATURE_DEFAULTS: RankerFeatureOptions = {
-  neighbours: 100,
-  recentItems: 5,
-  halfLife: 10,
-  transitionWindow: 3,
-  windowsDays: [7, 30],
-  maxCategoryValues: 1000,
-  maxHistoryForCooccurrence: 300,
-};
+export type RankerFeatureOptions = Infer<typeof RANKER_FEATURE_PARAMS>;
 
 const DAY = 86400;
 
@@ -197,12 +162,8 @@ export class RankerFeatures {
    * whose scores and ranks become columns, in the order the L1 block holds them.
    */
   static fit(ds: Dataset, l1Sources: readonly string[], options: Partial<RankerFeatureOptions> = {}): RankerFeatures {
-    const o = { ...RANKER_FEATURE_DEFAULTS, ...options };
-    if (!(o.neighbours >= 1)) throw new Error(`RankerFeatures: neighbours must be >= 1, got ${o.neighbours}`);
-    if (!(o.recentItems >= 1)) throw new Error(`RankerFeatures: recentItems must be >= 1, got ${o.recentItems}`);
-    if (!(o.halfLife > 0)) throw new Error(`RankerFeatures: halfLife must be > 0, got ${o.halfLife}`);
-    if (!(o.transitionWindow >= 1)) throw new Error(`RankerFeatures: transitionWindow must be >= 1, got ${o.transitionWindow}`);
-    if (o.windowsDays.length === 0 || o.windowsDays.some((w) => !(w > 0))) throw new Error('RankerFeatures: windowsDays must hold positive numbers');
+    const o = check(RANKER_FEATURE_PARAMS, options, { path: 'ranker.features' });
+    if (o.windowsDays.length === 0 || o.windowsDays.some((w) => !(w > 0))) throw new Error('ranker.features.windowsDays: must hold positive numbers');
     return new RankerFeatures(ds, l1Sources, o);
   }
 
@@ -236,7 +197,7 @@ export class RankerFeatures {
    * `rowOffset` on. One pass over the history fills per-request accumulators; each candidate then reads
    * them. NaN marks a missing value.
    */
-  extract(query: RankerQuery, l1: L1Block, out: Float32Array, rowOffset = 0): void {
+  extract(query: UserQuery, l1: CandidateBlock, out: Float32Array, rowOffset = 0): void {
     if (l1.sources.length !== this.l1Sources.length || l1.sources.some((s, k) => s !== this.l1Sources[k])) {
       throw new Error(`RankerFeatures.extract: L1 sources [${l1.sources.join(', ')}] differ from the fitted [${this.l1Sources.join(', ')}]`);
     }
@@ -420,7 +381,7 @@ export class RankerFeatures {
         if (r === r) found++;
       }
       out[p++] = found;
-      out[p++] = l1.l1Rank[c];
+      out[p++] = l1.position[c];
     }
 
     // ---- clear the accumulators this request touched
@@ -437,7 +398,7 @@ export class RankerFeatures {
     }
   }
 
-  private userMeanValue(query: RankerQuery): number {
+  private userMeanValue(query: UserQuery): number {
     return query.user >= 0 && query.user < this.userMeanValues.length ? this.userMeanValues[query.user] : NaN;
   }
 

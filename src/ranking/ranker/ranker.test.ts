@@ -2,7 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DatasetBuilder, type Dataset } from '../../data/index.ts';
 import { Rng } from '../../math/index.ts';
-import { cosineNeighbours, RankerFeatures, transitionNeighbours, type L1Block, type RankerQuery } from './features.ts';
+import type { UserQuery } from '../../data/index.ts';
+import type { CandidateBlock } from '../../features/index.ts';
+import { cosineNeighbours, RankerFeatures, transitionNeighbours } from './features.ts';
 import { assembleRankerData, concatSets, splitGroups, splitUserTime } from './training.ts';
 
 const DAY = 86400;
@@ -101,13 +103,13 @@ test('cosine and transition neighbour lists agree with the set-intersection and 
   }
 });
 
-function queryOf(ds: Dataset, u: number): RankerQuery {
+function queryOf(ds: Dataset, u: number): UserQuery {
   const { offsets, rows } = ds.byUser();
   const r = rows.subarray(offsets[u], offsets[u + 1]);
   return { user: u, history: Int32Array.from(r, (k) => ds.interactions.item[k]), timestamps: Float64Array.from(r, (k) => ds.interactions.timestamp[k]) };
 }
 
-function block(items: number[], sources = ['a', 'b']): L1Block {
+function block(items: number[], sources = ['a', 'b']): CandidateBlock {
   const S = sources.length;
   const scores = new Float32Array(items.length * S).fill(NaN);
   const ranks = new Float32Array(items.length * S).fill(NaN);
@@ -115,7 +117,7 @@ function block(items: number[], sources = ['a', 'b']): L1Block {
     scores[c * S] = 10 - c;
     ranks[c * S] = c;
   });
-  return { sources, count: items.length, items: Int32Array.from(items), scores, ranks, l1Rank: Int32Array.from(items, (_, c) => c) };
+  return { sources, count: items.length, items: Int32Array.from(items), scores, ranks, position: Int32Array.from(items, (_, c) => c), foundBy: new Int32Array(items.length), fused: Float32Array.from(items, (_, c) => items.length - c) };
 }
 
 test('extracted rows match per-feature references computed the slow way', () => {
@@ -225,8 +227,11 @@ test('assembled training data: labels from the later part only, recall reported,
   const { earlier, later } = splitUserTime(ds, 0.3);
   const rf = RankerFeatures.fit(earlier, ['a']);
   // candidates: every item the user has not seen in the earlier part
-  const candidatesOf = (q: RankerQuery): L1Block => block(Array.from({ length: 40 }, (_, i) => i).filter((i) => !q.history.includes(i)), ['a']);
-  const base = { features: rf, labels: later, queryOf: (u: number) => queryOf(earlier, u), candidatesOf, keepGroupsWithoutPositive: false, seed: 1 };
+  const requestOf = (u: number) => {
+    const query = queryOf(earlier, u);
+    return { query, block: block(Array.from({ length: 40 }, (_, i) => i).filter((i) => !query.history.includes(i)), ['a']) };
+  };
+  const base = { features: rf, labels: later, requestOf, keepGroupsWithoutPositive: false, seed: 1 };
   const { set, report } = assembleRankerData({ ...base, negativesPerPositive: 0 });
   assert.equal(report.recall, 1, 'every unseen item is a candidate');
   assert.equal(report.positives, report.labelItems);

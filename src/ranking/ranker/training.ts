@@ -1,6 +1,7 @@
-import { type Dataset, selectInteractions } from '../../data/index.ts';
+import { type Dataset, type UserQuery, selectInteractions } from '../../data/index.ts';
+import type { CandidateBlock } from '../../features/index.ts';
 import { Rng } from '../../math/index.ts';
-import type { L1Block, RankerFeatures, RankerQuery } from './features.ts';
+import type { RankerFeatures } from './features.ts';
 
 /**
  * The ranker's training rows in flat arrays (the GBDT's data shape): one group per user, rows are that
@@ -50,10 +51,11 @@ export interface AssembleOptions {
   features: RankerFeatures;
   /** The interactions that label the candidates (the later part); never seen by L1 or the features. */
   labels: Dataset;
-  /** The request of user u as serving would build it from the earlier part. */
-  queryOf: (u: number) => RankerQuery;
-  /** The merged L1 candidates of a request. */
-  candidatesOf: (query: RankerQuery) => L1Block;
+  /**
+   * User u's request as serving makes it from the earlier part: the query the stages saw and the merged
+   * candidates (the engine's own request path, so training rows are what serving builds).
+   */
+  requestOf: (u: number) => { query: UserQuery; block: CandidateBlock };
   /** Users to assemble (default: every user with a positive label event). */
   users?: ArrayLike<number>;
   /** Negatives kept per positive, sampled per user; 0 keeps every candidate. */
@@ -78,7 +80,7 @@ export interface AssembleReport {
  * Builds the ranker's training set without leakage: for each user, the candidates L1 (fitted on the
  * earlier part) finds from the earlier history, labelled by the later part; features from statistics
  * of the earlier part only.
- * @example const { set, report } = assembleRankerData({ features, labels: later, queryOf, candidatesOf, negativesPerPositive: 0, keepGroupsWithoutPositive: true, seed: 1 });
+ * @example const { set, report } = assembleRankerData({ features, labels: later, requestOf, negativesPerPositive: 0, keepGroupsWithoutPositive: true, seed: 1 });
  */
 export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet; report: AssembleReport } {
   const lab = o.labels;
@@ -118,8 +120,7 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
       isLabel[x.item[r]] = 1;
       nLabel++;
     }
-    const query = o.queryOf(u);
-    const l1 = o.candidatesOf(query);
+    const { query, block: l1 } = o.requestOf(u);
     const n = l1.count;
     let pos = 0;
     for (let c = 0; c < n; c++) pos += isLabel[l1.items[c]];

@@ -4,7 +4,7 @@
  */
 import { getKernelBackend, TopK } from '../../math/index.ts';
 import type { Dataset } from '../../data/index.ts';
-import { userQuery, type UserQuery } from '../source.ts';
+import { type UserQuery } from '../source.ts';
 import type { TwoTowerModel } from './two-tower.ts';
 
 export interface RetrievalMetrics {
@@ -40,7 +40,7 @@ export function evaluateRetrieval(model: TwoTowerModel, train: Dataset, test: Da
   for (let a = 0; a < list.length; a += chunk) {
     const b = Math.min(list.length, a + chunk);
     const qs: UserQuery[] = [];
-    for (let r = a; r < b; r++) qs.push(userQuery(train, list[r]));
+    for (let r = a; r < b; r++) qs.push(train.query(list[r]));
     const U = model.embedQueries(qs);
     gemm(false, true, b - a, n, k, 1, U, k, V, k, 0, scores, n);
     for (let r = a; r < b; r++) {

@@ -7,9 +7,10 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../../data/index.ts';
 import type { RawFeatures } from '../../features/index.ts';
+import { schema, type Given } from '../../schema/index.ts';
 import { buildIndex, chooseKind, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
-import type { CandidateSource, ScoredItems, UserQuery } from '../source.ts';
-import type { TwoTowerConfig } from './config.ts';
+import { defineSourceKind, noCandidates, type CandidateSource, type FitContext, type RequestContext, type ScoredItems, type UserQuery } from '../source.ts';
+import { TWO_TOWER_PARAMS, type TwoTowerConfig } from './config.ts';
 import { trainTwoTower, type EpochStats } from './train.ts';
 import { TwoTowerModel } from './two-tower.ts';
 
@@ -25,6 +26,10 @@ export interface TwoTowerSourceOptions {
   seed?: number;
   /** An earlier window and its next interactions: picks the epoch count by validation recall. */
   valid?: { train: Dataset; test: Dataset };
+  /** Pick the epoch count on the fit context's validation split (`FitContext.valid`) when no `valid` is given. */
+  validate?: boolean;
+  /** The name its candidates carry (default 'two-tower'). */
+  name?: string;
   /** The item index (default: kind 'auto'). */
   index?: TwoTowerIndexOptions;
   log?: (line: string) => void;
@@ -41,11 +46,11 @@ const EMPTY_SCORES = new Float32Array(0);
 /**
  * @example
  *   const tt = new TwoTowerSource({ valid: { train: inner, test: valid }, threads: 2, index: { kind: 'auto' } });
- *   await tt.fit(train); tt.candidates(userQuery(train, 0), 100, seen);
+ *   await tt.fit(train); tt.candidates(train.query(0), 100, seen);
  *   await tt.save(dir); const again = await TwoTowerSource.load(dir);   // reads dir/index, no rebuild
  */
 export class TwoTowerSource implements CandidateSource {
-  readonly name = 'two-tower';
+  readonly name: string;
   model: TwoTowerModel | null = null;
   /** How the current index came to be: built from the model's item embeddings, or read from disk. */
   indexOrigin: 'built' | 'loaded' | null = null;
@@ -59,11 +64,13 @@ export class TwoTowerSource implements CandidateSource {
   private center: Float32Array | null = null;
   private itemVecs: Float32Array | null = null;
   private qvec: Float32Array;
+  private vbuf = new Float32Array(0);
   /** Per-epoch figures of the validation run and of the final fit. */
   validEpochs: EpochStats[] = [];
   fitEpochs: EpochStats[] = [];
 
   constructor(readonly options: TwoTowerSourceOptions = {}) {
+    this.name = options.name ?? 'two-tower';
     this.qvec = new Float32Array(options.config?.dim ?? 64);
   }
 
@@ -72,11 +79,12 @@ export class TwoTowerSource implements CandidateSource {
     return this.validEpochs.length > 0 ? { valid: this.validEpochs, fit: this.fitEpochs } : { fit: this.fitEpochs };
   }
 
-  async fit(train: Dataset): Promise<void> {
+  async fit(train: Dataset, ctx?: FitContext): Promise<void> {
     const o = this.options;
     let config = { ...o.config };
-    if (o.valid) {
-      const r = await trainTwoTower(o.valid.train, config, { threads: o.threads, seed: o.seed, valid: o.valid.test, log: o.log });
+    const valid = o.valid ?? (o.validate && ctx ? ctx.valid() : undefined);
+    if (valid) {
+      const r = await trainTwoTower(valid.train, config, { threads: o.threads, seed: o.seed, valid: valid.test, log: o.log });
       this.validEpochs = r.epochs;
       // same recipe on all the training data, for the epoch count validation chose
       config = { ...config, epochs: r.bestEpoch };
@@ -129,23 +137,49 @@ export class TwoTowerSource implements CandidateSource {
   }
 
   /**
-   * The top `n` items for a known or history-only user (`embedQuery`), best first, never in `exclude`;
-   * `allow` (a mask by item index) restricts to a category or to available items.
+   * The top `n` items for the query, best first, never in `exclude`, only where `ctx.allow` is 1. A
+   * user the model never saw (query.user -1) with a feature row is embedded from those features and the
+   * history (`embedUser`); otherwise from the id and history (`embedQuery`). Nothing to go on (a new
+   * user, no features, no history): no candidates.
    */
-  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>, allow?: Uint8Array): ScoredItems {
-    this.need().embedQuery(query, this.qvec);
-    return this.search(this.qvec, n, exclude, allow);
+  candidates(query: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems {
+    if (!this.embed(query, ctx?.features ?? null)) return noCandidates();
+    return this.search(this.qvec, n, exclude, ctx?.allow);
   }
 
-  /**
-   * The engine's request path: `allow` restricts to a category, and a new user (query.user -1) with a
-   * feature row is embedded from those features and the history (`embedUser`), else `embedQuery`.
-   */
-  candidatesWith(query: UserQuery, n: number, exclude: ReadonlySet<number>, ctx: { allow?: Uint8Array; features?: RawFeatures | null }): ScoredItems {
+  /** The query's dot product with each of `items`, read from the item index (NaN for items not in it). */
+  scoreItems(query: UserQuery, items: ArrayLike<number>, out: Float32Array, features: RawFeatures | null = null): void {
+    if (!this.embed(query, features)) {
+      for (let c = 0; c < items.length; c++) out[c] = NaN;
+      return;
+    }
+    const index = this.vectorIndex();
+    const q = this.qvec;
+    const k = q.length;
+    if (this.vbuf.length !== k) this.vbuf = new Float32Array(k);
+    // the index stores x - centre for HNSW: q.x = q.(x - centre) + q.centre
+    let off = 0;
+    if (this.center) for (let d = 0; d < k; d++) off += q[d] * this.center[d];
+    for (let c = 0; c < items.length; c++) {
+      const i = items[c];
+      if (!index.has(i)) {
+        out[c] = NaN;
+        continue;
+      }
+      const v = index.vector(i, this.vbuf);
+      let s = off;
+      for (let d = 0; d < k; d++) s += v[d] * q[d];
+      out[c] = s;
+    }
+  }
+
+  /** Embeds the query into `qvec`; false when there is nothing to embed. */
+  private embed(query: UserQuery, features: RawFeatures | null): boolean {
     const model = this.need();
-    if (query.user < 0 && ctx.features) model.embedUser(ctx.features, query.history, query.weights, this.qvec);
-    else model.embedQuery(query, this.qvec);
-    return this.search(this.qvec, n, exclude, ctx.allow);
+    if (query.user < 0 && features) model.embedUser(features, query.history, query.weights, this.qvec);
+    else if (query.user >= 0 || query.history.length > 0) model.embedQuery(query, this.qvec);
+    else return false;
+    return true;
   }
 
   /**
@@ -261,3 +295,41 @@ async function exists(p: string): Promise<boolean> {
     return false;
   }
 }
+
+/** The item index settings a two-tower stage takes under `index`. */
+export const TWO_TOWER_INDEX_PARAMS = schema({
+  kind: { type: 'string', values: ['auto', 'exact', 'hnsw'], default: 'auto', description: "'auto': exact below exactBelow items, HNSW above" },
+  exactBelow: { type: 'number', integer: true, min: 0, default: 20000, description: "catalog size from which 'auto' picks HNSW" },
+  M: { type: 'number', integer: true, min: 2, default: 16, description: 'HNSW links per node' },
+  efConstruction: { type: 'number', integer: true, min: 1, default: 200, description: 'HNSW build effort' },
+  efSearch: { type: 'number', integer: true, min: 1, default: 100, description: 'HNSW search effort (recall against speed)' },
+  seed: { type: 'number', integer: true, min: 0, default: 100, description: 'HNSW level seed' },
+  filterExactFraction: { type: 'number', min: 0, max: 1, default: 0.02, description: 'filters letting through less than this share of items are searched exactly' },
+  mipsAugment: { type: 'number', integer: true, min: 0, max: 1, default: 0, description: '1: build the HNSW graph on MIPS-augmented vectors' },
+});
+
+/** The `two-tower` stage's parameters: the model's hyperparameters, its index, and how it picks its epoch count. */
+export const TWO_TOWER_STAGE_PARAMS = schema({
+  ...TWO_TOWER_PARAMS,
+  validate: { type: 'boolean', default: true, description: "pick the epoch count (at most `epochs`) on the last 20% of each user's training events, then refit on all" },
+  threads: { type: 'number', integer: true, min: 1, nullable: true, default: 1, description: 'training threads (1: a seeded fit is reproducible bit for bit; null: the run setting, Hogwild)' },
+  index: { type: 'object', fields: TWO_TOWER_INDEX_PARAMS, description: 'the item index' },
+});
+
+/**
+ * The two-tower as an engine stage: trained with early stopping on a validation slice of its own
+ * training data, item index saved in the stage's folder (read back, not rebuilt), live item upserts
+ * and deletes reach the index.
+ * @example { kind: 'two-tower', params: { epochs: 5, index: { kind: 'hnsw', efSearch: 64 } } }
+ */
+export const twoTowerKind = defineSourceKind({
+  kind: 'two-tower',
+  description: 'two-tower retrieval (features + history bag, in-batch softmax with log-Q) over a vector index',
+  params: TWO_TOWER_STAGE_PARAMS,
+  personalized: true,
+  create: (p, ctx) => {
+    const { validate, threads, index, ...config } = p;
+    return new TwoTowerSource({ name: ctx.name, config, validate, threads: threads ?? ctx.threads, seed: ctx.seed, index: index as TwoTowerIndexOptions, log: ctx.log });
+  },
+  load: (dir, p, ctx) => TwoTowerSource.load(dir, { name: ctx.name, index: { efSearch: p.index.efSearch } }),
+});

@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getKernelBackend, optimizerStateSize, Rng } from '../../math/index.ts';
 import { FeatureSpace } from '../../features/index.ts';
-import { userQuery } from '../source.ts';
 import { featureOptions, resolveConfig } from './config.ts';
 import { buildExamples, TrainerCore, TrainingError } from './core.ts';
 import { initParams, TwoTowerNet } from './model.ts';
@@ -34,7 +33,7 @@ test('training lowers the loss and finds the taste clusters (BCE and softmax)', 
     let inside = 0;
     let outside = 0;
     for (let u = 0; u < 8; u++) {
-      const q = r.model.embedQuery(userQuery(ds, u));
+      const q = r.model.embedQuery(ds.query(u));
       for (let i = 0; i < ds.numItems; i++) {
         let s = 0;
         for (let j = 0; j < q.length; j++) s += q[j] * V[i * q.length + j];
@@ -68,7 +67,7 @@ test('save then load: identical vectors for known users, new users, catalog and 
   try {
     await model.save(dir);
     const back = await TwoTowerModel.load(dir);
-    const q = userQuery(ds, 3);
+    const q = ds.query(3);
     assert.deepEqual(back.embedQuery(q), model.embedQuery(q));
     const raw = { gender: 'F', age: 33, zip: 'never-seen-zip' };
     const hist = new Int32Array([1, 5, 9]);

@@ -18,7 +18,7 @@ const WEIGHTS = 'two-tower.bin';
 /**
  * Embeds with fixed weights. Single-row calls reuse preallocated scratch: nothing is allocated per
  * call beyond the output (and not even that when `out` is passed).
- * @example const v = model.embedQuery(userQuery(train, 7)); const items = model.embedItems();
+ * @example const v = model.embedQuery(train.query(7)); const items = model.embedItems();
  */
 export class TwoTowerModel {
   readonly net: TwoTowerNet;

@@ -5,26 +5,40 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { easeKind, fixtureDataset, makeRegistry, trainModel, type RankerKind } from '../../pipeline/index.ts';
+import { defineRankerKind, RANKER_KINDS, type RankerModel } from '../../ranking/index.ts';
+import { SOURCE_KINDS } from '../../retrieval/index.ts';
+import { schema } from '../../schema/index.ts';
+import { fixtureDataset, makeRegistry, trainModel } from '../../pipeline/index.ts';
 import { createService, type Service } from '../index.ts';
-import { parseExplanation, trainingHistories } from './index.ts';
+import { trainingHistories } from './index.ts';
 
 const KEY = 'k3y';
 let root = '';
 let svc: Service; // ranked by a ranker that reverses the L1 order
 let plain: Service; // the same sources, no ranker
 
-/** A ranker that scores each candidate by minus its fused L1 score: the final order is L1's, reversed. */
-const reverseKind: RankerKind = {
+/** A ranker model that scores each candidate by its L1 position: the final order is L1's, reversed. */
+function reverseModel(names: readonly string[]): RankerModel {
+  const at = names.indexOf('l1_position');
+  return {
+    kind: 'reverse',
+    nFeatures: names.length,
+    predict: (x, n, out) => {
+      for (let i = 0; i < n; i++) out[i] = x[i * names.length + at];
+    },
+    save: async (dir) => (await import('node:fs/promises')).writeFile(join(dir, 'names.json'), JSON.stringify(names)),
+    summary: () => ({}),
+  };
+}
+const reverseKind = defineRankerKind({
   kind: 'reverse',
-  fit: async () => reverseRanker,
-  load: async () => reverseRanker,
-};
-const reverseRanker = {
-  name: 'reverse',
-  rank: (_q: unknown, c: { count: number; scores: Float32Array }) => ({ scores: Float32Array.from(c.scores.subarray(0, c.count), (s) => -s) }),
-  save: async () => {},
-};
+  description: 'L1 order reversed (a test fixture)',
+  params: schema({}),
+  train: async ({ train }) => reverseModel(train.featureNames),
+  load: async (dir) => reverseModel(JSON.parse(await (await import('node:fs/promises')).readFile(join(dir, 'names.json'), 'utf8'))),
+});
+const EASE = [{ kind: 'ease', params: { lambda: 10 } }];
+const FALLBACKS = [{ kind: 'segments' }, { kind: 'content' }, { kind: 'popularity' }];
 
 const get = async (s: Service, url: string) => {
   const r = await s.app.inject({ method: 'GET', url });
@@ -33,12 +47,12 @@ const get = async (s: Service, url: string) => {
 
 before(async () => {
   root = await mkdtemp(join(tmpdir(), 'tandem-dash-'));
-  const registry = makeRegistry([easeKind], [reverseKind]);
+  const registry = makeRegistry(SOURCE_KINDS, [...RANKER_KINDS, reverseKind]);
   const dataset = fixtureDataset();
-  await trainModel(join(root, 'ranked'), { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 10 } }], ranker: { kind: 'reverse' }, holdout: 0 });
-  await trainModel(join(root, 'plain'), { dataset, registry, stages: [{ kind: 'ease', params: { lambda: 10 } }], holdout: 0 });
-  svc = await createService({ model: join(root, 'ranked'), registry, apiKey: KEY, eventsDb: ':memory:' });
-  plain = await createService({ model: join(root, 'plain'), registry, eventsDb: ':memory:' });
+  await trainModel(join(root, 'ranked'), { dataset, registry, config: { sources: EASE, fallbacks: FALLBACKS, ranker: { kind: 'reverse' } }, holdout: 0 });
+  await trainModel(join(root, 'plain'), { dataset, registry, config: { sources: EASE, fallbacks: FALLBACKS }, holdout: 0 });
+  svc = await createService({ model: join(root, 'ranked'), registry, apiKey: KEY, store: 'memory' });
+  plain = await createService({ model: join(root, 'plain'), registry, store: 'memory' });
 });
 
 after(async () => {
@@ -64,12 +78,13 @@ test('the page, its script and styles, and uPlot are served from the project', a
 
 test('overview: the manifest\u2019s version, sizes, stages and ranker', async () => {
   const o = (await get(svc, '/dashboard/api/overview')).json;
-  const m = svc.current().rec.manifest;
+  const m = svc.current().engine.manifest;
   assert.equal(o.modelVersion, m.modelVersion);
   assert.equal(o.createdAt, m.createdAt);
   assert.deepEqual(o.data, m.data);
   assert.equal(o.stats.items, 80);
-  assert.deepEqual(o.stages.map((s: { kind: string }) => s.kind), ['ease']);
+  assert.deepEqual(o.stages.map((s: { kind: string; role: string }) => `${s.role}:${s.kind}`), ['source:ease', 'fallback:segments', 'fallback:content', 'fallback:popularity']);
+  assert.equal(o.candidates, 200);
   assert.equal(o.ranker.kind, 'reverse');
   assert.ok(o.schema.items.includes('genre (multi-categorical)'));
   assert.deepEqual(o.trainingHistory, []);
@@ -83,8 +98,13 @@ test('user page: the recommendations are the API\u2019s, and the L1 order is the
     assert.equal(v.strategy, api.strategy);
     assert.equal(v.hasRanker, true);
     const noRanker = (await get(plain, `/v1/users/${user}/recommendations?k=8`)).json;
+    // the L1 view is the same request without the ranker: the final list of the same sources without one
     assert.deepEqual(v.l1.map((r: { id: string }) => r.id), noRanker.items.map((r: { id: string }) => r.id));
     assert.notDeepEqual(v.l1.map((r: { id: string }) => r.id), v.recommendations.map((r: { id: string }) => r.id), 'the reversing ranker changed the order');
+    // one source, no ranker: the L1 view equals the final list
+    const p = (await get(plain, `/dashboard/api/users/${user}?k=8`)).json;
+    assert.deepEqual(p.l1.map((r: { id: string }) => r.id), p.recommendations.map((r: { id: string }) => r.id));
+    assert.equal(p.l1.length, 8);
     // history: newest first, at most 5, with the genre as category
     assert.equal(v.history.length, 5);
     assert.equal(v.historyLength, 8);
@@ -146,22 +166,13 @@ test('bad query parameters name the field', async () => {
   assert.match(r.text, /k: must be an integer from 1 to/);
 });
 
-test('explanations come apart into sources, ranker features and notes', () => {
-  assert.deepEqual(parseExplanation('found by ease #2, two-tower #11; ranked up by l1_rank, age; boosted for genre=g1'), {
-    foundBy: [{ source: 'ease', rank: 2 }, { source: 'two-tower', rank: 11 }],
-    rankedUpBy: ['l1_rank', 'age'],
-    notes: ['boosted for genre=g1'],
-  });
-  assert.deepEqual(parseExplanation('popular overall; no history or known features for this user').notes.length, 2);
-});
-
 test('training history: any per-epoch array in the manifest is found, wherever it sits', () => {
-  const m = { ...svc.current().rec.manifest, parameters: { twoTower: { history: [{ epoch: 1, loss: 0.9, recall: 0.1, note: 'x' }, { epoch: 2, loss: 0.7, recall: 0.2 }] } } };
+  const m = { ...svc.current().engine.manifest, parameters: { twoTower: { history: [{ epoch: 1, loss: 0.9, recall: 0.1, note: 'x' }, { epoch: 2, loss: 0.7, recall: 0.2 }] } } };
   assert.deepEqual(trainingHistories(m), [{ path: 'parameters.twoTower.history', epochs: [{ epoch: 1, loss: 0.9, recall: 0.1 }, { epoch: 2, loss: 0.7, recall: 0.2 }] }]);
 });
 
 test('the live stream sends snapshots, and an open stream does not keep the service from closing', { timeout: 20_000 }, async () => {
-  const s = await createService({ model: join(root, 'plain'), registry: makeRegistry([easeKind]), eventsDb: ':memory:' });
+  const s = await createService({ model: join(root, 'plain'), store: 'memory' });
   await s.app.listen({ port: 0, host: '127.0.0.1' });
   const port = (s.app.server.address() as { port: number }).port;
   const res = await fetch(`http://127.0.0.1:${port}/dashboard/api/live`);
@@ -169,7 +180,7 @@ test('the live stream sends snapshots, and an open stream does not keep the serv
   const reader = res.body!.getReader();
   const first = new TextDecoder().decode((await reader.read()).value);
   const snap = JSON.parse(/data: (.*)\n\n/.exec(first)![1]);
-  assert.equal(snap.modelVersion, s.current().rec.modelVersion);
+  assert.equal(snap.modelVersion, s.current().engine.modelVersion);
   assert.equal(snap.eventsApplied, 0);
   await s.close(); // would hang here if the stream held the server open
   assert.equal((await reader.read()).done, true);
@@ -177,17 +188,17 @@ test('the live stream sends snapshots, and an open stream does not keep the serv
 
 test('item search: an exact id first, then ids containing the text, and titles holding every word', async () => {
   const { generateSynthetic } = await import('../../data/index.ts');
-  const { Recommender, buildSegments, DEFAULT_BUSINESS } = await import('../../pipeline/index.ts');
+  const { builtinRegistry, Engine, fitEngine } = await import('../../pipeline/index.ts');
   const { searchItems } = await import('./index.ts');
   const ds = generateSynthetic({ users: 50, items: 300, interactions: 1500, seed: 4 });
-  const manifest = { ...svc.current().rec.manifest, stages: [], ranker: null, business: { ...DEFAULT_BUSINESS, categoryFeature: 'category' } };
-  const rec = new Recommender({ manifest, dataset: ds, segments: buildSegments(ds), sources: [], ranker: null });
+  const rec = new Engine((await fitEngine(ds, { sources: [{ kind: 'popularity' }] }, builtinRegistry())).model);
+  const label = (id: string): string => rec.catalog.label(rec.catalog.index(id));
   // the slow obvious reference: build every title as a string
   const reference = (q: string): string[] => {
     const words = q.toLowerCase().split(/\s+/).filter(Boolean);
-    return ds.items.ids.values.filter((id) => id.toLowerCase().includes(q.toLowerCase()) || (words.length > 0 && words.every((w) => rec.itemLabel(id).toLowerCase().split(' ').some((t) => t.includes(w)))));
+    return ds.items.ids.values.filter((id) => id.toLowerCase().includes(q.toLowerCase()) || (words.length > 0 && words.every((w) => label(id).toLowerCase().split(' ').some((t) => t.includes(w)))));
   };
-  const title = rec.itemLabel('i17');
+  const title = label('i17');
   const [w1, w2] = title.split(' ');
   for (const q of [w1, `${w1} ${w2 ?? ''}`.trim(), w1.slice(1, 3), 'i1', 'zzz', `${w2 ?? w1} ${w1}`]) {
     const got = searchItems(rec, q, 1000).map((x) => x.id);

@@ -2,8 +2,8 @@
  * The live page's feed: events per second from the serving model's own counter and the latest stored
  * events, computed once per tick for every connected page (one ticker, however many pages watch).
  */
-import type { Recommender } from '../../pipeline/index.ts';
-import type { EventStore } from '../event-store.ts';
+import type { Engine } from '../../pipeline/index.ts';
+import type { EventLog, LiveState } from '../../store/index.ts';
 
 export interface LiveEvent {
   seq: number;
@@ -38,29 +38,29 @@ export class LiveFeed {
   private readonly t: number[] = [];
   private readonly rate: number[] = [];
   private latest: LiveEvent[] = [];
-  private lastSeq = 0;
-  private lastReceived: number;
+  private lastSeq = -1;
   private lastApplied = -1;
-  private lastRec: Recommender | null = null;
+  private lastEngine: Engine | null = null;
   private lastTick = 0;
   private perSecond = 0;
 
   constructor(
-    private readonly current: () => Recommender,
-    private readonly store: EventStore,
+    private readonly current: () => { engine: Engine; state: LiveState },
+    private readonly log: EventLog,
     private readonly intervalMs: number,
-  ) {
-    // only the last minute of the log at start: an old log may hold millions of rows
-    this.lastReceived = Date.now() / 1000 - 60;
-  }
+  ) {}
 
   /** Calls `fn` with a snapshot every tick until the returned function is called. */
   subscribe(fn: (s: LiveSnapshot) => void): () => void {
     this.subs.add(fn);
     if (!this.timer) {
       this.timer = setInterval(() => {
-        const s = this.tick();
-        for (const f of this.subs) f(s);
+        void this.tick().then(
+          (s) => {
+            for (const f of this.subs) f(s);
+          },
+          () => {}, // a failed read skips a tick; the next one retries
+        );
       }, this.intervalMs);
       this.timer.unref();
     }
@@ -76,47 +76,51 @@ export class LiveFeed {
   }
 
   /** The state now (also advances the counters: callable between ticks). */
-  snapshot(): LiveSnapshot {
+  snapshot(): Promise<LiveSnapshot> {
     return this.tick();
   }
 
-  private tick(): LiveSnapshot {
-    const rec = this.current();
+  private async tick(): Promise<LiveSnapshot> {
+    const { engine, state } = this.current();
     const now = Date.now() / 1000;
-    const st = rec.stats();
-    if (rec !== this.lastRec) {
+    const st = engine.stats();
+    const ls = await state.stats();
+    if (engine !== this.lastEngine) {
       // a reload: the new model's counter starts over
-      this.lastRec = rec;
-      this.lastApplied = st.eventsApplied;
+      this.lastEngine = engine;
+      this.lastApplied = st.eventsObserved;
       this.lastTick = now;
     } else if (now - this.lastTick >= 0.2) {
-      this.perSecond = (st.eventsApplied - this.lastApplied) / (now - this.lastTick);
-      this.lastApplied = st.eventsApplied;
+      this.perSecond = (st.eventsObserved - this.lastApplied) / (now - this.lastTick);
+      this.lastApplied = st.eventsObserved;
       this.lastTick = now;
       this.t.push(Math.round(now * 1000) / 1000);
       this.rate.push(Math.round(this.perSecond * 100) / 100);
       if (this.t.length > HISTORY) (this.t.shift(), this.rate.shift());
     }
     const fresh: LiveEvent[] = [];
-    for (const e of this.store.since(this.lastReceived)) {
+    // only the tail of the log: an old or busy log may hold millions of rows
+    const last = await this.log.lastSeq();
+    const from = Math.max(this.lastSeq, last - 200, 0);
+    for (const e of last > from ? await this.log.read(from, 1000) : []) {
       if (e.seq <= this.lastSeq) continue;
       this.lastSeq = e.seq;
-      this.lastReceived = e.received;
       if (e.kind === 'event') {
         fresh.push({ seq: e.seq, received: e.received, user: e.user, item: e.item, type: e.type, value: e.value });
         if (fresh.length > LATEST) fresh.shift();
       }
     }
     if (fresh.length) this.latest = fresh.reverse().concat(this.latest).slice(0, LATEST);
+    if (this.lastSeq < 0) this.lastSeq = last;
     return {
-      modelVersion: rec.modelVersion,
+      modelVersion: engine.modelVersion,
       now,
-      eventsApplied: st.eventsApplied,
+      eventsApplied: st.eventsObserved,
       perSecond: Math.round(this.perSecond * 100) / 100,
       series: { t: this.t.slice(), perSecond: this.rate.slice() },
       latest: this.latest,
       items: st.items,
-      liveUsers: st.liveUsers,
+      liveUsers: ls.users,
     };
   }
 }

@@ -6,16 +6,18 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import type { Recommender } from '../../pipeline/index.ts';
-import type { EventStore } from '../event-store.ts';
+import type { Engine } from '../../pipeline/index.ts';
+import type { EventLog, LiveState } from '../../store/index.ts';
 import { NotFoundError, BadRequestError } from '../errors.ts';
 import { describeItem, itemView, popularItems, searchItems, searchUsers, trainingHistories, userFeatureChoices, userView } from './inspect.ts';
 import { LiveFeed } from './live.ts';
 
 export interface DashboardOptions {
-  /** The model serving now (read at every request: a reload swaps it). */
-  current: () => Recommender;
-  store: EventStore;
+  /** The model serving now and its live state (read at every request: a reload swaps them). */
+  current: () => { engine: Engine; state: LiveState };
+  log: EventLog;
+  /** Users with live events or features (the user search lists them after the model's own). */
+  recentUsers?: () => Iterable<string>;
   /** Seconds between live updates (default 1). */
   liveInterval?: number;
 }
@@ -58,18 +60,21 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
   app.get('/dashboard', async (_req, reply) => reply.redirect('/'));
 
   app.get('/dashboard/api/overview', async () => {
-    const rec = opts.current();
-    const m = rec.manifest;
+    const { engine, state } = opts.current();
+    const m = engine.manifest;
+    const c = m.config;
+    const stage = (s: (typeof c.sources)[number], role: string) => ({ name: s.name, kind: s.kind, role, weight: s.weight, candidates: s.candidates ?? engine.candidateCount, params: s.params });
     return {
       modelVersion: m.modelVersion,
       createdAt: m.createdAt,
       tandemVersion: m.tandemVersion,
       data: m.data,
-      stats: rec.stats(),
+      stats: { ...engine.stats(), liveUsers: (await state.stats()).users },
       metrics: m.metrics,
-      stages: m.stages.map((s) => ({ name: s.name, kind: s.kind, weight: s.weight, personalized: s.personalized, params: s.params })),
-      ranker: m.ranker,
-      business: m.business,
+      stages: [...c.sources.map((s) => stage(s, 'source')), ...c.fallbacks.map((s) => stage(s, 'fallback'))],
+      candidates: engine.candidateCount,
+      ranker: c.ranker ? { kind: c.ranker.kind, params: c.ranker.params, features: m.ranker?.features ?? [], summary: m.ranker?.summary ?? {} } : null,
+      business: c.business,
       parameters: m.parameters,
       schema: {
         users: m.schema.user.map((f) => `${f.name} (${f.kind})`),
@@ -82,45 +87,45 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
 
   app.get('/dashboard/api/users', async (req) => {
     const q = req.query as { q?: string; limit?: string };
-    return { users: searchUsers(opts.current(), q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20)) };
+    return { users: searchUsers(opts.current().engine, q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20), opts.recentUsers?.() ?? []) };
   });
 
   app.get('/dashboard/api/users/:id', async (req) => {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: string; history?: string };
-    const rec = opts.current();
-    return { modelVersion: rec.modelVersion, ...userView(rec, id, intParam(q.k, 'k', 1, rec.maxK, 10), intParam(q.history, 'history', 1, 1000, 30)) };
+    const { engine, state } = opts.current();
+    return { modelVersion: engine.modelVersion, ...(await userView(engine, state, id, intParam(q.k, 'k', 1, engine.maxK, 10), intParam(q.history, 'history', 1, 1000, 30))) };
   });
 
   app.get('/dashboard/api/items', async (req) => {
     const q = req.query as { q?: string; limit?: string };
-    return { items: searchItems(opts.current(), q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20)) };
+    return { items: searchItems(opts.current().engine, q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20)) };
   });
 
   app.get('/dashboard/api/items/:id', async (req) => {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: string };
-    const rec = opts.current();
-    const view = itemView(rec, id);
+    const { engine } = opts.current();
+    const view = itemView(engine, id);
     if (!view) throw new NotFoundError(`unknown item '${id}'`);
-    const similar = rec.similarItems(id, { k: intParam(q.k, 'k', 1, rec.maxK, 10) });
-    return { modelVersion: rec.modelVersion, ...view, similarStrategy: similar.strategy, similar: similar.items.map((s) => ({ ...s, ...describeItem(rec, s.id) })) };
+    const similar = engine.similarItems(id, { k: intParam(q.k, 'k', 1, engine.maxK, 10) });
+    return { modelVersion: engine.modelVersion, ...view, similarStrategy: similar.strategy, similar: similar.items.map((s) => ({ id: s.id, score: s.score, source: s.source, explanation: s.explanation.text, ...describeItem(engine, s.id) })) };
   });
 
   app.get('/dashboard/api/describe', async (req) => {
     const q = req.query as { items?: string };
     const ids = (q.items ?? '').split(',').filter((x) => x !== '');
     if (ids.length > 200) throw new BadRequestError('items: at most 200 ids', 'items');
-    const rec = opts.current();
-    return { items: ids.map((id) => ({ id, ...describeItem(rec, id) })) };
+    const { engine } = opts.current();
+    return { items: ids.map((id) => ({ id, ...describeItem(engine, id) })) };
   });
 
   app.get('/dashboard/api/form', async () => {
-    const rec = opts.current();
-    return { features: userFeatureChoices(rec), popular: popularItems(rec, 40) };
+    const { engine } = opts.current();
+    return { features: userFeatureChoices(engine), popular: popularItems(engine, 40) };
   });
 
-  const feed = new LiveFeed(opts.current, opts.store, (opts.liveInterval ?? 1) * 1000);
+  const feed = new LiveFeed(opts.current, opts.log, (opts.liveInterval ?? 1) * 1000);
   const streams = new Set<import('node:http').ServerResponse>();
   // an open event stream never goes idle: end them first, or closing the server would wait on them
   app.addHook('preClose', async () => {
@@ -134,7 +139,7 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.write(`retry: 3000\ndata: ${JSON.stringify(feed.snapshot())}\n\n`);
+    void feed.snapshot().then((s) => res.write(`retry: 3000\ndata: ${JSON.stringify(s)}\n\n`), () => res.write('retry: 3000\n\n'));
     const off = feed.subscribe((s) => res.write(`data: ${JSON.stringify(s)}\n\n`));
     streams.add(res);
     req.raw.on('close', () => {

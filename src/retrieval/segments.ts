@@ -1,10 +1,14 @@
 /**
- * Feature-based fallback for users without history: the most popular items among users who share a
- * feature value (country=DE, age in 25–34). Computed at train time, stored in the model directory.
+ * Feature segments: the most popular items among users who share a feature value (country=DE, age in
+ * 25–34), for users without a usable history. A candidate source like any other: it answers from the
+ * request's feature row and says nothing without one.
  */
-import type { Dataset } from '../../data/index.ts';
-import { TopK } from '../../math/index.ts';
-import type { FeatureRow } from './stages.ts';
+import type { Dataset } from '../data/index.ts';
+import type { FeatureRow } from '../features/index.ts';
+import { TopK } from '../math/index.ts';
+import { schema } from '../schema/index.ts';
+import { loadArrays, saveArrays } from './arrays-io.ts';
+import { defineSourceKind, noCandidates, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** One user feature's segments: categorical values, or numeric quantile edges (bucket b = [edges[b-1], edges[b])). */
 export interface SegmentColumn {
@@ -153,3 +157,90 @@ export function segmentsFromArrays(arrays: Record<string, unknown>, meta: { colu
   for (let i = 0; i < items.length; i++) if (items[i] < 0 || items[i] >= numItems) throw new Error(`${what}: segment item ${items[i]} out of range`);
   return { columns: meta.columns, first, offsets, items, scores };
 }
+
+/**
+ * The segments as a candidate source: a request's feature row selects its segments; each item scores
+ * the mean of its segment scores (1 for a segment's best item), best first.
+ * @example const seg = new SegmentsSource(); seg.fit(train); seg.candidates(q, 10, seen, { features: { country: 'DE' } })
+ */
+export class SegmentsSource implements CandidateSource {
+  private seg: Segments | null = null;
+  private numItems = 0;
+  private acc = new Float32Array(0);
+  private touched = new Int32Array(0);
+  /** The labels (`country=DE`) of the segments the last request matched, for its explanation. */
+  lastMatch: string[] = [];
+
+  constructor(
+    readonly name = 'segments',
+    readonly perSegment = 200,
+  ) {}
+
+  fit(train: Dataset): void {
+    this.use(buildSegments(train, this.perSegment), train.numItems);
+  }
+
+  private use(seg: Segments, numItems: number): void {
+    this.seg = seg;
+    this.numItems = numItems;
+    this.acc = new Float32Array(numItems);
+    this.touched = new Int32Array(Math.min(numItems, seg.items.length));
+  }
+
+  /** The segments `features` belong to (labels like `country=DE`). */
+  match(features: FeatureRow | null | undefined): { segment: number; label: string }[] {
+    return this.seg && features ? matchSegments(this.seg, features) : [];
+  }
+
+  candidates(_query: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems {
+    const seg = this.seg;
+    const m = this.match(ctx?.features);
+    this.lastMatch = m.map((x) => x.label);
+    if (!seg || m.length === 0 || n <= 0) return noCandidates();
+    const allow = ctx?.allow;
+    let nt = 0;
+    for (const { segment } of m) {
+      for (let j = seg.offsets[segment]; j < seg.offsets[segment + 1]; j++) {
+        const it = seg.items[j];
+        if (exclude?.has(it) || (allow && allow[it] !== 1)) continue;
+        if (this.acc[it] === 0) this.touched[nt++] = it;
+        this.acc[it] += seg.scores[j] / m.length;
+      }
+    }
+    const heap = new TopK(Math.max(1, Math.min(n, nt)));
+    for (let t = 0; t < nt; t++) heap.push(this.touched[t], this.acc[this.touched[t]]);
+    for (let t = 0; t < nt; t++) this.acc[this.touched[t]] = 0;
+    const { ids, scores } = heap.sorted();
+    return { items: ids, scores };
+  }
+
+  async save(dir: string): Promise<void> {
+    if (!this.seg) throw new Error('segments: nothing to save before fit');
+    const { arrays, meta } = segmentsToArrays(this.seg);
+    await saveArrays(dir, 'segments', 1, { ...meta, numItems: this.numItems, perSegment: this.perSegment }, arrays);
+  }
+
+  /** Reads a source `save` wrote; `numItems` is the model's catalog size (items are checked against it). */
+  static async load(dir: string, name: string, numItems: number): Promise<SegmentsSource> {
+    const { meta, arrays } = await loadArrays(dir, 'segments', 1);
+    const m = meta as { columns: SegmentColumn[]; perSegment: number };
+    const s = new SegmentsSource(name, m.perSegment);
+    s.use(segmentsFromArrays(arrays, m, numItems, `${dir}/segments.json`), numItems);
+    return s;
+  }
+}
+
+/** The `segments` stage's parameters. */
+export const SEGMENTS_PARAMS = schema({
+  perSegment: { type: 'number', integer: true, min: 1, default: 200, description: 'top items kept per segment' },
+});
+
+/** Feature segments as an engine stage (a fallback for users known only by their features). */
+export const segmentsKind = defineSourceKind({
+  kind: 'segments',
+  description: "the most popular items among users sharing a feature value with the request's user (no history needed)",
+  params: SEGMENTS_PARAMS,
+  personalized: false,
+  create: (p, ctx) => new SegmentsSource(ctx.name, p.perSegment),
+  load: (dir, _p, ctx) => SegmentsSource.load(dir, ctx.name, ctx.dataset.numItems),
+});

@@ -1,0 +1,13 @@
+// The benchmarks' public surface: each is a Command that `tandem bench <name>` runs.
+import type { Command } from '../src/schema/index.ts';
+import { coldStartBench } from './cold-start.ts';
+import { gbdtBench } from './gbdt.ts';
+import { indexBench } from './index-bench.ts';
+import { kernelsBench } from './kernels.ts';
+import { serveBench } from './serve.ts';
+import { syntheticBench } from './synthetic.ts';
+import { trainBench } from './train.ts';
+import { twoTowerEmbeddingsBench } from './twotower-embeddings.ts';
+
+/** Benchmarks reachable as `tandem bench <name>`, in the order `--help` lists them. */
+export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, syntheticBench, twoTowerEmbeddingsBench];

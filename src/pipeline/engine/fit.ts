@@ -1,0 +1,199 @@
+/**
+ * Fitting the engine: every stage on the training data and, when configured, the L2 ranker on
+ * leakage-free rows. The rows come from the engine's own request path: L1 (every stage) is fitted on
+ * the earlier part of each user's history, an Engine over that data answers each labelled user's
+ * request exactly as serving would (history -> query -> sources -> merge), the ranker features of those
+ * candidates are extracted by the call serving makes, and the later part labels them.
+ */
+import { randomBytes } from 'node:crypto';
+import { concatSets, assembleRankerData, Ranker, RankerFeatures, splitGroups, splitUserTime, type AssembleReport, type RankerModel, type RankerTrainingSet } from '../../ranking/index.ts';
+import { ItemCatalog } from '../../features/index.ts';
+import { parseSplit, splitDataset, type Dataset } from '../../data/index.ts';
+import type { CandidateSource, FitContext, StageContext } from '../../retrieval/index.ts';
+import { checkEngineConfig, type EngineConfig, type EngineConfigInput, type StageRegistry } from './config.ts';
+import { Engine, type Model } from './engine.ts';
+import { dataFingerprint, MODEL_FORMAT, MODEL_FORMAT_VERSION, tandemVersion, type ModelManifest } from './model-dir.ts';
+
+/** Run settings of a fit (apart from the configuration). */
+export interface RunSettings {
+  seed?: number;
+  threads?: number;
+  log?: (line: string) => void;
+  /** Extra run parameters recorded in the manifest (the data source, the command line). */
+  parameters?: Record<string, unknown>;
+}
+
+/** What fitting saw and chose. */
+export interface FitReport {
+  seconds: { total: number; rankerRows: number; rankerModel: number; stages: number };
+  /** The ranker's training data: L1 recall of the label items at the candidate count, rows, positives. */
+  ranker: (AssembleReport & { trainRows: number; validRows: number; summary: Record<string, unknown> }) | null;
+}
+
+/** The rule that cuts a validation split from data a stage is fitted on (the benchmark's train-inner/valid rule). */
+export const VALID_SPLIT = 'user-temporal:0.2';
+
+function runOf(r: RunSettings): Required<Omit<RunSettings, 'parameters'>> {
+  return { seed: r.seed ?? 1, threads: r.threads ?? 1, log: r.log ?? (() => {}) };
+}
+
+/**
+ * Fits the stages of `config` on `ds` in order (a view's base before it); each gets the run settings
+ * and a lazily made validation split of `ds`.
+ */
+export async function fitStages(ds: Dataset, config: EngineConfig, registry: StageRegistry, catalog: ItemCatalog, settings: RunSettings = {}): Promise<CandidateSource[]> {
+  const run = runOf(settings);
+  let valid: { train: Dataset; test: Dataset } | undefined;
+  const fitCtx: FitContext = {
+    ...run,
+    valid: () => (valid ??= splitDataset(ds, parseSplit(VALID_SPLIT))),
+  };
+  const byName = new Map<string, CandidateSource>();
+  const out: CandidateSource[] = [];
+  for (const c of [...config.sources, ...config.fallbacks]) {
+    const kind = registry.sources.get(c.kind)!;
+    const ctx: StageContext = {
+      dataset: ds,
+      catalog,
+      name: c.name!,
+      stage: (name) => {
+        const s = byName.get(name);
+        if (!s) throw new Error(`stage '${c.name}' needs stage '${name}' before it`);
+        return s;
+      },
+      ...run,
+    };
+    const t0 = performance.now();
+    const src = kind.create(c.params, ctx);
+    await src.fit(ds, fitCtx);
+    run.log(`${c.name}: fitted on ${ds.interactions.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    byName.set(c.name!, src);
+    out.push(src);
+  }
+  return out;
+}
+
+/** A manifest for `config` fitted on `ds` (files and metrics filled in later). */
+async function draftManifest(ds: Dataset, config: EngineConfig, registry: StageRegistry, parameters: Record<string, unknown>): Promise<ModelManifest> {
+  const createdAt = new Date().toISOString();
+  const fingerprint = dataFingerprint(ds);
+  return {
+    format: MODEL_FORMAT,
+    formatVersion: MODEL_FORMAT_VERSION,
+    tandemVersion: await tandemVersion(),
+    modelVersion: `${createdAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}-${fingerprint.slice(0, 8)}-${randomBytes(3).toString('hex')}`,
+    createdAt,
+    schema: { user: ds.users.specs(), item: ds.items.specs(), eventTypes: ds.eventTypes.map((e) => ({ ...e })) },
+    config,
+    stages: [...config.sources, ...config.fallbacks].map((s) => ({ name: s.name!, kind: s.kind, path: `stages/${s.name}`, personalized: registry.sources.get(s.kind)!.personalized })),
+    ranker: null,
+    parameters,
+    metrics: {},
+    data: { name: ds.name, fingerprint, users: ds.numUsers, items: ds.numItems, interactions: ds.interactions.length },
+    files: {},
+  };
+}
+
+/** An engine without its ranker, fitted on `ds` (the L1 the ranker's rows come from). */
+async function fitL1(ds: Dataset, config: EngineConfig, registry: StageRegistry, settings: RunSettings): Promise<Model> {
+  const l1 = { ...config, ranker: null };
+  const catalog = new ItemCatalog(ds.items);
+  const stages = await fitStages(ds, l1, registry, catalog, settings);
+  return { manifest: await draftManifest(ds, l1, registry, {}), dataset: ds, catalog, stages, ranker: null };
+}
+
+/** The ranker's training rows and what made them. */
+export interface RankerRows {
+  train: RankerTrainingSet;
+  valid: RankerTrainingSet;
+  report: AssembleReport;
+  /** The L1 engine of the label window closest to serving (window 0) and its ranker features: the parity test rebuilds requests with it. */
+  early: { model: Model; features: RankerFeatures };
+}
+
+/**
+ * The ranker's training and validation rows of `config` on `train`, leakage-free (see the module comment).
+ * `tandem train`, `tandem evaluate` and `tandem export-ranker-data` all build them here.
+ */
+export async function rankerTrainingRows(train: Dataset, given: EngineConfigInput, registry: StageRegistry, settings: RunSettings = {}): Promise<RankerRows> {
+  const config = checkEngineConfig(given, registry);
+  const rc = config.ranker;
+  if (!rc) throw new Error('rankerTrainingRows: the configuration has no ranker');
+  const run = runOf(settings);
+  const t = rc.training;
+  const sets: RankerTrainingSet[] = [];
+  let report: AssembleReport | undefined;
+  let early: RankerRows['early'] | undefined;
+  let base = train;
+  for (let w = 0; w < t.labelWindows; w++) {
+    const { earlier, later } = splitUserTime(base, t.labelFraction);
+    run.log(`ranker rows${t.labelWindows > 1 ? ` (window ${w + 1}/${t.labelWindows})` : ''}: L1 fitted on the earlier ${Math.round((1 - t.labelFraction) * 100)}% of each user's events (${earlier.interactions.length}), labelled by the later ${later.interactions.length}`);
+    const model = await fitL1(earlier, config, registry, settings);
+    const engine = new Engine(model);
+    const features = RankerFeatures.fit(earlier, engine.sourceNames, rc.features);
+    const got = assembleRankerData({
+      features,
+      labels: later,
+      requestOf: (u) => engine.candidatesFor(u),
+      negativesPerPositive: t.negativesPerPositive,
+      keepGroupsWithoutPositive: false,
+      seed: run.seed + w,
+    });
+    sets.push(got.set);
+    if (w === 0) {
+      report = got.report;
+      early = { model, features };
+    }
+    base = earlier;
+  }
+  const all = concatSets(sets);
+  const { train: tr, valid } = splitGroups(all, t.validFraction, run.seed + 1);
+  const r = report!;
+  run.log(`ranker rows: L1 found ${r.labelItemsFound}/${r.labelItems} label items (recall ${r.recall.toFixed(4)} at ${config.candidates} per source); ${all.nRows} rows, ${r.positives} positives; ${tr.nRows} train, ${valid.nRows} valid`);
+  if (tr.nRows === 0) throw new Error('ranker: no training rows (no user has a later event among the L1 candidates); train without a ranker (--ranker none) or with more data');
+  return { train: tr, valid, report: r, early: early! };
+}
+
+/**
+ * Fits the engine of `config` on `train`: the ranker on leakage-free rows (when configured), then every
+ * stage on all of `train`. Returns the model in memory (write it with `writeModelDir`, serve it with `new Engine`).
+ * @example const { model } = await fitEngine(train, { sources: [{ kind: 'ease' }] }, builtinRegistry()); new Engine(model).recommend({ user: '42' })
+ */
+export async function fitEngine(train: Dataset, given: EngineConfigInput, registry: StageRegistry, settings: RunSettings = {}): Promise<{ model: Model; report: FitReport }> {
+  const t0 = performance.now();
+  const config = checkEngineConfig(given, registry);
+  const run = runOf(settings);
+  let rankerModel: RankerModel | null = null;
+  let rankerReport: FitReport['ranker'] = null;
+  let tRows = 0;
+  let tModel = 0;
+  if (config.ranker) {
+    const rc = config.ranker;
+    const rows = await rankerTrainingRows(train, config, registry, settings);
+    tRows = (performance.now() - t0) / 1000;
+    const t1 = performance.now();
+    rankerModel = await registry.rankers.get(rc.kind)!.train({ train: rows.train, valid: rows.valid.nRows > 0 ? rows.valid : null }, rc.params, run);
+    tModel = (performance.now() - t1) / 1000;
+    rankerReport = { ...rows.report, trainRows: rows.train.nRows, validRows: rows.valid.nRows, summary: rankerModel.summary() };
+  }
+  const t2 = performance.now();
+  const catalog = new ItemCatalog(train.items);
+  const stages = await fitStages(train, config, registry, catalog, settings);
+  const tStages = (performance.now() - t2) / 1000;
+  const manifest = await draftManifest(train, config, registry, { seed: run.seed, threads: run.threads, ...(settings.parameters ?? {}) });
+  let ranker: Ranker | null = null;
+  if (config.ranker && rankerModel) {
+    const features = RankerFeatures.fit(train, config.sources.map((s) => s.name!), config.ranker.features);
+    ranker = new Ranker(features, rankerModel, config.ranker.explainTop);
+    manifest.ranker = { kind: config.ranker.kind, path: 'ranker', features: [...features.names], summary: rankerModel.summary() };
+    manifest.parameters.rankerTraining = { ...rankerReport };
+  }
+  const training: Record<string, unknown> = {};
+  [...config.sources, ...config.fallbacks].forEach((s, i) => {
+    const h = stages[i].trainingHistory?.();
+    if (h) training[s.name!] = h;
+  });
+  if (Object.keys(training).length > 0) manifest.parameters.training = training;
+  const seconds = { total: (performance.now() - t0) / 1000, rankerRows: tRows, rankerModel: tModel, stages: tStages };
+  return { model: { manifest, dataset: train, catalog, stages, ranker }, report: { seconds, ranker: rankerReport } };
+}

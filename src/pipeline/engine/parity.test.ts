@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gbdtRankerKind, Ranker } from '../../ranking/index.ts';
+import { checkEngineConfig } from './config.ts';
+import { Engine } from './engine.ts';
+import { rankerTrainingRows } from './fit.ts';
+import { fixtureDataset } from './fixture.ts';
+import { readModelDir, writeModelDir } from './model-dir.ts';
+import { builtinRegistry } from './registry.ts';
+
+const registry = builtinRegistry();
+
+test('train/serve parity: the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds', async (t) => {
+  const root = await mkdtemp(join(tmpdir(), 'tandem-parity-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const ds = fixtureDataset({ users: 90, items: 120, perUser: 14, seed: 11 });
+  // several sources (a view, a source that scores others' candidates, one that does not), sampled negatives
+  const config = checkEngineConfig(
+    {
+      sources: [{ kind: 'ease', params: { lambda: 20 } }, { name: 'ease-h5', kind: 'ease', params: { base: 'ease', halfLife: 5 } }, { kind: 'itemknn', params: { neighbours: 30 } }],
+      fallbacks: [{ kind: 'popularity' }],
+      candidates: 25,
+      ranker: { kind: 'gbdt', params: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, training: { negativesPerPositive: 4 } },
+    },
+    registry,
+  );
+  const rows = await rankerTrainingRows(ds, config, registry, { seed: 7 });
+  assert.ok(rows.train.nRows > 200, `rows ${rows.train.nRows}`);
+  // the L1 model of the label window, with a ranker trained on these rows, written and served like any model
+  const early = rows.early.model;
+  const gbdt = await gbdtRankerKind.train({ train: rows.train, valid: null }, checkEngineConfig({ ...config }, registry).ranker!.params, { seed: 1, threads: 1, log: () => {} });
+  early.ranker = new Ranker(rows.early.features, gbdt, 3);
+  early.manifest.config = config;
+  early.manifest.ranker = { kind: 'gbdt', path: 'ranker', features: [...rows.early.features.names], summary: {} };
+  const dir = join(root, 'early');
+  await writeModelDir(dir, early);
+  const engine = new Engine(await readModelDir(dir, registry));
+  const set = rows.train;
+  const W = set.nFeatures;
+  assert.deepEqual(engine.featureNames, set.featureNames);
+  let compared = 0;
+  let withNaN = 0;
+  for (let g = 0; g < set.groups.length - 1; g += 3) {
+    const user = early.dataset.users.ids.values[set.groupUsers[g]];
+    const trace = engine.trace({ user, k: 10 });
+    assert.ok(trace.rows, 'the ranker ran');
+    const at = new Map<number, number>();
+    for (let c = 0; c < trace.candidates.count; c++) at.set(trace.candidates.items[c], c);
+    for (let r = set.groups[g]; r < set.groups[g + 1]; r++) {
+      const c = at.get(set.items[r]);
+      assert.ok(c !== undefined, `user ${user}: the trained candidate ${set.items[r]} is among the served candidates`);
+      for (let f = 0; f < W; f++) {
+        const want = set.features[r * W + f];
+        const got: number = trace.rows![c * W + f];
+        if (!Object.is(want, got)) assert.fail(`user ${user}, item ${set.items[r]}, feature ${set.featureNames[f]}: trained ${want}, served ${got}`);
+        if (Number.isNaN(want)) withNaN++;
+      }
+      compared++;
+    }
+  }
+  assert.ok(compared > 100, `compared ${compared} rows`);
+  assert.ok(withNaN > 0, 'missing values (NaN) were compared too');
+});

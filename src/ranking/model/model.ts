@@ -1,0 +1,51 @@
+/**
+ * The L2 ranker-model interface: one implementation per folder (`gbdt/` today, `deep/` next), each a
+ * registered kind with a checked parameter schema. A model scores feature rows; the features themselves
+ * (`RankerFeatures`) and the training rows (`assembleRankerData`) are shared by every model kind.
+ */
+import type { ParamsOf, Schema } from '../../schema/index.ts';
+import type { RankerTrainingSet } from '../ranker/training.ts';
+
+/** A trained ranker model: scores rows of `nFeatures` floats (NaN = missing), higher is better. */
+export interface RankerModel {
+  readonly kind: string;
+  readonly nFeatures: number;
+  /**
+   * Scores rows 0..n-1 of the row-major `x` into `out`: P(action) for probabilistic models (the business
+   * layer multiplies it by item value), otherwise any score where higher is better.
+   */
+  predict(x: Float32Array, n: number, out: Float64Array): void;
+  /**
+   * Optional: each feature's contribution to row `row`'s score (length nFeatures + 1, the bias last),
+   * for explanations.
+   */
+  contributions?(x: Float32Array, row: number, out: Float64Array): void;
+  save(dir: string): Promise<void>;
+  /** What training chose (rounds, validation metric, top features), recorded in the manifest. */
+  summary(): Record<string, unknown>;
+}
+
+/** Run settings of a ranker model's training. */
+export interface RankerRun {
+  seed: number;
+  threads: number;
+  log(line: string): void;
+}
+
+/**
+ * How the engine trains and reloads one kind of ranker model.
+ * @example registry.rankers: [gbdtRankerKind]; config { ranker: { kind: 'gbdt', params: { numLeaves: 63 } } }
+ */
+export interface RankerModelKind<S extends Schema = Schema> {
+  readonly kind: string;
+  readonly description: string;
+  readonly params: S;
+  /** Trains on `train`; `valid` (other users' groups) drives early stopping when given. */
+  train(data: { train: RankerTrainingSet; valid: RankerTrainingSet | null }, params: ParamsOf<S>, run: RankerRun): Promise<RankerModel>;
+  load(dir: string, params: ParamsOf<S>): Promise<RankerModel>;
+}
+
+/** Keeps a kind's parameter types while registries hold kinds of any schema. */
+export function defineRankerKind<const S extends Schema>(k: RankerModelKind<S>): RankerModelKind {
+  return k as unknown as RankerModelKind;
+}

@@ -1,0 +1,91 @@
+import type { UserQuery } from '../../data/index.ts';
+import type { CandidateBlock } from '../../features/index.ts';
+import type { RankerModel } from '../model/model.ts';
+import type { RankerFeatures } from './features.ts';
+
+/** A feature that raised a candidate's score, and by how much. */
+export interface Contribution {
+  feature: string;
+  contribution: number;
+}
+
+/**
+ * The L2 stage of a request: the ranker features of the merged candidates (`RankerFeatures.extract`,
+ * the same call that built the training rows) scored by a ranker model. Scratch is reused: `rows`,
+ * `rank` and `explain` read the last request's rows, valid until the next call. Explanations are
+ * computed lazily for the candidates returned only (path contributions cost about three times the
+ * scoring itself when done for all 500 candidates).
+ * @example const r = new Ranker(features, model); const p = r.rank(query, block); r.explain(0)
+ */
+export class Ranker {
+  private x = new Float32Array(0);
+  private out = new Float64Array(0);
+  private contrib: Float64Array;
+  private count = 0;
+
+  constructor(
+    readonly features: RankerFeatures,
+    readonly model: RankerModel,
+    /** Contributing features reported per explained candidate. */
+    readonly explainTop = 3,
+  ) {
+    if (model.nFeatures !== features.width) throw new Error(`ranker: the ${model.kind} model takes ${model.nFeatures} features, the feature set has ${features.width} (${features.names.join(', ')})`);
+    this.contrib = new Float64Array(features.width + 1);
+  }
+
+  get featureNames(): readonly string[] {
+    return this.features.names;
+  }
+
+  /** The block's feature rows (count x width, row-major; NaN = missing): a view of reused scratch. */
+  rows(query: UserQuery, block: CandidateBlock): Float32Array {
+    const W = this.features.width;
+    const n = block.count;
+    if (this.x.length < n * W) this.x = new Float32Array(Math.max(n * W, this.x.length * 2));
+    this.features.extract(query, block, this.x, 0);
+    this.count = n;
+    return this.x.subarray(0, n * W);
+  }
+
+  /** Each candidate's score (P(action) for the binary GBDT), a view of reused scratch. */
+  rank(query: UserQuery, block: CandidateBlock): Float64Array {
+    const x = this.rows(query, block);
+    const n = block.count;
+    if (this.out.length < n) this.out = new Float64Array(Math.max(n, this.out.length * 2));
+    this.model.predict(x, n, this.out);
+    return this.out.subarray(0, n);
+  }
+
+  /** The features that raised candidate `i` of the last request most (positive contributions, largest first). */
+  explain(i: number): Contribution[] {
+    if (!(i >= 0 && i < this.count)) throw new Error(`ranker: explain(${i}): the last request had ${this.count} candidates`);
+    if (!this.model.contributions) return [];
+    this.model.contributions(this.x, i, this.contrib);
+    const names = this.features.names;
+    const top = topPositive(this.contrib, names.length, this.explainTop);
+    const out: Contribution[] = [];
+    for (const f of top) if (f >= 0) out.push({ feature: names[f], contribution: Math.round(this.contrib[f] * 1e4) / 1e4 });
+    return out;
+  }
+}
+
+/**
+ * Indices of the `top` largest positive values of v[0..n), largest first (ties: lower index first),
+ * -1 padded. @example topPositive(Float64Array.of(0.1, -1, 0.5), 3, 2) // Int32Array [2, 0]
+ */
+export function topPositive(v: ArrayLike<number>, n: number, top: number): Int32Array {
+  const out = new Int32Array(top).fill(-1);
+  // insertion into a tiny sorted list
+  for (let f = 0; f < n; f++) {
+    const x = v[f];
+    if (!(x > 0)) continue;
+    let k = top - 1;
+    if (out[k] >= 0 && v[out[k]] >= x) continue;
+    while (k > 0 && (out[k - 1] < 0 || v[out[k - 1]] < x)) {
+      out[k] = out[k - 1];
+      k--;
+    }
+    out[k] = f;
+  }
+  return out;
+}
