@@ -88,7 +88,7 @@ registerPipeline({
 const EASE_PIPELINE_PARAMS = schema({
   lambda: { type: 'number', min: 0, exclusiveMin: true, default: 500, description: 'EASE ridge strength' },
   halfLife: { type: 'number', min: 0, default: 0, description: 'history recency when scoring (events; 0: off)' },
-  maxItems: { type: 'number', integer: true, min: 1, default: 12000, description: 'most popular items EASE keeps (dense weights: items^2)' },
+  maxItems: { type: 'number', integer: true, min: 1, default: 3000, description: 'most popular items EASE keeps (dense weights: items^2, fit O(items^3))' },
   tune,
 });
 

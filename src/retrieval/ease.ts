@@ -230,7 +230,7 @@ export class EaseSource implements CandidateSource {
 /** The `ease` stage's parameters. */
 export const EASE_PARAMS = schema({
   lambda: { type: 'number', min: 0, exclusiveMin: true, default: 500, description: 'L2 penalty on the Gram diagonal (Steck 2019: 100-1000 on MovieLens-size data)' },
-  maxItems: { type: 'number', integer: true, min: 1, default: 12000, description: 'only the most popular items get a row and a column: the weights are dense (items^2 floats, fit O(items^3))' },
+  maxItems: { type: 'number', integer: true, min: 1, default: 3000, description: 'only the most popular items get a row and a column: the weights are dense (items^2 floats) and the fit O(items^3), so the default bounds the cost (about 20 s on 2 cores); other sources reach the rest' },
   halfLife: { type: 'number', min: 0, default: 0, description: 'history recency when scoring: the event k steps back weighs 0.5^(k / halfLife); 0 = off' },
   base: { type: 'string', nullable: true, default: null, description: 'an earlier ease stage whose fitted weights this one scores with (a recency view: one fit, no second copy; its lambda and maxItems are the base\'s)' },
 });

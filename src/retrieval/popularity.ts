@@ -45,6 +45,7 @@ export class PopularitySource implements CandidateSource {
   }
 
   fit(train: Dataset): void {
+    if (this.options.halfLifeDays > 0 && train.timeKind === 'order') throw new Error(`popularity '${this.name}': halfLifeDays needs timestamps in seconds; this dataset's time is an order (positions within each user): use halfLifeDays 0`);
     const x = train.interactions;
     const w = new Float64Array(train.eventTypes.length);
     train.eventTypes.forEach((e, k) => (w[k] = e.negative ? 0 : e.weight));

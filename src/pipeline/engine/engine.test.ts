@@ -349,3 +349,14 @@ test('fitEngine in memory and the model directory read back answer the same', as
   const b = new Engine(await readModelDir(dir, registry));
   for (const user of ['u0', 'u5', 'stranger']) assert.deepEqual(a.recommend({ user, k: 20 }), b.recommend({ user, k: 20 }), user);
 });
+
+test("a dataset whose time is an order keeps it through the model directory; popularity refuses a half-life in days", async (t) => {
+  const ds = fixtureDataset();
+  const { Dataset } = await import('../../data/index.ts');
+  const ordered = new Dataset(ds.users, ds.items, ds.interactions, ds.eventTypes, 'ordered', 'order');
+  const root = await mkdtemp(join(tmpdir(), 'tandem-order-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await trainModel(join(root, 'm'), { dataset: ordered, registry, config: EASE, holdout: 0 });
+  assert.equal((await readModelDir(join(root, 'm'), registry)).dataset.timeKind, 'order');
+  await assert.rejects(fitEngine(ordered, { sources: [{ kind: 'popularity', params: { halfLifeDays: 7 } }] }, registry), /halfLifeDays needs timestamps in seconds/);
+});

@@ -131,6 +131,7 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
     const model = await fitL1(earlier, config, registry, settings);
     const engine = new Engine(model);
     const features = RankerFeatures.fit(earlier, engine.sourceNames, rc.features);
+    if (w === 0 && !features.timed) run.log("ranker rows: this data's time is an order (positions within each user), so the day-based ranker features are off");
     const got = assembleRankerData({
       features,
       labels: later,

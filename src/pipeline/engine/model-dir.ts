@@ -167,7 +167,7 @@ export async function writeModelDir(out: string, model: Model): Promise<void> {
     await mkdir(join(tmp, 'data'));
     await writeTable(join(tmp, 'data/users'), model.dataset.users);
     await writeTable(join(tmp, 'data/items'), model.dataset.items);
-    await writeInteractions(join(tmp, 'data/interactions'), model.dataset.interactions, model.dataset.eventTypes);
+    await writeInteractions(join(tmp, 'data/interactions'), model.dataset.interactions, model.dataset.eventTypes, model.dataset.timeKind);
     for (let s = 0; s < m.stages.length; s++) {
       const d = join(tmp, m.stages[s].path);
       await mkdir(d, { recursive: true });

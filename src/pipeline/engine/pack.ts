@@ -3,7 +3,7 @@
  * no parsing of numbers. Each array starts on an 8-byte boundary so it can be viewed in place.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { Dataset, EntityTable, Vocabulary, type EventTypeSpec, type FeatureColumn, type Interactions } from '../../data/index.ts';
+import { Dataset, EntityTable, Vocabulary, type EventTypeSpec, type FeatureColumn, type Interactions, type TimeKind } from '../../data/index.ts';
 
 export type PackedArray = Int32Array | Float32Array | Float64Array | Uint8Array;
 type DType = 'i32' | 'f32' | 'f64' | 'u8';
@@ -142,8 +142,8 @@ export async function readTable(base: string): Promise<EntityTable> {
 }
 
 /** Writes the interaction log. */
-export async function writeInteractions(base: string, x: Interactions, eventTypes: readonly EventTypeSpec[]): Promise<void> {
-  await writePack(base, { user: x.user, item: x.item, event: x.event, value: x.value, timestamp: x.timestamp }, { length: x.length, eventTypes });
+export async function writeInteractions(base: string, x: Interactions, eventTypes: readonly EventTypeSpec[], timeKind: TimeKind = 'seconds'): Promise<void> {
+  await writePack(base, { user: x.user, item: x.item, event: x.event, value: x.value, timestamp: x.timestamp }, { length: x.length, eventTypes, timeKind });
 }
 
 /** Reads the interaction log and joins it to its tables into a Dataset, checking every index is in range. */
@@ -151,7 +151,7 @@ export async function readDataset(dir: string, name: string): Promise<Dataset> {
   const users = await readTable(`${dir}/users`);
   const items = await readTable(`${dir}/items`);
   const { meta, arrays } = await readPack(`${dir}/interactions`);
-  const m = meta as { length: number; eventTypes: EventTypeSpec[] };
+  const m = meta as { length: number; eventTypes: EventTypeSpec[]; timeKind?: TimeKind };
   const what = `${dir}/interactions.json`;
   const n = m?.length;
   const x = { length: n, user: arrays.user, item: arrays.item, event: arrays.event, value: arrays.value, timestamp: arrays.timestamp } as Interactions;
@@ -165,5 +165,6 @@ export async function readDataset(dir: string, name: string): Promise<Dataset> {
       throw new Error(`${what}: interaction ${r} refers to a user, item or event type out of range`);
     }
   }
-  return new Dataset(users, items, x, m.eventTypes, name);
+  if (m.timeKind !== undefined && m.timeKind !== 'seconds' && m.timeKind !== 'order') throw new Error(`${what}: 'timeKind' must be 'seconds' or 'order'`);
+  return new Dataset(users, items, x, m.eventTypes, name, m.timeKind ?? 'seconds');
 }

@@ -18,6 +18,9 @@ export type RankerFeatureOptions = Infer<typeof RANKER_FEATURE_PARAMS>;
 
 const DAY = 86400;
 
+/** The columns measured in days (or comparing times across users): off when timestamps are positions within a user. */
+const DAY_BASED = /^(u_span_days|u_events_7d|i_pop_before|i_age_days|i_days_since_last|i_pop_\d+d|i_trend|x_.*_days_since)$/;
+
 /** Sparse top-k neighbour lists in CSR form: item i's are ids/weights[offsets[i] .. offsets[i+1]). */
 export interface NeighbourLists {
   offsets: Int32Array;
@@ -43,6 +46,13 @@ export class RankerFeatures {
   readonly options: RankerFeatureOptions;
   /** Column names, in row order. */
   readonly names: string[];
+  /** False when the data's timestamps are positions (timeKind 'order'): the columns measured in days are left out. */
+  readonly timed: boolean;
+  /** Every column the extraction computes, in order; `names` is this minus the day-based ones on untimed data. */
+  private readonly allNames: string[];
+  /** Untimed data: the positions in `allNames` of the kept columns; null when every column is kept. */
+  private readonly keep: Int32Array | null;
+  private full = new Float32Array(0);
   readonly numItems: number;
   private readonly l1Sources: readonly string[];
   // item statistics
@@ -140,7 +150,16 @@ export class RankerFeatures {
       else if (c.kind === 'multi-categorical') this.userColumns.push({ name: `u_${c.name}_count`, get: (u) => c.offsets[u + 1] - c.offsets[u] });
     }
 
-    this.names = this.columnNames();
+    this.timed = ds.timeKind !== 'order';
+    this.allNames = this.columnNames();
+    if (this.timed) {
+      this.names = this.allNames;
+      this.keep = null;
+    } else {
+      const kept = this.allNames.map((n, i) => (DAY_BASED.test(n) ? -1 : i)).filter((i) => i >= 0);
+      this.keep = Int32Array.from(kept);
+      this.names = kept.map((i) => this.allNames[i]);
+    }
     this.simLast = new Float32Array(n);
     this.simMax = new Float32Array(n);
     this.simRecentSum = new Float32Array(n);
@@ -201,8 +220,20 @@ export class RankerFeatures {
     if (l1.sources.length !== this.l1Sources.length || l1.sources.some((s, k) => s !== this.l1Sources[k])) {
       throw new Error(`RankerFeatures.extract: L1 sources [${l1.sources.join(', ')}] differ from the fitted [${this.l1Sources.join(', ')}]`);
     }
-    const W = this.width;
-    if (out.length < (rowOffset + l1.count) * W) throw new Error(`RankerFeatures.extract: out holds ${out.length} floats, need ${(rowOffset + l1.count) * W}`);
+    if (out.length < (rowOffset + l1.count) * this.width) throw new Error(`RankerFeatures.extract: out holds ${out.length} floats, need ${(rowOffset + l1.count) * this.width}`);
+    if (this.keep === null) return this.extractAll(query, l1, out, rowOffset);
+    // untimed data: every column into scratch, then the kept ones
+    const F = this.allNames.length;
+    if (this.full.length < l1.count * F) this.full = new Float32Array(l1.count * F);
+    this.extractAll(query, l1, this.full, 0);
+    const keep = this.keep;
+    const W = keep.length;
+    for (let c = 0; c < l1.count; c++) for (let k = 0; k < W; k++) out[(rowOffset + c) * W + k] = this.full[c * F + keep[k]];
+  }
+
+  /** `extract` over every column (`allNames`). */
+  private extractAll(query: UserQuery, l1: CandidateBlock, out: Float32Array, rowOffset: number): void {
+    const W = this.allNames.length;
     const h = query.history;
     const len = h.length;
     const ts = query.timestamps;

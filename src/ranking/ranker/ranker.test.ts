@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { DatasetBuilder, type Dataset } from '../../data/index.ts';
+import { Dataset, DatasetBuilder } from '../../data/index.ts';
 import { Rng } from '../../math/index.ts';
 import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
@@ -268,4 +268,30 @@ test('assembled training data: labels from the later part only, recall reported,
   const vu = new Set(split.valid.groupUsers);
   assert.ok(split.train.groupUsers.every((u) => !vu.has(u)));
   assert.equal(split.train.nRows + split.valid.nRows, both.nRows);
+});
+
+test('on order-only time (positions within each user) the day-based columns are left out, the rest extracted unchanged', () => {
+  const ds = randomDataset(5);
+  const ordered = new Dataset(ds.users, ds.items, ds.interactions, ds.eventTypes, 'ordered', 'order');
+  const timed = RankerFeatures.fit(ds, ['a', 'b']);
+  const untimed = RankerFeatures.fit(ordered, ['a', 'b']);
+  assert.equal(timed.timed, true);
+  assert.equal(untimed.timed, false);
+  const dropped = timed.names.filter((n) => !untimed.names.includes(n));
+  assert.deepEqual(dropped.sort(), ['i_age_days', 'i_days_since_last', 'i_pop_30d', 'i_pop_7d', 'i_pop_before', 'i_trend', 'u_events_7d', 'u_span_days', ...timed.names.filter((n) => /^x_.*_days_since$/.test(n))].sort());
+  const items = Array.from({ length: 12 }, (_, i) => i * 3);
+  const a = new Float32Array(items.length * timed.width);
+  const b = new Float32Array(items.length * untimed.width);
+  for (const u of [1, 4, 9]) {
+    const q = queryOf(ds, u);
+    timed.extract(q, block(items), a, 0);
+    untimed.extract(q, block(items), b, 0);
+    for (let c = 0; c < items.length; c++) {
+      untimed.names.forEach((name, k) => {
+        const want = a[c * timed.width + timed.names.indexOf(name)];
+        const got = b[c * untimed.width + k];
+        assert.ok(Object.is(want, got), `user ${u} item ${items[c]} ${name}: ${got} vs ${want}`);
+      });
+    }
+  }
 });
