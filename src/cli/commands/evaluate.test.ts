@@ -46,3 +46,24 @@ test('tandem evaluate --synthetic writes the results JSON in the documented shap
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('evaluate --model (in process) and --url (the service over HTTP) give the figures evaluate gives the same configuration', async (t) => {
+  const { generateSynthetic, parseSplit, splitDataset } = await import('../../data/index.ts');
+  const { builtinRegistry, Engine, fitEngine, scoreEngine, scoreService, trainModel } = await import('../../pipeline/index.ts');
+  const { startServer } = await import('../../serve/index.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-eval-model-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const ds = generateSynthetic({ users: 300, items: 150, interactions: 8000, seed: 42 });
+  const { train, test: te } = splitDataset(ds, parseSplit('user-temporal:0.2'));
+  const config = { sources: [{ kind: 'ease', params: { lambda: 50 } }, { kind: 'itemknn', params: { neighbours: 30 } }], fallbacks: [{ kind: 'popularity' }], candidates: 40 };
+  await trainModel(join(dir, 'm'), { dataset: train, config, holdout: 0 });
+  const direct = scoreEngine(new Engine((await fitEngine(train, config, builtinRegistry())).model), train, te, { ks: [10, 100] });
+  const server = await startServer({ model: join(dir, 'm'), port: 0, store: 'memory', log: () => {} });
+  try {
+    const served = await scoreService(server.url, train, te, { ks: [10, 100] });
+    assert.equal(served.failed, 0);
+    assert.deepEqual(served.metrics, direct.metrics, 'over HTTP: the figures of the same configuration fitted in process');
+  } finally {
+    await server.close();
+  }
+});

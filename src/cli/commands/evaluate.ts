@@ -1,8 +1,14 @@
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import {
+  builtinRegistry,
+  dataFingerprint,
   DEFAULT_TABLE_METRICS,
+  Engine,
   engineRecommender,
+  readModelDir,
+  scoreEngine,
+  scoreService,
   formatResultsTable,
   listPipelines,
   loadEvaluationData,
@@ -43,6 +49,8 @@ const options = {
   auc: { type: 'boolean', description: 'also report AUC over the full catalog (pipelines that score every item)' },
   json: { type: 'string', description: 'also write the results as JSON to this file' },
   report: { type: 'string', description: 'also write a self-contained HTML report (curves, user groups, popularity bias, timing) to this file' },
+  model: { type: 'string', description: 'score this trained model directory (in process, through the engine) instead of fitting pipelines; its data must be --train' },
+  url: { type: 'string', description: "with --model or alone: score the service at this URL over HTTP (GET /v1/users/{id}/recommendations) instead" },
 } satisfies OptionDefs;
 
 /** The data source the flags name; exactly one of --dataset, --config, --synthetic. */
@@ -75,12 +83,43 @@ export function parsePipelineParams(list: readonly string[], pipelines: readonly
   return out;
 }
 
+/**
+ * `tandem evaluate --model DIR` / `--url URL`: a trained model (in process) or a running service (over
+ * HTTP) scored on the test side, the train side being the data it was trained on.
+ */
+async function scoreTrained(o: { model?: string; url?: string; train?: string; test?: string; split?: string; 'split-format'?: string; 'skip-bad-rows': boolean; ks: number[]; json?: string }, source: DataSource, argv: readonly string[], log: (m: string) => void): Promise<number> {
+  const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'] as never, split: o.split, skipBadRows: o['skip-bad-rows'], log });
+  const t0 = performance.now();
+  let result: { metrics: Record<string, number>; users: number };
+  let name: string;
+  if (o.url !== undefined) {
+    name = o.url;
+    const r = await scoreService(o.url, train, test, { ks: o.ks });
+    result = r;
+    log(`${o.url}: ${r.requests} requests`);
+  } else {
+    const engine = new Engine(await readModelDir(o.model!, builtinRegistry()), { maxK: Math.max(100, ...o.ks) });
+    if (engine.manifest.data.fingerprint !== dataFingerprint(train)) log(`note: ${o.model} was trained on other data than this train side (fingerprints differ); its figures are for that model as it is`);
+    name = o.model!;
+    result = scoreEngine(engine, train, test, { ks: o.ks });
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const report = { dataset: { name: train.name, users: train.numUsers, items: train.numItems, interactions: train.interactions.length + test.interactions.length, trainInteractions: train.interactions.length, testInteractions: test.interactions.length, evalUsers: result.users }, results: [{ pipeline: name, metrics: result.metrics, trainSeconds: 0, evalSeconds: Math.round(seconds * 1000) / 1000, users: result.users }] };
+  console.log(formatResultsTable(report.results));
+  console.log(`(${result.users} test users; ${train.numItems} items, minus each user's training items)`);
+  if (o.json) {
+    await writeFile(o.json, JSON.stringify(report, null, 2) + '\n');
+    console.error(`wrote ${o.json} (tandem evaluate ${argv.join(' ')})`);
+  }
+  return 0;
+}
+
 /** `tandem evaluate`: fit the named pipelines on train, score them on test, print a table, write JSON. */
 export const evaluateCommand: Command = {
   name: 'evaluate',
   summary: 'fit pipelines on the train side and score them on the test side (full-ranking metrics)',
   usage:
-    'tandem evaluate (--dataset NAME --data DIR | --config FILE | --synthetic) [--train FILE --test FILE | --split RULE] [--pipelines popularity,itemknn] [--json FILE]',
+    'tandem evaluate (--dataset NAME --data DIR | --config FILE | --synthetic) [--train FILE --test FILE | --split RULE] [--pipelines popularity,itemknn | --model DIR | --url URL] [--json FILE]',
   options,
   async run(argv) {
     const { options: o, positional } = parseArgs(argv, options);
@@ -98,6 +137,7 @@ export const evaluateCommand: Command = {
       for (const p of o.pipelines) if (listPipelines().find((s) => s.name === p)!.params.tune) (params[p] ??= {}).tune ??= true;
     }
     const log = (msg: string) => console.error(msg);
+    if (o.model !== undefined || o.url !== undefined) return scoreTrained(o, source, argv, log);
     const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'], split: o.split, skipBadRows: o['skip-bad-rows'], log });
     const rep = o.report ? new ReportBuilder(train, test, { maxUsers: o['max-users'], seed: o.seed }) : null;
     const report = await runEvaluation({

@@ -10,5 +10,5 @@ export { ModelDirError, MODEL_FORMAT, MODEL_FORMAT_VERSION, dataFingerprint, rea
 export { builtinRegistry } from './registry.ts';
 export type { TrainOptions, TrainResult } from './train.ts';
 export { trainModel } from './train.ts';
-export { engineRecommender, scoreEngine } from './score.ts';
+export { engineRecommender, scoreEngine, scoreService } from './score.ts';
 export { fixtureDataset } from './fixture.ts';

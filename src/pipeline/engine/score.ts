@@ -1,6 +1,6 @@
 /** Scoring an engine offline: the evaluation protocol over the engine's own request path. */
 import type { Dataset } from '../../data/index.ts';
-import { DEFAULT_KS, evaluateRecommender, type EvaluationResult, type Recommender } from '../../evaluation/index.ts';
+import { DEFAULT_KS, evaluateRecommender, relevantTestItems, type EvaluationResult, type Recommender } from '../../evaluation/index.ts';
 import type { Engine } from './engine.ts';
 
 /**
@@ -34,3 +34,39 @@ export function scoreEngine(engine: Engine, train: Dataset, test: Dataset, opts:
   );
 }
 
+
+/**
+ * Scores a running service over HTTP under the same protocol: `GET {url}/v1/users/{id}/recommendations?k=K`
+ * for every test user with a relevant item (K = max(ks)), at most `concurrency` requests at a time;
+ * returned ids the data does not hold count as misses. `train` and `test` are the data the served model
+ * was trained on and its held-out side (the service excludes the user's training items itself).
+ * @example const r = await scoreService('http://127.0.0.1:8080', train, test); r.metrics['ndcg@10']
+ */
+export async function scoreService(url: string, train: Dataset, test: Dataset, opts: { ks?: readonly number[]; concurrency?: number; headers?: Record<string, string> } = {}): Promise<EvaluationResult & { requests: number; failed: number }> {
+  const ks = opts.ks ?? DEFAULT_KS;
+  const k = Math.max(...ks);
+  const rel = relevantTestItems(train, test);
+  const users: number[] = [];
+  for (let u = 0; u < train.numUsers; u++) if (rel.offsets[u + 1] > rel.offsets[u]) users.push(u);
+  const lists = new Map<number, Int32Array>();
+  const ids = train.users.ids.values;
+  let next = 0;
+  let failed = 0;
+  const base = url.replace(/\/+$/, '');
+  const worker = async (): Promise<void> => {
+    while (next < users.length) {
+      const u = users[next++];
+      const res = await fetch(`${base}/v1/users/${encodeURIComponent(ids[u])}/recommendations?k=${k}`, { headers: opts.headers });
+      if (!res.ok) {
+        failed++;
+        throw new Error(`${base}: user '${ids[u]}': HTTP ${res.status} ${(await res.text()).slice(0, 200)}`);
+      }
+      const body = (await res.json()) as { items: { id: string }[] };
+      // items added since training are not in the data: they can only be misses
+      lists.set(u, Int32Array.from(body.items.map((it) => train.items.ids.get(it.id)).filter((i) => i >= 0)));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
+  const r = evaluateRecommender(train, test, (q) => lists.get(q.user) ?? new Int32Array(0), { ks });
+  return { ...r, requests: users.length, failed };
+}
