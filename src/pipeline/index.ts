@@ -11,3 +11,4 @@ export { DEFAULT_SPLIT, DEFAULT_TABLE_METRICS, SYNTHETIC_OPTIONS, formatLoadRepo
 export type { DemoModel, DemoOptions, DemoResult } from './demo.ts';
 export { DEMO_DATA, DEMO_PARAMS, DEMO_PIPELINES, itemLabel, runDemo } from './demo.ts';
 export { writeDatasetFiles } from './write-dataset.ts';
+export { engineParameterDocs } from './docs.ts';
