@@ -130,6 +130,7 @@ export const TWO_STAGE_PARAMS = schema({
   numRounds: { type: 'number', integer: true, min: 1, default: 600, description: 'GBDT rounds at most (early stopping on held-out users)' },
   minDataInLeaf: { type: 'number', integer: true, min: 1, default: 50, description: 'GBDT minimum rows per leaf' },
   validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users held out for the GBDT's early stopping" },
+  refit: { type: 'boolean', default: false, description: 'train the GBDT again on every row for the rounds early stopping chose' },
   twoTowerEpochs: { type: 'number', integer: true, min: 1, default: 10, description: "the two-tower's maximum epochs (validation picks fewer)" },
   tune,
 });
@@ -158,7 +159,7 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
     ranker: {
       kind: 'gbdt',
       params: { objective: p.objective, numLeaves: p.numLeaves, learningRate: p.learningRate, numRounds: p.numRounds, minDataInLeaf: p.minDataInLeaf },
-      training: { labelFraction: p.labelFraction, labelWindows: p.labelWindows, negativesPerPositive: p.negatives, validFraction: p.validFraction },
+      training: { labelFraction: p.labelFraction, labelWindows: p.labelWindows, negativesPerPositive: p.negatives, validFraction: p.validFraction, refit: p.refit },
     },
   };
 }

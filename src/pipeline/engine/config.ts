@@ -24,6 +24,7 @@ export const RANKER_TRAINING_PARAMS = schema({
   labelWindows: { type: 'number', integer: true, min: 1, max: 5, default: 1, description: 'label windows stacked for more rows (each cut from what the previous left to L1)' },
   negativesPerPositive: { type: 'number', integer: true, min: 0, default: 0, description: 'negatives kept per positive in each user group (0: every candidate)' },
   validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users held out for the model's early stopping" },
+  refit: { type: 'boolean', default: false, description: 'train the model again on every row, validation users included, for the amount of training early stopping chose' },
 });
 
 /** The L2 ranker stage. */

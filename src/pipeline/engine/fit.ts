@@ -173,9 +173,18 @@ export async function fitEngine(train: Dataset, given: EngineConfigInput, regist
     const rows = await rankerTrainingRows(train, config, registry, settings);
     tRows = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    rankerModel = await registry.rankers.get(rc.kind)!.train({ train: rows.train, valid: rows.valid.nRows > 0 ? rows.valid : null }, rc.params, run);
+    const kind = registry.rankers.get(rc.kind)!;
+    rankerModel = await kind.train({ train: rows.train, valid: rows.valid.nRows > 0 ? rows.valid : null }, rc.params, run);
+    const again = rc.training.refit && rows.valid.nRows > 0 ? kind.refitParams?.(rc.params, rankerModel.summary()) : null;
+    let summary = rankerModel.summary();
+    if (again) {
+      run.log(`ranker: trained again on all ${rows.train.nRows + rows.valid.nRows} rows for the amount early stopping chose`);
+      rankerModel = await kind.train({ train: concatSets([rows.train, rows.valid]), valid: null }, again, run);
+      // the validation figures are the first fit's: the refit has none
+      summary = { ...rankerModel.summary(), refit: true, validMetric: summary.validMetric ?? null, bestIteration: summary.bestIteration ?? null };
+    }
     tModel = (performance.now() - t1) / 1000;
-    rankerReport = { ...rows.report, trainRows: rows.train.nRows, validRows: rows.valid.nRows, summary: rankerModel.summary() };
+    rankerReport = { ...rows.report, trainRows: rows.train.nRows, validRows: rows.valid.nRows, summary };
   }
   const t2 = performance.now();
   const catalog = new ItemCatalog(train.items);
@@ -186,7 +195,7 @@ export async function fitEngine(train: Dataset, given: EngineConfigInput, regist
   if (config.ranker && rankerModel) {
     const features = RankerFeatures.fit(train, config.sources.map((s) => s.name!), config.ranker.features);
     ranker = new Ranker(features, rankerModel, config.ranker.explainTop);
-    manifest.ranker = { kind: config.ranker.kind, path: 'ranker', features: [...features.names], summary: rankerModel.summary() };
+    manifest.ranker = { kind: config.ranker.kind, path: 'ranker', features: [...features.names], summary: rankerReport!.summary };
     manifest.parameters.rankerTraining = { ...rankerReport };
   }
   const training: Record<string, unknown> = {};

@@ -78,4 +78,8 @@ export const gbdtRankerKind = defineRankerKind({
   async load(dir) {
     return new GbdtRankerModel(GbdtModel.load(join(dir, MODEL_FILE)));
   },
+  refitParams(params, summary) {
+    const best = summary.bestIteration;
+    return typeof best === 'number' && best > 0 ? { ...params, numRounds: best, earlyStoppingRounds: 0 } : null;
+  },
 });

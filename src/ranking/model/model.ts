@@ -43,6 +43,11 @@ export interface RankerModelKind<S extends Schema = Schema> {
   /** Trains on `train`; `valid` (other users' groups) drives early stopping when given. */
   train(data: { train: RankerTrainingSet; valid: RankerTrainingSet | null }, params: ParamsOf<S>, run: RankerRun): Promise<RankerModel>;
   load(dir: string, params: ParamsOf<S>): Promise<RankerModel>;
+  /**
+   * Optional: the parameters that train the model again on every row (validation rows included) for
+   * the amount of training validation chose (e.g. the GBDT's best round count), from the first fit's summary.
+   */
+  refitParams?(params: ParamsOf<S>, summary: Record<string, unknown>): ParamsOf<S> | null;
 }
 
 /** Keeps a kind's parameter types while registries hold kinds of any schema. */
