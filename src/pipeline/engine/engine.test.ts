@@ -360,3 +360,17 @@ test("a dataset whose time is an order keeps it through the model directory; pop
   assert.equal((await readModelDir(join(root, 'm'), registry)).dataset.timeKind, 'order');
   await assert.rejects(fitEngine(ordered, { sources: [{ kind: 'popularity', params: { halfLifeDays: 7 } }] }, registry), /halfLifeDays needs timestamps in seconds/);
 });
+
+test('the ranker rows follow the row budget: negatives are sampled when every candidate would not fit, every positive kept', async () => {
+  const ds = fixtureDataset({ users: 120, items: 100, perUser: 12 });
+  const base = { sources: [{ kind: 'ease', params: { lambda: 10 } }], fallbacks: [], candidates: 40, ranker: { kind: 'gbdt', params: { numRounds: 5, earlyStoppingRounds: 0 } } };
+  const { rankerTrainingRows } = await import('./fit.ts');
+  const all = await rankerTrainingRows(ds, base, registry);
+  const budget = Math.round((all.train.nRows + all.valid.nRows) / 4);
+  const lines: string[] = [];
+  const cut = await rankerTrainingRows(ds, { ...base, ranker: { ...base.ranker, training: { maxRows: budget } } }, registry, { log: (l) => lines.push(l) });
+  const rows = cut.train.nRows + cut.valid.nRows;
+  assert.ok(rows <= budget * 1.3, `${rows} rows for a budget of ${budget}`);
+  assert.equal(cut.report.positives, all.report.positives, 'every positive kept');
+  assert.ok(lines.some((l) => /negatives kept per positive/.test(l)), lines.join('\n'));
+});

@@ -112,6 +112,40 @@ export interface RankerRows {
 }
 
 /**
+ * The negatives per positive that keep the rows within `maxRows`: estimated from a sample of up to 100
+ * labelled users' requests (their candidate count and how many of their label items L1 found); the
+ * configured value when it fits (0 = every candidate).
+ */
+function negativesWithin(engine: Engine, later: Dataset, maxRows: number, configured: number, seed: number): number {
+  const { offsets, rows } = later.byUser();
+  const neg = later.eventTypes.map((e) => e.negative);
+  const users: number[] = [];
+  for (let u = 0; u < later.numUsers; u++) {
+    for (let k = offsets[u]; k < offsets[u + 1]; k++) if (!neg[later.interactions.event[rows[k]]]) {
+      users.push(u);
+      break;
+    }
+  }
+  if (users.length === 0) return configured;
+  const probe = Math.min(100, users.length);
+  let candidates = 0;
+  let positives = 0;
+  for (let i = 0; i < probe; i++) {
+    const u = users[Math.floor(((i + 0.5) * users.length) / probe + seed) % users.length];
+    const { block } = engine.candidatesFor(u);
+    const label = new Set<number>();
+    for (let k = offsets[u]; k < offsets[u + 1]; k++) if (!neg[later.interactions.event[rows[k]]]) label.add(later.interactions.item[rows[k]]);
+    candidates += block.count;
+    for (let c = 0; c < block.count; c++) if (label.has(block.items[c])) positives++;
+  }
+  const c = candidates / probe;
+  const p = Math.max(positives / probe, 0.5);
+  const rowsPerUser = (n: number) => (n === 0 ? c : Math.min(c, p * (1 + n)));
+  if (users.length * rowsPerUser(configured) <= maxRows) return configured;
+  return Math.max(1, Math.floor((maxRows / users.length - p) / p));
+}
+
+/**
  * The ranker's training and validation rows of `config` on `train`, leakage-free (see the module comment).
  * `tandem train`, `tandem evaluate` and `tandem export-ranker-data` all build them here.
  */
@@ -132,11 +166,13 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
     const engine = new Engine(model);
     const features = RankerFeatures.fit(earlier, engine.sourceNames, rc.features);
     if (w === 0 && !features.timed) run.log("ranker rows: this data's time is an order (positions within each user), so the day-based ranker features are off");
+    const negatives = negativesWithin(engine, later, t.maxRows, t.negativesPerPositive, run.seed + w);
+    if (negatives !== t.negativesPerPositive) run.log(`ranker rows: every candidate would make more than ${t.maxRows} rows; ${negatives} negatives kept per positive`);
     const got = assembleRankerData({
       features,
       labels: later,
       requestOf: (u) => engine.candidatesFor(u),
-      negativesPerPositive: t.negativesPerPositive,
+      negativesPerPositive: negatives,
       keepGroupsWithoutPositive: false,
       seed: run.seed + w,
     });
