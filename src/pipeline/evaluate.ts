@@ -107,15 +107,20 @@ export async function runEvaluation(run: EvaluationRun): Promise<EvaluationRepor
     const t0 = performance.now();
     let chosen = params;
     let tuning: { setting: Record<string, unknown>; metric: number }[] | null = null;
-    if (params.tune && spec.grid) {
+    const scoreValid = (engine: Engine, v: { train: Dataset; test: Dataset }) => scoreEngine(engine, v.train, v.test, { ks: [10, 100], maxUsers: TUNE_USERS, seed }).metrics['ndcg@10'];
+    if (params.tune && spec.tune) {
+      const v = validSplit();
+      const r = await spec.tune(params as never, { valid: v, registry, seed, threads, log, score: (e) => scoreValid(e, v) });
+      chosen = r.chosen;
+      tuning = r.tuning.map((t) => ({ setting: t.setting, metric: round(t.metric) }));
+    } else if (params.tune && spec.grid) {
       const v = validSplit();
       tuning = [];
       let best = -Infinity;
       for (const g of spec.grid(params as never, v.train)) {
         const p = { ...params, ...g };
         const { model } = await fitEngine(v.train, pipelineConfig(name, p, v.train), registry, { seed, threads });
-        const r = scoreEngine(new Engine(model, { maxK: 100 }), v.train, v.test, { ks: [10, 100], maxUsers: TUNE_USERS, seed });
-        const m = r.metrics['ndcg@10'];
+        const m = scoreValid(new Engine(model, { maxK: 100 }), v);
         tuning.push({ setting: g, metric: round(m) });
         log(`${name}: valid ndcg@10 ${m.toFixed(4)} with ${JSON.stringify(g)}`);
         if (m > best) (best = m), (chosen = p);

@@ -78,3 +78,14 @@ test('on synthetic data item-kNN clearly beats popularity, through the engine (t
   const [pop, knn] = report.results.map((r) => r.metrics['ndcg@10']);
   assert.ok(knn > 1.5 * pop, `item-kNN ndcg@10 ${knn} vs popularity ${pop}`);
 });
+
+test("two-stage --tune: EASE's strength on EASE alone, then the GBDT's leaves and rate on rows built once, all on the validation split", async () => {
+  const lines: string[] = [];
+  const report = await runEvaluation({ train, test: te, pipelines: ['two-stage'], params: { 'two-stage': { tune: true, sources: '', numRounds: 15, candidates: 30 } }, log: (l) => lines.push(l) });
+  const fit = report.results[0].fit as { tuning: { chosen: Record<string, unknown>; tuning: { setting: Record<string, unknown>; metric: number }[] } };
+  assert.equal(fit.tuning.tuning.length, 5 + 6);
+  assert.ok([125, 250, 500, 1000, 2000].includes(fit.tuning.chosen.easeLambda as number));
+  assert.ok([15, 31, 63].includes(fit.tuning.chosen.numLeaves as number));
+  assert.ok([0.03, 0.1].includes(fit.tuning.chosen.learningRate as number));
+  assert.equal(lines.filter((l) => l.includes('validation split')).length, 1, 'tuned on the validation split of train');
+});

@@ -5,9 +5,21 @@
  * same configuration serves. `two-stage` is `tandem train`'s default engine.
  */
 import type { Dataset } from '../data/index.ts';
+import { ItemCatalog } from '../features/index.ts';
 import { ITEMKNN_PARAMS, POPULARITY_PARAMS, TWO_TOWER_PARAMS } from '../retrieval/index.ts';
 import { check, ParamError, schema, type Infer, type Schema } from '../schema/index.ts';
-import type { EngineConfigInput } from './engine/index.ts';
+import { assembleModel, checkEngineConfig, Engine, fitEngine, fitStages, rankerTrainingRows, trainRankerModel, type EngineConfigInput, type StageRegistry } from './engine/index.ts';
+
+/** What a pipeline's own tuning gets: the validation pair, and how to score an engine on it. */
+export interface TuneContext {
+  valid: { train: Dataset; test: Dataset };
+  registry: StageRegistry;
+  seed: number;
+  threads: number;
+  log(line: string): void;
+  /** The validation metric (ndcg@10 on valid.test) of an engine fitted on valid.train. */
+  score(engine: Engine): number;
+}
 
 /** A registered pipeline kind: its parameters and the engine configuration they make. */
 export interface PipelineSpec<S extends Schema = Schema> {
@@ -18,6 +30,8 @@ export interface PipelineSpec<S extends Schema = Schema> {
   config(p: Infer<S>, train: Dataset): EngineConfigInput;
   /** Settings `--tune` scores on the validation split (each merged over `p`); the best is refitted on train. */
   grid?(p: Infer<S>, train: Dataset): Record<string, unknown>[];
+  /** Or a pipeline's own tuning on the validation split (cheaper than a grid of whole fits); returns the chosen parameters. */
+  tune?(p: Infer<S>, ctx: TuneContext): Promise<{ chosen: Record<string, unknown>; tuning: { setting: Record<string, unknown>; metric: number }[] }>;
 }
 
 const registry = new Map<string, PipelineSpec>();
@@ -131,7 +145,8 @@ export const TWO_STAGE_PARAMS = schema({
   minDataInLeaf: { type: 'number', integer: true, min: 1, default: 50, description: 'GBDT minimum rows per leaf' },
   validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users held out for the GBDT's early stopping" },
   refit: { type: 'boolean', default: false, description: 'train the GBDT again on every row for the rounds early stopping chose' },
-  twoTowerEpochs: { type: 'number', integer: true, min: 1, default: 10, description: "the two-tower's maximum epochs (validation picks fewer)" },
+  twoTowerEpochs: { type: 'number', integer: true, min: 1, default: 10, description: "the two-tower's epochs (at most, when twoTowerValidate)" },
+  twoTowerValidate: { type: 'boolean', default: true, description: "pick the two-tower's epoch count on a validation slice of its training data (then refit)" },
   tune,
 });
 
@@ -147,7 +162,7 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
   const sources: Record<string, unknown>[] = [{ kind: 'ease', params: { lambda: p.easeLambda } }];
   for (const h of p.easeRecent) sources.push({ name: `ease-h${h}`, kind: 'ease', params: { base: 'ease', halfLife: h } });
   for (const s of p.sources) {
-    if (s === 'two-tower') sources.push({ kind: 'two-tower', params: { epochs: p.twoTowerEpochs } });
+    if (s === 'two-tower') sources.push({ kind: 'two-tower', params: { epochs: p.twoTowerEpochs, validate: p.twoTowerValidate } });
     else if (s === 'itemknn') sources.push({ kind: 'itemknn' });
     else if (s === 'itemknn-recent') sources.push({ name: 'itemknn-recent', kind: 'itemknn', params: { historyHalfLife: 10 } });
     else if (s === 'popularity') sources.push({ name: 'popularity-30d', kind: 'popularity', params: { halfLifeDays: 30 } });
@@ -164,11 +179,52 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
   };
 }
 
+/**
+ * The two-stage's `--tune`, on the validation split only, in two cheap steps: EASE's ridge strength on
+ * EASE alone (a fit is seconds), then the GBDT's leaves and learning rate on ranker rows and L1 stages
+ * built once (only the GBDT is fitted per setting).
+ */
+async function tuneTwoStage(p: TwoStageParams, ctx: TuneContext): Promise<{ chosen: Record<string, unknown>; tuning: { setting: Record<string, unknown>; metric: number }[] }> {
+  const { valid, registry } = ctx;
+  const run = { seed: ctx.seed, threads: ctx.threads, log: () => {} };
+  const tuning: { setting: Record<string, unknown>; metric: number }[] = [];
+  const chosen: Record<string, unknown> = { ...p };
+  let best = -Infinity;
+  for (const lambda of [125, 250, 500, 1000, 2000]) {
+    const { model } = await fitEngine(valid.train, { sources: [{ kind: 'ease', params: { lambda } }], fallbacks: [] }, registry, run);
+    const m = ctx.score(new Engine(model));
+    tuning.push({ setting: { easeLambda: lambda, alone: true }, metric: m });
+    ctx.log(`two-stage: valid ndcg@10 ${m.toFixed(4)} with EASE alone at lambda ${lambda}`);
+    if (m > best) (best = m), (chosen.easeLambda = lambda);
+  }
+  const config = checkEngineConfig(twoStageConfig(chosen as TwoStageParams), registry);
+  const rows = await rankerTrainingRows(valid.train, config, registry, run);
+  const catalog = new ItemCatalog(valid.train.items);
+  const stages = await fitStages(valid.train, config, registry, catalog, run);
+  best = -Infinity;
+  for (const numLeaves of [15, 31, 63]) {
+    for (const learningRate of [0.03, 0.1]) {
+      const c = checkEngineConfig({ ...config, ranker: { ...config.ranker, params: { ...config.ranker!.params, numLeaves, learningRate } } }, registry);
+      const ranked = await trainRankerModel(rows, c, registry, run);
+      const m = ctx.score(new Engine(await assembleModel(valid.train, c, registry, catalog, stages, ranked)));
+      tuning.push({ setting: { numLeaves, learningRate }, metric: m });
+      ctx.log(`two-stage: valid ndcg@10 ${m.toFixed(4)} with ${numLeaves} leaves, learning rate ${learningRate}`);
+      if (m > best) {
+        best = m;
+        chosen.numLeaves = numLeaves;
+        chosen.learningRate = learningRate;
+      }
+    }
+  }
+  return { chosen, tuning };
+}
+
 registerPipeline({
   name: 'two-stage',
   description: 'EASE (+ recency views, + extra sources) candidates re-ranked by a GBDT on ranker features, then business rules: the default engine',
   params: TWO_STAGE_PARAMS,
   config: (p) => twoStageConfig(p),
+  tune: (p, ctx) => tuneTwoStage(p, ctx),
 });
 
 /** `tandem train`'s default engine configuration (the two-stage pipeline's defaults). */

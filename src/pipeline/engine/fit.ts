@@ -192,6 +192,49 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
 }
 
 /**
+ * Trains the configured ranker model on the rows (early stopping on their validation users; again on
+ * every row when `ranker.training.refit`). Returns the model and what training chose.
+ */
+export async function trainRankerModel(rows: Pick<RankerRows, 'train' | 'valid'>, config: EngineConfig, registry: StageRegistry, settings: RunSettings = {}): Promise<{ model: RankerModel; summary: Record<string, unknown> }> {
+  const rc = config.ranker;
+  if (!rc) throw new Error('trainRankerModel: the configuration has no ranker');
+  const run = runOf(settings);
+  const kind = registry.rankers.get(rc.kind)!;
+  let model = await kind.train({ train: rows.train, valid: rows.valid.nRows > 0 ? rows.valid : null }, rc.params, run);
+  let summary = model.summary();
+  const again = rc.training.refit && rows.valid.nRows > 0 ? kind.refitParams?.(rc.params, summary) : null;
+  if (again) {
+    run.log(`ranker: trained again on all ${rows.train.nRows + rows.valid.nRows} rows for the amount early stopping chose`);
+    model = await kind.train({ train: concatSets([rows.train, rows.valid]), valid: null }, again, run);
+    // the validation figures are the first fit's: the refit has none
+    summary = { ...model.summary(), refit: true, validMetric: summary.validMetric ?? null, bestIteration: summary.bestIteration ?? null };
+  }
+  return { model, summary };
+}
+
+/**
+ * A model in memory from fitted parts: stages fitted on `train` (in the configuration's order, over
+ * `catalog`), and the ranker model trained on rows from an earlier window of `train` (its features are
+ * fitted on all of `train`, as serving reads them).
+ */
+export async function assembleModel(train: Dataset, config: EngineConfig, registry: StageRegistry, catalog: ItemCatalog, stages: CandidateSource[], ranked: { model: RankerModel; summary: Record<string, unknown> } | null, parameters: Record<string, unknown> = {}): Promise<Model> {
+  const manifest = await draftManifest(train, config, registry, parameters);
+  let ranker: Ranker | null = null;
+  if (config.ranker && ranked) {
+    const features = RankerFeatures.fit(train, config.sources.map((s) => s.name!), config.ranker.features);
+    ranker = new Ranker(features, ranked.model, config.ranker.explainTop);
+    manifest.ranker = { kind: config.ranker.kind, path: 'ranker', features: [...features.names], summary: ranked.summary };
+  }
+  const training: Record<string, unknown> = {};
+  [...config.sources, ...config.fallbacks].forEach((s, i) => {
+    const h = stages[i].trainingHistory?.();
+    if (h) training[s.name!] = h;
+  });
+  if (Object.keys(training).length > 0) manifest.parameters.training = training;
+  return { manifest, dataset: train, catalog, stages, ranker };
+}
+
+/**
  * Fits the engine of `config` on `train`: the ranker on leakage-free rows (when configured), then every
  * stage on all of `train`. Returns the model in memory (write it with `writeModelDir`, serve it with `new Engine`).
  * @example const { model } = await fitEngine(train, { sources: [{ kind: 'ease' }] }, builtinRegistry()); new Engine(model).recommend({ user: '42' })
@@ -200,46 +243,24 @@ export async function fitEngine(train: Dataset, given: EngineConfigInput, regist
   const t0 = performance.now();
   const config = checkEngineConfig(given, registry);
   const run = runOf(settings);
-  let rankerModel: RankerModel | null = null;
+  let ranked: { model: RankerModel; summary: Record<string, unknown> } | null = null;
   let rankerReport: FitReport['ranker'] = null;
   let tRows = 0;
   let tModel = 0;
   if (config.ranker) {
-    const rc = config.ranker;
     const rows = await rankerTrainingRows(train, config, registry, settings);
     tRows = (performance.now() - t0) / 1000;
     const t1 = performance.now();
-    const kind = registry.rankers.get(rc.kind)!;
-    rankerModel = await kind.train({ train: rows.train, valid: rows.valid.nRows > 0 ? rows.valid : null }, rc.params, run);
-    const again = rc.training.refit && rows.valid.nRows > 0 ? kind.refitParams?.(rc.params, rankerModel.summary()) : null;
-    let summary = rankerModel.summary();
-    if (again) {
-      run.log(`ranker: trained again on all ${rows.train.nRows + rows.valid.nRows} rows for the amount early stopping chose`);
-      rankerModel = await kind.train({ train: concatSets([rows.train, rows.valid]), valid: null }, again, run);
-      // the validation figures are the first fit's: the refit has none
-      summary = { ...rankerModel.summary(), refit: true, validMetric: summary.validMetric ?? null, bestIteration: summary.bestIteration ?? null };
-    }
+    ranked = await trainRankerModel(rows, config, registry, settings);
     tModel = (performance.now() - t1) / 1000;
-    rankerReport = { ...rows.report, trainRows: rows.train.nRows, validRows: rows.valid.nRows, summary };
+    rankerReport = { ...rows.report, trainRows: rows.train.nRows, validRows: rows.valid.nRows, summary: ranked.summary };
   }
   const t2 = performance.now();
   const catalog = new ItemCatalog(train.items);
   const stages = await fitStages(train, config, registry, catalog, settings);
   const tStages = (performance.now() - t2) / 1000;
-  const manifest = await draftManifest(train, config, registry, { seed: run.seed, threads: run.threads, ...(settings.parameters ?? {}) });
-  let ranker: Ranker | null = null;
-  if (config.ranker && rankerModel) {
-    const features = RankerFeatures.fit(train, config.sources.map((s) => s.name!), config.ranker.features);
-    ranker = new Ranker(features, rankerModel, config.ranker.explainTop);
-    manifest.ranker = { kind: config.ranker.kind, path: 'ranker', features: [...features.names], summary: rankerReport!.summary };
-    manifest.parameters.rankerTraining = { ...rankerReport };
-  }
-  const training: Record<string, unknown> = {};
-  [...config.sources, ...config.fallbacks].forEach((s, i) => {
-    const h = stages[i].trainingHistory?.();
-    if (h) training[s.name!] = h;
-  });
-  if (Object.keys(training).length > 0) manifest.parameters.training = training;
+  const model = await assembleModel(train, config, registry, catalog, stages, ranked, { seed: run.seed, threads: run.threads, ...(settings.parameters ?? {}) });
+  if (rankerReport) model.manifest.parameters.rankerTraining = { ...rankerReport };
   const seconds = { total: (performance.now() - t0) / 1000, rankerRows: tRows, rankerModel: tModel, stages: tStages };
-  return { model: { manifest, dataset: train, catalog, stages, ranker }, report: { seconds, ranker: rankerReport } };
+  return { model, report: { seconds, ranker: rankerReport } };
 }

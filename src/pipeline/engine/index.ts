@@ -4,7 +4,7 @@ export { ENGINE_PARAMS, RANKER_STAGE_PARAMS, RANKER_TRAINING_PARAMS, STAGE_PARAM
 export type { CheckedEvent, EngineOptions, EventInput, Explanation, LiveEventInput, LiveUserInput, Model, RecommendedItem, RecommendRequest, RecommendResult, RequestTrace, Strategy } from './engine.ts';
 export { Engine, MAX_EVENT_TIMESTAMP } from './engine.ts';
 export type { FitReport, RankerRows, RunSettings } from './fit.ts';
-export { fitEngine, fitStages, rankerTrainingRows, VALID_SPLIT } from './fit.ts';
+export { assembleModel, fitEngine, fitStages, rankerTrainingRows, trainRankerModel, VALID_SPLIT } from './fit.ts';
 export type { ModelManifest, StageEntry } from './model-dir.ts';
 export { ModelDirError, MODEL_FORMAT, MODEL_FORMAT_VERSION, dataFingerprint, readManifest, readModelDir, tandemVersion, writeModelDir } from './model-dir.ts';
 export { builtinRegistry } from './registry.ts';
