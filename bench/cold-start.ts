@@ -9,40 +9,17 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
 import { selectInteractions, type Dataset } from '../src/data/index.ts';
 import { Rng } from '../src/math/index.ts';
-import { loadEvaluationData, SYNTHETIC_OPTIONS, type DataSource } from '../src/pipeline/index.ts';
+import { DATA_FLAGS, dataSourceFromFlags, loadEvaluationData } from '../src/pipeline/index.ts';
 import { evaluateRetrieval, trainTwoTower } from '../src/retrieval/index.ts';
 
-// The data flags are those of `tandem evaluate` (its dataOptions), declared again here because bench
-// code may not import the cli layer.
 const options = {
-  dataset: { type: 'string', description: 'built-in dataset preset (movielens-100k, movielens-latest)' },
-  data: { type: 'string', description: 'directory holding the preset\u2019s files' },
-  config: { type: 'string', description: 'dataset config file (JSON) instead of a preset' },
-  synthetic: { type: 'boolean', description: 'the built-in synthetic dataset (sizes: --users --items --interactions --dim)' },
-  users: { type: 'number', description: 'synthetic users', default: SYNTHETIC_OPTIONS.users.default },
-  items: { type: 'number', description: 'synthetic items', default: SYNTHETIC_OPTIONS.items.default },
-  interactions: { type: 'number', description: 'synthetic interactions', default: SYNTHETIC_OPTIONS.interactions.default },
-  dim: { type: 'number', description: 'synthetic latent dimension', default: SYNTHETIC_OPTIONS.dim.default },
-  train: { type: 'string', description: 'train interactions file (with --test): user, item[, value, timestamp], separator and header detected' },
-  test: { type: 'string', description: 'test interactions file' },
-  'split-format': { type: 'string', description: 'how --train/--test files are read: auto (default), tsv, csv, tsv-header, csv-header, or config (the dataset\u2019s own interaction format)' },
-  split: { type: 'string', description: 'split rule when no files are given: user-temporal:F, leave-last-out[:N], ... (default user-temporal:0.2)' },
-  'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping at the first' },
+  ...DATA_FLAGS,
   fraction: { type: 'number', description: 'share of the test users made cold', default: 0.2 },
   epochs: { type: 'number', description: 'training epochs', default: 4 },
   seed: { type: 'number', description: 'random seed (synthetic data, which users go cold, and training)', default: 1 },
   threads: { type: 'number', description: 'training threads', default: 1 },
   json: { type: 'string', description: 'write the figures to this JSON file' },
 } satisfies OptionDefs;
-
-/** The data the flags name: exactly one of --dataset, --config, --synthetic (as `tandem evaluate` takes them). */
-function dataSource(o: { dataset?: string; data?: string; config?: string; synthetic: boolean; users: number; items: number; interactions: number; dim: number; seed: number }): DataSource {
-  if ([o.dataset !== undefined, o.config !== undefined, o.synthetic].filter(Boolean).length !== 1) throw new UsageError('give exactly one of --dataset NAME --data DIR, --config FILE, or --synthetic');
-  if (o.synthetic) return { kind: 'synthetic', options: { users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed } };
-  if (o.config !== undefined) return { kind: 'config', path: o.config };
-  if (o.data === undefined) throw new UsageError('--dataset needs --data DIR (the directory holding its files)');
-  return { kind: 'preset', name: o.dataset!, dir: o.data };
-}
 
 /**
  * The cold split: `train` without any interaction of the chosen users, and `test` restricted to them.
@@ -127,7 +104,7 @@ export const coldStartBench: Command = {
   async run(argv) {
     const { options: o, positional } = parseArgs(argv, options);
     if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
-    const source = dataSource(o);
+    const source = dataSourceFromFlags(o);
     if ((o.train === undefined) !== (o.test === undefined)) throw new UsageError('--train and --test go together');
     const loaded = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'], split: o.split, skipBadRows: o['skip-bad-rows'], log: (m) => console.error(m) });
     const declared = loaded.train.users.columns.map((c) => c.name);

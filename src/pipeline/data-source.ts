@@ -17,11 +17,44 @@ import {
   type LoadReport,
   type SplitFormat,
   type SyntheticOptions,
+  SYNTHETIC_OPTIONS,
 } from '../data/index.ts';
+
+import { schema, UsageError } from '../schema/index.ts';
 
 export { SYNTHETIC_OPTIONS, formatLoadReport, generateSynthetic as generateSyntheticDataset } from '../data/index.ts';
 export type { SyntheticOptions } from '../data/index.ts';
 export { DEFAULT_TABLE_METRICS, formatResultsTable, formatTable } from '../evaluation/index.ts';
+
+/**
+ * The command-line flags that name evaluation data (a preset, a config or the synthetic set; split
+ * files or a rule): one declaration shared by `tandem evaluate`, `tandem demo` and the benchmarks.
+ */
+export const DATA_FLAGS = schema({
+  dataset: { type: 'string', description: 'built-in dataset preset (movielens-100k, movielens-latest)' },
+  data: { type: 'string', description: 'directory holding the preset\u2019s files' },
+  config: { type: 'string', description: 'dataset config file (JSON) instead of a preset' },
+  synthetic: { type: 'boolean', description: 'the built-in synthetic dataset (sizes: --users --items --interactions --dim)' },
+  users: { type: 'number', description: 'synthetic users', default: SYNTHETIC_OPTIONS.users.default },
+  items: { type: 'number', description: 'synthetic items', default: SYNTHETIC_OPTIONS.items.default },
+  interactions: { type: 'number', description: 'synthetic interactions', default: SYNTHETIC_OPTIONS.interactions.default },
+  dim: { type: 'number', description: 'synthetic latent dimension', default: SYNTHETIC_OPTIONS.dim.default },
+  train: { type: 'string', description: 'train interactions file (with --test): user, item[, value, timestamp], separator and header detected' },
+  test: { type: 'string', description: 'test interactions file' },
+  'split-format': { type: 'string', description: 'how --train/--test files are read: auto (default), tsv, csv, tsv-header, csv-header, or config (the dataset\u2019s own interaction format)' },
+  split: { type: 'string', description: 'split rule when no files are given: user-temporal:F, global-temporal:F, leave-last-out[:N] (default user-temporal:0.2)' },
+  'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping at the first' },
+});
+
+/** The data source the flags name; exactly one of --dataset, --config, --synthetic. Throws UsageError. */
+export function dataSourceFromFlags(o: { dataset?: string; data?: string; config?: string; synthetic: boolean; users: number; items: number; interactions: number; dim: number; seed: number }): DataSource {
+  const chosen = [o.dataset !== undefined, o.config !== undefined, o.synthetic].filter(Boolean).length;
+  if (chosen !== 1) throw new UsageError('give exactly one of --dataset NAME --data DIR, --config FILE, or --synthetic');
+  if (o.synthetic) return { kind: 'synthetic', options: { users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed } };
+  if (o.config !== undefined) return { kind: 'config', path: o.config };
+  if (o.data === undefined) throw new UsageError('--dataset needs --data DIR (the directory holding its files)');
+  return { kind: 'preset', name: o.dataset!, dir: o.data };
+}
 
 /** One of the three ways to name a dataset. */
 export type DataSource =

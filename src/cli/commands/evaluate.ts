@@ -13,28 +13,17 @@ import {
   listPipelines,
   loadEvaluationData,
   runEvaluation,
-  SYNTHETIC_OPTIONS,
+  DATA_FLAGS,
+  dataSourceFromFlags,
   type DataSource,
 } from '../../pipeline/index.ts';
 import { ReportBuilder } from '../../evaluation/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
 import type { Command } from '../../schema/index.ts';
 
-/** Flags naming the data: shared by evaluate and demo. */
+/** Flags naming the data: shared by evaluate, demo and the benchmarks (declared in the pipeline layer). */
 export const dataOptions = {
-  dataset: { type: 'string', description: 'built-in dataset preset (movielens-100k, movielens-latest)' },
-  data: { type: 'string', description: 'directory holding the preset\u2019s files' },
-  config: { type: 'string', description: 'dataset config file (JSON) instead of a preset' },
-  synthetic: { type: 'boolean', description: 'the built-in synthetic dataset (sizes: --users --items --interactions --dim)' },
-  users: { type: 'number', description: 'synthetic users', default: SYNTHETIC_OPTIONS.users.default },
-  items: { type: 'number', description: 'synthetic items', default: SYNTHETIC_OPTIONS.items.default },
-  interactions: { type: 'number', description: 'synthetic interactions', default: SYNTHETIC_OPTIONS.interactions.default },
-  dim: { type: 'number', description: 'synthetic latent dimension', default: SYNTHETIC_OPTIONS.dim.default },
-  train: { type: 'string', description: 'train interactions file (with --test): user, item[, value, timestamp], separator and header detected' },
-  test: { type: 'string', description: 'test interactions file' },
-  'split-format': { type: 'string', description: 'how --train/--test files are read: auto (default), tsv, csv, tsv-header, csv-header, or config (the dataset\u2019s own interaction format)' },
-  split: { type: 'string', description: 'split rule when no files are given: user-temporal:F, global-temporal:F, leave-last-out[:N] (default user-temporal:0.2)' },
-  'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping at the first' },
+  ...DATA_FLAGS,
   seed: { type: 'number', description: 'random seed (synthetic data, pipelines, user sampling)', default: 42 },
 } satisfies OptionDefs;
 
@@ -53,15 +42,7 @@ const options = {
   url: { type: 'string', description: "with --model or alone: score the service at this URL over HTTP (GET /v1/users/{id}/recommendations) instead" },
 } satisfies OptionDefs;
 
-/** The data source the flags name; exactly one of --dataset, --config, --synthetic. */
-export function dataSourceFromFlags(o: { dataset?: string; data?: string; config?: string; synthetic: boolean; users: number; items: number; interactions: number; dim: number; seed: number }): DataSource {
-  const chosen = [o.dataset !== undefined, o.config !== undefined, o.synthetic].filter(Boolean).length;
-  if (chosen !== 1) throw new UsageError('give exactly one of --dataset NAME --data DIR, --config FILE, or --synthetic');
-  if (o.synthetic) return { kind: 'synthetic', options: { users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed } };
-  if (o.config !== undefined) return { kind: 'config', path: o.config };
-  if (o.data === undefined) throw new UsageError('--dataset needs --data DIR (the directory holding its files)');
-  return { kind: 'preset', name: o.dataset!, dir: o.data };
-}
+export { dataSourceFromFlags };
 
 /** `--param itemknn.neighbours=200,popularity.halfLifeDays=30` as per-pipeline parameter objects. */
 export function parsePipelineParams(list: readonly string[], pipelines: readonly string[]): Record<string, Record<string, unknown>> {
