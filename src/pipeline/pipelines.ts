@@ -143,10 +143,11 @@ export const TWO_STAGE_PARAMS = schema({
   learningRate: { type: 'number', min: 1e-4, max: 1, default: 0.03, description: 'GBDT shrinkage' },
   numRounds: { type: 'number', integer: true, min: 1, default: 600, description: 'GBDT rounds at most (early stopping on held-out users)' },
   minDataInLeaf: { type: 'number', integer: true, min: 1, default: 50, description: 'GBDT minimum rows per leaf' },
+  bags: { type: 'number', integer: true, min: 1, max: 20, default: 1, description: 'GBDTs with different seeds whose margins are averaged' },
   validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users held out for the GBDT's early stopping" },
   refit: { type: 'boolean', default: false, description: 'train the GBDT again on every row for the rounds early stopping chose' },
   twoTowerEpochs: { type: 'number', integer: true, min: 1, default: 10, description: "the two-tower's epochs (at most, when twoTowerValidate)" },
-  twoTowerValidate: { type: 'boolean', default: true, description: "pick the two-tower's epoch count on a validation slice of its training data (then refit)" },
+  twoTowerValidate: { type: 'boolean', default: false, description: "pick the two-tower's epoch count on a validation slice of its training data (then refit); off: twoTowerEpochs epochs (valid ndcg@10 0.2807 against 0.2795 on ML-100K, and half the two-tower fits)" },
   tune,
 });
 
@@ -173,7 +174,7 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
     candidates: p.candidates,
     ranker: {
       kind: 'gbdt',
-      params: { objective: p.objective, numLeaves: p.numLeaves, learningRate: p.learningRate, numRounds: p.numRounds, minDataInLeaf: p.minDataInLeaf },
+      params: { objective: p.objective, numLeaves: p.numLeaves, learningRate: p.learningRate, numRounds: p.numRounds, minDataInLeaf: p.minDataInLeaf, bags: p.bags },
       training: { labelFraction: p.labelFraction, labelWindows: p.labelWindows, negativesPerPositive: p.negatives, validFraction: p.validFraction, refit: p.refit },
     },
   };

@@ -374,3 +374,25 @@ test('the ranker rows follow the row budget: negatives are sampled when every ca
   assert.equal(cut.report.positives, all.report.positives, 'every positive kept');
   assert.ok(lines.some((l) => /negatives kept per positive/.test(l)), lines.join('\n'));
 });
+
+test('a bag of GBDTs averages their margins; it saves and loads whole', async (t) => {
+  const { GbdtRankerModel } = await import('../../ranking/index.ts');
+  const root = await mkdtemp(join(tmpdir(), 'tandem-bags-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const config = { ...EASE, candidates: 30, ranker: { kind: 'gbdt', params: { numRounds: 8, earlyStoppingRounds: 0, minDataInLeaf: 5, bags: 3 } } };
+  await trainModel(join(root, 'm'), { dataset: fixtureDataset(), registry, config, holdout: 0 });
+  const model = await readModelDir(join(root, 'm'), registry);
+  const m = model.ranker!.model as InstanceType<typeof GbdtRankerModel>;
+  assert.equal(m.models.length, 3);
+  assert.notDeepEqual(m.models[0].treeObjects(), m.models[1].treeObjects(), 'the seeds differ');
+  const trace = new Engine(model).trace({ user: 'u3', k: 5 });
+  const W = trace.featureNames.length;
+  const n = trace.candidates.count;
+  const got = new Float64Array(n);
+  m.predict(trace.rows!, n, got);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (const g of m.models) s += g.predictRowRef(trace.rows!.subarray(i * W, (i + 1) * W));
+    assert.ok(Math.abs(got[i] - 1 / (1 + Math.exp(-s / 3))) < 1e-9, `row ${i}`);
+  }
+});

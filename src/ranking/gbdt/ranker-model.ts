@@ -4,14 +4,15 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { withDefaults } from '../../schema/index.ts';
+import { schema, withDefaults } from '../../schema/index.ts';
 import { defineRankerKind, type RankerModel } from '../model/model.ts';
 import { trainGbdt } from './booster.ts';
 import { GbdtModel } from './model.ts';
 import { GBDT_PARAMS } from './options.ts';
 
-/** The GBDT ranker's parameters: the GBDT schema with the defaults chosen for ranking on ML-100K valid. */
-export const GBDT_RANKER_PARAMS = withDefaults(GBDT_PARAMS, {
+/** The GBDT ranker's parameters: the GBDT schema with the defaults chosen for ranking on ML-100K valid, and `bags`. */
+export const GBDT_RANKER_PARAMS = schema({
+  ...withDefaults(GBDT_PARAMS, {
   objective: 'binary',
   numRounds: 600,
   learningRate: 0.03,
@@ -21,40 +22,78 @@ export const GBDT_RANKER_PARAMS = withDefaults(GBDT_PARAMS, {
   featureFraction: 0.8,
   baggingFraction: 0.8,
   earlyStoppingRounds: 50,
+  }),
+  bags: { type: 'number', integer: true, min: 1, max: 20, default: 1, description: 'GBDTs trained with seeds seed, seed+1, ... (their bagging and feature sampling differ) whose margins are averaged' },
 });
 
 const MODEL_FILE = 'gbdt-model.json';
+const bagFile = (i: number): string => (i === 0 ? MODEL_FILE : `gbdt-model-${i}.json`);
 
-/** A trained GBDT behind the RankerModel interface. */
+/** Trained GBDTs (one, or a bag) behind the RankerModel interface: their margins averaged. */
 export class GbdtRankerModel implements RankerModel {
   readonly kind = 'gbdt';
+  readonly models: GbdtModel[];
+  private scratch = new Float64Array(0);
+  private contrib = new Float64Array(0);
 
   constructor(
-    readonly model: GbdtModel,
+    models: GbdtModel | GbdtModel[],
     private readonly info: Record<string, unknown> = {},
-  ) {}
+  ) {
+    this.models = Array.isArray(models) ? models : [models];
+    const f = this.models[0].nFeatures;
+    if (this.models.some((m) => m.nFeatures !== f || m.objective !== this.models[0].objective)) throw new Error('gbdt ranker: the bagged models differ in features or objective');
+  }
+
+  /** The first (or only) model. */
+  get model(): GbdtModel {
+    return this.models[0];
+  }
 
   get nFeatures(): number {
-    return this.model.nFeatures;
+    return this.models[0].nFeatures;
   }
 
   /** P(action) for the binary objective (the business layer multiplies it by item value), margins otherwise. */
   predict(x: Float32Array, n: number, out: Float64Array): void {
-    this.model.predict(x, n, out);
+    if (this.models.length === 1) {
+      this.models[0].predict(x, n, out);
+      return;
+    }
+    // the bag's margins averaged, then the link: one forest of every tree scaled by 1/k
+    if (this.scratch.length < n) this.scratch = new Float64Array(n);
+    out.fill(0, 0, n);
+    for (const m of this.models) {
+      m.predictRaw(x, n, this.scratch);
+      for (let i = 0; i < n; i++) out[i] += this.scratch[i];
+    }
+    const k = this.models.length;
+    const binary = this.models[0].objective === 'binary';
+    for (let i = 0; i < n; i++) out[i] = binary ? 1 / (1 + Math.exp(-out[i] / k)) : out[i] / k;
   }
 
-  /** Path contributions (Saabas) over the flat forest: bit for bit the tree objects' (differential test). */
+  /** Path contributions (Saabas) over the flat forests (bit for bit the tree objects'), averaged over the bag. */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
-    this.model.forest.contributions(x, row * this.model.nFeatures, out);
+    const F = this.nFeatures;
+    if (this.models.length === 1) {
+      this.models[0].forest.contributions(x, row * F, out);
+      return;
+    }
+    if (this.contrib.length !== F + 1) this.contrib = new Float64Array(F + 1);
+    out.fill(0, 0, F + 1);
+    for (const m of this.models) {
+      m.forest.contributions(x, row * F, this.contrib);
+      for (let f = 0; f <= F; f++) out[f] += this.contrib[f] / this.models.length;
+    }
   }
 
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
-    this.model.save(join(dir, MODEL_FILE));
+    this.models.forEach((m, i) => m.save(join(dir, bagFile(i))));
   }
 
   summary(): Record<string, unknown> {
-    return { trees: this.model.treeObjects().length, ...this.info };
+    return { trees: this.models.reduce((a, m) => a + m.treeObjects().length, 0), ...(this.models.length > 1 ? { bags: this.models.length } : {}), ...this.info };
   }
 }
 
@@ -64,19 +103,29 @@ export const gbdtRankerKind = defineRankerKind({
   description: 'histogram GBDT (LightGBM-style, leaf-wise) on the ranker features',
   params: GBDT_RANKER_PARAMS,
   async train({ train, valid }, params, run) {
-    const useValid = valid !== null && valid.nRows > 0 && params.earlyStoppingRounds > 0;
-    const t0 = performance.now();
-    const r = await trainGbdt(train, { ...params, seed: run.seed, ...(useValid ? {} : { earlyStoppingRounds: 0 }) }, { valid: useValid ? valid : undefined, threads: run.threads });
-    const best = r.validHistory.length > 0 ? r.validHistory[r.bestIteration - 1] : NaN;
-    const gain = r.model.featureImportance('gain');
-    const top = Array.from(gain, (g, f) => ({ name: train.featureNames[f], gain: Math.round(g * 1000) / 1000 }))
-      .sort((a, b) => b.gain - a.gain)
-      .slice(0, 10);
-    run.log(`gbdt: ${r.bestIteration} trees, valid ${r.metric} ${Number.isFinite(best) ? best.toFixed(5) : 'n/a'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    return new GbdtRankerModel(r.model, { bestIteration: r.bestIteration, metric: r.metric, validMetric: Number.isFinite(best) ? best : null, topFeatures: top });
+    const { bags, ...gbdt } = params;
+    const useValid = valid !== null && valid.nRows > 0 && gbdt.earlyStoppingRounds > 0;
+    const models: GbdtModel[] = [];
+    const info: Record<string, unknown>[] = [];
+    let top: { name: string; gain: number }[] = [];
+    for (let b = 0; b < bags; b++) {
+      const t0 = performance.now();
+      const r = await trainGbdt(train, { ...gbdt, seed: run.seed + b, ...(useValid ? {} : { earlyStoppingRounds: 0 }) }, { valid: useValid ? valid : undefined, threads: run.threads });
+      const best = r.validHistory.length > 0 ? r.validHistory[r.bestIteration - 1] : NaN;
+      if (b === 0) {
+        const gain = r.model.featureImportance('gain');
+        top = Array.from(gain, (g, f) => ({ name: train.featureNames[f], gain: Math.round(g * 1000) / 1000 }))
+          .sort((a, c) => c.gain - a.gain)
+          .slice(0, 10);
+      }
+      run.log(`gbdt${bags > 1 ? ` ${b + 1}/${bags}` : ''}: ${r.bestIteration} trees, valid ${r.metric} ${Number.isFinite(best) ? best.toFixed(5) : 'n/a'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      models.push(r.model);
+      info.push({ bestIteration: r.bestIteration, metric: r.metric, validMetric: Number.isFinite(best) ? best : null });
+    }
+    return new GbdtRankerModel(models, { ...info[0], ...(bags > 1 ? { perBag: info } : {}), topFeatures: top });
   },
-  async load(dir) {
-    return new GbdtRankerModel(GbdtModel.load(join(dir, MODEL_FILE)));
+  async load(dir, params) {
+    return new GbdtRankerModel(Array.from({ length: params.bags }, (_, i) => GbdtModel.load(join(dir, bagFile(i)))));
   },
   refitParams(params, summary) {
     const best = summary.bestIteration;
