@@ -4,6 +4,7 @@
  */
 import { MemoryEventLog } from './memory/memory-event-log.ts';
 import { MemoryLiveState } from './memory/memory-live-state.ts';
+import { PostgresEventLog } from './postgres/postgres-event-log.ts';
 import { SqliteEventLog } from './sqlite/sqlite-event-log.ts';
 import type { EventLog, LiveState } from './types.ts';
 import { StoreError } from './types.ts';
@@ -37,6 +38,8 @@ function sqlitePath(rest: string): string {
 const EVENT_LOGS: readonly Backend<EventLog, EventLogOpenOptions>[] = [
   { scheme: 'sqlite', usage: 'sqlite:FILE, sqlite::memory:', open: async (rest, o) => new SqliteEventLog(sqlitePath(rest), { pollMs: o.pollMs }) },
   { scheme: 'memory', usage: 'memory', open: async (rest) => (memoryRest(rest), new MemoryEventLog()) },
+  { scheme: 'postgres', usage: 'postgres://USER@HOST:PORT/DB?schema=NAME', open: (rest, o) => PostgresEventLog.open(`postgres:${rest}`, { pollMs: o.pollMs }) },
+  { scheme: 'postgresql', usage: 'postgresql://…', open: (rest, o) => PostgresEventLog.open(`postgresql:${rest}`, { pollMs: o.pollMs }) },
   { scheme: '', usage: 'a bare file path (SQLite)', open: async (rest, o) => new SqliteEventLog(rest, { pollMs: o.pollMs }) },
 ];
 
