@@ -10,6 +10,8 @@ export type { MemoryLiveStateOptions } from './memory/memory-live-state.ts';
 export { SqliteEventLog, SQLITE_DEFAULTS } from './sqlite/sqlite-event-log.ts';
 export { PostgresEventLog, POSTGRES_DEFAULTS, POSTGRES_OPTIONS } from './postgres/postgres-event-log.ts';
 export type { CatalogUser, PostgresEventLogOptions } from './postgres/postgres-event-log.ts';
+export { RedisLiveState, REDIS_DEFAULTS, REDIS_OPTIONS } from './redis/redis-live-state.ts';
+export type { RedisLiveStateOptions } from './redis/redis-live-state.ts';
 export type { SqliteEventLogOptions } from './sqlite/sqlite-event-log.ts';
 export { STORE_URLS, openEventLog, openLiveState } from './open.ts';
 export type { EventLogOpenOptions, LiveStateOpenOptions } from './open.ts';

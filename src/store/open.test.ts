@@ -44,10 +44,10 @@ test('openEventLog and openLiveState: unknown schemes list the known ones and ne
   await assert.rejects(openEventLog('sqlite:'), urlError(/needs a file path/));
   await assert.rejects(openEventLog('memory:x'), urlError(/takes nothing after it/));
   await assert.rejects(openEventLog(''), urlError(/non-empty string/));
-  await assert.rejects(openLiveState('redis://:pw@cache:6379/0'), urlError(/live state has no backend for scheme 'redis:' \(known: memory\)/));
+  await assert.rejects(openLiveState('memcached://:pw@cache:11211'), urlError(/live state has no backend for scheme 'memcached:' \(known: memory, redis:\/\/HOST:PORT\/DB\?prefix=NAME, rediss:\/\/… \(TLS\)\)/));
   await assert.rejects(openLiveState('sqlite:live.db'), urlError(/scheme 'sqlite:'/));
   await assert.rejects(openLiveState('live.db'), urlError(/no backend for a bare path/));
-  assert.deepEqual(STORE_URLS.liveState, ['memory']);
+  assert.deepEqual(STORE_URLS.liveState, ['memory', 'redis://HOST:PORT/DB?prefix=NAME', 'rediss://… (TLS)']);
 });
 
 test('openLiveState: memory with its options', async () => {

@@ -1,10 +1,11 @@
 /**
- * Opening a store from a URL. One table per interface lists the backends; a new backend (postgres://,
- * redis://) is one more row. Errors name the scheme only: a URL may carry a password.
+ * Opening a store from a URL. One table per interface lists the backends; a new backend is one more
+ * row. Errors name the scheme only: a URL may carry a password.
  */
 import { MemoryEventLog } from './memory/memory-event-log.ts';
 import { MemoryLiveState } from './memory/memory-live-state.ts';
 import { PostgresEventLog } from './postgres/postgres-event-log.ts';
+import { RedisLiveState } from './redis/redis-live-state.ts';
 import { SqliteEventLog } from './sqlite/sqlite-event-log.ts';
 import type { EventLog, LiveState } from './types.ts';
 import { StoreError } from './types.ts';
@@ -45,6 +46,8 @@ const EVENT_LOGS: readonly Backend<EventLog, EventLogOpenOptions>[] = [
 
 const LIVE_STATES: readonly Backend<LiveState, LiveStateOpenOptions>[] = [
   { scheme: 'memory', usage: 'memory', open: async (rest, o) => (memoryRest(rest), new MemoryLiveState(o)) },
+  { scheme: 'redis', usage: 'redis://HOST:PORT/DB?prefix=NAME', open: (rest, o) => RedisLiveState.open(`redis:${rest}`, { maxEventsPerUser: o.maxEventsPerUser }) },
+  { scheme: 'rediss', usage: 'rediss://… (TLS)', open: (rest, o) => RedisLiveState.open(`rediss:${rest}`, { maxEventsPerUser: o.maxEventsPerUser }) },
 ];
 
 function memoryRest(rest: string): void {
@@ -74,7 +77,7 @@ function pick<T, O>(what: string, table: readonly Backend<T, O>[], url: unknown)
 
 /**
  * Opens the event log a URL names.
- * @example await openEventLog('sqlite:events.db')   // also 'events.db', 'sqlite::memory:', 'memory'
+ * @example await openEventLog('sqlite:events.db')   // also 'events.db', 'sqlite::memory:', 'memory', 'postgres://app@db/shop'
  */
 export async function openEventLog(url: string, opts: EventLogOpenOptions = {}): Promise<EventLog> {
   const { backend, rest } = pick('an event log', EVENT_LOGS, url);
@@ -83,7 +86,7 @@ export async function openEventLog(url: string, opts: EventLogOpenOptions = {}):
 
 /**
  * Opens the live state a URL names.
- * @example await openLiveState('memory', { maxEventsPerUser: 500 })
+ * @example await openLiveState('memory', { maxEventsPerUser: 500 })   // or 'redis://cache:6379/0?prefix=shop'
  */
 export async function openLiveState(url: string, opts: LiveStateOpenOptions = {}): Promise<LiveState> {
   const { backend, rest } = pick('live state', LIVE_STATES, url);
