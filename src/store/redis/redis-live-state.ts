@@ -211,10 +211,13 @@ export class RedisLiveState implements LiveState {
     if (!Array.isArray(items)) throw new StoreError('invalid', 'must be an array of strings', 'items');
     for (let i = 0; i < items.length; i++) if (typeof items[i] !== 'string') throw new StoreError('invalid', 'must be a string', `items[${i}]`);
     if (items.length === 0) return [];
-    const r = (await this.run(COUNTS, [this.base, ...items])) as string[][];
-    return r.map((flat) => {
+    const r = (await this.run(COUNTS, [this.base, ...items])) as string[];
+    return r.map((joined) => {
       const pairs: [string, number][] = [];
-      for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], Number(flat[i + 1])]);
+      if (joined.length > 0) {
+        const flat = joined.split('\0');
+        for (let i = 0; i < flat.length; i += 2) pairs.push([flat[i], Number(flat[i + 1])]);
+      }
       // fromEntries defines keys: a type named '__proto__' stays a key
       return Object.fromEntries(pairs);
     });

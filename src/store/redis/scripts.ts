@@ -116,12 +116,15 @@ end
 return out
 `);
 
-/** ARGV[2..] = items. Returns per item the flat field/value list of its counters. */
+/**
+ * ARGV[2..] = items. Returns per item its counters as one string, `type NUL count NUL type NUL count`
+ * ('' for none): one reply element per item (NUL cannot occur in a type, which is validated text).
+ */
 export const COUNTS = script('counts', `
 local gen = redis.call('GET', KEYS[1])
 local out = {}
 for i = 2, #ARGV do
-  out[#out + 1] = gen and redis.call('HGETALL', ARGV[1] .. gen .. ':c:' .. ARGV[i]) or {}
+  out[#out + 1] = gen and table.concat(redis.call('HGETALL', ARGV[1] .. gen .. ':c:' .. ARGV[i]), '\\0') or ''
 end
 return out
 `);
