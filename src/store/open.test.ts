@@ -4,7 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryEventLog, MemoryLiveState, SqliteEventLog, STORE_URLS, StoreError, openEventLog, openLiveState, validateRecords } from './index.ts';
+import { readFileSync } from 'node:fs';
+import { docsTable } from '../schema/index.ts';
+import { MemoryEventLog, MemoryLiveState, POSTGRES_OPTIONS, REDIS_OPTIONS, SqliteEventLog, STORE_URLS, StoreError, openEventLog, openLiveState, validateRecords } from './index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-store-open-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -61,4 +63,11 @@ test('openLiveState: memory with its options', async () => {
 test('validateRecords: the append checks without a store, under a caller-chosen name', () => {
   validateRecords([{ kind: 'event', user: 'u', item: 'i', type: 'view', value: 1, timestamp: 1 }]);
   assert.throws(() => validateRecords([{ kind: 'item', item: 'i', features: { price: NaN } }], 'body.records'), (e: unknown) => e instanceof StoreError && e.code === 'invalid' && e.field === 'body.records[0].features.price' && e.detail.startsWith('must be a JSON value'));
+});
+
+test('docs/store.md shows each networked backend\'s options as its schema describes them', () => {
+  const doc = readFileSync(new URL('../../docs/store.md', import.meta.url), 'utf8');
+  for (const [name, sc] of [['POSTGRES_OPTIONS', POSTGRES_OPTIONS], ['REDIS_OPTIONS', REDIS_OPTIONS]] as const) {
+    assert.ok(doc.includes(docsTable(sc)), `${name}: the table in docs/store.md differs from docsTable(${name})`);
+  }
 });
