@@ -35,6 +35,7 @@ export const POSTGRES_OPTIONS = schema({
   pollMs: { type: 'number', integer: true, min: 1, default: 500, description: 'How often followers read the log without a notification (the safety net under LISTEN/NOTIFY), in ms.' },
   poolSize: { type: 'number', integer: true, min: 2, max: 1000, default: 10, description: 'Connections in the pool; a running scan holds one (followers listen on one more, outside the pool).' },
   connectTimeoutMs: { type: 'number', integer: true, min: 1, default: 5000, description: "How long a connection attempt may take before the call fails as 'unavailable', in ms." },
+  appendTimeoutMs: { type: 'number', integer: true, min: 1, default: 10_000, description: "How long an append may wait for the append lock or sit idle inside its transaction (a statement: twice as long) before PostgreSQL ends it (rolled back, 'unavailable'), in ms: a stalled appender holds up the others no longer." },
 });
 
 export type PostgresEventLogOptions = Partial<Infer<typeof POSTGRES_OPTIONS>>;
@@ -57,8 +58,9 @@ const LOG_COLUMNS = 'seq, received, kind, user_id, item_id, type, value, ts, fea
 const LOG_TYPES: readonly CopyType[] = ['int8', 'float8', 'text', 'text', 'text', 'text', 'float8', 'float8', 'text'];
 
 // node error codes and SQLSTATEs that mean "not reachable now": connection exceptions (08), shutdowns
-// and restarts (57P01-57P03), too many connections (53300)
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P02', '57P03', '53300']);
+// and restarts (57P01-57P03), too many connections (53300), and an append's timeouts (lock 55P03,
+// statement 57014, idle in transaction 25P03)
+const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P02', '57P03', '53300', '55P03', '57014', '25P03']);
 const UNREACHABLE_TEXT = /connection terminated|timeout exceeded when trying to connect|connection timeout|connection error|not queryable/i;
 
 function isUnreachable(err: unknown): boolean {
@@ -139,9 +141,13 @@ export class PostgresEventLog implements EventLog {
     this.pool.on('connect', (c) => void c.query('SET extra_float_digits = 3').catch(() => {}));
     this.listenConfig = { connectionString: listenConnection, ...common };
     const lock = `SELECT pg_advisory_xact_lock(${APPEND_LOCK}, hashtext(${quoteLiteral(options.schema)}))`;
+    const t = options.appendTimeoutMs;
+    // the statement limit is the longer one, so that a wait for the lock says it was the lock
+    const limits = `SET LOCAL lock_timeout = ${t}; SET LOCAL statement_timeout = ${2 * t}; SET LOCAL idle_in_transaction_session_timeout = ${t}`;
     this.sql = {
-      // one round trip: open, make the commit wait for the WAL flush, take the append lock, take n seqs
-      begin: (n) => `BEGIN; SET LOCAL synchronous_commit = on; ${lock}; SELECT nextval(${quoteLiteral(`${s}.log_seq`)})::text AS seq FROM generate_series(1, ${n})`,
+      // one round trip: open, make the commit wait for the WAL flush, bound the waits (the lock holds up
+      // every other appender), take the append lock, take n seqs
+      begin: (n) => `BEGIN; SET LOCAL synchronous_commit = on; ${limits}; ${lock}; SELECT nextval(${quoteLiteral(`${s}.log_seq`)})::text AS seq FROM generate_series(1, ${n})`,
       // the log rows, the catalog rows they change, and the notification, in one statement
       append: `WITH l AS (
           INSERT INTO ${s}.log (${LOG_COLUMNS})

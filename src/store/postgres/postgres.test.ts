@@ -349,12 +349,35 @@ if ('unavailable' in db) {
     }
   });
 
+  test('postgres: an append waits for the append lock at most appendTimeoutMs, then fails as unavailable and changes nothing', async () => {
+    const schema = freshSchema();
+    const log = await open(schema, { appendTimeoutMs: 300 });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await log.append([ev('u', 'first')]);
+      // another appender that stalls inside its transaction, holding the lock
+      await holder.query(`BEGIN; SELECT pg_advisory_xact_lock(${APPEND_LOCK}, hashtext('${schema}'))`);
+      const t0 = Date.now();
+      await assert.rejects(log.append([ev('u', 'second')]), (e: unknown) => e instanceof StoreError && e.code === 'unavailable' && /rolled back: canceling statement due to lock timeout/.test(e.message));
+      const waited = Date.now() - t0;
+      assert.ok(waited >= 250 && waited < 5000, `waited ${waited} ms`);
+      await holder.query('COMMIT');
+      assert.equal(await log.lastSeq(), 1, 'the timed-out batch stored nothing');
+      const [next] = await log.append([ev('u', 'third')]);
+      assert.ok(next.seq > 1);
+    } finally {
+      await holder.end();
+      await log.close();
+    }
+  });
+
   test('postgres: URLs: options from the query, openEventLog for both schemes, mistakes named, the password never shown', async () => {
     const withParams = `${url}?schema=via_url&pollMs=50&poolSize=3`;
     const log = await openEventLog(withParams);
     assert.ok(log instanceof PostgresEventLog);
     assert.equal(log.kind, 'postgres');
-    assert.deepEqual({ ...log.options }, { schema: 'via_url', pollMs: 50, poolSize: 3, connectTimeoutMs: 5000 });
+    assert.deepEqual({ ...log.options }, { schema: 'via_url', pollMs: 50, poolSize: 3, connectTimeoutMs: 5000, appendTimeoutMs: 10_000 });
     await log.append([ev('u', 'i')]);
     await log.close();
     const other = await openEventLog(withParams.replace(/^postgres:/, 'postgresql:'), { pollMs: 70 });
