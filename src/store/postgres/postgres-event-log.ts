@@ -134,11 +134,17 @@ export class PostgresEventLog implements EventLog {
     this.s = s;
     this.channel = `tandem_log:${options.schema}`;
     const common = { connectionTimeoutMillis: options.connectTimeoutMs, keepAlive: true };
-    this.pool = new pg.Pool({ connectionString: connection, max: options.poolSize, allowExitOnIdle: true, ...common });
+    this.pool = new pg.Pool({
+      connectionString: connection,
+      max: options.poolSize,
+      allowExitOnIdle: true,
+      // exact doubles in text results whatever the server's setting (shortest round-trip form), before
+      // the connection's first use
+      onConnect: async (c) => void (await c.query('SET extra_float_digits = 3')),
+      ...common,
+    });
     // an idle connection that breaks (a server restart) is reported here; the pool drops it and opens another
     this.pool.on('error', () => {});
-    // exact doubles in text results whatever the server's setting (shortest round-trip form)
-    this.pool.on('connect', (c) => void c.query('SET extra_float_digits = 3').catch(() => {}));
     this.listenConfig = { connectionString: listenConnection, ...common };
     const lock = `SELECT pg_advisory_xact_lock(${APPEND_LOCK}, hashtext(${quoteLiteral(options.schema)}))`;
     const t = options.appendTimeoutMs;
