@@ -37,7 +37,8 @@ if ('unavailable' in db) {
   let schemas = 0;
   const freshSchema = () => `t${++schemas}`;
   const POLL = 100;
-  const open = (schema: string, opts: PostgresEventLogOptions = {}) => PostgresEventLog.open(url, { schema, pollMs: POLL, ...opts });
+  // small pools: the server's connections (100 by default) are shared with whatever else runs
+  const open = (schema: string, opts: PostgresEventLogOptions = {}) => PostgresEventLog.open(url, { schema, pollMs: POLL, poolSize: 4, ...opts });
   const schemaOf = (log: EventLog) => (log as PostgresEventLog).options.schema;
 
   /** A plain connection to the run's database, for what the tests do behind the log's back. */
