@@ -7,7 +7,7 @@
  * until the append commits. Appends therefore commit one at a time in seq order, and any snapshot that
  * sees seq n also sees every seq below n: a reader never passes a seq that commits later (without the
  * lock, seq 12 can commit and be read before seq 11, and a follower that moved to 12 skips 11 for good).
- * The price is one append in flight per log; a batch is one short transaction (about 4 round trips and
+ * The price is one append in flight per log; a batch is one short transaction (three round trips and
  * one WAL flush), so throughput comes from batching.
  *
  * `scan`, `items` and `users` stream `COPY (SELECT ...) TO STDOUT (FORMAT binary)` through
