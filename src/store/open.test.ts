@@ -4,7 +4,9 @@ import { mkdtempSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemoryEventLog, MemoryLiveState, SqliteEventLog, STORE_URLS, StoreError, openEventLog, openLiveState, validateRecords } from './index.ts';
+import { readFileSync } from 'node:fs';
+import { docsTable } from '../schema/index.ts';
+import { MemoryEventLog, MemoryLiveState, POSTGRES_OPTIONS, REDIS_OPTIONS, SqliteEventLog, STORE_URLS, StoreError, openEventLog, openLiveState, validateRecords } from './index.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tandem-store-open-'));
 after(() => rm(dir, { recursive: true, force: true }));
@@ -36,18 +38,18 @@ test('openEventLog: sqlite:FILE, sqlite:///FILE, a bare path, sqlite::memory: an
 });
 
 test('openEventLog and openLiveState: unknown schemes list the known ones and never echo the URL', async () => {
-  await assert.rejects(openEventLog('postgres://tandem:s3cret@db.example/tandem'), (e: unknown) => {
-    assert.ok(urlError(/an event log has no backend for scheme 'postgres:' \(known: sqlite:FILE, sqlite::memory:, memory, a bare file path \(SQLite\)\)/)(e), String(e));
+  await assert.rejects(openEventLog('mysql://tandem:s3cret@db.example/tandem'), (e: unknown) => {
+    assert.ok(urlError(/an event log has no backend for scheme 'mysql:' \(known: sqlite:FILE, sqlite::memory:, memory, postgres:\/\/USER@HOST:PORT\/DB\?schema=NAME, postgresql:\/\/…, a bare file path \(SQLite\)\)/)(e), String(e));
     assert.doesNotMatch((e as Error).message, /s3cret/);
     return true;
   });
   await assert.rejects(openEventLog('sqlite:'), urlError(/needs a file path/));
   await assert.rejects(openEventLog('memory:x'), urlError(/takes nothing after it/));
   await assert.rejects(openEventLog(''), urlError(/non-empty string/));
-  await assert.rejects(openLiveState('redis://:pw@cache:6379/0'), urlError(/live state has no backend for scheme 'redis:' \(known: memory\)/));
+  await assert.rejects(openLiveState('memcached://:pw@cache:11211'), urlError(/live state has no backend for scheme 'memcached:' \(known: memory, redis:\/\/HOST:PORT\/DB\?prefix=NAME, rediss:\/\/… \(TLS\)\)/));
   await assert.rejects(openLiveState('sqlite:live.db'), urlError(/scheme 'sqlite:'/));
   await assert.rejects(openLiveState('live.db'), urlError(/no backend for a bare path/));
-  assert.deepEqual(STORE_URLS.liveState, ['memory']);
+  assert.deepEqual(STORE_URLS.liveState, ['memory', 'redis://HOST:PORT/DB?prefix=NAME', 'rediss://… (TLS)']);
 });
 
 test('openLiveState: memory with its options', async () => {
@@ -61,4 +63,11 @@ test('openLiveState: memory with its options', async () => {
 test('validateRecords: the append checks without a store, under a caller-chosen name', () => {
   validateRecords([{ kind: 'event', user: 'u', item: 'i', type: 'view', value: 1, timestamp: 1 }]);
   assert.throws(() => validateRecords([{ kind: 'item', item: 'i', features: { price: NaN } }], 'body.records'), (e: unknown) => e instanceof StoreError && e.code === 'invalid' && e.field === 'body.records[0].features.price' && e.detail.startsWith('must be a JSON value'));
+});
+
+test('docs/store.md shows each networked backend\'s options as its schema describes them', () => {
+  const doc = readFileSync(new URL('../../docs/store.md', import.meta.url), 'utf8');
+  for (const [name, sc] of [['POSTGRES_OPTIONS', POSTGRES_OPTIONS], ['REDIS_OPTIONS', REDIS_OPTIONS]] as const) {
+    assert.ok(doc.includes(docsTable(sc)), `${name}: the table in docs/store.md differs from docsTable(${name})`);
+  }
 });

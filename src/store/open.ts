@@ -1,9 +1,11 @@
 /**
- * Opening a store from a URL. One table per interface lists the backends; a new backend (postgres://,
- * redis://) is one more row. Errors name the scheme only: a URL may carry a password.
+ * Opening a store from a URL. One table per interface lists the backends; a new backend is one more
+ * row. Errors name the scheme only: a URL may carry a password.
  */
 import { MemoryEventLog } from './memory/memory-event-log.ts';
 import { MemoryLiveState } from './memory/memory-live-state.ts';
+import { PostgresEventLog } from './postgres/postgres-event-log.ts';
+import { RedisLiveState } from './redis/redis-live-state.ts';
 import { SqliteEventLog } from './sqlite/sqlite-event-log.ts';
 import type { EventLog, LiveState } from './types.ts';
 import { StoreError } from './types.ts';
@@ -37,11 +39,15 @@ function sqlitePath(rest: string): string {
 const EVENT_LOGS: readonly Backend<EventLog, EventLogOpenOptions>[] = [
   { scheme: 'sqlite', usage: 'sqlite:FILE, sqlite::memory:', open: async (rest, o) => new SqliteEventLog(sqlitePath(rest), { pollMs: o.pollMs }) },
   { scheme: 'memory', usage: 'memory', open: async (rest) => (memoryRest(rest), new MemoryEventLog()) },
+  { scheme: 'postgres', usage: 'postgres://USER@HOST:PORT/DB?schema=NAME', open: (rest, o) => PostgresEventLog.open(`postgres:${rest}`, { pollMs: o.pollMs }) },
+  { scheme: 'postgresql', usage: 'postgresql://…', open: (rest, o) => PostgresEventLog.open(`postgresql:${rest}`, { pollMs: o.pollMs }) },
   { scheme: '', usage: 'a bare file path (SQLite)', open: async (rest, o) => new SqliteEventLog(rest, { pollMs: o.pollMs }) },
 ];
 
 const LIVE_STATES: readonly Backend<LiveState, LiveStateOpenOptions>[] = [
   { scheme: 'memory', usage: 'memory', open: async (rest, o) => (memoryRest(rest), new MemoryLiveState(o)) },
+  { scheme: 'redis', usage: 'redis://HOST:PORT/DB?prefix=NAME', open: (rest, o) => RedisLiveState.open(`redis:${rest}`, { maxEventsPerUser: o.maxEventsPerUser }) },
+  { scheme: 'rediss', usage: 'rediss://… (TLS)', open: (rest, o) => RedisLiveState.open(`rediss:${rest}`, { maxEventsPerUser: o.maxEventsPerUser }) },
 ];
 
 function memoryRest(rest: string): void {
@@ -71,7 +77,7 @@ function pick<T, O>(what: string, table: readonly Backend<T, O>[], url: unknown)
 
 /**
  * Opens the event log a URL names.
- * @example await openEventLog('sqlite:events.db')   // also 'events.db', 'sqlite::memory:', 'memory'
+ * @example await openEventLog('sqlite:events.db')   // also 'events.db', 'sqlite::memory:', 'memory', 'postgres://app@db/shop'
  */
 export async function openEventLog(url: string, opts: EventLogOpenOptions = {}): Promise<EventLog> {
   const { backend, rest } = pick('an event log', EVENT_LOGS, url);
@@ -80,7 +86,7 @@ export async function openEventLog(url: string, opts: EventLogOpenOptions = {}):
 
 /**
  * Opens the live state a URL names.
- * @example await openLiveState('memory', { maxEventsPerUser: 500 })
+ * @example await openLiveState('memory', { maxEventsPerUser: 500 })   // or 'redis://cache:6379/0?prefix=shop'
  */
 export async function openLiveState(url: string, opts: LiveStateOpenOptions = {}): Promise<LiveState> {
   const { backend, rest } = pick('live state', LIVE_STATES, url);

@@ -466,19 +466,24 @@ function rng(seed: number): () => number {
 function reference(entries: readonly LogEntry[], max: number) {
   const users = new Map<string, LiveUser>();
   const items = new Map<string, { item: string; seq: number; deleted: boolean; features: Record<string, unknown> | null }>();
+  const counts = new Map<string, Record<string, number>>();
   const userOf = (id: string) => users.get(id) ?? users.set(id, { events: [], features: null }).get(id)!;
   let position = 0;
   for (const e of entries) {
     if (e.seq <= position) continue;
     position = e.seq;
-    if (e.kind === 'event') userOf(e.user).events.push({ seq: e.seq, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp });
+    if (e.kind === 'event') {
+      userOf(e.user).events.push({ seq: e.seq, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp });
+      const c = counts.get(e.item) ?? counts.set(e.item, {}).get(e.item)!;
+      c[e.type] = (c[e.type] ?? 0) + 1;
+    }
     else if (e.kind === 'user') userOf(e.user).features = e.features;
     else items.set(e.item, { item: e.item, seq: e.seq, deleted: e.kind === 'delete-item', features: e.kind === 'item' ? e.features : null });
   }
   for (const u of users.values()) u.events = u.events.slice(-max);
   const catalog = [...items.values()].sort((a, b) => a.seq - b.seq);
   const events = [...users.values()].reduce((n, u) => n + u.events.length, 0);
-  return { users, catalog, position, stats: { users: users.size, events, items: items.size } };
+  return { users, catalog, counts, position, stats: { users: users.size, events, items: items.size } };
 }
 
 /** Registers the LiveState conformance cases for one backend. `make` returns a new, empty state. */
@@ -516,7 +521,7 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
   test(`${name}: apply is idempotent: entries at or below the position change nothing`, { timeout: CASE_TIMEOUT_MS }, withState(undefined, async (s) => {
     const batch = [entry(1, ev('a', 'i1')), entry(2, { kind: 'item', item: 'i1', features: { g: 1 } }), entry(3, { kind: 'user', user: 'a', features: { age: 3 } })];
     await s.apply(batch);
-    const snapshot = async () => ({ pos: await s.position(), a: await s.user('a'), cat: await s.catalog(), stats: await s.stats() });
+    const snapshot = async () => ({ pos: await s.position(), a: await s.user('a'), cat: await s.catalog(), stats: await s.stats(), counts: await s.itemCounts(['i1', 'i2', 'i9']) });
     const before = await snapshot();
     await s.apply(batch);
     assert.deepEqual(await snapshot(), before, 're-applying a batch');
@@ -525,6 +530,7 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
     const after = await snapshot();
     assert.equal(after.pos, 4);
     assert.deepEqual(after.a!.events.map((e) => e.item), ['i1', 'i2']);
+    assert.deepEqual(after.counts, [{ view: 1 }, { view: 1 }, {}], 'an ignored event is not counted');
     assert.deepEqual(after.cat, before.cat);
     // out of order within a batch: the lower seq comes after the position moved past it
     await s.apply([entry(6, ev('b', 'x')), entry(5, ev('b', 'y'))]);
@@ -560,6 +566,30 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
     await s.apply([entry(7, { kind: 'item', item: 'y', features: { g: 'd' } })]);
     assert.deepEqual((await s.catalog()).map((c) => `${c.item}@${c.seq}`), ['x@3', 'z@6', 'y@7'], 'a changed item moves to the end');
     assert.deepEqual(await s.stats(), { users: 0, events: 0, items: 3 });
+  }));
+
+  test(`${name}: itemCounts: every applied event per item and type, in the order asked, not capped`, { timeout: CASE_TIMEOUT_MS }, withState({ maxEventsPerUser: 2 }, async (s) => {
+    assert.deepEqual(await s.itemCounts(['x']), [{}], 'nothing applied: an empty record');
+    const batch = [
+      entry(1, ev('a', 'x', 'view')),
+      entry(2, ev('a', 'x', 'view')),
+      entry(3, ev('b', 'x', 'buy')),
+      entry(4, ev('a', 'y', 'view')),
+      entry(5, ev('a', 'x', 'view')),
+      entry(6, { kind: 'delete-item', item: 'x' }),
+      entry(7, ev('c', '__proto__', 'constructor')),
+      entry(8, ev('c', 'z', '__proto__')),
+    ];
+    await s.apply(batch);
+    await s.apply(batch.slice(2));
+    const got = await s.itemCounts(['y', 'x', 'nobody', 'x', '__proto__', 'z']);
+    assert.deepEqual(got, [{ view: 1 }, { view: 3, buy: 1 }, {}, { view: 3, buy: 1 }, { constructor: 1 }, JSON.parse('{"__proto__": 1}')], 'a deleted item keeps its counts; odd names are plain keys');
+    assert.equal((await s.user('a'))!.events.length, 2, 'the histories are capped, the counts are not');
+    assert.equal(Object.getPrototypeOf(got[5]), Object.prototype, 'a type named __proto__ is a key, not a prototype');
+    got[1].view = 99;
+    assert.deepEqual((await s.itemCounts(['x']))[0], { view: 3, buy: 1 }, 'a result is a copy');
+    assert.deepEqual(await s.itemCounts([]), []);
+    await rejectsWith(s.itemCounts([5 as unknown as string]), 'invalid', 'items[0]', /string/, 'itemCounts([5])');
   }));
 
   test(`${name}: users() answers in order with null where nothing was logged`, { timeout: CASE_TIMEOUT_MS }, withState(undefined, async (s) => {
@@ -620,8 +650,10 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
     assert.equal(await s.user('b'), null);
     assert.deepEqual(await s.catalog(), []);
     assert.deepEqual(await s.stats(), { users: 0, events: 0, items: 0 });
+    assert.deepEqual(await s.itemCounts(['i1']), [{}]);
     await s.apply(batch);
     assert.equal(await s.position(), 3, 'a replay after clear applies again');
+    assert.deepEqual(await s.itemCounts(['i1']), [{ view: 1 }]);
     assert.deepEqual(await s.stats(), { users: 2, events: 1, items: 1 });
   }));
 
@@ -656,6 +688,8 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
     const ids = [...ref.users.keys(), 'nobody'];
     const got = await s.users(ids);
     for (let i = 0; i < ids.length; i++) assert.deepEqual(got[i], ref.users.get(ids[i]) ?? null, `user ${ids[i]}`);
+    const items = [...ref.counts.keys(), 'nothing'];
+    assert.deepEqual(await s.itemCounts(items), items.map((i) => ref.counts.get(i) ?? {}), 'itemCounts');
   }));
 
   test(`${name}: close: later calls fail with a closed error`, { timeout: CASE_TIMEOUT_MS }, async () => {
@@ -665,6 +699,7 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
     await rejectsWith(s.apply([entry(2, ev('a', 'i2'))]), 'closed', undefined, /closed/, 'apply after close');
     await rejectsWith(s.user('a'), 'closed', undefined, /closed/, 'user after close');
     await rejectsWith(s.position(), 'closed', undefined, /closed/, 'position after close');
+    await rejectsWith(s.itemCounts(['i1']), 'closed', undefined, /closed/, 'itemCounts after close');
     await s.close();
   });
 }

@@ -43,7 +43,7 @@ export interface Follower {
  *   const f = log.follow(e.seq - 1, (entries) => live.apply(entries));
  */
 export interface EventLog {
-  /** 'sqlite' | 'memory' (later 'postgres'). */
+  /** 'sqlite' | 'memory' | 'postgres'. */
   readonly kind: string;
   /**
    * Appends a batch atomically (all or none), durably, before resolving. Validates every record first
@@ -109,11 +109,18 @@ export interface CatalogChange {
  *   const u = await live.user('u1'); // { events: [...oldest first], features }
  */
 export interface LiveState {
-  /** 'memory' (later 'redis'). */
+  /** 'memory' | 'redis'. */
   readonly kind: string;
-  /** Applies log entries in seq order. Idempotent: an entry at or below the applied position is ignored. */
+  /**
+   * Applies log entries in seq order. Idempotent: an entry at or below the applied position is ignored.
+   * A shared backend rejects with a 'stale' StoreError when the state was reset (flushed, or cleared by
+   * another handle) since this handle last read `position()`: read it again and apply from there.
+   */
   apply(entries: readonly LogEntry[]): Promise<void>;
-  /** Highest seq applied (0 initially). */
+  /**
+   * Highest seq applied (0 initially, and 0 again after the state was lost: rebuild by replaying the log).
+   * Entries applied next must follow it: a shared backend takes the state as it stands at this call.
+   */
   position(): Promise<number>;
   /** A user's live events and features, or null when nothing was logged for them. */
   user(id: string): Promise<LiveUser | null>;
@@ -121,6 +128,12 @@ export interface LiveState {
   users(ids: readonly string[]): Promise<(LiveUser | null)[]>;
   /** The current state of every item changed through the log (last change wins), in seq order of that change. */
   catalog(): Promise<CatalogChange[]>;
+  /**
+   * Per item, the number of events applied for it by event type (`{ view: 12, buy: 1 }`; `{}` for none),
+   * in the order asked: every event since the state began, not capped like the user histories.
+   * One round trip for networked backends.
+   */
+  itemCounts(items: readonly string[]): Promise<Record<string, number>[]>;
   /** Counts for metrics: users with anything logged, events held (after the cap), items in `catalog()`. */
   stats(): Promise<{ users: number; events: number; items: number }>;
   /** Forgets everything, position included (rebuilt by replaying the log). */
@@ -131,10 +144,12 @@ export interface LiveState {
 /**
  * Why a store call failed: 'invalid' (a bad argument or record; `field` names it, e.g.
  * `records[3].timestamp`), 'closed' (the store was closed), 'url' (openEventLog/openLiveState could not
- * use the URL), 'storage' (the backend refused: a corrupt row, a journal mode it cannot set).
- * The service maps 'invalid' to 400 and the rest to 500.
+ * use the URL), 'storage' (the backend refused: a corrupt row, a journal mode it cannot set),
+ * 'unavailable' (a networked backend cannot be reached now: refused, timed out, dropped; worth a retry),
+ * 'stale' (a shared live state was reset since this handle read its position: read `position()` again).
+ * A service maps 'invalid' to 400, 'unavailable' to 503 and the rest to 500.
  */
-export type StoreErrorCode = 'invalid' | 'closed' | 'url' | 'storage';
+export type StoreErrorCode = 'invalid' | 'closed' | 'url' | 'storage' | 'unavailable' | 'stale';
 
 /**
  * @example throw new StoreError('invalid', 'must be a finite number', 'records[3].timestamp')

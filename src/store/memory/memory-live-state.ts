@@ -47,6 +47,8 @@ export class MemoryLiveState implements LiveState {
   private readonly slots = new Map<string, UserSlot>();
   // re-inserted on every change, so iteration order is the seq order of each item's last change
   private readonly items = new Map<string, CatalogChange>();
+  // item -> event type -> events applied (null-prototype records: a type may be named '__proto__')
+  private readonly counts = new Map<string, Record<string, number>>();
   private held = 0;
   private closed = false;
 
@@ -63,9 +65,13 @@ export class MemoryLiveState implements LiveState {
     for (const e of entries) {
       if (e.seq <= this.pos) continue;
       switch (e.kind) {
-        case 'event':
+        case 'event': {
           this.push(this.slot(e.user), Object.freeze({ seq: e.seq, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp }));
+          let c = this.counts.get(e.item);
+          if (c === undefined) this.counts.set(e.item, (c = Object.create(null) as Record<string, number>));
+          c[e.type] = (c[e.type] ?? 0) + 1;
           break;
+        }
         case 'user':
           this.slot(e.user).features = frozenFeatures(e.features);
           break;
@@ -109,6 +115,18 @@ export class MemoryLiveState implements LiveState {
     return Array.from(this.items.values());
   }
 
+  async itemCounts(items: readonly string[]): Promise<Record<string, number>[]> {
+    this.check();
+    if (!Array.isArray(items)) throw new StoreError('invalid', 'must be an array of strings', 'items');
+    const out = new Array<Record<string, number>>(items.length);
+    for (let i = 0; i < items.length; i++) {
+      if (typeof items[i] !== 'string') throw new StoreError('invalid', 'must be a string', `items[${i}]`);
+      // a plain copy: the counts go on changing
+      out[i] = { ...this.counts.get(items[i]) };
+    }
+    return out;
+  }
+
   async stats(): Promise<{ users: number; events: number; items: number }> {
     this.check();
     return { users: this.slots.size, events: this.held, items: this.items.size };
@@ -127,6 +145,7 @@ export class MemoryLiveState implements LiveState {
   private reset(): void {
     this.slots.clear();
     this.items.clear();
+    this.counts.clear();
     this.held = 0;
     this.pos = 0;
   }
