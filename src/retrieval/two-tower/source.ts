@@ -6,6 +6,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../../data/index.ts';
+import { NO_PROGRESS } from '../../math/index.ts';
 import type { RawFeatures } from '../../features/index.ts';
 import { schema, type Given } from '../../schema/index.ts';
 import { buildIndex, chooseKind, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
@@ -83,14 +84,15 @@ export class TwoTowerSource implements CandidateSource {
     const o = this.options;
     let config = { ...o.config };
     const valid = o.valid ?? (o.validate && ctx ? ctx.valid() : undefined);
+    const progress = ctx?.progress ?? NO_PROGRESS;
     if (valid) {
-      const r = await trainTwoTower(valid.train, config, { threads: o.threads, seed: o.seed, valid: valid.test, log: o.log });
+      const r = await trainTwoTower(valid.train, config, { threads: o.threads, seed: o.seed, valid: valid.test, log: o.log, progress: progress.scope('picking epochs') });
       this.validEpochs = r.epochs;
       // same recipe on all the training data, for the epoch count validation chose
       config = { ...config, epochs: r.bestEpoch };
       o.log?.(`two-tower: validation chose ${r.bestEpoch} epochs; refitting on all training data`);
     }
-    const r = await trainTwoTower(train, config, { threads: o.threads, seed: o.seed, log: o.log });
+    const r = await trainTwoTower(train, config, { threads: o.threads, seed: o.seed, log: o.log, progress: valid ? progress.scope('refit') : progress });
     this.fitEpochs = r.epochs;
     this.use(r.model);
   }
