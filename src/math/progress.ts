@@ -149,12 +149,15 @@ export class ProgressRenderer implements Progress {
     return scoped(this, name);
   }
 
-  /** Writes `line` (and a newline) to `to` (default this renderer's stream), keeping the progress line intact. */
+  /**
+   * Writes `line` (and a newline) to `to` (default this renderer's stream), keeping the progress line
+   * intact. In lines mode the next progress line comes 10 s after it: output of any kind says the run lives.
+   */
   print(line: string, to: ProgressStream = this.stream): void {
     this.clear();
     to.write(line + '\n');
-    if (this.mode === 'lines' && to === this.stream) this.last = this.now();
-    if (this.mode === 'tty') this.draw();
+    if (this.mode === 'lines') this.last = this.now();
+    else this.draw();
   }
 
   /** Clears the progress line and stops the timer (running tasks are dropped from view). */
