@@ -120,8 +120,13 @@ test('the bytes unit shows sizes; a task of unknown size shows only what is done
   a.set(1 << 20);
   assert.match(out.text, /^load > u\.data  1\.0 MB\/4\.0 MB \(25%\)  elapsed 1s, about 3s left\n$/);
   a.finish();
+  const w = r.start('invert', 1000, '%');
+  clock.t = 2000;
+  w.set(25); // a tenth of a percent below 10%
+  assert.match(out.text, /invert  2\.5%  elapsed 1s, about 39s left\n$/);
+  w.finish();
   const b = r.start('fit', NaN);
-  clock.t = 3000;
+  clock.t = 4000;
   b.note('epoch 2');
   assert.match(out.text, /fit  elapsed 2s  epoch 2\n$/);
 });

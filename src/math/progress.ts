@@ -249,8 +249,10 @@ export function formatDuration(seconds: number): string {
 }
 
 function formatCount(s: TaskState): string {
-  const pct = s.total > 0 ? Math.min(100, Math.floor((100 * s.done) / s.total)) : NaN;
-  if (s.unit === '%') return Number.isFinite(pct) ? `${pct}%` : '';
+  const share = s.total > 0 ? Math.min(100, (100 * s.done) / s.total) : NaN;
+  // a tenth of a percent below 10%: a long task's first minutes still show it moving
+  const pct = share < 10 ? (Math.floor(share * 10) / 10).toFixed(1) : String(Math.floor(share));
+  if (s.unit === '%') return Number.isFinite(share) ? `${pct}%` : '';
   const n = (x: number) => (s.unit === 'bytes' ? formatBytes(x) : Math.round(x).toLocaleString('en-US'));
   const unit = s.unit && s.unit !== 'bytes' ? ` ${s.unit}` : '';
   if (s.total === 0) return s.done > 0 ? `${n(s.done)}${unit}` : '';
@@ -292,5 +294,41 @@ export function followCounter(task: ProgressTask, counter: Int32Array, base = 0,
   return () => {
     clearInterval(timer);
     update();
+  };
+}
+
+/** A command's output around its progress line: what `consoleOutput` returns. */
+export interface ConsoleOutput {
+  /** The renderer, or undefined when quiet (the library's silent default). */
+  progress: Progress | undefined;
+  /** A log line on stderr (through console.error). */
+  log(line: string): void;
+  /** A line on stdout (through console.log): tables, results. */
+  out(line: string): void;
+  /** Clears the progress line and stops its timer. */
+  close(): void;
+  /** Runs `work`, then closes (however it ends). */
+  during<T>(work: () => Promise<T>): Promise<T>;
+}
+
+// through console.* so the tests that capture console output still see every log line
+const consoleErr: ProgressStream = { write: (s: string) => void console.error(s.replace(/\n$/, '')) };
+const consoleOut: ProgressStream = { write: (s: string) => void console.log(s.replace(/\n$/, '')) };
+
+/**
+ * What a command run shows while it works: a ProgressRenderer on `stream` (stderr: a line redrawn in
+ * place on a terminal, a line every ~10 s otherwise; none when `quiet`) and log functions that write
+ * around it. The CLI's commands and the benchmarks share it.
+ * @example const ui = consoleOutput(o.quiet); await ui.during(() => runEvaluation({ ..., log: ui.log, progress: ui.progress }));
+ */
+export function consoleOutput(quiet: boolean, stream: NodeJS.WriteStream = process.stderr): ConsoleOutput {
+  const r = quiet ? null : new ProgressRenderer({ write: (s: string) => stream.write(s), isTTY: stream.isTTY, get columns() { return stream.columns; } });
+  const close = () => r?.close();
+  return {
+    progress: r ?? undefined,
+    log: (l) => (r ? r.print(l, consoleErr) : consoleErr.write(l)),
+    out: (l) => (r ? r.print(l, consoleOut) : consoleOut.write(l)),
+    close,
+    during: (work) => work().finally(close),
   };
 }

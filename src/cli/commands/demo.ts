@@ -6,7 +6,8 @@ import { builtinRegistry, DEMO_DATA, DEMO_PIPELINES, runDemo, type DemoModel, ty
 import { startServer, type RunningServer } from '../../serve/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
 import type { Command } from '../../schema/index.ts';
-import { commandOutput, quietOption } from '../progress.ts';
+import { consoleOutput } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 
 const options = {
   users: { type: 'number', description: 'synthetic users', default: DEMO_DATA.users },
@@ -99,7 +100,7 @@ export async function runDemoCommand(argv: readonly string[], hooks: { serving?:
   const registry = builtinRegistry();
   const t0 = performance.now();
   // the demo's steps and tables go to stdout, its progress line to stderr
-  const ui = commandOutput(o.quiet);
+  const ui = consoleOutput(o.quiet);
   const { model } = await ui.during(() => runDemo({
     data: { users: o.users, items: o.items, interactions: o.interactions },
     pipelines: o.pipelines,

@@ -21,7 +21,8 @@ import { ReportBuilder } from '../../evaluation/index.ts';
 import type { Progress } from '../../math/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
 import type { Command } from '../../schema/index.ts';
-import { commandOutput, quietOption } from '../progress.ts';
+import { consoleOutput } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 
 /** Flags naming the data: shared by evaluate, demo and the benchmarks (declared in the pipeline layer). */
 export const dataOptions = {
@@ -120,7 +121,7 @@ export const evaluateCommand: Command = {
     if (o.tune) {
       for (const p of o.pipelines) if (listPipelines().find((s) => s.name === p)!.params.tune) (params[p] ??= {}).tune ??= true;
     }
-    const ui = commandOutput(o.quiet);
+    const ui = consoleOutput(o.quiet);
     const log = ui.log;
     if (o.model !== undefined || o.url !== undefined) return ui.during(() => scoreTrained(o, source, argv, log, ui.progress));
     const { report, rep } = await ui.during(async () => {

@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import { parseSplit, splitDataset } from '../../data/index.ts';
 import { exportRankerData } from '../../pipeline/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
-import { commandOutput, quietOption } from '../progress.ts';
+import { consoleOutput } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 import { datasetFromFlags, engineConfigOfFlags, engineOptions } from './train.ts';
 
 const options = {
@@ -27,7 +28,7 @@ export const exportRankerDataCommand: Command = {
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
     if (o.train && o.split) throw new UsageError('give --train or --split, not both');
-    const ui = commandOutput(o.quiet);
+    const ui = consoleOutput(o.quiet);
     const started = performance.now();
     const result = await ui.during(async () => {
       const loaded = await datasetFromFlags({ ...o, synthetic: false, users: 0, items: 0, interactions: 0 }, ui.progress?.scope('load'));

@@ -3,7 +3,8 @@ import { generateSynthetic, loadConfigFile, loadDataset, loadTrainTest, resolveP
 import { builtinRegistry, checkEngineConfig, engineConfigFromFlags, listPipelines, trainModel } from '../../pipeline/index.ts';
 import type { Progress } from '../../math/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
-import { commandOutput, quietOption } from '../progress.ts';
+import { consoleOutput } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 
 /** The flags that name an engine configuration: shared by train and export-ranker-data. */
 export const engineOptions = {
@@ -106,7 +107,7 @@ export const trainCommand: Command = {
     const { options: o, positional } = parseArgs(argv, options);
     if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
     const t0 = performance.now();
-    const ui = commandOutput(o.quiet);
+    const ui = consoleOutput(o.quiet);
     const res = await ui.during(async () => {
       const dataset = await datasetFromFlags(o, ui.progress?.scope('load'));
       const s = dataset.summary();

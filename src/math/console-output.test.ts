@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ProgressRenderer } from '../math/index.ts';
-import { commandOutput } from './progress.ts';
+import { consoleOutput, ProgressRenderer } from './index.ts';
 
 function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: string } {
   const s = { text: '', isTTY, columns: 80, write(x: string) { s.text += x; return true; } };
@@ -9,18 +8,18 @@ function fakeStream(isTTY: boolean): NodeJS.WriteStream & { text: string } {
 }
 
 test('a command draws progress on a terminal in place, as plain lines elsewhere, and none with --quiet', async () => {
-  const tty = commandOutput(false, fakeStream(true));
+  const tty = consoleOutput(false, fakeStream(true));
   assert.ok(tty.progress instanceof ProgressRenderer && tty.progress.mode === 'tty');
   tty.close();
-  const file = commandOutput(false, fakeStream(false));
+  const file = consoleOutput(false, fakeStream(false));
   assert.ok(file.progress instanceof ProgressRenderer && file.progress.mode === 'lines');
   file.close();
-  assert.equal(commandOutput(true, fakeStream(true)).progress, undefined);
+  assert.equal(consoleOutput(true, fakeStream(true)).progress, undefined);
 });
 
 test('log lines go through console.error around the progress line; during() clears it however the work ends', async () => {
   const stream = fakeStream(true);
-  const ui = commandOutput(false, stream);
+  const ui = consoleOutput(false, stream);
   const err = console.error;
   const got: string[] = [];
   console.error = (s: string) => void got.push(s);
