@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { generateSynthetic, loadConfigFile, loadDataset, loadTrainTest, resolvePreset, type Dataset } from '../../data/index.ts';
 import { builtinRegistry, checkEngineConfig, engineConfigFromFlags, listPipelines, trainModel } from '../../pipeline/index.ts';
 import type { Progress } from '../../math/index.ts';
-import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
+import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
 import { consoleOutput } from '../../math/index.ts';
 import { quietOption } from '../progress.ts';
 
@@ -56,26 +56,6 @@ export async function datasetFromFlags(o: { config?: string; dataset?: string; d
   const { dataset, report } = await loadDataset(config, opts);
   for (const f of report.files) if (f.skipped > 0) console.error(`${f.path}: skipped ${f.skipped} bad rows`);
   return dataset;
-}
-
-/**
- * `KEY=VALUE,KEY=VALUE` as an object (values stay text: the pipeline's schema converts them). A piece
- * without `=` continues the previous value, so list values need no quoting: `sources=two-tower,itemknn,candidates=300`.
- * @example keyValues(['sources=two-tower', 'itemknn', 'candidates=300'], '--param') // { sources: 'two-tower,itemknn', candidates: '300' }
- */
-export function keyValues(list: readonly string[], flag: string): Record<string, unknown> {
-  const out: Record<string, string> = {};
-  let last: string | null = null;
-  for (const item of list) {
-    const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(item);
-    if (m) {
-      out[(last = m[1])] = m[2];
-      continue;
-    }
-    if (last === null) throw new UsageError(`${flag} '${item}': expected KEY=VALUE, as in candidates=300`);
-    out[last] = out[last] === '' ? item : `${out[last]},${item}`;
-  }
-  return out;
 }
 
 /** The engine configuration the flags name (see `engineOptions`). */
