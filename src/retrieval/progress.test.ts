@@ -61,6 +61,37 @@ test('the two-tower reports epochs x batches, on one thread and on Hogwild worke
 test('the two-tower source names its validation run and its refit apart', async () => {
   const p = new RecordingProgress();
   await new TwoTowerSource({ config: { epochs: 2, batchSize: 256, dim: 8, hidden: [16], patience: 5 }, validate: true, log: () => {} }).fit(ds, ctxWith(p));
-  assert.deepEqual(p.tasks.map((t) => t.name), ['picking epochs > batches', 'refit > batches']);
+  assert.deepEqual(p.tasks.map((t) => t.name), ['picking epochs > batches', 'refit > batches', 'item index']);
   assert.ok(p.tasks.every((t) => t.finished && t.done > 0));
+});
+
+test('an HNSW index added in slices (as a fit with progress builds it) is the index added at once', async () => {
+  const { createIndex } = await import('../vectors/index.ts');
+  const { Rng } = await import('../math/index.ts');
+  const n = 6000;
+  const dim = 8;
+  const rng = new Rng(5);
+  const vecs = Float32Array.from({ length: n * dim }, () => rng.normal());
+  const labels = Int32Array.from({ length: n }, (_, i) => i);
+  const opts = { kind: 'hnsw' as const, dim, metric: 'ip' as const, expectedSize: n, M: 8, efConstruction: 40, efSearch: 32 };
+  const whole = createIndex(opts);
+  whole.add(vecs, labels);
+  const sliced = createIndex(opts);
+  for (let a = 0; a < n; a += 1000) sliced.add(vecs.subarray(a * dim, Math.min(n, a + 1000) * dim), labels.subarray(a, Math.min(n, a + 1000)));
+  for (let q = 0; q < 40; q++) {
+    const query = Float32Array.from({ length: dim }, () => rng.normal());
+    const x = whole.search(query, 10);
+    const y = sliced.search(query, 10);
+    assert.deepEqual(Array.from(y.ids), Array.from(x.ids));
+    assert.deepEqual(Array.from(y.scores), Array.from(x.scores));
+  }
+});
+
+test("the two-tower's fit builds its item index, reported by items", async () => {
+  const p = new RecordingProgress();
+  const tt = new TwoTowerSource({ config: { epochs: 1, batchSize: 256, dim: 8, hidden: [16] }, validate: false, log: () => {} });
+  await tt.fit(ds, ctxWith(p));
+  const ix = p.named(/^item index$/)[0];
+  assert.deepEqual([ix.total, ix.done, ix.unit, ix.finished], [ds.numItems, ds.numItems, 'items', true]);
+  assert.equal(tt.indexOrigin, 'built');
 });
