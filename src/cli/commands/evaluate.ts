@@ -18,10 +18,9 @@ import {
   type DataSource,
 } from '../../pipeline/index.ts';
 import { ReportBuilder } from '../../evaluation/index.ts';
-import type { Progress } from '../../math/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
 import type { Command } from '../../schema/index.ts';
-import { consoleOutput } from '../../math/index.ts';
+import { consoleOutput, type Progress } from '../../math/index.ts';
 import { quietOption } from '../progress.ts';
 
 /** Flags naming the data: shared by evaluate, demo and the benchmarks (declared in the pipeline layer). */
@@ -79,7 +78,7 @@ async function scoreTrained(o: { model?: string; url?: string; train?: string; t
   let name: string;
   if (o.url !== undefined) {
     name = o.url;
-    const r = await scoreService(o.url, train, test, { ks: o.ks });
+    const r = await scoreService(o.url, train, test, { ks: o.ks, progress });
     result = r;
     log(`${o.url}: ${r.requests} requests`);
   } else {

@@ -55,7 +55,7 @@ export function scoreEngine(engine: Engine, train: Dataset, test: Dataset, opts:
  * was trained on and its held-out side (the service excludes the user's training items itself).
  * @example const r = await scoreService('http://127.0.0.1:8080', train, test); r.metrics['ndcg@10']
  */
-export async function scoreService(url: string, train: Dataset, test: Dataset, opts: { ks?: readonly number[]; concurrency?: number; headers?: Record<string, string> } = {}): Promise<EvaluationResult & { requests: number; failed: number }> {
+export async function scoreService(url: string, train: Dataset, test: Dataset, opts: { ks?: readonly number[]; concurrency?: number; headers?: Record<string, string>; progress?: Progress } = {}): Promise<EvaluationResult & { requests: number; failed: number }> {
   const ks = opts.ks ?? DEFAULT_KS;
   const k = Math.max(...ks);
   const rel = relevantTestItems(train, test);
@@ -77,9 +77,11 @@ export async function scoreService(url: string, train: Dataset, test: Dataset, o
       const body = (await res.json()) as { items: { id: string }[] };
       // items added since training are not in the data: they can only be misses
       lists.set(u, Int32Array.from(body.items.map((it) => train.items.ids.get(it.id)).filter((i) => i >= 0)));
+      task.tick();
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
+  const task = (opts.progress ?? NO_PROGRESS).start('requests', users.length, 'users');
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker)).finally(() => task.finish());
   const r = evaluateRecommender(train, test, (q) => lists.get(q.user) ?? new Int32Array(0), { ks });
   return { ...r, requests: users.length, failed };
 }
