@@ -118,8 +118,7 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
       checkFinite(params, net, epoch);
       const st: EpochStats = { epoch: epoch + 1, loss: loss / Math.max(1, seen), examplesPerSecond: seen / seconds, seconds, cpuSeconds };
       if (run.valid) {
-        task.note(`epoch ${epoch + 1}/${cfg.epochs}, validating`);
-        const m = evaluateRetrieval(model, train, run.valid, run.validK ?? 100);
+        const m = evaluateRetrieval(model, train, run.valid, run.validK ?? 100, undefined, run.progress);
         st.validRecall = m.recall;
         st.validNdcg10 = m.ndcg10;
       }
