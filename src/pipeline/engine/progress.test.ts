@@ -76,3 +76,11 @@ test('without a progress reporter a fit reports nothing and still fits (the libr
   const { model } = await fitEngine(ds, { sources: [{ kind: 'itemknn' }] }, builtinRegistry());
   assert.equal(model.stages.length, 1);
 });
+
+test('a bag of GBDTs reports each of its models as a task of its own', async () => {
+  const ds = fixtureDataset({ users: 80, items: 60, perUser: 10 });
+  const p = new RecordingProgress();
+  const config = { sources: [{ kind: 'ease', params: { lambda: 10 } }], candidates: 20, ranker: { kind: 'gbdt', params: { numRounds: 6, earlyStoppingRounds: 0, minDataInLeaf: 5, bags: 2 } } };
+  await fitEngine(ds, config, builtinRegistry(), { progress: p });
+  assert.deepEqual(p.named(/^ranker > gbdt/).map((t) => [t.name, t.total, t.done, t.finished]), [['ranker > gbdt 1/2', 6, 6, true], ['ranker > gbdt 2/2', 6, 6, true]]);
+});
