@@ -5,9 +5,10 @@ import { gbdtBench } from './gbdt.ts';
 import { indexBench } from './index-bench.ts';
 import { kernelsBench } from './kernels.ts';
 import { serveBench } from './serve.ts';
+import { spreadBench } from './spread.ts';
 import { syntheticBench } from './synthetic.ts';
 import { trainBench } from './train.ts';
 import { twoTowerEmbeddingsBench } from './twotower-embeddings.ts';
 
 /** Benchmarks reachable as `tandem bench <name>`, in the order `--help` lists them. */
-export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, syntheticBench, twoTowerEmbeddingsBench];
+export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, syntheticBench, twoTowerEmbeddingsBench, spreadBench];

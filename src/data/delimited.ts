@@ -326,6 +326,8 @@ export interface ReadHooks {
   onInvalidUtf8?: (line: number) => void;
   /** Name for messages; default the path. */
   file?: string;
+  /** Called after each chunk with the bytes read from the file so far (progress). */
+  onRead?: (bytes: number) => void;
 }
 
 /**
@@ -349,6 +351,7 @@ export async function* readChunks(path: string, encoding: TextEncoding, hooks: R
       }
     }
     yield chunk;
+    hooks.onRead?.(stream.bytesRead);
   }
 }
 

@@ -396,3 +396,20 @@ test('a config file may name its files by absolute path', async () => {
   assert.equal(dataset.interactions.length, 6);
   assert.equal(dataset.items.columns.length, 5);
 });
+
+test('loading reports each file it reads as a task of its size in bytes (delimited, JSON Lines, one JSON document)', async () => {
+  const { statSync } = await import('node:fs');
+  const { RecordingProgress } = await import('../math/progress.fixture.ts');
+  for (const cfg of ['shop/shop.json', 'shop/shop-jsonl.json', 'sequence/sequence.json']) {
+    const config = await loadConfigFile(join(fixtures, cfg));
+    const p = new RecordingProgress();
+    const { report } = await loadDataset(config, { progress: p.scope('load') });
+    assert.equal(p.tasks.length, report.files.length, cfg);
+    for (const [i, f] of report.files.entries()) {
+      const t = p.tasks[i];
+      const size = statSync(f.path).size;
+      assert.equal(t.name, `load > ${f.path.split('/').pop()}`);
+      assert.deepEqual([t.total, t.unit, t.done, t.finished], [size, 'bytes', size, true], `${cfg}: ${t.name}`);
+    }
+  }
+});

@@ -3,7 +3,9 @@
  * in the tables, rated or not), then the interactions. Every bad row is a DataError naming file, line
  * and column; with `skipBadRows` it is skipped, counted and reported instead.
  */
+import { stat } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { NO_PROGRESS, type Progress } from '../math/index.ts';
 import { validateConfig, type ColumnRef, type DatasetConfig, type EntityConfig, type FeatureConfig, type FileConfig, type InteractionsConfig, type TimestampFormat } from './config.ts';
 import { readDelimited } from './delimited.ts';
 import { readJsonLines, type JsonRecord } from './jsonl.ts';
@@ -22,6 +24,8 @@ export interface LoadOptions {
   skipBadRows?: boolean;
   /** How many problems each file's report keeps (counts stay exact). Default 20. */
   maxProblems?: number;
+  /** Reports each file's bytes read (a task per file, named by the file). Default: none. */
+  progress?: Progress;
 }
 
 export interface FileReport {
@@ -136,6 +140,9 @@ function keyedRecord(k: Keyed, key: string, value: unknown): JsonRecord {
 async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: (resolve: Resolve) => RowFn, keyed?: Keyed): Promise<FileReport> {
   const file = cfg.path;
   const report: FileReport = { path: file, rows: 0, skipped: 0, problems: [], warnings: [] };
+  const size = await stat(file).then((st) => st.size, () => 0);
+  const task = (opts.progress ?? NO_PROGRESS).start(basename(file), size, 'bytes');
+  const onRead = (bytes: number): void => task.set(bytes);
   const onError = (e: DataError): void => bad(e.toProblem());
   const onInvalidUtf8 = (line: number): void => {
     report.warnings.push(`${file}:${line}: bytes that are not UTF-8 (decoded as U+FFFD); if the file is ISO-8859-1, set "encoding": "latin1"`);
@@ -170,7 +177,7 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
         await readJsonLines(file, (obj, line) => {
           row.obj = obj;
           run(handle, row, line);
-        }, cfg.encoding, { onError, onInvalidUtf8 });
+        }, cfg.encoding, { onError, onInvalidUtf8, onRead });
         return report;
       }
       // the member being read, for keyedRow (run() turns its RowFaults into problems like any row's)
@@ -194,7 +201,7 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
         key = k;
         value = v;
         run(keyedRow, row, line);
-      }, cfg.encoding, { onError, onInvalidUtf8 });
+      }, cfg.encoding, { onError, onInvalidUtf8, onRead });
       return report;
     }
 
@@ -232,13 +239,15 @@ async function readRows(cfg: FileConfig, role: string, opts: LoadOptions, bind: 
         return;
       }
       run(handle, row, line);
-    }, { onError, onInvalidUtf8 });
+    }, { onError, onInvalidUtf8, onRead });
     return report;
   } catch (e) {
     if (e instanceof DataError) throw e;
     const err = e as NodeJS.ErrnoException;
     if (err.code) throw new DataError({ file, line: 0, column: 0, message: `cannot read the ${role} file: ${err.message}` });
     throw e;
+  } finally {
+    task.finish();
   }
 }
 

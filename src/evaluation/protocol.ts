@@ -23,7 +23,7 @@ export interface EvaluateOptions {
   seed?: number;
   /** When given, per-user AUC over the full catalog is reported as `auc`. */
   scorer?: Scorer;
-  /** Called every few hundred users with (done, total). */
+  /** Called with (done, total) before the first user, every hundred users, and after the last. */
   progress?: (done: number, total: number) => void;
 }
 
@@ -91,6 +91,7 @@ export function evaluateRecommender(train: Dataset, test: Dataset, recommend: Re
   // distinct-output check without clearing: stamp[item] === user+1 means seen in this user's list
   const stamp = new Int32Array(ni);
   let nRelevantTotal = 0;
+  options.progress?.(0, users.length);
   for (let j = 0; j < users.length; j++) {
     const u = users[j];
     const q = train.query(u);
@@ -115,7 +116,7 @@ export function evaluateRecommender(train: Dataset, test: Dataset, recommend: Re
     nRelevantTotal += b - a;
     for (let k = a; k < b; k++) relevant[rel.items[k]] = 0;
     for (let k = 0; k < q.history.length; k++) excluded[q.history[k]] = 0;
-    if (options.progress && (j + 1) % 500 === 0) options.progress(j + 1, users.length);
+    if (options.progress && ((j + 1) % 100 === 0 || j + 1 === users.length)) options.progress(j + 1, users.length);
   }
   return { metrics: acc.result(), users: users.length, relevant: nRelevantTotal, seconds: (performance.now() - t0) / 1000 };
 }

@@ -11,3 +11,5 @@ export type { KernelBackendOptions } from './gemm.ts';
 export type { WasmKernelBackend, WasmBackendOptions, WasmMemory, WasmModule } from './wasm/backend.ts';
 export { createWasmBackend } from './wasm/backend.ts';
 export type { TrainKernels } from './gemm.ts';
+export type { ConsoleOutput, Progress, ProgressTask, ProgressStream, ProgressRendererOptions } from './progress.ts';
+export { NO_PROGRESS, ProgressRenderer, consoleOutput, estimateLeft, followCounter, formatDuration } from './progress.ts';

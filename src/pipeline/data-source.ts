@@ -19,6 +19,7 @@ import {
   type SyntheticOptions,
   SYNTHETIC_OPTIONS,
 } from '../data/index.ts';
+import type { Progress } from '../math/index.ts';
 
 import { schema, UsageError } from '../schema/index.ts';
 
@@ -73,6 +74,8 @@ export interface EvaluationDataSpec {
   split?: string;
   skipBadRows?: boolean;
   log?: (msg: string) => void;
+  /** Where loading reports each file's bytes read (default none). */
+  progress?: Progress;
 }
 
 /** The default split of `tandem evaluate` and `tandem demo`: the benchmark's per-user temporal rule. */
@@ -99,7 +102,7 @@ export async function loadEvaluationData(spec: EvaluationDataSpec): Promise<{ tr
     return splitLogged(ds, spec.split ?? DEFAULT_SPLIT, log);
   }
   const config: DatasetConfig = src.kind === 'config' ? await loadConfigFile(src.path) : resolvePreset(src.name, src.dir);
-  const opts = { skipBadRows: spec.skipBadRows ?? false };
+  const opts = { skipBadRows: spec.skipBadRows ?? false, progress: spec.progress };
   if (spec.trainPath !== undefined) {
     const { train, test, report } = await loadTrainTest(config, spec.trainPath, spec.testPath!, { ...opts, splitFormat: spec.splitFormat as SplitFormat | undefined });
     log(formatLoadReport(report));

@@ -7,6 +7,7 @@
  */
 import { generateSynthetic, parseSplit, splitDataset, type Dataset } from '../data/index.ts';
 import { formatResultsTable, relevantTestItems } from '../evaluation/index.ts';
+import type { Progress } from '../math/index.ts';
 import { builtinRegistry, Engine, readModelDir, trainModel, type StageRegistry } from './engine/index.ts';
 import { DEFAULT_SPLIT, type SyntheticOptions } from './data-source.ts';
 import { runEvaluation, type EvaluationReport } from './evaluate.ts';
@@ -49,6 +50,8 @@ export interface DemoOptions {
   registry?: StageRegistry;
   /** Progress lines. */
   log?: (msg: string) => void;
+  /** Where the fits and scoring report their steps (the CLI's renderer); default none. */
+  progress?: Progress;
   /** The results: the table and the example users. */
   print?: (text: string) => void;
 }
@@ -106,6 +109,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
     threads,
     registry,
     log: (m) => log(`      ${m}`),
+    progress: opts.progress,
     onFitted: (name, engine) => fitted.set(name, engine),
   });
 
@@ -123,7 +127,7 @@ export async function runDemo(opts: DemoOptions = {}): Promise<DemoResult> {
   }
   if (!withModel) return { report, model: null };
 
-  const model = await trainDemoModel(opts.modelDir!, full, train, params, registry, report, users, threads, seed, steps, log, print);
+  const model = await trainDemoModel(opts.modelDir!, full, train, params, registry, report, users, threads, seed, steps, log, print, opts.progress);
   return { report, model };
 }
 
@@ -141,13 +145,14 @@ async function trainDemoModel(
   steps: number,
   log: (m: string) => void,
   print: (t: string) => void,
+  progress: Progress | undefined,
 ): Promise<DemoModel> {
   const config = pipelineConfig(MODEL_PIPELINE, params[MODEL_PIPELINE] ?? {}, full);
   log(`[4/${steps}] training the ${MODEL_PIPELINE} engine (the configuration the table measured) on all ${full.interactions.length} events; writing ${dir}`);
   const t0 = performance.now();
-  // a heartbeat while the long fits run
-  const heartbeat = setInterval(() => log(`      still training (${since(t0)})`), 15_000);
-  heartbeat.unref();
+  // without a progress reporter, a heartbeat while the long fits run
+  const heartbeat = progress ? null : setInterval(() => log(`      still training (${since(t0)})`), 15_000);
+  heartbeat?.unref();
   const measured = report.results.find((r) => r.pipeline === MODEL_PIPELINE);
   let res;
   try {
@@ -162,9 +167,10 @@ async function trainDemoModel(
       // the table's figures travel with the model (the engine itself is not held out again: holdout 0 halves the time)
       parameters: { demo: { data: { ...DEMO_DATA }, seed, evaluation: report.results.map((r) => ({ pipeline: r.pipeline, ...r.metrics })) }, metricsFrom: `the demo's evaluation of '${MODEL_PIPELINE}' (train ${train.interactions.length} events, the latest 20% of each user held out)` },
       log: (m) => log(`      ${m}`),
+      progress: progress?.scope(MODEL_PIPELINE),
     });
   } finally {
-    clearInterval(heartbeat);
+    if (heartbeat) clearInterval(heartbeat);
   }
 
   log(`[5/${steps}] the engine's recommendations, read back from ${dir}`);

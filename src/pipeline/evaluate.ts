@@ -5,6 +5,7 @@
  */
 import { parseSplit, splitDataset, type Dataset } from '../data/index.ts';
 import { DEFAULT_KS } from '../evaluation/index.ts';
+import { NO_PROGRESS, type Progress } from '../math/index.ts';
 import { builtinRegistry, Engine, fitEngine, scoreEngine, VALID_SPLIT, type FitReport, type StageRegistry } from './engine/index.ts';
 import { pipelineConfig, pipelineSpec, resolvePipelineParams } from './pipelines.ts';
 
@@ -28,6 +29,8 @@ export interface EvaluationRun {
   maxUsers?: number;
   registry?: StageRegistry;
   log?: (msg: string) => void;
+  /** Where fits and scoring report their steps, each under its pipeline's name; default none. */
+  progress?: Progress;
   /** Called with each pipeline's engine once fitted and scored (the demo prints its recommendations, the report draws it). */
   onFitted?: (name: string, engine: Engine) => void;
 }
@@ -84,6 +87,7 @@ function fitSummary(report: FitReport, engine: Engine, tuning: unknown): Record<
  */
 export async function runEvaluation(run: EvaluationRun): Promise<EvaluationReport> {
   const log = run.log ?? (() => {});
+  const progress = run.progress ?? NO_PROGRESS;
   const registry = run.registry ?? builtinRegistry();
   const { train, test } = run;
   const seed = run.seed ?? 1;
@@ -104,13 +108,14 @@ export async function runEvaluation(run: EvaluationRun): Promise<EvaluationRepor
   let evalUsers = 0;
   for (const { name, params } of given) {
     const spec = pipelineSpec(name);
+    const shown = progress.scope(name);
     const t0 = performance.now();
     let chosen = params;
     let tuning: { setting: Record<string, unknown>; metric: number }[] | null = null;
-    const scoreValid = (engine: Engine, v: { train: Dataset; test: Dataset }) => scoreEngine(engine, v.train, v.test, { ks: [10, 100], maxUsers: TUNE_USERS, seed }).metrics['ndcg@10'];
+    const scoreValid = (engine: Engine, v: { train: Dataset; test: Dataset }) => scoreEngine(engine, v.train, v.test, { ks: [10, 100], maxUsers: TUNE_USERS, seed, progress: shown.scope('tuning') }).metrics['ndcg@10'];
     if (params.tune && spec.tune) {
       const v = validSplit();
-      const r = await spec.tune(params as never, { valid: v, registry, seed, threads, log, score: (e) => scoreValid(e, v) });
+      const r = await spec.tune(params as never, { valid: v, registry, seed, threads, log, progress: shown, score: (e) => scoreValid(e, v) });
       chosen = r.chosen;
       tuning = r.tuning.map((t) => ({ setting: t.setting, metric: round(t.metric) }));
     } else if (params.tune && spec.grid) {
@@ -118,20 +123,20 @@ export async function runEvaluation(run: EvaluationRun): Promise<EvaluationRepor
       tuning = [];
       let best = -Infinity;
       for (const g of spec.grid(params as never, v.train)) {
-        const p = { ...params, ...g };
-        const { model } = await fitEngine(v.train, pipelineConfig(name, p, v.train), registry, { seed, threads });
+        const setting = { ...params, ...g };
+        const { model } = await fitEngine(v.train, pipelineConfig(name, setting, v.train), registry, { seed, threads, progress: shown.scope(`tuning ${JSON.stringify(g)}`) });
         const m = scoreValid(new Engine(model, { maxK: 100 }), v);
         tuning.push({ setting: g, metric: round(m) });
         log(`${name}: valid ndcg@10 ${m.toFixed(4)} with ${JSON.stringify(g)}`);
-        if (m > best) (best = m), (chosen = p);
+        if (m > best) (best = m), (chosen = setting);
       }
     }
     log(`${name}: fitting on ${train.interactions.length} interactions`);
-    const { model, report } = await fitEngine(train, pipelineConfig(name, chosen, train), registry, { seed, threads, log: (l) => log(`${name}: ${l}`) });
+    const { model, report } = await fitEngine(train, pipelineConfig(name, chosen, train), registry, { seed, threads, log: (l) => log(`${name}: ${l}`), progress: shown });
     const engine = new Engine(model, { maxK });
     const trainSeconds = (performance.now() - t0) / 1000;
     log(`${name}: fitted in ${trainSeconds.toFixed(2)} s; scoring`);
-    const r = scoreEngine(engine, train, test, { ks, maxUsers: run.maxUsers, seed: run.seed, auc: run.auc });
+    const r = scoreEngine(engine, train, test, { ks, maxUsers: run.maxUsers, seed: run.seed, auc: run.auc, progress: shown });
     evalUsers = r.users;
     log(`${name}: scored ${r.users} users in ${r.seconds.toFixed(2)} s, ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}`);
     const tuned = tuning ? { chosen: Object.fromEntries(Object.entries(chosen).filter(([k]) => k !== 'tune')), tuning } : null;

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/index.ts';
+import type { Progress } from '../math/index.ts';
 import { csvLines, libsvmLines, writeLines } from '../ranking/index.ts';
 import { builtinRegistry, checkEngineConfig, rankerTrainingRows, type EngineConfigInput, type StageRegistry } from './engine/index.ts';
 
@@ -25,11 +26,11 @@ export interface RankerExport {
  * (LibSVM index, name).
  * @example await exportRankerData(train, 'out/', defaultEngineConfig());
  */
-export async function exportRankerData(train: Dataset, dir: string, config: EngineConfigInput, opts: { registry?: StageRegistry; seed?: number; threads?: number; log?: (line: string) => void } = {}): Promise<RankerExport> {
+export async function exportRankerData(train: Dataset, dir: string, config: EngineConfigInput, opts: { registry?: StageRegistry; seed?: number; threads?: number; log?: (line: string) => void; progress?: Progress } = {}): Promise<RankerExport> {
   const registry = opts.registry ?? builtinRegistry();
   const log = opts.log ?? (() => {});
   const checked = checkEngineConfig(config, registry);
-  const data = await rankerTrainingRows(train, checked, registry, { seed: opts.seed, threads: opts.threads, log });
+  const data = await rankerTrainingRows(train, checked, registry, { seed: opts.seed, threads: opts.threads, log, progress: opts.progress });
   log(`export-ranker-data: L1 recall ${data.report.recall.toFixed(4)} at ${checked.candidates} per source; ${data.train.nRows} train rows, ${data.valid.nRows} valid rows`);
   const files = ['train.libsvm', 'valid.libsvm', 'train.csv', 'valid.csv', 'features.txt'];
   // valid groups continue the train qids, so the two files can be concatenated

@@ -6,6 +6,7 @@
  */
 import type { Dataset } from '../data/index.ts';
 import { ItemCatalog } from '../features/index.ts';
+import { NO_PROGRESS, type Progress } from '../math/index.ts';
 import { ITEMKNN_PARAMS, POPULARITY_PARAMS, TWO_TOWER_PARAMS } from '../retrieval/index.ts';
 import { check, ParamError, schema, type Infer, type Schema } from '../schema/index.ts';
 import { assembleModel, checkEngineConfig, Engine, fitEngine, fitStages, rankerTrainingRows, trainRankerModel, type EngineConfigInput, type StageRegistry } from './engine/index.ts';
@@ -17,6 +18,8 @@ export interface TuneContext {
   seed: number;
   threads: number;
   log(line: string): void;
+  /** Where the tuning fits report (default none). */
+  progress?: Progress;
   /** The validation metric (ndcg@10 on valid.test) of an engine fitted on valid.train. */
   score(engine: Engine): number;
 }
@@ -187,12 +190,13 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
  */
 async function tuneTwoStage(p: TwoStageParams, ctx: TuneContext): Promise<{ chosen: Record<string, unknown>; tuning: { setting: Record<string, unknown>; metric: number }[] }> {
   const { valid, registry } = ctx;
-  const run = { seed: ctx.seed, threads: ctx.threads, log: () => {} };
+  const progress = (ctx.progress ?? NO_PROGRESS).scope('tuning');
+  const run = { seed: ctx.seed, threads: ctx.threads, log: () => {}, progress };
   const tuning: { setting: Record<string, unknown>; metric: number }[] = [];
   const chosen: Record<string, unknown> = { ...p };
   let best = -Infinity;
   for (const lambda of [125, 250, 500, 1000, 2000]) {
-    const { model } = await fitEngine(valid.train, { sources: [{ kind: 'ease', params: { lambda } }], fallbacks: [] }, registry, run);
+    const { model } = await fitEngine(valid.train, { sources: [{ kind: 'ease', params: { lambda } }], fallbacks: [] }, registry, { ...run, progress: progress.scope(`EASE lambda ${lambda}`) });
     const m = ctx.score(new Engine(model));
     tuning.push({ setting: { easeLambda: lambda, alone: true }, metric: m });
     ctx.log(`two-stage: valid ndcg@10 ${m.toFixed(4)} with EASE alone at lambda ${lambda}`);
@@ -206,7 +210,7 @@ async function tuneTwoStage(p: TwoStageParams, ctx: TuneContext): Promise<{ chos
   for (const numLeaves of [15, 31, 63]) {
     for (const learningRate of [0.03, 0.1]) {
       const c = checkEngineConfig({ ...config, ranker: { ...config.ranker, params: { ...config.ranker!.params, numLeaves, learningRate } } }, registry);
-      const ranked = await trainRankerModel(rows, c, registry, run);
+      const ranked = await trainRankerModel(rows, c, registry, { ...run, progress: progress.scope(`${numLeaves} leaves, learning rate ${learningRate}`) });
       const m = ctx.score(new Engine(await assembleModel(valid.train, c, registry, catalog, stages, ranked)));
       tuning.push({ setting: { numLeaves, learningRate }, metric: m });
       ctx.log(`two-stage: valid ndcg@10 ${m.toFixed(4)} with ${numLeaves} leaves, learning rate ${learningRate}`);

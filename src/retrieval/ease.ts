@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/index.ts';
-import { TopK } from '../math/index.ts';
+import { NO_PROGRESS, TopK, type ProgressTask } from '../math/index.ts';
 import { schema } from '../schema/index.ts';
-import { defineSourceKind, noCandidates, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
+import { defineSourceKind, noCandidates, type CandidateSource, type FitContext, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** EASE options: the ridge strength, and which items take part. */
 export interface EaseOptions {
@@ -60,8 +60,9 @@ export class EaseSource implements CandidateSource {
     return this.options.name;
   }
 
-  fit(train: Dataset): void {
+  fit(train: Dataset, ctx?: FitContext): void {
     if (this.base) return; // a view: its base stage was fitted before it
+    const progress = ctx?.progress ?? NO_PROGRESS;
     const n = train.numItems;
     const counts = train.itemCounts();
     // keep the most popular items that occur at all
@@ -81,7 +82,9 @@ export class EaseSource implements CandidateSource {
     const x = train.interactions;
     const mark = new Int32Array(m).fill(-1);
     const list = new Int32Array(m);
+    const gram = progress.start('gram matrix', train.numUsers, 'users');
     for (let u = 0; u < train.numUsers; u++) {
+      if ((u & 255) === 255) gram.set(u + 1);
       let len = 0;
       for (let k = offsets[u]; k < offsets[u + 1]; k++) {
         const r = rows[k];
@@ -96,8 +99,13 @@ export class EaseSource implements CandidateSource {
         for (let b = 0; b < len; b++) g[base + list[b]] += 1;
       }
     }
+    gram.set(train.numUsers);
+    gram.finish();
     for (let i = 0; i < m; i++) g[i * m + i] += this.options.lambda;
-    const p = invertSpd(g, m);
+    // the O(m^3) part: minutes from some ten thousand items
+    const inversion = progress.start(`inverse (${m} items)`, invertWork(m, 3), '%');
+    const p = invertSpd(g, m, inversion);
+    inversion.finish();
     // B = -P / diag(P) column-wise, zero diagonal
     const w = new Float32Array(m * m);
     for (let i = 0; i < m; i++) {
@@ -260,8 +268,10 @@ function baseOf(s: unknown, name: string): EaseSource {
  * `a` is overwritten. Throws when `a` is not positive definite.
  * @example invertSpd(new Float64Array([4, 2, 2, 3]), 2) // [0.375, -0.25, -0.25, 0.5]
  */
-export function invertSpd(a: Float64Array, n: number): Float64Array {
+export function invertSpd(a: Float64Array, n: number, progress?: ProgressTask): Float64Array {
   if (a.length !== n * n) throw new Error(`invertSpd: expected ${n * n} entries, got ${a.length}`);
+  // each of the three passes costs about r^3/6 multiply-adds over its first r rows
+  const done = (pass: number, rows: number): void => progress?.set(invertWork(n, pass) + invertWork(rows, 1));
   // Cholesky in place into the lower triangle: L[i][j] = (A[i][j] - sum_k<j L[i][k] L[j][k]) / L[j][j]
   for (let i = 0; i < n; i++) {
     const ri = i * n;
@@ -276,6 +286,7 @@ export function invertSpd(a: Float64Array, n: number): Float64Array {
         a[ri + j] = s / a[rj + j];
       }
     }
+    done(0, i + 1);
   }
   // M = L^-1 row by row: M[i] = (e_i - sum_{k<i} L[i][k] M[k]) / L[i][i]
   const m = new Float64Array(n * n);
@@ -290,6 +301,7 @@ export function invertSpd(a: Float64Array, n: number): Float64Array {
     m[ri + i] += 1;
     const inv = 1 / a[ri + i];
     for (let j = 0; j <= i; j++) m[ri + j] *= inv;
+    done(1, i + 1);
   }
   // A^-1 = M^T M as a sum of rank-one updates from each row of M (lower triangle, then mirrored)
   const out = new Float64Array(n * n);
@@ -301,9 +313,15 @@ export function invertSpd(a: Float64Array, n: number): Float64Array {
       const ri = i * n;
       for (let j = 0; j <= i; j++) out[ri + j] += v * m[rk + j];
     }
+    done(2, k + 1);
   }
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
   return out;
+}
+
+/** The work of `passes` passes of `invertSpd` over `rows` rows, in units of multiply-adds (the progress total). */
+function invertWork(rows: number, passes: number): number {
+  return (passes * rows * rows * rows) / 6;
 }
 
 /** Plain Gauss-Jordan inverse with partial pivoting: the slow, obvious reference for `invertSpd`. */

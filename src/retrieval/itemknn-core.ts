@@ -25,10 +25,10 @@ export interface NeighbourBlock {
 
 /**
  * Top-`k` cosine neighbours of items [from, to), ties to the smaller index. Deterministic: the same
- * range gives the same block whichever thread runs it.
+ * range gives the same block whichever thread runs it. `onItems(n)` hears of every 64 items done (progress).
  * @example const b = neighbourBlock(m, 400, 0, 0, m.numItems)
  */
-export function neighbourBlock(m: KnnMatrix, k: number, shrink: number, from: number, to: number): NeighbourBlock {
+export function neighbourBlock(m: KnnMatrix, k: number, shrink: number, from: number, to: number, onItems?: (n: number) => void): NeighbourBlock {
   const { numItems: ni, userOff, userItems, userVals, itemOff, itemUsers, itemVals, norm } = m;
   const acc = new Float64Array(ni);
   const touched = new Int32Array(ni);
@@ -69,7 +69,9 @@ export function neighbourBlock(m: KnnMatrix, k: number, shrink: number, from: nu
     const c = heap.drainSorted(items.subarray(used), sims.subarray(used));
     counts[i - from] = c;
     used += c;
+    if (((i - from) & 63) === 63) onItems?.(64);
   }
+  onItems?.((to - from) & 63);
   return { counts, items: items.slice(0, used), sims: sims.slice(0, used) };
 }
 

@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { neighbourBlock, type KnnMatrix } from './itemknn-core.ts';
 
-const d = workerData as { matrix: KnnMatrix; k: number; shrink: number; from: number; to: number };
-const block = neighbourBlock(d.matrix, d.k, d.shrink, d.from, d.to);
+const d = workerData as { matrix: KnnMatrix; k: number; shrink: number; from: number; to: number; done: Int32Array };
+// items done, summed over the workers: the main thread's progress reads it
+const block = neighbourBlock(d.matrix, d.k, d.shrink, d.from, d.to, (n) => void Atomics.add(d.done, 0, n));
 parentPort!.postMessage(block, [block.counts.buffer as ArrayBuffer, block.items.buffer as ArrayBuffer, block.sims.buffer as ArrayBuffer]);

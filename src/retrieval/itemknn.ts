@@ -1,9 +1,9 @@
 import type { Dataset } from '../data/index.ts';
-import { spawnWorker, TopK } from '../math/index.ts';
+import { followCounter, NO_PROGRESS, spawnWorker, TopK, type ProgressTask } from '../math/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
 import { balancedRanges, neighbourBlock, type KnnMatrix, type NeighbourBlock } from './itemknn-core.ts';
 import { schema } from '../schema/index.ts';
-import { defineSourceKind, noCandidates, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
+import { defineSourceKind, noCandidates, type CandidateSource, type FitContext, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** How a user's repeated positive events on one item become one matrix value. */
 export type KnnValue = 'sum' | 'log' | 'binary';
@@ -87,19 +87,23 @@ export class ItemKnnSource implements CandidateSource {
    * Fits the neighbour lists. With `threads` > 1 the item rows are computed by that many worker
    * threads over shared copies of the matrix (and fit returns a promise); the result is identical.
    */
-  fit(train: Dataset): void | Promise<void> {
+  fit(train: Dataset, ctx?: FitContext): void | Promise<void> {
     const m = knnMatrix(train, this.options.value);
     const T = this.options.threads;
+    const task = (ctx?.progress ?? NO_PROGRESS).start('neighbour rows', m.numItems, 'items');
     if (T <= 1 || m.numItems < 2 * T) {
-      this.install(train, [neighbourBlock(m, this.options.neighbours, this.options.shrink, 0, m.numItems)]);
+      this.install(train, [neighbourBlock(m, this.options.neighbours, this.options.shrink, 0, m.numItems, (n) => task.tick(n))]);
+      task.finish();
       return;
     }
-    return this.fitParallel(train, m, T);
+    return this.fitParallel(train, m, T, task);
   }
 
-  private async fitParallel(train: Dataset, m: KnnMatrix, threads: number): Promise<void> {
+  private async fitParallel(train: Dataset, m: KnnMatrix, threads: number, task: ProgressTask): Promise<void> {
     const shared = shareMatrix(m);
     const bounds = balancedRanges(m, threads);
+    const done = new Int32Array(new SharedArrayBuffer(4));
+    const stop = followCounter(task, done);
     const blocks = await Promise.all(
       bounds.slice(0, -1).map(
         (from, p) =>
@@ -110,6 +114,7 @@ export class ItemKnnSource implements CandidateSource {
               shrink: this.options.shrink,
               from,
               to: bounds[p + 1],
+              done,
             });
             w.once('message', (b: NeighbourBlock) => {
               resolve(b);
@@ -121,7 +126,10 @@ export class ItemKnnSource implements CandidateSource {
             });
           }),
       ),
-    );
+    ).finally(() => {
+      stop();
+      task.finish();
+    });
     this.install(train, blocks);
   }
 

@@ -1,5 +1,6 @@
 import type { Dataset, UserQuery } from '../data/index.ts';
 import type { FeatureRow, ItemCatalog } from '../features/index.ts';
+import type { Progress } from '../math/index.ts';
 import type { ParamsOf, Schema } from '../schema/index.ts';
 
 export type { UserQuery };
@@ -23,6 +24,8 @@ export interface FitContext {
   seed: number;
   threads: number;
   log(line: string): void;
+  /** Where a long fit reports its steps (named under the stage; default none). */
+  progress?: Progress;
   /**
    * A per-user temporal split of the data being fitted (the benchmark's train-inner/valid rule), made
    * on first call, for sources that pick settings on held-out events (the two-tower's epoch count).

@@ -512,3 +512,23 @@ export interface Command {
   /** Returns the process exit code. */
   run(argv: readonly string[]): Promise<number>;
 }
+
+/**
+ * `KEY=VALUE,KEY=VALUE` as an object (values stay text: the pipeline's schema converts them). A piece
+ * without `=` continues the previous value, so list values need no quoting: `sources=two-tower,itemknn,candidates=300`.
+ * @example keyValues(['sources=two-tower', 'itemknn', 'candidates=300'], '--param') // { sources: 'two-tower,itemknn', candidates: '300' }
+ */
+export function keyValues(list: readonly string[], flag: string): Record<string, unknown> {
+  const out: Record<string, string> = {};
+  let last: string | null = null;
+  for (const item of list) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(item);
+    if (m) {
+      out[(last = m[1])] = m[2];
+      continue;
+    }
+    if (last === null) throw new UsageError(`${flag} '${item}': expected KEY=VALUE, as in candidates=300`);
+    out[last] = out[last] === '' ? item : `${out[last]},${item}`;
+  }
+  return out;
+}

@@ -6,6 +6,8 @@ import { builtinRegistry, DEMO_DATA, DEMO_PIPELINES, runDemo, type DemoModel, ty
 import { startServer, type RunningServer } from '../../serve/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
 import type { Command } from '../../schema/index.ts';
+import { consoleOutput } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 
 const options = {
   users: { type: 'number', description: 'synthetic users', default: DEMO_DATA.users },
@@ -19,6 +21,7 @@ const options = {
   serve: { type: 'boolean', description: 'train a model directory and serve it until Ctrl-C (--no-serve: stop after the table, unless --out asks for the model directory)', default: true },
   port: { type: 'number', description: 'port to serve on (0: any free one)', default: 8080 },
   host: { type: 'string', description: 'address to serve on', default: '127.0.0.1' },
+  ...quietOption,
 } satisfies OptionDefs;
 
 /** `models/demo-20261129-191500`: a fresh, sortable name under the gitignored models/ folder. */
@@ -96,7 +99,9 @@ export async function runDemoCommand(argv: readonly string[], hooks: { serving?:
   if (o.serve) await assertPortFree(o.host, o.port);
   const registry = builtinRegistry();
   const t0 = performance.now();
-  const { model } = await runDemo({
+  // the demo's steps and tables go to stdout, its progress line to stderr
+  const ui = consoleOutput(o.quiet);
+  const { model } = await ui.during(() => runDemo({
     data: { users: o.users, items: o.items, interactions: o.interactions },
     pipelines: o.pipelines,
     showUsers: o.show,
@@ -105,9 +110,10 @@ export async function runDemoCommand(argv: readonly string[], hooks: { serving?:
     // --no-serve stops after the table; --out still asks for the model directory
     modelDir: o.out ?? (o.serve ? defaultModelDir() : null),
     registry,
-    log: (m) => console.log(m),
-    print: (t) => console.log(t),
-  });
+    log: ui.out,
+    print: ui.out,
+    progress: ui.progress,
+  }));
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!o.serve || !model) {
     console.log(`\ndemo finished in ${secs} s; ${model ? `serve the model with: npx tandem serve --model ${model.dir}` : 'npm start (without --no-serve) also trains a model directory and serves it'}`);

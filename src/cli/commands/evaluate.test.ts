@@ -25,7 +25,7 @@ test('tandem evaluate --synthetic writes the results JSON in the documented shap
   console.log = (s: string) => out.push(s);
   console.error = () => {};
   try {
-    const code = await evaluateCommand.run(['--synthetic', '--users', '300', '--items', '150', '--interactions', '8000', '--param', 'itemknn.neighbours=30', '--json', join(dir, 'r.json')]);
+    const code = await evaluateCommand.run(['--synthetic', '--users', '300', '--items', '150', '--interactions', '8000', '--param', 'itemknn.neighbours=30', '--json', join(dir, 'r.json'), '--quiet']);
     assert.equal(code, 0);
     const r = JSON.parse(await readFile(join(dir, 'r.json'), 'utf8'));
     assert.deepEqual(Object.keys(r), ['dataset', 'results']);

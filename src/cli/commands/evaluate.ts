@@ -20,6 +20,8 @@ import {
 import { ReportBuilder } from '../../evaluation/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
 import type { Command } from '../../schema/index.ts';
+import { consoleOutput, type Progress } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 
 /** Flags naming the data: shared by evaluate, demo and the benchmarks (declared in the pipeline layer). */
 export const dataOptions = {
@@ -40,6 +42,7 @@ const options = {
   report: { type: 'string', description: 'also write a self-contained HTML report (curves, user groups, popularity bias, timing) to this file' },
   model: { type: 'string', description: 'score this trained model directory (in process, through the engine) instead of fitting pipelines; its data must be --train' },
   url: { type: 'string', description: "with --model or alone: score the service at this URL over HTTP (GET /v1/users/{id}/recommendations) instead" },
+  ...quietOption,
 } satisfies OptionDefs;
 
 export { dataSourceFromFlags };
@@ -68,21 +71,21 @@ export function parsePipelineParams(list: readonly string[], pipelines: readonly
  * `tandem evaluate --model DIR` / `--url URL`: a trained model (in process) or a running service (over
  * HTTP) scored on the test side, the train side being the data it was trained on.
  */
-async function scoreTrained(o: { model?: string; url?: string; train?: string; test?: string; split?: string; 'split-format'?: string; 'skip-bad-rows': boolean; ks: number[]; json?: string }, source: DataSource, argv: readonly string[], log: (m: string) => void): Promise<number> {
-  const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'] as never, split: o.split, skipBadRows: o['skip-bad-rows'], log });
+async function scoreTrained(o: { model?: string; url?: string; train?: string; test?: string; split?: string; 'split-format'?: string; 'skip-bad-rows': boolean; ks: number[]; json?: string }, source: DataSource, argv: readonly string[], log: (m: string) => void, progress?: Progress): Promise<number> {
+  const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'] as never, split: o.split, skipBadRows: o['skip-bad-rows'], log, progress: progress?.scope('load') });
   const t0 = performance.now();
   let result: { metrics: Record<string, number>; users: number };
   let name: string;
   if (o.url !== undefined) {
     name = o.url;
-    const r = await scoreService(o.url, train, test, { ks: o.ks });
+    const r = await scoreService(o.url, train, test, { ks: o.ks, progress });
     result = r;
     log(`${o.url}: ${r.requests} requests`);
   } else {
     const engine = new Engine(await readModelDir(o.model!, builtinRegistry()), { maxK: Math.max(100, ...o.ks) });
     if (engine.manifest.data.fingerprint !== dataFingerprint(train)) log(`note: ${o.model} was trained on other data than this train side (fingerprints differ); its figures are for that model as it is`);
     name = o.model!;
-    result = scoreEngine(engine, train, test, { ks: o.ks });
+    result = scoreEngine(engine, train, test, { ks: o.ks, progress });
   }
   const seconds = (performance.now() - t0) / 1000;
   const report = { dataset: { name: train.name, users: train.numUsers, items: train.numItems, interactions: train.interactions.length + test.interactions.length, trainInteractions: train.interactions.length, testInteractions: test.interactions.length, evalUsers: result.users }, results: [{ pipeline: name, metrics: result.metrics, trainSeconds: 0, evalSeconds: Math.round(seconds * 1000) / 1000, users: result.users }] };
@@ -117,22 +120,27 @@ export const evaluateCommand: Command = {
     if (o.tune) {
       for (const p of o.pipelines) if (listPipelines().find((s) => s.name === p)!.params.tune) (params[p] ??= {}).tune ??= true;
     }
-    const log = (msg: string) => console.error(msg);
-    if (o.model !== undefined || o.url !== undefined) return scoreTrained(o, source, argv, log);
-    const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'], split: o.split, skipBadRows: o['skip-bad-rows'], log });
-    const rep = o.report ? new ReportBuilder(train, test, { maxUsers: o['max-users'], seed: o.seed }) : null;
-    const report = await runEvaluation({
-      train,
-      test,
-      pipelines: o.pipelines,
-      params,
-      seed: o.seed,
-      threads: o.threads,
-      ks: o.ks,
-      maxUsers: o['max-users'],
-      auc: o.auc,
-      log,
-      onFitted: rep ? (name, engine) => rep.add(name, engineRecommender(engine, train)) : undefined,
+    const ui = consoleOutput(o.quiet);
+    const log = ui.log;
+    if (o.model !== undefined || o.url !== undefined) return ui.during(() => scoreTrained(o, source, argv, log, ui.progress));
+    const { report, rep } = await ui.during(async () => {
+      const { train, test } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, splitFormat: o['split-format'], split: o.split, skipBadRows: o['skip-bad-rows'], log, progress: ui.progress?.scope('load') });
+      const rep = o.report ? new ReportBuilder(train, test, { maxUsers: o['max-users'], seed: o.seed }) : null;
+      const report = await runEvaluation({
+        train,
+        test,
+        pipelines: o.pipelines,
+        params,
+        seed: o.seed,
+        threads: o.threads,
+        ks: o.ks,
+        maxUsers: o['max-users'],
+        auc: o.auc,
+        log,
+        progress: ui.progress,
+        onFitted: rep ? (name, engine) => rep.add(name, engineRecommender(engine, train)) : undefined,
+      });
+      return { report, rep };
     });
     console.log(formatResultsTable(report.results, o.auc ? [...DEFAULT_TABLE_METRICS, 'auc'] : DEFAULT_TABLE_METRICS));
     console.log(`(${report.dataset.evalUsers} test users; ${report.dataset.items} items ranked per user, minus each user's training items)`);

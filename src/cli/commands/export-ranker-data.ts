@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { parseSplit, splitDataset } from '../../data/index.ts';
 import { exportRankerData } from '../../pipeline/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
+import { consoleOutput } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 import { datasetFromFlags, engineConfigOfFlags, engineOptions } from './train.ts';
 
 const options = {
@@ -14,6 +16,7 @@ const options = {
   out: { type: 'string', description: 'output directory', required: true },
   ...engineOptions,
   'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping' },
+  ...quietOption,
 } satisfies OptionDefs;
 
 /** `tandem export-ranker-data`: the engine's ranker training and validation sets as LibSVM (qid groups) and CSV. */
@@ -25,13 +28,16 @@ export const exportRankerDataCommand: Command = {
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
     if (o.train && o.split) throw new UsageError('give --train or --split, not both');
-    const loaded = await datasetFromFlags({ ...o, synthetic: false, users: 0, items: 0, interactions: 0 });
-    const train = o.split ? splitDataset(loaded, parseSplit(o.split)).train : loaded;
-    const config = await engineConfigOfFlags(o, train);
-    if (!config.ranker) throw new UsageError('the engine configuration has no ranker: nothing to export');
-    await mkdir(o.out, { recursive: true });
+    const ui = consoleOutput(o.quiet);
     const started = performance.now();
-    const result = await exportRankerData(train, o.out, config, { seed: o.seed, threads: o.threads, log: (line) => console.error(line) });
+    const result = await ui.during(async () => {
+      const loaded = await datasetFromFlags({ ...o, synthetic: false, users: 0, items: 0, interactions: 0 }, ui.progress?.scope('load'));
+      const train = o.split ? splitDataset(loaded, parseSplit(o.split)).train : loaded;
+      const config = await engineConfigOfFlags(o, train);
+      if (!config.ranker) throw new UsageError('the engine configuration has no ranker: nothing to export');
+      await mkdir(o.out, { recursive: true });
+      return exportRankerData(train, o.out, config, { seed: o.seed, threads: o.threads, log: ui.log, progress: ui.progress });
+    });
     await writeFile(join(o.out, 'summary.json'), JSON.stringify({ ...result, seconds: (performance.now() - started) / 1000 }, null, 2) + '\n');
     console.log(`wrote ${result.files.join(', ')} to ${o.out}: ${result.trainRows} train rows (${result.trainGroups} users), ${result.validRows} valid rows (${result.validGroups} users), ${result.features.length} features; L1 recall ${result.recall.toFixed(4)}`);
     return 0;

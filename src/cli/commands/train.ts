@@ -1,7 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { generateSynthetic, loadConfigFile, loadDataset, loadTrainTest, resolvePreset, type Dataset } from '../../data/index.ts';
 import { builtinRegistry, checkEngineConfig, engineConfigFromFlags, listPipelines, trainModel } from '../../pipeline/index.ts';
-import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
+import type { Progress } from '../../math/index.ts';
+import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
+import { consoleOutput } from '../../math/index.ts';
+import { quietOption } from '../progress.ts';
 
 /** The flags that name an engine configuration: shared by train and export-ranker-data. */
 export const engineOptions = {
@@ -31,10 +34,11 @@ const options = {
   'category-feature': { type: 'string', description: 'item feature that category= filters on (default: the first categorical one)' },
   'skip-bad-rows': { type: 'boolean', description: 'skip and count malformed input rows instead of stopping' },
   json: { type: 'boolean', description: 'print the manifest summary as JSON' },
+  ...quietOption,
 } satisfies OptionDefs;
 
 /** The dataset the flags name: a config file, a preset (optionally only a train file of it), or the synthetic generator. */
-export async function datasetFromFlags(o: { config?: string; dataset?: string; data?: string; train?: string; synthetic?: boolean; users: number; items: number; interactions: number; seed: number; 'skip-bad-rows'?: boolean }): Promise<Dataset> {
+export async function datasetFromFlags(o: { config?: string; dataset?: string; data?: string; train?: string; synthetic?: boolean; users: number; items: number; interactions: number; seed: number; 'skip-bad-rows'?: boolean }, progress?: Progress): Promise<Dataset> {
   const chosen = [o.config ? 1 : 0, o.dataset ? 1 : 0, o.synthetic ? 1 : 0].reduce((a, b) => a + b, 0);
   if (chosen !== 1) throw new UsageError('give exactly one of --config FILE, --dataset NAME --data DIR, or --synthetic');
   if (o.synthetic) {
@@ -42,7 +46,7 @@ export async function datasetFromFlags(o: { config?: string; dataset?: string; d
     return generateSynthetic({ users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
   }
   const config = o.config ? await loadConfigFile(o.config) : resolvePreset(o.dataset!, o.data ?? (() => { throw new UsageError('--dataset needs --data DIR'); })());
-  const opts = { skipBadRows: o['skip-bad-rows'] };
+  const opts = { skipBadRows: o['skip-bad-rows'], progress };
   if (o.train) {
     // the train file alone: its test side is never read (the same file stands in for it)
     const { train, report } = await loadTrainTest(config, o.train, o.train, opts);
@@ -52,26 +56,6 @@ export async function datasetFromFlags(o: { config?: string; dataset?: string; d
   const { dataset, report } = await loadDataset(config, opts);
   for (const f of report.files) if (f.skipped > 0) console.error(`${f.path}: skipped ${f.skipped} bad rows`);
   return dataset;
-}
-
-/**
- * `KEY=VALUE,KEY=VALUE` as an object (values stay text: the pipeline's schema converts them). A piece
- * without `=` continues the previous value, so list values need no quoting: `sources=two-tower,itemknn,candidates=300`.
- * @example keyValues(['sources=two-tower', 'itemknn', 'candidates=300'], '--param') // { sources: 'two-tower,itemknn', candidates: '300' }
- */
-export function keyValues(list: readonly string[], flag: string): Record<string, unknown> {
-  const out: Record<string, string> = {};
-  let last: string | null = null;
-  for (const item of list) {
-    const m = /^([A-Za-z][A-Za-z0-9]*)=(.*)$/.exec(item);
-    if (m) {
-      out[(last = m[1])] = m[2];
-      continue;
-    }
-    if (last === null) throw new UsageError(`${flag} '${item}': expected KEY=VALUE, as in candidates=300`);
-    out[last] = out[last] === '' ? item : `${out[last]},${item}`;
-  }
-  return out;
 }
 
 /** The engine configuration the flags name (see `engineOptions`). */
@@ -103,20 +87,24 @@ export const trainCommand: Command = {
     const { options: o, positional } = parseArgs(argv, options);
     if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
     const t0 = performance.now();
-    const dataset = await datasetFromFlags(o);
-    const s = dataset.summary();
-    console.error(`dataset ${dataset.name}: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
-    if (s.interactions === 0) throw new UsageError('the training data holds no interactions');
-    const config = await engineConfigOfFlags(o, dataset);
-    const res = await trainModel(o.out, {
-      dataset,
-      config,
-      holdout: o.holdout,
-      evalUsers: o['eval-users'],
-      seed: o.seed,
-      threads: o.threads,
-      parameters: { source: o.config ? { config: o.config } : o.dataset ? { dataset: o.dataset, data: o.data, train: o.train ?? null } : { synthetic: { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed } }, command: `tandem train ${argv.join(' ')}` },
-      log: (l) => console.error(l),
+    const ui = consoleOutput(o.quiet);
+    const res = await ui.during(async () => {
+      const dataset = await datasetFromFlags(o, ui.progress?.scope('load'));
+      const s = dataset.summary();
+      ui.log(`dataset ${dataset.name}: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+      if (s.interactions === 0) throw new UsageError('the training data holds no interactions');
+      const config = await engineConfigOfFlags(o, dataset);
+      return trainModel(o.out, {
+        dataset,
+        config,
+        holdout: o.holdout,
+        evalUsers: o['eval-users'],
+        seed: o.seed,
+        threads: o.threads,
+        parameters: { source: o.config ? { config: o.config } : o.dataset ? { dataset: o.dataset, data: o.data, train: o.train ?? null } : { synthetic: { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed } }, command: `tandem train ${argv.join(' ')}` },
+        log: ui.log,
+        progress: ui.progress,
+      });
     });
     const c = res.manifest.config;
     const stages = c.sources.map((x) => x.name);

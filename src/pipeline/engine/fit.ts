@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { concatSets, assembleRankerData, Ranker, RankerFeatures, splitGroups, splitUserTime, type AssembleReport, type RankerModel, type RankerTrainingSet } from '../../ranking/index.ts';
 import { ItemCatalog } from '../../features/index.ts';
 import { parseSplit, splitDataset, type Dataset } from '../../data/index.ts';
+import { NO_PROGRESS, type Progress } from '../../math/index.ts';
 import type { CandidateSource, FitContext, StageContext } from '../../retrieval/index.ts';
 import { checkEngineConfig, type EngineConfig, type EngineConfigInput, type StageRegistry } from './config.ts';
 import { Engine, type Model } from './engine.ts';
@@ -19,6 +20,8 @@ export interface RunSettings {
   seed?: number;
   threads?: number;
   log?: (line: string) => void;
+  /** Where every long step reports (stages by name, `ranker rows`, `ranker`); default none. */
+  progress?: Progress;
   /** Extra run parameters recorded in the manifest (the data source, the command line). */
   parameters?: Record<string, unknown>;
 }
@@ -34,7 +37,7 @@ export interface FitReport {
 export const VALID_SPLIT = 'user-temporal:0.2';
 
 function runOf(r: RunSettings): Required<Omit<RunSettings, 'parameters'>> {
-  return { seed: r.seed ?? 1, threads: r.threads ?? 1, log: r.log ?? (() => {}) };
+  return { seed: r.seed ?? 1, threads: r.threads ?? 1, log: r.log ?? (() => {}), progress: r.progress ?? NO_PROGRESS };
 }
 
 /**
@@ -65,7 +68,9 @@ export async function fitStages(ds: Dataset, config: EngineConfig, registry: Sta
     };
     const t0 = performance.now();
     const src = kind.create(c.params, ctx);
-    await src.fit(ds, fitCtx);
+    // the stage's own task shows its time; the source's tasks nest under its name
+    const task = run.progress.start(c.name!, 0);
+    await Promise.resolve(src.fit(ds, { ...fitCtx, progress: run.progress.scope(c.name!) })).finally(() => task.finish());
     run.log(`${c.name}: fitted on ${ds.interactions.length} events in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     byName.set(c.name!, src);
     out.push(src);
@@ -162,13 +167,17 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
   for (let w = 0; w < t.labelWindows; w++) {
     const { earlier, later } = splitUserTime(base, t.labelFraction);
     run.log(`ranker rows${t.labelWindows > 1 ? ` (window ${w + 1}/${t.labelWindows})` : ''}: L1 fitted on the earlier ${Math.round((1 - t.labelFraction) * 100)}% of each user's events (${earlier.interactions.length}), labelled by the later ${later.interactions.length}`);
-    const model = await fitL1(earlier, config, registry, settings);
+    const progress = run.progress.scope(t.labelWindows > 1 ? `ranker rows (window ${w + 1}/${t.labelWindows})` : 'ranker rows');
+    const model = await fitL1(earlier, config, registry, { ...settings, progress });
     const engine = new Engine(model);
+    const featureTask = progress.start('ranker features', 0);
     const features = RankerFeatures.fit(earlier, engine.sourceNames, rc.features);
+    featureTask.finish();
     if (w === 0 && !features.timed) run.log("ranker rows: this data's time is an order (positions within each user), so the day-based ranker features are off");
     const negatives = negativesWithin(engine, later, t.maxRows, t.negativesPerPositive, run.seed + w);
     if (negatives !== t.negativesPerPositive) run.log(`ranker rows: every candidate would make more than ${t.maxRows} rows; ${negatives} negatives kept per positive`);
     const got = assembleRankerData({
+      progress,
       features,
       labels: later,
       requestOf: (u) => engine.candidatesFor(u),
@@ -200,12 +209,12 @@ export async function trainRankerModel(rows: Pick<RankerRows, 'train' | 'valid'>
   if (!rc) throw new Error('trainRankerModel: the configuration has no ranker');
   const run = runOf(settings);
   const kind = registry.rankers.get(rc.kind)!;
-  let model = await kind.train({ train: rows.train, valid: rows.valid.nRows > 0 ? rows.valid : null }, rc.params, run);
+  let model = await kind.train({ train: rows.train, valid: rows.valid.nRows > 0 ? rows.valid : null }, rc.params, { ...run, progress: run.progress.scope('ranker') });
   let summary = model.summary();
   const again = rc.training.refit && rows.valid.nRows > 0 ? kind.refitParams?.(rc.params, summary) : null;
   if (again) {
     run.log(`ranker: trained again on all ${rows.train.nRows + rows.valid.nRows} rows for the amount early stopping chose`);
-    model = await kind.train({ train: concatSets([rows.train, rows.valid]), valid: null }, again, run);
+    model = await kind.train({ train: concatSets([rows.train, rows.valid]), valid: null }, again, { ...run, progress: run.progress.scope('ranker refit') });
     // the validation figures are the first fit's: the refit has none
     summary = { ...model.summary(), refit: true, validMetric: summary.validMetric ?? null, bestIteration: summary.bestIteration ?? null };
   }
@@ -217,11 +226,13 @@ export async function trainRankerModel(rows: Pick<RankerRows, 'train' | 'valid'>
  * `catalog`), and the ranker model trained on rows from an earlier window of `train` (its features are
  * fitted on all of `train`, as serving reads them).
  */
-export async function assembleModel(train: Dataset, config: EngineConfig, registry: StageRegistry, catalog: ItemCatalog, stages: CandidateSource[], ranked: { model: RankerModel; summary: Record<string, unknown> } | null, parameters: Record<string, unknown> = {}): Promise<Model> {
+export async function assembleModel(train: Dataset, config: EngineConfig, registry: StageRegistry, catalog: ItemCatalog, stages: CandidateSource[], ranked: { model: RankerModel; summary: Record<string, unknown> } | null, parameters: Record<string, unknown> = {}, progress: Progress = NO_PROGRESS): Promise<Model> {
   const manifest = await draftManifest(train, config, registry, parameters);
   let ranker: Ranker | null = null;
   if (config.ranker && ranked) {
+    const featureTask = progress.start('ranker features', 0);
     const features = RankerFeatures.fit(train, config.sources.map((s) => s.name!), config.ranker.features);
+    featureTask.finish();
     ranker = new Ranker(features, ranked.model, config.ranker.explainTop);
     manifest.ranker = { kind: config.ranker.kind, path: 'ranker', features: [...features.names], summary: ranked.summary };
   }
@@ -259,7 +270,7 @@ export async function fitEngine(train: Dataset, given: EngineConfigInput, regist
   const catalog = new ItemCatalog(train.items);
   const stages = await fitStages(train, config, registry, catalog, settings);
   const tStages = (performance.now() - t2) / 1000;
-  const model = await assembleModel(train, config, registry, catalog, stages, ranked, { seed: run.seed, threads: run.threads, ...(settings.parameters ?? {}) });
+  const model = await assembleModel(train, config, registry, catalog, stages, ranked, { seed: run.seed, threads: run.threads, ...(settings.parameters ?? {}) }, run.progress);
   if (rankerReport) model.manifest.parameters.rankerTraining = { ...rankerReport };
   const seconds = { total: (performance.now() - t0) / 1000, rankerRows: tRows, rankerModel: tModel, stages: tStages };
   return { model, report: { seconds, ranker: rankerReport } };

@@ -1,6 +1,7 @@
 /** Scoring an engine offline: the evaluation protocol over the engine's own request path. */
 import type { Dataset } from '../../data/index.ts';
 import { DEFAULT_KS, evaluateRecommender, relevantTestItems, type EvaluationResult, type Recommender } from '../../evaluation/index.ts';
+import { NO_PROGRESS, type Progress, type ProgressTask } from '../../math/index.ts';
 import type { Engine } from './engine.ts';
 
 /**
@@ -23,15 +24,27 @@ export function engineRecommender(engine: Engine, data: Dataset): Recommender {
  * each test user's top max(ks) items, excluding their training items, against their relevant test items.
  * @example const r = scoreEngine(engine, train, test, { ks: [10, 100] }); r.metrics['ndcg@10']
  */
-export function scoreEngine(engine: Engine, train: Dataset, test: Dataset, opts: { ks?: readonly number[]; maxUsers?: number; seed?: number; auc?: boolean } = {}): EvaluationResult {
+export function scoreEngine(engine: Engine, train: Dataset, test: Dataset, opts: { ks?: readonly number[]; maxUsers?: number; seed?: number; auc?: boolean; progress?: Progress } = {}): EvaluationResult {
   const single = engine.config.sources.length === 1 && !engine.hasRanker ? engine.source(engine.sourceNames[0]) : null;
   const scoreAll = single && 'scoreAll' in single ? (single as unknown as { scoreAll(q: unknown): Float32Array }).scoreAll.bind(single) : undefined;
-  return evaluateRecommender(
-    train,
-    test,
-    engineRecommender(engine, train),
-    { ks: opts.ks ?? DEFAULT_KS, maxUsers: opts.maxUsers, seed: opts.seed, scorer: opts.auc && scoreAll ? (q) => scoreAll(q) : undefined },
-  );
+  const progress = opts.progress ?? NO_PROGRESS;
+  let task: ProgressTask | null = null;
+  try {
+    return evaluateRecommender(
+      train,
+      test,
+      engineRecommender(engine, train),
+      {
+        ks: opts.ks ?? DEFAULT_KS,
+        maxUsers: opts.maxUsers,
+        seed: opts.seed,
+        scorer: opts.auc && scoreAll ? (q) => scoreAll(q) : undefined,
+        progress: (done, total) => (task ??= progress.start('scoring', total, 'users')).set(done),
+      },
+    );
+  } finally {
+    (task as ProgressTask | null)?.finish();
+  }
 }
 
 
@@ -42,7 +55,7 @@ export function scoreEngine(engine: Engine, train: Dataset, test: Dataset, opts:
  * was trained on and its held-out side (the service excludes the user's training items itself).
  * @example const r = await scoreService('http://127.0.0.1:8080', train, test); r.metrics['ndcg@10']
  */
-export async function scoreService(url: string, train: Dataset, test: Dataset, opts: { ks?: readonly number[]; concurrency?: number; headers?: Record<string, string> } = {}): Promise<EvaluationResult & { requests: number; failed: number }> {
+export async function scoreService(url: string, train: Dataset, test: Dataset, opts: { ks?: readonly number[]; concurrency?: number; headers?: Record<string, string>; progress?: Progress } = {}): Promise<EvaluationResult & { requests: number; failed: number }> {
   const ks = opts.ks ?? DEFAULT_KS;
   const k = Math.max(...ks);
   const rel = relevantTestItems(train, test);
@@ -64,9 +77,11 @@ export async function scoreService(url: string, train: Dataset, test: Dataset, o
       const body = (await res.json()) as { items: { id: string }[] };
       // items added since training are not in the data: they can only be misses
       lists.set(u, Int32Array.from(body.items.map((it) => train.items.ids.get(it.id)).filter((i) => i >= 0)));
+      task.tick();
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker));
+  const task = (opts.progress ?? NO_PROGRESS).start('requests', users.length, 'users');
+  await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 8) }, worker)).finally(() => task.finish());
   const r = evaluateRecommender(train, test, (q) => lists.get(q.user) ?? new Int32Array(0), { ks });
   return { ...r, requests: users.length, failed };
 }

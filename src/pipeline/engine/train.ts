@@ -46,14 +46,15 @@ export async function trainModel(out: string, opts: TrainOptions): Promise<Train
     const { train, test } = splitDataset(ds, parseSplit(`user-temporal:${holdout}`));
     log(`held-out evaluation: fitting on ${train.interactions.length} of ${ds.interactions.length} interactions`);
     const t1 = performance.now();
-    const { model } = await fitEngine(train, opts.config, registry, { ...opts, log: (l) => log(`  ${l}`) });
-    const r = scoreEngine(new Engine(model), train, test, { ks: [10, 100], maxUsers: opts.evalUsers ?? 2000, seed: opts.seed });
+    const progress = opts.progress?.scope('held-out');
+    const { model } = await fitEngine(train, opts.config, registry, { ...opts, log: (l) => log(`  ${l}`), progress });
+    const r = scoreEngine(new Engine(model), train, test, { ks: [10, 100], maxUsers: opts.evalUsers ?? 2000, seed: opts.seed, progress });
     metrics = { ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, Math.round(v * 10000) / 10000])), evalUsers: r.users };
     metrics.evalFitSeconds = Math.round((performance.now() - t1) / 100) / 10;
     log(`held-out metrics: ${Object.entries(metrics).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   }
   log(`fitting on all ${ds.interactions.length} interactions`);
-  const { model, report } = await fitEngine(ds, opts.config, registry, opts);
+  const { model, report } = await fitEngine(ds, opts.config, registry, { ...opts, progress: opts.progress?.scope('all data') });
   model.manifest.metrics = metrics;
   await writeModelDir(out, model);
   const seconds = Math.round((performance.now() - t0) / 100) / 10;

@@ -4,6 +4,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { NO_PROGRESS } from '../../math/index.ts';
 import { schema, withDefaults } from '../../schema/index.ts';
 import { defineRankerKind, type RankerModel } from '../model/model.ts';
 import { trainGbdt } from './booster.ts';
@@ -110,7 +111,13 @@ export const gbdtRankerKind = defineRankerKind({
     let top: { name: string; gain: number }[] = [];
     for (let b = 0; b < bags; b++) {
       const t0 = performance.now();
-      const r = await trainGbdt(train, { ...gbdt, seed: run.seed + b, ...(useValid ? {} : { earlyStoppingRounds: 0 }) }, { valid: useValid ? valid : undefined, threads: run.threads });
+      // a task per bag: early stopping ends each at its own round
+      const task = (run.progress ?? NO_PROGRESS).start(bags > 1 ? `gbdt ${b + 1}/${bags}` : 'gbdt', gbdt.numRounds, 'rounds');
+      const onRound = (round: number, metric: number): void => {
+        task.set(round + 1);
+        if (Number.isFinite(metric)) task.note(`valid ${metric.toFixed(4)}`);
+      };
+      const r = await trainGbdt(train, { ...gbdt, seed: run.seed + b, ...(useValid ? {} : { earlyStoppingRounds: 0 }) }, { valid: useValid ? valid : undefined, threads: run.threads, onRound }).finally(() => task.finish());
       const best = r.validHistory.length > 0 ? r.validHistory[r.bestIteration - 1] : NaN;
       if (b === 0) {
         const gain = r.model.featureImportance('gain');

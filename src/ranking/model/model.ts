@@ -3,6 +3,7 @@
  * registered kind with a checked parameter schema. A model scores feature rows; the features themselves
  * (`RankerFeatures`) and the training rows (`assembleRankerData`) are shared by every model kind.
  */
+import type { Progress } from '../../math/index.ts';
 import type { ParamsOf, Schema } from '../../schema/index.ts';
 import type { RankerTrainingSet } from '../ranker/training.ts';
 
@@ -30,6 +31,8 @@ export interface RankerRun {
   seed: number;
   threads: number;
   log(line: string): void;
+  /** Where training reports its rounds or epochs (default none). */
+  progress?: Progress;
 }
 
 /**

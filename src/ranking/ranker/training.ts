@@ -1,6 +1,6 @@
 import { type Dataset, type UserQuery, selectInteractions } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
-import { Rng } from '../../math/index.ts';
+import { NO_PROGRESS, Rng, type Progress } from '../../math/index.ts';
 import type { RankerFeatures } from './features.ts';
 
 /**
@@ -63,6 +63,8 @@ export interface AssembleOptions {
   /** Keep users none of whose label items L1 found (pure negatives; useless to LambdaRank). */
   keepGroupsWithoutPositive: boolean;
   seed: number;
+  /** Reports the users assembled (a task `users`). Default: none. */
+  progress?: Progress;
 }
 
 /** What the assembly saw: L1 recall over the label items, and row counts. */
@@ -111,7 +113,10 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
   let labelItems = 0;
   let found = 0;
   let positives = 0;
+  const task = (o.progress ?? NO_PROGRESS).start('users', users.length, 'users');
   for (let g = 0; g < users.length; g++) {
+    // each user is a full L1 request: a tick every 32 is cheap and still frequent
+    if ((g & 31) === 31) task.set(g + 1);
     const u = users[g];
     let nLabel = 0;
     for (let k = offsets[u]; k < offsets[u + 1]; k++) {
@@ -165,6 +170,8 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
     }
     for (let k = offsets[u]; k < offsets[u + 1]; k++) isLabel[x.item[rows[k]]] = 0;
   }
+  task.set(users.length);
+  task.finish();
   const nRows = groupSizes.reduce((s, v) => s + v, 0);
   const features = new Float32Array(nRows * W);
   const labels = new Float32Array(nRows);

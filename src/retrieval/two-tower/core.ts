@@ -65,6 +65,8 @@ export interface RangeContext {
   stepBase: number;
   stepStride: number;
   totalSteps: number;
+  /** Called after each batch (progress). */
+  onBatch?: () => void;
 }
 
 /**
@@ -133,6 +135,7 @@ export class TrainerCore {
       total += loss * (b - a);
       seen += b - a;
       steps++;
+      ctx.onBatch?.();
     }
     return { loss: total, steps, examples: seen };
   }

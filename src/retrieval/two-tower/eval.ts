@@ -2,7 +2,7 @@
  * Validation metrics for early stopping: full-catalog ranking by exact dot products, the user's
  * training items excluded, recall@K and NDCG@10 averaged over users with test items.
  */
-import { getKernelBackend, TopK } from '../../math/index.ts';
+import { getKernelBackend, NO_PROGRESS, TopK, type Progress } from '../../math/index.ts';
 import type { Dataset } from '../../data/index.ts';
 import { type UserQuery } from '../source.ts';
 import type { TwoTowerModel } from './two-tower.ts';
@@ -15,10 +15,11 @@ export interface RetrievalMetrics {
 
 /**
  * Scores every item for the users of `test` (histories from `train`), ranks the catalog minus their
- * training items, and averages recall@K and NDCG@10 (binary relevance).
+ * training items, and averages recall@K and NDCG@10 (binary relevance). `progress` hears of the users
+ * scored (a task `validation`), block by block.
  * @example const { recall } = evaluateRetrieval(model, trainInner, valid, 100);
  */
-export function evaluateRetrieval(model: TwoTowerModel, train: Dataset, test: Dataset, K = 100, users?: Int32Array): RetrievalMetrics {
+export function evaluateRetrieval(model: TwoTowerModel, train: Dataset, test: Dataset, K = 100, users?: Int32Array, progress: Progress = NO_PROGRESS): RetrievalMetrics {
   const k = model.dim;
   const n = train.numItems;
   const V = model.embedItems();
@@ -37,7 +38,9 @@ export function evaluateRetrieval(model: TwoTowerModel, train: Dataset, test: Da
   const gemm = getKernelBackend().gemm;
   let recall = 0;
   let ndcg = 0;
+  const task = progress.start('validation', list.length, 'users');
   for (let a = 0; a < list.length; a += chunk) {
+    task.set(a);
     const b = Math.min(list.length, a + chunk);
     const qs: UserQuery[] = [];
     for (let r = a; r < b; r++) qs.push(train.query(list[r]));
@@ -72,6 +75,8 @@ export function evaluateRetrieval(model: TwoTowerModel, train: Dataset, test: Da
       }
     }
   }
+  task.set(list.length);
+  task.finish();
   const m = Math.max(1, list.length);
   return { recall: recall / m, ndcg10: ndcg / m, users: list.length };
 }

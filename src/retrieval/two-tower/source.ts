@@ -6,9 +6,10 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../../data/index.ts';
+import { NO_PROGRESS, type Progress } from '../../math/index.ts';
 import type { RawFeatures } from '../../features/index.ts';
 import { schema, type Given } from '../../schema/index.ts';
-import { buildIndex, chooseKind, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
+import { buildIndex, chooseKind, createIndex, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
 import { defineSourceKind, noCandidates, type CandidateSource, type FitContext, type RequestContext, type ScoredItems, type UserQuery } from '../source.ts';
 import { TWO_TOWER_PARAMS, type TwoTowerConfig } from './config.ts';
 import { trainTwoTower, type EpochStats } from './train.ts';
@@ -34,6 +35,9 @@ export interface TwoTowerSourceOptions {
   index?: TwoTowerIndexOptions;
   log?: (line: string) => void;
 }
+
+/** Items per add while an index is built with progress. */
+const INDEX_SLICE = 8192;
 
 /** The index's own folder inside the source's directory. */
 export const INDEX_DIR = 'index';
@@ -83,16 +87,19 @@ export class TwoTowerSource implements CandidateSource {
     const o = this.options;
     let config = { ...o.config };
     const valid = o.valid ?? (o.validate && ctx ? ctx.valid() : undefined);
+    const progress = ctx?.progress ?? NO_PROGRESS;
     if (valid) {
-      const r = await trainTwoTower(valid.train, config, { threads: o.threads, seed: o.seed, valid: valid.test, log: o.log });
+      const r = await trainTwoTower(valid.train, config, { threads: o.threads, seed: o.seed, valid: valid.test, log: o.log, progress: progress.scope('picking epochs') });
       this.validEpochs = r.epochs;
       // same recipe on all the training data, for the epoch count validation chose
       config = { ...config, epochs: r.bestEpoch };
       o.log?.(`two-tower: validation chose ${r.bestEpoch} epochs; refitting on all training data`);
     }
-    const r = await trainTwoTower(train, config, { threads: o.threads, seed: o.seed, log: o.log });
+    const r = await trainTwoTower(train, config, { threads: o.threads, seed: o.seed, log: o.log, progress: valid ? progress.scope('refit') : progress });
     this.fitEpochs = r.epochs;
     this.use(r.model);
+    // part of the fit, so its time counts there (not in the first request)
+    this.vectorIndex(progress);
   }
 
   /**
@@ -111,8 +118,11 @@ export class TwoTowerSource implements CandidateSource {
     return this;
   }
 
-  /** The item index (labels = dense item indices), built from every item's embedding on first call. */
-  vectorIndex(): VectorIndex {
+  /**
+   * The item index (labels = dense item indices), built from every item's embedding on first call
+   * (fit builds it, reporting to `progress`: an HNSW build over a million items takes minutes).
+   */
+  vectorIndex(progress?: Progress): VectorIndex {
     if (this.index) return this.index;
     const model = this.need();
     const n = model.features.numItems;
@@ -128,7 +138,20 @@ export class TwoTowerSource implements CandidateSource {
       subtractRows(vecs, n, this.center);
     }
     // inner product: the training score; with normalised towers it equals cosine
-    this.index = buildIndex(vecs, labels, opts);
+    if (progress && !opts.mipsAugment) {
+      // added in slices to report progress: the same index, as points go in one at a time in the same
+      // order either way (the MIPS augmentation takes its norm from the first add, so it stays whole)
+      const task = progress.start('item index', n, 'items');
+      const ix = createIndex({ ...opts, expectedSize: n });
+      const dim = model.dim;
+      for (let a = 0; a < n; a += INDEX_SLICE) {
+        const b = Math.min(n, a + INDEX_SLICE);
+        ix.add(vecs.subarray(a * dim, b * dim), labels.subarray(a, b));
+        task.set(b);
+      }
+      task.finish();
+      this.index = ix;
+    } else this.index = buildIndex(vecs, labels, opts);
     this.indexOrigin = 'built';
     // the index holds its own copy: free ours (256 MB per million 64-d items); itemEmbeddings() re-embeds if asked
     this.itemVecs = null;

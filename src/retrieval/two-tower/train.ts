@@ -3,7 +3,7 @@
  * a seed) or on Hogwild worker threads sharing the weights; moving average of the weights;
  * validation recall after each epoch with early stopping; a progress line on terminals.
  */
-import { getKernelBackend, optimizerStateSize, Rng, spawnWorker } from '../../math/index.ts';
+import { followCounter, getKernelBackend, NO_PROGRESS, optimizerStateSize, Rng, spawnWorker, type Progress } from '../../math/index.ts';
 import { FeatureSpace } from '../../features/index.ts';
 import type { Dataset } from '../../data/index.ts';
 import { featureOptions, resolveConfig, type TwoTowerConfig } from './config.ts';
@@ -24,6 +24,8 @@ export interface TrainRunOptions {
   log?: (line: string) => void;
   /** Features fitted elsewhere (otherwise fitted on `train`). */
   features?: FeatureSpace;
+  /** Reports the batches trained (a task `batches` of epochs x batches per epoch). Default: none. */
+  progress?: Progress;
 }
 
 export interface EpochStats {
@@ -73,13 +75,17 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
   const totalSteps = stepsPerEpoch * cfg.epochs;
   const shuffleRng = rng.fork(1);
 
+  const task = (run.progress ?? NO_PROGRESS).start('batches', totalSteps, 'batches');
+  // Hogwild workers add to it after every batch; one thread ticks the task itself
+  const batches = new Int32Array(new SharedArrayBuffer(4));
+  const onBatch = () => task.tick();
   let core: TrainerCore | null = null;
   let pool: WorkerPool | null = null;
   if (threads === 1) {
     core = new TrainerCore(net, cfg, ex, params, optState, ema, rng.fork(2), backend, true, emaEvery, 1);
   } else {
     if (cfg.optimizer === 'adagrad') optState.fill(0.1);
-    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery, memory: backend.memory, module: (backend as { module?: unknown }).module });
+    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery, batches, memory: backend.memory, module: (backend as { module?: unknown }).module });
   }
 
   const model = new TwoTowerModel(fs, cfg, ema ?? params, { seed, threads });
@@ -95,12 +101,14 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
       const c0 = process.cpuUsage();
       let loss = 0;
       let seen = 0;
+      task.note(`epoch ${epoch + 1}/${cfg.epochs}`);
       if (core) {
-        const r = core.runRange(order, 0, nEx, { epoch, stepBase: epoch * stepsPerEpoch, stepStride: 1, totalSteps });
+        const r = core.runRange(order, 0, nEx, { epoch, stepBase: epoch * stepsPerEpoch, stepStride: 1, totalSteps, onBatch });
         loss = r.loss;
         seen = r.examples;
       } else {
-        const r = await pool!.epoch(epoch, nEx, stepsPerEpoch, totalSteps);
+        const stop = followCounter(task, batches);
+        const r = await pool!.epoch(epoch, nEx, stepsPerEpoch, totalSteps).finally(stop);
         loss = r.loss;
         seen = r.examples;
       }
@@ -110,7 +118,7 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
       checkFinite(params, net, epoch);
       const st: EpochStats = { epoch: epoch + 1, loss: loss / Math.max(1, seen), examplesPerSecond: seen / seconds, seconds, cpuSeconds };
       if (run.valid) {
-        const m = evaluateRetrieval(model, train, run.valid, run.validK ?? 100);
+        const m = evaluateRetrieval(model, train, run.valid, run.validK ?? 100, undefined, run.progress);
         st.validRecall = m.recall;
         st.validNdcg10 = m.ndcg10;
       }
@@ -132,6 +140,7 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
       } else bestEpoch = epoch + 1;
     }
   } finally {
+    task.finish();
     await pool?.close();
   }
   if (bestParams) model.params.set(bestParams);
@@ -161,6 +170,8 @@ export interface WorkerInit {
   order: Int32Array;
   seed: number;
   emaEvery: number;
+  /** Batches done, summed over the workers (shared; progress). */
+  batches: Int32Array;
   /** The kernel backend's shared memory, when it has one. */
   memory?: unknown;
   /** The compiled kernels that memory was made with: a worker attaching with its own compile of

@@ -27,10 +27,14 @@ const core = new TrainerCore(
   init.threads,
 );
 
+// batches done, summed over the workers: the main thread's progress reads it while it waits
+const batches = init.batches;
+const onBatch = (): void => void Atomics.add(batches, 0, 1);
+
 parentPort!.on('message', (m: { type: string; epoch: number; from: number; to: number; stepBase: number; stepStride: number; totalSteps: number }) => {
   if (m.type !== 'epoch') return;
   try {
-    const r = core.runRange(init.order, m.from, m.to, { epoch: m.epoch, stepBase: m.stepBase, stepStride: m.stepStride, totalSteps: m.totalSteps });
+    const r = core.runRange(init.order, m.from, m.to, { epoch: m.epoch, stepBase: m.stepBase, stepStride: m.stepStride, totalSteps: m.totalSteps, onBatch });
     parentPort!.postMessage({ type: 'done', ...r });
   } catch (e) {
     parentPort!.postMessage({ type: 'error', message: `worker ${init.index}: ${e instanceof Error ? e.message : String(e)}` });
