@@ -147,6 +147,8 @@ export const TWO_STAGE_PARAMS = schema({
   numRounds: { type: 'number', integer: true, min: 1, default: 600, description: 'GBDT rounds at most (early stopping on held-out users)' },
   minDataInLeaf: { type: 'number', integer: true, min: 1, default: 50, description: 'GBDT minimum rows per leaf' },
   bags: { type: 'number', integer: true, min: 1, max: 20, default: 1, description: 'GBDTs with different seeds whose margins are averaged' },
+  maxHistory: { type: 'number', integer: true, min: 1, default: 500, description: "the sources see at most this many of the user's latest events" },
+  stopMetric: { type: 'string', values: ['logloss', 'ndcg', 'auc'], default: 'logloss', description: "the validation metric the GBDT's early stopping watches" },
   validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users held out for the GBDT's early stopping" },
   refit: { type: 'boolean', default: false, description: 'train the GBDT again on every row for the rounds early stopping chose' },
   twoTowerEpochs: { type: 'number', integer: true, min: 1, default: 10, description: "the two-tower's epochs (at most, when twoTowerValidate)" },
@@ -175,9 +177,10 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
     sources,
     fallbacks: [{ kind: 'segments' }, { kind: 'content' }, { kind: 'popularity' }],
     candidates: p.candidates,
+    maxHistory: p.maxHistory,
     ranker: {
       kind: 'gbdt',
-      params: { objective: p.objective, numLeaves: p.numLeaves, learningRate: p.learningRate, numRounds: p.numRounds, minDataInLeaf: p.minDataInLeaf, bags: p.bags },
+      params: { objective: p.objective, numLeaves: p.numLeaves, learningRate: p.learningRate, numRounds: p.numRounds, minDataInLeaf: p.minDataInLeaf, bags: p.bags, metric: p.stopMetric },
       training: { labelFraction: p.labelFraction, labelWindows: p.labelWindows, negativesPerPositive: p.negatives, validFraction: p.validFraction, refit: p.refit },
     },
   };
