@@ -54,6 +54,11 @@ export interface KernelBackend {
   /** A zero-filled Float32Array of n elements, in memory this backend reads without copying and
    * that worker threads can share (SharedArrayBuffer-backed). */
   alloc(n: number): Float32Array;
+  /**
+   * Gives back an array `alloc` (or `train.allocInt32`) returned on this thread, once nothing reads it
+   * any more: later allocations reuse its bytes. A no-op where the garbage collector owns the memory.
+   */
+  free(arr: Float32Array | Int32Array): void;
   /** The shared memory `alloc` draws from, for backends that have one (post it to workers). */
   readonly memory?: WasmMemory;
   /** Fused training kernels (the WebAssembly backend has them; the plain one does not: callers then
@@ -119,6 +124,7 @@ export const jsBackend: KernelBackend = {
   gemm: gemmRef,
   gemv: (rows, cols, m, x, y) => gemv(m, 0, rows, cols, x, 0, y, 0),
   alloc: (n: number) => new Float32Array(new SharedArrayBuffer(Math.max(1, n) * 4)).subarray(0, n),
+  free: () => {},
 };
 
 /** Options of `getKernelBackend` (only the first call in a thread decides). */

@@ -257,6 +257,48 @@ test('alloc grows the shared memory without detaching earlier views', () => {
   assert.deepEqual(Array.from(c), [49, 49, 49, 49]);
 });
 
+test('free: freed blocks are reused (zeroed), neighbours merge, the top goes back to the bump pointer, misuse is refused', () => {
+  const be = createWasmBackend({ initialBytes: 1 << 20 });
+  const base = be.usage();
+  const a = be.alloc(1000).fill(1);
+  const b = be.alloc(1000).fill(2);
+  const c = be.alloc(1000).fill(3);
+  const guard = be.alloc(16); // keeps a..c below the top
+  be.free(b);
+  assert.equal(be.usage().freeBytes, 4032, 'b is on the free list (rounded to 64 bytes)');
+  const b2 = be.alloc(900);
+  assert.equal(b2.byteOffset, b.byteOffset, 'best fit: the freed block is reused');
+  assert.ok(b2.every((v) => v === 0), 'reused memory is zeroed, as fresh memory is');
+  be.free(b2);
+  be.free(a);
+  be.free(c);
+  const u = be.usage();
+  assert.equal(u.freeBytes, 3 * 4032, 'a, b and c merged into one block');
+  const big = be.alloc(3000);
+  assert.equal(big.byteOffset, a.byteOffset, 'the merged block holds an allocation none of them could');
+  be.free(big);
+  be.free(guard);
+  assert.deepEqual(be.usage(), base, 'everything went back: the bump pointer is where it started');
+  const again = be.alloc(16);
+  assert.equal(again.byteOffset, a.byteOffset, 'the next allocation starts where the freed ones did');
+  be.free(again);
+  assert.throws(() => be.free(again), /not a live allocation of this thread's backend \(freed twice/);
+  const x = be.alloc(64);
+  assert.throws(() => be.free(x.subarray(1)), /not a live allocation/);
+  assert.throws(() => be.free(new Float32Array(4)), /not in the kernel memory/);
+  be.free(x);
+  // allocating and freeing a model's worth over and over does not grow the memory
+  const bytes = be.memory.buffer.byteLength;
+  for (let i = 0; i < 200; i++) {
+    const w = be.alloc(50_000 + (i % 3) * 1000);
+    const s = be.train.allocInt32(1000);
+    be.free(s);
+    be.free(w);
+  }
+  assert.equal(be.memory.buffer.byteLength, bytes);
+  assert.deepEqual(be.usage(), base);
+});
+
 async function workerComputes(be: WasmKernelBackend, auto: boolean): Promise<void> {
   const r = new Rng(14);
   const m = 37;

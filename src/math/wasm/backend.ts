@@ -27,8 +27,10 @@ const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
  * Memory. The backend owns a shared memory (SharedArrayBuffer-backed, so views never detach when it
  * grows, and worker threads can attach the same memory with an instance of their own). A 64-byte
  * header after the kernels' static data holds the bump pointer; `alloc` bumps it atomically, so any
- * thread attached to the memory can allocate. Nothing is ever freed: allocate weights, activations
- * and scratch once and reuse them.
+ * thread attached to the memory can allocate. A WebAssembly memory never shrinks, so what a thread
+ * `free`s goes to that thread's own free list (best fit, neighbours merged) and its next allocations
+ * reuse it: a server that loads and drops models (reload) stays at the size of two models instead of
+ * growing by one model per load. Free only what this thread allocated, and only once nothing reads it.
  *
  * Arrays. The kernels read arrays that live in this memory in place. Any other Float32Array works
  * too: it is copied into a per-thread staging area (and C copied back), which is correct but slower.
@@ -47,6 +49,8 @@ export interface WasmKernelBackend extends KernelBackend {
   readonly train: TrainKernels;
   /** A Float32Array over this memory at `byteOffset` (e.g. an offset another thread allocated). */
   view(byteOffset: number, length: number): Float32Array;
+  /** Bytes this thread holds (allocated, not freed) and bytes on its free list, for tests and benchmarks. */
+  usage(): { liveBytes: number; freeBytes: number; blocks: number };
 }
 
 export interface WasmBackendOptions {
@@ -219,8 +223,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     }
   };
 
-  const allocBytes = (bytes: number): number => {
-    const size = Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
+  // This thread's allocations (offset -> bytes) and its free blocks, sorted by offset, never adjacent.
+  const held = new Map<number, number>();
+  const freeOff: number[] = [];
+  const freeSize: number[] = [];
+  let liveBytes = 0;
+
+  const bump = (size: number): number => {
     for (;;) {
       const off = Atomics.load(hdr, H_BUMP);
       const end = off + size;
@@ -230,6 +239,57 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
         return off;
       }
     }
+  };
+
+  const allocBytes = (bytes: number): number => {
+    const size = Math.ceil(Math.max(bytes, 1) / ALIGN) * ALIGN;
+    // best fit among this thread's free blocks, else a fresh block from the shared bump pointer
+    let best = -1;
+    for (let i = 0; i < freeOff.length; i++) if (freeSize[i] >= size && (best < 0 || freeSize[i] < freeSize[best])) best = i;
+    let off: number;
+    if (best >= 0) {
+      off = freeOff[best];
+      if (freeSize[best] === size) {
+        freeOff.splice(best, 1);
+        freeSize.splice(best, 1);
+      } else {
+        freeOff[best] += size;
+        freeSize[best] -= size;
+      }
+      // callers are promised zeroed memory, as fresh pages are
+      new Uint8Array(memory.buffer, off, size).fill(0);
+    } else off = bump(size);
+    held.set(off, size);
+    liveBytes += size;
+    return off;
+  };
+
+  const freeBytes = (off: number, what: string): void => {
+    const size = held.get(off);
+    if (size === undefined) throw new RangeError(`free: ${what} at byte ${off} is not a live allocation of this thread's backend (freed twice, a subarray, or another thread's)`);
+    held.delete(off);
+    liveBytes -= size;
+    // insert in offset order, merging with the neighbours it touches
+    let i = 0;
+    while (i < freeOff.length && freeOff[i] < off) i++;
+    let start = off;
+    let len = size;
+    if (i > 0 && freeOff[i - 1] + freeSize[i - 1] === off) {
+      i--;
+      start = freeOff[i];
+      len += freeSize[i];
+      freeOff.splice(i, 1);
+      freeSize.splice(i, 1);
+    }
+    if (i < freeOff.length && start + len === freeOff[i]) {
+      len += freeSize[i];
+      freeOff.splice(i, 1);
+      freeSize.splice(i, 1);
+    }
+    // the block at the top of the memory goes back to the bump pointer (unless another thread bumped meanwhile)
+    if (Atomics.compareExchange(hdr, H_BUMP, start + len, start) === start + len) return;
+    freeOff.splice(i, 0, start);
+    freeSize.splice(i, 0, len);
   };
 
   const owns = (arr: Float32Array | Int32Array): boolean => {
@@ -261,6 +321,7 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   let stageFloats = 0;
   const stage = (floats: number): number => {
     if (floats > stageFloats) {
+      if (stageFloats > 0) freeBytes(stageAt, 'the staging area');
       stageFloats = Math.max(floats, stageFloats * 2, 1 << 16);
       stageAt = allocBytes(stageFloats * 4);
     }
@@ -401,6 +462,15 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       if (!Number.isInteger(n) || n < 0) throw new RangeError(`alloc: n must be a non-negative integer, got ${n}`);
       const off = allocBytes(n * 4);
       return new Float32Array(heapNow().buffer, off, n);
+    },
+    free(arr) {
+      if (!owns(arr)) throw new RangeError('free: the array is not in the kernel memory (only what alloc or allocInt32 gave can be freed)');
+      freeBytes(arr.byteOffset, 'the array');
+    },
+    usage() {
+      let f = 0;
+      for (const x of freeSize) f += x;
+      return { liveBytes, freeBytes: f, blocks: held.size };
     },
     gemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) {
       dim('gemm', 'm', m);
