@@ -21,6 +21,19 @@ export function scaleTo(a: Vec, c: number, dst: Vec): void {
   for (let i = 0; i < a.length; i++) dst[i] = a[i] * c;
 }
 
+/**
+ * Index of the first value of a[from .. to) that is NaN or infinite, or -1: the check every loader
+ * runs over stored weights, and the serving path over scores.
+ * @example if (firstNonFinite(weights) >= 0) throw new Error('ease-weights.f32: not finite')
+ */
+export function firstNonFinite(a: ArrayLike<number>, from = 0, to = a.length): number {
+  for (let i = from; i < to; i++) {
+    // x - x is 0 for finite x and NaN for NaN and +-Infinity: one test for both
+    if (a[i] - a[i] !== 0) return i;
+  }
+  return -1;
+}
+
 /** L2 norm of a[off .. off+n) */
 export function norm2(a: Vec, off: number, n: number): number {
   return Math.sqrt(dot(a, off, a, off, n));

@@ -3,8 +3,9 @@
  * the bytes straight back into typed arrays (no per-element parsing). Byte order is the machine's
  * (little-endian on every platform Node supports); the manifest records it and loading checks it.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsReader, type FileReader } from '../vectors/index.ts';
 
 type Typed = Int32Array | Float32Array | Float64Array | Uint8Array;
 const CTORS = { int32: Int32Array, float32: Float32Array, float64: Float64Array, uint8: Uint8Array } as const;
@@ -46,11 +47,11 @@ export async function saveArrays(dir: string, kind: string, version: number, met
  * Reads what `saveArrays` wrote, checking kind, version, byte order and every file's length.
  * @example const { meta, arrays } = await loadArrays(dir, 'itemknn', 1)
  */
-export async function loadArrays(dir: string, kind: string, version: number): Promise<{ meta: unknown; arrays: Record<string, Typed> }> {
+export async function loadArrays(dir: string, kind: string, version: number, files: FileReader = fsReader): Promise<{ meta: unknown; arrays: Record<string, Typed> }> {
   const path = join(dir, `${kind}.json`);
   let m: Manifest;
   try {
-    m = JSON.parse(await readFile(path, 'utf8')) as Manifest;
+    m = JSON.parse(Buffer.from(await files.read(path)).toString('utf8')) as Manifest;
   } catch (err) {
     throw new Error(`${path}: cannot read the ${kind} manifest (${err instanceof Error ? err.message : String(err)})`);
   }
@@ -61,7 +62,8 @@ export async function loadArrays(dir: string, kind: string, version: number): Pr
   for (const [name, a] of Object.entries(m.arrays ?? {})) {
     const Ctor = CTORS[a.dtype];
     if (!Ctor) throw new Error(`${path}: array '${name}' has unknown dtype '${String(a.dtype)}'`);
-    const buf = await readFile(join(dir, a.file));
+    if (typeof a.file !== 'string' || a.file.includes('/') || a.file.includes('\\') || a.file.startsWith('.')) throw new Error(`${path}: array '${name}' names the file ${JSON.stringify(a.file)}; expected a file name in the same folder`);
+    const buf = await files.read(join(dir, a.file));
     if (buf.byteLength !== a.length * Ctor.BYTES_PER_ELEMENT) {
       throw new Error(`${join(dir, a.file)}: ${buf.byteLength} bytes, the manifest says ${a.length} ${a.dtype} values`);
     }

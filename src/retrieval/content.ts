@@ -9,6 +9,7 @@ import type { FeatureRow, ItemCatalog } from '../features/index.ts';
 import { TopK } from '../math/index.ts';
 import { schema, type Infer } from '../schema/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
+import type { FileReader } from '../vectors/index.ts';
 import { defineSourceKind, noCandidates, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** The `content` stage's parameters. */
@@ -129,8 +130,8 @@ export class ContentSource implements CandidateSource {
     await saveArrays(dir, 'content', 1, {}, { counts: this.counts });
   }
 
-  static async load(dir: string, catalog: ItemCatalog, name: string, params: ContentParams): Promise<ContentSource> {
-    const { arrays } = await loadArrays(dir, 'content', 1);
+  static async load(dir: string, catalog: ItemCatalog, name: string, params: ContentParams, files?: FileReader): Promise<ContentSource> {
+    const { arrays } = await loadArrays(dir, 'content', 1, files);
     const s = new ContentSource(catalog, name, params);
     s.setCounts(arrays.counts as Float32Array);
     return s;
@@ -144,5 +145,5 @@ export const contentKind = defineSourceKind({
   params: CONTENT_PARAMS,
   personalized: true,
   create: (p, ctx) => new ContentSource(ctx.catalog, ctx.name, p),
-  load: (dir, p, ctx) => ContentSource.load(dir, ctx.catalog, ctx.name, p),
+  load: (dir, p, ctx) => ContentSource.load(dir, ctx.catalog, ctx.name, p, ctx.files),
 });

@@ -1,7 +1,8 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/index.ts';
-import { NO_PROGRESS, TopK, type ProgressTask } from '../math/index.ts';
+import { firstNonFinite, NO_PROGRESS, TopK, type ProgressTask } from '../math/index.ts';
+import { fsReader, type FileReader } from '../vectors/index.ts';
 import { schema } from '../schema/index.ts';
 import { defineSourceKind, noCandidates, type CandidateSource, type FitContext, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
@@ -218,14 +219,16 @@ export class EaseSource implements CandidateSource {
   }
 
   /** Reads a source written by `save` (`name` renames it: the engine's stage name). */
-  static async load(dir: string, name?: string): Promise<EaseSource> {
-    const meta = JSON.parse(await readFile(join(dir, 'ease.json'), 'utf8')) as { kind: string; version: number; options: EaseOptions; numItems: number; kept: number[] };
+  static async load(dir: string, name?: string, files: FileReader = fsReader): Promise<EaseSource> {
+    const meta = JSON.parse(Buffer.from(await files.read(join(dir, 'ease.json'))).toString('utf8')) as { kind: string; version: number; options: EaseOptions; numItems: number; kept: number[] };
     if (meta.kind !== 'ease' || meta.version !== 1) throw new Error(`${join(dir, 'ease.json')}: not an EASE model (version 1)`);
     const s = new EaseSource({ ...meta.options, ...(name ? { name } : {}) });
-    const buf = await readFile(join(dir, 'ease-weights.f32'));
+    const buf = await files.read(join(dir, 'ease-weights.f32'));
     const m = meta.kept.length;
     if (buf.byteLength !== m * m * 4) throw new Error(`${join(dir, 'ease-weights.f32')}: expected ${m * m * 4} bytes, found ${buf.byteLength}`);
-    s.weights = new Float32Array(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+    s.weights = new Float32Array(new Uint8Array(buf).buffer);
+    const bad = firstNonFinite(s.weights);
+    if (bad >= 0) throw new Error(`${join(dir, 'ease-weights.f32')}: weight ${bad} is ${s.weights[bad]}; weights must be finite (corrupted file?)`);
     s.kept = Int32Array.from(meta.kept);
     s.numItems = meta.numItems;
     s.slot = new Int32Array(meta.numItems).fill(-1);
@@ -254,7 +257,14 @@ export const easeKind = defineSourceKind({
   personalized: true,
   dependsOn: (p) => (p.base ? [p.base] : []),
   create: (p, ctx) => (p.base ? baseOf(ctx.stage(p.base), p.base).view({ name: ctx.name, halfLife: p.halfLife }) : new EaseSource({ lambda: p.lambda, maxItems: p.maxItems, halfLife: p.halfLife, name: ctx.name })),
-  load: async (dir, p, ctx) => (p.base ? baseOf(ctx.stage(p.base), p.base).view({ name: ctx.name, halfLife: p.halfLife }) : EaseSource.load(dir, ctx.name)),
+  load: async (dir, p, ctx) => {
+    if (!p.base) return EaseSource.load(dir, ctx.name, ctx.files);
+    // a view's folder holds only its options: read them (the model loader checks every file is read)
+    const file = join(dir, 'ease-view.json');
+    const v = JSON.parse(Buffer.from(await (ctx.files ?? fsReader).read(file)).toString('utf8')) as { kind?: unknown; halfLife?: unknown };
+    if (v?.kind !== 'ease-view' || v.halfLife !== p.halfLife) throw new Error(`${file}: not the ease view this stage configures (halfLife ${p.halfLife})`);
+    return baseOf(ctx.stage(p.base), p.base).view({ name: ctx.name, halfLife: p.halfLife });
+  },
 });
 
 function baseOf(s: unknown, name: string): EaseSource {

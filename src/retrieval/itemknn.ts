@@ -1,6 +1,7 @@
 import type { Dataset } from '../data/index.ts';
-import { followCounter, NO_PROGRESS, spawnWorker, TopK, type ProgressTask } from '../math/index.ts';
+import { firstNonFinite, followCounter, NO_PROGRESS, spawnWorker, TopK, type ProgressTask } from '../math/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
+import type { FileReader } from '../vectors/index.ts';
 import { balancedRanges, neighbourBlock, type KnnMatrix, type NeighbourBlock } from './itemknn-core.ts';
 import { schema } from '../schema/index.ts';
 import { defineSourceKind, noCandidates, type CandidateSource, type FitContext, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
@@ -311,8 +312,8 @@ export class ItemKnnSource implements CandidateSource {
   }
 
   /** Reads a source written by `save` (`name` renames it: the engine's stage name). */
-  static async load(dir: string, name?: string): Promise<ItemKnnSource> {
-    const { meta, arrays } = await loadArrays(dir, 'itemknn', FORMAT_VERSION);
+  static async load(dir: string, name?: string, files?: FileReader): Promise<ItemKnnSource> {
+    const { meta, arrays } = await loadArrays(dir, 'itemknn', FORMAT_VERSION, files);
     const s = new ItemKnnSource({ ...(meta as { options: ItemKnnOptions }).options, ...(name ? { name } : {}) });
     s.nbrOffsets = arrays.offsets as Int32Array;
     s.nbrItems = arrays.items as Int32Array;
@@ -322,6 +323,8 @@ export class ItemKnnSource implements CandidateSource {
     if (s.popOrder.length !== ni || s.nbrOffsets[ni] !== s.nbrItems.length || s.nbrItems.length !== s.nbrSims.length) {
       throw new Error(`${dir}: itemknn arrays disagree in length`);
     }
+    const bad = firstNonFinite(s.nbrSims);
+    if (bad >= 0) throw new Error(`${dir}/itemknn-sims.bin: similarity ${bad} is ${s.nbrSims[bad]}; similarities must be finite (corrupted file?)`);
     s.transposeNeighbours();
     s.resetScratch();
     return s;
@@ -344,7 +347,7 @@ export const itemKnnKind = defineSourceKind({
   personalized: true,
   // worker threads pay for their start-up on bigger logs only
   create: (p, ctx) => new ItemKnnSource({ ...p, name: ctx.name, threads: ctx.dataset.interactions.length >= PARALLEL_MIN_INTERACTIONS ? ctx.threads : 1 }),
-  load: (dir, _p, ctx) => ItemKnnSource.load(dir, ctx.name),
+  load: (dir, _p, ctx) => ItemKnnSource.load(dir, ctx.name, ctx.files),
 });
 
 /** The user x item matrix, its transpose and the item norms. */

@@ -1,5 +1,6 @@
 import type { Dataset } from '../data/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
+import type { FileReader } from '../vectors/index.ts';
 import { schema } from '../schema/index.ts';
 import { defineSourceKind, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
@@ -148,8 +149,8 @@ export class PopularitySource implements CandidateSource {
   }
 
   /** Reads a source written by `save` (`name` renames it: the engine's stage name). */
-  static async load(dir: string, name?: string): Promise<PopularitySource> {
-    const { meta, arrays } = await loadArrays(dir, 'popularity', FORMAT_VERSION);
+  static async load(dir: string, name?: string, files?: FileReader): Promise<PopularitySource> {
+    const { meta, arrays } = await loadArrays(dir, 'popularity', FORMAT_VERSION, files);
     const p = new PopularitySource({ ...(meta as { options: PopularityOptions }).options, ...(name ? { name } : {}) });
     p.setScores(arrays.scores as Float32Array);
     return p;
@@ -168,5 +169,5 @@ export const popularityKind = defineSourceKind({
   params: POPULARITY_PARAMS,
   personalized: false,
   create: (p, ctx) => new PopularitySource({ halfLifeDays: p.halfLifeDays, name: ctx.name }),
-  load: (dir, _p, ctx) => PopularitySource.load(dir, ctx.name),
+  load: (dir, _p, ctx) => PopularitySource.load(dir, ctx.name, ctx.files),
 });

@@ -8,6 +8,7 @@ import type { FeatureRow } from '../features/index.ts';
 import { TopK } from '../math/index.ts';
 import { schema } from '../schema/index.ts';
 import { loadArrays, saveArrays } from './arrays-io.ts';
+import type { FileReader } from '../vectors/index.ts';
 import { defineSourceKind, noCandidates, type CandidateSource, type RequestContext, type ScoredItems, type UserQuery } from './source.ts';
 
 /** One user feature's segments: categorical values, or numeric quantile edges (bucket b = [edges[b-1], edges[b])). */
@@ -221,8 +222,8 @@ export class SegmentsSource implements CandidateSource {
   }
 
   /** Reads a source `save` wrote; `numItems` is the model's catalog size (items are checked against it). */
-  static async load(dir: string, name: string, numItems: number): Promise<SegmentsSource> {
-    const { meta, arrays } = await loadArrays(dir, 'segments', 1);
+  static async load(dir: string, name: string, numItems: number, files?: FileReader): Promise<SegmentsSource> {
+    const { meta, arrays } = await loadArrays(dir, 'segments', 1, files);
     const m = meta as { columns: SegmentColumn[]; perSegment: number };
     const s = new SegmentsSource(name, m.perSegment);
     s.use(segmentsFromArrays(arrays, m, numItems, `${dir}/segments.json`), numItems);
@@ -242,5 +243,5 @@ export const segmentsKind = defineSourceKind({
   params: SEGMENTS_PARAMS,
   personalized: false,
   create: (p, ctx) => new SegmentsSource(ctx.name, p.perSegment),
-  load: (dir, _p, ctx) => SegmentsSource.load(dir, ctx.name, ctx.dataset.numItems),
+  load: (dir, _p, ctx) => SegmentsSource.load(dir, ctx.name, ctx.dataset.numItems, ctx.files),
 });

@@ -2,6 +2,7 @@ import type { Dataset, UserQuery } from '../data/index.ts';
 import type { FeatureRow, ItemCatalog } from '../features/index.ts';
 import type { Progress } from '../math/index.ts';
 import type { ParamsOf, Schema } from '../schema/index.ts';
+import type { FileReader } from '../vectors/index.ts';
 
 export type { UserQuery };
 
@@ -59,6 +60,12 @@ export interface CandidateSource {
   observe?(item: number, weight: number, timestamp: number): void;
   /** Optional: per-epoch figures of the last fit, by run (`{ valid: [...], fit: [...] }`), for the manifest. */
   trainingHistory?(): Record<string, readonly object[]>;
+  /**
+   * Optional: frees at once what the garbage collector cannot see or reclaim (kernel memory, native
+   * indexes). The engine's owner calls it when the model is dropped (a reload); the source must not be
+   * used afterwards, and a second call does nothing.
+   */
+  dispose?(): void;
 }
 
 /** What a stage kind gets when it makes or loads a source. */
@@ -74,6 +81,11 @@ export interface StageContext {
   seed: number;
   threads: number;
   log(line: string): void;
+  /**
+   * How `load` reads the stage's files (absent: plain fs). The model loader passes one that checks
+   * each file against the model directory's manifest and records it: read every file through it.
+   */
+  files?: FileReader;
 }
 
 /**

@@ -2,7 +2,7 @@ import { ExactIndex } from './exact/exact-index.ts';
 import type { ExactOptions } from './exact/exact-index.ts';
 import { HnswIndex } from './hnsw/hnsw-index.ts';
 import type { HnswParams } from './hnsw/hnsw-index.ts';
-import { readManifest } from './persist.ts';
+import { readManifest, type FileReader } from './persist.ts';
 import type { IndexKind, Metric, VectorIndex } from './types.ts';
 import { IndexArgumentError } from './types.ts';
 
@@ -56,7 +56,7 @@ export function buildIndex(vectors: Float32Array, labels: Int32Array | readonly 
  * Reads an index saved with `index.save(dir)`, whatever its kind, without rebuilding it.
  * @example const ix = await loadIndex(join(modelDir, 'index'));
  */
-export async function loadIndex(dir: string, opts: { kernel?: ExactOptions['kernel'] } = {}): Promise<VectorIndex> {
-  const m = await readManifest(dir);
+export async function loadIndex(dir: string, opts: { kernel?: ExactOptions['kernel']; files?: FileReader } = {}): Promise<VectorIndex> {
+  const m = await readManifest(dir, opts.files);
   return m.kind === 'exact' ? ExactIndex.loadData(dir, m, opts) : HnswIndex.loadData(dir, m, opts);
 }

@@ -10,5 +10,6 @@ export { HnswIndex, HNSW_DEFAULTS } from './hnsw/hnsw-index.ts';
 export type { HnswOptions, HnswParams, HnswPath } from './hnsw/hnsw-index.ts';
 export { DEFAULT_EXACT_BELOW, buildIndex, chooseKind, createIndex, loadIndex } from './create.ts';
 export type { IndexOptions } from './create.ts';
-export type { IndexManifest } from './persist.ts';
+export type { FileReader, IndexManifest } from './persist.ts';
+export { fsReader } from './persist.ts';
 export { clusteredVectors, randomVectors } from './synthetic.ts';

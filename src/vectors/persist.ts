@@ -3,6 +3,21 @@ import { endianness } from 'node:os';
 import { join } from 'node:path';
 import type { IndexKind, Metric } from './types.ts';
 
+/**
+ * How a loader reads its files. Plain `fs` by default; the model-directory loader passes one that
+ * checks each file against its manifest (listed, size, SHA-256) and records it, so the bytes checked
+ * are the bytes used and a listed file nobody read is noticed.
+ */
+export interface FileReader {
+  /** The bytes of `path`. */
+  read(path: string): Promise<Uint8Array>;
+  /** For a file that native code reads by path (hnswlib): checks it and returns the path to hand over. */
+  checked(path: string): Promise<string>;
+}
+
+/** Reads with node:fs, checking nothing. */
+export const fsReader: FileReader = { read: (p) => readFile(p), checked: async (p) => p };
+
 /** Version of the on-disk layout; bumped on incompatible change. */
 export const INDEX_FORMAT = 'tandem.vector-index';
 export const INDEX_FORMAT_VERSION = 1;
@@ -34,11 +49,11 @@ export async function writeManifest(dir: string, m: IndexManifest): Promise<void
 }
 
 /** Reads and checks manifest.json; errors name the file and the field. */
-export async function readManifest(dir: string): Promise<IndexManifest> {
+export async function readManifest(dir: string, files: FileReader = fsReader): Promise<IndexManifest> {
   const file = join(dir, 'manifest.json');
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = Buffer.from(await files.read(file)).toString('utf8');
   } catch (e) {
     throw new Error(`${file}: cannot read the index manifest (${(e as Error).message})`);
   }
@@ -72,26 +87,26 @@ export async function writeI32(path: string, a: Int32Array): Promise<void> {
 }
 
 /** Reads `count` float32s from a raw file, checking its length. */
-export async function readF32(path: string, count: number): Promise<Float32Array> {
+export async function readF32(path: string, count: number, files: FileReader = fsReader): Promise<Float32Array> {
   checkLittleEndian();
-  const buf = await readExact(path, count * 4);
+  const buf = await readExact(path, count * 4, files);
   const out = new Float32Array(count);
   new Uint8Array(out.buffer).set(buf);
   return out;
 }
 
-export async function readI32(path: string, count: number): Promise<Int32Array> {
+export async function readI32(path: string, count: number, files: FileReader = fsReader): Promise<Int32Array> {
   checkLittleEndian();
-  const buf = await readExact(path, count * 4);
+  const buf = await readExact(path, count * 4, files);
   const out = new Int32Array(count);
   new Uint8Array(out.buffer).set(buf);
   return out;
 }
 
-async function readExact(path: string, bytes: number): Promise<Buffer> {
-  let buf: Buffer;
+async function readExact(path: string, bytes: number, files: FileReader): Promise<Uint8Array> {
+  let buf: Uint8Array;
   try {
-    buf = await readFile(path);
+    buf = await files.read(path);
   } catch (e) {
     throw new Error(`${path}: cannot read (${(e as Error).message})`);
   }

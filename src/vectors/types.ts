@@ -91,6 +91,11 @@ export interface VectorIndex {
   save(dir: string): Promise<void>;
   /** Approximate resident bytes of the index (vectors, graph, maps). */
   memoryBytes(): number;
+  /**
+   * Optional: frees what the garbage collector cannot see or reclaim (kernel memory, a native graph)
+   * at once. The index must not be used afterwards; a second call does nothing.
+   */
+  dispose?(): void;
 }
 
 /** A bad argument to an index method: `argument` names it, the message says what is wrong. */

@@ -1,3 +1,4 @@
+import { firstNonFinite } from '../math/index.ts';
 import { IndexArgumentError } from './types.ts';
 
 /** Throws unless `dim` is a positive integer. */
@@ -51,13 +52,6 @@ export function checkItems(where: string, vectors: Float32Array, labels: Int32Ar
   return out;
 }
 
-function firstNonFinite(a: Float32Array, from: number, to: number): number {
-  for (let i = from; i < to; i++) {
-    // x - x is 0 for finite x and NaN for NaN and +-Infinity: one test for both.
-    if (a[i] - a[i] !== 0) return i;
-  }
-  return -1;
-}
 
 function describe(x: unknown): string {
   if (x === null) return 'null';

@@ -283,8 +283,9 @@ function columnRankerKind(column: string, asked: number[]) {
     description: 'scores by one feature column (a test fixture)',
     params: schema({ bias: { type: 'number', default: 0.5, description: 'added to every score' } }),
     train: async ({ train }, p) => make(train.featureNames, p.bias),
-    load: async (dir) => {
-      const j = JSON.parse(await readFile(join(dir, 'column.json'), 'utf8')) as { names: string[]; bias: number };
+    // every file through the loader's reader: the model loader refuses listed files nobody read
+    load: async (dir, _p, read = (f) => readFile(f)) => {
+      const j = JSON.parse(Buffer.from(await read(join(dir, 'column.json'))).toString('utf8')) as { names: string[]; bias: number };
       return make(j.names, j.bias);
     },
   });
@@ -395,4 +396,23 @@ test('a bag of GBDTs averages their margins; it saves and loads whole', async (t
     for (const g of m.models) s += g.predictRowRef(trace.rows!.subarray(i * W, (i + 1) * W));
     assert.ok(Math.abs(got[i] - 1 / (1 + Math.exp(-s / 3))) < 1e-9, `row ${i}`);
   }
+});
+
+test('a model directory gets the permissions a plain mkdir gets (the umask), not mkdtemp\'s private 0700', async (t) => {
+  const { mkdir, stat } = await import('node:fs/promises');
+  const root = await mkdtemp(join(tmpdir(), 'tandem-mode-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  const dir = join(root, 'model');
+  await trainModel(dir, { dataset: fixtureDataset(), registry, config: EASE, holdout: 0 });
+  await mkdir(join(root, 'plain'));
+  const mode = async (p: string) => (await stat(p)).mode & 0o777;
+  assert.equal((await mode(dir)).toString(8), (await mode(join(root, 'plain'))).toString(8));
+  assert.equal((await mode(join(dir, 'stages'))).toString(8), (await mode(join(root, 'plain'))).toString(8));
+});
+
+test('checkTandemVersion: the same or an older MAJOR.MINOR is read, any patch; a newer one or no version is refused', async () => {
+  const { checkTandemVersion } = await import('./model-dir.ts');
+  for (const v of ['0.1.0', '0.1.7', '0.0.9', '0.1.0-rc.1']) assert.equal(checkTandemVersion(v, '0.1.3'), null, v);
+  for (const v of ['0.2.0', '1.0.0', '99.0.0']) assert.match(checkTandemVersion(v, '0.1.3')!, /newer than this Tandem 0\.1\.3/, v);
+  for (const v of ['', 'latest', '1.2', 'v1.2.3']) assert.match(checkTandemVersion(v, '0.1.3')!, /is not a version/, v);
 });

@@ -5,6 +5,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Dataset, EntityTable, Vocabulary, type EventTypeSpec, type FeatureColumn, type Interactions, type TimeKind } from '../../data/index.ts';
 
+/** Reads a file's bytes (the model loader passes one that checks each file against the manifest). */
+export type ReadBytes = (path: string) => Promise<Uint8Array>;
+const fsRead: ReadBytes = (p) => readFile(p);
+
 export type PackedArray = Int32Array | Float32Array | Float64Array | Uint8Array;
 type DType = 'i32' | 'f32' | 'f64' | 'u8';
 
@@ -62,10 +66,10 @@ export async function writePack(base: string, arrays: Record<string, PackedArray
 }
 
 /** Reads what `writePack` wrote. */
-export async function readPack(base: string): Promise<{ meta: unknown; arrays: Record<string, PackedArray> }> {
-  const j = JSON.parse(await readFile(`${base}.json`, 'utf8')) as { meta: unknown; arrays: PackIndex };
+export async function readPack(base: string, read: ReadBytes = fsRead): Promise<{ meta: unknown; arrays: Record<string, PackedArray> }> {
+  const j = JSON.parse(Buffer.from(await read(`${base}.json`)).toString('utf8')) as { meta: unknown; arrays: PackIndex };
   if (!j || typeof j !== 'object' || !j.arrays) throw new Error(`${base}.json: not a Tandem array pack (no 'arrays')`);
-  const bytes = await readFile(`${base}.bin`);
+  const bytes = await read(`${base}.bin`);
   return { meta: j.meta, arrays: unpackArrays(j.arrays, bytes, `${base}.bin`) };
 }
 
@@ -106,8 +110,8 @@ export async function writeTable(base: string, t: EntityTable): Promise<void> {
 }
 
 /** Reads a table written by `writeTable`, checking every array's type and length. */
-export async function readTable(base: string): Promise<EntityTable> {
-  const { meta, arrays } = await readPack(base);
+export async function readTable(base: string, read: ReadBytes = fsRead): Promise<EntityTable> {
+  const { meta, arrays } = await readPack(base, read);
   const m = meta as TableMeta;
   const what = `${base}.json`;
   if (!m || !m.ids || !Array.isArray(m.ids.values) || !Array.isArray(m.columns)) throw new Error(`${what}: not a Tandem table (needs 'ids' and 'columns')`);
@@ -147,10 +151,10 @@ export async function writeInteractions(base: string, x: Interactions, eventType
 }
 
 /** Reads the interaction log and joins it to its tables into a Dataset, checking every index is in range. */
-export async function readDataset(dir: string, name: string): Promise<Dataset> {
-  const users = await readTable(`${dir}/users`);
-  const items = await readTable(`${dir}/items`);
-  const { meta, arrays } = await readPack(`${dir}/interactions`);
+export async function readDataset(dir: string, name: string, read: ReadBytes = fsRead): Promise<Dataset> {
+  const users = await readTable(`${dir}/users`, read);
+  const items = await readTable(`${dir}/items`, read);
+  const { meta, arrays } = await readPack(`${dir}/interactions`, read);
   const m = meta as { length: number; eventTypes: EventTypeSpec[]; timeKind?: TimeKind };
   const what = `${dir}/interactions.json`;
   const n = m?.length;

@@ -154,7 +154,7 @@ export class GbdtModel {
     if (objective !== 'binary' && objective !== 'lambdarank' && objective !== 'regression') throw new Error(`${what}.objective: unknown objective ${JSON.stringify(objective)}`);
     const nFeatures = o.nFeatures;
     if (typeof nFeatures !== 'number' || !Number.isInteger(nFeatures) || nFeatures < 1) throw new Error(`${what}.nFeatures: expected a positive integer`);
-    if (typeof o.baseScore !== 'number') throw new Error(`${what}.baseScore: expected a number`);
+    if (typeof o.baseScore !== 'number' || !Number.isFinite(o.baseScore)) throw new Error(`${what}.baseScore: expected a finite number`);
     if (!Array.isArray(o.trees)) throw new Error(`${what}.trees: expected an array`);
     const trees = o.trees.map((tj: unknown, i: number): Tree => {
       const p = `${what}.trees[${i}]`;

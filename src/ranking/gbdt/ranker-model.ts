@@ -131,8 +131,21 @@ export const gbdtRankerKind = defineRankerKind({
     }
     return new GbdtRankerModel(models, { ...info[0], ...(bags > 1 ? { perBag: info } : {}), topFeatures: top });
   },
-  async load(dir, params) {
-    return new GbdtRankerModel(Array.from({ length: params.bags }, (_, i) => GbdtModel.load(join(dir, bagFile(i)))));
+  async load(dir, params, read) {
+    // every file through the loader's reader when there is one (the model loader checks each)
+    const one = async (path: string): Promise<GbdtModel> => {
+      if (!read) return GbdtModel.load(path);
+      let json: unknown;
+      try {
+        json = JSON.parse(Buffer.from(await read(path)).toString('utf8'));
+      } catch (e) {
+        throw new Error(`${path}: ${(e as Error).message}`);
+      }
+      return GbdtModel.fromJSON(json, path);
+    };
+    const models: GbdtModel[] = [];
+    for (let i = 0; i < params.bags; i++) models.push(await one(join(dir, bagFile(i))));
+    return new GbdtRankerModel(models);
   },
   refitParams(params, summary) {
     const best = summary.bestIteration;

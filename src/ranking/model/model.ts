@@ -45,7 +45,11 @@ export interface RankerModelKind<S extends Schema = Schema> {
   readonly params: S;
   /** Trains on `train`; `valid` (other users' groups) drives early stopping when given. */
   train(data: { train: RankerTrainingSet; valid: RankerTrainingSet | null }, params: ParamsOf<S>, run: RankerRun): Promise<RankerModel>;
-  load(dir: string, params: ParamsOf<S>): Promise<RankerModel>;
+  /**
+   * The model `save(dir)` wrote. `read` reads a file's bytes (absent: plain fs): the model loader
+   * passes one that checks each file against the model directory's manifest, so read every file through it.
+   */
+  load(dir: string, params: ParamsOf<S>, read?: (path: string) => Promise<Uint8Array>): Promise<RankerModel>;
   /**
    * Optional: the parameters that train the model again on every row (validation rows included) for
    * the amount of training validation chose (e.g. the GBDT's best round count), from the first fit's summary.

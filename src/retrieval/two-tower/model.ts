@@ -106,6 +106,12 @@ export class TowerScratch {
   /** Per bag field: the scatter kernel's gradient-row offsets (kernel memory; grown on demand). */
   dst: Int32Array[] = [];
 
+  /** Gives every array back through `free` (the kernel memory's, when `alloc` was its). */
+  release(free: (a: Float32Array | Int32Array) => void): void {
+    for (const a of [...this.acts, ...this.dActs, this.out, this.dOut, this.norms, ...this.dst.filter((d) => d !== undefined)]) free(a);
+    this.dst = [];
+  }
+
 }
 
 /**

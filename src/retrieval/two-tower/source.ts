@@ -3,13 +3,13 @@
  * on all training data for the chosen number of epochs), retrieval through a VectorIndex over every
  * item embedding (exact or HNSW), live item add/remove, save/load (the index is saved, not rebuilt).
  */
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../../data/index.ts';
 import { NO_PROGRESS, type Progress } from '../../math/index.ts';
 import type { RawFeatures } from '../../features/index.ts';
 import { schema, type Given } from '../../schema/index.ts';
-import { buildIndex, chooseKind, createIndex, loadIndex, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
+import { buildIndex, chooseKind, createIndex, fsReader, loadIndex, type FileReader, type IndexOptions, type VectorIndex } from '../../vectors/index.ts';
 import { defineSourceKind, noCandidates, type CandidateSource, type FitContext, type RequestContext, type ScoredItems, type UserQuery } from '../source.ts';
 import { TWO_TOWER_PARAMS, type TwoTowerConfig } from './config.ts';
 import { trainTwoTower, type EpochStats } from './train.ts';
@@ -261,6 +261,15 @@ export class TwoTowerSource implements CandidateSource {
     if (this.center) await writeFile(join(dir, CENTER_FILE), JSON.stringify(Array.from(this.center)));
   }
 
+  /** Frees the model's and the index's memory outside the JS heap (kernel memory, a native graph) at once; the source must not be used afterwards. */
+  dispose(): void {
+    this.model?.dispose();
+    this.index?.dispose?.();
+    this.model = null;
+    this.index = null;
+    this.itemVecs = null;
+  }
+
   /** The mean subtracted from the indexed vectors (HNSW), or null: the index stores x - centre. */
   indexCenter(): Float32Array | null {
     return this.center;
@@ -271,22 +280,34 @@ export class TwoTowerSource implements CandidateSource {
    * index (written before the index was stored) builds one on first use. `options.index.efSearch`
    * overrides the saved search effort of an HNSW index.
    */
-  static async load(dir: string, options: TwoTowerSourceOptions = {}): Promise<TwoTowerSource> {
-    const m = await TwoTowerModel.load(dir);
+  static async load(dir: string, options: TwoTowerSourceOptions = {}, files: FileReader = fsReader): Promise<TwoTowerSource> {
+    const m = await TwoTowerModel.load(dir, files);
+    try {
+      return await TwoTowerSource.loadRest(dir, m, options, files);
+    } catch (e) {
+      m.dispose();
+      throw e;
+    }
+  }
+
+  private static async loadRest(dir: string, m: TwoTowerModel, options: TwoTowerSourceOptions, files: FileReader): Promise<TwoTowerSource> {
     const ixDir = join(dir, INDEX_DIR);
-    let index: VectorIndex | undefined;
-    if (await exists(join(ixDir, 'manifest.json'))) {
-      index = await loadIndex(ixDir);
+    if (!(await exists(join(ixDir, 'manifest.json')))) return new TwoTowerSource({ ...options, config: m.config }).use(m, undefined, null);
+    const index = await loadIndex(ixDir, { files });
+    let center: Float32Array | null = null;
+    try {
       if (index.dim !== m.dim) throw new Error(`two-tower: ${join(ixDir, 'manifest.json')}: dimension ${index.dim}, the model's is ${m.dim}`);
       const ef = options.index?.efSearch;
       if (ef !== undefined && index.capabilities.tunable) (index as VectorIndex & { setSearchEffort(ef: number): void }).setSearchEffort(ef);
-    }
-    let center: Float32Array | null = null;
-    const cf = join(dir, CENTER_FILE);
-    if (index && (await exists(cf))) {
-      const a: unknown = JSON.parse(await readFile(cf, 'utf8'));
-      if (!Array.isArray(a) || a.length !== m.dim || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new Error(`two-tower: ${cf}: must be a list of ${m.dim} finite numbers`);
-      center = Float32Array.from(a as number[]);
+      const cf = join(dir, CENTER_FILE);
+      if (await exists(cf)) {
+        const a: unknown = JSON.parse(Buffer.from(await files.read(cf)).toString('utf8'));
+        if (!Array.isArray(a) || a.length !== m.dim || !a.every((x) => typeof x === 'number' && Number.isFinite(x))) throw new Error(`two-tower: ${cf}: must be a list of ${m.dim} finite numbers`);
+        center = Float32Array.from(a as number[]);
+      }
+    } catch (e) {
+      index.dispose?.();
+      throw e;
     }
     return new TwoTowerSource({ ...options, config: m.config }).use(m, index, center);
   }
@@ -354,5 +375,5 @@ export const twoTowerKind = defineSourceKind({
     const { validate, threads, index, ...config } = p;
     return new TwoTowerSource({ name: ctx.name, config, validate, threads: threads ?? ctx.threads, seed: ctx.seed, index: index as TwoTowerIndexOptions, log: ctx.log });
   },
-  load: (dir, p, ctx) => TwoTowerSource.load(dir, { name: ctx.name, index: { efSearch: p.index.efSearch } }),
+  load: (dir, p, ctx) => TwoTowerSource.load(dir, { name: ctx.name, index: { efSearch: p.index.efSearch } }, ctx.files),
 });

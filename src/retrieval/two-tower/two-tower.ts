@@ -2,9 +2,10 @@
  * A trained two-tower model: embeds users (known or new, from features and history) and items,
  * saves to and loads from a versioned binary file with a JSON manifest.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getKernelBackend, type KernelBackend } from '../../math/index.ts';
+import { firstNonFinite, getKernelBackend, type KernelBackend } from '../../math/index.ts';
+import { fsReader, type FileReader } from '../../vectors/index.ts';
 import { EntityTable, Vocabulary, type FeatureColumn } from '../../data/index.ts';
 import { FeatureSpace, TowerBatch, type RawFeatures } from '../../features/index.ts';
 import type { UserQuery } from '../source.ts';
@@ -32,6 +33,9 @@ export class TwoTowerModel {
   private readonly ibN: TowerBatch;
   private readonly usN: TowerScratch;
   private readonly isN: TowerScratch;
+  /** True when `params` is this model's own kernel memory (it was loaded, not handed over by training). */
+  private ownsParams = false;
+  private disposed = false;
 
   constructor(
     readonly features: FeatureSpace,
@@ -51,6 +55,20 @@ export class TwoTowerModel {
     this.ibN = new TowerBatch(features.item, TwoTowerModel.CHUNK);
     this.usN = new TowerScratch(this.net.layout.user, TwoTowerModel.CHUNK, this.backend.alloc);
     this.isN = new TowerScratch(this.net.layout.item, TwoTowerModel.CHUNK, this.backend.alloc);
+  }
+
+  /**
+   * Gives the batched towers' scratch (and the weights, when this model loaded them) back to the
+   * kernel memory, which never shrinks and otherwise grows by one model per reload. The model must
+   * not be used afterwards; a second call does nothing.
+   */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    const free = (a: Float32Array | Int32Array) => this.backend.free(a);
+    this.usN.release(free);
+    this.isN.release(free);
+    if (this.ownsParams) free(this.params);
   }
 
   /** Output dimension k. */
@@ -153,8 +171,8 @@ export class TwoTowerModel {
     await writeFile(join(dir, MANIFEST), JSON.stringify(manifest));
   }
 
-  /** Reads a model `save` wrote; checks the format and version. */
-  static async load(dir: string): Promise<TwoTowerModel> {
+  /** Reads a model `save` wrote; checks the format, the version and that every weight is finite. */
+  static async load(dir: string, files: FileReader = fsReader): Promise<TwoTowerModel> {
     const path = join(dir, MANIFEST);
     let m: {
       format: string;
@@ -166,14 +184,15 @@ export class TwoTowerModel {
       meta: Record<string, unknown>;
     };
     try {
-      m = JSON.parse(await readFile(path, 'utf8'));
+      m = JSON.parse(Buffer.from(await files.read(path)).toString('utf8'));
     } catch (e) {
       throw new Error(`two-tower: cannot read ${path}: ${(e as Error).message}`);
     }
     if (m.format !== 'tandem-two-tower') throw new Error(`two-tower: ${path} is not a two-tower manifest`);
     if (m.version !== FORMAT_VERSION) throw new Error(`two-tower: ${path} has format version ${m.version}; this build reads version ${FORMAT_VERSION}`);
-    const raw = await readFile(join(dir, WEIGHTS));
-    const buf = raw.buffer.slice(raw.byteOffset, raw.byteOffset + raw.byteLength);
+    const raw = await files.read(join(dir, WEIGHTS));
+    // a fresh, aligned copy (a Buffer may sit at any offset of a shared pool)
+    const buf = new Uint8Array(raw).buffer;
     const arrays: Record<string, Int32Array | Float32Array | Uint8Array> = {};
     for (const t of m.tensors) {
       const Ctor = t.type === 'Int32Array' ? Int32Array : t.type === 'Uint8Array' ? Uint8Array : Float32Array;
@@ -181,10 +200,25 @@ export class TwoTowerModel {
       if (t.offset + bytes > buf.byteLength) throw new Error(`two-tower: ${join(dir, WEIGHTS)} is truncated (tensor '${t.name}')`);
       arrays[t.name] = new Ctor(buf, t.offset, t.length);
     }
+    if (!(arrays.params instanceof Float32Array)) throw new Error(`two-tower: ${join(dir, WEIGHTS)} has no float32 tensor 'params'`);
+    for (const [name, a] of Object.entries(arrays)) {
+      if (!(a instanceof Float32Array)) continue;
+      const bad = firstNonFinite(a);
+      if (bad >= 0) throw new Error(`two-tower: ${join(dir, WEIGHTS)}: tensor '${name}' holds ${a[bad]} at ${bad}; weights must be finite (corrupted file?)`);
+    }
     const fs = FeatureSpace.fromState(m.features, arrays, vocabTable(m.vocabularies.user), vocabTable(m.vocabularies.item));
-    const params = getKernelBackend().alloc(arrays.params.length);
-    params.set(arrays.params as Float32Array);
-    return new TwoTowerModel(fs, m.config, params, m.meta);
+    const backend = getKernelBackend();
+    const params = backend.alloc(arrays.params.length);
+    params.set(arrays.params);
+    let model: TwoTowerModel;
+    try {
+      model = new TwoTowerModel(fs, m.config, params, m.meta);
+    } catch (e) {
+      backend.free(params);
+      throw e;
+    }
+    model.ownsParams = true;
+    return model;
   }
 }
 

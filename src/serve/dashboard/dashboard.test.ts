@@ -35,7 +35,7 @@ const reverseKind = defineRankerKind({
   description: 'L1 order reversed (a test fixture)',
   params: schema({}),
   train: async ({ train }) => reverseModel(train.featureNames),
-  load: async (dir) => reverseModel(JSON.parse(await (await import('node:fs/promises')).readFile(join(dir, 'names.json'), 'utf8'))),
+  load: async (dir, _p, read = async (f) => (await import('node:fs/promises')).readFile(f)) => reverseModel(JSON.parse(Buffer.from(await read(join(dir, 'names.json'))).toString('utf8'))),
 });
 const EASE = [{ kind: 'ease', params: { lambda: 10 } }];
 const FALLBACKS = [{ kind: 'segments' }, { kind: 'content' }, { kind: 'popularity' }];

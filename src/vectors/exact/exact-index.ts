@@ -3,7 +3,7 @@ import { TopK, getKernelBackend } from '../../math/index.ts';
 import type { KernelBackend } from '../../math/index.ts';
 import { FilterState, estimateEligible, isEmptyFilter } from '../filter.ts';
 import { INDEX_FORMAT, INDEX_FORMAT_VERSION, readF32, readI32, writeF32, writeI32, writeManifest } from '../persist.ts';
-import type { IndexManifest } from '../persist.ts';
+import type { FileReader, IndexManifest } from '../persist.ts';
 import type { BatchSearchResult, IndexCapabilities, Metric, SearchFilter, SearchResult, VectorIndex } from '../types.ts';
 import { IndexArgumentError } from '../types.ts';
 import { checkDim, checkItems, checkK, checkQueries, checkQuery } from '../validate.ts';
@@ -82,7 +82,7 @@ export class ExactIndex implements VectorIndex {
     const kernel = opts.kernel ?? 'auto';
     this.useBackend = kernel === 'backend' || (kernel === 'auto' && this.backend.name !== 'js');
     this.kernelName = this.useBackend ? this.backend.name : 'js';
-    this.alloc = this.useBackend ? (n) => this.backend.alloc(n) : (n) => new Float32Array(n);
+    this.alloc = this.useBackend ? (n) => this.kernelAlloc(n) : (n) => new Float32Array(n);
     this.blockRows = Math.max(1, Math.floor(opts.blockRows ?? 1024));
     this.perPass = this.useBackend ? 32 : queriesPerPass(this.dim);
     const cap = Math.max(16, Math.floor(opts.capacity ?? 0));
@@ -358,6 +358,35 @@ export class ExactIndex implements VectorIndex {
     return this.labelRow.length - 1;
   }
 
+  /**
+   * Gives the vectors and scratch held in the kernel memory back to it (a WebAssembly memory never
+   * shrinks: a server that reloads models reuses these bytes for the next index). The index must not
+   * be used afterwards; calling it twice is harmless.
+   */
+  dispose(): void {
+    for (const a of this.inKernel) this.backend.free(a);
+    this.inKernel.clear();
+    this.data = new Float32Array(0);
+    this.qbuf = new Float32Array(0);
+    this.scratch = new Float32Array(0);
+    this.rowLabel = new Int32Array(0);
+    this.labelRow = new Int32Array(0);
+    this.count = 0;
+  }
+
+  /** Arrays of the kernel memory this index holds (freed when replaced, and by dispose). */
+  private readonly inKernel = new Set<Float32Array>();
+
+  private kernelAlloc(n: number): Float32Array {
+    const a = this.backend.alloc(n);
+    this.inKernel.add(a);
+    return a;
+  }
+
+  private release(a: Float32Array): void {
+    if (this.inKernel.delete(a)) this.backend.free(a);
+  }
+
   memoryBytes(): number {
     return this.data.byteLength + this.rowLabel.byteLength + this.labelRow.byteLength + this.scratch.byteLength + this.qbuf.byteLength;
   }
@@ -388,6 +417,7 @@ export class ExactIndex implements VectorIndex {
       data = this.alloc(next * this.dim);
     }
     data.set(this.data.subarray(0, this.count * this.dim));
+    this.release(this.data);
     this.data = data;
     const rl = new Int32Array(next);
     rl.set(this.rowLabel.subarray(0, this.count));
@@ -399,6 +429,8 @@ export class ExactIndex implements VectorIndex {
     this.kernelName = 'js';
     this.alloc = (n) => new Float32Array(n);
     this.perPass = queriesPerPass(this.dim);
+    this.release(this.qbuf);
+    this.release(this.scratch);
     this.qbuf = this.alloc(this.perPass * this.dim);
     this.scratch = this.alloc(this.perPass * this.blockRows);
   }
@@ -429,10 +461,11 @@ export class ExactIndex implements VectorIndex {
   }
 
   /** Reads an exact index from a directory written by `save` (its manifest already read). */
-  static async loadData(dir: string, m: IndexManifest, opts: Omit<ExactOptions, 'dim' | 'metric'> = {}): Promise<ExactIndex> {
-    const vectors = await readF32(join(dir, 'vectors.f32'), m.size * m.dim);
-    const labels = await readI32(join(dir, 'labels.i32'), m.size);
-    const ix = new ExactIndex({ ...opts, dim: m.dim, metric: m.metric, capacity: m.size });
+  static async loadData(dir: string, m: IndexManifest, opts: Omit<ExactOptions, 'dim' | 'metric'> & { files?: FileReader } = {}): Promise<ExactIndex> {
+    const { files, ...rest } = opts;
+    const vectors = await readF32(join(dir, 'vectors.f32'), m.size * m.dim, files);
+    const labels = await readI32(join(dir, 'labels.i32'), m.size, files);
+    const ix = new ExactIndex({ ...rest, dim: m.dim, metric: m.metric, capacity: m.size });
     // Stored vectors are already normalised: insert as is, after the same checks as add.
     const ls = checkItems(`load ${join(dir, 'vectors.f32')}`, vectors, labels, m.dim);
     ix.insert(vectors, ls, false);

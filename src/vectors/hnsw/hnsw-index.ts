@@ -5,7 +5,7 @@ import { ExactIndex } from '../exact/exact-index.ts';
 import type { ExactOptions } from '../exact/exact-index.ts';
 import { FilterState, estimateEligible, excludeSize, isEmptyFilter, isExcludeOnly } from '../filter.ts';
 import type { IndexManifest } from '../persist.ts';
-import { writeManifest } from '../persist.ts';
+import { fsReader, writeManifest, type FileReader } from '../persist.ts';
 import type { BatchSearchResult, IndexCapabilities, Metric, SearchFilter, SearchResult, VectorIndex } from '../types.ts';
 import { IndexArgumentError } from '../types.ts';
 import { checkDim, checkItems, checkK, checkQueries, checkQuery } from '../validate.ts';
@@ -320,6 +320,17 @@ export class HnswIndex implements VectorIndex {
     return this.tombstones.size;
   }
 
+  /**
+   * Frees the native graph and the exact copy's kernel memory at once, rather than whenever the
+   * garbage collector, which does not see their size, gets to them. The index must not be used afterwards.
+   */
+  dispose(): void {
+    this.store.dispose();
+    // hnswlib frees the old graph when it makes a new one: keep a one-slot graph
+    this.graph.initIndex(1, 2, 1, 0);
+    this.tombstones.clear();
+  }
+
   memoryBytes(): number {
     const M = this.params.M;
     const slots = this.graph.getMaxElements();
@@ -354,13 +365,15 @@ export class HnswIndex implements VectorIndex {
   }
 
   /** Reads an HNSW index from a directory written by `save` (its manifest already read). */
-  static async loadData(dir: string, m: IndexManifest, opts: { kernel?: ExactOptions['kernel'] } = {}): Promise<HnswIndex> {
+  static async loadData(dir: string, m: IndexManifest, opts: { kernel?: ExactOptions['kernel']; files?: FileReader } = {}): Promise<HnswIndex> {
     const store = await ExactIndex.loadData(dir, m, opts);
     const file = join(dir, 'hnsw.bin');
     const gdim = m.metric === 'ip' && (m.params.mipsAugment ?? 0) === 1 ? m.dim + 1 : m.dim;
+    // hnswlib reads the file itself: it is checked first (streamed), not handed over as bytes
+    const native = await (opts.files ?? fsReader).checked(file);
     const graph = new hnswlib.HierarchicalNSW('ip', gdim);
     try {
-      await graph.readIndex(file);
+      await graph.readIndex(native);
     } catch (e) {
       throw new Error(`${file}: cannot read the HNSW graph (${(e as Error).message})`);
     }
