@@ -131,3 +131,34 @@ test('merger rejects duplicate names and bad counts', () => {
   assert.throws(() => new CandidateMerger([ms(new ListSource('x', []), 1.5)]), /n must be an integer/);
   assert.throws(() => new CandidateMerger([ms(new ListSource('x', []), 1, -1)]), /weight must be >= 0/);
 });
+
+test('serving: a source that throws or answers a non-finite score is left out of the request and reported; without a handler it throws', () => {
+  let mode: 'ok' | 'throw' | 'nan' | 'inf' = 'ok';
+  class Failing extends ScoringListSource {
+    override candidates(q2: UserQuery, n: number, exclude?: ReadonlySet<number>, ctx?: RequestContext): ScoredItems {
+      if (mode === 'throw') throw new Error('broken stage');
+      const r = super.candidates(q2, n, exclude, ctx);
+      if (mode === 'nan' || mode === 'inf') r.scores[1] = mode === 'nan' ? NaN : Infinity;
+      return r;
+    }
+    override scoreItems(q2: UserQuery, items: ArrayLike<number>, out: Float32Array): void {
+      if (mode === 'throw') throw new Error('broken stage');
+      super.scoreItems(q2, items, out);
+    }
+  }
+  const good = new ListSource('good', [1, 2, 3]);
+  const bad = new Failing('bad', [4, 5, 6]);
+  const reports: string[] = [];
+  const serving = new CandidateMerger([ms(good), ms(bad)], (s, e) => reports.push(`${s}: ${(e as Error).message}`));
+  assert.equal(serving.merge(q).count, 6);
+  for (const m of ['throw', 'nan', 'inf'] as const) {
+    mode = m;
+    const b = serving.merge(q);
+    assert.deepEqual(Array.from(b.items.subarray(0, b.count)).sort(), [1, 2, 3], m);
+    // the answering source alone: its first item scores 1 as if it were the only source
+    assert.ok(Math.abs(b.fused[0] - 1) < 1e-6, m);
+  }
+  assert.deepEqual(reports, ['bad: broken stage', 'bad: candidate score 1 is NaN; scores must be finite', 'bad: candidate score 1 is Infinity; scores must be finite']);
+  mode = 'throw';
+  assert.throws(() => new CandidateMerger([ms(good), ms(bad)]).merge(q), /broken stage/, 'training and evaluation see the error');
+});

@@ -1,5 +1,6 @@
 import type { UserQuery } from '../data/index.ts';
 import { emptyBlock, growBlock, type CandidateBlock } from '../features/index.ts';
+import { firstNonFinite } from '../math/index.ts';
 import type { CandidateSource, RequestContext, ScoredItems } from './source.ts';
 
 /** One source as the merge holds it. */
@@ -55,8 +56,18 @@ export class CandidateMerger {
   private order = new Int32Array(0);
   private buf = new Float32Array(0);
   private lists: (ScoredItems | null)[];
+  /** Per source: 1 when it failed in the current request (not asked again to fill in scores). */
+  private readonly failed: Uint8Array;
 
-  constructor(readonly sources: readonly MergeSource[]) {
+  /**
+   * `onSourceError`: when given, a source that throws or answers a score that is not finite is left
+   * out of that request (the others still answer) and reported through it; without it the error
+   * propagates (training and evaluation must not silently lose a source).
+   */
+  constructor(
+    readonly sources: readonly MergeSource[],
+    private readonly onSourceError?: (source: string, err: unknown) => void,
+  ) {
     const names = new Set<string>();
     for (const s of sources) {
       if (names.has(s.name)) throw new Error(`CandidateMerger: two sources are named '${s.name}'; names must be unique`);
@@ -67,6 +78,7 @@ export class CandidateMerger {
     this.names = sources.map((s) => s.name);
     this.block = emptyBlock(this.names, 0);
     this.lists = sources.map(() => null);
+    this.failed = new Uint8Array(sources.length);
   }
 
   private nextGen(items: number): number {
@@ -94,8 +106,10 @@ export class CandidateMerger {
       const m = this.sources[s];
       const n = m.n > 0 ? Math.max(m.n, req.atLeast ?? 0) + (req.extra ?? 0) : 0;
       const skip = n === 0 || m.weight <= 0 || (req.personalizedOnly && !m.personalized);
-      const l = skip ? null : m.source.candidates(query, n, req.exclude, ctx);
+      const got = skip ? null : this.ask(m, () => m.source.candidates(query, n, req.exclude, ctx));
+      const l = got ?? null;
       this.lists[s] = l;
+      this.failed[s] = got === undefined ? 1 : 0;
       if (!l) continue;
       total += l.items.length;
       longest = Math.max(longest, l.items.length);
@@ -152,10 +166,31 @@ export class CandidateMerger {
     for (let s = 0; s < S; s++) {
       const src = this.sources[s].source;
       const l = this.lists[s];
-      if (!src.scoreItems || (l && l.items.length >= count) || (req.personalizedOnly && !this.sources[s].personalized)) continue;
-      src.scoreItems(query, b.items.subarray(0, count), this.buf);
-      for (let c = 0; c < count; c++) if (Number.isNaN(b.scores[c * S + s])) b.scores[c * S + s] = this.buf[c];
+      if (!src.scoreItems || this.failed[s] || (l && l.items.length >= count) || (req.personalizedOnly && !this.sources[s].personalized)) continue;
+      // NaN is scoreItems' "no score": only a throw counts as a failure here
+      const filled = this.ask(this.sources[s], () => {
+        src.scoreItems!(query, b.items.subarray(0, count), this.buf);
+        return null;
+      });
+      if (filled !== undefined) for (let c = 0; c < count; c++) if (Number.isNaN(b.scores[c * S + s])) b.scores[c * S + s] = this.buf[c];
     }
     return b;
+  }
+
+  /**
+   * Runs one source's call; with an error handler, a throw or a candidate score that is not finite
+   * drops that source's answer (undefined) and is reported.
+   */
+  private ask<T extends ScoredItems | null>(m: MergeSource, call: () => T): T | undefined {
+    if (!this.onSourceError) return call();
+    try {
+      const l = call();
+      const bad = l ? firstNonFinite(l.scores) : -1;
+      if (bad >= 0) throw new Error(`candidate score ${bad} is ${l!.scores[bad]}; scores must be finite`);
+      return l;
+    } catch (err) {
+      this.onSourceError(m.name, err);
+      return undefined;
+    }
   }
 }

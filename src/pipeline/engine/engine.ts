@@ -12,7 +12,7 @@
  * scratch buffers are never shared by two requests. An Engine owns its Model: live upserts grow the
  * model's item vocabulary, so never give one Model to two Engines.
  */
-import type { Dataset, UserQuery } from '../../data/index.ts';
+import { MAX_TIMESTAMP, type Dataset, type UserQuery } from '../../data/index.ts';
 import { checkFeatureRow, copyBlock, tableRow, UnknownEntityError, type CandidateBlock, type FeatureRow, type ItemCatalog } from '../../features/index.ts';
 import { BusinessLayer, type Adjustment, type Contribution, type Ranker } from '../../ranking/index.ts';
 import { CandidateMerger, type CandidateSource, type SegmentsSource } from '../../retrieval/index.ts';
@@ -116,8 +116,8 @@ export interface CheckedEvent {
   timestamp: number;
 }
 
-/** Latest accepted event time: the loader's rule (dates after 2099 are refused). */
-export const MAX_EVENT_TIMESTAMP = Date.UTC(2100, 0, 1) / 1000;
+/** Latest accepted event time: the data loader's own bound (dates after 2099 are refused), one rule for both. */
+export const MAX_EVENT_TIMESTAMP = MAX_TIMESTAMP;
 
 export interface EngineOptions {
   /** Largest k a request may ask for (default 100). */
@@ -126,6 +126,12 @@ export interface EngineOptions {
   now?: () => number;
   /** Overrides the manifest's L1 -> L2 candidate count (`tandem serve --candidates`). */
   candidates?: number;
+  /**
+   * Serving: a stage (source, fallback or ranker) that throws, or answers scores that are not finite,
+   * is left out of that request and reported here; the request is answered by the others. Without it
+   * (training, evaluation) the error propagates.
+   */
+  onStageError?: (stage: string, err: unknown) => void;
 }
 
 /** Everything one request went through, for the dashboard and the train/serve parity test. */
@@ -176,6 +182,7 @@ export class Engine {
   private readonly merger: CandidateMerger;
   private readonly ranker: Ranker | null;
   private readonly now: () => number;
+  private readonly onStageError: ((stage: string, err: unknown) => void) | undefined;
   private readonly eventWeight: Float32Array;
   private readonly userIndex: { offsets: Int32Array; rows: Int32Array };
   private readonly trainedItems: number;
@@ -194,6 +201,7 @@ export class Engine {
     this.ranker = model.ranker;
     this.maxK = opts.maxK ?? 100;
     this.now = opts.now ?? (() => Date.now() / 1000);
+    this.onStageError = opts.onStageError;
     this.candidateCount = opts.candidates ?? this.config.candidates;
     if (!(Number.isInteger(this.candidateCount) && this.candidateCount >= 1)) throw new InputError('candidates', `must be an integer >= 1, got ${this.candidateCount}`);
     const c = this.config;
@@ -206,6 +214,7 @@ export class Engine {
         const n = c.sources[i].candidates;
         return { source: s.source, name: s.name, n: n === null ? this.candidateCount : n, weight: c.sources[i].weight, personalized: s.personalized };
       }),
+      opts.onStageError,
     );
     this.business = new BusinessLayer(this.catalog, c.business);
     this.eventWeight = Float32Array.from(this.dataset.eventTypes, (e) => (e.negative ? -e.weight : e.weight));
@@ -327,9 +336,12 @@ export class Engine {
     let rankerScores: Float64Array | null = null;
     let scores: ArrayLike<number> = block.fused;
     if (useRanker) {
-      rankerScores = this.ranker!.rank(p.query, block);
-      scores = rankerScores;
-      if (trace) rows = this.ranker!.rows(p.query, block).slice();
+      rankerScores = this.guard('ranker', () => this.ranker!.rank(p.query, block));
+      // a failing ranker: the fused L1 order answers
+      if (rankerScores) {
+        scores = rankerScores;
+        if (trace) rows = this.ranker!.rows(p.query, block).slice();
+      }
     }
     const { order, scores: final } = this.business.select(block.items, block.count, scores, block.position, k);
     const items: RecommendedItem[] = [];
@@ -363,7 +375,8 @@ export class Engine {
       if (items.length >= k) break;
       if (o.similar && !f.personalized) continue;
       const want = k - items.length;
-      const got = f.source.candidates(p.query, want + Math.min(this.catalog.deletedItems, 64), taken, { allow: p.allow, features: p.features });
+      const got = this.guard(f.name, () => f.source.candidates(p.query, want + Math.min(this.catalog.deletedItems, 64), taken, { allow: p.allow, features: p.features }));
+      if (!got) continue;
       const top = got.scores.length ? got.scores[0] : 1;
       const why = this.fallbackReason(f, p, items.length, o.similar);
       let added = 0;
@@ -380,6 +393,20 @@ export class Engine {
       if (added > 0 && first === null) first = f.name;
     }
     return first;
+  }
+
+  /** Runs a stage's call; when serving (`onStageError`), a throw or a non-finite score is reported and gives null. */
+  private guard<T extends { scores?: ArrayLike<number> } | ArrayLike<number>>(stage: string, call: () => T): T | null {
+    if (!this.onStageError) return call();
+    try {
+      const r = call();
+      const scores = 'scores' in r ? r.scores! : (r as ArrayLike<number>);
+      for (let i = 0; i < scores.length; i++) if (!Number.isFinite(scores[i])) throw new Error(`score ${i} is ${scores[i]}; scores must be finite`);
+      return r;
+    } catch (err) {
+      this.onStageError(stage, err);
+      return null;
+    }
   }
 
   private fallbackReason(f: Stage, p: Prepared, have: number, similar: boolean): string {

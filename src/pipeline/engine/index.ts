@@ -7,6 +7,8 @@ export type { FitReport, RankerRows, RunSettings } from './fit.ts';
 export { assembleModel, fitEngine, fitStages, rankerTrainingRows, trainRankerModel, VALID_SPLIT } from './fit.ts';
 export type { ModelManifest, StageEntry } from './model-dir.ts';
 export { ModelDirError, MODEL_FORMAT, MODEL_FORMAT_VERSION, checkTandemVersion, dataFingerprint, disposeModel, readManifest, readModelDir, tandemVersion, writeModelDir } from './model-dir.ts';
+export type { SmokeRequest, SmokeResult } from './smoke.ts';
+export { SMOKE_NEW_USER, smokeCheck } from './smoke.ts';
 export { builtinRegistry } from './registry.ts';
 export type { TrainOptions, TrainResult } from './train.ts';
 export { trainModel } from './train.ts';
