@@ -472,9 +472,14 @@ export function parseArgs<const D extends OptionDefs>(argv: readonly string[], d
     }
     if (value === undefined) {
       if (i + 1 >= argv.length) throw new UsageError(`option '--${key}' needs a value`);
+      const next = argv[i + 1];
+      // `--api-key $KEY --port 80` with KEY unset: the next option is not this one's value
+      const flag = next.slice(2).split('=')[0];
+      if (next.startsWith('--') && (Object.hasOwn(defs, flag) || (flag.startsWith('no-') && Object.hasOwn(defs, flag.slice(3))))) throw new UsageError(`option '--${key}' needs a value, got the option '${next}' (an unset shell variable?)`);
       value = argv[++i];
     }
-    given[key] = value;
+    // a list option given twice (`--model a --model b`) collects both
+    given[key] = def.type === 'list' && typeof given[key] === 'string' ? `${given[key] as string},${value}` : value;
   }
   const r = safeCheck(defs, given, { coerce: true });
   if (!r.ok) {

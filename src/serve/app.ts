@@ -3,11 +3,20 @@
  * event log and the live state it feeds (the store layer), auth, metrics and atomic model reload.
  * Writes go to the log first (durable before the reply), then to the live state and the serving
  * engine, both idempotent by sequence number, so a reload that replays the log never counts an entry twice.
+ *
+ * A model is loaded, checked (the model directory's integrity, then a smoke check of real requests),
+ * replayed and swapped in; every request runs to its end on the model it started on (it is pinned), and
+ * a swapped-out model is disposed when its last request ends: its kernel memory and native indexes go
+ * back at once, so reloads do not grow the process. At request time a failing stage is left out of that
+ * answer (logged, counted in `tandem_stage_failures_total{stage}`), and `/readyz` re-runs the smoke check
+ * to say whether the model still answers.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { builtinRegistry, Engine, ModelDirError, readModelDir, tandemVersion, type EventInput, type RecommendResult, type StageRegistry } from '../pipeline/index.ts';
+import { builtinRegistry, disposeModel, Engine, ModelDirError, readModelDir, smokeCheck, tandemVersion, type EventInput, type Model, type RecommendResult, type SmokeRequest, type StageRegistry } from '../pipeline/index.ts';
 import { InputError, ParamError } from '../schema/index.ts';
 import { openEventLog, openLiveState, StoreError, type EventLog, type LiveState, type LogEntry, type LogRecord } from '../store/index.ts';
 import { UnknownEntityError } from '../features/index.ts';
@@ -32,16 +41,47 @@ export interface ServiceOptions {
   registry?: StageRegistry;
   /** fastify's logger (default off). */
   logger?: boolean;
+  /** Where warnings (failing stages, readiness) and reload outcomes go (default console.error). */
+  log?: (line: string) => void;
+}
+
+/** Whether a model can answer: the smoke check at load, re-run when stages fail. */
+interface Health {
+  ready: boolean;
+  reason: string | null;
+  /** Set by a stage failure or a 500 since the last check: the next /readyz re-checks. */
+  dirty: boolean;
+  /** The smoke requests that answered items when the model was loaded: they must keep answering. */
+  baseline: ReadonlySet<SmokeRequest>;
+  checkedAt: number;
+  /** Per stage: failures, the last one's time (ms) and message, and what was logged. */
+  failing: Map<string, { count: number; last: number; message: string; loggedAt: number; unlogged: number }>;
 }
 
 /** The serving model and the live state built for it from the log. */
 interface Live {
   engine: Engine;
+  model: Model;
   state: LiveState;
   /** The directory as configured or asked for, and what it resolved to when loaded. */
   dir: string;
   resolved: string;
   loadedAt: number;
+  health: Health;
+  /** Requests running on this model (pinned at their start). */
+  refs: number;
+  /** Swapped out: disposed when its last request ends. */
+  retired: boolean;
+}
+
+/** A loaded, checked model not yet serving; its engine reports stage failures to `slot.live` once it serves. */
+interface Loaded {
+  baseline: ReadonlySet<SmokeRequest>;
+  engine: Engine;
+  model: Model;
+  dir: string;
+  resolved: string;
+  slot: { live: Live | null };
 }
 
 export interface ReloadResult {
@@ -57,8 +97,13 @@ export interface Service {
   log: EventLog;
   /** The model now serving and its live state. */
   current(): { engine: Engine; state: LiveState; dir: string; resolved: string };
-  /** Loads `dir` (default: the configured model) and swaps to it; throws ModelDirError and keeps the old one when it is broken. */
-  reload(dir?: string): Promise<ReloadResult>;
+  /**
+   * Loads `dir` (default: the configured model) and swaps to it; throws ModelDirError and keeps the old
+   * one when it is broken. `via` names what asked, for the log line (default 'API').
+   */
+  reload(dir?: string, via?: string): Promise<ReloadResult>;
+  /** Readiness now (re-checked when stages failed since the last check). */
+  readiness(): { ready: boolean; reason: string | null; degraded: string[] };
   close(): Promise<void>;
 }
 
@@ -101,10 +146,56 @@ function toHttpError(err: unknown): HttpError {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new BadRequestError(`body: ${fe.message}`, 'body');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new HttpError(415, 'unsupported_media_type', 'body: send JSON with the header "content-type: application/json"', 'content-type');
   }
   if (fe instanceof SyntaxError) return new BadRequestError(`body: malformed JSON (${fe.message})`, 'body');
-  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new HttpError(fe.statusCode, 'bad_request', fe.message);
+  if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new HttpError(fe.statusCode, STATUS_CODE_NAMES[fe.statusCode] ?? 'bad_request', fe.message);
   return new HttpError(500, 'internal', 'internal error');
+}
+
+/** Stable error codes for statuses fastify or node answer on their own. */
+const STATUS_CODE_NAMES: Record<number, string> = { 408: 'timeout', 413: 'body_too_large', 414: 'uri_too_long', 415: 'unsupported_media_type', 431: 'headers_too_large' };
+
+/** The path of the first `__proto__` (or `constructor.prototype`) key in a parsed body, or null. */
+function forbiddenKey(v: unknown, path = ''): string | null {
+  if (v === null || typeof v !== 'object') return null;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) {
+      const p = forbiddenKey(v[i], `${path}[${i}]`);
+      if (p) return p;
+    }
+    return null;
+  }
+  for (const k of Object.keys(v)) {
+    const here = path ? `${path}.${k}` : k;
+    if (k === '__proto__') return here;
+    const child = (v as Record<string, unknown>)[k];
+    if (k === 'constructor' && child !== null && typeof child === 'object' && Object.hasOwn(child, 'prototype')) return `${here}.prototype`;
+    const p = forbiddenKey(child, here);
+    if (p) return p;
+  }
+  return null;
+}
+
+/**
+ * Answers a request node refused before fastify saw it (headers over the limit, a malformed request
+ * line) in the same error shape as every other answer.
+ */
+function clientError(err: Error & { code?: string }, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? [431, 'headers_too_large', 'headers: larger than the server accepts (16 KiB in all)']
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? [408, 'timeout', 'request: not received in time']
+        : [400, 'bad_request', `request: malformed HTTP (${err.code ?? err.message})`];
+  const body = JSON.stringify(new HttpError(status, code, message, status === 431 ? 'headers' : undefined).toJSON());
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 function keyDigest(k: string): Buffer {
@@ -116,14 +207,42 @@ function keyDigest(k: string): Buffer {
  * @example const svc = await createService({ model: 'models/current', apiKey: 's3cret' }); await svc.app.listen({ port: 8080 })
  */
 export async function createService(opts: ServiceOptions): Promise<Service> {
+  // an empty key (`--api-key "$KEY"` with KEY unset) must not mean "no auth"
+  if (opts.apiKey === '') throw new Error('apiKey: empty; give a key, or null to serve without one');
   const registry = opts.registry ?? builtinRegistry();
+  const say = opts.log ?? ((l: string) => console.error(l));
   const log = await openEventLog(opts.store ?? 'sqlite:tandem-events.db');
   const liveUrl = opts.live ?? 'memory';
   const metrics = new Metrics();
   const version = await tandemVersion();
   const apiDigest = opts.apiKey ? keyDigest(opts.apiKey) : null;
+  const FAILURES = 'tandem_stage_failures_total';
+  const FAILURES_HELP = 'Requests in which a stage (source, fallback or ranker) failed and the others answered.';
+  metrics.declare('tandem_events_stored_total', 'Events stored in the event log.');
+  metrics.declare('tandem_model_reloads_total', 'Successful model reloads.');
+  metrics.declare('tandem_model_reload_failures_total', 'Refused model reloads (the old model kept serving).');
+  metrics.declare('tandem_replay_skipped_total', 'Logged entries a newly loaded model could not take.');
 
-  const load = async (dir: string): Promise<{ engine: Engine; dir: string; resolved: string }> => {
+  /** A stage failed in a request: counted, logged (the first at once, then at most one line per stage every 10 s), readiness re-checked. */
+  const stageFailed = (l: Live, stage: string, err: unknown): void => {
+    metrics.inc(FAILURES, FAILURES_HELP, 1, { stage });
+    const now = Date.now();
+    const message = err instanceof Error ? err.message : String(err);
+    let f = l.health.failing.get(stage);
+    if (!f) l.health.failing.set(stage, (f = { count: 0, last: 0, message, loggedAt: 0, unlogged: 0 }));
+    f.count++;
+    f.last = now;
+    f.message = message;
+    f.unlogged++;
+    l.health.dirty = true;
+    if (now - f.loggedAt >= 10_000) {
+      say(`warning: stage '${stage}' of model ${l.engine.modelVersion} failed${f.unlogged > 1 ? ` (${f.unlogged} times since the last report)` : ''}, the other stages answered: ${message}`);
+      f.loggedAt = now;
+      f.unlogged = 0;
+    }
+  };
+
+  const load = async (dir: string): Promise<Loaded> => {
     let resolved: string;
     try {
       resolved = await realpath(dir);
@@ -131,7 +250,70 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       throw new ModelDirError(`${dir}: no such model directory`);
     }
     const model = await readModelDir(resolved, registry);
-    return { engine: new Engine(model, { maxK: MAX_K, candidates: opts.candidates }), dir, resolved };
+    // until it serves, a stage failure is a smoke-check problem: collected, and the model refused
+    const slot: { live: Live | null; probe: string[] | null } = { live: null, probe: [] };
+    let engine: Engine;
+    try {
+      engine = new Engine(model, {
+        maxK: MAX_K,
+        candidates: opts.candidates,
+        onStageError: (stage, err) => {
+          if (slot.probe) slot.probe.push(`stage '${stage}' failed: ${err instanceof Error ? err.message : String(err)}`);
+          else if (slot.live) stageFailed(slot.live, stage, err);
+        },
+      });
+    } catch (err) {
+      disposeModel(model);
+      throw err;
+    }
+    const r = smokeCheck(engine);
+    const problems = [...slot.probe!, ...r.problems];
+    slot.probe = null;
+    if (problems.length) {
+      disposeModel(model);
+      throw new ModelDirError(`${resolved}: the smoke check failed (${r.requests} requests through the loaded model): ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? `; and ${problems.length - 5} more` : ''}`);
+    }
+    for (const s of [...engine.sourceNames, ...engine.config.fallbacks.map((f) => f.name!), ...(engine.hasRanker ? ['ranker'] : [])]) metrics.declare(FAILURES, FAILURES_HELP, { stage: s });
+    const baseline = new Set(Object.entries(r.answered).filter(([, n]) => n! > 0).map(([k]) => k as SmokeRequest));
+    return { engine, model, dir, resolved, slot, baseline };
+  };
+
+  /** The serving record of a loaded model and its replayed state. */
+  const serving = (next: Loaded, state: LiveState): Live => {
+    const l: Live = { engine: next.engine, model: next.model, state, dir: next.dir, resolved: next.resolved, loadedAt: Date.now() / 1000, health: { ready: true, reason: null, dirty: false, baseline: next.baseline, checkedAt: Date.now(), failing: new Map() }, refs: 0, retired: false };
+    next.slot.live = l;
+    return l;
+  };
+
+  /** Frees a model nothing runs on any more: its kernel memory, native indexes and live state. */
+  const release = (l: Live): void => {
+    disposeModel(l.model);
+    void l.state.close();
+  };
+
+  /** A swapped-out model: disposed now, or when the last request still running on it ends. */
+  const retire = (l: Live): void => {
+    l.retired = true;
+    if (l.refs === 0) release(l);
+  };
+
+  const unpin = (l: Live): void => {
+    if (--l.refs === 0 && l.retired) release(l);
+  };
+
+  /** Whether `l` can answer: re-runs the smoke check (at most once a second) after failures. */
+  const checkHealth = (l: Live): Health => {
+    const h = l.health;
+    if (!h.dirty || Date.now() - h.checkedAt < 1000) return h;
+    h.dirty = false;
+    h.checkedAt = Date.now();
+    // degraded answers count (the other stages answer); no answer, a throw or a non-finite score do not
+    const r = smokeCheck(l.engine, { mustAnswer: h.baseline });
+    const was = h.ready;
+    h.ready = r.ok;
+    h.reason = r.ok ? null : r.problems.slice(0, 3).join('; ');
+    if (was !== h.ready) say(h.ready ? `ready again: model ${l.engine.modelVersion} answers` : `not ready: model ${l.engine.modelVersion} cannot answer: ${h.reason}`);
+    return h;
   };
 
   // users with events or features since the model, newest last: the dashboard's user search finds them
@@ -174,9 +356,23 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     return entries;
   };
 
-  const first = await load(opts.model);
-  const firstReplay = await replay(first.engine);
-  let live: Live = { ...first, state: firstReplay.state, loadedAt: Date.now() / 1000 };
+  let first: Loaded;
+  let firstReplay: { state: LiveState; replayed: number };
+  try {
+    first = await load(opts.model);
+  } catch (err) {
+    // refused at start-up: nothing serves, so nothing keeps the log open
+    await log.close();
+    throw err;
+  }
+  try {
+    firstReplay = await replay(first.engine);
+  } catch (err) {
+    disposeModel(first.model);
+    await log.close();
+    throw err;
+  }
+  let live: Live = serving(first, firstReplay.state);
   let lastReplayed = firstReplay.replayed;
   let reloading = false;
 
@@ -190,12 +386,36 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       const h = toHttpError(err);
       void (reply as FastifyReply).code(h.status).type('application/json').send(h.toJSON());
     },
+    // so do requests node refuses itself (headers over 16 KiB: 431)
+    clientErrorHandler: clientError,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, useDefaults: true, allErrors: false } },
   });
 
-  app.setErrorHandler((err, _req, reply) => {
+  // JSON only (anything else is a 415 in the error shape); an empty body is no body (reload's default);
+  // a `__proto__` key anywhere is refused naming where it is
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    const text = body as string;
+    if (text.trim() === '') return done(null, undefined);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      return done(new BadRequestError(`body: malformed JSON (${(err as Error).message})`, 'body'), undefined);
+    }
+    const bad = forbiddenKey(value);
+    if (bad) return done(new BadRequestError(`${bad}: the key '${bad.endsWith('prototype') ? 'constructor.prototype' : '__proto__'}' is not allowed`, bad), undefined);
+    done(null, value);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
     const h = toHttpError(err);
-    if (h.status >= 500) app.log.error(err);
+    if (h.status >= 500) {
+      app.log.error(err);
+      const l = pins.get(req);
+      if (l) l.health.dirty = true;
+      say(`error: ${req.method} ${req.url.split('?')[0]} answered 500: ${err instanceof Error ? err.message : String(err)}`);
+    }
     void reply.code(h.status).type('application/json').send(h.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
@@ -204,8 +424,21 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   });
 
   const started = new WeakMap<FastifyRequest, number>();
-  app.addHook('onRequest', async (req) => {
+  // every request runs on the model serving when it arrived, to its end (a reload meanwhile waits to dispose it)
+  const pins = new WeakMap<FastifyRequest, Live>();
+  const pinned = (req: FastifyRequest): Live => pins.get(req) ?? live;
+  app.addHook('onRequest', async (req, reply) => {
     started.set(req, performance.now());
+    const l = live;
+    l.refs++;
+    pins.set(req, l);
+    let done = false;
+    // 'close' comes after the response is sent, or when the client went away first
+    reply.raw.once('close', () => {
+      if (done) return;
+      done = true;
+      unpin(l);
+    });
   });
   app.addHook('onResponse', async (req, reply) => {
     const t = started.get(req);
@@ -215,11 +448,14 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   const requireKey = async (req: FastifyRequest): Promise<void> => {
     if (!apiDigest) return;
     const h = req.headers.authorization;
-    const given = typeof h === 'string' && h.startsWith('Bearer ') ? h.slice(7) : req.headers['x-api-key'];
+    // the scheme is case-insensitive (RFC 7235: `bearer KEY` is `Bearer KEY`)
+    const bearer = typeof h === 'string' ? /^\s*bearer\s+(\S+)\s*$/i.exec(h)?.[1] : undefined;
+    const given = bearer ?? req.headers['x-api-key'];
+    // digests of equal length, compared in constant time: neither the key nor its length leaks through timing
     if (typeof given !== 'string' || !timingSafeEqual(keyDigest(given), apiDigest)) throw new UnauthorizedError();
   };
 
-  type Handler = (req: FastifyRequest, reply: FastifyReply) => unknown;
+  type Handler = (req: FastifyRequest, reply: FastifyReply, cur: Live) => unknown;
   const route = (key: string, handler: Handler, serialize = true): void => {
     const def: RouteSchema = ROUTES[key];
     const [method, url] = key.split(' ');
@@ -237,13 +473,15 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       },
       onRequest: def.auth ? requireKey : undefined,
       // query strings are text: turn integer fields into numbers so the schema checks them (bodies stay strict)
-      preValidation: integers.length
-        ? async (req) => {
-            const q = req.query as Record<string, unknown>;
-            for (const n of integers) if (typeof q[n] === 'string' && /^-?\d+$/.test(q[n] as string)) q[n] = Number(q[n]);
-          }
-        : undefined,
-      handler: async (req, reply) => handler(req, reply),
+      preValidation:
+        integers.length || def.optionalBody
+          ? async (req) => {
+              const q = req.query as Record<string, unknown>;
+              for (const n of integers) if (typeof q[n] === 'string' && /^-?\d+$/.test(q[n] as string)) q[n] = Number(q[n]);
+              if (def.optionalBody && (req.body === undefined || req.body === null)) req.body = {};
+            }
+          : undefined,
+      handler: async (req, reply) => handler(req, reply, pinned(req)),
     });
   };
 
@@ -251,77 +489,86 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
 
   const shape = (r: RecommendResult) => r.items.map((it) => ({ id: it.id, score: it.score, source: it.source, explanation: it.explanation.text, reasons: { foundBy: it.explanation.foundBy, rankedUpBy: it.explanation.rankedUpBy, adjustments: it.explanation.adjustments, fallback: it.explanation.fallback } }));
 
-  route('GET /v1/users/:id/recommendations', async (req) => {
+  route('GET /v1/users/:id/recommendations', async (req, _reply, cur) => {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: number; exclude?: string; category?: string };
-    const cur = live;
     const state = await cur.state.user(id);
     const r = cur.engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category });
     return { user: id, modelVersion: cur.engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });
 
-  route('POST /v1/recommendations', (req) => {
-    const engine = live.engine;
+  route('POST /v1/recommendations', (req, _reply, cur) => {
+    const engine = cur.engine;
     const b = req.body as { features?: Record<string, unknown>; recent?: string[]; k?: number; exclude?: string[]; category?: string };
     const r = engine.recommend({ features: b.features as never, recent: b.recent, k: b.k, exclude: b.exclude, category: b.category });
     return { modelVersion: engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });
 
-  route('GET /v1/items/:id/similar', (req) => {
-    const engine = live.engine;
+  route('GET /v1/items/:id/similar', (req, _reply, cur) => {
+    const engine = cur.engine;
     const { id } = req.params as { id: string };
     const q = req.query as { k?: number; category?: string };
     const r = engine.similarItems(id, { k: q.k, category: q.category });
     return { item: id, modelVersion: engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });
 
-  route('POST /v1/events', async (req) => {
+  route('POST /v1/events', async (req, _reply, cur) => {
     const { events } = req.body as { events: EventInput[] };
-    const checked = live.engine.checkEvents(events); // the whole batch or nothing
+    const checked = cur.engine.checkEvents(events); // the whole batch or nothing
     await append(checked.map((e) => ({ kind: 'event', user: e.user, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp })));
     metrics.inc('tandem_events_stored_total', 'Events stored in the event log.', checked.length);
     return { stored: checked.length, modelVersion: live.engine.modelVersion };
   });
 
-  route('PUT /v1/items/:id', async (req) => {
+  route('PUT /v1/items/:id', async (req, _reply, cur) => {
     const { id } = req.params as { id: string };
-    const features = live.engine.checkItemFeatures((req.body as { features: unknown }).features);
-    const isNew = !live.engine.hasItem(id);
+    const features = cur.engine.checkItemFeatures((req.body as { features: unknown }).features);
+    const isNew = !cur.engine.hasItem(id);
     await append([{ kind: 'item', item: id, features: features as Record<string, unknown> }]);
     return { id, created: isNew };
   });
 
-  route('DELETE /v1/items/:id', async (req) => {
+  route('DELETE /v1/items/:id', async (req, _reply, cur) => {
     const { id } = req.params as { id: string };
-    if (!live.engine.hasItem(id)) throw new NotFoundError(`unknown item '${id}'`);
+    if (!cur.engine.hasItem(id)) throw new NotFoundError(`unknown item '${id}'`);
     await append([{ kind: 'delete-item', item: id }]);
     return { id, deleted: true };
   });
 
-  route('PUT /v1/users/:id', async (req) => {
+  route('PUT /v1/users/:id', async (req, _reply, cur) => {
     const { id } = req.params as { id: string };
-    const features = live.engine.checkUserFeatures((req.body as { features: unknown }).features);
-    const isNew = live.engine.userIndexOf(id) < 0 && (await live.state.user(id)) === null;
+    const features = cur.engine.checkUserFeatures((req.body as { features: unknown }).features);
+    const isNew = cur.engine.userIndexOf(id) < 0 && (await cur.state.user(id)) === null;
     await append([{ kind: 'user', user: id, features: features as Record<string, unknown> }]);
     return { id, created: isNew };
   });
 
-  const reload = async (dir?: string): Promise<ReloadResult> => {
+  const reload = async (dir?: string, via = 'API'): Promise<ReloadResult> => {
     if (reloading) throw new ConflictError('a reload is already running');
     reloading = true;
+    const target = dir ?? opts.model;
     try {
-      const next = await load(dir ?? opts.model);
-      const { state, replayed } = await replay(next.engine);
+      const next = await load(target);
+      let replayed: number;
+      let state: LiveState;
+      try {
+        ({ state, replayed } = await replay(next.engine));
+      } catch (err) {
+        disposeModel(next.model);
+        throw err;
+      }
       const previous = live;
-      live = { ...next, state, loadedAt: Date.now() / 1000 };
+      live = serving(next, state);
       // entries appended while the replay ran went to the old model; the new one takes them now
       for await (const batch of log.scan(await state.position())) await applyTo(next.engine, state, batch);
       lastReplayed = replayed;
-      await previous.state.close();
+      retire(previous);
       metrics.inc('tandem_model_reloads_total', 'Successful model reloads.');
+      say(`reload (${via}): ${previous.engine.modelVersion} -> ${next.engine.modelVersion} (${next.resolved}, ${replayed} logged entries replayed)`);
       return { modelVersion: next.engine.modelVersion, previousVersion: previous.engine.modelVersion, model: next.resolved, replayed };
     } catch (err) {
       metrics.inc('tandem_model_reload_failures_total', 'Refused model reloads (the old model kept serving).');
+      say(`reload (${via}) of ${target} refused, still serving ${live.engine.modelVersion}: ${err instanceof Error ? err.message : String(err)}`);
       throw err;
     } finally {
       reloading = false;
@@ -330,15 +577,26 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
 
   route('POST /v1/admin/reload', async (req) => {
     const b = (req.body ?? {}) as { model?: string };
-    return reload(b.model);
+    return reload(b.model, 'API');
   });
 
+  /** Readiness of `l`, and the stages that failed in the last minute. */
+  const readiness = (l: Live): { ready: boolean; reason: string | null; degraded: string[] } => {
+    const h = checkHealth(l);
+    const since = Date.now() - 60_000;
+    const degraded = [...h.failing].filter(([, f]) => f.last >= since).map(([s]) => s);
+    return { ready: h.ready, reason: h.reason, degraded };
+  };
+
   route('GET /healthz', () => ({ status: 'ok' }));
-  route('GET /readyz', () => ({ ready: true, modelVersion: live.engine.modelVersion, items: live.engine.stats().items }));
+  route('GET /readyz', (_req, reply, cur) => {
+    const r = readiness(cur);
+    if (!r.ready) void reply.code(503);
+    return { ready: r.ready, modelVersion: cur.engine.modelVersion, items: cur.engine.stats().items, ...(r.degraded.length ? { degraded: r.degraded } : {}), ...(r.reason ? { reason: r.reason } : {}) };
+  });
   route(
     'GET /metrics',
-    async (_req, reply) => {
-      const cur = live;
+    async (_req, reply, cur) => {
       const s = cur.engine.stats();
       const st = await cur.state.stats();
       void reply.type('text/plain; version=0.0.4');
@@ -355,7 +613,14 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     },
     false,
   );
-  void app.register(dashboardPlugin, { current: () => ({ engine: live.engine, state: live.state }), log, recentUsers: () => recentUsers });
+  void app.register(dashboardPlugin, {
+    current: (req) => {
+      const l = req ? pinned(req) : live;
+      return { engine: l.engine, state: l.state };
+    },
+    log,
+    recentUsers: () => recentUsers,
+  });
   const doc = openApiDocument(ROUTES, version);
   route('GET /openapi.json', () => doc, false);
 
@@ -364,9 +629,10 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     log,
     current: () => ({ engine: live.engine, state: live.state, dir: live.dir, resolved: live.resolved }),
     reload,
+    readiness: () => readiness(live),
     close: async () => {
       await app.close();
-      await live.state.close();
+      retire(live);
       await log.close();
     },
   };

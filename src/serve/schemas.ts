@@ -10,11 +10,15 @@ export interface RouteSchema {
   tags?: string[];
   /** True for write and admin routes: the API key is required when one is configured. */
   auth?: boolean;
+  /** The body may be left out (no body, or an empty one): it then counts as `{}`. */
+  optionalBody?: boolean;
   params?: JsonSchema;
   querystring?: JsonSchema;
   body?: JsonSchema;
   response: Record<number, JsonSchema>;
 }
+
+import { MAX_TIMESTAMP } from '../data/index.ts';
 
 export const MAX_K = 100;
 export const MAX_BATCH = 10_000;
@@ -78,6 +82,18 @@ function recommendations(about: 'user' | 'item' | null): JsonSchema {
 const featureValue = { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'array', items: { type: 'string' } }, { type: 'array', items: { type: 'number' } }, { type: 'null' }] };
 const features = { type: 'object', additionalProperties: featureValue, maxProperties: 256, description: 'feature name to value, as the schema of the model declares them' };
 
+const readiness: JsonSchema = {
+  type: 'object',
+  required: ['ready'],
+  properties: {
+    ready: { type: 'boolean' },
+    modelVersion: { type: 'string' },
+    items: { type: 'integer' },
+    degraded: { type: 'array', items: { type: 'string' }, description: 'stages that failed in the last minute (requests were answered by the others)' },
+    reason: { type: 'string', description: 'why the model cannot answer (when ready is false)' },
+  },
+};
+
 export const ROUTES: Record<string, RouteSchema> = {
   'GET /v1/users/:id/recommendations': {
     summary: 'Recommendations for a user, known or not (unknown users fall back to features, then popularity)',
@@ -134,7 +150,7 @@ export const ROUTES: Record<string, RouteSchema> = {
               user: id,
               item: id,
               type: { type: 'string', minLength: 1, maxLength: 64, description: "an event type of the model's schema (default: its first)" },
-              timestamp: { type: 'number', minimum: 0, description: 'seconds since the epoch (default: now)' },
+              timestamp: { type: 'number', minimum: 0, exclusiveMaximum: MAX_TIMESTAMP, description: 'seconds since the epoch, before 2100 (default: now): the data loader\'s rule' },
               value: { type: 'number', description: 'weight, rating or price paid (default 1)' },
             },
           },
@@ -167,9 +183,10 @@ export const ROUTES: Record<string, RouteSchema> = {
     response: { 200: { type: 'object', required: ['id', 'created'], properties: { id: { type: 'string' }, created: { type: 'boolean' } } } },
   },
   'POST /v1/admin/reload': {
-    summary: 'Load a model directory (default: the configured one, again) and swap to it atomically; a broken one is refused',
+    summary: 'Load a model directory (default, also with no body: the configured one, again) and swap to it atomically; a broken one is refused',
     tags: ['admin'],
     auth: true,
+    optionalBody: true,
     body: { type: 'object', additionalProperties: false, properties: { model: { type: 'string', minLength: 1, maxLength: 4096, description: 'path of the model directory on the server' } } },
     response: {
       200: { type: 'object', required: ['modelVersion', 'previousVersion', 'model'], properties: { modelVersion: { type: 'string' }, previousVersion: { type: 'string' }, model: { type: 'string' }, replayed: { type: 'integer' } } },
@@ -181,10 +198,11 @@ export const ROUTES: Record<string, RouteSchema> = {
     response: { 200: { type: 'object', required: ['status'], properties: { status: { type: 'string' } } } },
   },
   'GET /readyz': {
-    summary: 'Readiness: a model is loaded',
+    summary: 'Readiness: the loaded model answers (its smoke check passed, and passes again after stages fail); 503 when it cannot',
     tags: ['ops'],
     response: {
-      200: { type: 'object', required: ['ready'], properties: { ready: { type: 'boolean' }, modelVersion: { type: 'string' }, items: { type: 'integer' } } },
+      200: readiness,
+      503: readiness,
     },
   },
   'GET /metrics': {
@@ -218,7 +236,7 @@ export function openApiDocument(routes: Record<string, RouteSchema>, version: st
     const responses: Record<string, unknown> = {};
     for (const [status, s] of Object.entries(r.response)) {
       const type = key === 'GET /metrics' ? 'text/plain' : 'application/json';
-      responses[status] = { description: Number(status) < 300 ? 'OK' : 'error', content: { [type]: { schema: s } } };
+      responses[status] = { description: Number(status) < 300 ? 'OK' : status === '503' ? 'not ready' : 'error', content: { [type]: { schema: s } } };
     }
     if (r.body || r.params || r.querystring) responses['400'] = { description: 'invalid request; error.field names the field', content: { 'application/json': { schema: errorSchema } } };
     if (r.auth) responses['401'] = { description: 'API key missing or wrong', content: { 'application/json': { schema: errorSchema } } };
@@ -227,7 +245,7 @@ export function openApiDocument(routes: Record<string, RouteSchema>, version: st
       summary: r.summary,
       tags: r.tags,
       ...(parameters.length ? { parameters } : {}),
-      ...(r.body ? { requestBody: { required: true, content: { 'application/json': { schema: r.body } } } } : {}),
+      ...(r.body ? { requestBody: { required: !r.optionalBody, content: { 'application/json': { schema: r.body } } } } : {}),
       responses,
       ...(r.auth ? { security: [{ bearer: [] }, { apiKey: [] }] } : {}),
     };

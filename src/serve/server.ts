@@ -6,8 +6,6 @@ export interface ServerOptions extends ServiceOptions {
   host?: string;
   /** Reload the model on SIGHUP (default true). */
   reloadOnSighup?: boolean;
-  /** Where reload outcomes and startup lines go (default console.error). */
-  log?: (line: string) => void;
 }
 
 export interface RunningServer {
@@ -25,15 +23,13 @@ export interface RunningServer {
  */
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.log ?? ((l: string) => console.error(l));
-  const service = await createService(opts);
+  const service = await createService({ ...opts, log });
   await service.app.listen({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1' });
   const addr = service.app.server.address() as AddressInfo;
   const onHup = (): void => {
     log('SIGHUP: reloading the model');
-    service.reload().then(
-      (r) => log(`reloaded: ${r.previousVersion} -> ${r.modelVersion} (${r.model}, ${r.replayed} logged entries replayed)`),
-      (err: Error) => log(`reload refused, still serving ${service.current().engine.modelVersion}: ${err.message}`),
-    );
+    // the service logs the outcome (as for a reload through the API)
+    service.reload(undefined, 'SIGHUP').catch(() => {});
   };
   if (opts.reloadOnSighup !== false) process.on('SIGHUP', onHup);
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;

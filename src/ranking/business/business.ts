@@ -6,7 +6,7 @@
  * the live catalog, so an item upserted while serving is filtered and boosted like a trained one.
  */
 import { codeOf, type ItemCatalog } from '../../features/index.ts';
-import { schema, type Infer } from '../../schema/index.ts';
+import { InputError, schema, type Infer } from '../../schema/index.ts';
 
 /** The business rules' settings (one schema: defaults, ranges, docs; checked in configs and model directories). */
 export const BUSINESS_PARAMS = schema({
@@ -143,9 +143,21 @@ export class BusinessLayer {
     return out;
   }
 
-  /** The code of `value` in the category column (for a request's `category=`); -1 when unknown. */
+  /**
+   * The code of `value` in the category column (for a request's `category=`); -1 without a category
+   * column. A value the column never held is the caller's mistake, not an empty answer: InputError on
+   * `category`, naming the known values.
+   */
   categoryCode(value: string): number {
-    return this.categoryCol >= 0 ? codeOf(this.catalog.columns[this.categoryCol], value) : -1;
+    if (this.categoryCol < 0) return -1;
+    const col = this.catalog.columns[this.categoryCol];
+    const code = codeOf(col, value);
+    if (code < 0) {
+      const known = 'vocab' in col ? col.vocab.values : [];
+      const shown = known.slice(0, 40).join(', ') + (known.length > 40 ? `, ... (${known.length - 40} more)` : '');
+      throw new InputError('category', `unknown ${col.name} '${value}' (known: ${shown || 'none'})`);
+    }
+    return code;
   }
 
   /**

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../../pipeline/index.ts';
 import type { EventLog, LiveState } from '../../store/index.ts';
 import { NotFoundError, BadRequestError } from '../errors.ts';
@@ -13,8 +13,11 @@ import { describeItem, itemView, popularItems, searchItems, searchUsers, trainin
 import { LiveFeed } from './live.ts';
 
 export interface DashboardOptions {
-  /** The model serving now and its live state (read at every request: a reload swaps them). */
-  current: () => { engine: Engine; state: LiveState };
+  /**
+   * The model and live state a request runs on (the one serving when it arrived, kept to its end:
+   * a reload swaps them for later requests), or the one serving now without a request.
+   */
+  current: (req?: FastifyRequest) => { engine: Engine; state: LiveState };
   log: EventLog;
   /** Users with live events or features (the user search lists them after the model's own). */
   recentUsers?: () => Iterable<string>;
@@ -32,6 +35,9 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/dashboard/style.css': { file: WEB + 'style.css', type: 'text/css; charset=utf-8' },
   '/dashboard/vendor/uplot.js': { file: UPLOT + 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/vendor/uplot.css': { file: UPLOT + 'uPlot.min.css', type: 'text/css; charset=utf-8' },
+  '/dashboard/favicon.svg': { file: WEB + 'favicon.svg', type: 'image/svg+xml' },
+  // browsers ask for it whatever the page links: the same icon, not a 404
+  '/favicon.ico': { file: WEB + 'favicon.svg', type: 'image/svg+xml' },
 };
 
 function intParam(v: unknown, name: string, lo: number, hi: number, dflt: number): number {
@@ -59,8 +65,8 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
   }
   app.get('/dashboard', async (_req, reply) => reply.redirect('/'));
 
-  app.get('/dashboard/api/overview', async () => {
-    const { engine, state } = opts.current();
+  app.get('/dashboard/api/overview', async (req) => {
+    const { engine, state } = opts.current(req);
     const m = engine.manifest;
     const c = m.config;
     const stage = (s: (typeof c.sources)[number], role: string) => ({ name: s.name, kind: s.kind, role, weight: s.weight, candidates: s.candidates ?? engine.candidateCount, params: s.params });
@@ -87,25 +93,25 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
 
   app.get('/dashboard/api/users', async (req) => {
     const q = req.query as { q?: string; limit?: string };
-    return { users: searchUsers(opts.current().engine, q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20), opts.recentUsers?.() ?? []) };
+    return { users: searchUsers(opts.current(req).engine, q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20), opts.recentUsers?.() ?? []) };
   });
 
   app.get('/dashboard/api/users/:id', async (req) => {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: string; history?: string };
-    const { engine, state } = opts.current();
+    const { engine, state } = opts.current(req);
     return { modelVersion: engine.modelVersion, ...(await userView(engine, state, id, intParam(q.k, 'k', 1, engine.maxK, 10), intParam(q.history, 'history', 1, 1000, 30))) };
   });
 
   app.get('/dashboard/api/items', async (req) => {
     const q = req.query as { q?: string; limit?: string };
-    return { items: searchItems(opts.current().engine, q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20)) };
+    return { items: searchItems(opts.current(req).engine, q.q ?? '', intParam(q.limit, 'limit', 1, 200, 20)) };
   });
 
   app.get('/dashboard/api/items/:id', async (req) => {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: string };
-    const { engine } = opts.current();
+    const { engine } = opts.current(req);
     const view = itemView(engine, id);
     if (!view) throw new NotFoundError(`unknown item '${id}'`);
     const similar = engine.similarItems(id, { k: intParam(q.k, 'k', 1, engine.maxK, 10) });
@@ -116,12 +122,12 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
     const q = req.query as { items?: string };
     const ids = (q.items ?? '').split(',').filter((x) => x !== '');
     if (ids.length > 200) throw new BadRequestError('items: at most 200 ids', 'items');
-    const { engine } = opts.current();
+    const { engine } = opts.current(req);
     return { items: ids.map((id) => ({ id, ...describeItem(engine, id) })) };
   });
 
-  app.get('/dashboard/api/form', async () => {
-    const { engine } = opts.current();
+  app.get('/dashboard/api/form', async (req) => {
+    const { engine } = opts.current(req);
     return { features: userFeatureChoices(engine), popular: popularItems(engine, 40) };
   });
 
