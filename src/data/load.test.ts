@@ -305,7 +305,8 @@ test("timestampFormat 'order': each event's position within its user, reported, 
   assert.throws(() => splitDataset(dataset, parseSplit('global-temporal:0.5')), /global-temporal split: .*time is an order within each user .*use user-temporal or leave-last-out/);
   // test positions continue after the same user's training positions
   writeFileSync(join(dir, 'train.tsv'), 'a\tx\na\ty\nb\ty\n');
-  writeFileSync(join(dir, 'test.tsv'), 'b\tz\na\tz\n');
+  // (test items must be in the catalog: with no items file, the train file's items)
+  writeFileSync(join(dir, 'test.tsv'), 'b\tx\na\ty\n');
   const tt = await loadTrainTest(cfg, join(dir, 'train.tsv'), join(dir, 'test.tsv'));
   assert.deepEqual(Array.from(tt.train.interactions.timestamp), [0, 1, 0]);
   assert.deepEqual(Array.from(tt.test.interactions.timestamp), [1, 2]);

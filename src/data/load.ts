@@ -40,6 +40,12 @@ export interface FileReport {
   warnings: string[];
   /** For a train or test file: how it was read ("tab-separated user, item, value, timestamp, no header (detected ...)"). */
   readAs?: string;
+  /**
+   * For an interactions file, when the config has a users (items) table: distinct ids of this file that
+   * the table (and earlier files) did not hold, added as rows without features.
+   */
+  unknownUsers?: number;
+  unknownItems?: number;
 }
 
 export interface LoadReport {
@@ -61,6 +67,8 @@ export function formatLoadReport(report: LoadReport): string {
   for (const f of report.files) {
     out.push(`${f.path}: ${f.rows} rows loaded${f.skipped ? `, ${f.skipped} bad rows skipped` : ''}`);
     if (f.readAs) out.push(`  read as ${f.readAs}`);
+    const unknown = [f.unknownUsers ? `${f.unknownUsers} user ids` : '', f.unknownItems ? `${f.unknownItems} item ids` : ''].filter((x) => x);
+    if (unknown.length) out.push(`  ${unknown.join(' and ')} not in the users/items files: added without features`);
     for (const w of f.warnings) out.push(`  warning: ${w}`);
     for (const p of f.problems) out.push(`  ${formatProblem(p)}`);
     if (f.skipped > f.problems.length) out.push(`  ... and ${f.skipped - f.problems.length} more`);
@@ -533,8 +541,19 @@ class Positions {
 /** The interactions' fields with a file named: the config's own, or a split file read in its format. */
 type NamedInteractions = InteractionsConfig & { path: string };
 
-async function loadInteractions(cfg: NamedInteractions, b: DatasetBuilder, opts: LoadOptions, positions = new Positions()): Promise<FileReport> {
-  return readRows(cfg, 'interactions', opts, (resolveCell) => {
+/** How interactions may name items: `catalog` set: only items already known (a test file against the catalog and train). */
+interface InteractionRules {
+  /** Where the known items come from, for the message (`u.item or train.tsv`); unset: an unknown item adds a row. */
+  catalog?: string;
+  /** Tables loaded from files: unknown ids of those sides are counted in the report. */
+  usersTable: boolean;
+  itemsTable: boolean;
+}
+
+async function loadInteractions(cfg: NamedInteractions, b: DatasetBuilder, opts: LoadOptions, positions = new Positions(), rules: InteractionRules = { usersTable: false, itemsTable: false }): Promise<FileReport> {
+  const users0 = b.users.ids.size;
+  const items0 = b.items.ids.size;
+  const report = await readRows(cfg, 'interactions', opts, (resolveCell) => {
     const user = resolveCell(cfg.user, 'interactions.user');
     const item = resolveCell(cfg.item, 'interactions.item');
     const event = cfg.event !== undefined ? resolveCell(cfg.event, 'interactions.event') : undefined;
@@ -551,6 +570,8 @@ async function loadInteractions(cfg: NamedInteractions, b: DatasetBuilder, opts:
     return (row) => {
       const u = requiredId(row, user, 'user id');
       const i = requiredId(row, item, 'item id');
+      // an item the model can never recommend would silently grow the catalog the evaluation ranks
+      if (rules.catalog !== undefined && !b.items.ids.has(i)) throw new RowFault(item, `item '${i}' is not in the catalog (${rules.catalog}): a test item no model can recommend`);
       let e = 0;
       if (event) {
         const name = text(row, event).trim();
@@ -572,6 +593,16 @@ async function loadInteractions(cfg: NamedInteractions, b: DatasetBuilder, opts:
       b.addInteraction(lastUserRow, itemRow(i), e, v, order ? positions.take(lastUserRow) : t);
     };
   });
+  if (rules.usersTable) report.unknownUsers = b.users.ids.size - users0;
+  if (rules.itemsTable) report.unknownItems = b.items.ids.size - items0;
+  return report;
+}
+
+/** A file that gave no interactions cannot be trained on or scored: say which and why. */
+function requireRows(report: FileReport, what: string): void {
+  if (report.rows > 0) return;
+  const why = report.skipped > 0 ? `all ${report.skipped} rows were bad and skipped` : 'it holds no rows';
+  throw new DataError({ file: report.path, line: 0, column: 0, message: `no interactions (${why}); ${what}` });
 }
 
 async function loadTables(config: DatasetConfig, opts: LoadOptions): Promise<{ b: DatasetBuilder; files: FileReport[] }> {
@@ -592,7 +623,9 @@ export async function loadDataset(config: DatasetConfig, opts: LoadOptions = {})
   const path = c.interactions.path;
   if (path === undefined) throw new ConfigError(undefined, [{ path: 'interactions.path', message: 'is required to load the dataset (it may be left out only when train and test files supply the interactions)' }]);
   const { b, files } = await loadTables(c, opts);
-  files.push(await loadInteractions({ ...c.interactions, path }, b, opts));
+  const report = await loadInteractions({ ...c.interactions, path }, b, opts, undefined, { usersTable: !!c.users, itemsTable: !!c.items });
+  requireRows(report, 'a dataset needs interactions to train on or score');
+  files.push(report);
   return { dataset: b.build(), report: { files, timeKind: b.timeKind } };
 }
 
@@ -613,7 +646,7 @@ export interface TrainTestOptions extends LoadOptions {
  * One train or test file, read as its layout says. A problem in it names how the file was read, since
  * a wrong guess (or a wrong --split-format) shows as a bad first row or an unknown column.
  */
-async function loadSplitFile(c: DatasetConfig, path: string, b: DatasetBuilder, opts: TrainTestOptions, positions: Positions): Promise<FileReport> {
+async function loadSplitFile(c: DatasetConfig, path: string, b: DatasetBuilder, opts: TrainTestOptions, positions: Positions, rules: InteractionRules): Promise<FileReport> {
   let own: NamedInteractions | undefined;
   let ownProblem: ConfigError | undefined;
   try {
@@ -627,11 +660,13 @@ async function loadSplitFile(c: DatasetConfig, path: string, b: DatasetBuilder, 
   if (layout.kind === 'config' && !own) throw ownProblem!;
   const ic = layout.kind === 'config' ? own! : splitInteractions(own ?? c.interactions, layout, path);
   try {
-    const report = await loadInteractions(ic, b, opts, positions);
+    const report = await loadInteractions(ic, b, opts, positions, rules);
     report.readAs = layout.readAs;
     return report;
   } catch (e) {
     if (!(e instanceof DataError)) throw e;
+    // a test item outside the catalog is the data's fault, not a misread layout: no hint
+    if (rules.catalog !== undefined && / is not in the catalog \(/.test(e.detail)) throw e;
     const forced = opts.splitFormat !== undefined && opts.splitFormat !== 'auto';
     const hint =
       layout.kind === 'config'
@@ -653,9 +688,16 @@ export async function loadTrainTest(config: DatasetConfig, trainPath: string, te
   const c = validateConfig(config);
   const { b, files } = await loadTables(c, opts);
   const positions = new Positions();
-  files.push(await loadSplitFile(c, resolve(trainPath), b, opts, positions));
+  const tables = { usersTable: !!c.users, itemsTable: !!c.items };
+  const train = await loadSplitFile(c, resolve(trainPath), b, opts, positions, tables);
+  requireRows(train, 'the train side needs interactions to fit on');
+  files.push(train);
   const nTrain = b.interactionCount;
-  files.push(await loadSplitFile(c, resolve(testPath), b, opts, positions));
+  // test items must be in the catalog: the items file, or the train file when there is none
+  const catalog = c.items ? `${basename(c.items.path)} or ${basename(trainPath)}` : basename(trainPath);
+  const test = await loadSplitFile(c, resolve(testPath), b, opts, positions, { ...tables, catalog });
+  requireRows(test, 'the test side needs interactions to score');
+  files.push(test);
   const all = b.build();
   const n = all.interactions.length;
   const range = (from: number, to: number): Int32Array => Int32Array.from({ length: to - from }, (_, k) => from + k);

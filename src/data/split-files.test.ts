@@ -142,11 +142,44 @@ test('a headerless file that fits both readings is read in the config format, an
   assert.deepEqual(rows(asked.train), ['a x view 5 1700000100']);
 });
 
-test('split files: an empty file is an empty side; a first line too long to sample is an error, not a guess', async () => {
+test('split files: an empty train or test file is an error naming it; a first line too long to sample is an error, not a guess', async () => {
   const f = files({ 'empty.tsv': '', 'train.tsv': '1\t1\t4\t964982703\n', 'long.tsv': `${'x'.repeat(70_000)}\t1\n` });
-  const { train, test: t, report } = await loadTrainTest(latest(), f('train.tsv'), f('empty.tsv'));
-  assert.equal(train.interactions.length, 1);
-  assert.equal(t.interactions.length, 0);
-  assert.equal(report.files[2].readAs, 'an empty file (tab-separated)');
+  // an empty side would score nothing (or fit on nothing) and still print a table: refused
+  assert.match((await loadError(loadTrainTest(latest(), f('train.tsv'), f('empty.tsv')))).message, /empty\.tsv: no interactions \(it holds no rows\); the test side needs interactions to score/);
+  assert.match((await loadError(loadTrainTest(latest(), f('empty.tsv'), f('train.tsv')))).message, /empty\.tsv: no interactions \(it holds no rows\); the train side needs interactions to fit on/);
   assert.match((await loadError(loadTrainTest(latest(), f('long.tsv'), f('empty.tsv')))).message, /long\.tsv:1: cannot tell how to read this split file: its first line is longer than 64 KiB/);
+});
+
+const mini = (): ReturnType<typeof resolvePreset> => resolvePreset('movielens-100k', join(fixtures, 'ml-100k-mini'));
+
+test('a test item missing from the catalog is an error naming file, line and column, never a new catalog item; skipped, it is counted', async () => {
+  // the mini MovieLens catalog: u.item holds 5 items
+  const f = files({ 'train.tsv': '1\t1\t5\t881250950\n2\t10\t4\t881250949\n', 'test.tsv': '1\t2\t3\t881250999\n2\t99999\t4\t881251000\n' });
+  const e = await loadError(loadTrainTest(mini(), f('train.tsv'), f('test.tsv')));
+  assert.match(e.message, /test\.tsv:2: column 2 \(item\): item '99999' is not in the catalog \(u\.item or train\.tsv\): a test item no model can recommend$/);
+  const { train, test: t, report } = await loadTrainTest(mini(), f('train.tsv'), f('test.tsv'), { skipBadRows: true });
+  assert.equal(train.numItems, 5, 'the catalog stays u.item');
+  assert.equal(t.interactions.length, 1);
+  assert.equal(report.files[3].skipped, 1);
+  assert.equal(report.files[3].unknownItems, 0);
+  // a user of neither u.user nor the train file is a cold-start user: loaded, and counted
+  const g = files({ 'train.tsv': '1\t1\t5\t881250950\n', 'test.tsv': '777\t2\t3\t881250999\n' });
+  const cold = await loadTrainTest(mini(), g('train.tsv'), g('test.tsv'));
+  assert.equal(cold.report.files[3].unknownUsers, 1);
+  assert.match(formatLoadReport(cold.report), /test\.tsv: 1 rows loaded\n.*\n {2}1 user ids not in the users\/items files: added without features/);
+});
+
+test('the load report counts the ids an interactions file names outside the users and items files; an empty log is an error naming it', async () => {
+  const { loadDataset } = await import('./index.ts');
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-unknown-'));
+  for (const n of ['u.item', 'u.user']) writeFileSync(join(dir, n), (await import('node:fs')).readFileSync(join(fixtures, 'ml-100k-mini', n)));
+  writeFileSync(join(dir, 'u.data'), '1\t1\t5\t881250950\n555\t2\t4\t881250951\n1\t4444\t4\t881250952\n1\t4445\t4\t881250953\n');
+  const { dataset, report } = await loadDataset(resolvePreset('movielens-100k', dir));
+  const data = report.files[2];
+  assert.equal(data.unknownUsers, 1);
+  assert.equal(data.unknownItems, 2);
+  assert.equal(dataset.numItems, 7);
+  assert.match(formatLoadReport(report), /u\.data: 4 rows loaded\n {2}1 user ids and 2 item ids not in the users\/items files: added without features/);
+  writeFileSync(join(dir, 'u.data'), '');
+  await assert.rejects(loadDataset(resolvePreset('movielens-100k', dir)), (err: Error) => err instanceof DataError && /u\.data: no interactions \(it holds no rows\); a dataset needs interactions to train on or score/.test(err.message));
 });

@@ -72,3 +72,20 @@ test('tandem train with no ranker flag trains the two-stage engine: its sources,
   assert.deepEqual(model.manifest.parameters.source, { synthetic: { users: 300, items: 200, interactions: 6000, seed: 42 } });
   await assert.rejects(trainCommand.run(['--synthetic', '--dataset', 'movielens-100k', '--out', join(root, 'x')]), /exactly one of/);
 });
+
+test('tandem train refuses an empty u.data, naming it, and writes no model', async (t) => {
+  const { cp, writeFile } = await import('node:fs/promises');
+  const { existsSync } = await import('node:fs');
+  const root = await mkdtemp(join(tmpdir(), 'tandem-cli-empty-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await cp('src/data/fixtures/ml-100k-mini', join(root, 'ml'), { recursive: true });
+  await writeFile(join(root, 'ml/u.data'), '');
+  const out = join(root, 'model');
+  await assert.rejects(trainCommand.run(['--dataset', 'movielens-100k', '--data', join(root, 'ml'), '--stages', 'popularity', '--ranker', 'none', '--holdout', '0', '--out', out]), /ml\/u\.data: no interactions \(it holds no rows\)/);
+  assert.equal(existsSync(out), false, 'no model directory written');
+  // and the API refuses a dataset without interactions too
+  const { trainModel, fixtureDataset } = await import('../../pipeline/index.ts');
+  const empty = fixtureDataset({ users: 3, items: 4, perUser: 0 });
+  await assert.rejects(trainModel(join(root, 'm2'), { dataset: empty, config: { sources: [{ kind: 'popularity' }] }, holdout: 0 }), /no interactions to train on; no model written/);
+  assert.equal(existsSync(join(root, 'm2')), false);
+});

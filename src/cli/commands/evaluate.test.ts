@@ -67,3 +67,30 @@ test('evaluate --model (in process) and --url (the service over HTTP) give the f
     await server.close();
   }
 });
+
+test('tandem evaluate stops with an error naming an empty train or test file (exit 1, no table)', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-eval-empty-'));
+  writeFileSync(join(dir, 'empty.tsv'), '');
+  writeFileSync(join(dir, 'train.tsv'), '1\t1\t5\t881250950\n2\t10\t4\t881250949\n');
+  const data = ['--dataset', 'movielens-100k', '--data', 'src/data/fixtures/ml-100k-mini', '--pipelines', 'popularity'];
+  const { main } = await import('../main.ts');
+  for (const [train, test, side] of [['empty.tsv', 'train.tsv', 'train'], ['train.tsv', 'empty.tsv', 'test']] as const) {
+    const out: string[] = [];
+    const log = console.log;
+    const err = console.error;
+    console.log = (...a: unknown[]) => void out.push(a.join(' '));
+    console.error = (...a: unknown[]) => void out.push(a.join(' '));
+    let code: number;
+    try {
+      code = await main(['evaluate', ...data, '--train', join(dir, train), '--test', join(dir, test)]);
+    } finally {
+      console.log = log;
+      console.error = err;
+    }
+    assert.equal(code, 1, out.join('\n'));
+    assert.match(out.join('\n'), new RegExp(`empty\\.tsv: no interactions \\(it holds no rows\\); the ${side} side needs interactions`));
+    assert.doesNotMatch(out.join('\n'), /ndcg@10/, 'no table');
+  }
+  await rm(dir, { recursive: true, force: true });
+});

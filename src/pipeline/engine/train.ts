@@ -38,6 +38,7 @@ export async function trainModel(out: string, opts: TrainOptions): Promise<Train
   const log = opts.log ?? (() => {});
   const registry = opts.registry ?? builtinRegistry();
   const ds = opts.dataset;
+  if (ds.interactions.length === 0) throw new Error(`${ds.name}: no interactions to train on; no model written`);
   let metrics: Record<string, number> = { ...(opts.metrics ?? {}) };
   const holdout = opts.holdout ?? 0.2;
   if (holdout > 0) {
