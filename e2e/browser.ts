@@ -21,9 +21,9 @@ export function haveChromium(): boolean {
  * Launches Chromium with a throwaway profile; `close` removes it.
  * @example const b = await launchBrowser(); const page = await b.context.newPage(); ...; await b.close()
  */
-export async function launchBrowser(viewport = { width: 1280, height: 860 }): Promise<{ context: BrowserContext; close(): Promise<void> }> {
+export async function launchBrowser(viewport = { width: 1280, height: 860 }, opts: { javaScriptEnabled?: boolean } = {}): Promise<{ context: BrowserContext; close(): Promise<void> }> {
   const profile = await mkdtemp(join(tmpdir(), 'tandem-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport });
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: FLAGS, viewport, javaScriptEnabled: opts.javaScriptEnabled ?? true });
   return {
     context,
     close: async () => {

@@ -78,8 +78,47 @@ test('overview shows the serving model and its settings', { skip }, async () => 
   const ink = await inked('#ov-curves');
   assert.equal(ink.length, 2);
   assert.ok(ink.every((n) => n > 100), `curve pixels ${ink}`);
-  assert.match((await page.textContent('#ov-curves'))!, /parameters\.training\.two-tower\.valid: validRecall/);
+  assert.match((await page.textContent('#ov-curves'))!, /two-tower \(validation run\): validRecall/);
   assert.doesNotMatch((await page.textContent('#ov-curves'))!, /examplesPerSecond/);
+});
+
+test('training curves: titled by stage and run, not by their path in the manifest; the x axis ticks whole epochs', { skip }, async () => {
+  await open('#/overview');
+  const titles = await page.$$eval('#ov-curves .u-title', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(titles, ['two-tower (validation run): loss', 'two-tower (validation run): validRecall']);
+  const ticks = await page.$$eval('#ov-curves .chart', (els) => els.map((e) => (e as HTMLElement).dataset.xticks ?? ''));
+  assert.equal(ticks.length, 2);
+  for (const t of ticks) {
+    assert.ok(t.length > 0, 'the epoch axis recorded its ticks');
+    assert.ok(t.split(',').every((x) => Number.isInteger(Number(x)) && Number(x) >= 1 && Number(x) <= 4), `ticks ${t}`);
+  }
+});
+
+test('first paint: what Chromium shows before any script ran (a headless screenshot at load) is the model, not "Loading…"', { skip }, async () => {
+  // a browser with scripts off sees what a screenshot taken at load sees: the document as served,
+  // no virtual-time budget to wait for the page's script
+  const plain = await launchBrowser(undefined, { javaScriptEnabled: false });
+  let html = '';
+  try {
+    const p = await plain.context.newPage();
+    await p.goto(`${server.url}/`);
+    html = await p.content();
+    assert.match((await p.textContent('main'))!, /Held-out evaluation/);
+  } finally {
+    await plain.close();
+  }
+  const version = (await api('/readyz')).modelVersion;
+  assert.doesNotMatch(html, /Loading…/);
+  assert.match(html, new RegExp(`<span id="model-version" class="muted">model ${version}</span>`));
+  assert.match(html, /id="first-paint"/);
+  assert.match(html, /<dt>interactions<\/dt><dd>5,000<\/dd>/);
+  assert.match(html, /ranker: gbdt/);
+  // the icon the page links, and the one browsers ask for anyway
+  for (const p of ['/dashboard/favicon.svg', '/favicon.ico']) {
+    const res = await fetch(server.url + p);
+    assert.equal(res.status, 200, p);
+    assert.match(res.headers.get('content-type') ?? '', /image\/svg\+xml/);
+  }
 });
 
 test('search a user: the recommendations shown are the API\u2019s, in order', { skip }, async () => {

@@ -24,6 +24,26 @@ function showError(err) {
   main.insertAdjacentHTML('beforeend', `<p class="error">${esc(err.message ?? err)}</p>`);
 }
 
+/**
+ * An x axis of whole numbers (epochs): ticks on integers only, at most about eight of them, labelled
+ * without decimals; the ticks drawn are kept in `el.dataset.xticks` (the browser tests read them).
+ */
+function wholeAxis(el, label) {
+  return {
+    label,
+    splits: (u, axisIdx, min, max) => {
+      const lo = Math.ceil(min);
+      const hi = Math.floor(max);
+      const step = Math.max(1, Math.ceil((hi - lo + 1) / 8));
+      const ticks = [];
+      for (let t = lo; t <= hi; t += step) ticks.push(t);
+      el.dataset.xticks = ticks.join(',');
+      return ticks;
+    },
+    values: (u, ticks) => ticks.map((t) => String(Math.round(t))),
+  };
+}
+
 /** A uPlot line chart in `el` sized to it; returns the plot (resized with the window). */
 function lineChart(el, title, x, series, opts = {}) {
   const width = Math.max(260, el.clientWidth - 4);
@@ -35,7 +55,7 @@ function lineChart(el, title, x, series, opts = {}) {
       height: opts.height ?? 220,
       // bars are centred on their x: widen the range by half a bar each side so the last one shows whole
       scales: { x: { time: !!opts.time, ...(opts.bars && x.length > 1 ? { range: () => [x[0] - (x[1] - x[0]) / 2, x[x.length - 1] + (x[1] - x[0]) / 2] } : {}) } },
-      axes: [{ label: opts.xLabel ?? '' }, { label: opts.yLabel ?? '' }],
+      axes: [opts.wholeX ? wholeAxis(el, opts.xLabel ?? '') : { label: opts.xLabel ?? '' }, { label: opts.yLabel ?? '' }],
       series: [{ label: opts.xLabel ?? 'x' }, ...series.map((s, i) => ({ label: s.label, stroke: colors[i % colors.length], width: 2, points: { show: !opts.bars && x.length < 60 }, ...(opts.bars ? { paths: uPlot.paths.bars({ size: [0.8] }), fill: colors[i % colors.length] + '88' } : {}) }))],
     },
     [x, ...series.map((s) => s.values)],
@@ -73,8 +93,8 @@ async function overviewPage() {
     <div class="card"><h2>Held-out evaluation</h2>${
       metrics.length
         ? `<table id="ov-metrics"><tbody>${metrics.map(([k, v]) => `<tr><td>${esc(k)}</td><td class="num">${fmt(v)}</td></tr>`).join('')}</tbody></table>`
-        : '<p class="muted">The manifest has no metrics (trained with --holdout 0).</p>'
-    }</div>
+        : '<p class="muted">The manifest has no held-out figures (trained with --holdout 0).</p>'
+    }${o.metricsFrom ? `<p class="muted" id="ov-metrics-from">from ${esc(o.metricsFrom)}</p>` : ''}</div>
   </div>
   <div class="card" style="margin-top:14px"><h2>Training curves</h2><div id="ov-curves" class="grid"></div></div>
   <div class="grid" style="margin-top:14px">
@@ -103,7 +123,7 @@ async function overviewPage() {
       const el = document.createElement('div');
       el.className = 'chart';
       curves.appendChild(el);
-      lineChart(el, `${h.path}: ${group.join(', ')}`, h.epochs.map((e) => e.epoch), group.map((k) => ({ label: k, values: h.epochs.map((e) => e[k] ?? null) })), { xLabel: 'epoch' });
+      lineChart(el, `${h.title}: ${group.join(', ')}`, h.epochs.map((e) => e.epoch), group.map((k) => ({ label: k, values: h.epochs.map((e) => e[k] ?? null) })), { xLabel: 'epoch', wholeX: true });
     }
   }
 }

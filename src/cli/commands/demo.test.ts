@@ -44,6 +44,12 @@ test('tandem demo serves its model directory: /healthz and the printed curl exam
         const body = (await r.json()) as { user: string; items: { id: string; explanation: string }[] };
         assert.equal(body.user, example[2]);
         assert.equal(body.items.length, 5);
+        // the dashboard has the served model's held-out figures (the table here left two-stage out: the engine measured itself)
+        const o = (await (await fetch(`${s.url}/dashboard/api/overview`)).json()) as { metrics: Record<string, number>; metricsFrom: string | null };
+        assert.equal(typeof o.metrics['ndcg@10'], 'number', JSON.stringify(o.metrics));
+        assert.match(o.metricsFrom ?? '', /held-out evaluation/);
+        const page = await (await fetch(`${s.url}/`)).text();
+        assert.match(page, /<td>ndcg@10<\/td><td class="num">[\d.]+<\/td>/, 'shown at first paint');
       },
     }),
   );

@@ -168,7 +168,10 @@ test('bad query parameters name the field', async () => {
 
 test('training history: any per-epoch array in the manifest is found, wherever it sits', () => {
   const m = { ...svc.current().engine.manifest, parameters: { twoTower: { history: [{ epoch: 1, loss: 0.9, recall: 0.1, note: 'x' }, { epoch: 2, loss: 0.7, recall: 0.2 }] } } };
-  assert.deepEqual(trainingHistories(m), [{ path: 'parameters.twoTower.history', epochs: [{ epoch: 1, loss: 0.9, recall: 0.1 }, { epoch: 2, loss: 0.7, recall: 0.2 }] }]);
+  assert.deepEqual(trainingHistories(m), [{ path: 'parameters.twoTower.history', title: 'twoTower / history', epochs: [{ epoch: 1, loss: 0.9, recall: 0.1 }, { epoch: 2, loss: 0.7, recall: 0.2 }] }]);
+  // the trainer's own place: parameters.training.<stage>.<run>, titled by stage and run
+  const t = { ...m, parameters: { training: { 'two-tower': { valid: [{ epoch: 1, loss: 1 }], fit: [{ epoch: 1, loss: 1 }] } } } };
+  assert.deepEqual(trainingHistories(t).map((h) => h.title), ['two-tower (validation run)', 'two-tower (final fit)']);
 });
 
 test('the live stream sends snapshots, and an open stream does not keep the service from closing', { timeout: 20_000 }, async () => {

@@ -242,13 +242,13 @@ export function userFeatureChoices(engine: Engine, maxValues = 30): { name: stri
 }
 
 /** Any per-epoch training history recorded in the manifest (an array of objects with an `epoch` field), by where it was found. */
-export function trainingHistories(manifest: ModelManifest): { path: string; epochs: Record<string, number>[] }[] {
-  const out: { path: string; epochs: Record<string, number>[] }[] = [];
+export function trainingHistories(manifest: ModelManifest): { path: string; title: string; epochs: Record<string, number>[] }[] {
+  const out: { path: string; title: string; epochs: Record<string, number>[] }[] = [];
   const walk = (v: unknown, path: string, depth: number): void => {
     if (depth > 6 || v === null || typeof v !== 'object') return;
     if (Array.isArray(v)) {
       if (v.length > 0 && v.every((e) => e !== null && typeof e === 'object' && typeof (e as Record<string, unknown>).epoch === 'number')) {
-        out.push({ path, epochs: v.map((e) => Object.fromEntries(Object.entries(e as Record<string, unknown>).filter(([, x]) => typeof x === 'number' && Number.isFinite(x))) as Record<string, number>) });
+        out.push({ path, title: historyTitle(path), epochs: v.map((e) => Object.fromEntries(Object.entries(e as Record<string, unknown>).filter(([, x]) => typeof x === 'number' && Number.isFinite(x))) as Record<string, number>) });
       }
       return;
     }
@@ -256,4 +256,18 @@ export function trainingHistories(manifest: ModelManifest): { path: string; epoc
   };
   walk(manifest, '', 0);
   return out;
+}
+
+const RUNS: Record<string, string> = { valid: 'validation run', fit: 'final fit' };
+
+/**
+ * A chart title for a history's place in the manifest: `parameters.training.two-tower.valid` ->
+ * `two-tower (validation run)`; the manifest's own nesting (parameters, training) is left out.
+ */
+export function historyTitle(path: string): string {
+  const parts = path.split('.').filter((p, i) => !(i === 0 && p === 'parameters') && p !== 'training');
+  if (parts.length === 0) return 'training';
+  const run = parts[parts.length - 1];
+  if (parts.length >= 2 && RUNS[run]) return `${parts.slice(0, -1).join(' / ')} (${RUNS[run]})`;
+  return parts.join(' / ');
 }

@@ -30,7 +30,6 @@ const UPLOT = fileURLToPath(new URL('../../../node_modules/uplot/dist/', import.
 
 /** Files the page loads: URL path -> file and content type. A fixed list: no path from a request reaches the file system. */
 const STATIC: Record<string, { file: string; type: string }> = {
-  '/': { file: WEB + 'index.html', type: 'text/html; charset=utf-8' },
   '/dashboard/app.js': { file: WEB + 'app.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: WEB + 'style.css', type: 'text/css; charset=utf-8' },
   '/dashboard/vendor/uplot.js': { file: UPLOT + 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
@@ -39,6 +38,30 @@ const STATIC: Record<string, { file: string; type: string }> = {
   // browsers ask for it whatever the page links: the same icon, not a 404
   '/favicon.ico': { file: WEB + 'favicon.svg', type: 'image/svg+xml' },
 };
+
+const escHtml = (v: unknown): string => String(v ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+const num = (x: number): string => (Number.isInteger(x) ? x.toLocaleString('en') : String(Math.round(x * 10000) / 10000));
+
+/**
+ * The page's first paint, rendered here: what the model is, its data, stages and held-out figures, so a
+ * screenshot (or a browser without scripts) shows the model at once rather than "Loading…"; the script
+ * replaces it with the interactive page.
+ */
+export function firstPaint(engine: Engine): { main: string; version: string } {
+  const m = engine.manifest;
+  const stages = [...m.config.sources.map((s) => `${s.name} (${s.kind})`), ...m.config.fallbacks.map((s) => `${s.name} (${s.kind}, fallback)`)];
+  const metrics = Object.entries(m.metrics ?? {}).filter(([, v]) => typeof v === 'number');
+  return {
+    version: `model ${escHtml(m.modelVersion)}`,
+    main: `<h1>Overview</h1>
+  <div class="grid" id="first-paint">
+    <div class="card"><h2>Model</h2><dl class="kv"><dt>version</dt><dd>${escHtml(m.modelVersion)}</dd><dt>created</dt><dd>${escHtml(m.createdAt)}</dd><dt>Tandem</dt><dd>${escHtml(m.tandemVersion)}</dd></dl></div>
+    <div class="card"><h2>Dataset</h2><dl class="kv"><dt>name</dt><dd>${escHtml(m.data.name)}</dd><dt>users</dt><dd>${num(m.data.users)}</dd><dt>items</dt><dd>${num(m.data.items)}</dd><dt>interactions</dt><dd>${num(m.data.interactions)}</dd></dl></div>
+    <div class="card"><h2>Stages</h2><p>${stages.map((x) => `<span class="chip">${escHtml(x)}</span>`).join(' ')}</p><p>ranker: ${escHtml(m.config.ranker?.kind ?? 'none (the fused L1 order)')}</p></div>
+    <div class="card"><h2>Held-out evaluation</h2>${metrics.length ? `<table><tbody>${metrics.map(([k, v]) => `<tr><td>${escHtml(k)}</td><td class="num">${num(v)}</td></tr>`).join('')}</tbody></table>` : '<p class="muted">no held-out figures in the manifest</p>'}</div>
+  </div>`,
+  };
+}
 
 function intParam(v: unknown, name: string, lo: number, hi: number, dflt: number): number {
   if (v === undefined || v === '') return dflt;
@@ -53,6 +76,13 @@ function intParam(v: unknown, name: string, lo: number, hi: number, dflt: number
  */
 export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptions): Promise<void> {
   const cache = new Map<string, Buffer>();
+  let page: string | null = null;
+  app.get('/', async (req, reply: FastifyReply) => {
+    page ??= await readFile(WEB + 'index.html', 'utf8');
+    const fp = firstPaint(opts.current(req).engine);
+    const html = page.replace('<main id="main" aria-live="polite"><p class="muted">Loading…</p></main>', `<main id="main" aria-live="polite">${fp.main}</main>`).replace('<span id="model-version" class="muted"></span>', `<span id="model-version" class="muted">${fp.version}</span>`);
+    return reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(html);
+  });
   for (const [url, f] of Object.entries(STATIC)) {
     app.get(url, async (_req, reply: FastifyReply) => {
       let body = cache.get(url);
@@ -77,6 +107,7 @@ export async function dashboardPlugin(app: FastifyInstance, opts: DashboardOptio
       data: m.data,
       stats: { ...engine.stats(), liveUsers: (await state.stats()).users },
       metrics: m.metrics,
+      metricsFrom: typeof m.parameters.metricsFrom === 'string' ? m.parameters.metricsFrom : null,
       stages: [...c.sources.map((s) => stage(s, 'source')), ...c.fallbacks.map((s) => stage(s, 'fallback'))],
       candidates: engine.candidateCount,
       ranker: c.ranker ? { kind: c.ranker.kind, params: c.ranker.params, features: m.ranker?.features ?? [], summary: m.ranker?.summary ?? {} } : null,
