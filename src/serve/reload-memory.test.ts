@@ -33,7 +33,7 @@ async function reload(server: RunningServer, model: string): Promise<string> {
 
 test('reloading two-tower models (exact and HNSW index) over and over keeps the kernel memory where two models hold it', async (t) => {
   const be = getKernelBackend() as WasmKernelBackend;
-  if (!be.usage) return t.skip('the WebAssembly kernels are not in use (TANDEM_KERNELS=js or not built)');
+  if (!be.name.startsWith('wasm')) return t.skip('the WebAssembly kernels are not in use (TANDEM_KERNELS=js or not built)');
   const tt = (index: string) => ({ kind: 'two-tower', params: { epochs: 1, validate: false, embeddingDim: 8, hidden: [16], dim: 8, index: { kind: index } } });
   const a = join(root, 'exact');
   const b = join(root, 'hnsw');
@@ -51,11 +51,11 @@ test('reloading two-tower models (exact and HNSW index) over and over keeps the 
       }
     };
     await cycle(4);
-    const held = be.usage().liveBytes;
     const bytes = be.memory.buffer.byteLength;
-    await cycle(40);
-    assert.equal(be.usage().liveBytes, held, 'every replaced model gave its kernel memory back');
+    const held = be.usage?.().liveBytes;
+    await cycle(60);
     assert.equal(be.memory.buffer.byteLength, bytes, 'the kernel memory did not grow');
+    assert.equal(be.usage?.().liveBytes, held, 'every replaced model gave its kernel memory back');
   } finally {
     await server.close();
   }
