@@ -416,3 +416,20 @@ test('checkTandemVersion: the same or an older MAJOR.MINOR is read, any patch; a
   for (const v of ['0.2.0', '1.0.0', '99.0.0']) assert.match(checkTandemVersion(v, '0.1.3')!, /newer than this Tandem 0\.1\.3/, v);
   for (const v of ['', 'latest', '1.2', 'v1.2.3']) assert.match(checkTandemVersion(v, '0.1.3')!, /is not a version/, v);
 });
+
+test('serving: a ranker that fails leaves the fused L1 order (reported), no ranker explanations; without a handler the error propagates', async () => {
+  const ds = fixtureDataset();
+  const config = { sources: [{ kind: 'ease', params: { lambda: 10 } }], fallbacks: FALLBACKS, candidates: 40, ranker: { kind: 'gbdt', params: { numRounds: 5, earlyStoppingRounds: 0 } } };
+  const { model } = await fitEngine(ds, config, registry);
+  const l1 = new Engine(model).recommend({ user: 'u2', k: 5, ranker: false });
+  model.ranker!.rank = () => {
+    throw new Error('ranker down');
+  };
+  const failures: string[] = [];
+  const serving = new Engine(model, { onStageError: (stage, err) => failures.push(`${stage}: ${(err as Error).message}`) });
+  const r = serving.recommend({ user: 'u2', k: 5 });
+  assert.deepEqual(r.items.map((i) => i.id), l1.items.map((i) => i.id), 'the fused L1 order answers');
+  assert.ok(r.items.every((i) => i.explanation.rankedUpBy.length === 0));
+  assert.deepEqual(failures, ['ranker: ranker down']);
+  assert.throws(() => new Engine(model).recommend({ user: 'u2', k: 5 }), /ranker down/);
+});

@@ -349,7 +349,7 @@ export class Engine {
     for (let i = 0; i < order.length; i++) {
       const c = order[i];
       const it = block.items[c];
-      items.push({ id: this.catalog.id(it), score: round(final[i]), source: block.sources[block.foundBy[c]], explanation: o.explain ? this.explainCandidate(block, c, S, useRanker, o.similar) : NO_EXPLANATION });
+      items.push({ id: this.catalog.id(it), score: round(final[i]), source: block.sources[block.foundBy[c]], explanation: o.explain ? this.explainCandidate(block, c, S, rankerScores !== null, o.similar) : NO_EXPLANATION });
     }
     const personal = items.length > 0;
     let fallbackUsed: string | null = null;
