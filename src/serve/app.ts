@@ -312,6 +312,8 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     const was = h.ready;
     h.ready = r.ok;
     h.reason = r.ok ? null : r.problems.slice(0, 3).join('; ');
+    // not ready: look again at the next /readyz (a second on), whatever made it fail
+    if (!r.ok) h.dirty = true;
     if (was !== h.ready) say(h.ready ? `ready again: model ${l.engine.modelVersion} answers` : `not ready: model ${l.engine.modelVersion} cannot answer: ${h.reason}`);
     return h;
   };
