@@ -431,6 +431,8 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   const pinned = (req: FastifyRequest): Live => pins.get(req) ?? live;
   app.addHook('onRequest', async (req, reply) => {
     started.set(req, performance.now());
+    // the dashboard's event stream lasts as long as its client: it reads the serving model at each tick instead
+    if (req.routeOptions.url === '/dashboard/api/live') return;
     const l = live;
     l.refs++;
     pins.set(req, l);

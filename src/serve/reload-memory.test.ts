@@ -130,3 +130,28 @@ test('a request runs to its end on the model it started on; that model is dispos
   }
   assert.deepEqual(disposed, ['load-1', 'load-2', 'load-3'], 'closing the service disposes the serving model');
 });
+
+test('an open dashboard event stream does not hold a replaced model', async (t) => {
+  const be = getKernelBackend() as WasmKernelBackend;
+  if (!be.name.startsWith('wasm')) return t.skip('the WebAssembly kernels are not in use (TANDEM_KERNELS=js or not built)');
+  const a = join(root, 'stream-a');
+  const b = join(root, 'stream-b');
+  // the same configuration and data: both models hold the same kernel memory
+  const config = { sources: [{ kind: 'two-tower', params: { epochs: 1, validate: false, embeddingDim: 8, hidden: [16], dim: 8 } }], fallbacks: [{ kind: 'popularity' }] };
+  await trainModel(a, { dataset: fixtureDataset(), registry: builtinRegistry(), config, holdout: 0 });
+  await trainModel(b, { dataset: fixtureDataset(), registry: builtinRegistry(), config, holdout: 0, seed: 2 });
+  const server = await startServer({ model: a, port: 0, store: 'memory', reloadOnSighup: false, log: () => {} });
+  const ac = new AbortController();
+  try {
+    const one = be.usage().liveBytes;
+    const stream = await fetch(`${server.url}/dashboard/api/live`, { signal: ac.signal });
+    assert.equal(stream.status, 200);
+    await reload(server, b);
+    await reload(server, a);
+    for (let i = 0; i < 50 && be.usage().liveBytes !== one; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(be.usage().liveBytes, one, 'one model in the kernel memory: the one the stream started on went when it was replaced');
+  } finally {
+    ac.abort();
+    await server.close();
+  }
+});
