@@ -3,7 +3,7 @@
 // backend passes are in suite.ts (not exported: they import node:test).
 export type { CatalogChange, EventLog, FollowOptions, Follower, LiveEvent, LiveState, LiveUser, LogEntry, LogRecord, LogRecordKind, StoreErrorCode } from './types.ts';
 export { StoreError } from './types.ts';
-export { MAX_FEATURE_DEPTH, RECORD_KINDS, validateRecords } from './validate.ts';
+export { MAX_EXPOSURE_ITEMS, MAX_FEATURE_DEPTH, RECORD_KINDS, validateRecords } from './validate.ts';
 export { MemoryEventLog } from './memory/memory-event-log.ts';
 export { MemoryLiveState, MEMORY_LIVE_STATE_DEFAULTS } from './memory/memory-live-state.ts';
 export type { MemoryLiveStateOptions } from './memory/memory-live-state.ts';

@@ -181,7 +181,7 @@ export function eventLogSuite(name: string, make: () => Promise<EventLog>, opts:
       [{ ...good, timestamp: NaN }, 'records[1].timestamp', /^records\[1\]\.timestamp: must be a finite number/],
       [{ ...good, value: Infinity }, 'records[1].value', /must be a finite number \(got Infinity\)/],
       [{ ...good, value: '3' }, 'records[1].value', /must be a finite number \(got a string\)/],
-      [{ ...good, kind: 'click' }, 'records[1].kind', /must be one of 'event', 'item', 'delete-item', 'user' \(got 'click'\)/],
+      [{ ...good, kind: 'click' }, 'records[1].kind', /must be one of 'event', 'item', 'delete-item', 'user', 'exposure' \(got 'click'\)/],
       [null, 'records[1]', /must be an object/],
       [{ kind: 'item', item: 'i', features: [] }, 'records[1].features', /must be a plain object/],
       [{ kind: 'user', user: 'u', features: new Date(0) }, 'records[1].features', /must be a plain object \(got Date\)/],
@@ -407,6 +407,35 @@ export function eventLogSuite(name: string, make: () => Promise<EventLog>, opts:
     assert.deepEqual(await log.counts(), { events: 3, entries: 6 }, 'counts follow later appends');
   }));
 
+  test(`${name}: exposures and the events naming them read back exactly; counts count events only`, { timeout: CASE_TIMEOUT_MS }, withLog(async (log) => {
+    const records: LogRecord[] = [
+      { kind: 'exposure', id: 'x-1', user: 'u', experiment: 'ranker-v2', arm: 'treatment', items: ['i3', 'i1', 'é'], timestamp: 1_700_000_000.5 },
+      { kind: 'exposure', id: 'x-2', user: 'v', experiment: 'il', arm: 'mix', items: ['i1', 'i2'], teams: [1, 0], timestamp: 1_700_000_001 },
+      { kind: 'event', user: 'u', item: 'i1', type: 'click', value: 1, timestamp: 1_700_000_010, exposureId: 'x-1' },
+      ev('v', 'i2', 'click'),
+    ];
+    const stored = await log.append(records, 1_700_000_100);
+    for (let i = 0; i < records.length; i++) {
+      const { seq: _s, received: _r, ...rest } = stored[i];
+      assert.deepEqual(rest, records[i], `records[${i}] as stored`);
+    }
+    assert.deepEqual(await log.read(0), stored);
+    const scanned: LogEntry[] = [];
+    for await (const b of log.scan(0)) scanned.push(...b);
+    assert.deepEqual(scanned, stored, 'scan decodes exposures too');
+    assert.deepEqual(await log.counts(), { events: 2, entries: 4 });
+    const bad: [LogRecord, string][] = [
+      [{ kind: 'exposure', id: 'x', user: 'u', experiment: 'e', arm: 'a', items: [], timestamp: 1 }, 'records[1].items'],
+      [{ kind: 'exposure', id: 'x', user: 'u', experiment: 'e', arm: 'a', items: ['a', ''], timestamp: 1 }, 'records[1].items[1]'],
+      [{ kind: 'exposure', id: 'x', user: 'u', experiment: 'e', arm: 'a', items: ['a', 'b'], teams: [0], timestamp: 1 }, 'records[1].teams'],
+      [{ kind: 'exposure', id: 'x', user: 'u', experiment: 'e', arm: 'a', items: ['a', 'b'], teams: [0, 2], timestamp: 1 }, 'records[1].teams[1]'],
+      [{ kind: 'exposure', id: '', user: 'u', experiment: 'e', arm: 'a', items: ['a'], timestamp: 1 }, 'records[1].id'],
+      [{ ...ev('u', 'i'), exposureId: '' } as LogRecord, 'records[1].exposureId'],
+    ];
+    for (const [b, field] of bad) await rejectsWith(log.append([ev('a', '1'), b]), 'invalid', field, new RegExp(`^${field.replace(/[[\].]/g, '\\$&')}: `), field);
+    assert.deepEqual(await log.counts(), { events: 2, entries: 4 }, 'nothing of a rejected batch stored');
+  }));
+
   const reopen = capability(opts.reopen, 'reopen (opts.reopen)');
   test(`${name}: entries survive close and reopen`, { skip: reopen.skip, timeout: CASE_TIMEOUT_MS }, async () => {
     let log = await make();
@@ -478,7 +507,7 @@ function reference(entries: readonly LogEntry[], max: number) {
       c[e.type] = (c[e.type] ?? 0) + 1;
     }
     else if (e.kind === 'user') userOf(e.user).features = e.features;
-    else items.set(e.item, { item: e.item, seq: e.seq, deleted: e.kind === 'delete-item', features: e.kind === 'item' ? e.features : null });
+    else if (e.kind === 'item' || e.kind === 'delete-item') items.set(e.item, { item: e.item, seq: e.seq, deleted: e.kind === 'delete-item', features: e.kind === 'item' ? e.features : null });
   }
   for (const u of users.values()) u.events = u.events.slice(-max);
   const catalog = [...items.values()].sort((a, b) => a.seq - b.seq);
@@ -641,6 +670,14 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
     await rejectsWith(s.user(5 as unknown as string), 'invalid', 'id', /string/, 'user(5)');
   }));
 
+  test(`${name}: an exposure advances the position and changes nothing else`, { timeout: CASE_TIMEOUT_MS }, withState(undefined, async (s) => {
+    await s.apply([entry(1, ev('a', 'i1')), entry(2, { kind: 'exposure', id: 'x', user: 'b', experiment: 'e', arm: 'a', items: ['i1', 'i2'], teams: [0, 1], timestamp: 5 })]);
+    assert.equal(await s.position(), 2);
+    assert.equal(await s.user('b'), null, 'an exposure is not a user event');
+    assert.deepEqual(await s.catalog(), [], 'nor a catalog change');
+    assert.deepEqual(await s.stats(), { users: 1, events: 1, items: 0 });
+  }));
+
   test(`${name}: clear forgets everything, position included`, { timeout: CASE_TIMEOUT_MS }, withState(undefined, async (s) => {
     const batch = [entry(1, ev('a', 'i1')), entry(2, { kind: 'item', item: 'i1', features: {} }), entry(3, { kind: 'user', user: 'b', features: { x: 1 } })];
     await s.apply(batch);
@@ -671,7 +708,8 @@ export function liveStateSuite(name: string, make: (opts?: { maxEventsPerUser?: 
         k < 0.75 ? ev(user, item, ['view', 'buy', 'like'][pick(3)], Math.round(r() * 1000) / 100, 1_700_000_000 + pick(1e6))
         : k < 0.85 ? { kind: 'user', user, features: { v: pick(100), tags: [`t${pick(5)}`] } }
         : k < 0.95 ? { kind: 'item', item, features: { g: `g${pick(6)}`, p: r() } }
-        : { kind: 'delete-item', item };
+        : k < 0.98 ? { kind: 'delete-item', item }
+        : { kind: 'exposure', id: `x${i}`, user, experiment: 'e', arm: 'a', items: [item, `i${pick(40)}`], timestamp: 1_700_000_000 + pick(1e6) };
       entries.push(entry(sq, rec, 1000 + i));
     }
     // batches of random length, each sometimes starting a little behind the last (a replay overlapping what was applied)

@@ -4,9 +4,14 @@
  * interfaces as the embedded ones (SQLite, memory); one conformance suite (suite.ts) holds them all.
  */
 
-/** What a client logs. Catalog and user changes share one sequence with events. */
+/**
+ * What a client logs. Catalog and user changes share one sequence with events. An event may name the
+ * exposure it answers (`exposureId`); an `exposure` is what an experiment showed a user: its items in
+ * position order and, for an interleaved list, which team (0 or 1) each position came from.
+ */
 export type LogRecord =
-  | { kind: 'event'; user: string; item: string; type: string; value: number; timestamp: number }
+  | { kind: 'event'; user: string; item: string; type: string; value: number; timestamp: number; exposureId?: string }
+  | { kind: 'exposure'; id: string; user: string; experiment: string; arm: string; items: string[]; teams?: number[]; timestamp: number }
   | { kind: 'item'; item: string; features: Record<string, unknown> }
   | { kind: 'delete-item'; item: string }
   | { kind: 'user'; user: string; features: Record<string, unknown> };

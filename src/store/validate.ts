@@ -23,7 +23,9 @@ export interface Row {
 
 export type PreparedRecord = Omit<Row, 'seq' | 'received'>;
 
-export const RECORD_KINDS: readonly LogRecordKind[] = ['event', 'item', 'delete-item', 'user'];
+export const RECORD_KINDS: readonly LogRecordKind[] = ['event', 'item', 'delete-item', 'user', 'exposure'];
+/** Items one exposure may list. */
+export const MAX_EXPOSURE_ITEMS = 1000;
 /** Deeper features are refused: real features are shallow, and this also stops a cycle. */
 export const MAX_FEATURE_DEPTH = 32;
 
@@ -115,8 +117,11 @@ function prepareRecord(r: unknown, field: string): PreparedRecord {
         type: checkText(o.type, `${field}.type`),
         value: checkFinite(o.value, `${field}.value`),
         ts: checkFinite(o.timestamp, `${field}.timestamp`),
-        features: null,
+        // the exposure an event answers rides in the payload column (null without one: rows as before)
+        features: o.exposureId === undefined ? null : JSON.stringify({ exposureId: checkText(o.exposureId, `${field}.exposureId`) }),
       };
+    case 'exposure':
+      return prepareExposure(o, field);
     case 'item':
       return { kind: 'item', user: null, item: checkText(o.item, `${field}.item`), type: null, value: null, ts: null, features: checkFeatures(o.features, `${field}.features`) };
     case 'delete-item':
@@ -126,6 +131,26 @@ function prepareRecord(r: unknown, field: string): PreparedRecord {
     default:
       return invalid(`${field}.kind`, `must be one of ${RECORD_KINDS.map((k) => `'${k}'`).join(', ')} (got ${typeof o.kind === 'string' ? `'${o.kind}'` : got(o.kind)})`);
   }
+}
+
+/** An exposure's row: user, its id in `item`, the experiment in `type`, arm, items and teams as the JSON payload. */
+function prepareExposure(o: Record<string, unknown>, field: string): PreparedRecord {
+  const id = checkText(o.id, `${field}.id`);
+  const user = checkText(o.user, `${field}.user`);
+  const experiment = checkText(o.experiment, `${field}.experiment`);
+  const arm = checkText(o.arm, `${field}.arm`);
+  const items = o.items;
+  if (!Array.isArray(items) || items.length === 0 || items.length > MAX_EXPOSURE_ITEMS) invalid(`${field}.items`, `must be an array of 1 to ${MAX_EXPOSURE_ITEMS} item ids (got ${Array.isArray(items) ? `${items.length} ids` : got(items)})`);
+  for (let i = 0; i < items.length; i++) checkText(items[i], `${field}.items[${i}]`);
+  let teams: number[] | undefined;
+  if (o.teams !== undefined) {
+    if (!Array.isArray(o.teams) || o.teams.length !== items.length) invalid(`${field}.teams`, `must be an array as long as items (${items.length}; got ${Array.isArray(o.teams) ? o.teams.length : got(o.teams)})`);
+    for (let i = 0; i < o.teams.length; i++) if (o.teams[i] !== 0 && o.teams[i] !== 1) invalid(`${field}.teams[${i}]`, `must be 0 or 1 (got ${got(o.teams[i])})`);
+    teams = o.teams as number[];
+  }
+  const ts = checkFinite(o.timestamp, `${field}.timestamp`);
+  const payload = teams === undefined ? { arm, items } : { arm, items, teams };
+  return { kind: 'exposure', user, item: id, type: experiment, value: null, ts, features: JSON.stringify(payload) };
 }
 
 /**
@@ -164,8 +189,17 @@ export function validateEntries(entries: unknown, field = 'entries'): void {
 /** The entry a stored row holds. */
 export function decodeRow(r: Row): LogEntry {
   switch (r.kind) {
-    case 'event':
-      return { seq: r.seq, received: r.received, kind: 'event', user: r.user!, item: r.item!, type: r.type!, value: r.value!, timestamp: r.ts! };
+    case 'event': {
+      const e: LogEntry = { seq: r.seq, received: r.received, kind: 'event', user: r.user!, item: r.item!, type: r.type!, value: r.value!, timestamp: r.ts! };
+      if (r.features !== null) e.exposureId = (JSON.parse(r.features) as { exposureId: string }).exposureId;
+      return e;
+    }
+    case 'exposure': {
+      const p = JSON.parse(r.features ?? '{}') as { arm: string; items: string[]; teams?: number[] };
+      const e: LogEntry = { seq: r.seq, received: r.received, kind: 'exposure', id: r.item!, user: r.user!, experiment: r.type!, arm: p.arm, items: p.items, timestamp: r.ts! };
+      if (p.teams !== undefined) e.teams = p.teams;
+      return e;
+    }
     case 'item':
       return { seq: r.seq, received: r.received, kind: 'item', item: r.item!, features: JSON.parse(r.features ?? '{}') };
     case 'delete-item':

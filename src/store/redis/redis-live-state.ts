@@ -166,6 +166,10 @@ export class RedisLiveState implements LiveState {
           case 'delete-item':
             args.push(String(e.seq), 'delete-item', '', e.item, '', '');
             break;
+          case 'exposure':
+            // nothing to keep: passed on only so that the position moves past it
+            args.push(String(e.seq), 'exposure', '', '', '', '');
+            break;
         }
       }
       const r = (await this.run(APPLY, args)) as [string, string | null];

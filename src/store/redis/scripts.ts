@@ -73,7 +73,7 @@ for i = 4, #ARGV, 6 do
       else
         redis.call('SET', fk, ARGV[i + 5])
       end
-    else
+    elseif kind ~= 'exposure' then
       redis.call('ZADD', b .. 'cat', ARGV[i], ARGV[i + 3])
       redis.call('HSET', b .. 'item', ARGV[i + 3], ARGV[i + 5])
     end
