@@ -11,7 +11,7 @@ import { dirname, join, relative, resolve } from 'node:path';
  * under every layer): a file may import a layer only when it sits lower in this table. The benchmarks
  * and the browser tests sit at the top with the CLI; only the CLI imports the benchmarks.
  */
-const LAYERS = ['schema', 'math', 'data', 'features', 'store', 'vectors', 'retrieval', 'ranking', 'evaluation', 'pipeline', 'serve', 'cli'] as const;
+const LAYERS = ['schema', 'math', 'data', 'features', 'store', 'vectors', 'retrieval', 'ranking', 'evaluation', 'experiments', 'pipeline', 'serve', 'cli'] as const;
 const RANK: Record<string, number> = { ...Object.fromEntries(LAYERS.map((l, i) => [l, i])), bench: LAYERS.length - 1, e2e: LAYERS.length };
 
 const ROOT = resolve(new URL('..', import.meta.url).pathname);
