@@ -7,6 +7,7 @@ import { serveCommand } from './commands/serve.ts';
 import { evaluateCommand } from './commands/evaluate.ts';
 import { demoCommand } from './commands/demo.ts';
 import { generateCommand } from './commands/generate.ts';
+import { experimentCommand } from './commands/experiment.ts';
 
 /** Every CLI command, in the order `--help` lists them. Each lives in its own file under commands/. */
-export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, evaluateCommand, demoCommand, generateCommand, benchCommand];
+export const commands: Command[] = [trainCommand, recommendCommand, serveCommand, exportRankerDataCommand, evaluateCommand, demoCommand, generateCommand, benchCommand, experimentCommand];

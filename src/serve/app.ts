@@ -24,6 +24,7 @@ import { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedE
 import { Metrics } from './metrics.ts';
 import { dashboardPlugin } from './dashboard/index.ts';
 import { MAX_K, openApiDocument, ROUTES, type RouteSchema } from './schemas.ts';
+import { ExperimentService } from './experiments.ts';
 
 export interface ServiceOptions {
   /** The model directory to serve (a symlink to the current one works well with reload). */
@@ -43,6 +44,8 @@ export interface ServiceOptions {
   logger?: boolean;
   /** Where warnings (failing stages, readiness) and reload outcomes go (default console.error). */
   log?: (line: string) => void;
+  /** An experiments file (docs/experiments.md): its arms' models are loaded beside the served one; API-created experiments are written back to it. */
+  experiments?: string | null;
 }
 
 /** Whether a model can answer: the smoke check at load, re-run when stages fail. */
@@ -332,10 +335,14 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     }
     const before = engine.logState().skipped;
     engine.applyEntries(entries);
+    experiments?.applyEntries(entries);
     const skipped = engine.logState().skipped - before;
     // an entry the model cannot take (its item or feature is gone): skipped, counted
     if (skipped > 0) metrics.inc('tandem_replay_skipped_total', 'Logged entries a newly loaded model could not take.', skipped);
   };
+
+  // set once the first model serves; log entries reach its arm models too
+  let experiments: ExperimentService | null = null;
 
   /** A fresh live state for `engine`: the log replayed from the model's creation on. */
   const replay = async (engine: Engine): Promise<{ state: LiveState; replayed: number }> => {
@@ -375,6 +382,21 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     throw err;
   }
   let live: Live = serving(first, firstReplay.state);
+  try {
+    experiments = await ExperimentService.open(
+      opts.experiments ?? null,
+      async (dir) => {
+        const l = await load(dir);
+        return { engine: l.engine, resolved: l.resolved, dispose: () => disposeModel(l.model) };
+      },
+      log,
+      say,
+    );
+  } catch (err) {
+    disposeModel(first.model);
+    await log.close();
+    throw err;
+  }
   let lastReplayed = firstReplay.replayed;
   let reloading = false;
 
@@ -497,7 +519,11 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: number; exclude?: string; category?: string };
     const state = await cur.state.user(id);
-    const r = cur.engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category });
+    const ask = (engine: Engine) => engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category });
+    // a user in a running experiment is answered by their arm, and the exposure is logged first
+    const x = experiments!.active ? await experiments!.answer(id, cur.engine, ask, q.k ?? 10) : null;
+    if (x) return { user: id, modelVersion: x.modelVersions.join('+'), strategy: x.result.strategy, items: shape(x.result), experiment: x.experiment, arm: x.arm, exposureId: x.exposureId };
+    const r = ask(cur.engine);
     return { user: id, modelVersion: cur.engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });
 
@@ -517,9 +543,9 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   });
 
   route('POST /v1/events', async (req, _reply, cur) => {
-    const { events } = req.body as { events: EventInput[] };
+    const { events } = req.body as { events: (EventInput & { exposureId?: string })[] };
     const checked = cur.engine.checkEvents(events); // the whole batch or nothing
-    await append(checked.map((e) => ({ kind: 'event', user: e.user, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp })));
+    await append(checked.map((e, i) => ({ kind: 'event', user: e.user, item: e.item, type: e.type, value: e.value, timestamp: e.timestamp, ...(events[i].exposureId === undefined ? {} : { exposureId: events[i].exposureId }) })));
     metrics.inc('tandem_events_stored_total', 'Events stored in the event log.', checked.length);
     return { stored: checked.length, modelVersion: live.engine.modelVersion };
   });
@@ -625,6 +651,15 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     log,
     recentUsers: () => recentUsers,
   });
+  route('GET /v1/experiments', () => ({ experiments: experiments!.list(), models: experiments!.memory() }));
+  route('POST /v1/experiments', async (req, reply) => {
+    const created = await experiments!.create(req.body);
+    void reply.code(201);
+    return created;
+  });
+  route('POST /v1/experiments/:name/stop', (req) => experiments!.stop((req.params as { name: string }).name));
+  route('GET /v1/experiments/:name/report', (req) => experiments!.report((req.params as { name: string }).name));
+
   const doc = openApiDocument(ROUTES, version);
   route('GET /openapi.json', () => doc, false);
 
@@ -637,6 +672,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     close: async () => {
       await app.close();
       retire(live);
+      experiments?.close();
       await log.close();
     },
   };

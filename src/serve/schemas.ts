@@ -64,6 +64,16 @@ const recommendation: JsonSchema = {
   },
 };
 
+/** What a response of a user in a running experiment adds (docs/experiments.md). */
+const experimentFields = {
+  experiment: { type: 'string', description: 'the experiment the user is in (only while one runs)' },
+  arm: { type: 'string', description: "the user's arm" },
+  exposureId: { type: 'string', description: 'the logged exposure: name it in events about these items (POST /v1/events exposureId)' },
+};
+
+const experimentName = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 64 } } };
+const experimentListing: JsonSchema = { type: 'object', additionalProperties: true, required: ['name', 'status', 'arms'], properties: { name: { type: 'string' }, status: { type: 'string', enum: ['scheduled', 'running', 'stopped'] } } };
+
 function recommendations(about: 'user' | 'item' | null): JsonSchema {
   return {
     type: 'object',
@@ -74,6 +84,7 @@ function recommendations(about: 'user' | 'item' | null): JsonSchema {
       modelVersion: { type: 'string' },
       strategy: { type: 'string', enum: ['personal', 'features', 'popularity', 'similar', 'content'], description: 'how the items were found; features and popularity are the fallbacks for users without usable history' },
       items: { type: 'array', items: recommendation },
+      ...(about === 'user' ? experimentFields : {}),
     },
   };
 }
@@ -152,6 +163,7 @@ export const ROUTES: Record<string, RouteSchema> = {
               type: { type: 'string', minLength: 1, maxLength: 64, description: "an event type of the model's schema (default: its first)" },
               timestamp: { type: 'number', minimum: 0, exclusiveMaximum: MAX_TIMESTAMP, description: 'seconds since the epoch, before 2100 (default: now): the data loader\'s rule' },
               value: { type: 'number', description: 'weight, rating or price paid (default 1)' },
+              exposureId: { type: 'string', minLength: 1, maxLength: 256, description: 'the exposure (a recommendation response\'s exposureId) this event answers; without it the event counts for the user\'s latest exposure of the item within the experiment\'s attribution window' },
             },
           },
         },
@@ -191,6 +203,31 @@ export const ROUTES: Record<string, RouteSchema> = {
     response: {
       200: { type: 'object', required: ['modelVersion', 'previousVersion', 'model'], properties: { modelVersion: { type: 'string' }, previousVersion: { type: 'string' }, model: { type: 'string' }, replayed: { type: 'integer' } } },
     },
+  },
+  'GET /v1/experiments': {
+    summary: 'The experiments (scheduled, running, stopped) with their arms, and the memory of the models loaded for them',
+    tags: ['experiments'],
+    response: { 200: { type: 'object', required: ['experiments'], properties: { experiments: { type: 'array', items: experimentListing }, models: { type: 'array', items: { type: 'object', additionalProperties: true } } } } },
+  },
+  'POST /v1/experiments': {
+    summary: 'Create an experiment (the definition of docs/experiments.md); its models are loaded before it starts, and the experiments file is written back',
+    tags: ['experiments'],
+    auth: true,
+    body: { type: 'object', description: 'an experiment definition: name, arms [{ name, model | interleave, share }], start, stop, attributionHours, seed (checked by the experiments layer, fields named on error)' },
+    response: { 201: experimentListing },
+  },
+  'POST /v1/experiments/:name/stop': {
+    summary: 'Stop assigning users to an experiment now (its exposures stay in the log for the report)',
+    tags: ['experiments'],
+    auth: true,
+    params: experimentName,
+    response: { 200: experimentListing },
+  },
+  'GET /v1/experiments/:name/report': {
+    summary: 'The report of an experiment read from the event log: per arm CTR, conversion and value per user with 95% intervals, p-values, interleaving, sample-ratio check',
+    tags: ['experiments'],
+    params: experimentName,
+    response: { 200: { type: 'object', additionalProperties: true } },
   },
   'GET /healthz': {
     summary: 'Liveness: the process answers',

@@ -1,0 +1,237 @@
+/**
+ * Online experiments in the service: the experiments (from `--experiments FILE`, or created through the
+ * API, which writes the file back), the extra model versions their arms serve (loaded once, kept in step
+ * with the log like the serving model), assignment of a request's user to an arm, team-draft
+ * interleaving, and the exposure that goes to the event log before the answer does.
+ */
+import { randomUUID } from 'node:crypto';
+import { rename, writeFile } from 'node:fs/promises';
+import { assignArm, loadExperimentsFile, modelsOf, reportFromLog, resolveExperiment, teamDraft, type Experiment, type ExperimentReport } from '../experiments/index.ts';
+import { hashString } from '../math/index.ts';
+import type { Engine, RecommendResult } from '../pipeline/index.ts';
+import type { EventLog, LogEntry, LogRecord } from '../store/index.ts';
+import { ConflictError, NotFoundError } from './errors.ts';
+
+/** What the service hands over to load a model (its own checked load: integrity, smoke check). */
+export type ModelLoader = (dir: string) => Promise<{ engine: Engine; resolved: string; dispose: () => void }>;
+
+interface ArmModel {
+  dir: string;
+  resolved: string;
+  engine: Engine;
+  dispose: () => void;
+  /** Growth of the process's resident memory while it loaded (approximate: other work runs too). */
+  memoryBytes: number;
+}
+
+/** One answer of an experiment: the items (with their origin) and the exposure logged for them. */
+export interface ExperimentAnswer {
+  experiment: string;
+  arm: string;
+  exposureId: string;
+  result: RecommendResult;
+  /** The engine that answered (for the modelVersion), or for interleaving the first team's. */
+  engine: Engine;
+  modelVersions: string[];
+}
+
+export interface ExperimentListing {
+  name: string;
+  status: 'scheduled' | 'running' | 'stopped';
+  start: string;
+  stop: string | null;
+  attributionHours: number;
+  arms: { name: string; type: 'model' | 'interleave'; share: number; models: string[]; modelVersions: string[]; memoryBytes: number }[];
+}
+
+const rssNow = () => {
+  const m = process.memoryUsage();
+  return m.rss;
+};
+
+export class ExperimentService {
+  private experiments: Experiment[] = [];
+  /** Model directory as given -> the loaded arm model. */
+  private readonly models = new Map<string, ArmModel>();
+  private closed = false;
+
+  private constructor(
+    private readonly file: string | null,
+    private readonly loadModel: ModelLoader,
+    private readonly log: EventLog,
+    private readonly say: (line: string) => void,
+  ) {}
+
+  /** Reads `file` (when given) and loads every model its experiments name. */
+  static async open(file: string | null, loadModel: ModelLoader, log: EventLog, say: (line: string) => void): Promise<ExperimentService> {
+    const s = new ExperimentService(file, loadModel, log, say);
+    if (file !== null) {
+      const all = await loadExperimentsFile(file);
+      try {
+        for (const e of all) await s.ensureModels(e);
+      } catch (err) {
+        s.close();
+        throw err;
+      }
+      s.experiments = all;
+    }
+    return s;
+  }
+
+  /** Loads the models `e` needs that are not loaded yet, replayed from the log like the serving one. */
+  private async ensureModels(e: Experiment): Promise<void> {
+    for (const dir of modelsOf(e)) {
+      if (dir === null || this.models.has(dir)) continue;
+      const before = rssNow();
+      const m = await this.loadModel(dir);
+      const memoryBytes = Math.max(0, rssNow() - before);
+      const arm: ArmModel = { dir, resolved: m.resolved, engine: m.engine, dispose: m.dispose, memoryBytes };
+      // catalog changes and counters since the model was built; registered first, then caught up, so nothing appended meanwhile is missed
+      this.models.set(dir, arm);
+      const from = await this.log.seqBefore(Date.parse(m.engine.manifest.createdAt) / 1000);
+      for await (const batch of this.log.scan(from)) m.engine.applyEntries(batch);
+      for await (const batch of this.log.scan(m.engine.logState().position)) m.engine.applyEntries(batch);
+      this.say(`experiment ${e.name}: loaded ${dir} (model ${m.engine.modelVersion}), about ${(memoryBytes / 2 ** 20).toFixed(1)} MiB more resident memory`);
+    }
+  }
+
+  /** Log entries reach every arm model, as they reach the serving one (idempotent by seq). */
+  applyEntries(entries: readonly LogEntry[]): void {
+    for (const m of this.models.values()) m.engine.applyEntries(entries);
+  }
+
+  get active(): boolean {
+    return this.experiments.length > 0;
+  }
+
+  /** The first running experiment `user` is assigned in (every running experiment covers all users: the first one wins). */
+  assign(user: string, now = Date.now() / 1000): { experiment: Experiment; arm: number } | null {
+    for (const e of this.experiments) {
+      const arm = assignArm(e, user, now);
+      if (arm >= 0) return { experiment: e, arm };
+    }
+    return null;
+  }
+
+  private engineOf(dir: string | null, served: Engine): Engine {
+    return dir === null ? served : this.models.get(dir)!.engine;
+  }
+
+  /**
+   * Answers `user` through their arm (one model, or two interleaved) and logs the exposure before
+   * returning; null when no experiment runs for them. `run` asks one engine for its answer.
+   */
+  async answer(user: string, served: Engine, run: (engine: Engine) => RecommendResult, k: number, now = Date.now() / 1000): Promise<ExperimentAnswer | null> {
+    const a = this.assign(user, now);
+    if (a === null) return null;
+    const arm = a.experiment.arms[a.arm];
+    const exposureId = randomUUID();
+    let result: RecommendResult;
+    let teams: number[] | undefined;
+    let engine: Engine;
+    let versions: string[];
+    if (arm.type === 'interleave') {
+      const e0 = this.engineOf(arm.teams![0], served);
+      const e1 = this.engineOf(arm.teams![1], served);
+      const r0 = run(e0);
+      const r1 = run(e1);
+      const mixed = teamDraft(r0.items.map((x) => x.id), r1.items.map((x) => x.id), k, hashString(exposureId));
+      const byId = new Map([...r1.items, ...r0.items].map((x) => [x.id, x]));
+      result = { strategy: r0.strategy, items: mixed.items.map((id) => byId.get(id)!) };
+      teams = mixed.teams;
+      engine = e0;
+      versions = [e0.modelVersion, e1.modelVersion];
+    } else {
+      engine = this.engineOf(arm.model, served);
+      result = run(engine);
+      versions = [engine.modelVersion];
+    }
+    if (result.items.length > 0) {
+      const items = result.items.map((x) => x.id);
+      const rec: LogRecord = teams ? { kind: 'exposure', id: exposureId, user, experiment: a.experiment.name, arm: arm.name, items, teams, timestamp: now } : { kind: 'exposure', id: exposureId, user, experiment: a.experiment.name, arm: arm.name, items, timestamp: now };
+      await this.log.append([rec]);
+    }
+    return { experiment: a.experiment.name, arm: arm.name, exposureId, result, engine, modelVersions: versions };
+  }
+
+  list(now = Date.now() / 1000): ExperimentListing[] {
+    return this.experiments.map((e) => ({
+      name: e.name,
+      status: now < e.start ? 'scheduled' : e.stop !== null && now >= e.stop ? 'stopped' : 'running',
+      start: new Date(e.start * 1000).toISOString(),
+      stop: e.stop === null ? null : new Date(e.stop * 1000).toISOString(),
+      attributionHours: e.attributionSeconds / 3600,
+      arms: e.arms.map((a) => {
+        const dirs = a.type === 'model' ? [a.model] : a.teams!;
+        const loaded = dirs.map((d) => (d === null ? null : this.models.get(d)!));
+        return {
+          name: a.name,
+          type: a.type,
+          share: a.share,
+          models: dirs.map((d) => d ?? 'served'),
+          modelVersions: loaded.map((m) => m?.engine.modelVersion ?? 'served'),
+          memoryBytes: loaded.reduce((s, m) => s + (m?.memoryBytes ?? 0), 0),
+        };
+      }),
+    }));
+  }
+
+  /** Adds an experiment (its models loaded first) and writes the file back. 409 when the name is taken. */
+  async create(given: unknown, now = Date.now() / 1000): Promise<ExperimentListing> {
+    const e = resolveExperiment(given, '', now);
+    if (this.experiments.some((x) => x.name === e.name)) throw new ConflictError(`an experiment '${e.name}' exists (stop it, or choose another name)`);
+    await this.ensureModels(e);
+    this.experiments.push(e);
+    await this.persist();
+    return this.list(now).find((x) => x.name === e.name)!;
+  }
+
+  /** Stops assignment now (its exposures stay in the log for the report) and writes the file back. */
+  async stop(name: string, now = Date.now() / 1000): Promise<ExperimentListing> {
+    const e = this.get(name);
+    if (e.stop === null || e.stop > now) e.stop = Math.max(now, e.start + 1e-3);
+    await this.persist();
+    return this.list(now).find((x) => x.name === name)!;
+  }
+
+  get(name: string): Experiment {
+    const e = this.experiments.find((x) => x.name === name);
+    if (!e) throw new NotFoundError(`no experiment '${name}' (known: ${this.experiments.map((x) => x.name).join(', ') || 'none'})`);
+    return e;
+  }
+
+  async report(name: string): Promise<ExperimentReport> {
+    return reportFromLog(this.log, this.get(name));
+  }
+
+  /** Memory of the models loaded for experiments, per directory. */
+  memory(): { dir: string; modelVersion: string; memoryBytes: number }[] {
+    return [...this.models.values()].map((m) => ({ dir: m.dir, modelVersion: m.engine.modelVersion, memoryBytes: m.memoryBytes }));
+  }
+
+  /** The experiments file as written back: definitions in the form the file takes. */
+  private async persist(): Promise<void> {
+    if (this.file === null) return;
+    const iso = (t: number) => new Date(t * 1000).toISOString();
+    const body = {
+      experiments: this.experiments.map((e) => ({
+        name: e.name,
+        arms: e.arms.map((a) => (a.type === 'model' ? { name: a.name, model: a.model, share: a.share } : { name: a.name, interleave: a.teams!.map((t) => t ?? 'served'), share: a.share })),
+        start: iso(e.start),
+        stop: e.stop === null ? null : iso(e.stop),
+        attributionHours: e.attributionSeconds / 3600,
+        seed: e.seed,
+      })),
+    };
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(body, null, 2) + '\n');
+    await rename(tmp, this.file);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const m of this.models.values()) m.dispose();
+    this.models.clear();
+  }
+}
