@@ -1,0 +1,119 @@
+// Experiments in the service: arms served by their own model versions, exposures logged before the
+// answer, events attributed by exposureId or by window, the /v1/experiments routes and the report.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { builtinRegistry, fixtureDataset, trainModel } from '../pipeline/index.ts';
+import { openEventLog } from '../store/index.ts';
+import { startServer, type RunningServer } from './index.ts';
+
+const KEY = 'k';
+let root = '';
+let modelA = '';
+let modelB = '';
+let file = '';
+let server: RunningServer;
+
+async function call(method: string, path: string, body?: unknown, key: string | null = KEY): Promise<{ status: number; json: any }> {
+  const headers: Record<string, string> = {};
+  if (key) headers.authorization = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+before(async () => {
+  root = await mkdtemp(join(tmpdir(), 'tandem-exp-'));
+  const registry = builtinRegistry();
+  const dataset = fixtureDataset();
+  modelA = join(root, 'model-a');
+  modelB = join(root, 'model-b');
+  const fallbacks = [{ kind: 'popularity' }];
+  await trainModel(modelA, { dataset, registry, config: { sources: [{ kind: 'ease', params: { lambda: 10 } }], fallbacks }, holdout: 0 });
+  await trainModel(modelB, { dataset, registry, config: { sources: [{ kind: 'ease', params: { lambda: 500 } }], fallbacks }, holdout: 0 });
+  file = join(root, 'experiments.json');
+  await writeFile(file, JSON.stringify({ experiments: [{ name: 'ab', arms: [{ name: 'control' }, { name: 'treatment', model: modelB }], start: '2020-01-01', attributionHours: 1 }] }));
+  server = await startServer({ model: modelA, port: 0, apiKey: KEY, store: `sqlite:${join(root, 'events.db')}`, experiments: file, log: () => {}, reloadOnSighup: false });
+});
+
+after(async () => {
+  await server?.close();
+  await rm(root, { recursive: true, force: true });
+});
+
+test('users are answered by their arm, sticky, and every answer carries its logged exposure', async () => {
+  const versionA = server.service.current().engine.modelVersion;
+  const arms = new Map<string, string>();
+  for (let u = 0; u < 40; u++) {
+    const r = await call('GET', `/v1/users/${u}/recommendations?k=5`);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.experiment, 'ab');
+    assert.match(r.json.exposureId, /^[0-9a-f-]{36}$/);
+    assert.ok(['control', 'treatment'].includes(r.json.arm));
+    assert.equal(r.json.modelVersion === versionA, r.json.arm === 'control', 'control is the served model, treatment the other');
+    arms.set(String(u), r.json.arm);
+  }
+  assert.ok([...arms.values()].includes('control') && [...arms.values()].includes('treatment'), 'both arms get users');
+  for (let u = 0; u < 10; u++) assert.equal((await call('GET', `/v1/users/${u}/recommendations`)).json.arm, arms.get(String(u)), 'sticky');
+  const log = server.service.log;
+  const exposures = (await log.read(0)).filter((e) => e.kind === 'exposure');
+  assert.equal(exposures.length, 50);
+  assert.ok(exposures.every((e) => e.kind === 'exposure' && e.items.length > 0 && e.experiment === 'ab'));
+});
+
+test('events name their exposure or are attributed by window; the report reads them back', async () => {
+  const r = await call('GET', '/v1/users/u-report/recommendations?k=4');
+  const [first, second] = r.json.items.map((x: { id: string }) => x.id);
+  const now = Date.now() / 1000;
+  const stored = await call('POST', '/v1/events', { events: [{ user: 'u-report', item: first, type: 'purchase', value: 9, exposureId: r.json.exposureId, timestamp: now }, { user: 'u-report', item: second, timestamp: now }] });
+  assert.equal(stored.status, 200, JSON.stringify(stored.json));
+  const bad = await call('POST', '/v1/events', { events: [{ user: 'u', item: first, exposureId: '' }] });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, 'events[0].exposureId');
+  const rep = await call('GET', '/v1/experiments/ab/report');
+  assert.equal(rep.status, 200);
+  const arm = rep.json.arms.find((a: { name: string }) => a.name === r.json.arm);
+  assert.equal(arm.metrics.purchase.events, 1);
+  assert.ok(arm.metrics.view.events >= 1);
+  assert.equal(rep.json.attribution.attributed, 2);
+  assert.match(rep.json.method, /delta method/);
+  assert.equal((await call('GET', '/v1/experiments/nope/report')).status, 404);
+});
+
+test('the experiments routes: list with memory per arm model, create (file written back), stop; errors name the field', async () => {
+  const list = await call('GET', '/v1/experiments');
+  assert.equal(list.json.experiments[0].status, 'running');
+  assert.equal(list.json.models.length, 1, 'one extra model loaded');
+  assert.equal(typeof list.json.models[0].memoryBytes, 'number');
+  const bad = await call('POST', '/v1/experiments', { name: 'x', arms: [{ name: 'a', share: -1 }, { name: 'b' }] });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, 'arms[0].share');
+  assert.equal((await call('POST', '/v1/experiments', { name: 'ab', arms: [{ name: 'a' }, { name: 'b' }] })).status, 409);
+  assert.equal((await call('POST', '/v1/experiments', { name: 'il', arms: [{ name: 'mix', interleave: ['served', modelB] }] }, null)).status, 401);
+  const created = await call('POST', '/v1/experiments', { name: 'il', arms: [{ name: 'mix', interleave: ['served', modelB] }] });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const stopped = await call('POST', '/v1/experiments/ab/stop');
+  assert.equal(stopped.json.status, 'stopped');
+  assert.equal((await call('POST', '/v1/experiments/none/stop')).status, 404);
+  const written = JSON.parse(await readFile(file, 'utf8'));
+  assert.deepEqual(written.experiments.map((e: { name: string }) => e.name), ['ab', 'il']);
+  assert.notEqual(written.experiments[0].stop, null);
+  // with ab stopped, users fall to the interleaving experiment: both teams' items, teams logged
+  const r = await call('GET', '/v1/users/7/recommendations?k=6');
+  assert.equal(r.json.arm, 'mix');
+  const x = (await server.service.log.read(0)).find((e) => e.kind === 'exposure' && e.id === r.json.exposureId);
+  assert.ok(x && x.kind === 'exposure' && x.teams!.length === r.json.items.length);
+  assert.deepEqual(x.items, r.json.items.map((i: { id: string }) => i.id));
+});
+
+test('another handle on the log (as tandem experiment report opens it) reads the exposures', async () => {
+  const log = await openEventLog(`sqlite:${join(root, 'events.db')}`);
+  try {
+    const n = (await log.read(0)).filter((e) => e.kind === 'exposure').length;
+    assert.ok(n >= 52);
+  } finally {
+    await log.close();
+  }
+});
