@@ -319,6 +319,16 @@ async function tryPage() {
   await update();
 }
 
+// ------------------------------------------------------------------ experiments
+
+async function experimentsPage() {
+  const { experimentsHtml } = await import('/dashboard/experiments.js');
+  const listing = await api('/v1/experiments');
+  const reports = {};
+  for (const e of listing.experiments) reports[e.name] = await api(`/v1/experiments/${encodeURIComponent(e.name)}/report`).catch(() => null);
+  main.innerHTML = experimentsHtml(listing, reports, esc);
+}
+
 // ------------------------------------------------------------------ router
 
 async function route() {
@@ -334,6 +344,7 @@ async function route() {
     else if (page === 'item') await itemPage(id);
     else if (page === 'live') await livePage();
     else if (page === 'try') await tryPage();
+    else if (page === 'experiments') await experimentsPage();
     else await overviewPage();
   } catch (err) {
     showError(err);

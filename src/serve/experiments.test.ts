@@ -117,3 +117,25 @@ test('another handle on the log (as tandem experiment report opens it) reads the
     await log.close();
   }
 });
+
+test('the dashboard page renders the experiments and their reports from the public JSON', async () => {
+  const js = await fetch(`${server.url}/dashboard/experiments.js`);
+  assert.equal(js.status, 200);
+  assert.match(js.headers.get('content-type')!, /javascript/);
+  // the page's renderer is a browser module; loaded by URL (web/ is the page's folder, not a layer)
+  const { experimentsHtml } = (await import(new URL('../../web/experiments.js', import.meta.url).href)) as { experimentsHtml: (l: unknown, r: Record<string, unknown>) => string };
+  const listing = (await call('GET', '/v1/experiments')).json;
+  const reports: Record<string, any> = {};
+  for (const e of listing.experiments) reports[e.name] = (await call('GET', `/v1/experiments/${e.name}/report`)).json;
+  const html = experimentsHtml(listing, reports);
+  assert.match(html, /data-experiment="ab"/);
+  assert.match(html, /data-arm="control" data-type="purchase"/);
+  assert.match(html, /data-arm="treatment"/);
+  assert.match(html, /sample-ratio check/);
+  assert.doesNotMatch(html, /MISMATCH/);
+  reports.ab.srm.mismatch = true;
+  assert.match(experimentsHtml(listing, reports), /MISMATCH/);
+  assert.match(experimentsHtml({ experiments: [], models: [] }, {}), /No experiments/);
+  const page = await (await fetch(`${server.url}/`)).text();
+  assert.match(page, /href="#\/experiments"/);
+});

@@ -32,6 +32,7 @@ const UPLOT = fileURLToPath(new URL('../../../node_modules/uplot/dist/', import.
 const STATIC: Record<string, { file: string; type: string }> = {
   '/dashboard/app.js': { file: WEB + 'app.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/style.css': { file: WEB + 'style.css', type: 'text/css; charset=utf-8' },
+  '/dashboard/experiments.js': { file: WEB + 'experiments.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/vendor/uplot.js': { file: UPLOT + 'uPlot.iife.min.js', type: 'text/javascript; charset=utf-8' },
   '/dashboard/vendor/uplot.css': { file: UPLOT + 'uPlot.min.css', type: 'text/css; charset=utf-8' },
   '/dashboard/favicon.svg': { file: WEB + 'favicon.svg', type: 'image/svg+xml' },
