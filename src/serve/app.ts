@@ -222,6 +222,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   const FAILURES = 'tandem_stage_failures_total';
   const FAILURES_HELP = 'Requests in which a stage (source, fallback or ranker) failed and the others answered.';
   metrics.declare('tandem_events_stored_total', 'Events stored in the event log.');
+  metrics.declare('tandem_exposures_logged_total', 'Answers of users in a running experiment (each an exposure in the event log).');
   metrics.declare('tandem_model_reloads_total', 'Successful model reloads.');
   metrics.declare('tandem_model_reload_failures_total', 'Refused model reloads (the old model kept serving).');
   metrics.declare('tandem_replay_skipped_total', 'Logged entries a newly loaded model could not take.');
@@ -522,6 +523,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     const ask = (engine: Engine) => engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category });
     // a user in a running experiment is answered by their arm, and the exposure is logged first
     const x = experiments!.active ? await experiments!.answer(id, cur.engine, ask, q.k ?? 10) : null;
+    if (x) metrics.inc('tandem_exposures_logged_total', 'Answers of users in a running experiment (each an exposure in the event log).');
     if (x) return { user: id, modelVersion: x.modelVersions.join('+'), strategy: x.result.strategy, items: shape(x.result), experiment: x.experiment, arm: x.arm, exposureId: x.exposureId };
     const r = ask(cur.engine);
     return { user: id, modelVersion: cur.engine.modelVersion, strategy: r.strategy, items: shape(r) };

@@ -57,6 +57,8 @@ test('users are answered by their arm, sticky, and every answer carries its logg
   }
   assert.ok([...arms.values()].includes('control') && [...arms.values()].includes('treatment'), 'both arms get users');
   for (let u = 0; u < 10; u++) assert.equal((await call('GET', `/v1/users/${u}/recommendations`)).json.arm, arms.get(String(u)), 'sticky');
+  const metrics = await (await fetch(`${server.url}/metrics`)).text();
+  assert.match(metrics, /tandem_exposures_logged_total 50/);
   const log = server.service.log;
   const exposures = (await log.read(0)).filter((e) => e.kind === 'exposure');
   assert.equal(exposures.length, 50);
@@ -87,6 +89,7 @@ test('the experiments routes: list with memory per arm model, create (file writt
   assert.equal(list.json.experiments[0].status, 'running');
   assert.equal(list.json.models.length, 1, 'one extra model loaded');
   assert.equal(typeof list.json.models[0].memoryBytes, 'number');
+  assert.ok(list.json.models[0].diskBytes > 0, 'the model directory has files');
   const bad = await call('POST', '/v1/experiments', { name: 'x', arms: [{ name: 'a', share: -1 }, { name: 'b' }] });
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.field, 'arms[0].share');

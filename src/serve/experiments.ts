@@ -22,6 +22,8 @@ interface ArmModel {
   dispose: () => void;
   /** Growth of the process's resident memory while it loaded (approximate: other work runs too). */
   memoryBytes: number;
+  /** The model directory's files (what the load reads: a floor for what it holds). */
+  diskBytes: number;
 }
 
 /** One answer of an experiment: the items (with their origin) and the exposure logged for them. */
@@ -85,13 +87,14 @@ export class ExperimentService {
       const before = rssNow();
       const m = await this.loadModel(dir);
       const memoryBytes = Math.max(0, rssNow() - before);
-      const arm: ArmModel = { dir, resolved: m.resolved, engine: m.engine, dispose: m.dispose, memoryBytes };
+      const diskBytes = Object.values(m.engine.manifest.files).reduce((n, f) => n + f.bytes, 0);
+      const arm: ArmModel = { dir, resolved: m.resolved, engine: m.engine, dispose: m.dispose, memoryBytes, diskBytes };
       // catalog changes and counters since the model was built; registered first, then caught up, so nothing appended meanwhile is missed
       this.models.set(dir, arm);
       const from = await this.log.seqBefore(Date.parse(m.engine.manifest.createdAt) / 1000);
       for await (const batch of this.log.scan(from)) m.engine.applyEntries(batch);
       for await (const batch of this.log.scan(m.engine.logState().position)) m.engine.applyEntries(batch);
-      this.say(`experiment ${e.name}: loaded ${dir} (model ${m.engine.modelVersion}), about ${(memoryBytes / 2 ** 20).toFixed(1)} MiB more resident memory`);
+      this.say(`experiment ${e.name}: loaded ${dir} (model ${m.engine.modelVersion}), about ${(memoryBytes / 2 ** 20).toFixed(1)} MiB more resident memory (${(diskBytes / 2 ** 20).toFixed(1)} MiB of files)`);
     }
   }
 
@@ -205,8 +208,8 @@ export class ExperimentService {
   }
 
   /** Memory of the models loaded for experiments, per directory. */
-  memory(): { dir: string; modelVersion: string; memoryBytes: number }[] {
-    return [...this.models.values()].map((m) => ({ dir: m.dir, modelVersion: m.engine.modelVersion, memoryBytes: m.memoryBytes }));
+  memory(): { dir: string; modelVersion: string; memoryBytes: number; diskBytes: number }[] {
+    return [...this.models.values()].map((m) => ({ dir: m.dir, modelVersion: m.engine.modelVersion, memoryBytes: m.memoryBytes, diskBytes: m.diskBytes }));
   }
 
   /** The experiments file as written back: definitions in the form the file takes. */
