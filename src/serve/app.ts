@@ -523,8 +523,8 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     const ask = (engine: Engine) => engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category });
     // a user in a running experiment is answered by their arm, and the exposure is logged first
     const x = experiments!.active ? await experiments!.answer(id, cur.engine, ask, q.k ?? 10) : null;
-    if (x) metrics.inc('tandem_exposures_logged_total', 'Answers of users in a running experiment (each an exposure in the event log).');
-    if (x) return { user: id, modelVersion: x.modelVersions.join('+'), strategy: x.result.strategy, items: shape(x.result), experiment: x.experiment, arm: x.arm, exposureId: x.exposureId };
+    if (x?.exposureId) metrics.inc('tandem_exposures_logged_total', 'Answers of users in a running experiment (each an exposure in the event log).');
+    if (x) return { user: id, modelVersion: x.modelVersions.join('+'), strategy: x.result.strategy, items: shape(x.result), experiment: x.experiment, arm: x.arm, ...(x.exposureId ? { exposureId: x.exposureId } : {}) };
     const r = ask(cur.engine);
     return { user: id, modelVersion: cur.engine.modelVersion, strategy: r.strategy, items: shape(r) };
   });

@@ -82,6 +82,15 @@ test('events name their exposure or are attributed by window; the report reads t
   assert.equal(rep.json.attribution.attributed, 2);
   assert.match(rep.json.method, /delta method/);
   assert.equal((await call('GET', '/v1/experiments/nope/report')).status, 404);
+  // an answer with no items shows nothing: no exposure logged, no exposureId
+  const before = (await server.service.log.read(0)).length;
+  const all = Array.from({ length: 80 }, (_, i) => `i${i}`).join(',');
+  const empty = await call('GET', `/v1/users/u-empty/recommendations?exclude=${all}`);
+  assert.equal(empty.status, 200);
+  assert.deepEqual(empty.json.items, []);
+  assert.equal(empty.json.experiment, 'ab');
+  assert.equal(empty.json.exposureId, undefined);
+  assert.equal((await server.service.log.read(0)).length, before);
 });
 
 test('the experiments routes: list with memory per arm model, create (file written back), stop; errors name the field', async () => {

@@ -30,7 +30,8 @@ interface ArmModel {
 export interface ExperimentAnswer {
   experiment: string;
   arm: string;
-  exposureId: string;
+  /** null when the answer had no items (nothing shown: nothing logged). */
+  exposureId: string | null;
   result: RecommendResult;
   /** The engine that answered (for the modelVersion), or for interleaving the first team's. */
   engine: Engine;
@@ -154,7 +155,7 @@ export class ExperimentService {
       const rec: LogRecord = teams ? { kind: 'exposure', id: exposureId, user, experiment: a.experiment.name, arm: arm.name, items, teams, timestamp: now } : { kind: 'exposure', id: exposureId, user, experiment: a.experiment.name, arm: arm.name, items, timestamp: now };
       await this.log.append([rec]);
     }
-    return { experiment: a.experiment.name, arm: arm.name, exposureId, result, engine, modelVersions: versions };
+    return { experiment: a.experiment.name, arm: arm.name, exposureId: result.items.length > 0 ? exposureId : null, result, engine, modelVersions: versions };
   }
 
   list(now = Date.now() / 1000): ExperimentListing[] {

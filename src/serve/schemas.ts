@@ -68,7 +68,7 @@ const recommendation: JsonSchema = {
 const experimentFields = {
   experiment: { type: 'string', description: 'the experiment the user is in (only while one runs)' },
   arm: { type: 'string', description: "the user's arm" },
-  exposureId: { type: 'string', description: 'the logged exposure: name it in events about these items (POST /v1/events exposureId)' },
+  exposureId: { type: 'string', description: 'the logged exposure: name it in events about these items (POST /v1/events exposureId); absent when no item was found (nothing shown, nothing logged)' },
 };
 
 const experimentName = { type: 'object', additionalProperties: false, required: ['name'], properties: { name: { type: 'string', minLength: 1, maxLength: 64 } } };
