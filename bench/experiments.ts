@@ -6,8 +6,13 @@
  *   - A/A: the same policy on both arms: how often the report finds no significant difference
  *     (the target is >= 90% at alpha 0.05; about 95% is expected), and how often the SRM check fires;
  *   - interleaving: team-draft of the two policies on small traffic: how often the better team wins.
+ * With `--serve-model A --arm-model B` it also serves A with and without an experiment whose second arm
+ * is B, back to back: the memory B added and the cost of an answer that logs its exposure.
  */
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer } from '../src/serve/index.ts';
 import { resolveExperiment, simulateExperiment, type ExperimentReport } from '../src/experiments/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
 
@@ -22,7 +27,52 @@ const options = {
   worse: { type: 'number', description: "the worse policy's ranking noise", default: 0.25 },
   alpha: { type: 'number', description: 'significance level', default: 0.05 },
   json: { type: 'string', description: 'also write the figures as JSON to this file' },
+  'serve-model': { type: 'string', description: 'a model directory to serve: measures the memory of an extra arm and the cost of exposures (with --arm-model)' },
+  'arm-model': { type: 'string', description: "the experiment arm's model directory (with --serve-model)" },
+  requests: { type: 'number', description: 'requests per round of the serve measurement', default: 300 },
+  'user-prefix': { type: 'string', description: "the served model's user ids are this prefix and a number from 0 ('u': the synthetic data; '': MovieLens)", default: 'u' },
+  rounds: { type: 'number', description: 'rounds of the serve measurement, alternating without and with the experiment', default: 4 },
+  only: { type: 'string', description: "run only one part: 'simulation' or 'serve'", values: ['simulation', 'serve'] },
 } satisfies OptionDefs;
+
+/**
+ * Serves `model` with no experiment and with one whose treatment arm is `arm` (50/50), alternating in
+ * `rounds`, each `requests` sequential GET recommendations over HTTP for distinct users: medians per
+ * configuration, the exposures logged, and the resident memory the arm model added at load.
+ */
+async function serveCost(model: string, arm: string, requests: number, rounds: number, prefix: string): Promise<{ memoryBytes: number; diskBytes: number; medianMsWithout: number; medianMsWith: number; ratio: number; exposures: number }> {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-exp-'));
+  try {
+    const file = join(dir, 'experiments.json');
+    await writeFile(file, JSON.stringify({ experiments: [{ name: 'bench', arms: [{ name: 'control' }, { name: 'treatment', model: arm }], start: '2020-01-01' }] }));
+    const plain = await startServer({ model, port: 0, store: `sqlite:${join(dir, 'plain.db')}`, reloadOnSighup: false, log: () => {} });
+    const lines: string[] = [];
+    const withExp = await startServer({ model, port: 0, store: `sqlite:${join(dir, 'exp.db')}`, experiments: file, reloadOnSighup: false, log: (l) => lines.push(l) });
+    try {
+      const listing = (await (await fetch(`${withExp.url}/v1/experiments`)).json()) as { models: { memoryBytes: number; diskBytes: number }[] };
+      const times: [number[], number[]] = [[], []];
+      for (let r = 0; r < rounds; r++) {
+        for (const [i, s] of [plain, withExp].entries()) {
+          for (let q = 0; q < requests; q++) {
+            const t = performance.now();
+            const res = await fetch(`${s.url}/v1/users/${prefix}${(r * requests + q) % 900}/recommendations?k=10`);
+            await res.arrayBuffer();
+            times[i].push(performance.now() - t);
+          }
+        }
+      }
+      const exposures = (await withExp.service.log.counts()).entries;
+      const m0 = median(times[0]);
+      const m1 = median(times[1]);
+      return { memoryBytes: listing.models[0].memoryBytes, diskBytes: listing.models[0].diskBytes, medianMsWithout: m0, medianMsWith: m1, ratio: m1 / m0, exposures };
+    } finally {
+      await withExp.close();
+      await plain.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 const START = '2026-01-01T00:00:00Z';
 
@@ -44,6 +94,17 @@ export const experimentsBench: Command = {
     if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
     for (const k of ['aa-reps', 'ab-reps', 'interleave-reps', 'users', 'interleave-users', 'visits'] as const) {
       if (!(Number.isInteger(o[k]) && o[k] >= 1)) throw new UsageError(`--${k} must be a positive integer`);
+    }
+    if ((o['serve-model'] === undefined) !== (o['arm-model'] === undefined)) throw new UsageError('--serve-model and --arm-model go together');
+    if (o.only === 'serve' && o['serve-model'] === undefined) throw new UsageError('--only serve needs --serve-model and --arm-model');
+    let serveFig: Awaited<ReturnType<typeof serveCost>> | null = null;
+    if (o['serve-model'] !== undefined && o['arm-model'] !== undefined && o.only !== 'simulation') {
+      serveFig = await serveCost(o['serve-model'], o['arm-model'], o.requests, o.rounds, o['user-prefix']);
+      console.log(`serve ${o['serve-model']} with an experiment arm on ${o['arm-model']}: the arm model added ${(serveFig.memoryBytes / 2 ** 20).toFixed(1)} MiB of resident memory (${(serveFig.diskBytes / 2 ** 20).toFixed(1)} MiB of files); median request ${serveFig.medianMsWithout.toFixed(2)} ms without the experiment, ${serveFig.medianMsWith.toFixed(2)} ms with it (exposure logged, SQLite), ratio ${serveFig.ratio.toFixed(2)} (${o.rounds} alternating rounds of ${o.requests} requests; ${serveFig.exposures} exposures logged)`);
+      if (o.only === 'serve') {
+        if (o.json) await writeFile(o.json, JSON.stringify({ serve: serveFig, command: `tandem bench experiments ${argv.join(' ')}` }, null, 2) + '\n');
+        return 0;
+      }
     }
     const policies = { better: o.better, worse: o.worse };
     const t0 = performance.now();
@@ -100,7 +161,7 @@ export const experimentsBench: Command = {
     const pass = abFig.rankedCorrectly === 1 && aaFig.noSignificantDifference >= 0.9 && ilFig.betterPreferred === 1;
     console.log(pass ? 'PASS: every A/B run ranked correctly, A/A >= 90% not significant, interleaving preferred the better team every time' : 'FAIL: see the figures above');
     if (o.json) {
-      await writeFile(o.json, JSON.stringify({ ab: abFig, aa: aaFig, interleaving: ilFig, seconds, pass, command: `tandem bench experiments ${argv.join(' ')}` }, null, 2) + '\n');
+      await writeFile(o.json, JSON.stringify({ ab: abFig, aa: aaFig, interleaving: ilFig, serve: serveFig, seconds, pass, command: `tandem bench experiments ${argv.join(' ')}` }, null, 2) + '\n');
       console.error(`wrote ${o.json}`);
     }
     return pass ? 0 : 1;
