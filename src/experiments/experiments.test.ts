@@ -190,3 +190,22 @@ test('simulation (small, seeded): the report ranks a better arm first, an A/A te
   assert.deepEqual(await reportFromLog(log, il), x.report, 'the report is a function of the log');
   await log.close();
 });
+
+test('the sample-ratio check flags users per arm that do not match the shares', () => {
+  const e = resolveExperiment({ name: 'srm', arms: [{ name: 'a' }, { name: 'b' }], start: START });
+  const entries = [];
+  let seq = 0;
+  // b lost a fifth of its users' exposures (a logging bug in one arm)
+  for (let u = 0; u < 1000; u++) entries.push({ seq: ++seq, received: T0, kind: 'exposure' as const, id: `a${u}`, user: `ua${u}`, experiment: 'srm', arm: 'a', items: ['i1'], timestamp: T0 });
+  for (let u = 0; u < 800; u++) entries.push({ seq: ++seq, received: T0, kind: 'exposure' as const, id: `b${u}`, user: `ub${u}`, experiment: 'srm', arm: 'b', items: ['i1'], timestamp: T0 });
+  const t = new ExperimentTally(e);
+  t.add(entries);
+  const r = buildReport(t);
+  // expected 900 each: (100² + 100²) / 900
+  assert.ok(Math.abs(r.srm.chiSquare - (2 * 100 ** 2) / 900) < 1e-9, `chi2 ${r.srm.chiSquare}`);
+  assert.equal(r.srm.mismatch, true);
+  assert.ok(formatReport(r).some((l) => l.includes('MISMATCH')));
+  const balanced = new ExperimentTally(e);
+  balanced.add(entries.slice(0, 1000 + 800).filter((x) => x.arm === 'b' || Number(x.id.slice(1)) < 820));
+  assert.equal(buildReport(balanced).srm.mismatch, false, '820 vs 800 is within chance');
+});
