@@ -36,23 +36,26 @@ const options = {
 } satisfies OptionDefs;
 
 /**
- * Serves `model` with no experiment and with one whose treatment arm is `arm` (50/50), alternating in
- * `rounds`, each `requests` sequential GET recommendations over HTTP for distinct users: medians per
- * configuration, the exposures logged, and the resident memory the arm model added at load.
+ * Serves `model` three ways side by side: with no experiment, with an A/A experiment on it (both arms the
+ * served model: the cost of logging the exposure alone) and with one whose treatment arm is `arm`
+ * (50/50). Alternating in `rounds`, each `requests` sequential GET recommendations over HTTP: medians
+ * per configuration, the exposures logged, and the resident memory the arm model added at load.
  */
-async function serveCost(model: string, arm: string, requests: number, rounds: number, prefix: string): Promise<{ memoryBytes: number; diskBytes: number; medianMsWithout: number; medianMsWith: number; ratio: number; exposures: number }> {
+async function serveCost(model: string, arm: string, requests: number, rounds: number, prefix: string): Promise<{ memoryBytes: number; diskBytes: number; medianMsWithout: number; medianMsAA: number; medianMsWith: number; ratioAA: number; ratio: number; exposures: number }> {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-exp-'));
   try {
     const file = join(dir, 'experiments.json');
     await writeFile(file, JSON.stringify({ experiments: [{ name: 'bench', arms: [{ name: 'control' }, { name: 'treatment', model: arm }], start: '2020-01-01' }] }));
+    const aaFile = join(dir, 'aa.json');
+    await writeFile(aaFile, JSON.stringify({ experiments: [{ name: 'aa', arms: [{ name: 'a' }, { name: 'b' }], start: '2020-01-01' }] }));
     const plain = await startServer({ model, port: 0, store: `sqlite:${join(dir, 'plain.db')}`, reloadOnSighup: false, log: () => {} });
-    const lines: string[] = [];
-    const withExp = await startServer({ model, port: 0, store: `sqlite:${join(dir, 'exp.db')}`, experiments: file, reloadOnSighup: false, log: (l) => lines.push(l) });
+    const aa = await startServer({ model, port: 0, store: `sqlite:${join(dir, 'aa.db')}`, experiments: aaFile, reloadOnSighup: false, log: () => {} });
+    const withExp = await startServer({ model, port: 0, store: `sqlite:${join(dir, 'exp.db')}`, experiments: file, reloadOnSighup: false, log: () => {} });
     try {
       const listing = (await (await fetch(`${withExp.url}/v1/experiments`)).json()) as { models: { memoryBytes: number; diskBytes: number }[] };
-      const times: [number[], number[]] = [[], []];
+      const times: number[][] = [[], [], []];
       for (let r = 0; r < rounds; r++) {
-        for (const [i, s] of [plain, withExp].entries()) {
+        for (const [i, s] of [plain, aa, withExp].entries()) {
           for (let q = 0; q < requests; q++) {
             const t = performance.now();
             const res = await fetch(`${s.url}/v1/users/${prefix}${(r * requests + q) % 900}/recommendations?k=10`);
@@ -63,10 +66,12 @@ async function serveCost(model: string, arm: string, requests: number, rounds: n
       }
       const exposures = (await withExp.service.log.counts()).entries;
       const m0 = median(times[0]);
-      const m1 = median(times[1]);
-      return { memoryBytes: listing.models[0].memoryBytes, diskBytes: listing.models[0].diskBytes, medianMsWithout: m0, medianMsWith: m1, ratio: m1 / m0, exposures };
+      const ma = median(times[1]);
+      const m1 = median(times[2]);
+      return { memoryBytes: listing.models[0].memoryBytes, diskBytes: listing.models[0].diskBytes, medianMsWithout: m0, medianMsAA: ma, medianMsWith: m1, ratioAA: ma / m0, ratio: m1 / m0, exposures };
     } finally {
       await withExp.close();
+      await aa.close();
       await plain.close();
     }
   } finally {
@@ -100,7 +105,7 @@ export const experimentsBench: Command = {
     let serveFig: Awaited<ReturnType<typeof serveCost>> | null = null;
     if (o['serve-model'] !== undefined && o['arm-model'] !== undefined && o.only !== 'simulation') {
       serveFig = await serveCost(o['serve-model'], o['arm-model'], o.requests, o.rounds, o['user-prefix']);
-      console.log(`serve ${o['serve-model']} with an experiment arm on ${o['arm-model']}: the arm model added ${(serveFig.memoryBytes / 2 ** 20).toFixed(1)} MiB of resident memory (${(serveFig.diskBytes / 2 ** 20).toFixed(1)} MiB of files); median request ${serveFig.medianMsWithout.toFixed(2)} ms without the experiment, ${serveFig.medianMsWith.toFixed(2)} ms with it (exposure logged, SQLite), ratio ${serveFig.ratio.toFixed(2)} (${o.rounds} alternating rounds of ${o.requests} requests; ${serveFig.exposures} exposures logged)`);
+      console.log(`serve ${o['serve-model']} with an experiment arm on ${o['arm-model']}: the arm model added ${(serveFig.memoryBytes / 2 ** 20).toFixed(1)} MiB of resident memory (${(serveFig.diskBytes / 2 ** 20).toFixed(1)} MiB of files); median request ${serveFig.medianMsWithout.toFixed(2)} ms without an experiment, ${serveFig.medianMsAA.toFixed(2)} ms in an A/A experiment on it (the exposure logged to SQLite; ratio ${serveFig.ratioAA.toFixed(2)}), ${serveFig.medianMsWith.toFixed(2)} ms with half the users on the arm model (ratio ${serveFig.ratio.toFixed(2)}); ${o.rounds} alternating rounds of ${o.requests} requests each, ${serveFig.exposures} exposures logged by the last`);
       if (o.only === 'serve') {
         if (o.json) await writeFile(o.json, JSON.stringify({ serve: serveFig, command: `tandem bench experiments ${argv.join(' ')}` }, null, 2) + '\n');
         return 0;

@@ -10,6 +10,8 @@ export const ARM_SCHEMA = schema({
   model: { type: 'string', description: 'the model directory this arm serves; null: the model the service was started with', nullable: true, default: null },
   interleave: { type: 'list', of: 'string', description: 'team-draft interleaving of two model directories (null: the served one) instead of one model: [teamA, teamB]', nullable: true, default: null },
   share: { type: 'number', description: 'the arm\'s share of the experiment\'s users (shares are normalised to sum to 1)', min: 0, exclusiveMin: true, default: 1 },
+  ranker: { type: 'boolean', description: 'false: a variant of the arm\'s model that answers with its fused L1 order (the ranker off; business rules still apply)', default: true },
+  candidates: { type: 'number', description: 'a variant of the arm\'s model: this L1 -> L2 candidate count per source instead of its own', integer: true, min: 1, max: 100000, nullable: true, default: null },
 });
 
 export const EXPERIMENT_SCHEMA = schema({
@@ -37,6 +39,10 @@ export interface Arm {
   teams: [string | null, string | null] | null;
   /** Normalised: the arms' shares sum to 1. */
   share: number;
+  /** Variant of a 'model' arm: false turns its ranker off (true for interleave arms). */
+  ranker: boolean;
+  /** Variant of a 'model' arm: its L1 -> L2 candidate count (null: the model's own). */
+  candidates: number | null;
 }
 
 /** A checked experiment. Times are Unix seconds. */
@@ -77,9 +83,10 @@ export function resolveExperiment(given: unknown, path = '', now = Date.now() / 
     names.add(a.name);
     if (a.interleave !== null && a.model !== null) throw new InputError(f('interleave'), 'give either model or interleave, not both');
     if (a.interleave !== null && a.interleave.length !== 2) throw new InputError(f('interleave'), `must name two model directories, one per team (got ${a.interleave.length})`);
+    if (a.interleave !== null && (!a.ranker || a.candidates !== null)) throw new InputError(f(a.ranker ? 'candidates' : 'ranker'), 'variants apply to a model arm; an interleave arm\'s teams are model directories as they are');
     total += a.share;
     const teams = a.interleave === null ? null : (a.interleave.map((m) => (m === '' || m === 'served' ? null : m)) as [string | null, string | null]);
-    return { name: a.name, type: teams ? 'interleave' : 'model', model: a.model, teams, share: a.share };
+    return { name: a.name, type: teams ? 'interleave' : 'model', model: a.model, teams, share: a.share, ranker: a.ranker, candidates: a.candidates };
   });
   if (arms.length < 2 && arms[0].type !== 'interleave') throw new InputError(at('arms'), 'needs two or more arms (or one interleave arm)');
   for (const a of arms) a.share /= total;

@@ -388,7 +388,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       opts.experiments ?? null,
       async (dir) => {
         const l = await load(dir);
-        return { engine: l.engine, resolved: l.resolved, dispose: () => disposeModel(l.model) };
+        return { engine: l.engine, model: l.model, resolved: l.resolved, dispose: () => disposeModel(l.model) };
       },
       log,
       say,
@@ -520,9 +520,9 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: number; exclude?: string; category?: string };
     const state = await cur.state.user(id);
-    const ask = (engine: Engine) => engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category });
+    const ask = (engine: Engine, o: { ranker: boolean } = { ranker: true }) => engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category, ranker: o.ranker });
     // a user in a running experiment is answered by their arm, and the exposure is logged first
-    const x = experiments!.active ? await experiments!.answer(id, cur.engine, ask, q.k ?? 10) : null;
+    const x = experiments!.active ? await experiments!.answer(id, cur, ask, q.k ?? 10) : null;
     if (x?.exposureId) metrics.inc('tandem_exposures_logged_total', 'Answers of users in a running experiment (each an exposure in the event log).');
     if (x) return { user: id, modelVersion: x.modelVersions.join('+'), strategy: x.result.strategy, items: shape(x.result), experiment: x.experiment, arm: x.arm, ...(x.exposureId ? { exposureId: x.exposureId } : {}) };
     const r = ask(cur.engine);

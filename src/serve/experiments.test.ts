@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { builtinRegistry, fixtureDataset, trainModel } from '../pipeline/index.ts';
+import { builtinRegistry, disposeModel, Engine, fixtureDataset, readModelDir, trainModel } from '../pipeline/index.ts';
 import { openEventLog } from '../store/index.ts';
 import { startServer, type RunningServer } from './index.ts';
 
@@ -120,6 +120,31 @@ test('the experiments routes: list with memory per arm model, create (file writt
   assert.deepEqual(x.items, r.json.items.map((i: { id: string }) => i.id));
 });
 
+test('variant arms of the served model: ranker off, another candidate count (answers as an engine built so)', async () => {
+  const bad = await call('POST', '/v1/experiments', { name: 'v', arms: [{ name: 'mix', interleave: ['served', modelB], ranker: false }] });
+  assert.equal(bad.status, 400);
+  assert.equal(bad.json.error.field, 'arms[0].ranker');
+  assert.equal((await call('POST', '/v1/experiments/il/stop')).status, 200);
+  const created = await call('POST', '/v1/experiments', { name: 'variants', arms: [{ name: 'l1', ranker: false }, { name: 'few', candidates: 3 }] });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  assert.deepEqual(created.json.arms.map((a: { ranker: boolean; candidates: number | null }) => [a.ranker, a.candidates]), [[false, null], [true, 3]]);
+  const written = JSON.parse(await readFile(file, 'utf8'));
+  assert.deepEqual(written.experiments[2].arms.map((a: Record<string, unknown>) => [a.ranker, a.candidates]), [[false, undefined], [undefined, 3]]);
+  const model = await readModelDir(modelA, builtinRegistry());
+  const few = new Engine(model, { candidates: 3, maxK: 100 });
+  const plainL1 = new Engine(model, { maxK: 100 });
+  const seen = new Set<string>();
+  for (let u = 1; u <= 20; u++) {
+    const r = await call('GET', `/v1/users/u${u}/recommendations?k=5`);
+    assert.equal(r.json.experiment, 'variants');
+    seen.add(r.json.arm);
+    const want = r.json.arm === 'few' ? few.recommend({ user: `u${u}`, k: 5 }) : plainL1.recommend({ user: `u${u}`, k: 5, ranker: false });
+    assert.deepEqual(r.json.items.map((x: { id: string }) => x.id), want.items.map((x) => x.id), `u${u} in ${r.json.arm}`);
+  }
+  assert.deepEqual([...seen].sort(), ['few', 'l1']);
+  disposeModel(model);
+});
+
 test('another handle on the log (as tandem experiment report opens it) reads the exposures', async () => {
   const log = await openEventLog(`sqlite:${join(root, 'events.db')}`);
   try {
@@ -141,6 +166,7 @@ test('the dashboard page renders the experiments and their reports from the publ
   for (const e of listing.experiments) reports[e.name] = (await call('GET', `/v1/experiments/${e.name}/report`)).json;
   const html = experimentsHtml(listing, reports);
   assert.match(html, /data-experiment="ab"/);
+  assert.match(html, /data-experiment="variants"/);
   assert.match(html, /data-arm="control" data-type="purchase"/);
   assert.match(html, /data-arm="treatment"/);
   assert.match(html, /sample-ratio check/);

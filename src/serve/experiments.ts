@@ -8,17 +8,21 @@ import { randomUUID } from 'node:crypto';
 import { rename, writeFile } from 'node:fs/promises';
 import { assignArm, loadExperimentsFile, modelsOf, reportFromLog, resolveExperiment, teamDraft, type Experiment, type ExperimentReport } from '../experiments/index.ts';
 import { hashString } from '../math/index.ts';
-import type { Engine, RecommendResult } from '../pipeline/index.ts';
+import { Engine, type Model, type RecommendResult } from '../pipeline/index.ts';
 import type { EventLog, LogEntry, LogRecord } from '../store/index.ts';
 import { ConflictError, NotFoundError } from './errors.ts';
 
 /** What the service hands over to load a model (its own checked load: integrity, smoke check). */
-export type ModelLoader = (dir: string) => Promise<{ engine: Engine; resolved: string; dispose: () => void }>;
+export type ModelLoader = (dir: string) => Promise<{ engine: Engine; model: Model; resolved: string; dispose: () => void }>;
+
+/** How the service asks one engine for the request's answer; `ranker: false` for an arm with the ranker off. */
+export type AnswerRun = (engine: Engine, opts: { ranker: boolean }) => RecommendResult;
 
 interface ArmModel {
   dir: string;
   resolved: string;
   engine: Engine;
+  model: Model;
   dispose: () => void;
   /** Growth of the process's resident memory while it loaded (approximate: other work runs too). */
   memoryBytes: number;
@@ -44,7 +48,7 @@ export interface ExperimentListing {
   start: string;
   stop: string | null;
   attributionHours: number;
-  arms: { name: string; type: 'model' | 'interleave'; share: number; models: string[]; modelVersions: string[]; memoryBytes: number }[];
+  arms: { name: string; type: 'model' | 'interleave'; share: number; ranker: boolean; candidates: number | null; models: string[]; modelVersions: string[]; memoryBytes: number }[];
 }
 
 const rssNow = () => {
@@ -89,7 +93,7 @@ export class ExperimentService {
       const m = await this.loadModel(dir);
       const memoryBytes = Math.max(0, rssNow() - before);
       const diskBytes = Object.values(m.engine.manifest.files).reduce((n, f) => n + f.bytes, 0);
-      const arm: ArmModel = { dir, resolved: m.resolved, engine: m.engine, dispose: m.dispose, memoryBytes, diskBytes };
+      const arm: ArmModel = { dir, resolved: m.resolved, engine: m.engine, model: m.model, dispose: m.dispose, memoryBytes, diskBytes };
       // catalog changes and counters since the model was built; registered first, then caught up, so nothing appended meanwhile is missed
       this.models.set(dir, arm);
       const from = await this.log.seqBefore(Date.parse(m.engine.manifest.createdAt) / 1000);
@@ -117,15 +121,25 @@ export class ExperimentService {
     return null;
   }
 
-  private engineOf(dir: string | null, served: Engine): Engine {
-    return dir === null ? served : this.models.get(dir)!.engine;
+  /** Candidate-count variants, per model: engines over the same stages and catalog (no copy, no replay). */
+  private readonly variants = new WeakMap<Model, Map<number, Engine>>();
+
+  private engineOf(dir: string | null, served: { engine: Engine; model: Model }, candidates: number | null = null): Engine {
+    const base = dir === null ? served : this.models.get(dir)!;
+    if (candidates === null || candidates === base.engine.candidateCount) return base.engine;
+    let m = this.variants.get(base.model);
+    if (m === undefined) this.variants.set(base.model, (m = new Map()));
+    let e = m.get(candidates);
+    // the variant shares the model's stages and catalog, which the base engine keeps up to date with the log
+    if (e === undefined) m.set(candidates, (e = new Engine(base.model, { maxK: base.engine.maxK, candidates })));
+    return e;
   }
 
   /**
    * Answers `user` through their arm (one model, or two interleaved) and logs the exposure before
    * returning; null when no experiment runs for them. `run` asks one engine for its answer.
    */
-  async answer(user: string, served: Engine, run: (engine: Engine) => RecommendResult, k: number, now = Date.now() / 1000): Promise<ExperimentAnswer | null> {
+  async answer(user: string, served: { engine: Engine; model: Model }, run: AnswerRun, k: number, now = Date.now() / 1000): Promise<ExperimentAnswer | null> {
     const a = this.assign(user, now);
     if (a === null) return null;
     const arm = a.experiment.arms[a.arm];
@@ -137,8 +151,8 @@ export class ExperimentService {
     if (arm.type === 'interleave') {
       const e0 = this.engineOf(arm.teams![0], served);
       const e1 = this.engineOf(arm.teams![1], served);
-      const r0 = run(e0);
-      const r1 = run(e1);
+      const r0 = run(e0, { ranker: true });
+      const r1 = run(e1, { ranker: true });
       const mixed = teamDraft(r0.items.map((x) => x.id), r1.items.map((x) => x.id), k, hashString(exposureId));
       const byId = new Map([...r1.items, ...r0.items].map((x) => [x.id, x]));
       result = { strategy: r0.strategy, items: mixed.items.map((id) => byId.get(id)!) };
@@ -146,8 +160,8 @@ export class ExperimentService {
       engine = e0;
       versions = [e0.modelVersion, e1.modelVersion];
     } else {
-      engine = this.engineOf(arm.model, served);
-      result = run(engine);
+      engine = this.engineOf(arm.model, served, arm.candidates);
+      result = run(engine, { ranker: arm.ranker });
       versions = [engine.modelVersion];
     }
     if (result.items.length > 0) {
@@ -172,6 +186,8 @@ export class ExperimentService {
           name: a.name,
           type: a.type,
           share: a.share,
+          ranker: a.ranker,
+          candidates: a.candidates,
           models: dirs.map((d) => d ?? 'served'),
           modelVersions: loaded.map((m) => m?.engine.modelVersion ?? 'served'),
           memoryBytes: loaded.reduce((s, m) => s + (m?.memoryBytes ?? 0), 0),
@@ -220,7 +236,7 @@ export class ExperimentService {
     const body = {
       experiments: this.experiments.map((e) => ({
         name: e.name,
-        arms: e.arms.map((a) => (a.type === 'model' ? { name: a.name, model: a.model, share: a.share } : { name: a.name, interleave: a.teams!.map((t) => t ?? 'served'), share: a.share })),
+        arms: e.arms.map((a) => (a.type === 'model' ? { name: a.name, model: a.model, share: a.share, ...(a.ranker ? {} : { ranker: false }), ...(a.candidates === null ? {} : { candidates: a.candidates }) } : { name: a.name, interleave: a.teams!.map((t) => t ?? 'served'), share: a.share })),
         start: iso(e.start),
         stop: e.stop === null ? null : iso(e.stop),
         attributionHours: e.attributionSeconds / 3600,
