@@ -33,6 +33,7 @@ before(async () => {
   const fallbacks = [{ kind: 'popularity' }];
   await trainModel(modelA, { dataset, registry, config: { sources: [{ kind: 'ease', params: { lambda: 10 } }], fallbacks }, holdout: 0 });
   await trainModel(modelB, { dataset, registry, config: { sources: [{ kind: 'ease', params: { lambda: 500 } }], fallbacks }, holdout: 0 });
+  await trainModel(join(root, 'model-c'), { dataset, registry, config: { sources: [{ kind: 'ease', params: { lambda: 50 } }], fallbacks }, holdout: 0 });
   file = join(root, 'experiments.json');
   await writeFile(file, JSON.stringify({ experiments: [{ name: 'ab', arms: [{ name: 'control' }, { name: 'treatment', model: modelB }], start: '2020-01-01', attributionHours: 1 }] }));
   server = await startServer({ model: modelA, port: 0, apiKey: KEY, store: `sqlite:${join(root, 'events.db')}`, experiments: file, log: () => {}, reloadOnSighup: false });
@@ -103,6 +104,12 @@ test('the experiments routes: list with memory per arm model, create (file writt
   assert.equal(bad.status, 400);
   assert.equal(bad.json.error.field, 'arms[0].share');
   assert.equal((await call('POST', '/v1/experiments', { name: 'ab', arms: [{ name: 'a' }, { name: 'b' }] })).status, 409);
+  const missing = await call('POST', '/v1/experiments', { name: 'gone', arms: [{ name: 'a', model: join(root, 'model-c') }, { name: 'b', model: join(root, 'no-such-model') }] });
+  assert.equal(missing.status, 422);
+  assert.match(missing.json.error.message, /experiment 'gone' not created, a model of its arms was refused: .*no-such-model: no such model directory/);
+  const after = (await call('GET', '/v1/experiments')).json;
+  assert.equal(after.experiments.length, 1, 'nothing of it kept');
+  assert.equal(after.models.length, 1, 'the model it did load was let go');
   assert.equal((await call('POST', '/v1/experiments', { name: 'il', arms: [{ name: 'mix', interleave: ['served', modelB] }] }, null)).status, 401);
   const created = await call('POST', '/v1/experiments', { name: 'il', arms: [{ name: 'mix', interleave: ['served', modelB] }] });
   assert.equal(created.status, 201, JSON.stringify(created.json));

@@ -10,7 +10,7 @@ import { assignArm, loadExperimentsFile, modelsOf, reportFromLog, resolveExperim
 import { hashString } from '../math/index.ts';
 import { Engine, type Model, type RecommendResult } from '../pipeline/index.ts';
 import type { EventLog, LogEntry, LogRecord } from '../store/index.ts';
-import { ConflictError, NotFoundError } from './errors.ts';
+import { ConflictError, NotFoundError, UnprocessableError } from './errors.ts';
 
 /** What the service hands over to load a model (its own checked load: integrity, smoke check). */
 export type ModelLoader = (dir: string) => Promise<{ engine: Engine; model: Model; resolved: string; dispose: () => void }>;
@@ -87,6 +87,20 @@ export class ExperimentService {
 
   /** Loads the models `e` needs that are not loaded yet, replayed from the log like the serving one. */
   private async ensureModels(e: Experiment): Promise<void> {
+    const added: string[] = [];
+    try {
+      await this.loadNew(e, added);
+    } catch (err) {
+      // nothing of a refused experiment stays loaded
+      for (const dir of added) {
+        this.models.get(dir)?.dispose();
+        this.models.delete(dir);
+      }
+      throw err;
+    }
+  }
+
+  private async loadNew(e: Experiment, added: string[]): Promise<void> {
     for (const dir of modelsOf(e)) {
       if (dir === null || this.models.has(dir)) continue;
       const before = rssNow();
@@ -96,6 +110,7 @@ export class ExperimentService {
       const arm: ArmModel = { dir, resolved: m.resolved, engine: m.engine, model: m.model, dispose: m.dispose, memoryBytes, diskBytes };
       // catalog changes and counters since the model was built; registered first, then caught up, so nothing appended meanwhile is missed
       this.models.set(dir, arm);
+      added.push(dir);
       const from = await this.log.seqBefore(Date.parse(m.engine.manifest.createdAt) / 1000);
       for await (const batch of this.log.scan(from)) m.engine.applyEntries(batch);
       for await (const batch of this.log.scan(m.engine.logState().position)) m.engine.applyEntries(batch);
@@ -200,7 +215,11 @@ export class ExperimentService {
   async create(given: unknown, now = Date.now() / 1000): Promise<ExperimentListing> {
     const e = resolveExperiment(given, '', now);
     if (this.experiments.some((x) => x.name === e.name)) throw new ConflictError(`an experiment '${e.name}' exists (stop it, or choose another name)`);
-    await this.ensureModels(e);
+    try {
+      await this.ensureModels(e);
+    } catch (err) {
+      throw new UnprocessableError(`experiment '${e.name}' not created, a model of its arms was refused: ${err instanceof Error ? err.message : String(err)}`);
+    }
     this.experiments.push(e);
     await this.persist();
     return this.list(now).find((x) => x.name === e.name)!;
