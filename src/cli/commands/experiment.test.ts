@@ -41,6 +41,8 @@ test('tandem experiment report NAME reads the log and writes the report as JSON'
     await writeFile(file, JSON.stringify({ experiments: [{ name: 'ab', arms: [{ name: 'a' }] }] }));
     await assert.rejects(run(['report', 'ab', '--experiments', file, '--store', store]), /experiments\.json: experiments\[0\]\.arms: needs two or more arms/);
     await assert.rejects(run(['list']), /unknown subcommand 'list'/);
+    await writeFile(file, JSON.stringify(def));
+    await assert.rejects(run(['report', 'ab', '--experiments', file, '--store', `sqlite:${join(dir, 'none.db')}`]), /no event log at .*none\.db/);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

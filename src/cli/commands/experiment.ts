@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { formatReport, loadExperimentsFile, reportFromLog } from '../../experiments/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
@@ -5,7 +6,7 @@ import { openEventLog } from '../../store/index.ts';
 
 const options = {
   experiments: { type: 'string', description: 'the experiments file (the one tandem serve --experiments reads and POST /v1/experiments writes)', default: 'experiments.json' },
-  store: { type: 'string', description: 'the event log to read: sqlite:FILE, postgres://..., memory (default sqlite:tandem-events.db)', default: 'sqlite:tandem-events.db' },
+  store: { type: 'string', description: 'the event log to read: sqlite:FILE or postgres://... (the one tandem serve --store wrote)', default: 'sqlite:tandem-events.db' },
   json: { type: 'string', description: 'also write the report as JSON to this file' },
 } satisfies OptionDefs;
 
@@ -24,6 +25,9 @@ export const experimentCommand: Command = {
     const all = await loadExperimentsFile(o.experiments);
     const e = all.find((x) => x.name === name);
     if (!e) throw new Error(`${o.experiments}: no experiment '${name}' (known: ${all.map((x) => x.name).join(', ') || 'none'})`);
+    // opening a missing SQLite file would create an empty log and report nothing: say so instead
+    const file = /^sqlite:(?!:memory:)(.+)$/.exec(o.store)?.[1];
+    if (file !== undefined && !existsSync(file)) throw new Error(`--store ${o.store}: no event log at ${file} (give the --store the service wrote to)`);
     const log = await openEventLog(o.store);
     try {
       const r = await reportFromLog(log, e);
