@@ -395,6 +395,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     );
   } catch (err) {
     disposeModel(first.model);
+    await firstReplay.state.close();
     await log.close();
     throw err;
   }

@@ -184,3 +184,12 @@ test('the dashboard page renders the experiments and their reports from the publ
   const page = await (await fetch(`${server.url}/`)).text();
   assert.match(page, /href="#\/experiments"/);
 });
+
+test('a bad experiments file stops the service at start-up, naming the file and the field', async () => {
+  const bad = join(root, 'bad.json');
+  await writeFile(bad, JSON.stringify({ experiments: [{ name: 'x', arms: [{ name: 'a' }, { name: 'b', shar: 2 }] }] }));
+  await assert.rejects(startServer({ model: modelA, port: 0, store: 'memory', experiments: bad, log: () => {}, reloadOnSighup: false }), /bad\.json: experiments\[0\]\.arms\[1\]\.shar: unknown parameter .*did you mean 'share'/);
+  await assert.rejects(startServer({ model: modelA, port: 0, store: 'memory', experiments: join(root, 'none.json'), log: () => {}, reloadOnSighup: false }), /none\.json: cannot read the experiments file \(ENOENT\)/);
+  await writeFile(bad, JSON.stringify({ experiments: [{ name: 'x', arms: [{ name: 'a' }, { name: 'b', model: join(root, 'nothing-here') }] }] }));
+  await assert.rejects(startServer({ model: modelA, port: 0, store: 'memory', experiments: bad, log: () => {}, reloadOnSighup: false }), /nothing-here: no such model directory/);
+});
