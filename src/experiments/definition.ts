@@ -3,6 +3,7 @@
  * traffic shares, when it runs, and how long after an exposure an event still counts for it. One schema
  * checks it (fields named on error); `resolveExperiment` adds the rules a schema cannot say.
  */
+import { BUSINESS_PARAMS } from '../ranking/index.ts';
 import { check, InputError, schema, type Infer } from '../schema/index.ts';
 
 export const ARM_SCHEMA = schema({
@@ -12,6 +13,7 @@ export const ARM_SCHEMA = schema({
   share: { type: 'number', description: 'the arm\'s share of the experiment\'s users (shares are normalised to sum to 1)', min: 0, exclusiveMin: true, default: 1 },
   ranker: { type: 'boolean', description: 'false: a variant of the arm\'s model that answers with its fused L1 order (the ranker off; business rules still apply)', default: true },
   candidates: { type: 'number', description: 'a variant of the arm\'s model: this L1 -> L2 candidate count per source instead of its own', integer: true, min: 1, max: 100000, nullable: true, default: null },
+  business: { type: 'record', description: 'a variant of the arm\'s model: business rules replacing its own, field by field (boosts, filters, value, diversity: the engine\'s business schema)' },
 });
 
 export const EXPERIMENT_SCHEMA = schema({
@@ -43,6 +45,8 @@ export interface Arm {
   ranker: boolean;
   /** Variant of a 'model' arm: its L1 -> L2 candidate count (null: the model's own). */
   candidates: number | null;
+  /** Variant of a 'model' arm: the business-rule fields that replace the model's (null: its own), checked. */
+  business: Record<string, unknown> | null;
 }
 
 /** A checked experiment. Times are Unix seconds. */
@@ -83,10 +87,18 @@ export function resolveExperiment(given: unknown, path = '', now = Date.now() / 
     names.add(a.name);
     if (a.interleave !== null && a.model !== null) throw new InputError(f('interleave'), 'give either model or interleave, not both');
     if (a.interleave !== null && a.interleave.length !== 2) throw new InputError(f('interleave'), `must name two model directories, one per team (got ${a.interleave.length})`);
-    if (a.interleave !== null && (!a.ranker || a.candidates !== null)) throw new InputError(f(a.ranker ? 'candidates' : 'ranker'), 'variants apply to a model arm; an interleave arm\'s teams are model directories as they are');
+    // an absent (or empty) business record is no variant
+    const givenBusiness = a.business && Object.keys(a.business).length > 0 ? a.business : null;
+    if (a.interleave !== null && (!a.ranker || a.candidates !== null || givenBusiness !== null)) throw new InputError(f(!a.ranker ? 'ranker' : a.candidates !== null ? 'candidates' : 'business'), 'variants apply to a model arm; an interleave arm\'s teams are model directories as they are');
+    let business: Record<string, unknown> | null = null;
+    if (givenBusiness !== null) {
+      // every field checked (unknown names refused with the known ones); only the given ones kept
+      const full = check(BUSINESS_PARAMS, givenBusiness, { path: f('business') }) as Record<string, unknown>;
+      business = Object.fromEntries(Object.keys(givenBusiness).map((k) => [k, full[k]]));
+    }
     total += a.share;
     const teams = a.interleave === null ? null : (a.interleave.map((m) => (m === '' || m === 'served' ? null : m)) as [string | null, string | null]);
-    return { name: a.name, type: teams ? 'interleave' : 'model', model: a.model, teams, share: a.share, ranker: a.ranker, candidates: a.candidates };
+    return { name: a.name, type: teams ? 'interleave' : 'model', model: a.model, teams, share: a.share, ranker: a.ranker, candidates: a.candidates, business };
   });
   if (arms.length < 2 && arms[0].type !== 'interleave') throw new InputError(at('arms'), 'needs two or more arms (or one interleave arm)');
   for (const a of arms) a.share /= total;

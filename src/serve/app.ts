@@ -392,6 +392,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       },
       log,
       say,
+      first,
     );
   } catch (err) {
     disposeModel(first.model);
@@ -655,8 +656,8 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     recentUsers: () => recentUsers,
   });
   route('GET /v1/experiments', () => ({ experiments: experiments!.list(), models: experiments!.memory() }));
-  route('POST /v1/experiments', async (req, reply) => {
-    const created = await experiments!.create(req.body);
+  route('POST /v1/experiments', async (req, reply, cur) => {
+    const created = await experiments!.create(req.body, undefined, cur);
     void reply.code(201);
     return created;
   });

@@ -11,6 +11,7 @@ import { hashString } from '../math/index.ts';
 import { Engine, type Model, type RecommendResult } from '../pipeline/index.ts';
 import type { EventLog, LogEntry, LogRecord } from '../store/index.ts';
 import { ConflictError, NotFoundError, UnprocessableError } from './errors.ts';
+import { InputError } from '../schema/index.ts';
 
 /** What the service hands over to load a model (its own checked load: integrity, smoke check). */
 export type ModelLoader = (dir: string) => Promise<{ engine: Engine; model: Model; resolved: string; dispose: () => void }>;
@@ -48,7 +49,7 @@ export interface ExperimentListing {
   start: string;
   stop: string | null;
   attributionHours: number;
-  arms: { name: string; type: 'model' | 'interleave'; share: number; ranker: boolean; candidates: number | null; models: string[]; modelVersions: string[]; memoryBytes: number }[];
+  arms: { name: string; type: 'model' | 'interleave'; share: number; ranker: boolean; candidates: number | null; business: Record<string, unknown> | null; models: string[]; modelVersions: string[]; memoryBytes: number }[];
 }
 
 const rssNow = () => {
@@ -70,12 +71,15 @@ export class ExperimentService {
   ) {}
 
   /** Reads `file` (when given) and loads every model its experiments name. */
-  static async open(file: string | null, loadModel: ModelLoader, log: EventLog, say: (line: string) => void): Promise<ExperimentService> {
+  static async open(file: string | null, loadModel: ModelLoader, log: EventLog, say: (line: string) => void, served?: { engine: Engine; model: Model }): Promise<ExperimentService> {
     const s = new ExperimentService(file, loadModel, log, say);
     if (file !== null) {
       const all = await loadExperimentsFile(file);
       try {
-        for (const e of all) await s.ensureModels(e);
+        for (const e of all) {
+          await s.ensureModels(e);
+          if (served) s.checkVariants(e, served, `${file}: experiment '${e.name}'`);
+        }
       } catch (err) {
         s.close();
         throw err;
@@ -136,17 +140,19 @@ export class ExperimentService {
     return null;
   }
 
-  /** Candidate-count variants, per model: engines over the same stages and catalog (no copy, no replay). */
-  private readonly variants = new WeakMap<Model, Map<number, Engine>>();
+  /** Variants (candidate count, business rules), per model: engines over the same stages and catalog (no copy, no replay). */
+  private readonly variants = new WeakMap<Model, Map<string, Engine>>();
 
-  private engineOf(dir: string | null, served: { engine: Engine; model: Model }, candidates: number | null = null): Engine {
+  private engineOf(dir: string | null, served: { engine: Engine; model: Model }, candidates: number | null = null, business: Record<string, unknown> | null = null): Engine {
     const base = dir === null ? served : this.models.get(dir)!;
-    if (candidates === null || candidates === base.engine.candidateCount) return base.engine;
+    if ((candidates === null || candidates === base.engine.candidateCount) && business === null) return base.engine;
     let m = this.variants.get(base.model);
     if (m === undefined) this.variants.set(base.model, (m = new Map()));
-    let e = m.get(candidates);
-    // the variant shares the model's stages and catalog, which the base engine keeps up to date with the log
-    if (e === undefined) m.set(candidates, (e = new Engine(base.model, { maxK: base.engine.maxK, candidates })));
+    const key = JSON.stringify([candidates, business]);
+    let e = m.get(key);
+    // the variant shares the model's stages and catalog, which the base engine keeps up to date with the
+    // log (and its catalog changes refresh the variant's business rules)
+    if (e === undefined) m.set(key, (e = base.engine.variant({ ...(candidates === null ? {} : { candidates }), ...(business === null ? {} : { business }) })));
     return e;
   }
 
@@ -175,7 +181,7 @@ export class ExperimentService {
       engine = e0;
       versions = [e0.modelVersion, e1.modelVersion];
     } else {
-      engine = this.engineOf(arm.model, served, arm.candidates);
+      engine = this.engineOf(arm.model, served, arm.candidates, arm.business);
       result = run(engine, { ranker: arm.ranker });
       versions = [engine.modelVersion];
     }
@@ -203,6 +209,7 @@ export class ExperimentService {
           share: a.share,
           ranker: a.ranker,
           candidates: a.candidates,
+          business: a.business,
           models: dirs.map((d) => d ?? 'served'),
           modelVersions: loaded.map((m) => m?.engine.modelVersion ?? 'served'),
           memoryBytes: loaded.reduce((s, m) => s + (m?.memoryBytes ?? 0), 0),
@@ -211,12 +218,28 @@ export class ExperimentService {
     }));
   }
 
+  /**
+   * Builds every variant arm's engine now, so business rules naming a column the arm's model lacks refuse
+   * the experiment (naming the arm) instead of failing its requests.
+   */
+  private checkVariants(e: Experiment, served: { engine: Engine; model: Model }, what: string): void {
+    e.arms.forEach((a, i) => {
+      if (a.type !== 'model' || (a.candidates === null && a.business === null)) return;
+      try {
+        this.engineOf(a.model, served, a.candidates, a.business);
+      } catch (err) {
+        throw new InputError(`arms[${i}].business`, `${what}, arm '${a.name}': ${err instanceof Error ? err.message : String(err)}`);
+      }
+    });
+  }
+
   /** Adds an experiment (its models loaded first) and writes the file back. 409 when the name is taken. */
-  async create(given: unknown, now = Date.now() / 1000): Promise<ExperimentListing> {
+  async create(given: unknown, now = Date.now() / 1000, served?: { engine: Engine; model: Model }): Promise<ExperimentListing> {
     const e = resolveExperiment(given, '', now);
     if (this.experiments.some((x) => x.name === e.name)) throw new ConflictError(`an experiment '${e.name}' exists (stop it, or choose another name)`);
     try {
       await this.ensureModels(e);
+      if (served) this.checkVariants(e, served, `experiment '${e.name}'`);
     } catch (err) {
       throw new UnprocessableError(`experiment '${e.name}' not created, a model of its arms was refused: ${err instanceof Error ? err.message : String(err)}`);
     }
@@ -255,7 +278,7 @@ export class ExperimentService {
     const body = {
       experiments: this.experiments.map((e) => ({
         name: e.name,
-        arms: e.arms.map((a) => (a.type === 'model' ? { name: a.name, model: a.model, share: a.share, ...(a.ranker ? {} : { ranker: false }), ...(a.candidates === null ? {} : { candidates: a.candidates }) } : { name: a.name, interleave: a.teams!.map((t) => t ?? 'served'), share: a.share })),
+        arms: e.arms.map((a) => (a.type === 'model' ? { name: a.name, model: a.model, share: a.share, ...(a.ranker ? {} : { ranker: false }), ...(a.candidates === null ? {} : { candidates: a.candidates }), ...(a.business === null ? {} : { business: a.business }) } : { name: a.name, interleave: a.teams!.map((t) => t ?? 'served'), share: a.share })),
         start: iso(e.start),
         stop: e.stop === null ? null : iso(e.stop),
         attributionHours: e.attributionSeconds / 3600,

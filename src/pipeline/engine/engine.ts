@@ -14,9 +14,9 @@
  */
 import { MAX_TIMESTAMP, type Dataset, type UserQuery } from '../../data/index.ts';
 import { checkFeatureRow, copyBlock, tableRow, UnknownEntityError, type CandidateBlock, type FeatureRow, type ItemCatalog } from '../../features/index.ts';
-import { BusinessLayer, type Adjustment, type Contribution, type Ranker } from '../../ranking/index.ts';
+import { BUSINESS_PARAMS, BusinessLayer, type Adjustment, type Contribution, type Ranker } from '../../ranking/index.ts';
 import { CandidateMerger, type CandidateSource, type SegmentsSource } from '../../retrieval/index.ts';
-import { InputError } from '../../schema/index.ts';
+import { check, InputError } from '../../schema/index.ts';
 import type { LogEntry } from '../../store/index.ts';
 import type { EngineConfig } from './config.ts';
 import type { ModelManifest } from './model-dir.ts';
@@ -132,6 +132,11 @@ export interface EngineOptions {
    * (training, evaluation) the error propagates.
    */
   onStageError?: (stage: string, err: unknown) => void;
+  /**
+   * Business rules over the manifest's: the given fields replace its (checked against the business
+   * schema; an experiment's arm varies boosts, filters, value or diversity this way).
+   */
+  business?: Record<string, unknown>;
 }
 
 /** Everything one request went through, for the dashboard and the train/serve parity test. */
@@ -191,8 +196,14 @@ export class Engine {
   /** The last log entry applied to this engine's in-process state (catalog, counters); 0 initially. */
   private logPosition = 0;
   private replaySkipped = 0;
+  private readonly model: Model;
+  private readonly opts: EngineOptions;
+  /** Engines `variant` made over this one's model: catalog changes applied here refresh their rules too. */
+  private readonly variants: Engine[] = [];
 
   constructor(model: Model, opts: EngineOptions = {}) {
+    this.model = model;
+    this.opts = opts;
     this.manifest = model.manifest;
     this.modelVersion = model.manifest.modelVersion;
     this.config = model.manifest.config;
@@ -216,10 +227,22 @@ export class Engine {
       }),
       opts.onStageError,
     );
-    this.business = new BusinessLayer(this.catalog, c.business);
+    this.business = new BusinessLayer(this.catalog, opts.business ? check(BUSINESS_PARAMS, { ...c.business, ...opts.business }, { path: 'business' }) : c.business);
     this.eventWeight = Float32Array.from(this.dataset.eventTypes, (e) => (e.negative ? -e.weight : e.weight));
     this.userIndex = this.dataset.byUser();
     this.trainedItems = this.catalog.trained;
+  }
+
+  /**
+   * An engine over the same model (stages, catalog, ranker: nothing copied) with other options, e.g.
+   * another candidate count or business rules. Keep feeding the log to this engine: the catalog changes it
+   * applies refresh the variants' business rules as well.
+   * @example const noBoosts = engine.variant({ business: { boosts: [] } })
+   */
+  variant(opts: Pick<EngineOptions, 'candidates' | 'business'>): Engine {
+    const v = new Engine(this.model, { ...this.opts, ...opts, business: opts.business ? { ...this.opts.business, ...opts.business } : this.opts.business });
+    this.variants.push(v);
+    return v;
   }
 
   /** The fitted source of stage `name` (a source or a fallback), or undefined. */
@@ -603,6 +626,7 @@ export class Engine {
   upsertItem(id: string, features: FeatureRow): boolean {
     const { item, isNew } = this.catalog.upsert(id, features);
     this.business.refresh(item);
+    for (const v of this.variants) v.business.refresh(item);
     for (const s of [...this.sources, ...this.fallbacks]) s.source.upsertItem?.(item, features);
     return isNew;
   }
