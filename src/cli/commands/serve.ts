@@ -7,9 +7,9 @@ const options = {
   host: { type: 'string', description: 'address to bind', default: '127.0.0.1' },
   'api-key': { type: 'string', description: 'key required by write and admin routes (or env TANDEM_API_KEY); an empty one is refused' },
   auth: { type: 'boolean', default: true, description: '--no-auth: serve write and admin routes without a key, said explicitly (not with --api-key)' },
-  store: { type: 'string', description: 'the event log: sqlite:FILE, sqlite::memory: or memory (default sqlite:tandem-events.db)' },
+  store: { type: 'string', description: 'the event log: sqlite:FILE, sqlite::memory:, memory, or postgres://USER@HOST:PORT/DB (shared by replicas) (default sqlite:tandem-events.db)' },
   'events-db': { type: 'string', description: 'SQLite file of the event log (the same as --store sqlite:FILE)' },
-  live: { type: 'string', description: 'the live state (recent histories, user features): memory', default: 'memory' },
+  live: { type: 'string', description: 'the live state (recent histories, user features, counters): memory, or redis://HOST:PORT/DB?prefix=NAME (shared by replicas)', default: 'memory' },
   candidates: { type: 'number', integer: true, min: 1, description: "the L1 -> L2 candidate count (default: the model's, from its manifest)" },
   'body-limit': { type: 'number', description: 'largest request body in bytes', default: 4194304 },
   log: { type: 'boolean', description: 'log every request (fastify logger)' },
@@ -19,7 +19,7 @@ const options = {
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'serve a model directory over HTTP (recommendations, events, reload)',
-  usage: 'tandem serve --model DIR [--port 8080] [--api-key KEY | --no-auth] [--store sqlite:FILE] [--candidates N]',
+  usage: 'tandem serve --model DIR [--port 8080] [--api-key KEY | --no-auth] [--store sqlite:FILE | postgres://…] [--live memory | redis://…] [--candidates N]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
