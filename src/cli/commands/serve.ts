@@ -13,6 +13,7 @@ const options = {
   candidates: { type: 'number', integer: true, min: 1, description: "the L1 -> L2 candidate count (default: the model's, from its manifest)" },
   'body-limit': { type: 'number', description: 'largest request body in bytes', default: 4194304 },
   log: { type: 'boolean', description: 'log every request (fastify logger)' },
+  'reload-interval': { type: 'number', min: 0, description: 'every S seconds, reload when --model (a symlink like models/current) points to another directory (0: only on SIGHUP or POST /v1/admin/reload)', default: 0 },
 } satisfies OptionDefs;
 
 /** `tandem serve`: the HTTP service until SIGINT or SIGTERM; SIGHUP reloads the model. */
@@ -26,7 +27,7 @@ export const serveCommand: Command = {
     const apiKey = resolveApiKey(o['api-key'], process.env.TANDEM_API_KEY, o.auth);
     if (o.store && o['events-db']) throw new UsageError('give --store or --events-db, not both');
     const store = o.store ?? `sqlite:${o['events-db'] ?? 'tandem-events.db'}`;
-    const s = await startServer({ model: o.model, port: o.port, host: o.host, apiKey, store, live: o.live, candidates: o.candidates, bodyLimit: o['body-limit'], logger: o.log });
+    const s = await startServer({ model: o.model, port: o.port, host: o.host, apiKey, store, live: o.live, candidates: o.candidates, bodyLimit: o['body-limit'], logger: o.log, reloadIntervalS: o['reload-interval'] });
     const cur = s.service.current();
     if (!apiKey) console.error(o.auth ? 'tandem serve: warning: no --api-key and no TANDEM_API_KEY: write and admin routes are open to anyone who can reach this port (give a key, or --no-auth to say so)' : 'tandem serve: --no-auth: write and admin routes need no key');
     console.error(`tandem serve: model ${cur.engine.modelVersion} (${cur.resolved}), ${cur.engine.stats().items} items, ${cur.engine.candidateCount} candidates per source, ranker ${cur.engine.config.ranker?.kind ?? 'none'}, events in ${store}${apiKey ? ', API key required for writes' : ''}`);
