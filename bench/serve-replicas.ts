@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createService, startReplica, type Replica } from '../src/serve/index.ts';
-import { openEventLog } from '../src/store/index.ts';
+import { openEventLog, openLiveState } from '../src/store/index.ts';
 
 export interface ReplicaBenchOptions {
   replicas: number;
@@ -190,10 +190,12 @@ export async function replicaBench(o: ReplicaBenchOptions, modelDir: string, tmp
           const followCpu = (cpuOf(others) - f0) / others.length;
           const followed = (await log.counts()).events - before;
           const redis1 = await redisUsedBytes(s.live);
-          const st = await (await fetch(`${urls[0]}/metrics`)).text();
-          const liveUsers = Number(/tandem_users_live (\d+)/.exec(st)?.[1]);
+          const state = await openLiveState(s.live);
+          const held = await state.stats();
+          await state.close();
+          const liveUsers = held.users;
           result.follow = { events: followed, sent: fe.events.sent, perSecond: fe.events.perSecond, cpuMsPerThousandEvents: round((followCpu / followed) * 1000), note: 'CPU of a replica that only follows the log (events written through another replica), per 1000 events' };
-          result.redis = { usedBytesBefore: redis0, usedBytesAfter: redis1, liveUsers, bytesPerUser: liveUsers > 0 ? Math.round((redis1 - redis0) / liveUsers) : null, note: 'used_memory grew by this during the event phases (a shared server: other users count too); users = users with live state' };
+          result.redis = { usedBytesBefore: redis0, usedBytesAfter: redis1, liveUsers, eventsHeld: held.events, bytesPerUser: liveUsers > 0 ? Math.round((redis1 - redis0) / liveUsers) : null, bytesPerEvent: held.events > 0 ? Math.round((redis1 - redis0) / held.events) : null, note: 'used_memory grew by this during the event phases (a shared server: other users count too); users = users with live state, events = events held in their histories' };
           if (fe.events.sent !== followed || fe.errors > 0) failed = true;
         }
         await log.close();
@@ -216,7 +218,7 @@ export async function replicaBench(o: ReplicaBenchOptions, modelDir: string, tmp
   };
   for (const r of results as any[]) {
     console.log(`${r.setup}: recommend at ${o.rate}/s p50 ${r.recommend.p50Ms} ms, p99 ${r.recommend.p99Ms} ms; peak ${r.peak.rps} req/s at ${o.concurrency} in flight (${r.peak.replicaCpuMsPerRequest} ms replica CPU per request, ${r.peak.replicaCpuCores} cores); events ${r.events.perSecond}/s, sent ${r.events.sent}, stored ${r.events.stored}`);
-    if (r.follow) console.log(`  following the log: ${r.follow.cpuMsPerThousandEvents} ms CPU per 1000 events per replica; Redis ${r.redis.bytesPerUser ?? '?'} bytes per live user (${r.redis.liveUsers} users)`);
+    if (r.follow) console.log(`  following the log: ${r.follow.cpuMsPerThousandEvents} ms CPU per 1000 events per replica; Redis ${r.redis.bytesPerUser ?? '?'} bytes per live user (${r.redis.liveUsers} users holding ${r.redis.eventsHeld} events: ${r.redis.bytesPerEvent ?? '?'} bytes per event)`);
   }
   console.log(`${o.replicas} replicas / 1: ${summary.rpsRatio}x the peak req/s, ${summary.cpuPerRequestRatio}x the replica CPU per request; load average ${loadStart.join(' ')} -> ${summary.machine.loadAverage.end.join(' ')} (${summary.machine.cores} cores)`);
   if (o.json) await writeFile(o.json, JSON.stringify({ results, ...summary }, null, 2) + '\n');

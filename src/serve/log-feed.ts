@@ -70,6 +70,8 @@ export class LogFeed {
   private readonly pending = new Map<number, LogEntry>();
   /** The highest seq anyone waits for. */
   private target = 0;
+  /** The highest seq this replica appended itself (its follower delivers the others'). */
+  private ownTarget = 0;
   private waiters: { seq: number; resolve: () => void }[] = [];
   private loop: Promise<void> | null = null;
   private statePos: number;
@@ -106,6 +108,8 @@ export class LogFeed {
    */
   wrote(entries: readonly LogEntry[]): Promise<void> {
     if (entries.length === 0 || this.stopped) return Promise.resolve();
+    const last = entries[entries.length - 1].seq;
+    if (last > this.ownTarget) this.ownTarget = last;
     return this.deliver(entries);
   }
 
@@ -227,7 +231,10 @@ export class LogFeed {
     if (this.stateMode !== 'ok') return;
     const state = this.o.state;
     try {
-      if (this.checkState) {
+      const want = Math.max(target, this.modelPos());
+      // entries only another replica appended are usually in the shared state already (that replica
+      // applied them before its reply): one small call says so, instead of sending them all again
+      if (this.checkState || (this.statePos < want && this.ownTarget <= this.statePos)) {
         this.checkState = false;
         // position() adopts a new generation when the state was lost: nothing is applied before the catch-up
         const p = await state.position();
@@ -235,8 +242,9 @@ export class LogFeed {
           this.outOfService('catching-up', `the live state was lost (its position is ${p}, this replica had applied up to ${this.statePos})`);
           return;
         }
+        // the state holds every entry up to its position (each applier goes in seq order from its own)
+        this.statePos = p;
       }
-      const want = Math.max(target, this.modelPos());
       if (this.statePos >= want) return;
       // in step with the model: the batch it took; otherwise read from the state's own position
       const next = this.statePos >= m0 && batch.length > 0 ? batch.filter((e) => e.seq > this.statePos) : await this.o.log.read(this.statePos, READ_LIMIT);
