@@ -605,7 +605,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       const previous = live;
       live = serving(next, state, from);
       // entries appended while the replay ran went to the old model; the new one takes them now (its follower would too)
-      for await (const batch of log.scan(next.engine.logState().position)) await live.feed.wrote(batch);
+      for await (const batch of log.scan(live.feed.status().model)) await live.feed.wrote(batch);
       lastReplayed = replayed;
       retire(previous);
       metrics.inc('tandem_model_reloads_total', 'Successful model reloads.');
