@@ -7,9 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { Redis } from 'ioredis';
-import { freshDatabase } from '../src/store/postgres/test-database.ts';
-import { freshPrefix } from '../src/store/redis/test-redis.ts';
-import { serverMissing } from '../src/store/test-services.ts';
+import { freshDatabase, freshPrefix, serverMissing } from '../src/store/test-fixture.ts';
 import { serveBench } from './serve.ts';
 
 const db = await freshDatabase();

@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { builtinRegistry, fixtureDataset, trainModel } from '../pipeline/index.ts';
 import { RedisLiveState } from '../store/index.ts';
-import { freshDatabase, type TestDatabase } from '../store/postgres/test-database.ts';
-import { serverMissing } from '../store/test-services.ts';
+import { freshDatabase, serverMissing, type TestDatabase } from '../store/test-fixture.ts';
 import { startReplica, type Replica } from './index.ts';
 
 /** A TCP proxy to PostgreSQL: `cut()` drops every connection and refuses new ones until `restore()`. */
