@@ -335,11 +335,6 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   // users with events or features since the model, newest last: the dashboard's user search finds them
   const recentUsers = new Set<string>();
   const RECENT_USERS = 10_000;
-  /** Applies log entries to a model and its live state (both idempotent by seq). */
-  const applyTo = async (engine: Engine, state: LiveState, entries: readonly LogEntry[]): Promise<void> => {
-    await state.apply(entries);
-    applyModel(engine, entries);
-  };
   /** Applies log entries to a model's in-process part (catalog, counters; idempotent by seq). */
   const applyModel = (engine: Engine, entries: readonly LogEntry[]): void => {
     for (const e of entries) {
@@ -360,11 +355,13 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     const state = await openLiveState(liveUrl);
     try {
       const from = await log.seqBefore(Date.parse(engine.manifest.createdAt) / 1000);
-      // a shared state (Redis) may hold what another replica applied: position() also adopts its generation
-      await state.position();
+      // a shared state (Redis) may hold what other replicas applied (everything up to its position):
+      // only what lies beyond is sent to it; position() also adopts its generation
+      const held = await state.position();
       let replayed = 0;
       for await (const batch of log.scan(from)) {
-        await applyTo(engine, state, batch);
+        if (batch[batch.length - 1].seq > held) await state.apply(batch[0].seq > held ? batch : batch.filter((e) => e.seq > held));
+        applyModel(engine, batch);
         replayed += batch.length;
       }
       return { state, replayed, from };
