@@ -30,7 +30,7 @@ export const serveCommand: Command = {
     const s = await startServer({ model: o.model, port: o.port, host: o.host, apiKey, store, live: o.live, candidates: o.candidates, bodyLimit: o['body-limit'], logger: o.log, reloadIntervalS: o['reload-interval'] });
     const cur = s.service.current();
     if (!apiKey) console.error(o.auth ? 'tandem serve: warning: no --api-key and no TANDEM_API_KEY: write and admin routes are open to anyone who can reach this port (give a key, or --no-auth to say so)' : 'tandem serve: --no-auth: write and admin routes need no key');
-    console.error(`tandem serve: model ${cur.engine.modelVersion} (${cur.resolved}), ${cur.engine.stats().items} items, ${cur.engine.candidateCount} candidates per source, ranker ${cur.engine.config.ranker?.kind ?? 'none'}, events in ${store}${apiKey ? ', API key required for writes' : ''}`);
+    console.error(`tandem serve: model ${cur.engine.modelVersion} (${cur.resolved}), ${cur.engine.stats().items} items, ${cur.engine.candidateCount} candidates per source, ranker ${cur.engine.config.ranker?.kind ?? 'none'}, events in ${hidePassword(store)}, live state ${hidePassword(o.live)}${apiKey ? ', API key required for writes' : ''}`);
     console.log(`listening on ${s.url}`);
     await new Promise<void>((resolve) => {
       const stop = (sig: string): void => {
@@ -64,4 +64,9 @@ export function resolveApiKey(flag: string | undefined, env: string | undefined,
     return env;
   }
   return null;
+}
+
+/** A store URL as it may be logged: `postgres://app:secret@db/shop` -> `postgres://app:***@db/shop`. */
+export function hidePassword(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*):[^@/]*@/i, '$1:***@');
 }
