@@ -18,14 +18,27 @@ interface Plan {
   batch: number;
   eventConcurrency: number;
   seed: number;
+  /** Several replicas: requests go round the list (default: [url]). */
+  urls?: string[];
+  /** Where events go (default: urls). */
+  eventUrls?: string[];
+  /** The phases to run (default all three). */
+  phases?: ('rate' | 'throughput' | 'events')[];
+  /** Skip the warm-up. */
+  noWarmup?: boolean;
 }
 
 const plan = JSON.parse(readFileSync(process.argv[2], 'utf8')) as Plan;
-const target = new URL(plan.url);
+const targets = (plan.urls ?? [plan.url]).map((u) => new URL(u));
+const eventTargets = (plan.eventUrls ?? plan.urls ?? [plan.url]).map((u) => new URL(u));
+let turn = 0;
 // node:http with keep-alive: lighter than fetch, so the driver takes less of the CPU it shares with the server
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 function request(method: string, path: string, body?: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  // round the replicas (one, unless the plan names several)
+  const list = method === 'POST' ? eventTargets : targets;
+  const target = list[turn++ % list.length];
   return new Promise((resolve, reject) => {
     const req = http.request({ host: target.hostname, port: target.port, method, path, agent, headers: body !== undefined ? { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -131,10 +144,11 @@ async function events(): Promise<{ perSecond: number; sent: number; batches: num
 }
 
 // warm-up: JIT and connections, not measured
-for (let i = 0; i < Math.min(200, plan.requests); i++) await recommend();
+const phases = plan.phases ?? ['rate', 'throughput', 'events'];
+if (!plan.noWarmup) for (let i = 0; i < Math.min(200 * targets.length, plan.requests); i++) await recommend();
 errors = 0;
-const rate = await openLoop();
-const throughput = await closedLoop();
-const ev = await events();
+const rate = phases.includes('rate') ? await openLoop() : null;
+const throughput = phases.includes('throughput') ? await closedLoop() : null;
+const ev = phases.includes('events') ? await events() : null;
 process.stdout.write(JSON.stringify({ rate, throughput, events: ev, errors }) + '\n');
 agent.destroy();

@@ -11,6 +11,7 @@ import { generateSynthetic } from '../src/data/index.ts';
 import { builtinRegistry, trainModel } from '../src/pipeline/index.ts';
 import { startServer } from '../src/serve/index.ts';
 import { parseArgs, type OptionDefs } from '../src/schema/index.ts';
+import { replicaBench } from './serve-replicas.ts';
 import type { Command } from '../src/schema/index.ts';
 
 const options = {
@@ -33,6 +34,9 @@ const options = {
   'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },
   'in-process': { type: 'number', description: 'recommendations timed in the server process before the HTTP phases (service time and CPU per request, apart from loopback and queueing)', default: 1000 },
   seed: { type: 'number', description: 'random seed', default: 42 },
+  replicas: { type: 'number', integer: true, min: 1, description: 'serve through this many `tandem serve` child processes on --store/--live (shared: postgres://, redis://), measured in the same run against one replica on SQLite + memory', default: 1 },
+  store: { type: 'string', description: 'with --replicas: the shared event log, postgres://USER@HOST:PORT/DB (a schema of its own is made and dropped unless ?schema= is given)' },
+  live: { type: 'string', description: 'with --replicas: the shared live state, redis://HOST:PORT/DB (a key prefix of its own, deleted after, unless ?prefix= is given)' },
   json: { type: 'string', description: 'write the result JSON here' },
 } satisfies OptionDefs;
 
@@ -89,7 +93,7 @@ function serverQuantile(text: string, route: string, q: number): { bucketMs: num
 export const serveBench: Command = {
   name: 'serve',
   summary: 'HTTP service latency, throughput and event ingestion on a synthetic catalog',
-  usage: 'tandem bench serve [--items 1000000] [--requests 20000] [--rate 100] [--ranker gbdt] [--json out.json]',
+  usage: 'tandem bench serve [--items 1000000] [--requests 20000] [--rate 100] [--ranker gbdt] [--replicas 2 --store postgres://… --live redis://…] [--json out.json]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
@@ -103,6 +107,7 @@ export const serveBench: Command = {
         modelDir = join(tmp, 'model');
         setup = await syntheticModel(modelDir, o);
       }
+      if (o.replicas > 1 || o.store !== undefined || o.live !== undefined) return await replicaBench(o, modelDir, tmp, setup);
       const apiKey = randomBytes(12).toString('hex');
       const server = await startServer({ model: modelDir, port: 0, apiKey, store: `sqlite:${join(tmp, 'events.db')}`, candidates: o.candidates, bodyLimit: 16 * 1024 * 1024, log: () => {} });
       const rec = server.service.current().engine;

@@ -20,8 +20,9 @@ import { builtinRegistry, disposeModel, Engine, ModelDirError, readModelDir, smo
 import { InputError, ParamError } from '../schema/index.ts';
 import { openEventLog, openLiveState, StoreError, type EventLog, type LiveState, type LogEntry, type LogRecord } from '../store/index.ts';
 import { UnknownEntityError } from '../features/index.ts';
-import { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedError, UnprocessableError } from './errors.ts';
+import { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedError, UnavailableError, UnprocessableError } from './errors.ts';
 import { Metrics } from './metrics.ts';
+import { LogFeed } from './log-feed.ts';
 import { dashboardPlugin } from './dashboard/index.ts';
 import { MAX_K, openApiDocument, ROUTES, type RouteSchema } from './schemas.ts';
 import { ExperimentService } from './experiments.ts';
@@ -31,10 +32,12 @@ export interface ServiceOptions {
   model: string;
   /** When set, write and admin routes require it (`Authorization: Bearer KEY` or `x-api-key: KEY`). */
   apiKey?: string | null;
-  /** The event log: `sqlite:FILE` (default `sqlite:tandem-events.db`), `sqlite::memory:` or `memory`. */
+  /** The event log: `sqlite:FILE` (default `sqlite:tandem-events.db`), `sqlite::memory:`, `memory` or `postgres://…` (shared by replicas). */
   store?: string;
-  /** The live state: `memory` (default). */
+  /** The live state: `memory` (default) or `redis://…` (shared by replicas). */
   live?: string;
+  /** How long a replica waits before retrying the log or the live state after a failure, in ms (default 500). */
+  retryMs?: number;
   /** Overrides the model's L1 -> L2 candidate count. */
   candidates?: number;
   /** Largest request body in bytes (default 4 MiB). */
@@ -75,6 +78,8 @@ interface Live {
   refs: number;
   /** Swapped out: disposed when its last request ends. */
   retired: boolean;
+  /** Keeps engine and state up to date with the log, whoever appends (this replica or another on the same log). */
+  feed: LogFeed;
 }
 
 /** A loaded, checked model not yet serving; its engine reports stage failures to `slot.live` once it serves. */
@@ -136,6 +141,8 @@ function toHttpError(err: unknown): HttpError {
   if (err instanceof HttpError) return err;
   if (err instanceof ParamError) return new BadRequestError(err.message, err.field);
   if (err instanceof StoreError && err.code === 'invalid') return new BadRequestError(err.message, err.field);
+  // the event log (or another store) out of reach: nothing was stored, worth a retry
+  if (err instanceof StoreError && err.code === 'unavailable') return new UnavailableError(`the event log cannot be reached, nothing was stored; retry later: ${err.message}`);
   if (err instanceof UnknownEntityError) return new NotFoundError(err.message);
   if (err instanceof ModelDirError) return new UnprocessableError(`model refused, the previous one keeps serving: ${err.message}`);
   const fe = err as FastifyError;
@@ -226,6 +233,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   metrics.declare('tandem_model_reloads_total', 'Successful model reloads.');
   metrics.declare('tandem_model_reload_failures_total', 'Refused model reloads (the old model kept serving).');
   metrics.declare('tandem_replay_skipped_total', 'Logged entries a newly loaded model could not take.');
+  metrics.declare('tandem_live_state_failures_total', 'Requests answered without the live state because it failed.');
 
   /** A stage failed in a request: counted, logged (the first at once, then at most one line per stage every 10 s), readiness re-checked. */
   const stageFailed = (l: Live, stage: string, err: unknown): void => {
@@ -283,16 +291,22 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   };
 
   /** The serving record of a loaded model and its replayed state. */
-  const serving = (next: Loaded, state: LiveState): Live => {
-    const l: Live = { engine: next.engine, model: next.model, state, dir: next.dir, resolved: next.resolved, loadedAt: Date.now() / 1000, health: { ready: true, reason: null, dirty: false, baseline: next.baseline, checkedAt: Date.now(), failing: new Map() }, refs: 0, retired: false };
+  const serving = (next: Loaded, state: LiveState, from: number): Live => {
+    const engine = next.engine;
+    const feed = new LogFeed({ log, state, from, say, retryMs: opts.retryMs, applyModel: (es) => applyModel(engine, es), modelPosition: () => engine.logState().position });
+    const l: Live = { engine, model: next.model, state, dir: next.dir, resolved: next.resolved, loadedAt: Date.now() / 1000, health: { ready: true, reason: null, dirty: false, baseline: next.baseline, checkedAt: Date.now(), failing: new Map() }, refs: 0, retired: false, feed };
     next.slot.live = l;
+    feed.start();
     return l;
   };
 
   /** Frees a model nothing runs on any more: its kernel memory, native indexes and live state. */
   const release = (l: Live): void => {
-    disposeModel(l.model);
-    void l.state.close();
+    // the feed may be applying to the engine: it stops first
+    void l.feed.stop().then(() => {
+      disposeModel(l.model);
+      void l.state.close();
+    });
   };
 
   /** A swapped-out model: disposed now, or when the last request still running on it ends. */
@@ -325,9 +339,8 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   // users with events or features since the model, newest last: the dashboard's user search finds them
   const recentUsers = new Set<string>();
   const RECENT_USERS = 10_000;
-  /** Applies log entries to a model and its live state (both idempotent by seq). */
-  const applyTo = async (engine: Engine, state: LiveState, entries: readonly LogEntry[]): Promise<void> => {
-    await state.apply(entries);
+  /** Applies log entries to a model's in-process part (catalog, counters; idempotent by seq). */
+  const applyModel = (engine: Engine, entries: readonly LogEntry[]): void => {
     for (const e of entries) {
       if (e.kind !== 'event' && e.kind !== 'user') continue;
       recentUsers.delete(e.user);
@@ -346,28 +359,52 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   let experiments: ExperimentService | null = null;
 
   /** A fresh live state for `engine`: the log replayed from the model's creation on. */
-  const replay = async (engine: Engine): Promise<{ state: LiveState; replayed: number }> => {
+  const replay = async (engine: Engine): Promise<{ state: LiveState; replayed: number; from: number }> => {
     const state = await openLiveState(liveUrl);
-    const from = await log.seqBefore(Date.parse(engine.manifest.createdAt) / 1000);
-    let replayed = 0;
-    for await (const batch of log.scan(from)) {
-      await applyTo(engine, state, batch);
-      replayed += batch.length;
+    try {
+      const from = await log.seqBefore(Date.parse(engine.manifest.createdAt) / 1000);
+      // a shared state (Redis) may hold what other replicas applied (everything up to its position):
+      // only what lies beyond is sent to it; position() also adopts its generation
+      const held = await state.position();
+      let replayed = 0;
+      for await (const batch of log.scan(from)) {
+        if (batch[batch.length - 1].seq > held) await state.apply(batch[0].seq > held ? batch : batch.filter((e) => e.seq > held));
+        applyModel(engine, batch);
+        replayed += batch.length;
+      }
+      return { state, replayed, from };
+    } catch (err) {
+      await state.close();
+      throw err;
     }
-    return { state, replayed };
   };
 
-  /** Appends records to the log, then applies them to the model serving at that moment. */
+  /**
+   * Appends records to the log (durable before the reply), then waits until the model serving at that
+   * moment and the live state hold them, together with anything another replica appended before them.
+   */
   const append = async (records: LogRecord[]): Promise<LogEntry[]> => {
     const entries = await log.append(records);
-    // read `live` after the await: a reload may have swapped the model meanwhile (apply is idempotent)
-    const cur = live;
-    await applyTo(cur.engine, cur.state, entries);
+    // read `live` after the await: a reload may have swapped the model meanwhile (its feed follows the log too)
+    await live.feed.wrote(entries);
     return entries;
   };
 
+  /** A user's live state, or null (the model alone answers) while the live state is out of reach. */
+  const liveUser = async (cur: Live, id: string) => {
+    try {
+      return await cur.state.user(id);
+    } catch (err) {
+      if (err instanceof StoreError && (err.code === 'unavailable' || err.code === 'stale' || err.code === 'storage')) {
+        metrics.inc('tandem_live_state_failures_total', 'Requests answered without the live state because it failed.');
+        return null;
+      }
+      throw err;
+    }
+  };
+
   let first: Loaded;
-  let firstReplay: { state: LiveState; replayed: number };
+  let firstReplay: { state: LiveState; replayed: number; from: number };
   try {
     first = await load(opts.model);
   } catch (err) {
@@ -382,7 +419,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     await log.close();
     throw err;
   }
-  let live: Live = serving(first, firstReplay.state);
+  let live: Live = serving(first, firstReplay.state, firstReplay.from);
   try {
     experiments = await ExperimentService.open(
       opts.experiments ?? null,
@@ -521,7 +558,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   route('GET /v1/users/:id/recommendations', async (req, _reply, cur) => {
     const { id } = req.params as { id: string };
     const q = req.query as { k?: number; exclude?: string; category?: string };
-    const state = await cur.state.user(id);
+    const state = await liveUser(cur, id);
     const ask = (engine: Engine, o: { ranker: boolean } = { ranker: true }) => engine.recommend({ user: id, live: state, k: q.k, exclude: splitIds(q.exclude), category: q.category, ranker: o.ranker });
     // a user in a running experiment is answered by their arm, and the exposure is logged first
     const x = experiments!.active ? await experiments!.answer(id, cur, ask, q.k ?? 10) : null;
@@ -572,7 +609,7 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   route('PUT /v1/users/:id', async (req, _reply, cur) => {
     const { id } = req.params as { id: string };
     const features = cur.engine.checkUserFeatures((req.body as { features: unknown }).features);
-    const isNew = cur.engine.userIndexOf(id) < 0 && (await cur.state.user(id)) === null;
+    const isNew = cur.engine.userIndexOf(id) < 0 && (await liveUser(cur, id)) === null;
     await append([{ kind: 'user', user: id, features: features as Record<string, unknown> }]);
     return { id, created: isNew };
   });
@@ -585,16 +622,17 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       const next = await load(target);
       let replayed: number;
       let state: LiveState;
+      let from: number;
       try {
-        ({ state, replayed } = await replay(next.engine));
+        ({ state, replayed, from } = await replay(next.engine));
       } catch (err) {
         disposeModel(next.model);
         throw err;
       }
       const previous = live;
-      live = serving(next, state);
-      // entries appended while the replay ran went to the old model; the new one takes them now
-      for await (const batch of log.scan(await state.position())) await applyTo(next.engine, state, batch);
+      live = serving(next, state, from);
+      // entries appended while the replay ran went to the old model; the new one takes them now (its follower would too)
+      for await (const batch of log.scan(live.feed.status().model)) await live.feed.wrote(batch);
       lastReplayed = replayed;
       retire(previous);
       metrics.inc('tandem_model_reloads_total', 'Successful model reloads.');
@@ -619,6 +657,10 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     const h = checkHealth(l);
     const since = Date.now() - 60_000;
     const degraded = [...h.failing].filter(([, f]) => f.last >= since).map(([s]) => s);
+    // answering all the same: without the live state, or without what other replicas logged since
+    const feed = l.feed.status();
+    if (feed.stateMode !== 'ok') degraded.push('live-state');
+    if (feed.logError !== null) degraded.push('event-log');
     return { ready: h.ready, reason: h.reason, degraded };
   };
 
@@ -632,7 +674,8 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
     'GET /metrics',
     async (_req, reply, cur) => {
       const s = cur.engine.stats();
-      const st = await cur.state.stats();
+      // the live state out of reach: its figures are unknown (NaN), the rest is reported
+      const st = await cur.state.stats().catch(() => ({ users: NaN, events: NaN, items: NaN }));
       void reply.type('text/plain; version=0.0.4');
       return metrics.render([
         { name: 'tandem_index_items', help: 'Items that can be recommended (trained plus added, minus deleted).', value: s.items },

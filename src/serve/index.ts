@@ -7,3 +7,6 @@ export { Metrics } from './metrics.ts';
 export { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedError, UnavailableError, UnprocessableError } from './errors.ts';
 export type { RouteSchema } from './schemas.ts';
 export { MAX_BATCH, MAX_K, openApiDocument, ROUTES } from './schemas.ts';
+export type { Replica } from './replica.ts';
+export { startReplica } from './replica.ts';
+export type { FeedStatus } from './log-feed.ts';

@@ -1,3 +1,4 @@
+import { realpath } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createService, type Service, type ServiceOptions } from './app.ts';
 
@@ -6,6 +7,12 @@ export interface ServerOptions extends ServiceOptions {
   host?: string;
   /** Reload the model on SIGHUP (default true). */
   reloadOnSighup?: boolean;
+  /**
+   * Every this many seconds, resolve `model` (a symlink such as models/current) and reload when it
+   * names another directory than the one serving (0 or unset: never). A refused directory is not
+   * tried again until the link moves on.
+   */
+  reloadIntervalS?: number;
 }
 
 export interface RunningServer {
@@ -32,6 +39,29 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     service.reload(undefined, 'SIGHUP').catch(() => {});
   };
   if (opts.reloadOnSighup !== false) process.on('SIGHUP', onHup);
+  let refused: string | null = null;
+  let checking = false;
+  const watch =
+    opts.reloadIntervalS && opts.reloadIntervalS > 0
+      ? setInterval(() => {
+          if (checking) return;
+          checking = true;
+          void (async () => {
+            try {
+              const target = await realpath(opts.model).catch(() => null);
+              if (target === null || target === service.current().resolved || target === refused) return;
+              // the service logs the outcome; a refused target waits for the link to move on
+              await service.reload(undefined, `interval, ${opts.model} -> ${target}`).then(
+                () => (refused = null),
+                () => (refused = target),
+              );
+            } finally {
+              checking = false;
+            }
+          })();
+        }, opts.reloadIntervalS * 1000)
+      : null;
+  watch?.unref();
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     service,
@@ -39,6 +69,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     port: addr.port,
     close: async () => {
       process.off('SIGHUP', onHup);
+      if (watch) clearInterval(watch);
       await service.close();
     },
   };

@@ -61,7 +61,8 @@ const LOG_TYPES: readonly CopyType[] = ['int8', 'float8', 'text', 'text', 'text'
 // and restarts (57P01-57P03), too many connections (53300), and an append's timeouts (lock 55P03,
 // statement 57014, idle in transaction 25P03)
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', '57P01', '57P02', '57P03', '53300', '55P03', '57014', '25P03']);
-const UNREACHABLE_TEXT = /connection terminated|timeout exceeded when trying to connect|connection timeout|connection error|not queryable/i;
+// pg passes some socket errors on without their code (a refused connect from the pool): the text then says it
+const UNREACHABLE_TEXT = /connection terminated|timeout exceeded when trying to connect|connection timeout|connection error|not queryable|\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|EPIPE)\b/i;
 
 function isUnreachable(err: unknown): boolean {
   const e = err as { code?: unknown; message?: unknown };
@@ -140,7 +141,13 @@ export class PostgresEventLog implements EventLog {
       allowExitOnIdle: true,
       // exact doubles in text results whatever the server's setting (shortest round-trip form), before
       // the connection's first use
-      onConnect: async (c) => void (await c.query('SET extra_float_digits = 3')),
+      onConnect: async (c) => {
+        // a connection that breaks while checked out (between two queries, or a second error after the
+        // first) emits 'error' on its client with nobody listening: the call in flight rejects on its
+        // own, so this must not end the process
+        c.on('error', () => {});
+        await c.query('SET extra_float_digits = 3');
+      },
       ...common,
     });
     // an idle connection that breaks (a server restart) is reported here; the pool drops it and opens another
