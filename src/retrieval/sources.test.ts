@@ -87,6 +87,32 @@ test('popularity: weighted counts by hand, dislikes ignored, decay by half-life'
   assert.throws(() => new PopularitySource({ halfLifeDays: -1 }), /halfLifeDays/);
 });
 
+test('popularity: live events and new items keep the order a full sort of the scores gives (the binary-search observe against its reference)', () => {
+  const ds = shop();
+  const p = new PopularitySource();
+  p.fit(ds);
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  let n = ds.numItems;
+  const q = ds.query(0);
+  for (let step = 0; step < 3000; step++) {
+    const r = rand();
+    if (r < 0.05) p.upsertItem(n++); // a new item enters last, with no events
+    else {
+      // integer and fractional weights: many ties, and moves past whole tie groups
+      const item = Math.floor(rand() * (n + 2)); // sometimes an item beyond the catalog: it enters first
+      if (item >= n) n = item + 1;
+      p.observe(item, r < 0.6 ? 1 : r < 0.9 ? 3 : 0.5);
+    }
+    if (step % 97 === 0 || step === 2999) {
+      const want = Array.from({ length: n }, (_, i) => i).sort((a, b) => p.scores[b] - p.scores[a] || a - b);
+      assert.deepEqual(Array.from(p.candidates(q, n).items), want, `after step ${step}`);
+    }
+  }
+  p.observe(0, 0); // no weight: no change
+  p.observe(-1, 5);
+});
+
 test('CandidateSource contract: popularity and item-kNN', async () => {
   const ds = generateSynthetic({ users: 120, items: 80, interactions: 3000, seed: 3 });
   await sourceContract(() => new PopularitySource({ halfLifeDays: 10 }), (d) => PopularitySource.load(d), ds);
