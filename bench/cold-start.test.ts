@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tinyDataset } from '../src/retrieval/two-tower/test-fixture.ts';
 import { coldStartBench, coldStartSplit } from './cold-start.ts';
+import { captureConsole } from '../src/math/console.fixture.ts';
 
 const fixtures = fileURLToPath(new URL('../src/data/fixtures/', import.meta.url));
 
@@ -25,19 +26,8 @@ test('coldStartSplit hides every training event of the chosen users and keeps on
 
 /** Runs the bench command, returning its exit code or error and what it printed. */
 async function runBench(argv: string[]): Promise<{ code?: number; error?: Error; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { code: await coldStartBench.run(argv), out: lines.join('\n') };
-  } catch (e) {
-    return { error: e as Error, out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
+  const r = await captureConsole(() => coldStartBench.run(argv));
+  return { code: r.value, error: r.error, out: r.out };
 }
 
 test('bench cold-start says there are no user features to start from instead of measuring nothing', async () => {

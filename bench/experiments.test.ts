@@ -5,20 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinRegistry, fixtureDataset, trainModel } from '../src/pipeline/index.ts';
 import { experimentsBench } from './experiments.ts';
+import { runCaptured } from '../src/math/console.fixture.ts';
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { code: await experimentsBench.run(argv), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
+const run = (argv: string[]) => runCaptured(experimentsBench, argv);
 
 test('tandem bench experiments (a few small runs): prints and writes its figures; the serve part measures an extra arm', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-exp-'));

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { reloadBench, slope } from './reload.ts';
+import { runCaptured } from '../src/math/console.fixture.ts';
 
 test('slope: least squares of y on x', () => {
   assert.equal(slope([1, 2, 3, 4], [2, 4, 6, 8]), 2);
@@ -9,19 +10,7 @@ test('slope: least squares of y on x', () => {
 });
 
 test('tandem bench reload trains two small models, reloads them alternately and prints RSS rows and the slope', async () => {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  let code: number;
-  try {
-    code = await reloadBench.run(['--count', '6', '--every', '3', '--warmup', '2', '--items', '60', '--users', '40', '--interactions', '800']);
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-  const out = lines.join('\n');
+  const { code, out } = await runCaptured(reloadBench, ['--count', '6', '--every', '3', '--warmup', '2', '--items', '60', '--users', '40', '--interactions', '800']);
   assert.equal(code, 0, out);
   assert.match(out, /^reload {2}RSS MB {2}heap MB {2}external MB {2}kernel memory MB$/m);
   assert.match(out, /^ {5}3 +[\d.]+ +[\d.]+ +[\d.]+ +[\d.]+$/m);

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { freshDatabase, freshPrefix, serverMissing } from '../src/store/test-fixture.ts';
 import { serveBench } from './serve.ts';
+import { runCaptured } from '../src/math/console.fixture.ts';
 
 const db = await freshDatabase();
 const redis = await freshPrefix();
@@ -17,22 +18,10 @@ else if ('unavailable' in redis) serverMissing('bench serve --replicas (redis)',
 else {
   test('bench serve --replicas 2: one SQLite replica and two on PostgreSQL + Redis in one run, sent = stored, cleaned up after', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tandem-bench-replicas-'));
-    const lines: string[] = [];
-    const log = console.log;
-    const err = console.error;
-    console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-    console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-    let code: number;
+    const live = new URL(redis.url('bench'));
+    live.search = '';
+    const { code, out } = await runCaptured(serveBench, ['--replicas', '2', '--store', db.url, '--live', live.toString(), '--items', '200', '--users', '100', '--interactions', '3000', '--requests', '60', '--rate', '50', '--throughput-requests', '60', '--events', '2000', '--batch', '100', '--json', join(dir, 'out.json')]);
     try {
-      const live = new URL(redis.url('bench'));
-      live.search = '';
-      code = await serveBench.run(['--replicas', '2', '--store', db.url, '--live', live.toString(), '--items', '200', '--users', '100', '--interactions', '3000', '--requests', '60', '--rate', '50', '--throughput-requests', '60', '--events', '2000', '--batch', '100', '--json', join(dir, 'out.json')]);
-    } finally {
-      console.log = log;
-      console.error = err;
-    }
-    try {
-      const out = lines.join('\n');
       assert.equal(code, 0, out);
       assert.match(out, /^1 replica, sqlite \+ memory: recommend at 50\/s p50 [\d.]+ ms, p99 [\d.]+ ms; peak [\d.]+ req\/s .* events \d+\/s, sent 2000, stored 2000$/m);
       assert.match(out, /^2 replicas, postgres \+ redis: .* sent 2000, stored 2000$/m);

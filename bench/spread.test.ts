@@ -4,6 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spreadBench, spreadOf } from './spread.ts';
+import { runCaptured } from '../src/math/console.fixture.ts';
 
 test('spreadOf: mean, sample standard deviation, median and range', () => {
   const s = spreadOf([1, 2, 3, 4]);
@@ -16,19 +17,7 @@ test('spreadOf: mean, sample standard deviation, median and range', () => {
 });
 
 /** Runs the bench with console output captured. */
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { code: await spreadBench.run(argv), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
+const run = (argv: string[]) => runCaptured(spreadBench, argv);
 
 test('tandem bench spread fits the two-tower with N seeds on one split; one seed reproduces bit for bit', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-spread-'));

@@ -111,37 +111,30 @@ export class PopularitySource implements CandidateSource {
     if (item >= this.size) this.upsertItem(item);
     const sc = this.scores;
     const order = this.order;
-    const p = this.placeOf(item, sc[item], this.size);
+    const p = this.lowerBound(sc[item], item, this.size);
+    if (order[p] !== item) throw new Error(`PopularitySource: item ${item} is not where its score puts it (the order is corrupt)`);
     sc[item] += weight;
-    const s = sc[item];
-    // the first place in [0, p) whose item ranks after the item's new key
-    let lo = 0;
-    let hi = p;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      const x = order[mid];
-      if (sc[x] > s || (sc[x] === s && x < item)) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo < p) {
-      order.copyWithin(lo + 1, lo, p);
-      order[lo] = item;
+    const q = this.lowerBound(sc[item], item, p);
+    if (q < p) {
+      order.copyWithin(q + 1, q, p);
+      order[q] = item;
     }
   }
 
-  /** Where `item` (whose score is `score`) sits in `order[0, n)`: the sort key is unique, so a binary search finds it. */
-  private placeOf(item: number, score: number, n: number): number {
+  /**
+   * The first place in `order[0, hi)` whose item does not rank before the key (score, item): items rank
+   * by score descending, then index ascending. Keys are unique, so for an item's own key it is its place.
+   */
+  private lowerBound(score: number, item: number, hi: number): number {
     const sc = this.scores;
     const order = this.order;
     let lo = 0;
-    let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const x = order[mid];
       if (sc[x] > score || (sc[x] === score && x < item)) lo = mid + 1;
       else hi = mid;
     }
-    if (order[lo] !== item) throw new Error(`PopularitySource: item ${item} is not where its score puts it (the order is corrupt)`);
     return lo;
   }
 

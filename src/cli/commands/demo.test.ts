@@ -6,22 +6,15 @@ import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runDemoCommand } from './demo.ts';
+import { captureConsole } from '../../math/console.fixture.ts';
 
 const TINY = ['--users', '200', '--items', '100', '--interactions', '4000', '--pipelines', 'popularity', '--show', '1', '--threads', '1'];
 
-/** Runs `fn` with console output captured into `lines` (readable while it runs). */
+/** Runs `fn` with console output captured into `lines` (readable while it runs); its error is thrown. */
 async function quietly<T>(fn: (lines: string[]) => Promise<T>): Promise<{ value: T; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { value: await fn(lines), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
+  const r = await captureConsole(fn);
+  if (r.error) throw r.error;
+  return { value: r.value as T, out: r.out };
 }
 
 test('tandem demo serves its model directory: /healthz and the printed curl example answer, then it shuts down', async (t) => {

@@ -6,20 +6,9 @@ import { join } from 'node:path';
 import { parseExperiments, simulateExperiment } from '../../experiments/index.ts';
 import { openEventLog } from '../../store/index.ts';
 import { experimentCommand } from './experiment.ts';
+import { runCaptured } from '../../math/console.fixture.ts';
 
-async function run(argv: string[]): Promise<{ code: number; out: string }> {
-  const lines: string[] = [];
-  const log = console.log;
-  const err = console.error;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    return { code: await experimentCommand.run(argv), out: lines.join('\n') };
-  } finally {
-    console.log = log;
-    console.error = err;
-  }
-}
+const run = (argv: string[]) => runCaptured(experimentCommand, argv);
 
 test('tandem experiment report NAME reads the log and writes the report as JSON', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tandem-experiment-'));
