@@ -7,6 +7,7 @@ import { lstat, mkdir, mkdtemp, readdir, readlink, realpath, rm, symlink } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../../data/index.ts';
+import { tableRow } from '../../features/index.ts';
 import { openEventLog, type EventLog, type LogRecord } from '../../store/index.ts';
 import { freshDatabase, serverMissing } from '../../store/test-fixture.ts';
 import { builtinRegistry, disposeModel, Engine, fixtureDataset, readModelDir, trainModel } from '../index.ts';
@@ -76,7 +77,9 @@ async function retrainedModelCase(url: string, root: string): Promise<void> {
     const { dataset, report } = datasetWithLog(base, snap);
     assert.equal(dataset.items.ids.get(deleted), -1, 'the deleted item is not in the catalog');
     assert.ok(dataset.items.ids.get('new1') >= 0);
-    assert.deepEqual(dataset.items.column('genre')!.kind, 'multi-categorical');
+    assert.deepEqual(tableRow(dataset.items, dataset.items.ids.get('new1')), { genre: ['g0'], price: 6 }, 'with its logged features');
+    assert.deepEqual(tableRow(dataset.users, dataset.users.ids.get('nu1')), { country: 'c0', age: 30 });
+    assert.deepEqual(tableRow(dataset.items, dataset.items.ids.get('i5')), tableRow(base.items, base.items.ids.get('i5')), 'base rows copied as they were');
     assert.ok(dataset.users.ids.get('nu1') >= 0, 'a logged user joins');
     assert.equal(report.skipped.unknownItem, 1, "the event on 'nope'");
     assert.equal(report.skipped.deletedItem, 1, 'the event on the deleted item');
