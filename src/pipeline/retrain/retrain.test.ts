@@ -1,7 +1,7 @@
 // Retraining from the live log (tandem train --store, --promote): logged events, upserts and deletes
 // change the retrained model; --promote repoints models/current only when the new model is not worse,
 // atomically; the manifest records the log position a server replays from.
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lstat, mkdir, mkdtemp, readdir, readlink, realpath, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -133,16 +133,26 @@ test('train --store (SQLite): logged events, upserts and deletes change the retr
 
 const db = await freshDatabase();
 if ('unavailable' in db) serverMissing('retrain (postgres)', db.unavailable, 'TANDEM_TEST_POSTGRES');
-else
+else {
+  after(() => db.drop());
+  const inSchema = (name: string) => `${db.url}${db.url.includes('?') ? '&' : '?'}schema=${name}`;
   test('train --store (PostgreSQL): the same, read from the PostgreSQL log', async () => {
     const root = await mkdtemp(join(tmpdir(), 'tandem-retrain-pg-'));
     try {
-      await retrainedModelCase(db.url, root);
+      await retrainedModelCase(inSchema('retrain'), root);
     } finally {
       await rm(root, { recursive: true, force: true });
-      await db.drop();
     }
   });
+  test('--promote (PostgreSQL): the same promotion story on a PostgreSQL log', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'tandem-promote-pg-'));
+    try {
+      await promoteCase(inSchema('promote'), root);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+}
 
 test('storeIdentity: no password, SQLite paths absolute', () => {
   assert.equal(storeIdentity('postgres://app:secret@db:5432/shop?schema=x&password=y'), 'postgres://app@db:5432/shop?schema=x');
@@ -151,57 +161,61 @@ test('storeIdentity: no password, SQLite paths absolute', () => {
   assert.equal(storeIdentity('sqlite:///tmp/e.db'), 'sqlite:/tmp/e.db');
 });
 
-test('--promote: a new link becomes current; a better model is promoted; a worse one leaves current as it was', async () => {
+/** The promotion story on the log at `url` (empty), in `root`. */
+async function promoteCase(url: string, root: string): Promise<void> {
+  const base = fixtureDataset();
+  const log = await openEventLog(url);
+  await fill(log, logRecords(base).records);
+  await log.close();
+  const models = join(root, 'models');
+  await mkdir(models);
+  const current = join(models, 'current');
+  // no link yet: the new model becomes current, no comparison
+  const other = join(models, 'other');
+  const first = await retrainFromLog(undefined, { base, config: POPULARITY, store: url, promote: other, holdout: 0 });
+  assert.equal(first.promotion!.promoted, true);
+  assert.equal(first.promotion!.comparison, null);
+  assert.equal(await realpath(other), await realpath(first.out));
+  assert.ok(!(await readlink(other)).startsWith('/'), 'the link is relative (the directory beside it)');
+  // the model current points to was trained from files alone (popularity): it has seen none of the log
+  await trainModel(join(models, 'm0'), { dataset: base, config: POPULARITY, holdout: 0 });
+  await symlink('m0', current);
+  // EASE against the popularity model on the latest logged events: better, promoted
+  const second = await retrainFromLog(undefined, { base, config: EASE, store: url, promote: current, promoteHoldout: 0.3, holdout: 0 });
+  const c2 = second.promotion!.comparison as { candidate: Record<string, number>; current: Record<string, number>; heldOutEvents: number; after: number };
+  assert.ok(!('skipped' in c2), JSON.stringify(second.promotion));
+  assert.ok(c2.candidate['ndcg@10'] > c2.current['ndcg@10'], JSON.stringify(c2));
+  assert.equal(second.promotion!.promoted, true);
+  assert.equal(await realpath(current), await realpath(second.out));
+  const m2 = await readModelDir(second.out, builtinRegistry());
+  const recorded = m2.manifest.parameters.promotion as { comparison: { candidate: Record<string, number>; current: Record<string, number> }; promoted: boolean };
+  assert.deepEqual(recorded.comparison.candidate, c2.candidate, 'both figures are in the new manifest');
+  assert.deepEqual(recorded.comparison.current, c2.current);
+  disposeModel(m2);
+  // the current model (EASE, trained through the last seq) has not seen anything newer: no comparison, current stays
+  const third = await retrainFromLog(undefined, { base, config: POPULARITY, store: url, promote: current, holdout: 0 });
+  assert.equal(third.promotion!.promoted, false);
+  assert.match(third.promotion!.reason, /no logged events after/);
+  assert.equal(await realpath(current), await realpath(second.out));
+  // new events arrive; a worse candidate (popularity) is compared and refused: current stays
+  const more = await openEventLog(url);
+  await fill(more, logRecords(base, 5).records.filter((r) => r.kind === 'event' && r.item !== 'nope' && r.user !== 'u1').slice(-200));
+  await more.close();
+  const fourth = await retrainFromLog(undefined, { base, config: POPULARITY, store: url, promote: current, promoteHoldout: 0.5, holdout: 0 });
+  const c4 = fourth.promotion!.comparison as { candidate: Record<string, number>; current: Record<string, number>; after: number };
+  assert.ok(!('skipped' in c4), JSON.stringify(fourth.promotion));
+  assert.equal(c4.after, second.log.lastSeq, 'held out: only events after what the current model was trained on');
+  assert.ok(c4.candidate['ndcg@10'] < c4.current['ndcg@10'], JSON.stringify(c4));
+  assert.equal(fourth.promotion!.promoted, false);
+  assert.equal(await realpath(current), await realpath(second.out), 'current still points at the EASE model');
+  assert.ok((await lstat(fourth.out)).isDirectory(), 'the refused model is written beside it all the same');
+  assert.deepEqual((await readdir(models)).filter((f) => f.startsWith('.')), [], 'no temporary link or directory left');
+}
+
+test('--promote (SQLite): a new link becomes current; a better model is promoted; a worse one leaves current as it was', async () => {
   const root = await mkdtemp(join(tmpdir(), 'tandem-promote-'));
   try {
-    const base = fixtureDataset();
-    const url = `sqlite:${join(root, 'events.db')}`;
-    const log = await openEventLog(url);
-    await fill(log, logRecords(base).records);
-    await log.close();
-    const models = join(root, 'models');
-    await mkdir(models);
-    const current = join(models, 'current');
-    // no link yet: the new model becomes current, no comparison
-    const other = join(models, 'other');
-    const first = await retrainFromLog(undefined, { base, config: POPULARITY, store: url, promote: other, holdout: 0 });
-    assert.equal(first.promotion!.promoted, true);
-    assert.equal(first.promotion!.comparison, null);
-    assert.equal(await realpath(other), await realpath(first.out));
-    assert.ok(!(await readlink(other)).startsWith('/'), 'the link is relative (the directory beside it)');
-    // the model current points to was trained from files alone (popularity): it has seen none of the log
-    await trainModel(join(models, 'm0'), { dataset: base, config: POPULARITY, holdout: 0 });
-    await symlink('m0', current);
-    // EASE against the popularity model on the latest logged events: better, promoted
-    const second = await retrainFromLog(undefined, { base, config: EASE, store: url, promote: current, promoteHoldout: 0.3, holdout: 0 });
-    const c2 = second.promotion!.comparison as { candidate: Record<string, number>; current: Record<string, number>; heldOutEvents: number; after: number };
-    assert.ok(!('skipped' in c2), JSON.stringify(second.promotion));
-    assert.ok(c2.candidate['ndcg@10'] > c2.current['ndcg@10'], JSON.stringify(c2));
-    assert.equal(second.promotion!.promoted, true);
-    assert.equal(await realpath(current), await realpath(second.out));
-    const m2 = await readModelDir(second.out, builtinRegistry());
-    const recorded = m2.manifest.parameters.promotion as { comparison: { candidate: Record<string, number>; current: Record<string, number> }; promoted: boolean };
-    assert.deepEqual(recorded.comparison.candidate, c2.candidate, 'both figures are in the new manifest');
-    assert.deepEqual(recorded.comparison.current, c2.current);
-    disposeModel(m2);
-    // the current model (EASE, trained through the last seq) has not seen anything newer: no comparison, current stays
-    const third = await retrainFromLog(undefined, { base, config: POPULARITY, store: url, promote: current, holdout: 0 });
-    assert.equal(third.promotion!.promoted, false);
-    assert.match(third.promotion!.reason, /no logged events after/);
-    assert.equal(await realpath(current), await realpath(second.out));
-    // new events arrive; a worse candidate (popularity) is compared and refused: current stays
-    const more = await openEventLog(url);
-    await fill(more, logRecords(base, 5).records.filter((r) => r.kind === 'event' && r.item !== 'nope' && r.user !== 'u1').slice(-200));
-    await more.close();
-    const fourth = await retrainFromLog(undefined, { base, config: POPULARITY, store: url, promote: current, promoteHoldout: 0.5, holdout: 0 });
-    const c4 = fourth.promotion!.comparison as { candidate: Record<string, number>; current: Record<string, number>; after: number };
-    assert.ok(!('skipped' in c4), JSON.stringify(fourth.promotion));
-    assert.equal(c4.after, second.log.lastSeq, 'held out: only events after what the current model was trained on');
-    assert.ok(c4.candidate['ndcg@10'] < c4.current['ndcg@10'], JSON.stringify(c4));
-    assert.equal(fourth.promotion!.promoted, false);
-    assert.equal(await realpath(current), await realpath(second.out), 'current still points at the EASE model');
-    assert.ok((await lstat(fourth.out)).isDirectory(), 'the refused model is written beside it all the same');
-    assert.deepEqual((await readdir(models)).filter((f) => f.startsWith('.')), [], 'no temporary link or directory left');
+    await promoteCase(`sqlite:${join(root, 'events.db')}`, root);
   } finally {
     await rm(root, { recursive: true, force: true });
   }
