@@ -154,6 +154,12 @@ else {
   });
 }
 
+test('train --store: a missing SQLite file or an in-memory log is refused, not trained on as an empty log', async () => {
+  const base = fixtureDataset({ users: 10, items: 12 });
+  await assert.rejects(retrainFromLog('/nonexistent/m', { base, config: POPULARITY, store: 'sqlite:/nonexistent/events.db' }), /--store sqlite:\/nonexistent\/events.db: no such SQLite log file/);
+  await assert.rejects(retrainFromLog('/nonexistent/m', { base, config: POPULARITY, store: 'memory' }), /in-memory log holds nothing/);
+});
+
 test('storeIdentity: no password, SQLite paths absolute', () => {
   assert.equal(storeIdentity('postgres://app:secret@db:5432/shop?schema=x&password=y'), 'postgres://app@db:5432/shop?schema=x');
   assert.equal(storeIdentity('sqlite:/tmp/e.db'), 'sqlite:/tmp/e.db');

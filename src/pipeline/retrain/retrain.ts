@@ -11,7 +11,7 @@ import { openEventLog } from '../../store/index.ts';
 import type { EngineConfigInput, StageRegistry } from '../engine/config.ts';
 import { builtinRegistry } from '../engine/registry.ts';
 import { trainModel, type TrainOptions, type TrainResult } from '../engine/train.ts';
-import { datasetWithLog, readLogSnapshot, type LogDataReport } from './log-data.ts';
+import { datasetWithLog, readLogSnapshot, storeIdentity, type LogDataReport } from './log-data.ts';
 import { compareOnLog, linkTarget, PROMOTE_METRIC, repointLink, type Comparison } from './promote.ts';
 
 export interface RetrainOptions extends Omit<TrainOptions, 'dataset' | 'config' | 'registry'> {
@@ -50,6 +50,10 @@ export async function retrainFromLog(out: string | undefined, opts: RetrainOptio
   if (!out && !opts.promote) throw new Error('give a model directory to write, or a link to promote beside which to write it');
   const target = out ?? versionDirBeside(opts.promote!);
   const previous = opts.promote ? await linkTarget(opts.promote) : null;
+  // opening a SQLite log creates it: a mistyped path would train on nothing logged without a word
+  const id = storeIdentity(opts.store);
+  if (id === 'memory' || id === 'sqlite::memory:') throw new Error(`--store ${opts.store}: an in-memory log holds nothing outside its own process; give the server's sqlite:FILE or postgres:// log`);
+  if (id.startsWith('sqlite:') && !existsSync(id.slice('sqlite:'.length))) throw new Error(`--store ${opts.store}: no such SQLite log file (${id.slice('sqlite:'.length)}); give the file the server writes (tandem serve --store)`);
   const eventLog = await openEventLog(opts.store);
   let snap;
   try {
