@@ -84,12 +84,27 @@ test('tandem train --store --promote: promoted over the files-only model, picked
     const later: typeof events = [];
     for (let k = 3; k < 6; k++)
       for (let u = 0; u < base.numUsers; u++) later.push({ user: `u${u}`, item: `i${(u % 4) + 4 * ((u * 7 + k * 3) % 20 || 1)}`, type: 'view', timestamp: ts++ });
-    for (let i = 0; i < later.length; i += 50) await call('POST', '/v1/events', { events: later.slice(i, i + 50).filter((e) => e.item !== 'i0') });
+    let posted = 0;
+    for (let i = 0; i < later.length; i += 50) {
+      const batch = later.slice(i, i + 50).filter((e) => e.item !== 'i0');
+      await call('POST', '/v1/events', { events: batch });
+      posted += batch.length;
+    }
     const refused = await quiet(() => trainCommand.run([...data, '--store', store, '--promote', current, '--stages', 'popularity', '--ranker', 'none', '--promote-holdout', '0.5', '--json']));
     const s = JSON.parse(refused.out);
     assert.equal(s.promotion.promoted, false, JSON.stringify(s.promotion));
     assert.ok(s.promotion.comparison.candidate?.['ndcg@10'] < s.promotion.comparison.current?.['ndcg@10'], JSON.stringify(s.promotion));
     assert.equal(await realpath(current), target, 'current stays');
+    // a server started on the log-trained model replays only what was logged after it was trained
+    const second = await startServer({ model: target, port: 0, store, apiKey: null, reloadOnSighup: false, log: () => {} });
+    try {
+      const metrics = await (await fetch(`${second.url}/metrics`)).text();
+      assert.match(metrics, new RegExp(`^tandem_replayed_entries ${posted}$`, 'm'));
+      const u0 = (await (await fetch(`${second.url}/v1/users/u0/recommendations?k=20`)).json()) as { items: { id: string }[] };
+      assert.ok(!u0.items.some((x) => x.id === 'i0'));
+    } finally {
+      await second.close();
+    }
     await assert.rejects(trainCommand.run([...data, '--promote', current]), /--promote compares models on logged events: give the log with --store/);
     await assert.rejects(trainCommand.run([...data]), /--out DIR is required/);
   } finally {
