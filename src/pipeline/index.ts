@@ -12,3 +12,4 @@ export type { DemoModel, DemoOptions, DemoResult } from './demo.ts';
 export { DEMO_DATA, DEMO_PARAMS, DEMO_PIPELINES, itemLabel, runDemo } from './demo.ts';
 export { writeDatasetFiles } from './write-dataset.ts';
 export { engineParameterDocs } from './docs.ts';
+export * from './retrain/index.ts';

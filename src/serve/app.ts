@@ -17,6 +17,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { builtinRegistry, disposeModel, Engine, ModelDirError, readModelDir, smokeCheck, tandemVersion, type EventInput, type Model, type RecommendResult, type SmokeRequest, type StageRegistry } from '../pipeline/index.ts';
+import { replayStartOf } from '../pipeline/index.ts';
 import { InputError, ParamError } from '../schema/index.ts';
 import { openEventLog, openLiveState, StoreError, type EventLog, type LiveState, type LogEntry, type LogRecord } from '../store/index.ts';
 import { UnknownEntityError } from '../features/index.ts';
@@ -362,7 +363,9 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   const replay = async (engine: Engine): Promise<{ state: LiveState; replayed: number; from: number }> => {
     const state = await openLiveState(liveUrl);
     try {
-      const from = await log.seqBefore(Date.parse(engine.manifest.createdAt) / 1000);
+      // a model trained from this log (tandem train --store) replays from the last seq it was trained on;
+      // one trained from files, from its creation time
+      const from = replayStartOf(engine.manifest, opts.store ?? 'sqlite:tandem-events.db', await log.lastSeq()) ?? (await log.seqBefore(Date.parse(engine.manifest.createdAt) / 1000));
       // a shared state (Redis) may hold what other replicas applied (everything up to its position):
       // only what lies beyond is sent to it; position() also adopts its generation
       const held = await state.position();

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { generateSynthetic, loadConfigFile, loadDataset, loadTrainTest, resolvePreset, type Dataset } from '../../data/index.ts';
-import { builtinRegistry, checkEngineConfig, engineConfigFromFlags, listPipelines, trainModel } from '../../pipeline/index.ts';
+import { builtinRegistry, checkEngineConfig, engineConfigFromFlags, listPipelines, retrainFromLog, trainModel, type RetrainResult } from '../../pipeline/index.ts';
 import type { Progress } from '../../math/index.ts';
 import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
 import { consoleOutput } from '../../math/index.ts';
@@ -27,7 +27,10 @@ const options = {
   users: { type: 'number', description: 'synthetic users', default: 5000 },
   items: { type: 'number', description: 'synthetic items', default: 3000 },
   interactions: { type: 'number', description: 'synthetic interactions', default: 250000 },
-  out: { type: 'string', description: 'model directory to write (must not exist)', required: true },
+  out: { type: 'string', description: 'model directory to write (must not exist); with --promote, default: model-<UTC time> beside the link' },
+  store: { type: 'string', description: 'an event log (sqlite:FILE, postgres://...): train on the data plus everything logged in it (events, item and user upserts, deletes)' },
+  promote: { type: 'string', description: 'a link such as models/current: compare the new model with the one it points to on the latest logged events neither trained on (ndcg@10) and repoint it atomically when the new one is not worse (needs --store)' },
+  'promote-holdout': { type: 'number', min: 0.001, max: 1, description: 'with --promote: share of the logged events the current model has not seen that is held out for the comparison (the latest ones)', default: 0.1 },
   ...engineOptions,
   holdout: { type: 'number', min: 0, max: 0.99, description: 'share of each user\u2019s latest interactions held out for evaluation (0: none)', default: 0.2 },
   'eval-users': { type: 'number', integer: true, min: 1, description: 'evaluate on at most this many users', default: 2000 },
@@ -81,11 +84,13 @@ export async function engineConfigOfFlags(o: { engine?: string; pipeline: string
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the engine (the two-stage pipeline unless told otherwise) on a dataset and write a model directory',
-  usage: 'tandem train (--config FILE | --dataset NAME --data DIR [--train FILE] | --synthetic) --out DIR [--ranker gbdt|none] [--engine FILE]',
+  usage: 'tandem train (--config FILE | --dataset NAME --data DIR [--train FILE] | --synthetic) (--out DIR | --store URL --promote LINK) [--store URL] [--ranker gbdt|none] [--engine FILE]',
   options,
   async run(argv) {
     const { options: o, positional } = parseArgs(argv, options);
     if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
+    if (!o.out && !o.promote) throw new UsageError('--out DIR is required (or --store URL --promote LINK, which writes beside the link)');
+    if (o.promote && !o.store) throw new UsageError('--promote compares models on logged events: give the log with --store URL');
     const t0 = performance.now();
     const ui = consoleOutput(o.quiet);
     const res = await ui.during(async () => {
@@ -94,8 +99,7 @@ export const trainCommand: Command = {
       ui.log(`dataset ${dataset.name}: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
       if (s.interactions === 0) throw new UsageError('the training data holds no interactions');
       const config = await engineConfigOfFlags(o, dataset);
-      return trainModel(o.out, {
-        dataset,
+      const common = {
         config,
         holdout: o.holdout,
         evalUsers: o['eval-users'],
@@ -104,17 +108,30 @@ export const trainCommand: Command = {
         parameters: { source: o.config ? { config: o.config } : o.dataset ? { dataset: o.dataset, data: o.data, train: o.train ?? null } : { synthetic: { users: o.users, items: o.items, interactions: o.interactions, seed: o.seed } }, command: `tandem train ${argv.join(' ')}` },
         log: ui.log,
         progress: ui.progress,
-      });
+      };
+      if (o.store) return retrainFromLog(o.out, { ...common, base: dataset, store: o.store, promote: o.promote, promoteHoldout: o['promote-holdout'] });
+      return { ...(await trainModel(o.out!, { ...common, dataset })), out: o.out!, log: null, promotion: null };
     });
+    const out = res.out;
+    const promotion = (res as Partial<RetrainResult>).promotion ?? null;
     const c = res.manifest.config;
     const stages = c.sources.map((x) => x.name);
     if (o.json) {
-      console.log(JSON.stringify({ model: o.out, modelVersion: res.manifest.modelVersion, stages, fallbacks: c.fallbacks.map((x) => x.name), ranker: c.ranker?.kind ?? null, candidates: c.candidates, metrics: res.metrics, seconds: res.seconds }, null, 2));
+      console.log(JSON.stringify({ model: out, modelVersion: res.manifest.modelVersion, stages, fallbacks: c.fallbacks.map((x) => x.name), ranker: c.ranker?.kind ?? null, candidates: c.candidates, metrics: res.metrics, seconds: res.seconds, ...(res.log ? { log: res.log } : {}), ...(promotion ? { promotion } : {}) }, null, 2));
     } else {
-      console.log(`model ${res.manifest.modelVersion} written to ${o.out} in ${res.seconds} s (sources: ${stages.join(', ')}; ranker: ${c.ranker?.kind ?? 'none'}; ${c.candidates} candidates per source)`);
+      console.log(`model ${res.manifest.modelVersion} written to ${out} in ${res.seconds} s (sources: ${stages.join(', ')}; ranker: ${c.ranker?.kind ?? 'none'}; ${c.candidates} candidates per source)`);
       if (Object.keys(res.metrics).length) {
         console.log('held-out evaluation (latest interactions of each user):');
         for (const [k, v] of Object.entries(res.metrics)) console.log(`  ${k.padEnd(16)} ${v}`);
+      }
+      if (res.log) console.log(`log ${res.log.store}: up to seq ${res.log.lastSeq}; ${res.log.eventsUsed} of ${res.log.events} logged events used; ${res.log.itemsUpserted} items upserted, ${res.log.itemsDeleted} deleted; ${res.log.newUsers} new users`);
+      if (promotion) {
+        const c = promotion.comparison;
+        if (c && !('skipped' in c)) {
+          console.log(`promotion check (${c.rule}; ${c.users} users):`);
+          for (const k of Object.keys(c.candidate)) console.log(`  ${k.padEnd(16)} new ${c.candidate[k]}   current ${c.current[k]}`);
+        }
+        console.log(`promotion: ${promotion.reason}`);
       }
     }
     return 0;
