@@ -22,6 +22,8 @@ export { TrainingError } from './two-tower/core.ts';
 export { TwoTowerModel } from './two-tower/two-tower.ts';
 export type { RetrievalMetrics } from './two-tower/eval.ts';
 export { evaluateRetrieval } from './two-tower/eval.ts';
+export type { PeerExport } from './two-tower/peer-export.ts';
+export { exportTrainingInputs } from './two-tower/peer-export.ts';
 export type { TwoTowerSourceOptions, TwoTowerIndexOptions } from './two-tower/source.ts';
 export { TwoTowerSource, TWO_TOWER_INDEX_PARAMS, TWO_TOWER_STAGE_PARAMS, twoTowerKind } from './two-tower/source.ts';
 export { saveArrays, loadArrays } from './arrays-io.ts';
