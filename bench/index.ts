@@ -1,6 +1,7 @@
 // The benchmarks' public surface: each is a Command that `tandem bench <name>` runs.
 import type { Command } from '../src/schema/index.ts';
 import { coldStartBench } from './cold-start.ts';
+import { easeInverseBench } from './ease-inverse.ts';
 import { gbdtBench } from './gbdt.ts';
 import { indexBench } from './index-bench.ts';
 import { kernelsBench } from './kernels.ts';
@@ -12,4 +13,4 @@ import { trainBench } from './train.ts';
 import { twoTowerEmbeddingsBench } from './twotower-embeddings.ts';
 
 /** Benchmarks reachable as `tandem bench <name>`, in the order `--help` lists them. */
-export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, syntheticBench, twoTowerEmbeddingsBench, spreadBench, reloadBench];
+export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, syntheticBench, twoTowerEmbeddingsBench, spreadBench, reloadBench, easeInverseBench];

@@ -11,7 +11,7 @@ import { twoTowerKind } from './two-tower/source.ts';
 export type { CandidateSource, FitContext, RequestContext, ScoredItems, SourceKind, StageContext, UserQuery } from './source.ts';
 export { defineSourceKind, noCandidates } from './source.ts';
 export type { EaseOptions } from './ease.ts';
-export { EaseSource, EASE_DEFAULTS, EASE_PARAMS, easeKind, invertSpd, invertGaussJordan } from './ease.ts';
+export { EaseSource, EASE_DEFAULTS, EASE_PARAMS, easeKind, invertSpd, invertSpdRowByRow, invertGaussJordan } from './ease.ts';
 export type { MergeRequest, MergeSource } from './merge.ts';
 export { CandidateMerger, RRF_K } from './merge.ts';
 export type { TwoTowerConfig } from './two-tower/config.ts';
