@@ -92,7 +92,8 @@ interface XgbRow {
 /** XGBoost on the dumped rows at `threads`, right after our run; prints the ratios to `ours`. */
 function runXgboost(o: Opts, dir: string, threads: number, ours: TrainRow & { cpuSeconds: number }): XgbRow {
   const script = fileURLToPath(new URL('./gbdt_xgboost.py', import.meta.url));
-  const env = { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  // idle OpenMP threads sleep rather than spin unless the caller says otherwise (as for the torch peer)
+  const env = { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
   const r = spawnSync(o.python, [script, dir, '--threads', String(threads), '--rounds', String(o.rounds), '--leaves', String(o.leaves), '--no-predict', '--json', join(dir, 'xgb.json')], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
   if (r.status !== 0) throw new Error(`bench/gbdt_xgboost.py failed (exit ${r.status}); is xgboost importable by ${o.python}?`);
   const x = (JSON.parse(readFileSync(join(dir, 'xgb.json'), 'utf8')) as { train: { seconds: number; cpuSeconds: number; validAuc: number }[] }).train[0];

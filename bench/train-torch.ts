@@ -75,8 +75,10 @@ export async function vsTorch(ds: Dataset, o: VsTorchOptions): Promise<number> {
         const p = spawnSync(o.python, [script, dir, '--threads', String(threads), '--epochs', String(o.epochs), '--seed', String(o.seed), '--out', out], {
           encoding: 'utf8',
           maxBuffer: 1 << 26,
-          // Debian's torch calls the pthread OpenBLAS, whose own pool would otherwise take every core
-          env: { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
+          // Debian's torch calls the pthread OpenBLAS, whose own pool would otherwise take every core; idle
+          // OpenMP threads sleep rather than spin unless the caller says otherwise (spinning on a shared
+          // machine measured 74 CPU-s per epoch at 2 threads against 4 passive)
+          env: { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), MKL_NUM_THREADS: String(threads) },
         });
         if (p.status !== 0) throw new Error(`bench/twotower_torch.py failed (exit ${p.status}): ${p.stderr.trim().split('\n').slice(-5).join('\n')}`);
         const ep = p.stdout.trim().split('\n').map((l) => JSON.parse(l) as { seconds: number; cpuSeconds: number; loss: number });
