@@ -5,7 +5,8 @@
  * `--dump DIR` writes the synthetic data for bench/gbdt_xgboost.py, which times XGBoost on the same rows.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../src/math/index.ts';
@@ -36,6 +37,9 @@ const options = {
   dump: { type: 'string', description: 'write the synthetic data to this directory (for bench/gbdt_xgboost.py) and exit' },
   seed: { type: 'number', default: 1, description: 'data seed' },
   json: { type: 'string', description: 'write the figures to this JSON file' },
+  gradients: { type: 'list', of: 'string', default: ['direct'] as string[], description: "'direct' (histograms read gradients in place) and/or 'copy' (gathered into leaf order first, the reference): each listed mode is timed" },
+  'vs-xgboost': { type: 'boolean', description: 'after our run at each thread count, time XGBoost (bench/gbdt_xgboost.py) on the same rows and print the ratios' },
+  python: { type: 'string', default: '/usr/bin/python3', description: 'with --vs-xgboost: the Python that has xgboost' },
   child: { type: 'number', description: '(internal) run one training in this process with this many threads' },
 } satisfies OptionDefs;
 
@@ -70,6 +74,32 @@ interface TrainRow {
   seconds: number;
   peakRssMB: number;
   validAuc: number;
+  cpuSeconds?: number;
+  gradients?: string;
+}
+
+interface XgbRow {
+  threads: number;
+  seconds: number;
+  cpuSeconds: number;
+  validAuc: number;
+  /** our seconds / XGBoost's (< 1: we are faster), wall and CPU */
+  ratio: number;
+  cpuRatio: number;
+  aucDiff: number;
+}
+
+/** XGBoost on the dumped rows at `threads`, right after our run; prints the ratios to `ours`. */
+function runXgboost(o: Opts, dir: string, threads: number, ours: TrainRow & { cpuSeconds: number }): XgbRow {
+  const script = fileURLToPath(new URL('./gbdt_xgboost.py', import.meta.url));
+  // idle OpenMP threads sleep rather than spin unless the caller says otherwise (as for the torch peer)
+  const env = { OMP_WAIT_POLICY: 'PASSIVE', ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads) };
+  const r = spawnSync(o.python, [script, dir, '--threads', String(threads), '--rounds', String(o.rounds), '--leaves', String(o.leaves), '--no-predict', '--json', join(dir, 'xgb.json')], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'inherit'] });
+  if (r.status !== 0) throw new Error(`bench/gbdt_xgboost.py failed (exit ${r.status}); is xgboost importable by ${o.python}?`);
+  const x = (JSON.parse(readFileSync(join(dir, 'xgb.json'), 'utf8')) as { train: { seconds: number; cpuSeconds: number; validAuc: number }[] }).train[0];
+  const row: XgbRow = { threads, seconds: x.seconds, cpuSeconds: x.cpuSeconds, validAuc: x.validAuc, ratio: ours.seconds / x.seconds, cpuRatio: ours.cpuSeconds / x.cpuSeconds, aucDiff: ours.validAuc - x.validAuc };
+  console.log(`xgboost threads=${threads}: ${x.seconds.toFixed(2)} s (${x.cpuSeconds.toFixed(2)} CPU s), valid AUC ${x.validAuc.toFixed(4)} | ours/xgboost ${row.ratio.toFixed(2)}x wall, ${row.cpuRatio.toFixed(2)}x CPU; AUC ours - xgboost ${row.aucDiff >= 0 ? '+' : ''}${row.aucDiff.toFixed(4)}`);
+  return row;
 }
 
 function median(xs: number[]): number {
@@ -132,7 +162,9 @@ async function childTrain(o: Opts, threads: number): Promise<void> {
   const onRound = (r: number) => {
     if ((r + 1) % 20 === 0) process.stderr.write(`  threads=${threads}: round ${r + 1}/${o.rounds}, ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
   };
-  const res = await trainGbdt(train, trainParams(o, train.labels), { threads, onRound });
+  const gradients = o.gradients[0];
+  if (o.gradients.length !== 1 || (gradients !== 'direct' && gradients !== 'copy')) throw new UsageError(`--gradients: 'direct' or 'copy', got '${o.gradients.join(',')}'`);
+  const res = await trainGbdt(train, trainParams(o, train.labels), { threads, onRound, gradients });
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
   const raw = new Float64Array(valid.nRows);
@@ -226,7 +258,7 @@ function dump(o: Opts, dir: string): void {
 export const gbdtBench: Command = {
   name: 'gbdt',
   summary: 'GBDT training seconds, peak memory and validation AUC at 1 and 2 threads; prediction rows/s and ms for 500 rows x 300 trees',
-  usage: 'tandem bench gbdt [--rows N --features F | --libsvm FILE [--valid FILE]] [--json out.json]',
+  usage: 'tandem bench gbdt [--rows N --features F | --libsvm FILE [--valid FILE]] [--vs-xgboost] [--gradients direct,copy] [--json out.json]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
@@ -239,16 +271,40 @@ export const gbdtBench: Command = {
       return 0;
     }
     const train: TrainRow[] = [];
+    const xgboost: XgbRow[] = [];
     if (!o['no-train']) {
       const bin = fileURLToPath(new URL('../bin/tandem.mjs', import.meta.url));
-      for (const t of o.threads) {
-        // a fresh process per run: its peak RSS is this run's alone
-        const r = spawnSync(process.execPath, ['--max-old-space-size=16384', bin, 'bench', 'gbdt', ...argv, '--child', String(t)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
-        if (r.status !== 0) throw new Error(`training run with ${t} threads failed (exit ${r.status})`);
-        const row = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as TrainRow & { binSeconds: number; parallelSteps: number; cpuSeconds: number };
-        // CPU seconds (all threads, spin-waits included) say more than wall time on a shared machine
-        console.log(`train threads=${t}: ${row.seconds.toFixed(2)} s (binning ${row.binSeconds.toFixed(2)} s; ${row.cpuSeconds.toFixed(2)} CPU s), peak RSS ${row.peakRssMB.toFixed(0)} MB, valid AUC ${row.validAuc.toFixed(4)}`);
-        train.push({ threads: row.threads, seconds: row.seconds, peakRssMB: row.peakRssMB, validAuc: row.validAuc });
+      for (const m of o.gradients) if (m !== 'direct' && m !== 'copy') throw new UsageError(`--gradients: 'direct' or 'copy', got '${m}'`);
+      let xdir: string | null = null;
+      if (o['vs-xgboost']) {
+        if (o.libsvm) throw new UsageError('--vs-xgboost runs on the synthetic set only');
+        xdir = mkdtempSync(join(tmpdir(), 'tandem-vs-xgb-'));
+        dump(o, xdir);
+      }
+      // the child parses the same argv: drop the options that are the parent's alone
+      const childArgv: string[] = [];
+      for (let i = 0; i < argv.length; i++) {
+        const a = argv[i];
+        if (a === '--gradients' || a === '--json' || a === '--python') i++;
+        else if (a !== '--vs-xgboost' && !/^--(gradients|json|python)=/.test(a)) childArgv.push(a);
+      }
+      try {
+        for (const t of o.threads) {
+          let ours: (TrainRow & { cpuSeconds: number }) | null = null;
+          for (const mode of o.gradients) {
+            // a fresh process per run: its peak RSS is this run's alone
+            const r = spawnSync(process.execPath, ['--max-old-space-size=16384', bin, 'bench', 'gbdt', ...childArgv, '--gradients', mode, '--child', String(t)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+            if (r.status !== 0) throw new Error(`training run with ${t} threads failed (exit ${r.status})`);
+            const row = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as TrainRow & { binSeconds: number; parallelSteps: number; cpuSeconds: number };
+            // CPU seconds (all threads, spin-waits included) say more than wall time on a shared machine
+            console.log(`train threads=${t}${o.gradients.length > 1 ? ` gradients=${mode}` : ''}: ${row.seconds.toFixed(2)} s (binning ${row.binSeconds.toFixed(2)} s; ${row.cpuSeconds.toFixed(2)} CPU s), peak RSS ${row.peakRssMB.toFixed(0)} MB, valid AUC ${row.validAuc.toFixed(4)}`);
+            train.push({ threads: row.threads, seconds: row.seconds, peakRssMB: row.peakRssMB, validAuc: row.validAuc, cpuSeconds: row.cpuSeconds, gradients: mode });
+            ours ??= { ...row };
+          }
+          if (xdir && ours) xgboost.push(runXgboost(o, xdir, t, ours));
+        }
+      } finally {
+        if (xdir) rmSync(xdir, { recursive: true, force: true });
       }
     }
     let predict = { rowsPerSecond: NaN, msFor500x300: NaN };
@@ -257,7 +313,7 @@ export const gbdtBench: Command = {
       console.log(`predict: ${p.trees} trees, ${p.meanLeaves.toFixed(1)} leaves and depth ${p.meanDepth.toFixed(1)} on average; 500 rows in ${p.msFor500x300.toFixed(3)} ms (median of ${o.repeats}; ${p.msNoNaN.toFixed(3)} ms with no NaN in the rows); ${Math.round(p.rowsPerSecond)} rows/s in bulk (100k rows)`);
       predict = { rowsPerSecond: p.rowsPerSecond, msFor500x300: p.msFor500x300 };
     }
-    const result = { train, predict };
+    const result = { train, xgboost, predict };
     if (o.json) writeFileSync(o.json, JSON.stringify(result, null, 2) + '\n');
     return 0;
   },

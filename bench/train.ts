@@ -26,6 +26,9 @@ const options = {
   'max-examples': { type: 'number', description: 'train on at most this many positives per epoch (0: all)', default: 0 },
   seed: { type: 'number', description: 'random seed', default: 1 },
   json: { type: 'string', description: 'write the figures to this JSON file' },
+  'vs-torch': { type: 'boolean', description: 'also train the same model in PyTorch (bench/twotower_torch.py), back to back per thread count, on the temporal split; print the time ratio and recall' },
+  python: { type: 'string', description: 'with --vs-torch: the Python that has torch', default: '/usr/bin/python3' },
+  repeats: { type: 'number', description: 'with --vs-torch: runs per side and thread count, alternating', default: 1 },
 } as const;
 
 interface Run {
@@ -72,13 +75,13 @@ function runEach(argv: readonly string[], threads: number[], json: string | unde
 export const trainBench: Command = {
   name: 'train',
   summary: 'two-tower training throughput (positives/s) at 1..n threads, and inference latency',
-  usage: 'tandem bench train (--dataset movielens-100k --data DIR | --synthetic [--items N --interactions N]) [--threads 1,2] [--json out.json]',
+  usage: 'tandem bench train (--dataset movielens-100k --data DIR | --synthetic [--items N --interactions N]) [--threads 1,2] [--vs-torch [--epochs 5]] [--json out.json]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
     for (const t of o.threads) if (!Number.isInteger(t) || t < 1) throw new UsageError(`--threads: ${t} is not a positive integer`);
     // one process per thread count, so each run's peak RSS is its own (kernel memory is never freed)
-    if (o.threads.length > 1) return runEach(argv, o.threads, o.json);
+    if (o.threads.length > 1 && !o['vs-torch']) return runEach(argv, o.threads, o.json);
     let ds: Dataset;
     const t0 = performance.now();
     if (o.synthetic) {
@@ -90,6 +93,10 @@ export const trainBench: Command = {
     if (o['max-examples'] > 0 && o['max-examples'] < ds.interactions.length) {
       const { selectInteractions } = await import('../src/data/index.ts');
       ds = ds.withInteractions(selectInteractions(ds.interactions, Int32Array.from({ length: o['max-examples'] }, (_, i) => i)));
+    }
+    if (o['vs-torch']) {
+      const { vsTorch } = await import('./train-torch.ts');
+      return vsTorch(ds, { threads: o.threads, epochs: o.epochs, seed: o.seed, python: o.python, repeats: o.repeats, json: o.json });
     }
     const s = ds.summary();
     console.log(`data: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s to load); kernels: ${getKernelBackend().name}`);

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatasetBuilder, type Dataset } from '../data/index.ts';
 import { Rng } from '../math/index.ts';
-import { EaseSource, invertGaussJordan, invertSpd } from './ease.ts';
+import { EaseSource, invertGaussJordan, invertSpd, invertSpdRowByRow } from './ease.ts';
 
 /** Users 0..2k-1: even users take items 0..4, odd users items 5..9, each missing one item of their block. */
 function checkerboard(): Dataset {
@@ -19,6 +19,28 @@ function checkerboard(): Dataset {
   }
   return b.build();
 }
+
+test('invertSpd (four rows at a time) equals the row-by-row reference to the bit: sizes around the block of four, a sparse Gram matrix with zero entries', () => {
+  const rng = new Rng(9);
+  for (const n of [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 37]) {
+    for (const sparse of [false, true]) {
+      // X^T X + I over a random (or mostly zero, as a binary user x item matrix is) X
+      const rows = n + 5;
+      const x = new Float64Array(rows * n);
+      for (let i = 0; i < x.length; i++) x[i] = sparse ? (rng.next() < 0.15 ? 1 : 0) : rng.normal();
+      const a = new Float64Array(n * n);
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        let s = 0;
+        for (let k = 0; k < rows; k++) s += x[k * n + i] * x[k * n + j];
+        a[i * n + j] = s + (i === j ? 1 : 0);
+      }
+      const fast = invertSpd(Float64Array.from(a), n);
+      const ref = invertSpdRowByRow(Float64Array.from(a), n);
+      for (let i = 0; i < n * n; i++) assert.ok(Object.is(fast[i] + 0, ref[i] + 0), `n ${n}${sparse ? ' sparse' : ''}, entry ${i}: ${fast[i]} vs ${ref[i]}`);
+    }
+  }
+  assert.throws(() => invertSpd(new Float64Array(36).fill(1), 6), /not positive definite/);
+});
 
 test('invertSpd agrees with Gauss-Jordan on a random SPD matrix and gives A A^-1 = I', () => {
   const rng = new Rng(3);

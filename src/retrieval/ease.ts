@@ -274,7 +274,10 @@ function baseOf(s: unknown, name: string): EaseSource {
 
 /**
  * Inverse of a symmetric positive definite n x n row-major matrix, through its Cholesky factor:
- * A = L L^T, M = L^-1, A^-1 = M^T M. Every inner loop runs along a row (contiguous memory).
+ * A = L L^T, M = L^-1, A^-1 = M^T M. Every inner loop runs along a row (contiguous memory), and each
+ * pass works on four rows at once, so a row streamed from memory serves four (the passes are
+ * memory-bound from a few thousand rows); each element is still summed in the same order as one row
+ * at a time (`invertSpdRowByRow`, the reference), so the result is the same to the bit.
  * `a` is overwritten. Throws when `a` is not positive definite.
  * @example invertSpd(new Float64Array([4, 2, 2, 3]), 2) // [0.375, -0.25, -0.25, 0.5]
  */
@@ -282,7 +285,148 @@ export function invertSpd(a: Float64Array, n: number, progress?: ProgressTask): 
   if (a.length !== n * n) throw new Error(`invertSpd: expected ${n * n} entries, got ${a.length}`);
   // each of the three passes costs about r^3/6 multiply-adds over its first r rows
   const done = (pass: number, rows: number): void => progress?.set(invertWork(n, pass) + invertWork(rows, 1));
+  const n4 = n & ~3;
   // Cholesky in place into the lower triangle: L[i][j] = (A[i][j] - sum_k<j L[i][k] L[j][k]) / L[j][j]
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    if (i0 < n4) {
+      // rows i0..i0+3 against every finished row j < i0: one pass over row j for four dot products
+      const r0 = i0 * n;
+      const r1 = r0 + n;
+      const r2 = r1 + n;
+      const r3 = r2 + n;
+      for (let j = 0; j < i0; j++) {
+        const rj = j * n;
+        let s0 = a[r0 + j];
+        let s1 = a[r1 + j];
+        let s2 = a[r2 + j];
+        let s3 = a[r3 + j];
+        for (let k = 0; k < j; k++) {
+          const l = a[rj + k];
+          s0 -= a[r0 + k] * l;
+          s1 -= a[r1 + k] * l;
+          s2 -= a[r2 + k] * l;
+          s3 -= a[r3 + k] * l;
+        }
+        const d = a[rj + j];
+        a[r0 + j] = s0 / d;
+        a[r1 + j] = s1 / d;
+        a[r2 + j] = s2 / d;
+        a[r3 + j] = s3 / d;
+      }
+    }
+    // the rest of each row (all of it past the last whole block of four), one row at a time
+    const jFrom = i0 < n4 ? i0 : 0;
+    for (let i = i0; i < Math.min(n, i0 + 4); i++) {
+      const ri = i * n;
+      for (let j = i < n4 ? jFrom : 0; j <= i; j++) {
+        const rj = j * n;
+        let s = a[ri + j];
+        for (let k = 0; k < j; k++) s -= a[ri + k] * a[rj + k];
+        if (i === j) {
+          if (!(s > 0)) throw new Error(`invertSpd: matrix is not positive definite (pivot ${i} is ${s})`);
+          a[ri + i] = Math.sqrt(s);
+        } else {
+          a[ri + j] = s / a[rj + j];
+        }
+      }
+      done(0, i + 1);
+    }
+  }
+  // M = L^-1 row by row: M[i] = (e_i - sum_{k<i} L[i][k] M[k]) / L[i][i]
+  const m = new Float64Array(n * n);
+  for (let i0 = 0; i0 < n; i0 += 4) {
+    const kFrom = i0 < n4 ? i0 : 0;
+    if (i0 < n4) {
+      // four rows take the same finished row M[k], k < i0, in one pass over it
+      const r0 = i0 * n;
+      const r1 = r0 + n;
+      const r2 = r1 + n;
+      const r3 = r2 + n;
+      for (let k = 0; k < i0; k++) {
+        const l0 = a[r0 + k];
+        const l1 = a[r1 + k];
+        const l2 = a[r2 + k];
+        const l3 = a[r3 + k];
+        if (l0 === 0 && l1 === 0 && l2 === 0 && l3 === 0) continue;
+        const rk = k * n;
+        for (let j = 0; j <= k; j++) {
+          const v = m[rk + j];
+          m[r0 + j] -= l0 * v;
+          m[r1 + j] -= l1 * v;
+          m[r2 + j] -= l2 * v;
+          m[r3 + j] -= l3 * v;
+        }
+      }
+    }
+    for (let i = i0; i < Math.min(n, i0 + 4); i++) {
+      const ri = i * n;
+      for (let k = i < n4 ? kFrom : 0; k < i; k++) {
+        const l = a[ri + k];
+        if (l === 0) continue;
+        const rk = k * n;
+        for (let j = 0; j <= k; j++) m[ri + j] -= l * m[rk + j];
+      }
+      m[ri + i] += 1;
+      const inv = 1 / a[ri + i];
+      for (let j = 0; j <= i; j++) m[ri + j] *= inv;
+      done(1, i + 1);
+    }
+  }
+  // A^-1 = M^T M as a sum of rank-one updates from each row of M (lower triangle, then mirrored);
+  // four rows of M at a time, each element still adding them in the order k, k+1, k+2, k+3
+  const out = new Float64Array(n * n);
+  for (let k0 = 0; k0 < n; k0 += 4) {
+    if (k0 < n4) {
+      const m0 = k0 * n;
+      const m1 = m0 + n;
+      const m2 = m1 + n;
+      const m3 = m2 + n;
+      // rows i <= k0: every one of the four rows of M has entries up to column i
+      for (let i = 0; i <= k0; i++) {
+        const v0 = m[m0 + i];
+        const v1 = m[m1 + i];
+        const v2 = m[m2 + i];
+        const v3 = m[m3 + i];
+        const ri = i * n;
+        for (let j = 0; j <= i; j++) {
+          let o = out[ri + j];
+          if (v0 !== 0) o += v0 * m[m0 + j];
+          if (v1 !== 0) o += v1 * m[m1 + j];
+          if (v2 !== 0) o += v2 * m[m2 + j];
+          if (v3 !== 0) o += v3 * m[m3 + j];
+          out[ri + j] = o;
+        }
+      }
+      // rows k0 < i < k0+4, where only the later rows of M reach: one row of M at a time
+      for (let k = k0 + 1; k < k0 + 4; k++) {
+        const rk = k * n;
+        for (let i = k0 + 1; i <= k; i++) {
+          const v = m[rk + i];
+          if (v === 0) continue;
+          const ri = i * n;
+          for (let j = 0; j <= i; j++) out[ri + j] += v * m[rk + j];
+        }
+      }
+      for (let k = k0 + 1; k <= k0 + 4; k++) done(2, k);
+      continue;
+    }
+    for (let k = k0; k < n; k++) {
+      const rk = k * n;
+      for (let i = 0; i <= k; i++) {
+        const v = m[rk + i];
+        if (v === 0) continue;
+        const ri = i * n;
+        for (let j = 0; j <= i; j++) out[ri + j] += v * m[rk + j];
+      }
+      done(2, k + 1);
+    }
+  }
+  for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
+  return out;
+}
+
+/** `invertSpd` one row at a time (its form before the four-row blocking): the reference it must equal to the bit. */
+export function invertSpdRowByRow(a: Float64Array, n: number): Float64Array {
   for (let i = 0; i < n; i++) {
     const ri = i * n;
     for (let j = 0; j <= i; j++) {
@@ -292,13 +436,9 @@ export function invertSpd(a: Float64Array, n: number, progress?: ProgressTask): 
       if (i === j) {
         if (!(s > 0)) throw new Error(`invertSpd: matrix is not positive definite (pivot ${i} is ${s})`);
         a[ri + i] = Math.sqrt(s);
-      } else {
-        a[ri + j] = s / a[rj + j];
-      }
+      } else a[ri + j] = s / a[rj + j];
     }
-    done(0, i + 1);
   }
-  // M = L^-1 row by row: M[i] = (e_i - sum_{k<i} L[i][k] M[k]) / L[i][i]
   const m = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const ri = i * n;
@@ -311,9 +451,7 @@ export function invertSpd(a: Float64Array, n: number, progress?: ProgressTask): 
     m[ri + i] += 1;
     const inv = 1 / a[ri + i];
     for (let j = 0; j <= i; j++) m[ri + j] *= inv;
-    done(1, i + 1);
   }
-  // A^-1 = M^T M as a sum of rank-one updates from each row of M (lower triangle, then mirrored)
   const out = new Float64Array(n * n);
   for (let k = 0; k < n; k++) {
     const rk = k * n;
@@ -323,7 +461,6 @@ export function invertSpd(a: Float64Array, n: number, progress?: ProgressTask): 
       const ri = i * n;
       for (let j = 0; j <= i; j++) out[ri + j] += v * m[rk + j];
     }
-    done(2, k + 1);
   }
   for (let i = 0; i < n; i++) for (let j = 0; j < i; j++) out[j * n + i] = out[i * n + j];
   return out;

@@ -187,6 +187,19 @@ test('2 threads train exactly the same model as 1 thread', async () => {
   assert.deepEqual(two.model.toJSON(), one.model.toJSON());
 });
 
+test('histograms reading gradients in place train exactly the model of the gathered reference (both layouts, 1 and 2 threads, bagging)', async () => {
+  const tr = binarySet(5000, 6, 20);
+  const params = { objective: 'binary' as const, numRounds: 6, numLeaves: 31, minDataInLeaf: 5, baggingFraction: 0.8, featureFraction: 0.9, seed: 3 };
+  for (const histogramLayout of ['row', 'col'] as const) {
+    const ref = await trainGbdt(tr, params, { threads: 1, gradients: 'copy', histogramLayout });
+    for (const threads of [1, 2]) {
+      const fast = await trainGbdt(tr, params, { threads, gradients: 'direct', histogramLayout });
+      assert.deepEqual(fast.model.toJSON(), ref.model.toJSON(), `${histogramLayout}-wise, ${threads} thread(s)`);
+    }
+  }
+  await assert.rejects(trainGbdt(tr, params, { gradients: 'gather' as 'copy' }), /settings.gradients/);
+});
+
 test('minDataInLeaf, maxDepth and numLeaves bound the trees', async () => {
   const tr = binarySet(2000, 8);
   const tr2: GbdtData = { ...tr, labels: Float32Array.from(tr.labels, (v, i) => v + (i % 7) * 0.1) };

@@ -22,6 +22,11 @@ export interface TrainSettings {
    * alone. The model is the same either way.
    */
   histogramLayout?: 'row' | 'col';
+  /**
+   * 'direct' (default): histograms read each row's gradient in place; 'copy': gather the gradients
+   * of a leaf into leaf order before its histogram (a serial pass; kept as the reference). Same model.
+   */
+  gradients?: 'direct' | 'copy';
   /** Called after each round with the validation metric (NaN without validation data). */
   onRound?: (round: number, metric: number) => void;
 }
@@ -76,12 +81,18 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
   const slotSize = binOffset[F] * 2;
   const histBytes = p.numLeaves * slotSize * 8;
   if (histBytes > 2 ** 31) throw new GbdtParamError('numLeaves', `${p.numLeaves} leaves x ${binOffset[F]} bins need ${(histBytes / 2 ** 30).toFixed(1)} GiB of histograms; lower numLeaves or maxBin`);
+  const direct = (settings.gradients ?? 'direct') === 'direct';
+  if (settings.gradients !== undefined && settings.gradients !== 'direct' && settings.gradients !== 'copy') throw new Error(`trainGbdt: settings.gradients must be 'direct' or 'copy', got ${String(settings.gradients)}`);
+  // direct: og/oh are the gradients themselves (shared with the workers), written by the objective
+  const grad = alloc(Float64Array, n);
+  const hess = alloc(Float64Array, n);
   const ctx: HistContext = {
     nRows: n,
     bins,
     idx: alloc(Int32Array, n),
-    og: alloc(Float64Array, n),
-    oh: alloc(Float64Array, n),
+    og: direct ? grad : alloc(Float64Array, n),
+    oh: direct ? hess : alloc(Float64Array, n),
+    direct,
     binOffset,
     slotSize,
     hist: alloc(Float64Array, p.numLeaves * slotSize),
@@ -104,8 +115,6 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
     const featRng = rng.fork(2);
     const base = objective.initScore(data.labels, data.weights);
     const scores = new Float64Array(n).fill(base);
-    const grad = new Float64Array(n);
-    const hess = new Float64Array(n);
     const inBag = p.baggingFraction < 1 ? new Uint8Array(n) : null;
     const nBag = inBag ? Math.max(1, Math.round(n * p.baggingFraction)) : n;
     const nUse = Math.max(1, Math.round(F * p.featureFraction));

@@ -21,7 +21,7 @@ function setup(n: number, nv: number[], seed: number, unitHess: boolean) {
   return { ctx, grad, hess, rng };
 }
 
-function gather(ctx: HistContext, rows: number[], grad: Float64Array, hess: Float64Array, at: number): void {
+function gatherInto(ctx: HistContext, rows: number[], grad: Float64Array, hess: Float64Array, at: number): void {
   rows.forEach((r, i) => {
     ctx.idx[at + i] = r;
     ctx.og[at + i] = grad[r];
@@ -29,12 +29,19 @@ function gather(ctx: HistContext, rows: number[], grad: Float64Array, hess: Floa
   });
 }
 
-for (const layout of ['col', 'row'] as const) test(`${layout}-wise histograms (4-feature and single-feature loops, a feature subset) and subtraction agree with the plain definition`, () => {
+for (const layout of ['col', 'row', 'col-direct', 'row-direct'] as const) test(`${layout} histograms (4-feature and single-feature loops, a feature subset) and subtraction agree with the plain definition`, () => {
   const nv = [3, 255, 17, 1, 40, 8, 2, 9, 4]; // 7 of 9 features used: one group of four, then the one-at-a-time loop
   const n = 500;
   const { ctx, grad, hess, rng } = setup(n, nv, 1, false);
   ctx.feats = Int32Array.of(8, 0, 1, 2, 4, 5, 6);
-  if (layout === 'row') {
+  if (layout.endsWith('direct')) {
+    // the gradients read in place at each row, nothing gathered
+    ctx.direct = true;
+    ctx.og = grad;
+    ctx.oh = hess;
+  }
+  const gather = (c: HistContext, rows: number[], g: Float64Array, h: Float64Array, at: number) => (c.direct ? rows.forEach((r, i) => (c.idx[at + i] = r)) : gatherInto(c, rows, g, h, at));
+  if (layout.startsWith('row')) {
     ctx.rowBins = new Uint8Array(n * nv.length);
     for (let f = 0; f < nv.length; f++) for (let r = 0; r < n; r++) ctx.rowBins[r * nv.length + f] = ctx.bins[f * n + r];
   }
@@ -104,7 +111,7 @@ test('the best split found from histograms is the brute-force best (both missing
     const { ctx, grad, hess, rng } = setup(n, nv, seed, unit);
     const rows: number[] = [];
     for (let r = 0; r < n; r++) if (rng.next() < 0.5) rows.push(r);
-    gather(ctx, rows, grad, hess, 0);
+    gatherInto(ctx, rows, grad, hess, 0);
     buildHistograms(ctx, 0, rows.length, 0, -1, 0, nv.length);
     const { best, G, H } = bruteForce(ctx, nv, rows, grad, hess, sp);
     const out = new Float64Array(SPLIT_STRIDE);

@@ -14,9 +14,16 @@ export interface HistContext {
   bins: Uint8Array;
   /** Row indices, grouped by leaf. */
   idx: Int32Array;
-  /** Gradients and hessians gathered in the order of idx (og[i] belongs to row idx[i]). */
+  /** Gradients and hessians gathered in the order of idx (og[i] belongs to row idx[i]); with `direct`, the
+   * gradients and hessians themselves, indexed by row (og[idx[i]]). */
   og: Float64Array;
   oh: Float64Array;
+  /**
+   * True: og/oh are read at the row (og[idx[i]]), so no thread gathers them into leaf order before a
+   * histogram: the gather was a serial pass over every leaf's rows. A leaf's rows stay ascending (the
+   * partition is stable), so these reads walk forward through memory. Same sums in the same order.
+   */
+  direct?: boolean;
   /** First bin of each feature in a slot (bins per feature = value bins + the missing bin). */
   binOffset: Int32Array;
   /** Float64s per slot: 2 * total bins. */
@@ -57,6 +64,7 @@ export function buildHistograms(c: HistContext, start: number, end: number, slot
 
 function buildRowWise(c: HistContext, rowBins: Uint8Array, start: number, end: number, slot: number, fBeg: number, fEnd: number): void {
   const { idx, og, oh, hist, binOffset, feats } = c;
+  const direct = c.direct === true;
   const F = c.nFeatures;
   const base = slot * c.slotSize;
   const nf = fEnd - fBeg;
@@ -70,9 +78,11 @@ function buildRowWise(c: HistContext, rowBins: Uint8Array, start: number, end: n
   }
   const n4 = nf & ~3;
   for (let i = start; i < end; i++) {
-    const o = idx[i] * F;
-    const g = og[i];
-    const h = oh[i];
+    const r = idx[i];
+    const o = r * F;
+    const j = direct ? r : i;
+    const g = og[j];
+    const h = oh[j];
     let k = 0;
     for (; k < n4; k += 4) {
       let b = hb[2 * k + 1] + (rowBins[o + hb[2 * k]] << 1);
@@ -98,6 +108,7 @@ function buildRowWise(c: HistContext, rowBins: Uint8Array, start: number, end: n
 
 function buildColumnWise(c: HistContext, start: number, end: number, slot: number, fBeg: number, fEnd: number): void {
   const { bins, idx, og, oh, hist, binOffset, feats, nRows } = c;
+  const direct = c.direct === true;
   const base = slot * c.slotSize;
   let k = fBeg;
   // four features per pass over the rows: idx, og and oh are read once for four histograms
@@ -120,8 +131,9 @@ function buildColumnWise(c: HistContext, start: number, end: number, slot: numbe
     const h3 = base + binOffset[f3] * 2;
     for (let i = start; i < end; i++) {
       const r = idx[i];
-      const g = og[i];
-      const h = oh[i];
+      const j = direct ? r : i;
+      const g = og[j];
+      const h = oh[j];
       let b = h0 + (bins[c0 + r] << 1);
       hist[b] += g;
       hist[b + 1] += h;
@@ -142,9 +154,11 @@ function buildColumnWise(c: HistContext, start: number, end: number, slot: numbe
     const col = f * nRows;
     const h0 = base + binOffset[f] * 2;
     for (let i = start; i < end; i++) {
-      const b = h0 + (bins[col + idx[i]] << 1);
-      hist[b] += og[i];
-      hist[b + 1] += oh[i];
+      const r = idx[i];
+      const b = h0 + (bins[col + r] << 1);
+      const j = direct ? r : i;
+      hist[b] += og[j];
+      hist[b + 1] += oh[j];
     }
   }
 }

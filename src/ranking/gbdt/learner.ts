@@ -207,10 +207,13 @@ export class TreeLearner {
   private step(grad: Float64Array, hess: Float64Array, start: number, count: number, slot: number, parentSlot: number, a: number, b: number): void {
     const { idx, og, oh } = this.ctx;
     const end = start + count;
-    for (let i = start; i < end; i++) {
-      const r = idx[i];
-      og[i] = grad[r];
-      oh[i] = hess[r];
+    // direct: the histograms read grad/hess (= og/oh) at the row, nothing to gather
+    if (!this.ctx.direct) {
+      for (let i = start; i < end; i++) {
+        const r = idx[i];
+        og[i] = grad[r];
+        oh[i] = hess[r];
+      }
     }
     const sa = a >= 0 ? this.leafSlot[a] : -1;
     const sb = b >= 0 ? this.leafSlot[b] : -1;

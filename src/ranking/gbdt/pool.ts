@@ -20,6 +20,7 @@ export interface WorkerInit {
   idx: SharedArrayBuffer;
   og: SharedArrayBuffer;
   oh: SharedArrayBuffer;
+  direct: boolean;
   hist: SharedArrayBuffer;
   feats: SharedArrayBuffer;
   binOffset: Int32Array;
@@ -73,6 +74,7 @@ export class JobPool {
           idx: ctx.idx.buffer as SharedArrayBuffer,
           og: ctx.og.buffer as SharedArrayBuffer,
           oh: ctx.oh.buffer as SharedArrayBuffer,
+          direct: ctx.direct === true,
           hist: ctx.hist.buffer as SharedArrayBuffer,
           feats: ctx.feats.buffer as SharedArrayBuffer,
           binOffset: ctx.binOffset,

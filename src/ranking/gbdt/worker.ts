@@ -14,6 +14,7 @@ const ctx: HistContext = {
   idx: new Int32Array(init.idx),
   og: new Float64Array(init.og),
   oh: new Float64Array(init.oh),
+  direct: init.direct,
   hist: new Float64Array(init.hist),
   feats: new Int32Array(init.feats),
   binOffset: init.binOffset,
