@@ -17,6 +17,11 @@ export interface RankerModel {
    */
   predict(x: Float32Array, n: number, out: Float64Array): void;
   /**
+   * Optional: the log-odds (or raw margins) behind `predict`, rows 0..n-1 into `out`: what a blend of
+   * models averages.
+   */
+  margins?(x: Float32Array, n: number, out: Float64Array): void;
+  /**
    * Optional: each feature's contribution to row `row`'s score (length nFeatures + 1, the bias last),
    * for explanations.
    */
