@@ -4,6 +4,7 @@ import { coldStartBench } from './cold-start.ts';
 import { gbdtBench } from './gbdt.ts';
 import { indexBench } from './index-bench.ts';
 import { kernelsBench } from './kernels.ts';
+import { rankerBench } from './ranker.ts';
 import { reloadBench } from './reload.ts';
 import { serveBench } from './serve.ts';
 import { spreadBench } from './spread.ts';
@@ -12,4 +13,4 @@ import { trainBench } from './train.ts';
 import { twoTowerEmbeddingsBench } from './twotower-embeddings.ts';
 
 /** Benchmarks reachable as `tandem bench <name>`, in the order `--help` lists them. */
-export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, syntheticBench, twoTowerEmbeddingsBench, spreadBench, reloadBench];
+export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, rankerBench, syntheticBench, twoTowerEmbeddingsBench, spreadBench, reloadBench];

@@ -15,7 +15,7 @@ export type { RankerModel, RankerModelKind, RankerRun } from './model/model.ts';
 export { defineRankerKind } from './model/model.ts';
 export { GbdtRankerModel, GBDT_RANKER_PARAMS, gbdtRankerKind } from './gbdt/ranker-model.ts';
 export type { DcnTrainParams, DcnTrainResult, EncoderSpec } from './deep/index.ts';
-export { DcnModel, DCN_PARAMS, dcnRankerKind, trainDcn } from './deep/index.ts';
+export { DcnModel, DCN_PARAMS, dcnRankerKind, fitEncoder, trainDcn } from './deep/index.ts';
 export { BlendModel, BLEND_PARAMS, blendRankerKind, chooseWeight } from './blend/index.ts';
 export type { Adjustment, Boost, BusinessConfig } from './business/business.ts';
 export { BusinessLayer, BUSINESS_PARAMS, categoryColumn } from './business/business.ts';

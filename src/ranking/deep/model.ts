@@ -4,10 +4,10 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { firstNonFinite, getKernelBackend } from '../../math/index.ts';
+import { firstNonFinite, getKernelBackend, type Rng } from '../../math/index.ts';
 import type { RankerModel } from '../model/model.ts';
 import { Encoder, shapeOf, type EncoderSpec } from './encoder.ts';
-import { DcnNet, dcnLayout, type DcnShape, type NetKernels } from './net.ts';
+import { DcnNet, dcnLayout, initDcnParams, type DcnShape, type NetKernels } from './net.ts';
 
 export const DCN_MODEL_FILE = 'dcn-model.json';
 export const DCN_PARAMS_FILE = 'dcn-params.f32';
@@ -20,7 +20,7 @@ const CHUNK = 512;
 /** The network's kernels on this thread: the fastest backend's gemm and memory. */
 export function backendKernels(): NetKernels {
   const be = getKernelBackend();
-  return { gemm: be.gemm, alloc: (n) => be.alloc(n), allocInt32: be.train ? (n) => be.train!.allocInt32(n) : undefined, fast: be.train ?? null };
+  return { gemm: be.gemm, gemv: (r, c, m, x, y) => be.gemv(r, c, m, x, y), alloc: (n) => be.alloc(n), allocInt32: be.train ? (n) => be.train!.allocInt32(n) : undefined, fast: be.train ?? null };
 }
 
 /** What the model file holds besides the weights. */
@@ -141,6 +141,14 @@ export class DcnModel implements RankerModel {
 
   summary(): Record<string, unknown> {
     return { parameters: this.params.length, inputs: this.shape.numeric + this.shape.missing + this.shape.vocab.length * this.embedDim, embedded: this.encoder.spec.categorical.length, ...this.info };
+  }
+
+  /** A model with fresh (untrained) weights: for benchmarks of the scoring cost, which does not depend on the weights. */
+  static random(spec: EncoderSpec, embedDim: number, cross: number, hidden: number[], rng: Rng, kernels: NetKernels = backendKernels()): DcnModel {
+    const layout = dcnLayout(shapeOf(spec, embedDim, cross, hidden));
+    const params = new Float32Array(layout.total);
+    initDcnParams(layout, embedDim, params, rng);
+    return new DcnModel(spec, embedDim, cross, hidden, params, {}, kernels);
   }
 
   /** The model `save(dir)` wrote; every file through `read` (default: plain fs). Errors name the file and field. */

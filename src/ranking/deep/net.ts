@@ -201,6 +201,8 @@ export type Alloc = (n: number) => Float32Array;
 /** What the net computes with: the gemm, an allocator, optional fused kernels. */
 export interface NetKernels {
   gemm: Gemm;
+  /** y = M x (rows x cols, row-major), for the head at scoring time; absent: the head's plain loop. */
+  gemv?: (rows: number, cols: number, m: Float32Array, x: Float32Array, y: Float32Array) => void;
   alloc: Alloc;
   allocInt32?: (n: number) => Int32Array;
   fast: TrainKernels | null;
@@ -226,6 +228,7 @@ export class DcnNet {
   private readonly dActs: Float32Array[];
   readonly dX0: Float32Array;
   readonly dz: Float32Array;
+  private headScratch: Float32Array | null = null;
   /** The sparse gradients of the embedding tables. */
   readonly rowGrads: RowGrad[];
 
@@ -286,7 +289,20 @@ export class DcnNet {
       else reluForward(this.acts[l + 1], B * nout);
     }
     const dh = L.headDeep.length;
-    headForward(B, d0, this.xs[this.shape.cross], dh, this.acts[this.acts.length - 1], view(L.headCross), view(L.headDeep), params[L.headBias.offset], this.logits);
+    const C = this.xs[this.shape.cross];
+    const Hd = this.acts[this.acts.length - 1];
+    if (this.k.gemv) {
+      // the head as two matrix-vector products: z = C wc + H wd + bias
+      const gemv = this.k.gemv;
+      const z = this.logits;
+      const t = (this.headScratch ??= this.k.alloc(this.capacity));
+      gemv(B, d0, C, view(L.headCross), z);
+      if (dh > 0) gemv(B, dh, Hd, view(L.headDeep), t);
+      const bias = params[L.headBias.offset];
+      for (let r = 0; r < B; r++) z[r] += (dh > 0 ? t[r] : 0) + bias;
+      return z;
+    }
+    headForward(B, d0, C, dh, Hd, view(L.headCross), view(L.headDeep), params[L.headBias.offset], this.logits);
     return this.logits;
   }
 
