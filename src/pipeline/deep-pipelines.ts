@@ -19,16 +19,15 @@ export const DCN_PIPELINE_PARAMS = schema({
   dcnBatch: { type: 'number', integer: true, min: 1, default: 512, description: "the DCN's minibatch rows" },
   dcnL2: { type: 'number', min: 0, default: 0, description: "the DCN's L2 penalty" },
   dcnStopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "what the DCN's early stopping watches on the held-out users' rows" },
+  dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
 });
 
 /** The DCN settings `--tune` tries (each over the pipeline's parameters), on ranker rows and L1 stages built once. */
 export const DCN_TUNE_GRID: readonly Record<string, unknown>[] = [
-  { dcnLearningRate: 0.001, dcnStopMetric: 'logloss' },
-  { dcnLearningRate: 0.001, dcnStopMetric: 'ndcg' },
-  { dcnLearningRate: 0.0003, dcnStopMetric: 'logloss' },
-  { dcnLearningRate: 0.0003, dcnStopMetric: 'ndcg' },
-  { dcnLearningRate: 0.001, dcnStopMetric: 'ndcg', dcnL2: 0.0001 },
-  { dcnLearningRate: 0.001, dcnStopMetric: 'ndcg', dcnBatch: 2048 },
+  { dcnObjective: 'binary', dcnLearningRate: 0.0003, dcnStopMetric: 'logloss' },
+  { dcnObjective: 'softmax', dcnLearningRate: 0.0003, dcnStopMetric: 'ndcg' },
+  { dcnObjective: 'softmax', dcnLearningRate: 0.001, dcnStopMetric: 'ndcg' },
+  { dcnObjective: 'binary', dcnLearningRate: 0.0001, dcnStopMetric: 'logloss' },
 ];
 
 const TWO_STAGE_DCN_PARAMS = schema({ ...TWO_STAGE_PARAMS, ...DCN_PIPELINE_PARAMS });
@@ -41,7 +40,7 @@ type DcnPipelineParams = Infer<typeof TWO_STAGE_DCN_PARAMS>;
 
 /** The `dcn` kind's params from the pipeline's. */
 function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
-  return { crossLayers: p.crossLayers, hidden: p.hidden, embedDim: p.embedDim, learningRate: p.dcnLearningRate, epochs: p.dcnEpochs, batchSize: p.dcnBatch, l2: p.dcnL2, stopMetric: p.dcnStopMetric };
+  return { crossLayers: p.crossLayers, hidden: p.hidden, embedDim: p.embedDim, learningRate: p.dcnLearningRate, epochs: p.dcnEpochs, batchSize: p.dcnBatch, l2: p.dcnL2, stopMetric: p.dcnStopMetric, objective: p.dcnObjective };
 }
 
 /** two-stage's configuration with another ranker model. */

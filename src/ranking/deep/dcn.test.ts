@@ -11,7 +11,7 @@ import type { NetKernels } from './net.ts';
 import { crossSet } from './test-fixture.ts';
 import { trainDcn, type DcnTrainParams } from './train.ts';
 
-const P: DcnTrainParams = { embedDim: 4, crossLayers: 2, hidden: [16, 8], embed: true, clip: 5, learningRate: 0.01, l2: 0, batchSize: 64, epochs: 12, patience: 3, stopMetric: 'logloss' };
+const P: DcnTrainParams = { embedDim: 4, crossLayers: 2, hidden: [16, 8], embed: true, clip: 5, learningRate: 0.01, l2: 0, batchSize: 64, epochs: 12, patience: 3, stopMetric: 'logloss', objective: 'binary' };
 const RUN = { seed: 3, threads: 1, log: () => {} };
 const JS: NetKernels = { gemm: gemmRef, alloc: (n) => new Float32Array(n), fast: null };
 
@@ -50,6 +50,18 @@ test('training learns the cross term and the codes (AUC on held-out rows), and s
   const lin = await trainDcn(train, valid, { ...P, crossLayers: 0, hidden: [] }, RUN);
   lin.model.predict(test.features, test.nRows, p);
   assert.ok(auc(p, test.labels) < a - 0.03, `linear AUC ${auc(p, test.labels)} vs ${a}`);
+});
+
+test('the listwise (softmax) objective trains on whole groups and ranks held-out groups well', async () => {
+  const train = crossSet(40, 50, 1);
+  const valid = crossSet(10, 50, 2);
+  const r = await trainDcn(train, valid, { ...P, objective: 'softmax', batchSize: 120 }, RUN);
+  const test = crossSet(10, 50, 3);
+  const z = new Float64Array(test.nRows);
+  r.model.margins(test.features, test.nRows, z);
+  assert.ok(auc(z, test.labels) > 0.8, `AUC ${auc(z, test.labels)}`);
+  const again = await trainDcn(train, valid, { ...P, objective: 'softmax', batchSize: 120 }, RUN);
+  assert.deepEqual(again.validHistory, r.validHistory, 'reproducible');
 });
 
 test('single-thread seeded training is reproducible bit for bit; another seed differs', async () => {

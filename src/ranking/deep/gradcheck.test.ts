@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gemmRef, Rng } from '../../math/index.ts';
-import { crossBackward, crossForward, DcnNet, headBackward, headForward, initDcnParams, logLossGrad, type DcnShape, type NetKernels } from './net.ts';
+import { crossBackward, crossForward, DcnNet, headBackward, headForward, initDcnParams, logLossGrad, softmaxGroupGrad, type DcnShape, type NetKernels } from './net.ts';
 
 const f64 = (n: number) => new Float64Array(n) as unknown as Float32Array;
 const H = 1e-6;
@@ -93,6 +93,17 @@ test('log loss: gradient of the mean binary log loss in the logits, finite at la
   const l = logLossGrad(5, z, y, dz);
   assert.ok(Number.isFinite(l) && l > 0);
   assert.ok(Math.abs(dz[3] - 1 / 5) < 1e-12 && Math.abs(dz[4] + 1 / 5) < 1e-12);
+});
+
+test('listwise softmax loss: gradient over groups; a group without a positive gets none', () => {
+  const z = Float64Array.of(0.5, -1, 2, 0.3, 1, -0.2, 0.7);
+  const y = Float64Array.of(1, 0, 1, 0, 0, 0, 1);
+  const segs = Int32Array.of(0, 3, 5, 7); // groups [0,3) with 2 positives, [3,5) none, [5,7) one
+  const dz = new Float64Array(7);
+  softmaxGroupGrad(z, y, segs, 3, dz);
+  check(z as unknown as Float32Array, () => softmaxGroupGrad(z, y, segs, 3, new Float64Array(7)), dz, 'dz');
+  assert.equal(dz[3], 0);
+  assert.equal(dz[4], 0);
 });
 
 /** A small net in float64 with every kind of input, random weights (biases too) and random x0. */

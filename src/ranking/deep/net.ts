@@ -195,6 +195,44 @@ export function logLossGrad(B: number, z: ArrayLike<number>, y: ArrayLike<number
   return s / B;
 }
 
+/**
+ * Listwise softmax cross-entropy over groups (a user's candidates): rows segs[g] .. segs[g+1] of z form
+ * group g; loss_g = -sum_i (y_i / Y) log softmax(z)_i with Y = sum_i y_i, averaged over the groups with
+ * Y > 0 (the others get no gradient); dz_i = (softmax(z)_i - y_i / Y) / G.
+ */
+export function softmaxGroupGrad(z: ArrayLike<number>, y: ArrayLike<number>, segs: Int32Array, nSegs: number, dz: Float32Array | Float64Array): number {
+  let G = 0;
+  for (let g = 0; g < nSegs; g++) {
+    let Y = 0;
+    for (let i = segs[g]; i < segs[g + 1]; i++) Y += y[i];
+    if (Y > 0) G++;
+  }
+  let loss = 0;
+  for (let g = 0; g < nSegs; g++) {
+    const a = segs[g];
+    const b = segs[g + 1];
+    let Y = 0;
+    let m = -Infinity;
+    for (let i = a; i < b; i++) {
+      Y += y[i];
+      if (z[i] > m) m = z[i];
+    }
+    if (Y === 0) {
+      for (let i = a; i < b; i++) dz[i] = 0;
+      continue;
+    }
+    let s = 0;
+    for (let i = a; i < b; i++) s += Math.exp(z[i] - m);
+    const lse = m + Math.log(s);
+    for (let i = a; i < b; i++) {
+      const t = y[i] / Y;
+      loss -= t * (z[i] - lse);
+      dz[i] = (Math.exp(z[i] - lse) - t) / G;
+    }
+  }
+  return G > 0 ? loss / G : 0;
+}
+
 /** Allocates one array (Float32Array in kernel memory for speed; tests pass Float64Array makers). */
 export type Alloc = (n: number) => Float32Array;
 

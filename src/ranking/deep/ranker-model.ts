@@ -19,7 +19,8 @@ export const DCN_PARAMS = schema({
   batchSize: { type: 'number', integer: true, min: 1, default: 512, description: 'rows per minibatch' },
   epochs: { type: 'number', integer: true, min: 1, default: 30, description: 'epochs at most (early stopping on the validation users)' },
   patience: { type: 'number', integer: true, min: 0, default: 3, description: 'epochs without a better validation figure before stopping (0: no early stopping)' },
-  stopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: 'the validation figure early stopping watches (ndcg: ndcg@10 over the user groups)' },
+  stopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "the validation figure early stopping watches (logloss: the objective's loss; ndcg: ndcg@10 over the user groups)" },
+  objective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "binary: log loss per row (calibrated P(action)); softmax: listwise cross-entropy over each user's candidates (scores, not probabilities)" },
 });
 
 /** The `dcn` ranker-model kind. */

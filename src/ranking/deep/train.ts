@@ -9,7 +9,7 @@ import { ndcgAt } from '../gbdt/metrics.ts';
 import type { RankerTrainingSet } from '../ranker/training.ts';
 import { Encoder, fitEncoder, shapeOf } from './encoder.ts';
 import { backendKernels, DcnModel } from './model.ts';
-import { DcnNet, initDcnParams, logLossGrad, type NetKernels } from './net.ts';
+import { DcnNet, initDcnParams, logLossGrad, softmaxGroupGrad, type NetKernels } from './net.ts';
 import type { RankerRun } from '../model/model.ts';
 
 /** The DCN's training settings (the kind's checked parameters). */
@@ -25,6 +25,8 @@ export interface DcnTrainParams {
   epochs: number;
   patience: number;
   stopMetric: 'logloss' | 'ndcg';
+  /** binary: log loss per row (P(action) calibrated); softmax: listwise cross-entropy over each user's candidates. */
+  objective: 'binary' | 'softmax';
 }
 
 export interface DcnTrainResult {
@@ -37,8 +39,10 @@ export interface DcnTrainResult {
 }
 
 /** Validation figure of the model's logits: log loss (lower is better) or ndcg@10 over the groups. */
-function validMetric(metric: 'logloss' | 'ndcg', z: Float64Array, set: RankerTrainingSet): number {
+function validMetric(metric: 'logloss' | 'ndcg', objective: 'binary' | 'softmax', z: Float64Array, set: RankerTrainingSet): number {
   if (metric === 'ndcg') return ndcgAt(z, set.labels, set.groups, 10);
+  // 'logloss' is the training loss: the listwise one for softmax (its logits are not calibrated)
+  if (objective === 'softmax') return softmaxGroupGrad(z, set.labels, set.groups, set.groups.length - 1, new Float64Array(set.nRows));
   let s = 0;
   for (let r = 0; r < set.nRows; r++) {
     const x = z[r];
@@ -58,7 +62,12 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
   const spec = fitEncoder(train.features, train.nRows, F, train.cardinalities, p.embed, p.clip);
   const enc = new Encoder(spec);
   const shape = shapeOf(spec, p.embedDim, p.crossLayers, p.hidden);
-  const B = Math.min(p.batchSize, train.nRows);
+  const softmax = p.objective === 'softmax';
+  const G = train.groups.length - 1;
+  let maxGroup = 0;
+  for (let g = 0; g < G; g++) maxGroup = Math.max(maxGroup, train.groups[g + 1] - train.groups[g]);
+  // softmax batches are whole groups: room for the largest
+  const B = softmax ? Math.max(Math.min(p.batchSize, train.nRows), maxGroup) : Math.min(p.batchSize, train.nRows);
   const net = new DcnNet(shape, kernels, B);
   const L = net.layout;
   const rng = new Rng(run.seed);
@@ -70,6 +79,11 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
   const useValid = valid !== null && valid.nRows > 0 && p.patience > 0;
   const order = new Int32Array(train.nRows);
   for (let i = 0; i < order.length; i++) order[i] = i;
+  const groupOrder = Int32Array.from({ length: G }, (_, g) => g);
+  // batches of the epoch: rows order[starts[k] .. starts[k+1]); softmax: group g of batch k is segs
+  const starts: number[] = [];
+  const segStarts: number[] = [];
+  const segs = new Int32Array(B + 1);
   const rowIdx = new Int32Array(B);
   const labels = new Float64Array(B);
   const denseN = L.total - L.denseStart;
@@ -84,11 +98,38 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
   const task = (run.progress ?? NO_PROGRESS).start('dcn', p.epochs, 'epochs');
   try {
     for (let epoch = 0; epoch < p.epochs; epoch++) {
-      rng.shuffle(order);
+      starts.length = 0;
+      segStarts.length = 0;
+      if (softmax) {
+        // whole groups in a shuffled order, packed into batches of at most B rows
+        rng.shuffle(groupOrder);
+        let r = 0;
+        let inBatch = 0;
+        for (let k = 0; k < G; k++) {
+          const g = groupOrder[k];
+          const len = train.groups[g + 1] - train.groups[g];
+          if (inBatch + len > B || starts.length === 0) {
+            starts.push(r);
+            inBatch = 0;
+          }
+          segStarts.push(r);
+          for (let i = train.groups[g]; i < train.groups[g + 1]; i++) order[r++] = i;
+          inBatch += len;
+        }
+        starts.push(r);
+        segStarts.push(r);
+      } else {
+        rng.shuffle(order);
+        // the tail of the shuffled order (fewer than B rows) waits for the next epoch's shuffle
+        for (let a = 0; a + B <= train.nRows || (a < train.nRows && starts.length === 0); a += B) starts.push(a);
+        starts.push(Math.min(train.nRows, starts[starts.length - 1] + B));
+      }
       let lossSum = 0;
       let steps = 0;
-      for (let a = 0; a + B <= train.nRows || (a < train.nRows && steps === 0); a += B) {
-        const b = Math.min(B, train.nRows - a);
+      let seg = 0;
+      for (let k = 0; k + 1 < starts.length; k++) {
+        const a = starts[k];
+        const b = starts[k + 1] - a;
         for (let r = 0; r < b; r++) {
           rowIdx[r] = order[a + r];
           labels[r] = train.labels[rowIdx[r]];
@@ -96,7 +137,13 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
         enc.encode(train.features, rowIdx, 0, b, L.d0, net.x0, net.codes);
         net.gatherEmbeddings(params, b);
         const z = net.forward(params, b);
-        const loss = logLossGrad(b, z, labels, net.dz);
+        let loss: number;
+        if (softmax) {
+          let n = 0;
+          while (segStarts[seg] < a + b) segs[n++] = segStarts[seg++] - a;
+          segs[n] = b;
+          loss = softmaxGroupGrad(z, labels, segs, n, net.dz);
+        } else loss = logLossGrad(b, z, labels, net.dz);
         if (!Number.isFinite(loss)) throw new Error(`dcn: the loss is not finite at epoch ${epoch + 1}, step ${steps + 1} (lower learningRate, now ${p.learningRate})`);
         lossSum += loss;
         steps++;
@@ -108,7 +155,6 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
         opt.updateDense(L.denseStart, denseN, grad, L.denseStart);
         net.rowGrads.forEach((g, t) => opt.updateRows(L.tables[t].offset, p.embedDim, g.rows, g.n, g.grads));
       }
-      // the tail of the shuffled order (fewer than B rows) waits for the next epoch's shuffle
       trainLoss.push(lossSum / steps);
       task.set(epoch + 1);
       if (!useValid) {
@@ -119,7 +165,7 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
       if (checker) checker.params.set(params);
       else checker = new DcnModel(spec, p.embedDim, p.crossLayers, p.hidden, params, {}, kernels);
       checker.margins(valid!.features, valid!.nRows, zValid);
-      const v = validMetric(p.stopMetric, zValid, valid!);
+      const v = validMetric(p.stopMetric, p.objective, zValid, valid!);
       validHistory.push(v);
       task.note(`valid ${p.stopMetric} ${v.toFixed(5)}`);
       const better = p.stopMetric === 'ndcg' ? v > best : v < best;
