@@ -14,12 +14,12 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
 import { auc, DcnModel, fitEncoder, logLoss, ndcgAt, RANKER_KINDS, trainGbdt, type RankerTrainingSet } from '../src/ranking/index.ts';
-import { builtinRegistry, dataSourceFromFlags, loadEvaluationData, pipelineConfig, rankerTrainingRows } from '../src/pipeline/index.ts';
+import { builtinRegistry, DATA_FLAGS, dataSourceFromFlags, loadEvaluationData, pipelineConfig, rankerTrainingRows } from '../src/pipeline/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
-import { dataOptions } from '../src/cli/commands/evaluate.ts';
 
 const options = {
-  ...dataOptions,
+  ...DATA_FLAGS,
+  seed: { type: 'number', default: 42, description: 'seed of the ranker rows and of both models' },
   candidates: { type: 'number', default: 500, description: 'rows scored per timed pass' },
   features: { type: 'number', default: 41, description: 'feature columns of the scoring rows (the last `categorical` are codes)' },
   categorical: { type: 'number', default: 3, description: 'coded categorical columns among them (embedded by the DCN)' },
