@@ -14,7 +14,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   crossLayers: { type: 'number', integer: true, min: 0, max: 8, default: 3, description: 'DCN cross layers' },
   hidden: { type: 'list', of: 'number', integer: true, min: 1, default: [256, 128], description: "widths of the DCN's MLP" },
   embedDim: { type: 'number', integer: true, min: 1, max: 64, default: 8, description: 'embedding width of each coded categorical column' },
-  dcnLearningRate: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.001, description: "the DCN's Adam learning rate" },
+  dcnLearningRate: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.0003, description: "the DCN's Adam learning rate" },
   dcnEpochs: { type: 'number', integer: true, min: 1, default: 30, description: 'DCN epochs at most (early stopping on held-out users)' },
   dcnBatch: { type: 'number', integer: true, min: 1, default: 512, description: "the DCN's minibatch rows" },
   dcnL2: { type: 'number', min: 0, default: 0, description: "the DCN's L2 penalty" },

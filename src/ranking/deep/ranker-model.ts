@@ -14,7 +14,7 @@ export const DCN_PARAMS = schema({
   embedDim: { type: 'number', integer: true, min: 1, max: 64, default: 8, description: 'embedding width of each coded categorical column (u_gender, u_occupation, ...)' },
   embed: { type: 'boolean', default: true, description: 'embed the coded categorical columns (off: they enter as numbers)' },
   clip: { type: 'number', min: 0, exclusiveMin: true, default: 5, description: 'standardised numeric inputs are clipped to [-clip, clip]' },
-  learningRate: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.001, description: "Adam's learning rate" },
+  learningRate: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.0003, description: "Adam's learning rate" },
   l2: { type: 'number', min: 0, default: 0, description: 'L2 penalty added to the gradient of every updated weight' },
   batchSize: { type: 'number', integer: true, min: 1, default: 512, description: 'rows per minibatch' },
   epochs: { type: 'number', integer: true, min: 1, default: 30, description: 'epochs at most (early stopping on the validation users)' },
