@@ -81,6 +81,11 @@ export class BlendModel implements RankerModel {
     }
   }
 
+  dispose(): void {
+    this.gbdt.dispose?.();
+    this.dcn.dispose?.();
+  }
+
   async save(dir: string): Promise<void> {
     await mkdir(dir, { recursive: true });
     await this.gbdt.save(join(dir, 'gbdt'));

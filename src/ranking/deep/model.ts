@@ -20,7 +20,7 @@ const CHUNK = 512;
 /** The network's kernels on this thread: the fastest backend's gemm and memory. */
 export function backendKernels(): NetKernels {
   const be = getKernelBackend();
-  return { gemm: be.gemm, gemv: (r, c, m, x, y) => be.gemv(r, c, m, x, y), alloc: (n) => be.alloc(n), allocInt32: be.train ? (n) => be.train!.allocInt32(n) : undefined, fast: be.train ?? null };
+  return { gemm: be.gemm, gemv: (r, c, m, x, y) => be.gemv(r, c, m, x, y), alloc: (n) => be.alloc(n), allocInt32: be.train ? (n) => be.train!.allocInt32(n) : undefined, free: (a) => be.free(a), fast: be.train ?? null };
 }
 
 /** What the model file holds besides the weights. */
@@ -127,6 +127,16 @@ export class DcnModel implements RankerModel {
       sum += c;
     });
     out[F] = z - sum;
+  }
+
+  /** Gives the weights and scratch back to the kernel memory (a server drops a swapped-out model). */
+  dispose(): void {
+    this.net?.dispose();
+    this.one?.dispose();
+    this.net = this.one = null;
+    if (this.grad) this.kernels.free?.(this.grad);
+    this.grad = null;
+    this.kernels.free?.(this.params);
   }
 
   async save(dir: string): Promise<void> {

@@ -243,6 +243,8 @@ export interface NetKernels {
   gemv?: (rows: number, cols: number, m: Float32Array, x: Float32Array, y: Float32Array) => void;
   alloc: Alloc;
   allocInt32?: (n: number) => Int32Array;
+  /** Gives back an array `alloc` / `allocInt32` made (kernel memory is not garbage-collected). */
+  free?: (a: Float32Array | Int32Array) => void;
   fast: TrainKernels | null;
 }
 
@@ -267,6 +269,8 @@ export class DcnNet {
   readonly dX0: Float32Array;
   readonly dz: Float32Array;
   private headScratch: Float32Array | null = null;
+  /** Every array this net took from kernel memory (given back by dispose). */
+  private readonly allocated: (Float32Array | Int32Array)[];
   /** The sparse gradients of the embedding tables. */
   readonly rowGrads: RowGrad[];
 
@@ -275,25 +279,44 @@ export class DcnNet {
     readonly k: NetKernels,
     readonly capacity: number,
   ) {
+    this.allocated = [];
     const L = (this.layout = dcnLayout(shape));
     const B = capacity;
     const d0 = L.d0;
-    this.x0 = k.alloc(B * d0);
+    this.x0 = this.mem(B * d0);
     this.codes = new Int32Array(B * shape.vocab.length);
     this.xs = [this.x0];
     this.us = [];
     for (let l = 0; l < shape.cross; l++) {
-      this.us.push(k.alloc(B * d0));
-      this.xs.push(k.alloc(B * d0));
+      this.us.push(this.mem(B * d0));
+      this.xs.push(this.mem(B * d0));
     }
-    this.acts = [this.x0, ...shape.hidden.map((h) => k.alloc(B * h))];
-    this.logits = k.alloc(B);
-    this.dxs = this.xs.map(() => k.alloc(B * d0));
+    this.acts = [this.x0, ...shape.hidden.map((h) => this.mem(B * h))];
+    this.logits = this.mem(B);
+    this.dxs = this.xs.map(() => this.mem(B * d0));
     this.dX0 = this.dxs[0];
-    this.dU = k.alloc(B * d0);
-    this.dActs = [k.alloc(B * d0), ...shape.hidden.map((h) => k.alloc(B * h))];
-    this.dz = k.alloc(B);
-    this.rowGrads = shape.vocab.map((v) => new RowGrad(v + 1, shape.embedDim, 256, k.alloc, k.allocInt32));
+    this.dU = this.mem(B * d0);
+    this.dActs = [this.mem(B * d0), ...shape.hidden.map((h) => this.mem(B * h))];
+    this.dz = this.mem(B);
+    this.rowGrads = shape.vocab.map((v) => new RowGrad(v + 1, shape.embedDim, 256, (n) => this.mem(n), k.allocInt32 ? (n) => this.memInt(n) : undefined));
+  }
+
+  private mem(n: number): Float32Array {
+    const a = this.k.alloc(n);
+    this.allocated.push(a);
+    return a;
+  }
+
+  private memInt(n: number): Int32Array {
+    const a = this.k.allocInt32!(n);
+    this.allocated.push(a);
+    return a;
+  }
+
+  /** Gives the net's scratch back to the kernel memory; the net is unusable afterwards. */
+  dispose(): void {
+    if (this.k.free) for (const a of this.allocated) this.k.free(a);
+    this.allocated.length = 0;
   }
 
   /** Copies each row's table rows (`codes`) into x0's embedding columns. */
@@ -333,7 +356,7 @@ export class DcnNet {
       // the head as two matrix-vector products: z = C wc + H wd + bias
       const gemv = this.k.gemv;
       const z = this.logits;
-      const t = (this.headScratch ??= this.k.alloc(this.capacity));
+      const t = (this.headScratch ??= this.mem(this.capacity));
       gemv(B, d0, C, view(L.headCross), z);
       if (dh > 0) gemv(B, dh, Hd, view(L.headDeep), t);
       const bias = params[L.headBias.offset];

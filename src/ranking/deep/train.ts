@@ -184,5 +184,9 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
   const info = { bestEpoch, epochs: trainLoss.length, metric: p.stopMetric, validMetric: useValid ? best : null, trainLoss: trainLoss[bestEpoch - 1] ?? null };
   run.log(`dcn: ${bestEpoch} of ${trainLoss.length} epochs kept, train loss ${(trainLoss[bestEpoch - 1] ?? NaN).toFixed(5)}, valid ${p.stopMetric} ${useValid ? best.toFixed(5) : 'n/a'} (${seconds.toFixed(1)} s, ${L.total} parameters)`);
   const model = new DcnModel(spec, p.embedDim, p.crossLayers, p.hidden, kept, info, kernels);
+  // the training state back to the kernel memory (the model holds its own copy of the weights)
+  net.dispose();
+  checker?.dispose();
+  for (const a of [params, grad, state]) kernels.free?.(a);
   return { model, bestEpoch, validHistory, trainLoss, seconds };
 }

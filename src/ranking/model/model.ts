@@ -27,6 +27,8 @@ export interface RankerModel {
    */
   contributions?(x: Float32Array, row: number, out: Float64Array): void;
   save(dir: string): Promise<void>;
+  /** Optional: gives back memory the garbage collector does not own (kernel memory); the model is unusable afterwards. */
+  dispose?(): void;
   /** What training chose (rounds, validation metric, top features), recorded in the manifest. */
   summary(): Record<string, unknown>;
 }
