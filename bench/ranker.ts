@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
-import { auc, DcnModel, fitEncoder, logLoss, ndcgAt, RANKER_KINDS, trainGbdt, type RankerTrainingSet } from '../src/ranking/index.ts';
-import { builtinRegistry, DATA_FLAGS, dataSourceFromFlags, loadEvaluationData, pipelineConfig, rankerTrainingRows } from '../src/pipeline/index.ts';
+import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, logLoss, ndcgAt, RANKER_KINDS, trainGbdt, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { ItemCatalog } from '../src/features/index.ts';
+import { assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerTrainingRows, scoreEngine, trainRankerModel } from '../src/pipeline/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
 
 const options = {
@@ -28,6 +29,8 @@ const options = {
   'embed-dim': { type: 'number', default: 8, description: 'DCN embedding width' },
   repeats: { type: 'number', default: 300, description: 'timed passes (median and p90 reported)' },
   pipeline: { type: 'string', default: 'two-stage-blend', description: "the pipeline whose ranker rows and ranker parameters the training runs use (its gbdt and dcn params)" },
+  quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
+  threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
   json: { type: 'string', description: 'write the figures to this JSON file' },
   child: { type: 'string', description: '(internal) train this kind on the rows in --rows and print one JSON line' },
   rows: { type: 'string', description: '(internal) directory of dumped ranker rows' },
@@ -206,10 +209,60 @@ async function trainingBench(o: Opts): Promise<Record<string, unknown>[]> {
   }
 }
 
+/**
+ * Quality side by side on one set of rows and stages: the blend pipeline's configuration (its gbdt and dcn
+ * params), each model trained as the engine trains it (same seed), the blend's weight chosen on the
+ * validation rows exactly as the blend kind chooses it (from the two models just trained: the blend kind
+ * would train the same two again), every engine scored on the test side as `tandem evaluate` scores it.
+ */
+async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
+  if (o.test === undefined && o.split === undefined && !o.synthetic) throw new UsageError('--quality needs a test side (--train FILE --test FILE, or --split / --synthetic)');
+  const t0 = performance.now();
+  const { train, test } = await loadEvaluationData({ source: dataSourceFromFlags(o), trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
+  const registry = builtinRegistry();
+  const base = checkEngineConfig(pipelineConfig(o.pipeline, {}, train), registry);
+  const bp = base.ranker!.params as { gbdt: Record<string, unknown>; dcn: Record<string, unknown>; weights: number[]; metric: 'ndcg' | 'logloss'; weight: number | null };
+  const run = { seed: o.seed, threads: o.threads, log: (l: string) => console.log(`  ${l}`) };
+  const rows = await rankerTrainingRows(train, base, registry, run);
+  const catalog = new ItemCatalog(train.items);
+  const stages = await fitStages(train, base, registry, catalog, run);
+  console.log(`rows and stages built once in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const configOf = (kind: string, params: Record<string, unknown>) => checkEngineConfig({ ...base, ranker: { ...base.ranker, kind, params } }, registry);
+  const out: Record<string, unknown>[] = [];
+  const score = async (name: string, kind: string, params: Record<string, unknown>, ranked: { model: RankerModel; summary: Record<string, unknown> }, seconds: number) => {
+    const engine = new Engine(await assembleModel(train, configOf(kind, params), registry, catalog, stages, ranked), { maxK: 100 });
+    const r = scoreEngine(engine, train, test, { ks: [10, 20, 50, 100], seed: o.seed });
+    const row = { ranker: name, trainSeconds: Math.round(seconds * 10) / 10, users: r.users, ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])), summary: ranked.summary };
+    out.push(row);
+    console.log(`${name.padEnd(6)} ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}  recall@10 ${(r.metrics['recall@10'] ?? NaN).toFixed(4)}  (${r.users} users; model trained in ${row.trainSeconds} s)`);
+  };
+  let t = performance.now();
+  const g = await trainRankerModel(rows, configOf('gbdt', bp.gbdt), registry, run);
+  const gs = (performance.now() - t) / 1000;
+  await score('gbdt', 'gbdt', bp.gbdt, g, gs);
+  t = performance.now();
+  const d = await trainRankerModel(rows, configOf('dcn', bp.dcn), registry, run);
+  const ds = (performance.now() - t) / 1000;
+  await score('dcn', 'dcn', bp.dcn, d, ds);
+  let weight = bp.weight ?? 0.5;
+  let figures: { weight: number; value: number }[] = [];
+  if (bp.weight === null && rows.valid.nRows > 0) {
+    const zg = new Float64Array(rows.valid.nRows);
+    const zd = new Float64Array(rows.valid.nRows);
+    g.model.margins!(rows.valid.features, rows.valid.nRows, zg);
+    d.model.margins!(rows.valid.features, rows.valid.nRows, zd);
+    ({ weight, figures } = chooseWeight(zg, zd, rows.valid, bp.weights, bp.metric));
+  }
+  console.log(`blend: gbdt weight ${weight} (valid ${bp.metric}: ${figures.map((f) => `${f.weight} ${f.value.toFixed(4)}`).join(', ')})`);
+  const blend = new BlendModel(g.model, d.model, weight, { weightChoice: { metric: bp.metric, figures } });
+  await score('blend', 'blend', bp, { model: blend, summary: blend.summary() }, gs + ds);
+  return out;
+}
+
 export const rankerBench: Command = {
   name: 'ranker',
   summary: 'L2 ranker models: 500-candidate scoring (DCN, its reference kernels, GBDT); with data, GBDT and DCN training on the same rows',
-  usage: 'tandem bench ranker [--candidates 500] [--repeats 300] [--dataset NAME --data DIR --train FILE --test FILE | --synthetic] [--json FILE]',
+  usage: 'tandem bench ranker [--candidates 500] [--repeats 300] [--dataset NAME --data DIR --train FILE [--test FILE --quality] | --synthetic [--quality]] [--json FILE]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
@@ -217,8 +270,14 @@ export const rankerBench: Command = {
       await childTrain(o);
       return 0;
     }
-    const scoring = await scoringBench(o);
     const withData = o.dataset !== undefined || o.config !== undefined || o.synthetic;
+    if (o.quality) {
+      if (!withData) throw new UsageError('--quality needs data (--dataset/--data, --config or --synthetic)');
+      const quality = await qualityBench(o);
+      if (o.json) writeFileSync(o.json, JSON.stringify({ quality }, null, 2) + '\n');
+      return 0;
+    }
+    const scoring = await scoringBench(o);
     const training = withData ? await trainingBench(o) : null;
     if (o.json) writeFileSync(o.json, JSON.stringify({ scoring, training }, null, 2) + '\n');
     return 0;
