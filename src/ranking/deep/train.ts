@@ -1,5 +1,6 @@
 /**
- * Training the DCN on the ranker's rows: mean binary log loss, minibatch Adam over the dense part and
+ * Training the DCN on the ranker's rows: mean binary log loss (or listwise softmax over each user's
+ * candidates), minibatch Adam over the dense part and
  * lazy Adam over the embedding rows a batch touched (src/math's Optimizer), early stopping on the
  * validation users' rows with the best epoch's weights kept. One thread, seeded: the same rows and
  * seed give the same weights bit for bit.
@@ -11,23 +12,9 @@ import { Encoder, fitEncoder, shapeOf } from './encoder.ts';
 import { backendKernels, DcnModel } from './model.ts';
 import { DcnNet, initDcnParams, logLossGrad, softmaxGroupGrad, type NetKernels } from './net.ts';
 import type { RankerRun } from '../model/model.ts';
+import type { DcnTrainParams } from './params.ts';
 
-/** The DCN's training settings (the kind's checked parameters). */
-export interface DcnTrainParams {
-  embedDim: number;
-  crossLayers: number;
-  hidden: number[];
-  embed: boolean;
-  clip: number;
-  learningRate: number;
-  l2: number;
-  batchSize: number;
-  epochs: number;
-  patience: number;
-  stopMetric: 'logloss' | 'ndcg';
-  /** binary: log loss per row (P(action) calibrated); softmax: listwise cross-entropy over each user's candidates. */
-  objective: 'binary' | 'softmax';
-}
+export type { DcnTrainParams };
 
 export interface DcnTrainResult {
   model: DcnModel;
