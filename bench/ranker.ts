@@ -29,6 +29,7 @@ const options = {
   'embed-dim': { type: 'number', default: 8, description: 'DCN embedding width' },
   repeats: { type: 'number', default: 300, description: 'timed passes (median and p90 reported)' },
   pipeline: { type: 'string', default: 'two-stage-blend', description: "the pipeline whose ranker rows and ranker parameters the training runs use (its gbdt and dcn params)" },
+  'no-scoring': { type: 'boolean', description: 'skip the scoring figures' },
   quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
   threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
   json: { type: 'string', description: 'write the figures to this JSON file' },
@@ -182,6 +183,7 @@ async function childTrain(o: Opts): Promise<void> {
 
 async function trainingBench(o: Opts): Promise<Record<string, unknown>[]> {
   const source = dataSourceFromFlags(o);
+  // the rows come from the train side only (a given test file, or a split rule's test part, is not read by training)
   const { train } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
   const registry = builtinRegistry();
   const config = pipelineConfig(o.pipeline, {}, train) as { ranker: { params: Record<string, unknown> } };
@@ -262,7 +264,7 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
 export const rankerBench: Command = {
   name: 'ranker',
   summary: 'L2 ranker models: 500-candidate scoring (DCN, its reference kernels, GBDT); with data, GBDT and DCN training on the same rows',
-  usage: 'tandem bench ranker [--candidates 500] [--repeats 300] [--dataset NAME --data DIR --train FILE [--test FILE --quality] | --synthetic [--quality]] [--json FILE]',
+  usage: 'tandem bench ranker [--candidates 500] [--repeats 300] [--dataset NAME --data DIR --train FILE --test FILE [--quality] | --synthetic [--quality]] [--no-scoring] [--json FILE]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
@@ -277,7 +279,7 @@ export const rankerBench: Command = {
       if (o.json) writeFileSync(o.json, JSON.stringify({ quality }, null, 2) + '\n');
       return 0;
     }
-    const scoring = await scoringBench(o);
+    const scoring = o['no-scoring'] ? null : await scoringBench(o);
     const training = withData ? await trainingBench(o) : null;
     if (o.json) writeFileSync(o.json, JSON.stringify({ scoring, training }, null, 2) + '\n');
     return 0;
