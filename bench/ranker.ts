@@ -186,8 +186,9 @@ async function trainingBench(o: Opts): Promise<Record<string, unknown>[]> {
   // the rows come from the train side only (a given test file, or a split rule's test part, is not read by training)
   const { train } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
   const registry = builtinRegistry();
-  const config = pipelineConfig(o.pipeline, {}, train) as { ranker: { params: Record<string, unknown> } };
-  const rp = config.ranker.params;
+  // checked: every ranker parameter explicit (defaults filled in), as the engine trains them
+  const config = checkEngineConfig(pipelineConfig(o.pipeline, {}, train), registry);
+  const rp = config.ranker!.params as Record<string, unknown>;
   const dir = mkdtempSync(join(tmpdir(), 'tandem-ranker-rows-'));
   try {
     console.log(`building the ${o.pipeline} ranker rows (leakage-free, seed ${o.seed})`);
@@ -198,8 +199,8 @@ async function trainingBench(o: Opts): Promise<Record<string, unknown>[]> {
     console.log(`${rows.train.nRows} train rows, ${rows.valid.nRows} valid rows, ${rows.train.nFeatures} features; each model trained in its own process, one thread`);
     const out: Record<string, unknown>[] = [];
     for (const kind of ['gbdt', 'dcn']) {
-      const script = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
-      const r = spawnSync(process.execPath, ['--import', 'tsx', script, 'bench', 'ranker', '--child', kind, '--rows', dir, '--seed', String(o.seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+      const bin = fileURLToPath(new URL('../bin/tandem.mjs', import.meta.url));
+      const r = spawnSync(process.execPath, [bin, 'bench', 'ranker', '--child', kind, '--rows', dir, '--seed', String(o.seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
       if (r.status !== 0) throw new Error(`bench ranker: the ${kind} run failed (exit ${r.status})`);
       const line = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
       out.push(line);
