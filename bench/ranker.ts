@@ -155,7 +155,8 @@ async function childTrain(o: Opts): Promise<void> {
   const kind = RANKER_KINDS.find((k) => k.kind === o.child);
   if (!kind) throw new UsageError(`--child: unknown kind '${o.child}'`);
   if (kind.kind === 'dcn') getKernelBackend();
-  const rssLoaded = process.resourceUsage().maxRSS / 1024;
+  // the resident set now, with the rows loaded (the read buffers' transient peak is not training's)
+  const rssLoaded = process.memoryUsage().rss / (1 << 20);
   const t0 = performance.now();
   const model = await kind.train({ train, valid }, params[kind.kind], { seed: o.seed, threads: 1, log: (l) => process.stderr.write(`  ${l}\n`) });
   const seconds = (performance.now() - t0) / 1000;
