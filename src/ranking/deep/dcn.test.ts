@@ -76,10 +76,10 @@ test('single-thread seeded training is reproducible bit for bit; another seed di
 });
 
 test("the backend's kernels (WebAssembly when built) score as the plain reference does", async () => {
-  const train = crossSet(10, 50, 6);
+  const train = crossSet(12, 50, 6);
   const { model } = await trainDcn(train, null, { ...P, epochs: 2 }, RUN);
   const ref = new DcnModel(model.encoder.spec, model.embedDim, model.cross, model.hidden, model.params, {}, JS);
-  const n = train.nRows; // > 512: more than one pass
+  const n = train.nRows; // 600 > 512: two scoring passes
   const fast = new Float64Array(n);
   const slow = new Float64Array(n);
   model.margins(train.features, n, fast);
