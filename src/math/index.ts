@@ -13,3 +13,4 @@ export { createWasmBackend } from './wasm/backend.ts';
 export type { TrainKernels } from './gemm.ts';
 export type { ConsoleOutput, Progress, ProgressTask, ProgressStream, ProgressRendererOptions } from './progress.ts';
 export { NO_PROGRESS, ProgressRenderer, consoleOutput, estimateLeft, followCounter, formatDuration } from './progress.ts';
+export { denseForward, denseBackward, reluForward, reluBackward, l2NormalizeForward, l2NormalizeBackward, poolForward, poolBackward, poolBackwardFast, RowGrad } from './layers.ts';

@@ -2,6 +2,8 @@
 export * from './engine/index.ts';
 export type { EngineFlags, PipelineSpec, TwoStageParams } from './pipelines.ts';
 export { TWO_STAGE_PARAMS, defaultEngineConfig, engineConfigFromFlags, listPipelines, pipelineConfig, pipelineSpec, registerPipeline, resolvePipelineParams, twoStageConfig } from './pipelines.ts';
+// the deep-ranker pipelines register themselves after the base ones
+export { DCN_PIPELINE_PARAMS } from './deep-pipelines.ts';
 export type { EvaluationReport, EvaluationRun, PipelineResult } from './evaluate.ts';
 export { runEvaluation } from './evaluate.ts';
 export type { RankerExport } from './export.ts';

@@ -271,7 +271,11 @@ export function engineConfigFromFlags(f: EngineFlags, train: Dataset): EngineCon
     c.fallbacks = ((c.fallbacks as { kind: string; name?: string }[] | undefined) ?? []).filter((x) => !kinds.has(x.name ?? x.kind));
   }
   if (f.ranker === 'none') c.ranker = null;
-  else if (f.ranker) c.ranker = { ...((c.ranker as Record<string, unknown> | null) ?? {}), kind: f.ranker };
+  else if (f.ranker) {
+    const prev = (c.ranker as Record<string, unknown> | null) ?? {};
+    // another kind takes its own defaults: the pipeline's params belong to the kind they were made for
+    c.ranker = { ...prev, kind: f.ranker, params: prev.kind === f.ranker ? prev.params : {} };
+  }
   if (f.candidates !== undefined) c.candidates = f.candidates;
   return c;
 }

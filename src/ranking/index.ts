@@ -1,6 +1,8 @@
 // Public surface of the ranking layer: ranker features and training rows, the ranker-model interface
-// with its kinds (gbdt/ today), the business layer, and the GBDT library.
+// with its kinds (gbdt/, deep/ and their blend/), the business layer, and the GBDT library.
 import { gbdtRankerKind } from './gbdt/ranker-model.ts';
+import { dcnRankerKind } from './deep/ranker-model.ts';
+import { blendRankerKind } from './blend/blend.ts';
 import type { RankerModelKind } from './model/model.ts';
 
 export type { NeighbourLists, RankerFeatureOptions } from './ranker/features.ts';
@@ -12,6 +14,9 @@ export { Ranker, topPositive } from './ranker/ranker.ts';
 export type { RankerModel, RankerModelKind, RankerRun } from './model/model.ts';
 export { defineRankerKind } from './model/model.ts';
 export { GbdtRankerModel, GBDT_RANKER_PARAMS, gbdtRankerKind } from './gbdt/ranker-model.ts';
+export type { DcnTrainParams, DcnTrainResult, EncoderSpec } from './deep/index.ts';
+export { DcnModel, DCN_PARAMS, dcnRankerKind, fitEncoder, trainDcn } from './deep/index.ts';
+export { BlendModel, BLEND_PARAMS, blendRankerKind, chooseWeight } from './blend/index.ts';
 export type { Adjustment, Boost, BusinessConfig } from './business/business.ts';
 export { BusinessLayer, BUSINESS_PARAMS, categoryColumn } from './business/business.ts';
 export { formatFloat32, libsvmLines, csvLines, writeLines } from './ranker/export.ts';
@@ -21,4 +26,4 @@ export { auc, logLoss, rmse, ndcgAt, FlatForest, treeToObject, predictNodeRef, G
 export { parseLibsvmData, readLibsvmData, LibsvmError } from './gbdt/index.ts';
 
 /** Every ranker-model kind of this build. */
-export const RANKER_KINDS: readonly RankerModelKind[] = [gbdtRankerKind];
+export const RANKER_KINDS: readonly RankerModelKind[] = [gbdtRankerKind, dcnRankerKind, blendRankerKind];

@@ -48,7 +48,7 @@ test('tandem train --config writes a model that tandem recommend reads (every fe
   await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', out, '--holdout', '0', '--stages', 'ease', '--ranker', 'none']), /already exists/);
   // a typo in the engine configuration stops the command before any fit, naming the parameter
   await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', join(root, 'y'), '--param', 'candidats=5']), /candidats: pipeline 'two-stage' parameter unknown parameter.*did you mean 'candidates'/);
-  await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', join(root, 'y'), '--ranker', 'dcn']), /ranker\.kind: unknown ranker kind 'dcn'/);
+  await assert.rejects(trainCommand.run(['--config', 'src/data/fixtures/shop/shop.json', '--out', join(root, 'y'), '--ranker', 'deepfm']), /ranker\.kind: unknown ranker kind 'deepfm' \(known: gbdt, dcn, blend\)/);
 });
 
 test('tandem train with no ranker flag trains the two-stage engine: its sources, the GBDT ranker, held-out metrics', async (t) => {

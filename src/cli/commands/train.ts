@@ -12,7 +12,7 @@ export const engineOptions = {
   pipeline: { type: 'string', description: 'the named pipeline whose configuration to train (tandem evaluate runs the same names)', default: 'two-stage' },
   param: { type: 'list', of: 'string', description: "the pipeline's parameters as KEY=VALUE, comma-separated (candidates=300,easeLambda=250)" },
   stages: { type: 'list', of: 'string', description: "candidate source kinds to use instead of the pipeline's (ease, itemknn, two-tower, popularity, segments, content)" },
-  ranker: { type: 'string', description: "the L2 ranker kind (gbdt), or 'none' for the fused L1 order; default: the pipeline's (gbdt for two-stage)" },
+  ranker: { type: 'string', description: "the L2 ranker kind (gbdt, dcn, blend), or 'none' for the fused L1 order; default: the pipeline's (gbdt for two-stage); another kind starts from its own default parameters" },
   candidates: { type: 'number', integer: true, min: 1, description: 'the L1 -> L2 candidate count (candidates per source)' },
   seed: { type: 'number', integer: true, min: 0, description: 'random seed (synthetic data, every fit; the same default as tandem evaluate)', default: 42 },
   threads: { type: 'number', integer: true, min: 1, description: 'threads for the fits that use them (GBDT; the two-tower when its threads parameter is null)', default: 2 },
@@ -84,7 +84,7 @@ export async function engineConfigOfFlags(o: { engine?: string; pipeline: string
 export const trainCommand: Command = {
   name: 'train',
   summary: 'train the engine (the two-stage pipeline unless told otherwise) on a dataset and write a model directory',
-  usage: 'tandem train (--config FILE | --dataset NAME --data DIR [--train FILE] | --synthetic) (--out DIR | --store URL --promote LINK) [--store URL] [--ranker gbdt|none] [--engine FILE]',
+  usage: 'tandem train (--config FILE | --dataset NAME --data DIR [--train FILE] | --synthetic) (--out DIR | --store URL --promote LINK) [--store URL] [--ranker gbdt|dcn|blend|none] [--engine FILE]',
   options,
   async run(argv) {
     const { options: o, positional } = parseArgs(argv, options);

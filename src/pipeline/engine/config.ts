@@ -30,7 +30,7 @@ export const RANKER_TRAINING_PARAMS = schema({
 
 /** The L2 ranker stage. */
 export const RANKER_STAGE_PARAMS = schema({
-  kind: { type: 'string', required: true, description: 'the ranker-model kind (gbdt)' },
+  kind: { type: 'string', required: true, description: 'the ranker-model kind (gbdt, dcn, blend)' },
   params: { type: 'record', description: "the model kind's parameters (checked against its schema)" },
   features: { type: 'object', fields: RANKER_FEATURE_PARAMS, description: 'the ranker features' },
   training: { type: 'object', fields: RANKER_TRAINING_PARAMS, description: 'how the training rows are cut' },

@@ -74,7 +74,7 @@ test('engine configurations are checked whole: each stage against its kind, typo
   bad({ sources: [{ kind: 'ease', params: { base: 'other' } }] }, /sources\[0\]\.params: needs stage 'other' before it/);
   bad({ sources: [] }, /sources: must hold at least 1 entry/);
   bad({ sources: [{ kind: 'ease' }], ranker: { kind: 'gbdt', params: { numLeafs: 3 } } }, /ranker\.params\.numLeafs: unknown parameter.*did you mean 'numLeaves'/);
-  bad({ sources: [{ kind: 'ease' }], ranker: { kind: 'dcn' } }, /ranker\.kind: unknown ranker kind 'dcn' \(known: gbdt\)/);
+  bad({ sources: [{ kind: 'ease' }], ranker: { kind: 'deepfm' } }, /ranker\.kind: unknown ranker kind 'deepfm' \(known: gbdt, dcn, blend\)/);
   bad({ sources: [{ kind: 'ease' }], candidats: 5 }, /candidats: unknown parameter .*did you mean 'candidates'/);
   bad({ sources: [{ kind: 'two-tower', params: { index: { kind: 'annoy' } } }] }, /sources\[0\]\.params\.index\.kind: 'annoy' is not one of auto, exact, hnsw/);
 });

@@ -381,8 +381,9 @@ async function listEntries(root: string, dir = root, out: string[] = []): Promis
  * may be used afterwards.
  * @example const old = current; current = next; disposeModel(old)
  */
-export function disposeModel(model: Pick<Model, 'stages'>): void {
+export function disposeModel(model: Pick<Model, 'stages'> & Partial<Pick<Model, 'ranker'>>): void {
   for (const s of model.stages) s.dispose?.();
+  model.ranker?.model.dispose?.();
 }
 
 /**

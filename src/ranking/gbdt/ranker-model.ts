@@ -73,7 +73,19 @@ export class GbdtRankerModel implements RankerModel {
     for (let i = 0; i < n; i++) out[i] = binary ? 1 / (1 + Math.exp(-out[i] / k)) : out[i] / k;
   }
 
-  /** Path contributions (Saabas) over the flat forests (bit for bit the tree objects'), averaged over the bag. */
+  /** The bag's averaged raw margin (log-odds for the binary objective). */
+  margins(x: Float32Array, n: number, out: Float64Array): void {
+    if (this.scratch.length < n) this.scratch = new Float64Array(n);
+    out.fill(0, 0, n);
+    for (const m of this.models) {
+      m.predictRaw(x, n, this.scratch);
+      for (let i = 0; i < n; i++) out[i] += this.scratch[i];
+    }
+    const k = this.models.length;
+    for (let i = 0; i < n; i++) out[i] /= k;
+  }
+
+    /** Path contributions (Saabas) over the flat forests (bit for bit the tree objects'), averaged over the bag. */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
     const F = this.nFeatures;
     if (this.models.length === 1) {

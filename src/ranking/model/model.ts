@@ -17,11 +17,18 @@ export interface RankerModel {
    */
   predict(x: Float32Array, n: number, out: Float64Array): void;
   /**
+   * Optional: the log-odds (or raw margins) behind `predict`, rows 0..n-1 into `out`: what a blend of
+   * models averages.
+   */
+  margins?(x: Float32Array, n: number, out: Float64Array): void;
+  /**
    * Optional: each feature's contribution to row `row`'s score (length nFeatures + 1, the bias last),
    * for explanations.
    */
   contributions?(x: Float32Array, row: number, out: Float64Array): void;
   save(dir: string): Promise<void>;
+  /** Optional: gives back memory the garbage collector does not own (kernel memory); the model is unusable afterwards. */
+  dispose?(): void;
   /** What training chose (rounds, validation metric, top features), recorded in the manifest. */
   summary(): Record<string, unknown>;
 }

@@ -63,8 +63,13 @@ export class RankerFeatures {
   private readonly transitions: NeighbourLists;
   private readonly categories: CategoryBags[];
   private readonly itemNumeric: { name: string; values: Float64Array }[];
-  private readonly itemCategorical: { name: string; codes: Int32Array }[];
-  private readonly userColumns: { name: string; get: (u: number) => number }[];
+  private readonly itemCategorical: { name: string; codes: Int32Array; size: number }[];
+  private readonly userColumns: { name: string; get: (u: number) => number; size?: number }[];
+  /**
+   * Per column (in `names` order): the vocabulary size of a categorical column whose values are codes
+   * 0..size-1 (NaN: missing), 0 for a numeric one. Deep rankers embed the coded columns.
+   */
+  readonly cardinalities: Int32Array;
   private readonly numUsers: number;
   /** Mean interaction value of each user in the fitted data (a rating average on MovieLens). */
   private readonly userMeanValues: Float32Array;
@@ -131,7 +136,7 @@ export class RankerFeatures {
     for (const c of ds.items.columns) {
       if (c.kind === 'numeric') this.itemNumeric.push({ name: c.name, values: c.values });
       else if (c.kind === 'categorical' || c.kind === 'id') {
-        this.itemCategorical.push({ name: c.name, codes: c.codes });
+        this.itemCategorical.push({ name: c.name, codes: c.codes, size: c.vocab.size });
         if (c.vocab.size <= options.maxCategoryValues) {
           const offs = new Int32Array(n + 1);
           for (let i = 0; i < n; i++) offs[i + 1] = offs[i] + (c.codes[i] >= 0 && c.codes[i] < c.vocab.size ? 1 : 0);
@@ -146,7 +151,7 @@ export class RankerFeatures {
     this.userColumns = [];
     for (const c of ds.users.columns) {
       if (c.kind === 'numeric') this.userColumns.push({ name: `u_${c.name}`, get: (u) => c.values[u] });
-      else if (c.kind === 'categorical' || c.kind === 'id') this.userColumns.push({ name: `u_${c.name}`, get: (u) => (c.codes[u] >= 0 ? c.codes[u] : NaN) });
+      else if (c.kind === 'categorical' || c.kind === 'id') this.userColumns.push({ name: `u_${c.name}`, get: (u) => (c.codes[u] >= 0 ? c.codes[u] : NaN), size: c.vocab.size });
       else if (c.kind === 'multi-categorical') this.userColumns.push({ name: `u_${c.name}_count`, get: (u) => c.offsets[u + 1] - c.offsets[u] });
     }
 
@@ -160,6 +165,10 @@ export class RankerFeatures {
       this.keep = Int32Array.from(kept);
       this.names = kept.map((i) => this.allNames[i]);
     }
+    const sizes = new Map<string, number>();
+    for (const c of this.userColumns) if (c.size !== undefined) sizes.set(c.name, c.size);
+    for (const c of this.itemCategorical) sizes.set(`i_${c.name}`, c.size);
+    this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
     this.simLast = new Float32Array(n);
     this.simMax = new Float32Array(n);
     this.simRecentSum = new Float32Array(n);

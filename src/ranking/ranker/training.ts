@@ -19,6 +19,8 @@ export interface RankerTrainingSet {
   groupUsers: Int32Array;
   /** The candidate item of each row. */
   items: Int32Array;
+  /** Per column: the vocabulary size of a coded categorical column, 0 for a numeric one (`RankerFeatures.cardinalities`); absent: all numeric. */
+  cardinalities?: Int32Array;
 }
 
 /**
@@ -185,7 +187,7 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
     r += groupSizes[g];
     groups[g + 1] = r;
   }
-  const set: RankerTrainingSet = { features, nRows, nFeatures: W, labels, groups, featureNames: [...o.features.names], groupUsers: Int32Array.from(groupUsers), items };
+  const set: RankerTrainingSet = { features, nRows, nFeatures: W, labels, groups, featureNames: [...o.features.names], groupUsers: Int32Array.from(groupUsers), items, cardinalities: o.features.cardinalities.slice() };
   const report: AssembleReport = { users: users.length, labelItems, labelItemsFound: found, recall: labelItems > 0 ? found / labelItems : NaN, rows: nRows, positives };
   return { set, report };
 }
@@ -225,7 +227,7 @@ function pickGroups(set: RankerTrainingSet, gs: readonly number[]): RankerTraini
     r += b - a;
     groups[k + 1] = r;
   });
-  return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(gs, (g) => set.groupUsers[g]), items };
+  return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(gs, (g) => set.groupUsers[g]), items, ...(set.cardinalities ? { cardinalities: set.cardinalities } : {}) };
 }
 
 /**
@@ -250,6 +252,7 @@ export function concatSets(sets: readonly RankerTrainingSet[]): RankerTrainingSe
     featureNames: first.featureNames,
     groupUsers: new Int32Array(nGroups),
     items: new Int32Array(nRows),
+    ...(first.cardinalities ? { cardinalities: first.cardinalities } : {}),
   };
   let r = 0;
   let g = 0;

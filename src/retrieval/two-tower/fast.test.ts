@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmBackend, Rng, type WasmKernelBackend } from '../../math/index.ts';
 import { FeatureSpace, TowerBatch } from '../../features/index.ts';
-import { poolBackward, poolBackwardFast, poolForward, RowGrad } from './layers.ts';
+import { poolBackward, poolBackwardFast, poolForward, RowGrad } from '../../math/index.ts';
 import { softmaxLoss, softmaxLossFast } from './loss.ts';
 import { initParams, StepScratch, TwoTowerNet, type StepLoss } from './model.ts';
 import { tinyDataset } from './test-fixture.ts';

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gemmRef, Rng } from '../../math/index.ts';
 import { FeatureSpace, TowerBatch } from '../../features/index.ts';
-import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, poolBackward, poolForward, RowGrad } from './layers.ts';
+import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, poolBackward, poolForward, RowGrad } from '../../math/index.ts';
 import { bceLoss, softmaxLoss } from './loss.ts';
 import { initParams, StepScratch, TwoTowerNet, type StepLoss } from './model.ts';
 import { tinyDataset } from './test-fixture.ts';

@@ -5,7 +5,7 @@
  */
 import type { Gemm, Rng, TrainKernels } from '../../math/index.ts';
 import type { FeatureSpace, TableSpec, TowerBatch, TowerInputSpec } from '../../features/index.ts';
-import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, poolBackward, poolBackwardFast, poolForward, reluBackward, reluForward, RowGrad } from './layers.ts';
+import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, poolBackward, poolBackwardFast, poolForward, reluBackward, reluForward, RowGrad } from '../../math/index.ts';
 import { bceLoss, softmaxLoss, softmaxLossFast } from './loss.ts';
 
 /** Where every tensor lives in the flat parameter array. */

@@ -1,9 +1,9 @@
 /**
- * The two-tower's hand-written layers, forward and backward, on flat row-major arrays.
+ * Dense layers shared by every neural model (the two-tower's towers, the DCN ranker), forward and backward, on flat row-major arrays.
  * Dense maths goes through a KernelBackend's gemm, so a fast backend speeds every product;
  * tests pass a float64 gemm and Float64Arrays to check gradients by central differences.
  */
-import type { Gemm, TrainKernels } from '../../math/index.ts';
+import type { Gemm, TrainKernels } from './gemm.ts';
 
 /** Y (B x nout) = X (B x nin) W^T + b, W stored nout x nin. */
 export function denseForward(gemm: Gemm, B: number, nin: number, nout: number, X: Float32Array, W: Float32Array, bias: Float32Array, Y: Float32Array, fast: TrainKernels | null = null): void {

@@ -1,0 +1,289 @@
+/**
+ * `tandem bench ranker`: the L2 ranker models side by side.
+ *  - Scoring: 500 candidate rows scored by the DCN (3 cross layers, MLP 256-128 by default), by the same
+ *    DCN on the plain TypeScript kernels (the reference), and by a GBDT of 300 trees x 63 leaves; the
+ *    median and p90 of `repeats` timed passes, in process.
+ *  - Training (with --dataset/--data/--train, or --synthetic): the two-stage's leakage-free ranker rows
+ *    built once, then the GBDT and the DCN each trained on exactly those rows in its own process
+ *    (peak RSS is that run's): seconds, peak RSS above the loaded rows, model size, validation figures.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
+import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, logLoss, ndcgAt, RANKER_KINDS, trainGbdt, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { ItemCatalog } from '../src/features/index.ts';
+import { assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerTrainingRows, scoreEngine, trainRankerModel } from '../src/pipeline/index.ts';
+import { parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
+
+const options = {
+  ...DATA_FLAGS,
+  seed: { type: 'number', default: 42, description: 'seed of the ranker rows and of both models' },
+  candidates: { type: 'number', default: 500, description: 'rows scored per timed pass' },
+  features: { type: 'number', default: 41, description: 'feature columns of the scoring rows (the last `categorical` are codes)' },
+  categorical: { type: 'number', default: 3, description: 'coded categorical columns among them (embedded by the DCN)' },
+  cross: { type: 'number', default: 3, description: 'DCN cross layers' },
+  hidden: { type: 'list', of: 'number', default: [256, 128], description: "DCN MLP widths" },
+  'embed-dim': { type: 'number', default: 8, description: 'DCN embedding width' },
+  repeats: { type: 'number', default: 300, description: 'timed passes (median and p90 reported)' },
+  pipeline: { type: 'string', default: 'two-stage-blend', description: "the pipeline whose ranker rows and ranker parameters the training runs use (its gbdt and dcn params)" },
+  'no-scoring': { type: 'boolean', description: 'skip the scoring figures' },
+  quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
+  threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
+  json: { type: 'string', description: 'write the figures to this JSON file' },
+  child: { type: 'string', description: '(internal) train this kind on the rows in --rows and print one JSON line' },
+  rows: { type: 'string', description: '(internal) directory of dumped ranker rows' },
+} satisfies OptionDefs;
+
+type Opts = ReturnType<typeof parseArgs<typeof options>>['options'];
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const h = s.length >> 1;
+  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
+}
+
+/**
+ * Synthetic ranker rows shaped like ML-100K's (x0 of 75 at the defaults: a third of the numeric columns
+ * can be missing, a third are counts the encoder log-compresses), the last `cat` columns codes 0..19.
+ */
+function syntheticRows(n: number, F: number, cat: number, seed: number): { x: Float32Array; labels: Float32Array; card: Int32Array } {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * F);
+  const labels = new Float32Array(n);
+  for (let r = 0; r < n; r++) {
+    let z = -2;
+    for (let f = 0; f < F; f++) {
+      const v = f >= F - cat ? rng.int(20) : f % 3 === 1 && rng.next() < 0.1 ? NaN : rng.normal() * (f % 3 === 0 ? 100 : 1) + (f % 3 === 0 ? 300 : 0);
+      x[r * F + f] = v;
+      if (f < 4 && v === v) z += 0.5 * Math.sign(v);
+    }
+    labels[r] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+  }
+  const card = Int32Array.from({ length: F }, (_, f) => (f >= F - cat ? 20 : 0));
+  return { x, labels, card };
+}
+
+/** Times `fn` `repeats` times after a warm-up: wall and CPU (this process, user + system) milliseconds per pass. */
+function time(repeats: number, fn: () => void): { wall: number[]; cpu: number[] } {
+  for (let i = 0; i < Math.min(50, repeats); i++) fn();
+  const wall: number[] = [];
+  const cpu: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const c0 = process.cpuUsage();
+    const t0 = performance.now();
+    fn();
+    wall.push(performance.now() - t0);
+    const c = process.cpuUsage(c0);
+    cpu.push((c.user + c.system) / 1000);
+  }
+  return { wall, cpu };
+}
+
+async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
+  const n = o.candidates;
+  const F = o.features;
+  const { x, labels, card } = syntheticRows(Math.max(n, 5000), F, o.categorical, 1);
+  const spec = fitEncoder(x, 5000, F, card, true, 5);
+  const rng = new Rng(2);
+  const be = getKernelBackend();
+  const make = (kernels?: Parameters<typeof DcnModel.random>[5]) => DcnModel.random(spec, o['embed-dim'], o.cross, o.hidden, rng, kernels);
+  const dcn = make();
+  const dcnRef = make({ gemm: gemmRef, alloc: (k) => new Float32Array(k), fast: null });
+  const out = new Float64Array(n);
+  const rowsOut: Record<string, unknown>[] = [];
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  const report = (name: string, t: { wall: number[]; cpu: number[] }, extra: Record<string, unknown> = {}) => {
+    const r = { model: name, candidates: n, medianMs: r3(median(t.wall)), p90Ms: r3(quantile(t.wall, 0.9)), medianCpuMs: r3(median(t.cpu)), ...extra };
+    rowsOut.push(r);
+    console.log(`${name.padEnd(44)} median ${r.medianMs.toFixed(3)} ms wall (p90 ${r.p90Ms.toFixed(3)}), median ${r.medianCpuMs.toFixed(3)} ms CPU`);
+  };
+  console.log(`scoring ${n} candidates x ${F} features (${o.categorical} embedded), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
+  report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, ${be.name})`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs: dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'] });
+  report(`dcn, reference kernels (plain TypeScript)`, time(Math.max(5, Math.floor(o.repeats / 10)), () => dcnRef.predict(x, n, out)));
+  const gbdt = (await trainGbdt({ features: x.slice(0, 5000 * F), nRows: 5000, nFeatures: F, labels: labels.slice(0, 5000) }, { objective: 'binary', numRounds: 300, numLeaves: 63, minDataInLeaf: 5, learningRate: 0.1, earlyStoppingRounds: 0 })).model;
+  report('gbdt (300 trees x 63 leaves)', time(o.repeats, () => gbdt.predict(x, n, out)));
+  const row = new Float64Array(F + 1);
+  report('dcn contributions of 10 candidates', time(Math.max(5, Math.floor(o.repeats / 5)), () => {
+    for (let i = 0; i < 10; i++) dcn.contributions(x, i, row);
+  }));
+  return rowsOut;
+}
+
+/** Writes a training set's arrays and shape to dir/name.*. */
+function dumpSet(dir: string, name: string, s: RankerTrainingSet): void {
+  const bin = (a: ArrayBufferView) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
+  writeFileSync(join(dir, `${name}.features`), bin(s.features));
+  writeFileSync(join(dir, `${name}.labels`), bin(s.labels));
+  writeFileSync(join(dir, `${name}.groups`), bin(s.groups));
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ nRows: s.nRows, nFeatures: s.nFeatures, featureNames: s.featureNames, cardinalities: s.cardinalities ? Array.from(s.cardinalities) : null }));
+}
+
+function readSet(dir: string, name: string): RankerTrainingSet {
+  const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { nRows: number; nFeatures: number; featureNames: string[]; cardinalities: number[] | null };
+  const f32 = (p: string) => {
+    const b = readFileSync(join(dir, p));
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  };
+  const b = readFileSync(join(dir, `${name}.groups`));
+  const groups = new Int32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
+  return {
+    features: f32(`${name}.features`),
+    labels: f32(`${name}.labels`),
+    groups,
+    nRows: meta.nRows,
+    nFeatures: meta.nFeatures,
+    featureNames: meta.featureNames,
+    groupUsers: new Int32Array(groups.length - 1),
+    items: new Int32Array(meta.nRows),
+    ...(meta.cardinalities ? { cardinalities: Int32Array.from(meta.cardinalities) } : {}),
+  };
+}
+
+/** The child side: one kind trained on the dumped rows; one JSON line on stdout. */
+async function childTrain(o: Opts): Promise<void> {
+  const train = readSet(o.rows!, 'train');
+  const valid = readSet(o.rows!, 'valid');
+  const params = JSON.parse(readFileSync(join(o.rows!, 'params.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+  const kind = RANKER_KINDS.find((k) => k.kind === o.child);
+  if (!kind) throw new UsageError(`--child: unknown kind '${o.child}'`);
+  if (kind.kind === 'dcn') getKernelBackend();
+  // the resident set now, with the rows loaded (the read buffers' transient peak is not training's)
+  const rssLoaded = process.memoryUsage().rss / (1 << 20);
+  const t0 = performance.now();
+  const model = await kind.train({ train, valid }, params[kind.kind], { seed: o.seed, threads: 1, log: (l) => process.stderr.write(`  ${l}\n`) });
+  const seconds = (performance.now() - t0) / 1000;
+  const peak = process.resourceUsage().maxRSS / 1024;
+  const z = new Float64Array(valid.nRows);
+  model.margins!(valid.features, valid.nRows, z);
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-ranker-model-'));
+  await model.save(dir);
+  const du = spawnSync('du', ['-sk', dir], { encoding: 'utf8' });
+  rmSync(dir, { recursive: true, force: true });
+  const s = model.summary();
+  console.log(JSON.stringify({
+    kind: kind.kind,
+    rows: train.nRows,
+    seconds: Math.round(seconds * 10) / 10,
+    peakRssMB: Math.round(peak),
+    trainingMB: Math.round(peak - rssLoaded),
+    modelKB: Number(du.stdout.split('\t')[0]),
+    validLogLoss: Math.round(logLoss(z, valid.labels) * 1e5) / 1e5,
+    validAuc: Math.round(auc(z, valid.labels) * 1e4) / 1e4,
+    validNdcg10: Math.round(ndcgAt(z, valid.labels, valid.groups, 10) * 1e4) / 1e4,
+    chose: s.bestIteration ?? s.bestEpoch ?? null,
+  }));
+}
+
+async function trainingBench(o: Opts): Promise<Record<string, unknown>[]> {
+  const source = dataSourceFromFlags(o);
+  // the rows come from the train side only (a given test file, or a split rule's test part, is not read by training)
+  const { train } = await loadEvaluationData({ source, trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
+  const registry = builtinRegistry();
+  // checked: every ranker parameter explicit (defaults filled in), as the engine trains them
+  const config = checkEngineConfig(pipelineConfig(o.pipeline, {}, train), registry);
+  const rp = config.ranker!.params as Record<string, unknown>;
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-ranker-rows-'));
+  try {
+    console.log(`building the ${o.pipeline} ranker rows (leakage-free, seed ${o.seed})`);
+    const rows = await rankerTrainingRows(train, config, registry, { seed: o.seed, threads: 1 });
+    dumpSet(dir, 'train', rows.train);
+    dumpSet(dir, 'valid', rows.valid);
+    writeFileSync(join(dir, 'params.json'), JSON.stringify({ gbdt: rp.gbdt ?? rp, dcn: rp.dcn ?? {} }));
+    console.log(`${rows.train.nRows} train rows, ${rows.valid.nRows} valid rows, ${rows.train.nFeatures} features; each model trained in its own process, one thread`);
+    const out: Record<string, unknown>[] = [];
+    for (const kind of ['gbdt', 'dcn']) {
+      const bin = fileURLToPath(new URL('../bin/tandem.mjs', import.meta.url));
+      const r = spawnSync(process.execPath, [bin, 'bench', 'ranker', '--child', kind, '--rows', dir, '--seed', String(o.seed)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 24 });
+      if (r.status !== 0) throw new Error(`bench ranker: the ${kind} run failed (exit ${r.status})`);
+      const line = JSON.parse(r.stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+      out.push(line);
+      console.log(`${kind.padEnd(5)} ${line.rows} rows: ${line.seconds} s, peak RSS ${line.peakRssMB} MB (+${line.trainingMB} MB over the loaded rows), model ${line.modelKB} KB; valid logloss ${line.validLogLoss}, AUC ${line.validAuc}, ndcg@10 ${line.validNdcg10} (chose ${line.chose})`);
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Quality side by side on one set of rows and stages: the blend pipeline's configuration (its gbdt and dcn
+ * params), each model trained as the engine trains it (same seed), the blend's weight chosen on the
+ * validation rows exactly as the blend kind chooses it (from the two models just trained: the blend kind
+ * would train the same two again), every engine scored on the test side as `tandem evaluate` scores it.
+ */
+async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
+  if (o.test === undefined && o.split === undefined && !o.synthetic) throw new UsageError('--quality needs a test side (--train FILE --test FILE, or --split / --synthetic)');
+  const t0 = performance.now();
+  const { train, test } = await loadEvaluationData({ source: dataSourceFromFlags(o), trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
+  const registry = builtinRegistry();
+  const base = checkEngineConfig(pipelineConfig(o.pipeline, {}, train), registry);
+  const bp = base.ranker!.params as { gbdt: Record<string, unknown>; dcn: Record<string, unknown>; weights: number[]; metric: 'ndcg' | 'logloss'; weight: number | null };
+  const run = { seed: o.seed, threads: o.threads, log: (l: string) => console.log(`  ${l}`) };
+  const rows = await rankerTrainingRows(train, base, registry, run);
+  const catalog = new ItemCatalog(train.items);
+  const stages = await fitStages(train, base, registry, catalog, run);
+  console.log(`rows and stages built once in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const configOf = (kind: string, params: Record<string, unknown>) => checkEngineConfig({ ...base, ranker: { ...base.ranker, kind, params } }, registry);
+  const out: Record<string, unknown>[] = [];
+  const score = async (name: string, kind: string, params: Record<string, unknown>, ranked: { model: RankerModel; summary: Record<string, unknown> }, seconds: number) => {
+    const engine = new Engine(await assembleModel(train, configOf(kind, params), registry, catalog, stages, ranked), { maxK: 100 });
+    const r = scoreEngine(engine, train, test, { ks: [10, 20, 50, 100], seed: o.seed });
+    const row = { ranker: name, trainSeconds: Math.round(seconds * 10) / 10, users: r.users, ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])), summary: ranked.summary };
+    out.push(row);
+    console.log(`${name.padEnd(6)} ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}  recall@10 ${(r.metrics['recall@10'] ?? NaN).toFixed(4)}  (${r.users} users; model trained in ${row.trainSeconds} s)`);
+  };
+  let t = performance.now();
+  const g = await trainRankerModel(rows, configOf('gbdt', bp.gbdt), registry, run);
+  const gs = (performance.now() - t) / 1000;
+  await score('gbdt', 'gbdt', bp.gbdt, g, gs);
+  t = performance.now();
+  const d = await trainRankerModel(rows, configOf('dcn', bp.dcn), registry, run);
+  const ds = (performance.now() - t) / 1000;
+  await score('dcn', 'dcn', bp.dcn, d, ds);
+  let weight = bp.weight ?? 0.5;
+  let figures: { weight: number; value: number }[] = [];
+  if (bp.weight === null && rows.valid.nRows > 0) {
+    const zg = new Float64Array(rows.valid.nRows);
+    const zd = new Float64Array(rows.valid.nRows);
+    g.model.margins!(rows.valid.features, rows.valid.nRows, zg);
+    d.model.margins!(rows.valid.features, rows.valid.nRows, zd);
+    ({ weight, figures } = chooseWeight(zg, zd, rows.valid, bp.weights, bp.metric));
+  }
+  console.log(`blend: gbdt weight ${weight} (valid ${bp.metric}: ${figures.map((f) => `${f.weight} ${f.value.toFixed(4)}`).join(', ')})`);
+  const blend = new BlendModel(g.model, d.model, weight, { weightChoice: { metric: bp.metric, figures } });
+  await score('blend', 'blend', bp, { model: blend, summary: blend.summary() }, gs + ds);
+  return out;
+}
+
+export const rankerBench: Command = {
+  name: 'ranker',
+  summary: 'L2 ranker models: 500-candidate scoring (DCN, its reference kernels, GBDT); with data, GBDT and DCN training on the same rows',
+  usage: 'tandem bench ranker [--candidates 500] [--repeats 300] [--dataset NAME --data DIR --train FILE --test FILE [--quality] | --synthetic [--quality]] [--no-scoring] [--json FILE]',
+  options,
+  async run(argv) {
+    const { options: o } = parseArgs(argv, options);
+    if (o.child) {
+      await childTrain(o);
+      return 0;
+    }
+    const withData = o.dataset !== undefined || o.config !== undefined || o.synthetic;
+    if (o.quality) {
+      if (!withData) throw new UsageError('--quality needs data (--dataset/--data, --config or --synthetic)');
+      const quality = await qualityBench(o);
+      if (o.json) writeFileSync(o.json, JSON.stringify({ quality }, null, 2) + '\n');
+      return 0;
+    }
+    const scoring = o['no-scoring'] ? null : await scoringBench(o);
+    const training = withData ? await trainingBench(o) : null;
+    if (o.json) writeFileSync(o.json, JSON.stringify({ scoring, training }, null, 2) + '\n');
+    return 0;
+  },
+};

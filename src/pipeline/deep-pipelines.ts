@@ -1,0 +1,99 @@
+/**
+ * The two-stage engine with the deep ranker: `two-stage-dcn` (the DCN instead of the GBDT) and
+ * `two-stage-blend` (both, their log-odds averaged with a weight chosen on the validation users' rows).
+ * Same sources, candidates, ranker rows and business rules as `two-stage`; only `ranker` differs.
+ */
+import { ItemCatalog } from '../features/index.ts';
+import { NO_PROGRESS } from '../math/index.ts';
+import { schema, type Infer } from '../schema/index.ts';
+import { assembleModel, checkEngineConfig, Engine, fitStages, rankerTrainingRows, trainRankerModel } from './engine/index.ts';
+import { registerPipeline, TWO_STAGE_PARAMS, twoStageConfig, type TuneContext, type TwoStageParams } from './pipelines.ts';
+
+/** The DCN's main knobs as pipeline parameters (the rest: the `dcn` kind's defaults). */
+export const DCN_PIPELINE_PARAMS = schema({
+  crossLayers: { type: 'number', integer: true, min: 0, max: 8, default: 3, description: 'DCN cross layers' },
+  hidden: { type: 'list', of: 'number', integer: true, min: 1, default: [256, 128], description: "widths of the DCN's MLP" },
+  embedDim: { type: 'number', integer: true, min: 1, max: 64, default: 8, description: 'embedding width of each coded categorical column' },
+  dcnLearningRate: { type: 'number', min: 0, exclusiveMin: true, max: 1, default: 0.0003, description: "the DCN's Adam learning rate" },
+  dcnEpochs: { type: 'number', integer: true, min: 1, default: 30, description: 'DCN epochs at most (early stopping on held-out users)' },
+  dcnBatch: { type: 'number', integer: true, min: 1, default: 512, description: "the DCN's minibatch rows" },
+  dcnL2: { type: 'number', min: 0, default: 0, description: "the DCN's L2 penalty" },
+  dcnStopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "what the DCN's early stopping watches on the held-out users' rows" },
+  dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
+});
+
+/** The DCN settings `--tune` tries (each over the pipeline's parameters), on ranker rows and L1 stages built once. */
+export const DCN_TUNE_GRID: readonly Record<string, unknown>[] = [
+  { dcnObjective: 'binary', dcnLearningRate: 0.0003, dcnStopMetric: 'logloss' },
+  { dcnObjective: 'softmax', dcnLearningRate: 0.0003, dcnStopMetric: 'ndcg' },
+  { dcnObjective: 'softmax', dcnLearningRate: 0.001, dcnStopMetric: 'ndcg' },
+  { dcnObjective: 'binary', dcnLearningRate: 0.0001, dcnStopMetric: 'logloss' },
+];
+
+const TWO_STAGE_DCN_PARAMS = schema({ ...TWO_STAGE_PARAMS, ...DCN_PIPELINE_PARAMS });
+const TWO_STAGE_BLEND_PARAMS = schema({
+  ...TWO_STAGE_DCN_PARAMS,
+  blendWeight: { type: 'number', min: 0, max: 1, nullable: true, default: null, description: "the GBDT's weight in the blend (null: chosen on the validation rows)" },
+});
+
+type DcnPipelineParams = Infer<typeof TWO_STAGE_DCN_PARAMS>;
+
+/** The `dcn` kind's params from the pipeline's. */
+function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
+  return { crossLayers: p.crossLayers, hidden: p.hidden, embedDim: p.embedDim, learningRate: p.dcnLearningRate, epochs: p.dcnEpochs, batchSize: p.dcnBatch, l2: p.dcnL2, stopMetric: p.dcnStopMetric, objective: p.dcnObjective };
+}
+
+/** two-stage's configuration with another ranker model. */
+function withRanker(p: TwoStageParams, kind: string, params: Record<string, unknown>): Record<string, unknown> {
+  const c = twoStageConfig(p) as Record<string, unknown>;
+  return { ...c, ranker: { ...(c.ranker as Record<string, unknown>), kind, params } };
+}
+
+/**
+ * `--tune` of the DCN pipelines: the L1 stages and the ranker rows of the validation split's train side
+ * built once; per DCN_TUNE_GRID setting only the ranker is trained, and the engine scored on valid.
+ */
+async function tuneDcn(p: DcnPipelineParams, ctx: TuneContext, config: (q: DcnPipelineParams) => Record<string, unknown>): Promise<{ chosen: Record<string, unknown>; tuning: { setting: Record<string, unknown>; metric: number }[] }> {
+  const { valid, registry } = ctx;
+  const progress = (ctx.progress ?? NO_PROGRESS).scope('tuning');
+  const run = { seed: ctx.seed, threads: ctx.threads, log: () => {}, progress };
+  const base = checkEngineConfig(config(p), registry);
+  const rows = await rankerTrainingRows(valid.train, base, registry, run);
+  const catalog = new ItemCatalog(valid.train.items);
+  const stages = await fitStages(valid.train, base, registry, catalog, run);
+  const tuning: { setting: Record<string, unknown>; metric: number }[] = [];
+  let chosen: Record<string, unknown> = { ...p };
+  let best = -Infinity;
+  for (const g of DCN_TUNE_GRID) {
+    const q = { ...p, ...g } as DcnPipelineParams;
+    const c = checkEngineConfig(config(q), registry);
+    const t0 = performance.now();
+    const ranked = await trainRankerModel(rows, c, registry, { ...run, progress: progress.scope(JSON.stringify(g)) });
+    const m = ctx.score(new Engine(await assembleModel(valid.train, c, registry, catalog, stages, ranked)));
+    tuning.push({ setting: g, metric: m });
+    ctx.log(`dcn tuning: valid ndcg@10 ${m.toFixed(4)} with ${JSON.stringify(g)} (${((performance.now() - t0) / 1000).toFixed(1)} s, ${JSON.stringify(ranked.summary.bestEpoch ?? ranked.summary.weight)})`);
+    if (m > best) {
+      best = m;
+      chosen = q;
+    }
+  }
+  return { chosen, tuning };
+}
+
+registerPipeline({
+  name: 'two-stage-dcn',
+  description: "two-stage's candidates, rows and rules, re-ranked by a DCN-v2 instead of the GBDT",
+  params: TWO_STAGE_DCN_PARAMS,
+  config: (p) => withRanker(p as TwoStageParams, 'dcn', dcnParams(p)),
+  tune: (p, ctx) => tuneDcn(p, ctx, (q) => withRanker(q as TwoStageParams, 'dcn', dcnParams(q))),
+});
+
+registerPipeline({
+  name: 'two-stage-blend',
+  description: "two-stage's candidates, rows and rules, re-ranked by the GBDT and the DCN, their log-odds averaged (weight chosen on validation)",
+  params: TWO_STAGE_BLEND_PARAMS,
+  config: (p) => {
+    const gbdt = ((twoStageConfig(p as TwoStageParams) as Record<string, unknown>).ranker as { params: Record<string, unknown> }).params;
+    return withRanker(p as TwoStageParams, 'blend', { gbdt, dcn: dcnParams(p), weight: p.blendWeight });
+  },
+});

@@ -1,0 +1,88 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { check } from '../../schema/index.ts';
+import { crossSet } from '../deep/test-fixture.ts';
+import type { RankerModel } from '../model/model.ts';
+import { BLEND_PARAMS, BlendModel, blendRankerKind, chooseWeight } from './blend.ts';
+
+/** A model whose log-odds are one column of the row. */
+function columnModel(col: number, F: number): RankerModel {
+  return {
+    kind: `col${col}`,
+    nFeatures: F,
+    margins: (x, n, out) => {
+      for (let i = 0; i < n; i++) out[i] = x[i * F + col];
+    },
+    predict(x, n, out) {
+      this.margins!(x, n, out);
+      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+    },
+    contributions: (x, row, out) => {
+      out.fill(0);
+      out[col] = x[row * F + col];
+    },
+    save: async () => {},
+    summary: () => ({}),
+  };
+}
+
+test('the blend averages log-odds with weight w on the first model; contributions are the weighted sums', () => {
+  const F = 3;
+  const x = Float32Array.of(1, 2, 0, -3, 0.5, 0);
+  const m = new BlendModel(columnModel(0, F), columnModel(1, F), 0.25);
+  const z = new Float64Array(2);
+  m.margins(x, 2, z);
+  assert.deepEqual(Array.from(z), [0.25 * 1 + 0.75 * 2, 0.25 * -3 + 0.75 * 0.5]);
+  const p = new Float64Array(2);
+  m.predict(x, 2, p);
+  assert.ok(Math.abs(p[0] - 1 / (1 + Math.exp(-z[0]))) < 1e-15);
+  const c = new Float64Array(F + 1);
+  m.contributions(x, 1, c);
+  assert.deepEqual(Array.from(c), [0.25 * -3, 0.75 * 0.5, 0, 0]);
+  assert.throws(() => new BlendModel(columnModel(0, F), columnModel(1, 4), 0.5), /the gbdt takes 3 features, the dcn 4/);
+});
+
+test('chooseWeight: the weight whose blend ranks the validation groups best (ties: the earlier)', () => {
+  // group 0: model g ranks right, d wrong; group 1: both right; so any w > 0.5 wins, the first such is 0.75
+  const labels = Float32Array.of(1, 0, 1, 0);
+  const valid = { features: new Float32Array(0), nRows: 4, nFeatures: 0, labels, groups: Int32Array.of(0, 2, 4), featureNames: [], groupUsers: Int32Array.of(0, 1), items: new Int32Array(4) };
+  const zg = Float64Array.of(2, 0, 1, 0);
+  const zd = Float64Array.of(0, 1, 1, 0);
+  const r = chooseWeight(zg, zd, valid, [0, 0.25, 0.75, 1], 'ndcg');
+  assert.equal(r.weight, 0.75);
+  assert.equal(r.figures.length, 4);
+  assert.ok(r.figures[0].value < r.figures[2].value);
+  const l = chooseWeight(zg, zd, valid, [0, 0.5, 1], 'logloss');
+  assert.ok([0, 0.5, 1].includes(l.weight));
+});
+
+test('the blend kind trains both models on the same rows, picks the weight on validation, saves and loads whole', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-blend-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const train = crossSet(30, 40, 21);
+  const valid = crossSet(8, 40, 22);
+  const params = check(BLEND_PARAMS, { gbdt: { numRounds: 30, minDataInLeaf: 10, earlyStoppingRounds: 5 }, dcn: { hidden: [16], embedDim: 4, epochs: 4, learningRate: 0.01, batchSize: 64 }, weights: [0, 0.5, 1] });
+  const logs: string[] = [];
+  const m = (await blendRankerKind.train({ train, valid }, params, { seed: 5, threads: 1, log: (l) => logs.push(l) })) as BlendModel;
+  assert.ok([0, 0.5, 1].includes(m.weight));
+  assert.ok(logs.some((l) => /^blend: gbdt weight .* chosen on 320 validation rows/.test(l)), logs.join('\n'));
+  const s = m.summary();
+  assert.equal(s.weight, m.weight);
+  assert.ok((s.gbdt as Record<string, unknown>).trees && (s.dcn as Record<string, unknown>).bestEpoch);
+  await m.save(dir);
+  const back = await blendRankerKind.load(dir, params);
+  const a = new Float64Array(valid.nRows);
+  const b = new Float64Array(valid.nRows);
+  m.predict(valid.features, valid.nRows, a);
+  back.predict(valid.features, valid.nRows, b);
+  assert.deepEqual(a, b);
+  // the refit keeps the chosen weight and each model's chosen amount of training
+  const again = blendRankerKind.refitParams!(params, s) as typeof params;
+  assert.equal(again.weight, m.weight);
+  assert.equal(again.dcn.patience, 0);
+  await writeFile(join(dir, 'blend.json'), JSON.stringify({ weight: 2 }));
+  await assert.rejects(blendRankerKind.load(dir, params), /blend\.json: weight: a number in \[0, 1\], got 2/);
+});

@@ -1,0 +1,172 @@
+/**
+ * The `blend` ranker-model kind: the GBDT and the DCN trained on the same rows, their log-odds averaged
+ * with weight w on the GBDT, z = w z_gbdt + (1 - w) z_dcn, P = sigmoid(z). w is chosen on the validation
+ * users' rows (the rows both models' early stopping watched) from a grid, and saved with the two models.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { schema } from '../../schema/index.ts';
+import { DCN_PARAMS, dcnRankerKind } from '../deep/ranker-model.ts';
+import { GBDT_RANKER_PARAMS, gbdtRankerKind } from '../gbdt/ranker-model.ts';
+import { ndcgAt } from '../gbdt/metrics.ts';
+import { defineRankerKind, type RankerModel } from '../model/model.ts';
+import type { RankerTrainingSet } from '../ranker/training.ts';
+
+export const BLEND_FILE = 'blend.json';
+
+/** The blend's parameters: each model's own, and how the weight is chosen. */
+export const BLEND_PARAMS = schema({
+  gbdt: { type: 'object', fields: GBDT_RANKER_PARAMS, description: "the GBDT's parameters" },
+  dcn: { type: 'object', fields: DCN_PARAMS, description: "the DCN's parameters" },
+  weights: { type: 'list', of: 'number', min: 0, max: 1, default: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1], description: "the GBDT weights tried on the validation rows (the DCN's is 1 - w)" },
+  weight: { type: 'number', min: 0, max: 1, nullable: true, default: null, description: 'a fixed GBDT weight (null: chosen on the validation rows; 0.5 without them)' },
+  metric: { type: 'string', values: ['ndcg', 'logloss'], default: 'ndcg', description: 'what the weight is chosen by on the validation rows (ndcg: ndcg@10 over the user groups)' },
+});
+
+/** Needs the models' log-odds. */
+function marginsOf(m: RankerModel): (x: Float32Array, n: number, out: Float64Array) => void {
+  if (!m.margins) throw new Error(`blend: the ${m.kind} model gives no margins`);
+  return m.margins.bind(m);
+}
+
+/** Two models' log-odds averaged with weight `weight` on the first. */
+export class BlendModel implements RankerModel {
+  readonly kind = 'blend';
+  private a = new Float64Array(0);
+  private b = new Float64Array(0);
+  private ca = new Float64Array(0);
+
+  constructor(
+    readonly gbdt: RankerModel,
+    readonly dcn: RankerModel,
+    readonly weight: number,
+    private readonly info: Record<string, unknown> = {},
+  ) {
+    if (gbdt.nFeatures !== dcn.nFeatures) throw new Error(`blend: the gbdt takes ${gbdt.nFeatures} features, the dcn ${dcn.nFeatures}`);
+    if (!(weight >= 0 && weight <= 1)) throw new Error(`blend: weight must be in [0, 1], got ${weight}`);
+  }
+
+  get nFeatures(): number {
+    return this.gbdt.nFeatures;
+  }
+
+  /** z = w z_gbdt + (1 - w) z_dcn. */
+  margins(x: Float32Array, n: number, out: Float64Array): void {
+    if (this.a.length < n) this.a = new Float64Array(n);
+    const w = this.weight;
+    // a model with weight 0 is not run
+    if (w > 0) marginsOf(this.gbdt)(x, n, this.a);
+    if (w < 1) marginsOf(this.dcn)(x, n, out);
+    for (let i = 0; i < n; i++) out[i] = (w > 0 ? w * this.a[i] : 0) + (w < 1 ? (1 - w) * out[i] : 0);
+  }
+
+  predict(x: Float32Array, n: number, out: Float64Array): void {
+    this.margins(x, n, out);
+    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+  }
+
+  /** The weighted sum of both models' contributions (each sums to its log-odds, so these sum to the blend's). */
+  contributions(x: Float32Array, row: number, out: Float64Array): void {
+    const F = this.nFeatures;
+    if (this.ca.length !== F + 1) this.ca = new Float64Array(F + 1);
+    out.fill(0, 0, F + 1);
+    const w = this.weight;
+    if (w > 0 && this.gbdt.contributions) {
+      this.gbdt.contributions(x, row, this.ca);
+      for (let f = 0; f <= F; f++) out[f] += w * this.ca[f];
+    }
+    if (w < 1 && this.dcn.contributions) {
+      this.dcn.contributions(x, row, this.ca);
+      for (let f = 0; f <= F; f++) out[f] += (1 - w) * this.ca[f];
+    }
+  }
+
+  dispose(): void {
+    this.gbdt.dispose?.();
+    this.dcn.dispose?.();
+  }
+
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    await this.gbdt.save(join(dir, 'gbdt'));
+    await this.dcn.save(join(dir, 'dcn'));
+    await writeFile(join(dir, BLEND_FILE), JSON.stringify({ weight: this.weight }));
+  }
+
+  summary(): Record<string, unknown> {
+    return { weight: this.weight, ...this.info, gbdt: this.gbdt.summary(), dcn: this.dcn.summary() };
+  }
+}
+
+/**
+ * The GBDT weight of `weights` whose blend scores best on `valid` (ndcg@10: higher; log loss: lower);
+ * ties keep the earlier weight. Returns it and every weight's figure.
+ * @example chooseWeight(zGbdt, zDcn, valid, [0, 0.5, 1], 'ndcg')
+ */
+export function chooseWeight(zg: Float64Array, zd: Float64Array, valid: RankerTrainingSet, weights: readonly number[], metric: 'ndcg' | 'logloss'): { weight: number; figures: { weight: number; value: number }[] } {
+  const z = new Float64Array(valid.nRows);
+  const figures: { weight: number; value: number }[] = [];
+  let best = metric === 'ndcg' ? -Infinity : Infinity;
+  let weight = weights[0];
+  for (const w of weights) {
+    for (let r = 0; r < z.length; r++) z[r] = w * zg[r] + (1 - w) * zd[r];
+    let v: number;
+    if (metric === 'ndcg') v = ndcgAt(z, valid.labels, valid.groups, 10);
+    else {
+      let s = 0;
+      for (let r = 0; r < z.length; r++) s += (z[r] > 0 ? z[r] + Math.log1p(Math.exp(-z[r])) : Math.log1p(Math.exp(z[r]))) - valid.labels[r] * z[r];
+      v = s / Math.max(1, z.length);
+    }
+    figures.push({ weight: w, value: v });
+    if (metric === 'ndcg' ? v > best : v < best) {
+      best = v;
+      weight = w;
+    }
+  }
+  return { weight, figures };
+}
+
+/** The `blend` ranker-model kind. */
+export const blendRankerKind = defineRankerKind({
+  kind: 'blend',
+  description: "the GBDT's and the DCN's log-odds averaged, the weight chosen on the validation rows",
+  params: BLEND_PARAMS,
+  async train(data, params, run) {
+    if (params.weights.length === 0 && params.weight === null) throw new Error('blend: weights is empty and no fixed weight is given');
+    const gbdt = await gbdtRankerKind.train(data, params.gbdt, { ...run, progress: run.progress?.scope('gbdt') });
+    const dcn = await dcnRankerKind.train(data, params.dcn, { ...run, progress: run.progress?.scope('dcn') });
+    const valid = data.valid;
+    let weight = params.weight ?? 0.5;
+    const info: Record<string, unknown> = {};
+    if (params.weight === null && valid && valid.nRows > 0) {
+      const zg = new Float64Array(valid.nRows);
+      const zd = new Float64Array(valid.nRows);
+      marginsOf(gbdt)(valid.features, valid.nRows, zg);
+      marginsOf(dcn)(valid.features, valid.nRows, zd);
+      const c = chooseWeight(zg, zd, valid, params.weights, params.metric);
+      weight = c.weight;
+      info.weightChoice = { metric: params.metric, figures: c.figures.map((f) => ({ weight: f.weight, value: Math.round(f.value * 1e5) / 1e5 })) };
+      run.log(`blend: gbdt weight ${weight} chosen on ${valid.nRows} validation rows (${params.metric}: ${c.figures.map((f) => `${f.weight} ${f.value.toFixed(4)}`).join(', ')})`);
+    }
+    return new BlendModel(gbdt, dcn, weight, info);
+  },
+  async load(dir, params, read) {
+    const path = join(dir, BLEND_FILE);
+    let weight: unknown;
+    try {
+      weight = (JSON.parse(Buffer.from(read ? await read(path) : await readFile(path)).toString('utf8')) as { weight?: unknown }).weight;
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    }
+    if (typeof weight !== 'number' || !(weight >= 0 && weight <= 1)) throw new Error(`${path}: weight: a number in [0, 1], got ${JSON.stringify(weight)}`);
+    const gbdt = await gbdtRankerKind.load(join(dir, 'gbdt'), params.gbdt, read);
+    const dcn = await dcnRankerKind.load(join(dir, 'dcn'), params.dcn, read);
+    return new BlendModel(gbdt, dcn, weight);
+  },
+  refitParams(params, summary) {
+    const g = summary.gbdt as Record<string, unknown> | undefined;
+    const d = summary.dcn as Record<string, unknown> | undefined;
+    if (typeof summary.weight !== 'number' || !g || !d) return null;
+    return { ...params, weight: summary.weight, gbdt: (gbdtRankerKind.refitParams?.(params.gbdt, g) as typeof params.gbdt | null) ?? params.gbdt, dcn: (dcnRankerKind.refitParams?.(params.dcn, d) as typeof params.dcn | null) ?? params.dcn };
+  },
+});

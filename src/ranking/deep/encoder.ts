@@ -1,0 +1,143 @@
+/**
+ * The DCN's input encoding, fitted on the training rows: each numeric ranker column is (optionally)
+ * log-compressed, standardised and clipped, a missing value (NaN, ±Infinity) becomes 0 with its
+ * missing indicator set; each coded categorical column (RankerFeatures.cardinalities) becomes a table
+ * row (its code, or the extra last row for a missing or unknown code).
+ */
+import type { DcnShape } from './net.ts';
+
+/** The fitted encoding, as stored in the model file. */
+export interface EncoderSpec {
+  nFeatures: number;
+  /** Feature column of each numeric slot. */
+  numeric: number[];
+  /** Per numeric slot: 1 when the value goes through sign(x) log1p(|x|) first. */
+  log: number[];
+  mean: number[];
+  std: number[];
+  /** Per numeric slot: its missing-indicator slot, or -1 (no missing value in training). */
+  missing: number[];
+  /** Feature column and vocabulary size of each embedded categorical column. */
+  categorical: number[];
+  vocab: number[];
+  /** Standardised values are clipped to [-clip, clip]. */
+  clip: number;
+}
+
+/** Columns whose values are all >= 0 and reach this are log-compressed (counts, ranks, days). */
+const LOG_FROM = 50;
+
+/**
+ * Fits the encoding on rows 0..n-1 of `x` (n x F). `cardinalities[f] > 0` marks coded categorical
+ * columns; `embed` false treats them as numeric instead.
+ * @example const spec = fitEncoder(set.features, set.nRows, set.nFeatures, set.cardinalities, true, 5);
+ */
+export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities: Int32Array | undefined, embed: boolean, clip: number): EncoderSpec {
+  const spec: EncoderSpec = { nFeatures: F, numeric: [], log: [], mean: [], std: [], missing: [], categorical: [], vocab: [], clip };
+  let nMissing = 0;
+  for (let f = 0; f < F; f++) {
+    const card = cardinalities ? cardinalities[f] : 0;
+    if (embed && card > 0) {
+      spec.categorical.push(f);
+      spec.vocab.push(card);
+      continue;
+    }
+    let min = Infinity;
+    let max = -Infinity;
+    let miss = 0;
+    for (let r = 0; r < n; r++) {
+      const v = x[r * F + f];
+      if (v - v !== 0) miss++;
+      else {
+        if (v < min) min = v;
+        if (v > max) max = v;
+      }
+    }
+    const log = min >= 0 && max >= LOG_FROM ? 1 : 0;
+    let s = 0;
+    let s2 = 0;
+    let c = 0;
+    for (let r = 0; r < n; r++) {
+      const v = x[r * F + f];
+      if (v - v !== 0) continue;
+      const t = log ? Math.log1p(v) : v;
+      s += t;
+      s2 += t * t;
+      c++;
+    }
+    const mean = c > 0 ? s / c : 0;
+    const sd = c > 0 ? Math.sqrt(Math.max(0, s2 / c - mean * mean)) : 0;
+    spec.numeric.push(f);
+    spec.log.push(log);
+    spec.mean.push(mean);
+    // a constant column stays 0 after standardising (std 1 avoids 0/0)
+    spec.std.push(sd > 1e-12 ? sd : 1);
+    spec.missing.push(miss > 0 ? nMissing++ : -1);
+  }
+  return spec;
+}
+
+/** The network's input shape of an encoding. */
+export function shapeOf(spec: EncoderSpec, embedDim: number, cross: number, hidden: number[]): DcnShape {
+  const missing = spec.missing.reduce((a, m) => a + (m >= 0 ? 1 : 0), 0);
+  return { numeric: spec.numeric.length, missing, vocab: [...spec.vocab], embedDim, cross, hidden: [...hidden] };
+}
+
+/** Encodes rows of raw ranker features into the network's x0 and table rows, with flat arrays read once. */
+export class Encoder {
+  private readonly numeric: Int32Array;
+  private readonly log: Uint8Array;
+  private readonly mean: Float64Array;
+  private readonly invStd: Float64Array;
+  private readonly missing: Int32Array;
+  private readonly categorical: Int32Array;
+  private readonly vocab: Int32Array;
+  readonly nMissing: number;
+
+  constructor(readonly spec: EncoderSpec) {
+    this.numeric = Int32Array.from(spec.numeric);
+    this.log = Uint8Array.from(spec.log);
+    this.mean = Float64Array.from(spec.mean);
+    this.invStd = Float64Array.from(spec.std, (s) => 1 / s);
+    this.missing = Int32Array.from(spec.missing);
+    this.categorical = Int32Array.from(spec.categorical);
+    this.vocab = Int32Array.from(spec.vocab);
+    this.nMissing = spec.missing.reduce((a, m) => a + (m >= 0 ? 1 : 0), 0);
+  }
+
+  /**
+   * Rows `rows[0..B)` of x (or rows first..first+B when `rows` is null) into x0 (B x d0: numeric slots,
+   * then missing indicators; the embedding columns are left to the net) and `codes` (B x tables).
+   */
+  encode(x: Float32Array, rows: Int32Array | null, first: number, B: number, d0: number, x0: Float32Array, codes: Int32Array): void {
+    const F = this.spec.nFeatures;
+    const N = this.numeric.length;
+    const T = this.categorical.length;
+    const clip = this.spec.clip;
+    for (let r = 0; r < B; r++) {
+      const src = (rows ? rows[r] : first + r) * F;
+      const o = r * d0;
+      for (let m = 0; m < this.nMissing; m++) x0[o + N + m] = 0;
+      for (let k = 0; k < N; k++) {
+        const v = x[src + this.numeric[k]];
+        if (v - v !== 0) {
+          x0[o + k] = 0;
+          const m = this.missing[k];
+          if (m >= 0) x0[o + N + m] = 1;
+          continue;
+        }
+        const t = this.log[k] ? (v >= 0 ? Math.log1p(v) : -Math.log1p(-v)) : v;
+        let z = (t - this.mean[k]) * this.invStd[k];
+        if (z > clip) z = clip;
+        else if (z < -clip) z = -clip;
+        x0[o + k] = z;
+      }
+      for (let t = 0; t < T; t++) {
+        const c = x[src + this.categorical[t]];
+        const V = this.vocab[t];
+        // a code outside the fitted vocabulary (a new value, NaN) reads the extra row
+        codes[r * T + t] = c >= 0 && c < V && c === Math.floor(c) ? c : V;
+      }
+    }
+  }
+}

@@ -1,0 +1,203 @@
+/**
+ * A trained DCN behind the RankerModel interface: scoring (P(action) = sigmoid(logit)), margins for the
+ * blend, gradient × input attributions for explanations, and the model files.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { firstNonFinite, getKernelBackend, type Rng } from '../../math/index.ts';
+import type { RankerModel } from '../model/model.ts';
+import { Encoder, shapeOf, type EncoderSpec } from './encoder.ts';
+import { DcnNet, dcnLayout, initDcnParams, type DcnShape, type NetKernels } from './net.ts';
+
+export const DCN_MODEL_FILE = 'dcn-model.json';
+export const DCN_PARAMS_FILE = 'dcn-params.f32';
+export const DCN_FORMAT = 'tandem-dcn';
+export const DCN_VERSION = 1;
+
+/** Rows scored per pass (the serving path's 500 candidates are one pass). */
+const CHUNK = 512;
+
+/** The network's kernels on this thread: the fastest backend's gemm and memory. */
+export function backendKernels(): NetKernels {
+  const be = getKernelBackend();
+  return { gemm: be.gemm, gemv: (r, c, m, x, y) => be.gemv(r, c, m, x, y), alloc: (n) => be.alloc(n), allocInt32: be.train ? (n) => be.train!.allocInt32(n) : undefined, free: (a) => be.free(a), fast: be.train ?? null };
+}
+
+/** What the model file holds besides the weights. */
+interface DcnFile {
+  format: string;
+  version: number;
+  encoder: EncoderSpec;
+  embedDim: number;
+  cross: number;
+  hidden: number[];
+  parameters: number;
+}
+
+/**
+ * The DCN ranker model: `params` in the layout of `dcnLayout(shape)`.
+ * @example const p = new Float64Array(n); model.predict(rows, n, p);
+ */
+export class DcnModel implements RankerModel {
+  readonly kind = 'dcn';
+  readonly encoder: Encoder;
+  readonly shape: DcnShape;
+  readonly params: Float32Array;
+  private net: DcnNet | null = null;
+  private one: DcnNet | null = null;
+  private grad: Float32Array | null = null;
+
+  constructor(
+    spec: EncoderSpec,
+    readonly embedDim: number,
+    readonly cross: number,
+    readonly hidden: number[],
+    params: Float32Array,
+    private readonly info: Record<string, unknown> = {},
+    private readonly kernels: NetKernels = backendKernels(),
+  ) {
+    this.encoder = new Encoder(spec);
+    this.shape = shapeOf(spec, embedDim, cross, hidden);
+    const total = dcnLayout(this.shape).total;
+    if (params.length !== total) throw new Error(`dcn: ${params.length} parameters given, the network has ${total}`);
+    // the weights in the backend's memory, where its gemm reads them in place
+    this.params = kernels.alloc(total);
+    this.params.set(params);
+  }
+
+  get nFeatures(): number {
+    return this.encoder.spec.nFeatures;
+  }
+
+  private scorer(): DcnNet {
+    return (this.net ??= new DcnNet(this.shape, this.kernels, CHUNK));
+  }
+
+  /** Logits (log-odds) of rows 0..n-1 of x into out. */
+  margins(x: Float32Array, n: number, out: Float64Array): void {
+    const net = this.scorer();
+    const d0 = net.layout.d0;
+    for (let a = 0; a < n; a += CHUNK) {
+      const B = Math.min(CHUNK, n - a);
+      this.encoder.encode(x, null, a, B, d0, net.x0, net.codes);
+      net.gatherEmbeddings(this.params, B);
+      const z = net.forward(this.params, B);
+      for (let r = 0; r < B; r++) out[a + r] = z[r];
+    }
+  }
+
+  /** P(action) = sigmoid(logit) of rows 0..n-1 of x. */
+  predict(x: Float32Array, n: number, out: Float64Array): void {
+    this.margins(x, n, out);
+    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+  }
+
+  /**
+   * Gradient × input attributions of row `row`'s logit, per feature column (in normalised input space:
+   * z_f ∂logit/∂z_f, plus the missing indicator's own term; an embedded column sums e_j ∂logit/∂e_j over
+   * its embedding), and out[nFeatures] = the logit minus their sum, so the entries add up to the logit.
+   */
+  contributions(x: Float32Array, row: number, out: Float64Array): void {
+    const F = this.nFeatures;
+    const net = (this.one ??= new DcnNet(this.shape, this.kernels, 1));
+    const d0 = net.layout.d0;
+    this.encoder.encode(x, null, row, 1, d0, net.x0, net.codes);
+    net.gatherEmbeddings(this.params, 1);
+    const z = net.forward(this.params, 1)[0];
+    net.dz[0] = 1;
+    const grad = (this.grad ??= this.kernels.alloc(this.params.length));
+    net.backward(this.params, 1, grad, false);
+    out.fill(0, 0, F + 1);
+    const spec = this.encoder.spec;
+    const N = spec.numeric.length;
+    let sum = 0;
+    for (let k = 0; k < N; k++) {
+      let c = net.x0[k] * net.dX0[k];
+      const m = spec.missing[k];
+      if (m >= 0) c += net.x0[N + m] * net.dX0[N + m];
+      out[spec.numeric[k]] = c;
+      sum += c;
+    }
+    const e = this.embedDim;
+    const col = net.layout.embedCol;
+    spec.categorical.forEach((f, t) => {
+      let c = 0;
+      for (let j = 0; j < e; j++) c += net.x0[col + t * e + j] * net.dX0[col + t * e + j];
+      out[f] = c;
+      sum += c;
+    });
+    out[F] = z - sum;
+  }
+
+  /** Gives the weights and scratch back to the kernel memory (a server drops a swapped-out model). */
+  dispose(): void {
+    this.net?.dispose();
+    this.one?.dispose();
+    this.net = this.one = null;
+    if (this.grad) this.kernels.free?.(this.grad);
+    this.grad = null;
+    this.kernels.free?.(this.params);
+  }
+
+  async save(dir: string): Promise<void> {
+    await mkdir(dir, { recursive: true });
+    const file: DcnFile = { format: DCN_FORMAT, version: DCN_VERSION, encoder: this.encoder.spec, embedDim: this.embedDim, cross: this.cross, hidden: this.hidden, parameters: this.params.length };
+    await writeFile(join(dir, DCN_MODEL_FILE), JSON.stringify(file));
+    const bytes = new Uint8Array(this.params.length * 4);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < this.params.length; i++) view.setFloat32(i * 4, this.params[i], true);
+    await writeFile(join(dir, DCN_PARAMS_FILE), bytes);
+  }
+
+  summary(): Record<string, unknown> {
+    return { parameters: this.params.length, inputs: this.shape.numeric + this.shape.missing + this.shape.vocab.length * this.embedDim, embedded: this.encoder.spec.categorical.length, ...this.info };
+  }
+
+  /** A model with fresh (untrained) weights: for benchmarks of the scoring cost, which does not depend on the weights. */
+  static random(spec: EncoderSpec, embedDim: number, cross: number, hidden: number[], rng: Rng, kernels: NetKernels = backendKernels()): DcnModel {
+    const layout = dcnLayout(shapeOf(spec, embedDim, cross, hidden));
+    const params = new Float32Array(layout.total);
+    initDcnParams(layout, embedDim, params, rng);
+    return new DcnModel(spec, embedDim, cross, hidden, params, {}, kernels);
+  }
+
+  /** The model `save(dir)` wrote; every file through `read` (default: plain fs). Errors name the file and field. */
+  static async load(dir: string, read: (path: string) => Promise<Uint8Array> = (p) => readFile(p)): Promise<DcnModel> {
+    const jsonPath = join(dir, DCN_MODEL_FILE);
+    let f: DcnFile;
+    try {
+      f = JSON.parse(Buffer.from(await read(jsonPath)).toString('utf8')) as DcnFile;
+    } catch (e) {
+      throw new Error(`${jsonPath}: ${(e as Error).message}`);
+    }
+    const bad = (field: string, why: string): never => {
+      throw new Error(`${jsonPath}: ${field}: ${why}`);
+    };
+    if (f.format !== DCN_FORMAT) bad('format', `expected '${DCN_FORMAT}', got ${JSON.stringify(f.format)}`);
+    if (f.version !== DCN_VERSION) bad('version', `expected ${DCN_VERSION}, got ${JSON.stringify(f.version)}`);
+    const int = (v: unknown) => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+    if (!int(f.embedDim) || f.embedDim < 1) bad('embedDim', 'a positive integer');
+    if (!int(f.cross)) bad('cross', 'a non-negative integer');
+    if (!Array.isArray(f.hidden) || !f.hidden.every((h) => int(h) && h > 0)) bad('hidden', 'positive integers');
+    const e = f.encoder;
+    if (!e || typeof e !== 'object') bad('encoder', 'missing');
+    if (!int(e.nFeatures)) bad('encoder.nFeatures', 'a non-negative integer');
+    for (const k of ['numeric', 'log', 'mean', 'std', 'missing', 'categorical', 'vocab'] as const) {
+      if (!Array.isArray(e[k]) || !e[k].every((v) => typeof v === 'number' && Number.isFinite(v))) bad(`encoder.${k}`, 'an array of finite numbers');
+    }
+    const N = e.numeric.length;
+    for (const k of ['log', 'mean', 'std', 'missing'] as const) if (e[k].length !== N) bad(`encoder.${k}`, `${e[k].length} values, numeric has ${N}`);
+    if (e.vocab.length !== e.categorical.length) bad('encoder.vocab', `${e.vocab.length} values, categorical has ${e.categorical.length}`);
+    if ([...e.numeric, ...e.categorical].some((c) => !int(c) || c >= e.nFeatures)) bad('encoder', `a column outside 0..${e.nFeatures - 1}`);
+    const pPath = join(dir, DCN_PARAMS_FILE);
+    const bytes = await read(pPath);
+    const total = dcnLayout(shapeOf(e, f.embedDim, f.cross, f.hidden)).total;
+    if (bytes.length !== total * 4) throw new Error(`${pPath}: ${bytes.length} bytes, the network in ${jsonPath} needs ${total * 4}`);
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const params = new Float32Array(total);
+    for (let i = 0; i < total; i++) params[i] = view.getFloat32(i * 4, true);
+    const nf = firstNonFinite(params);
+    if (nf >= 0) throw new Error(`${pPath}: parameter ${nf} is not finite`);
+    return new DcnModel(e, f.embedDim, f.cross, f.hidden, params);
+  }
+}

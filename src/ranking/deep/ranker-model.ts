@@ -1,0 +1,30 @@
+/**
+ * The DCN-v2 as an L2 ranker-model kind: trained with log loss on the ranker's rows (the GBDT's rows),
+ * early stopping on the validation users' rows.
+ */
+import { defineRankerKind } from '../model/model.ts';
+import { DcnModel } from './model.ts';
+import { DCN_PARAMS } from './params.ts';
+import { trainDcn } from './train.ts';
+
+export { DCN_PARAMS };
+
+
+
+/** The `dcn` ranker-model kind. */
+export const dcnRankerKind = defineRankerKind({
+  kind: 'dcn',
+  description: 'DCN-v2 (cross layers beside an MLP, embeddings of the coded categorical columns) on the ranker features',
+  params: DCN_PARAMS,
+  async train({ train, valid }, params, run) {
+    const r = await trainDcn(train, valid, params, run);
+    return r.model;
+  },
+  async load(dir, _params, read) {
+    return DcnModel.load(dir, read);
+  },
+  refitParams(params, summary) {
+    const best = summary.bestEpoch;
+    return typeof best === 'number' && best > 0 ? { ...params, epochs: best, patience: 0 } : null;
+  },
+});

@@ -1,0 +1,39 @@
+// A small ranker training set where the answer is known: the label's log-odds are a product of two
+// numeric columns (a cross term), a heavy-tailed count, a per-code effect of a categorical column, and
+// a penalty when a column is missing.
+import { Rng } from '../../math/index.ts';
+import type { RankerTrainingSet } from '../ranker/training.ts';
+
+/** `groups` user groups of `size` rows; columns a, b, count (heavy-tailed), maybe (NaN 30% of the time), code (0..4). */
+export function crossSet(groups: number, size: number, seed: number): RankerTrainingSet {
+  const rng = new Rng(seed);
+  const F = 5;
+  const n = groups * size;
+  const features = new Float32Array(n * F);
+  const labels = new Float32Array(n);
+  const effect = [1.5, -1, 0, 0.5, -2];
+  for (let r = 0; r < n; r++) {
+    const a = rng.normal();
+    const b = rng.normal();
+    const count = Math.floor(Math.exp(3 * rng.next()) * 30);
+    const missing = rng.next() < 0.3;
+    const maybe = missing ? NaN : rng.normal();
+    const code = rng.int(5);
+    features.set([a, b, count, maybe, code], r * F);
+    const z = 2 * a * b + 0.8 * Math.log1p(count) - 3 + effect[code] + (missing ? -1 : 0.5 * maybe);
+    labels[r] = rng.next() < 1 / (1 + Math.exp(-z)) ? 1 : 0;
+  }
+  const g = new Int32Array(groups + 1);
+  for (let i = 1; i <= groups; i++) g[i] = i * size;
+  return {
+    features,
+    nRows: n,
+    nFeatures: F,
+    labels,
+    groups: g,
+    featureNames: ['a', 'b', 'count', 'maybe', 'code'],
+    groupUsers: Int32Array.from({ length: groups }, (_, i) => i),
+    items: Int32Array.from({ length: n }, (_, r) => r % size),
+    cardinalities: Int32Array.of(0, 0, 0, 0, 5),
+  };
+}
