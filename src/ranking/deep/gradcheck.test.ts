@@ -4,30 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gemmRef, Rng } from '../../math/index.ts';
 import { crossBackward, crossForward, DcnNet, headBackward, headForward, initDcnParams, logLossGrad, softmaxGroupGrad, type DcnShape, type NetKernels } from './net.ts';
+import { checkGradient, f64, rand } from '../../math/gradcheck.fixture.ts';
 
-const f64 = (n: number) => new Float64Array(n) as unknown as Float32Array;
-const H = 1e-6;
-const close = (a: number, n: number, what: string) => assert.ok(Math.abs(a - n) <= 1e-6 + 1e-5 * Math.abs(n), `${what}: analytic ${a} vs numeric ${n}`);
 const K64: NetKernels = { gemm: gemmRef, alloc: f64, allocInt32: (n) => new Int32Array(n), fast: null };
 
-function rand(rng: Rng, n: number, scale = 1): Float32Array {
-  const a = f64(n);
-  for (let i = 0; i < n; i++) a[i] = scale * rng.normal();
-  return a;
-}
 
-/** Checks d f / d x[i] against `analytic` for every i (or the listed ones), by central differences. */
-function check(x: Float32Array, f: () => number, analytic: ArrayLike<number>, what: string, idx?: number[]): void {
-  for (const i of idx ?? Array.from({ length: x.length }, (_, k) => k)) {
-    const v = x[i];
-    x[i] = v + H;
-    const fp = f();
-    x[i] = v - H;
-    const fm = f();
-    x[i] = v;
-    close(analytic[i], (fp - fm) / (2 * H), `${what}[${i}]`);
-  }
-}
 
 test('cross layer: gradients of x0, x_l, W and b through x0 ⊙ (W x_l + b) + x_l', () => {
   const rng = new Rng(11);
@@ -52,10 +33,10 @@ test('cross layer: gradients of x0, x_l, W and b through x0 ⊙ (W x_l + b) + x_
   const dXl = f64(B * d);
   const dX0 = f64(B * d);
   crossBackward(gemmRef, B, d, X0, Xl, W, U, R, dU, dW, db, dXl, dX0);
-  check(X0, f, dX0, 'dX0');
-  check(Xl, f, dXl, 'dXl');
-  check(W, f, dW, 'dW');
-  check(b, f, db, 'db');
+  checkGradient(X0, f, dX0, 'dX0');
+  checkGradient(Xl, f, dXl, 'dXl');
+  checkGradient(W, f, dW, 'dW');
+  checkGradient(b, f, db, 'db');
 });
 
 test('head: gradients of both inputs, both weight vectors and the bias', () => {
@@ -75,11 +56,11 @@ test('head: gradients of both inputs, both weight vectors and the bias', () => {
   };
   const [dwc, dwd, dbias, dC, dH] = [f64(dc), f64(dh), f64(1), f64(B * dc), f64(B * dh)];
   headBackward(B, dc, C, dh, Hd, wc, wd, g, dwc, dwd, dbias, dC, dH);
-  check(C, f, dC, 'dC');
-  check(Hd, f, dH, 'dH');
-  check(wc, f, dwc, 'dwc');
-  check(wd, f, dwd, 'dwd');
-  check(bias, f, dbias, 'dbias');
+  checkGradient(C, f, dC, 'dC');
+  checkGradient(Hd, f, dH, 'dH');
+  checkGradient(wc, f, dwc, 'dwc');
+  checkGradient(wd, f, dwd, 'dwd');
+  checkGradient(bias, f, dbias, 'dbias');
 });
 
 test('log loss: gradient of the mean binary log loss in the logits, finite at large margins', () => {
@@ -88,7 +69,7 @@ test('log loss: gradient of the mean binary log loss in the logits, finite at la
   const dz = new Float64Array(5);
   logLossGrad(5, z, y, dz);
   const zz = z as unknown as Float32Array;
-  check(zz, () => logLossGrad(5, z, y, new Float64Array(5)), dz, 'dz', [0, 1, 2]);
+  checkGradient(zz, () => logLossGrad(5, z, y, new Float64Array(5)), dz, 'dz', [0, 1, 2]);
   // margins of ±40 stay finite: softplus taken on the stable side
   const l = logLossGrad(5, z, y, dz);
   assert.ok(Number.isFinite(l) && l > 0);
@@ -101,7 +82,7 @@ test('listwise softmax loss: gradient over groups; a group without a positive ge
   const segs = Int32Array.of(0, 3, 5, 7); // groups [0,3) with 2 positives, [3,5) none, [5,7) one
   const dz = new Float64Array(7);
   softmaxGroupGrad(z, y, segs, 3, dz);
-  check(z as unknown as Float32Array, () => softmaxGroupGrad(z, y, segs, 3, new Float64Array(7)), dz, 'dz');
+  checkGradient(z as unknown as Float32Array, () => softmaxGroupGrad(z, y, segs, 3, new Float64Array(7)), dz, 'dz');
   assert.equal(dz[3], 0);
   assert.equal(dz[4], 0);
 });
@@ -145,16 +126,16 @@ for (const [name, shape] of [
     const dX0 = Float64Array.from(net.dX0.subarray(0, B * L.d0));
     // dense part
     const dense = Array.from({ length: L.total - L.denseStart }, (_, k) => L.denseStart + k);
-    check(params, loss, grad, 'dense', dense);
+    checkGradient(params, loss, grad, 'dense', dense);
     // embedding tables: the sparse row gradients, and 0 for rows no example touched
     const full = new Float64Array(L.total);
     net.rowGrads.forEach((g, t) => {
       for (let s = 0; s < g.n; s++) for (let j = 0; j < shape.embedDim; j++) full[L.tables[t].offset + g.rows[s] * shape.embedDim + j] = g.grads[s * shape.embedDim + j];
     });
-    check(params, loss, full, 'tables', Array.from({ length: L.denseStart }, (_, k) => k));
+    checkGradient(params, loss, full, 'tables', Array.from({ length: L.denseStart }, (_, k) => k));
     // the input gradient (numeric and missing columns: the embedding columns are overwritten by the gather)
     const numericCols: number[] = [];
     for (let r = 0; r < B; r++) for (let j = 0; j < L.embedCol; j++) numericCols.push(r * L.d0 + j);
-    check(x0, loss, dX0, 'dX0', numericCols);
+    checkGradient(x0, loss, dX0, 'dX0', numericCols);
   });
 }

@@ -62,15 +62,8 @@ export class GbdtRankerModel implements RankerModel {
       return;
     }
     // the bag's margins averaged, then the link: one forest of every tree scaled by 1/k
-    if (this.scratch.length < n) this.scratch = new Float64Array(n);
-    out.fill(0, 0, n);
-    for (const m of this.models) {
-      m.predictRaw(x, n, this.scratch);
-      for (let i = 0; i < n; i++) out[i] += this.scratch[i];
-    }
-    const k = this.models.length;
-    const binary = this.models[0].objective === 'binary';
-    for (let i = 0; i < n; i++) out[i] = binary ? 1 / (1 + Math.exp(-out[i] / k)) : out[i] / k;
+    this.margins(x, n, out);
+    if (this.models[0].objective === 'binary') for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
   }
 
   /** The bag's averaged raw margin (log-odds for the binary objective). */

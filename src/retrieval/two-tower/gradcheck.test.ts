@@ -8,29 +8,10 @@ import { denseBackward, denseForward, l2NormalizeBackward, l2NormalizeForward, p
 import { bceLoss, softmaxLoss } from './loss.ts';
 import { initParams, StepScratch, TwoTowerNet, type StepLoss } from './model.ts';
 import { tinyDataset } from './test-fixture.ts';
+import { checkGradient, f64, rand } from '../../math/gradcheck.fixture.ts';
 
-const f64 = (n: number) => new Float64Array(n) as unknown as Float32Array;
-const H = 1e-6;
-const close = (a: number, n: number, what: string) => assert.ok(Math.abs(a - n) <= 1e-6 + 1e-5 * Math.abs(n), `${what}: analytic ${a} vs numeric ${n}`);
 
-function rand(rng: Rng, n: number): Float32Array {
-  const a = f64(n);
-  for (let i = 0; i < n; i++) a[i] = rng.normal();
-  return a;
-}
 
-/** Checks d f / d x[i] against `analytic` for every i, by central differences. */
-function check(x: Float32Array, f: () => number, analytic: ArrayLike<number>, what: string): void {
-  for (let i = 0; i < x.length; i++) {
-    const v = x[i];
-    x[i] = v + H;
-    const fp = f();
-    x[i] = v - H;
-    const fm = f();
-    x[i] = v;
-    close(analytic[i], (fp - fm) / (2 * H), `${what}[${i}]`);
-  }
-}
 
 test('dense layer: input, weight and bias gradients', () => {
   const rng = new Rng(1);
@@ -50,9 +31,9 @@ test('dense layer: input, weight and bias gradients', () => {
   const db = f64(nout);
   const dX = f64(B * nin);
   denseBackward(gemmRef, B, nin, nout, X, W, R, dW, db, dX);
-  check(X, f, dX, 'dX');
-  check(W, f, dW, 'dW');
-  check(b, f, db, 'db');
+  checkGradient(X, f, dX, 'dX');
+  checkGradient(W, f, dW, 'dW');
+  checkGradient(b, f, db, 'db');
 });
 
 test('L2 normalisation: gradient through x / ||x||', () => {
@@ -71,7 +52,7 @@ test('L2 normalisation: gradient through x / ||x||', () => {
   f();
   const dE = f64(B * k);
   l2NormalizeBackward(out, norms, R, B, k, dE);
-  check(E, f, dE, 'dE');
+  checkGradient(E, f, dE, 'dE');
 });
 
 for (const dim of [3, 8]) {
@@ -96,7 +77,7 @@ for (const dim of [3, 8]) {
     poolBackward(offsets, indices, weights, B, dim, R, ldx, 2, g);
     const dense = new Float64Array(T.length);
     for (let s = 0; s < g.n; s++) for (let j = 0; j < dim; j++) dense[2 + g.rows[s] * dim + j] = g.grads[s * dim + j];
-    check(T, f, dense, 'dT');
+    checkGradient(T, f, dense, 'dT');
     assert.equal(g.n, 5, 'five distinct rows touched');
     g.clear();
     assert.equal(g.n, 0);
@@ -114,7 +95,7 @@ test('softmax loss with log-Q, shared negatives, duplicate masking and negative 
   const dS = f64(B * C);
   const scratch = f64(B * C);
   softmaxLoss(B, C, S, 0.3, logQ, colItem, w, dS);
-  check(S, () => softmaxLoss(B, C, S, 0.3, logQ, colItem, w, scratch), dS, 'dS');
+  checkGradient(S, () => softmaxLoss(B, C, S, 0.3, logQ, colItem, w, scratch), dS, 'dS');
   assert.equal(dS[0 * C + 2], 0, 'a duplicate of the positive is masked');
 });
 
@@ -129,8 +110,8 @@ test('BCE loss with sampled negatives and negative feedback', () => {
   const s1 = f64(B);
   const s2 = f64(B * K);
   bceLoss(B, K, pos, neg, 0.5, w, dPos, dNeg);
-  check(pos, () => bceLoss(B, K, pos, neg, 0.5, w, s1, s2), dPos, 'dPos');
-  check(neg, () => bceLoss(B, K, pos, neg, 0.5, w, s1, s2), dNeg, 'dNeg');
+  checkGradient(pos, () => bceLoss(B, K, pos, neg, 0.5, w, s1, s2), dPos, 'dPos');
+  checkGradient(neg, () => bceLoss(B, K, pos, neg, 0.5, w, s1, s2), dNeg, 'dNeg');
 });
 
 for (const loss of [
@@ -168,7 +149,7 @@ for (const loss of [
       const f = () => net.step(gemmRef, params, ub, ib, colItem, w, logQ, loss, s2);
       // dense parameters: every one
       const dense = params.subarray(net.layout.denseStart);
-      check(dense, f, s.grad, 'dense');
+      checkGradient(dense, f, s.grad, 'dense');
       // every touched embedding row, and a row nobody touched has no gradient
       let touched = 0;
       for (let t = 0; t < net.layout.tables.length; t++) {
@@ -176,7 +157,7 @@ for (const loss of [
         const dim = fs.tables[t].dim;
         for (let r = 0; r < g.n; r++) {
           const base = net.layout.tables[t].offset + g.rows[r] * dim;
-          check(params.subarray(base, base + dim), f, g.grads.subarray(r * dim, (r + 1) * dim), `${fs.tables[t].name}[${g.rows[r]}]`);
+          checkGradient(params.subarray(base, base + dim), f, g.grads.subarray(r * dim, (r + 1) * dim), `${fs.tables[t].name}[${g.rows[r]}]`);
           touched++;
         }
       }
