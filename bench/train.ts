@@ -5,7 +5,7 @@
  */
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, UsageError } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
@@ -29,6 +29,7 @@ const options = {
   'vs-torch': { type: 'boolean', description: 'also train the same model in PyTorch (bench/twotower_torch.py), back to back per thread count, on the temporal split; print the time ratio and recall' },
   python: { type: 'string', description: 'with --vs-torch: the Python that has torch', default: '/usr/bin/python3' },
   repeats: { type: 'number', description: 'with --vs-torch: runs per side and thread count, alternating', default: 1 },
+  'recall-users': { type: 'number', description: "hold out the latest interaction of this many users, train on the rest, then build the engine's item index and report recall@100 of the held-out items (index, exact scan, popularity) (0: off)", default: 0 },
 } as const;
 
 interface Run {
@@ -75,7 +76,7 @@ function runEach(argv: readonly string[], threads: number[], json: string | unde
 export const trainBench: Command = {
   name: 'train',
   summary: 'two-tower training throughput (positives/s) at 1..n threads, and inference latency',
-  usage: 'tandem bench train (--dataset movielens-100k --data DIR | --synthetic [--items N --interactions N]) [--threads 1,2] [--vs-torch [--epochs 5]] [--json out.json]',
+  usage: 'tandem bench train (--dataset movielens-100k --data DIR | --synthetic [--items N --interactions N]) [--threads 1,2] [--max-examples N] [--recall-users N] [--vs-torch [--epochs 5]] [--json out.json]',
   options,
   async run(argv) {
     const { options: o } = parseArgs(argv, options);
@@ -90,6 +91,8 @@ export const trainBench: Command = {
       if (!o.dataset || !o.data) throw new UsageError('give --dataset and --data, or --synthetic');
       ds = (await loadDataset(resolvePreset(o.dataset, o.data))).dataset;
     }
+    if (!Number.isInteger(o['max-examples']) || o['max-examples'] < 0) throw new UsageError(`--max-examples must be an integer >= 0 (0: every interaction), got ${o['max-examples']}`);
+    if (!Number.isInteger(o['recall-users']) || o['recall-users'] < 0) throw new UsageError(`--recall-users must be an integer >= 0, got ${o['recall-users']}`);
     if (o['max-examples'] > 0 && o['max-examples'] < ds.interactions.length) {
       const { selectInteractions } = await import('../src/data/index.ts');
       ds = ds.withInteractions(selectInteractions(ds.interactions, Int32Array.from({ length: o['max-examples'] }, (_, i) => i)));
@@ -98,11 +101,18 @@ export const trainBench: Command = {
       const { vsTorch } = await import('./train-torch.ts');
       return vsTorch(ds, { threads: o.threads, epochs: o.epochs, seed: o.seed, python: o.python, repeats: o.repeats, json: o.json });
     }
+    let holdOut: import('./train-recall.ts').HoldOut | null = null;
+    if (o['recall-users'] > 0) {
+      const { holdOutLatest } = await import('./train-recall.ts');
+      holdOut = holdOutLatest(ds, o['recall-users']);
+      ds = holdOut.train;
+    }
     const s = ds.summary();
     console.log(`data: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s to load); kernels: ${getKernelBackend().name}`);
     const config = { embeddingDim: 32, hidden: [128], dim: 64, loss: 'softmax' as const, batchSize: 512, epochs: o.epochs, historyLength: 50 };
     const runs: Run[] = [];
     let inference: Record<string, number> = {};
+    let recall: import('./train-recall.ts').RecallFigures | null = null;
     for (const threads of o.threads) {
       const r = await trainTwoTower(ds, config, { threads, seed: o.seed, log: () => {} });
       const secs = median(r.epochs.map((e) => e.seconds));
@@ -117,11 +127,16 @@ export const trainBench: Command = {
         examples: seen,
       };
       runs.push(run);
-      console.log(`threads ${threads}: ${run.examplesPerSecond} positives/s (epoch ${run.epochSeconds} s; ${run.examplesPerCpuSecond} per CPU-second), peak RSS ${run.peakRssMB} MB`);
+      console.log(`threads ${threads}: ${run.examplesPerSecond} positives/s (epoch ${run.epochSeconds} s wall, ${cpu.toFixed(1)} s CPU; ${run.examplesPerCpuSecond} per CPU-second; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}), peak RSS ${run.peakRssMB} MB`);
       if (threads === o.threads[0]) inference = latency(r.model, ds);
+      if (holdOut && threads === o.threads[0]) {
+        const { measureRecall } = await import('./train-recall.ts');
+        recall = measureRecall(r.model, holdOut, 100, (l) => console.log(l));
+        console.log(`recall@100 of ${recall.users} held-out latest items: index (${recall.indexKind}) ${recall.indexRecall}, exact scan ${recall.exactRecall}, popularity ${recall.popularityRecall}; index top-100 overlap with exact ${recall.indexOverlap}; peak RSS ${recall.peakRssMB} MB`);
+      }
     }
     console.log(`inference: embedUser p50 ${inference.embedUserP50Us} us, p99 ${inference.embedUserP99Us} us; embedItem p50 ${inference.embedItemP50Us} us`);
-    if (o.json) writeFileSync(o.json, JSON.stringify({ dataset: { ...s, name: o.synthetic ? 'synthetic' : o.dataset }, kernels: getKernelBackend().name, runs, inference }, null, 2));
+    if (o.json) writeFileSync(o.json, JSON.stringify({ dataset: { ...s, name: o.synthetic ? 'synthetic' : o.dataset }, kernels: getKernelBackend().name, runs, inference, ...(recall ? { recall } : {}) }, null, 2));
     return 0;
   },
 };
