@@ -433,6 +433,8 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
       log,
       say,
       first,
+      // not awaited: the answer does not wait for the feed, which only keeps the exposure's seq in hand
+      (entries) => void live.feed.wrote(entries),
     );
   } catch (err) {
     disposeModel(first.model);

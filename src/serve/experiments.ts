@@ -68,11 +68,16 @@ export class ExperimentService {
     private readonly loadModel: ModelLoader,
     private readonly log: EventLog,
     private readonly say: (line: string) => void,
+    private readonly appended: (entries: LogEntry[]) => void,
   ) {}
 
   /** Reads `file` (when given) and loads every model its experiments name. */
-  static async open(file: string | null, loadModel: ModelLoader, log: EventLog, say: (line: string) => void, served?: { engine: Engine; model: Model }): Promise<ExperimentService> {
-    const s = new ExperimentService(file, loadModel, log, say);
+  /**
+   * `appended` hears of every exposure this service appends (the service hands them to its log feed, so its
+   * next writes join up with them instead of reading the log for the gap).
+   */
+  static async open(file: string | null, loadModel: ModelLoader, log: EventLog, say: (line: string) => void, served?: { engine: Engine; model: Model }, appended: (entries: LogEntry[]) => void = () => {}): Promise<ExperimentService> {
+    const s = new ExperimentService(file, loadModel, log, say, appended);
     if (file !== null) {
       const all = await loadExperimentsFile(file);
       try {
@@ -188,7 +193,7 @@ export class ExperimentService {
     if (result.items.length > 0) {
       const items = result.items.map((x) => x.id);
       const rec: LogRecord = teams ? { kind: 'exposure', id: exposureId, user, experiment: a.experiment.name, arm: arm.name, items, teams, timestamp: now } : { kind: 'exposure', id: exposureId, user, experiment: a.experiment.name, arm: arm.name, items, timestamp: now };
-      await this.log.append([rec]);
+      this.appended(await this.log.append([rec]));
     }
     return { experiment: a.experiment.name, arm: arm.name, exposureId: result.items.length > 0 ? exposureId : null, result, engine, modelVersions: versions };
   }
