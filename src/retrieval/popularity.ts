@@ -103,7 +103,7 @@ export class PopularitySource implements CandidateSource {
    * The order is sorted by (score desc, index asc), so both the item's place and its new place are found
    * by binary search and the items between move by one memmove: O(log n) compares and one block copy,
    * not a compare and a write per item passed (a tail item of a million-item catalog passes hundreds of
-   * thousands of equal counts: 12 ms per event before, docs/scale.md). `setScores` (a full sort) is the
+   * thousands of equal counts: 2.19 ms per event before, 0.059 now, docs/scale.md). `setScores` (a full sort) is the
    * reference a test holds it to.
    */
   observe(item: number, weight: number): void {
