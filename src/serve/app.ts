@@ -424,18 +424,18 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   }
   let live: Live = serving(first, firstReplay.state, firstReplay.from);
   try {
-    experiments = await ExperimentService.open(
-      opts.experiments ?? null,
-      async (dir) => {
+    experiments = await ExperimentService.open({
+      file: opts.experiments ?? null,
+      loadModel: async (dir) => {
         const l = await load(dir);
         return { engine: l.engine, model: l.model, resolved: l.resolved, dispose: () => disposeModel(l.model) };
       },
       log,
       say,
-      first,
+      served: first,
       // not awaited: the answer does not wait for the feed, which only keeps the exposure's seq in hand
-      (entries) => void live.feed.wrote(entries),
-    );
+      appended: (entries) => void live.feed.wrote(entries),
+    });
   } catch (err) {
     disposeModel(first.model);
     await firstReplay.state.close();

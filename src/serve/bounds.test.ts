@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { DataError, loadDataset, MAX_TIMESTAMP, resolvePreset } from '../data/index.ts';
 import { builtinRegistry, Engine, fixtureDataset, MAX_EVENT_TIMESTAMP, readModelDir, trainModel } from '../pipeline/index.ts';
 import { startServer, type RunningServer } from './index.ts';
+import { httpCall, type CallResult } from './http.fixture.ts';
 
 const KEY = 'bounds-key';
 let root = '';
@@ -20,16 +21,8 @@ let modelB = '';
 let server: RunningServer;
 const said: string[] = [];
 
-async function call(method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; json: any; type: string }> {
-  const res = await fetch(server.url + path, { method, headers: { authorization: `Bearer ${KEY}`, ...(opts.headers ?? {}) }, body: opts.body });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json, type: res.headers.get('content-type') ?? '' };
+async function call(method: string, path: string, opts: { body?: string; headers?: Record<string, string> } = {}): Promise<CallResult> {
+  return httpCall(server.url + path, method, { raw: opts.body, headers: opts.headers, key: KEY });
 }
 
 const json = (v: unknown) => ({ body: JSON.stringify(v), headers: { 'content-type': 'application/json' } });
@@ -61,7 +54,7 @@ after(async () => {
 });
 
 test('counters are in /metrics at 0 before anything counted them', async () => {
-  const text = (await call('GET', '/metrics')).json as string;
+  const text = (await call('GET', '/metrics')).text;
   for (const line of ['tandem_events_stored_total 0', 'tandem_model_reloads_total 0', 'tandem_model_reload_failures_total 0', 'tandem_replay_skipped_total 0', 'tandem_stage_failures_total{stage="ease"} 0', 'tandem_stage_failures_total{stage="popularity"} 0']) {
     assert.ok(text.split('\n').includes(line), `${line} in\n${text}`);
   }
@@ -140,7 +133,7 @@ test('reloads are logged; no body (or an empty one) reloads the --model path; th
   const refused = await call('POST', '/v1/admin/reload', json({ model: join(root, 'nowhere') }));
   assert.equal(refused.status, 422);
   assert.ok(said.some((l) => /^reload \(API\) of .*nowhere refused, still serving /.test(l)));
-  const m = (await call('GET', '/metrics')).json as string;
+  const m = (await call('GET', '/metrics')).text;
   assert.match(m, /^tandem_model_reloads_total 3$/m);
   assert.match(m, /^tandem_model_reload_failures_total 1$/m);
   const icon = await fetch(`${server.url}/favicon.ico`);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { builtinRegistry, disposeModel, Engine, fixtureDataset, readModelDir, trainModel } from '../pipeline/index.ts';
 import { openEventLog } from '../store/index.ts';
 import { startServer, type RunningServer } from './index.ts';
+import { httpCall, type CallResult } from './http.fixture.ts';
 
 const KEY = 'k';
 let root = '';
@@ -16,12 +17,8 @@ let modelB = '';
 let file = '';
 let server: RunningServer;
 
-async function call(method: string, path: string, body?: unknown, key: string | null = KEY): Promise<{ status: number; json: any }> {
-  const headers: Record<string, string> = {};
-  if (key) headers.authorization = `Bearer ${key}`;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  return { status: res.status, json: await res.json() };
+async function call(method: string, path: string, body?: unknown, key: string | null = KEY): Promise<CallResult> {
+  return httpCall(server.url + path, method, { body, key });
 }
 
 before(async () => {

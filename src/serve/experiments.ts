@@ -57,6 +57,24 @@ const rssNow = () => {
   return m.rss;
 };
 
+/** What `ExperimentService.open` needs. */
+export interface ExperimentServiceOptions {
+  /** The experiments file; null: none (experiments can still be added over HTTP). */
+  file: string | null;
+  /** Loads an arm's model directory (replayed from the log like the serving one). */
+  loadModel: ModelLoader;
+  /** The log exposures are appended to. */
+  log: EventLog;
+  say: (line: string) => void;
+  /** The served engine and model, to check variant arms against. */
+  served?: { engine: Engine; model: Model };
+  /**
+   * Hears of every exposure the service appends (the server hands them to its log feed, so its next
+   * writes join up with them instead of reading the log for the gap).
+   */
+  appended?: (entries: LogEntry[]) => void;
+}
+
 export class ExperimentService {
   private experiments: Experiment[] = [];
   /** Model directory as given -> the loaded arm model. */
@@ -71,13 +89,13 @@ export class ExperimentService {
     private readonly appended: (entries: LogEntry[]) => void,
   ) {}
 
-  /** Reads `file` (when given) and loads every model its experiments name. */
   /**
-   * `appended` hears of every exposure this service appends (the service hands them to its log feed, so its
-   * next writes join up with them instead of reading the log for the gap).
+   * Reads `o.file` (when given) and loads every model its experiments name; with `o.served`, variant arms
+   * are checked against the served engine.
    */
-  static async open(file: string | null, loadModel: ModelLoader, log: EventLog, say: (line: string) => void, served?: { engine: Engine; model: Model }, appended: (entries: LogEntry[]) => void = () => {}): Promise<ExperimentService> {
-    const s = new ExperimentService(file, loadModel, log, say, appended);
+  static async open(o: ExperimentServiceOptions): Promise<ExperimentService> {
+    const { file, served } = o;
+    const s = new ExperimentService(file, o.loadModel, o.log, o.say, o.appended ?? (() => {}));
     if (file !== null) {
       const all = await loadExperimentsFile(file);
       try {

@@ -15,6 +15,7 @@ import { RANKER_KINDS } from '../ranking/index.ts';
 import { defineSourceKind, PopularitySource, SOURCE_KINDS, type CandidateSource } from '../retrieval/index.ts';
 import { schema } from '../schema/index.ts';
 import { createService, startServer, type RunningServer } from './index.ts';
+import { httpCall, type CallResult } from './http.fixture.ts';
 
 const KEY = 'hardening-key';
 const BIN = fileURLToPath(new URL('../../bin/tandem.mjs', import.meta.url));
@@ -25,18 +26,8 @@ const lines: string[] = [];
 
 const TWO_TOWER = { kind: 'two-tower', params: { epochs: 2, validate: false, embeddingDim: 8, hidden: [16], dim: 8 } };
 
-async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: any; text: string }> {
-  const h: Record<string, string> = { authorization: `Bearer ${KEY}`, ...headers };
-  if (body !== undefined) h['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // metrics
-  }
-  return { status: res.status, json, text };
+async function call(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<CallResult> {
+  return httpCall(server.url + path, method, { body, headers, key: KEY });
 }
 
 /** A copy of the good model with `damage` applied. */

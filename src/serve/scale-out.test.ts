@@ -13,6 +13,7 @@ import { builtinRegistry, fixtureDataset, trainModel } from '../pipeline/index.t
 import { RedisLiveState } from '../store/index.ts';
 import { freshDatabase, serverMissing, type TestDatabase } from '../store/test-fixture.ts';
 import { startReplica, type Replica } from './index.ts';
+import { httpCall, type CallResult } from './http.fixture.ts';
 
 /** A TCP proxy to PostgreSQL: `cut()` drops every connection and refuses new ones until `restore()`. */
 interface Proxy {
@@ -65,24 +66,8 @@ function redisServer(port: number): Promise<ChildProcess> {
   });
 }
 
-async function call(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const send = () => fetch(base + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  let res: Response;
-  try {
-    res = await send();
-  } catch (err) {
-    // a kept-alive connection the server closed as it was reused (its 5 s idle timeout): once more, on a new one
-    if ((err as { cause?: { code?: string } }).cause?.code !== 'UND_ERR_SOCKET') throw err;
-    res = await send();
-  }
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: res.status, json };
+async function call(base: string, method: string, path: string, body?: unknown): Promise<CallResult> {
+  return httpCall(base + path, method, { body });
 }
 
 const recs = async (r: Replica, user: string, k = 10): Promise<string[]> => {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { builtinRegistry, fixtureDataset, trainModel } from '../pipeline/index.ts';
 import { startServer, type RunningServer } from './index.ts';
+import { httpCall, type CallResult } from './http.fixture.ts';
 
 const KEY = 'test-key';
 let root = '';
@@ -15,22 +16,9 @@ let server: RunningServer;
 
 const genreOf = (id: string): number => Number(id.slice(1)) % 4;
 
-async function call(method: string, path: string, body?: unknown, opts: { key?: string | null; raw?: string; headers?: Record<string, string> } = {}): Promise<{ status: number; json: any; text: string; headers: Headers }> {
-  const headers: Record<string, string> = { ...(opts.headers ?? {}) };
-  const key = opts.key === undefined ? KEY : opts.key;
-  if (key) headers.authorization = `Bearer ${key}`;
-  let payload: string | undefined = opts.raw;
-  if (body !== undefined) payload = JSON.stringify(body);
-  if (payload !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(server.url + path, { method, headers, body: payload });
-  const text = await res.text();
-  let json: any = null;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    // not JSON (metrics)
-  }
-  return { status: res.status, json, text, headers: res.headers };
+async function call(method: string, path: string, body?: unknown, opts: { key?: string | null; raw?: string; headers?: Record<string, string> } = {}): Promise<CallResult> {
+  const headers = opts.raw !== undefined ? { 'content-type': 'application/json', ...(opts.headers ?? {}) } : opts.headers;
+  return httpCall(server.url + path, method, { body, raw: opts.raw, headers, key: opts.key === undefined ? KEY : opts.key });
 }
 
 before(async () => {
