@@ -38,6 +38,10 @@ test("tandem train's default engine is the two-stage pipeline; flags override it
   const p = checkEngineConfig(engineConfigFromFlags({ params: { candidates: '300', easeRecent: '' } }, train), registry);
   assert.equal(p.candidates, 300);
   assert.deepEqual(p.sources.map((s) => s.name), ['ease', 'two-tower']);
+  // an ensemble of two-towers: independently seeded sources of one kind
+  const tt = checkEngineConfig(engineConfigFromFlags({ params: { twoTowers: '2' } }, train), registry);
+  assert.deepEqual(tt.sources.map((s) => s.name), ['ease', 'ease-h10', 'two-tower', 'two-tower-2']);
+  assert.deepEqual(tt.sources.slice(2).map((s) => (s.params as { seedOffset: number }).seedOffset), [0, 1]);
 });
 
 test('runEvaluation: each pipeline fitted as an engine and scored through its request path; the JSON shape', async () => {

@@ -152,6 +152,7 @@ export const TWO_STAGE_PARAMS = schema({
   validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users held out for the GBDT's early stopping" },
   refit: { type: 'boolean', default: false, description: 'train the GBDT again on every row for the rounds early stopping chose' },
   twoTowerEpochs: { type: 'number', integer: true, min: 1, default: 10, description: "the two-tower's epochs (at most, when twoTowerValidate)" },
+  twoTowers: { type: 'number', integer: true, min: 1, max: 5, default: 1, description: 'independently seeded two-tower sources (with two-tower among the sources): their candidates merge and the ranker sees each score (ML-100K, 2: recall@100 +0.007, ndcg@10 unchanged over 3 seeds; twice the two-tower fits)' },
   twoTowerValidate: { type: 'boolean', default: false, description: "pick the two-tower's epoch count on a validation slice of its training data (then refit); off: twoTowerEpochs epochs (valid ndcg@10 0.2807 against 0.2795 on ML-100K, and half the two-tower fits)" },
   tune,
 });
@@ -168,7 +169,11 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
   const sources: Record<string, unknown>[] = [{ kind: 'ease', params: { lambda: p.easeLambda } }];
   for (const h of p.easeRecent) sources.push({ name: `ease-h${h}`, kind: 'ease', params: { base: 'ease', halfLife: h } });
   for (const s of p.sources) {
-    if (s === 'two-tower') sources.push({ kind: 'two-tower', params: { epochs: p.twoTowerEpochs, validate: p.twoTowerValidate } });
+    if (s === 'two-tower') {
+      for (let t = 0; t < p.twoTowers; t++) {
+        sources.push({ ...(t ? { name: `two-tower-${t + 1}` } : {}), kind: 'two-tower', params: { epochs: p.twoTowerEpochs, validate: p.twoTowerValidate, ...(t ? { seedOffset: t } : {}) } });
+      }
+    }
     else if (s === 'itemknn') sources.push({ kind: 'itemknn' });
     else if (s === 'itemknn-recent') sources.push({ name: 'itemknn-recent', kind: 'itemknn', params: { historyHalfLife: 10 } });
     else if (s === 'popularity') sources.push({ name: 'popularity-30d', kind: 'popularity', params: { halfLifeDays: 30 } });

@@ -450,3 +450,15 @@ test('variant: other business rules over the same model; catalog changes fed to 
   rebuilt.upsertItem(top[0], rebuilt.checkItemFeatures({ genre: [`g${genreOf(top[0])}`], price: 0 }));
   assert.deepEqual(available.recommend({ user: 'u1', k: 5 }).items.map((x) => x.id), rebuilt.recommend({ user: 'u1', k: 5 }).items.map((x) => x.id));
 });
+
+test('two-tower stages that differ only in seedOffset are independent fits; equal offsets give equal fits', async () => {
+  const dataset = fixtureDataset();
+  const tt = (seedOffset: number) => ({ kind: 'two-tower', params: { epochs: 1, validate: false, embeddingDim: 8, hidden: [16], dim: 8, seedOffset } });
+  const config = checkEngineConfig({ sources: [{ name: 'a', ...tt(0) }, { name: 'b', ...tt(1) }, { name: 'c', ...tt(0) }], fallbacks: [] }, registry);
+  const { model } = await fitEngine(dataset, config, registry, { seed: 7 });
+  const [a, b, c] = model.stages;
+  const q = dataset.query(0);
+  const top = (s: typeof a) => Array.from(s.candidates(q, 20).scores);
+  assert.deepEqual(top(c), top(a), 'same seed, same fit');
+  assert.notDeepEqual(top(b), top(a), 'seed + 1, another fit');
+});
