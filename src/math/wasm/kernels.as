@@ -791,3 +791,73 @@ export function bagSlots(offsets: usize, indices: usize, weights: usize, B: i32,
   }
   return n;
 }
+
+// ---- GBDT ----
+// Gradient histograms of the GBDT learner. Each is held bit for bit to the TypeScript loops of
+// src/ranking/gbdt/histogram.ts (the same float64 adds in the same order: a bin's (gradient, hessian)
+// pair is one f64x2 lane pair, and lanes add independently). `hb` lists the job's features as i32
+// pairs: the feature, then the absolute byte address of its bin 0 in the histogram slot (16 bytes per bin).
+
+/**
+ * Row-wise: for i in [start, end), row r = idx[i] adds (og[j], oh[j]) (j = r if direct, else i) to the
+ * bin rowBins[r*F + f] of each feature f in hb[0..nf).
+ */
+export function gbdtHistRows(rowBins: usize, F: i32, idx: usize, start: i32, end: i32, og: usize, oh: usize, direct: i32, hb: usize, nf: i32): void {
+  const n4 = nf & ~3;
+  for (let i = start; i < end; i++) {
+    const r = load<i32>(idx + (<usize>i << 2));
+    const j = <usize>(direct ? r : i) << 3;
+    const gh = f64x2.replace_lane(f64x2.splat(load<f64>(og + j)), 1, load<f64>(oh + j));
+    const row = rowBins + <usize>r * <usize>F;
+    let k: i32 = 0;
+    for (; k < n4; k += 4) {
+      const p = hb + (<usize>k << 3);
+      // four features have disjoint bins: load all four, then store
+      const a0 = <usize>load<i32>(p, 4) + (<usize>load<u8>(row + <usize>load<i32>(p)) << 4);
+      const a1 = <usize>load<i32>(p, 12) + (<usize>load<u8>(row + <usize>load<i32>(p, 8)) << 4);
+      const a2 = <usize>load<i32>(p, 20) + (<usize>load<u8>(row + <usize>load<i32>(p, 16)) << 4);
+      const a3 = <usize>load<i32>(p, 28) + (<usize>load<u8>(row + <usize>load<i32>(p, 24)) << 4);
+      const v0 = f64x2.add(v128.load(a0), gh);
+      const v1 = f64x2.add(v128.load(a1), gh);
+      const v2 = f64x2.add(v128.load(a2), gh);
+      const v3 = f64x2.add(v128.load(a3), gh);
+      v128.store(a0, v0);
+      v128.store(a1, v1);
+      v128.store(a2, v2);
+      v128.store(a3, v3);
+    }
+    for (; k < nf; k++) {
+      const p = hb + (<usize>k << 3);
+      const a = <usize>load<i32>(p, 4) + (<usize>load<u8>(row + <usize>load<i32>(p)) << 4);
+      v128.store(a, f64x2.add(v128.load(a), gh));
+    }
+  }
+}
+
+/** Column-wise: as gbdtHistRows, the bin of (r, f) read at bins[f*nRows + r]. One feature per pass. */
+export function gbdtHistCols(bins: usize, nRows: i32, idx: usize, start: i32, end: i32, og: usize, oh: usize, direct: i32, hb: usize, nf: i32): void {
+  for (let k: i32 = 0; k < nf; k++) {
+    const p = hb + (<usize>k << 3);
+    const col = bins + <usize>load<i32>(p) * <usize>nRows;
+    const h0 = <usize>load<i32>(p, 4);
+    for (let i = start; i < end; i++) {
+      const r = load<i32>(idx + (<usize>i << 2));
+      const j = <usize>(direct ? r : i) << 3;
+      const a = h0 + (<usize>load<u8>(col + <usize>r) << 4);
+      v128.store(a, f64x2.add(v128.load(a), f64x2.replace_lane(f64x2.splat(load<f64>(og + j)), 1, load<f64>(oh + j))));
+    }
+  }
+}
+
+/** dst[i] -= src[i] for n float64s (the sibling's histogram from the parent's). */
+export function gbdtSub(dst: usize, src: usize, n: i32): void {
+  let i: i32 = 0;
+  for (; i + 2 <= n; i += 2) {
+    const o = <usize>i << 3;
+    v128.store(dst + o, f64x2.sub(v128.load(dst + o), v128.load(src + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 3;
+    store<f64>(dst + o, load<f64>(dst + o) - load<f64>(src + o));
+  }
+}

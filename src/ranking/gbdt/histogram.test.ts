@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../math/index.ts';
+import { type GbdtKernelSet, Rng, createGbdtKernels } from '../../math/index.ts';
 import { type HistContext, type SplitParams, buildHistograms, findBestSplit, histogramRef, leafScore, SPLIT_STRIDE } from './histogram.ts';
 
 /** Random binned data: feature f has nv[f] value bins plus a missing bin, about 10% missing. */
@@ -125,5 +125,88 @@ test('the best split found from histograms is the brute-force best (both missing
     findBestSplit(ctx, sp, 0, G, H, rows.length, 0, 2, a, 0);
     findBestSplit(ctx, sp, 0, G, H, rows.length, 2, nv.length, b, 0);
     assert.deepEqual(Array.from(b[0] > a[0] ? b : a), Array.from(out));
+  }
+});
+
+test('the WebAssembly histogram kernels equal the TypeScript loops bit for bit (both layouts, direct and gathered, missing bins, subtraction)', (t) => {
+  let set: GbdtKernelSet;
+  try {
+    set = createGbdtKernels({ bytes: 8 << 20 });
+  } catch (e) {
+    t.skip(`kernels not built: ${(e as Error).message}`);
+    return;
+  }
+  const nv = [3, 255, 17, 1, 40, 8, 2, 9, 4];
+  const F = nv.length;
+  const n = 3000;
+  for (const layout of ['row', 'col'] as const) {
+    for (const direct of [true, false]) {
+      const { ctx: js, grad, hess, rng } = setup(n, nv, 11, false);
+      js.feats = Int32Array.of(8, 0, 1, 2, 4, 5, 6);
+      // the same arrays in the kernels' memory
+      let at = set.base;
+      const view = <T>(C: { new (b: ArrayBufferLike, o: number, len: number): T; BYTES_PER_ELEMENT: number }, len: number): T => {
+        const v = new C(set.memory.buffer, at, len);
+        at = (at + len * C.BYTES_PER_ELEMENT + 15) & ~15;
+        return v;
+      };
+      const wa: HistContext = {
+        ...js,
+        bins: view(Uint8Array, n * F),
+        idx: view(Int32Array, n),
+        og: view(Float64Array, n),
+        oh: view(Float64Array, n),
+        hist: view(Float64Array, js.hist.length),
+        feats: view(Int32Array, F),
+        rowBins: layout === 'row' ? view(Uint8Array, n * F) : null,
+        hb: view(Int32Array, 2 * F),
+        kern: set.kernels,
+        direct,
+      };
+      js.direct = direct;
+      wa.bins.set(js.bins);
+      wa.feats.set(js.feats);
+      if (layout === 'row') {
+        js.rowBins = new Uint8Array(n * F);
+        for (let f = 0; f < F; f++) for (let r = 0; r < n; r++) js.rowBins[r * F + f] = js.bins[f * n + r];
+        wa.rowBins!.set(js.rowBins);
+      }
+      // junk in the histograms: building must clear what it writes
+      js.hist.fill(7.5);
+      wa.hist.fill(7.5);
+      if (direct) {
+        js.og = grad;
+        js.oh = hess;
+        wa.og.set(grad);
+        wa.oh.set(hess);
+      }
+      const parent: number[] = [];
+      for (let r = 0; r < n; r++) if (rng.next() < 0.8) parent.push(r);
+      const small = parent.filter(() => rng.next() < 0.3);
+      for (const c of [js, wa]) {
+        const place = (rows: number[]) =>
+          rows.forEach((r, i) => {
+            c.idx[i] = r;
+            if (!direct) {
+              c.og[i] = grad[r];
+              c.oh[i] = hess[r];
+            }
+          });
+        place(parent);
+        buildHistograms(c, 0, parent.length, 0, -1, 0, 7);
+        place(small);
+        // two ranges (a 4-feature group and a tail), the larger sibling by subtraction
+        buildHistograms(c, 0, small.length, 1, 0, 0, 5);
+        buildHistograms(c, 0, small.length, 1, 0, 5, 7);
+        buildHistograms(c, 0, Math.min(7, small.length), 2, -1, 2, 3); // fewer rows than an unroll
+      }
+      const label = `${layout}-wise, ${direct ? 'direct' : 'gathered'}`;
+      assert.ok(wa.hist.some((v, i) => v !== 7.5 && v !== 0 && i < js.slotSize), `${label}: the kernels wrote nothing`);
+      for (let i = 0; i < js.hist.length; i++) if (!Object.is(js.hist[i], wa.hist[i])) assert.fail(`${label}: hist[${i}] = ${wa.hist[i]}, the TypeScript loop gives ${js.hist[i]}`);
+      // and both agree with the plain definition on the small child
+      const f = 1;
+      const ref = histogramRef(js.bins, n, small, grad, hess, f, nv[f] + 1);
+      for (let j = 0; j < ref.length; j++) assert.ok(Math.abs(wa.hist[js.slotSize + js.binOffset[f] * 2 + j] - ref[j]) < 1e-9, `${label}: reference bin ${j >> 1}`);
+    }
   }
 });
