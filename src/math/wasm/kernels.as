@@ -861,3 +861,90 @@ export function gbdtSub(dst: usize, src: usize, n: i32): void {
     store<f64>(dst + o, load<f64>(dst + o) - load<f64>(src + o));
   }
 }
+
+// Math.round of JavaScript (halves go up): x - floor(x) is exact for a double.
+// @ts-ignore: decorator
+@inline
+function roundHalfUp(x: f64): f64 {
+  const f = floor(x);
+  return x - f >= 0.5 ? f + 1 : f;
+}
+
+// leafScore of histogram.ts on two (g, h) lanes at once: T(g)^2 / (h + l2), T the L1 soft threshold,
+// 0 where h + l2 <= 0. Lane for lane the same operations, so the same doubles.
+// @ts-ignore: decorator
+@inline
+function leafScores(g: v128, h: v128, l1: v128, nl1: v128, l2: v128): v128 {
+  const t = v128.bitselect(f64x2.sub(g, l1), v128.and(f64x2.add(g, l1), f64x2.lt(g, nl1)), f64x2.gt(g, l1));
+  const d = f64x2.add(h, l2);
+  return v128.and(f64x2.div(f64x2.mul(t, t), d), f64x2.gt(d, f64x2.splat(0)));
+}
+
+/**
+ * Best split of one leaf whose histogram slot starts at byte `slot`, over features feats[0..nf) (i32s;
+ * feature f has bins binOffset[f] .. binOffset[f+1]-1, the last one its missing values), as
+ * findBestSplit in histogram.ts, which it matches bit for bit (it only skips bins that cannot change the
+ * answer). Writes six f64 to out: gain (-Infinity
+ * when no split qualifies), feature, bin, default-left, left gradient sum, left hessian sum.
+ */
+export function gbdtBestSplit(slot: usize, binOffset: usize, feats: usize, nf: i32, G: f64, H: f64, C: f64, l1: f64, l2: f64, minC: f64, minH: f64, minGain: f64, out: usize): void {
+  const vl1 = f64x2.splat(l1);
+  const vnl1 = f64x2.splat(-l1);
+  const vl2 = f64x2.splat(l2);
+  const parentScore = f64x2.extract_lane(leafScores(f64x2.splat(G), f64x2.splat(H), vl1, vnl1, vl2), 0);
+  const cntFactor = H > 0 ? C / H : 0;
+  let bestGain = minGain;
+  let bf: i32 = -1;
+  let bb: i32 = 0;
+  let bdl: i32 = 0;
+  let blg: f64 = 0;
+  let blh: f64 = 0;
+  for (let k: i32 = 0; k < nf; k++) {
+    const f = load<i32>(feats + (<usize>k << 2));
+    const b0 = load<i32>(binOffset + (<usize>f << 2));
+    const nv = load<i32>(binOffset + (<usize>(f + 1) << 2)) - b0 - 1;
+    const o0 = slot + (<usize>b0 << 4);
+    const m = v128.load(o0 + (<usize>nv << 4));
+    const mg = f64x2.extract_lane(m, 0);
+    const mh = f64x2.extract_lane(m, 1);
+    const hasMissing = mh > 0 || mg != 0;
+    // pass 1: missing values right; pass 2 (with missing values): missing values left
+    const passes: i32 = hasMissing ? 2 : 1;
+    for (let pass: i32 = 0; pass < passes; pass++) {
+      let lgh = pass == 0 ? f64x2.splat(0) : m;
+      const last = pass == 0 && hasMissing ? nv : nv - 1;
+      for (let t: i32 = 0; t < last; t++) {
+        const bin = v128.load(o0 + (<usize>t << 4));
+        // an empty bin (all bits 0) after the first leaves the sums, hence every test and the gain, as
+        // the bin before it had them: that one did not beat bestGain, so neither can this (most bins of a
+        // small leaf are empty, and this skips their divisions)
+        if (t > 0 && !v128.any_true(bin)) continue;
+        lgh = f64x2.add(lgh, bin);
+        const lh = f64x2.extract_lane(lgh, 1);
+        const lc = roundHalfUp(lh * cntFactor);
+        if (lh < minH || lc < minC) continue;
+        const rh = H - lh;
+        if (rh < minH || C - lc < minC) break;
+        const lg = f64x2.extract_lane(lgh, 0);
+        // lanes: (left, right) gradient sums and hessian sums
+        const s = leafScores(f64x2.replace_lane(f64x2.splat(lg), 1, G - lg), f64x2.replace_lane(f64x2.splat(lh), 1, rh), vl1, vnl1, vl2);
+        const gain = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1) - parentScore;
+        if (gain > bestGain) {
+          bestGain = gain;
+          bf = f;
+          bb = t;
+          // no missing values in training: missing go to the side with more hessian
+          bdl = pass == 1 ? 1 : hasMissing ? 0 : lh >= rh ? 1 : 0;
+          blg = lg;
+          blh = lh;
+        }
+      }
+    }
+  }
+  store<f64>(out, bf >= 0 && bestGain > 0 ? bestGain : -Infinity);
+  store<f64>(out, <f64>bf, 8);
+  store<f64>(out, <f64>bb, 16);
+  store<f64>(out, <f64>bdl, 24);
+  store<f64>(out, blg, 32);
+  store<f64>(out, blh, 40);
+}

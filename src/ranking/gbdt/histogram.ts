@@ -46,10 +46,13 @@ export interface HistContext {
    */
   hb?: Int32Array;
   /**
-   * The WebAssembly histogram kernels, when every array above is a view of their memory (then `hb`
-   * is too); null or absent: the TypeScript loops below, which the kernels match bit for bit.
+   * The WebAssembly histogram and split kernels, when every array above (binOffset included) is a view
+   * of their memory (then `hb` and `kout` are too); null or absent: the TypeScript loops below, which
+   * the kernels match bit for bit.
    */
   kern?: GbdtKernels | null;
+  /** With `kern`: per-thread scratch in the kernels' memory for one split result (SPLIT_STRIDE doubles). */
+  kout?: Float64Array;
 }
 
 /**
@@ -247,6 +250,12 @@ export const SPLIT_STRIDE = 6;
  */
 export function findBestSplit(c: HistContext, sp: SplitParams, slot: number, G: number, H: number, C: number, fBeg: number, fEnd: number, out: Float64Array, o: number): void {
   const { hist, feats, binOffset } = c;
+  if (c.kern) {
+    const ko = c.kout!;
+    c.kern.gbdtBestSplit(hist.byteOffset + slot * c.slotSize * 8, binOffset.byteOffset, feats.byteOffset + fBeg * 4, fEnd - fBeg, G, H, C, sp.lambdaL1, sp.lambdaL2, sp.minDataInLeaf, sp.minSumHessianInLeaf, sp.minGainToSplit, ko.byteOffset);
+    for (let q = 0; q < SPLIT_STRIDE; q++) out[o + q] = ko[q];
+    return;
+  }
   const { lambdaL1: l1, lambdaL2: l2, minDataInLeaf: minC, minSumHessianInLeaf: minH } = sp;
   const base = slot * c.slotSize;
   const parentScore = leafScore(G, H, l1, l2);

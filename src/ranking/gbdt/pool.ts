@@ -33,12 +33,23 @@ export interface WorkerInit {
   res: SharedArrayBuffer;
   split: SplitParams;
   /** With the WebAssembly kernels: their memory and module, and this worker's `hb` scratch in it. */
-  wasm: { memory: WasmMemory; module: WasmModule; hb: Int32Array } | null;
+  wasm: { memory: WasmMemory; module: WasmModule; hb: Int32Array; kout: Float64Array } | null;
 }
 
-/** Scratch the pool's threads need in the kernels' memory: an `hb` of 2 * nFeatures int32s each. */
+/** Bytes of one thread's scratch in the kernels' memory: `hb` (2 int32s per feature), then `kout`. */
+function threadScratchBytes(nFeatures: number): number {
+  return Math.ceil((nFeatures * 8 + SPLIT_STRIDE * 8) / 64) * 64;
+}
+
+/** Scratch the pool's threads need in the kernels' memory. */
 export function kernelScratchBytes(nFeatures: number, threads: number): number {
-  return threads * nFeatures * 8;
+  return threads * threadScratchBytes(nFeatures);
+}
+
+/** Thread t's `hb` and `kout` in the scratch at byte `at` of `mem`. */
+function threadScratch(mem: ArrayBufferLike, at: number, nFeatures: number, t: number): { hb: Int32Array; kout: Float64Array } {
+  const o = at + t * threadScratchBytes(nFeatures);
+  return { hb: new Int32Array(mem, o, 2 * nFeatures), kout: new Float64Array(mem, Math.ceil((o + nFeatures * 8) / 8) * 8, SPLIT_STRIDE) };
 }
 
 /**
@@ -77,10 +88,9 @@ export class JobPool {
     const res = new Float64Array(buf(Math.max(1, ctx.nFeatures) * 2 * SPLIT_STRIDE * 8));
     j[JOB.NEXT] = NO_CHUNKS;
     const F = ctx.nFeatures;
-    const hbOf = (t: number): Int32Array => new Int32Array(wasm!.set.memory.buffer, wasm!.scratchAt + t * F * 8, 2 * F);
     if (wasm) {
       ctx.kern = wasm.set.kernels;
-      ctx.hb = hbOf(0);
+      ({ hb: ctx.hb, kout: ctx.kout } = threadScratch(wasm.set.memory.buffer, wasm.scratchAt, F, 0));
     }
     const workers: Worker[] = [];
     try {
@@ -102,7 +112,7 @@ export class JobPool {
           jobf: jf.buffer as SharedArrayBuffer,
           res: res.buffer as SharedArrayBuffer,
           split: sp,
-          wasm: wasm ? { memory: wasm.set.memory, module: wasm.set.module, hb: hbOf(t) } : null,
+          wasm: wasm ? { memory: wasm.set.memory, module: wasm.set.module, ...threadScratch(wasm.set.memory.buffer, wasm.scratchAt, F, t) } : null,
         };
         const w = spawnWorker(new URL('./worker.ts', import.meta.url), { init });
         workers.push(w);

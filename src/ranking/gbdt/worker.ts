@@ -24,6 +24,7 @@ if (init.wasm) {
   // this thread's own instance of the kernels on the same memory; the arrays above are views of it
   ctx.kern = createGbdtKernels({ memory: init.wasm.memory, module: init.wasm.module }).kernels;
   ctx.hb = init.wasm.hb;
+  ctx.kout = init.wasm.kout;
 }
 const j = new Int32Array(init.job);
 const jf = new Float64Array(init.jobf);
