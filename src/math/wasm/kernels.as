@@ -948,3 +948,78 @@ export function gbdtBestSplit(slot: usize, binOffset: usize, feats: usize, nf: i
   store<f64>(out, blg, 32);
   store<f64>(out, blh, 40);
 }
+
+// One step of a row down a flat tree (tree.ts, FlatForest): node byte offset a (from `nodes`) -> its
+// child's; 16-byte nodes (feature, float32 threshold, first child, flags: 1 missing goes right, 2 leaf).
+// A leaf is its own child with a NaN threshold, so stepping from a leaf stays there.
+// @ts-ignore: decorator
+@inline
+function treeStep(nodes: usize, a: usize, row: usize, nan: bool): usize {
+  const p = nodes + a;
+  const v = load<f32>(row + (<usize>load<i32>(p) << 2));
+  let right = <i32>(v >= load<f32>(p, 4));
+  if (nan) right |= <i32>(v != v) & load<i32>(p, 12);
+  return <usize>(load<i32>(p, 8) + right) << 4;
+}
+
+// @ts-ignore: decorator
+@inline
+function isLeaf(nodes: usize, a: usize): i32 {
+  return load<i32>(nodes + a, 12) & 2;
+}
+
+/**
+ * out[r] += the leaf value of each tree t < nT, trees in order, for the rows r = rows[i], from <= i < to,
+ * of the row-major float32 rows x (F per row): FlatForest's walk32 (nan = 1) and walk32NoNaN (nan = 0)
+ * of tree.ts, bit for bit. Trees are the outer loop (a tree's nodes stay in cache), four rows walk in
+ * lockstep. nodes: the forest's node words; roots: i32 root node per tree; leafValue: f64 per node.
+ */
+export function gbdtPredict(nodes: usize, roots: usize, nT: i32, leafValue: usize, x: usize, F: i32, rows: usize, from: i32, to: i32, out: usize, nan: i32): void {
+  const rowBytes = <usize>F << 2;
+  const n4 = from + ((to - from) & ~3);
+  for (let t: i32 = 0; t < nT; t++) {
+    const root = <usize>load<i32>(roots + (<usize>t << 2)) << 4;
+    let i = from;
+    for (; i < n4; i += 4) {
+      const p = rows + (<usize>i << 2);
+      const r0 = <usize>load<i32>(p);
+      const r1 = <usize>load<i32>(p, 4);
+      const r2 = <usize>load<i32>(p, 8);
+      const r3 = <usize>load<i32>(p, 12);
+      const x0 = x + r0 * rowBytes;
+      const x1 = x + r1 * rowBytes;
+      const x2 = x + r2 * rowBytes;
+      const x3 = x + r3 * rowBytes;
+      let a = root;
+      let b = root;
+      let c = root;
+      let d = root;
+      if (nan) {
+        while ((isLeaf(nodes, a) & isLeaf(nodes, b) & isLeaf(nodes, c) & isLeaf(nodes, d)) == 0) {
+          a = treeStep(nodes, a, x0, true);
+          b = treeStep(nodes, b, x1, true);
+          c = treeStep(nodes, c, x2, true);
+          d = treeStep(nodes, d, x3, true);
+        }
+      } else {
+        while ((isLeaf(nodes, a) & isLeaf(nodes, b) & isLeaf(nodes, c) & isLeaf(nodes, d)) == 0) {
+          a = treeStep(nodes, a, x0, false);
+          b = treeStep(nodes, b, x1, false);
+          c = treeStep(nodes, c, x2, false);
+          d = treeStep(nodes, d, x3, false);
+        }
+      }
+      store<f64>(out + (r0 << 3), load<f64>(out + (r0 << 3)) + load<f64>(leafValue + (a >> 1)));
+      store<f64>(out + (r1 << 3), load<f64>(out + (r1 << 3)) + load<f64>(leafValue + (b >> 1)));
+      store<f64>(out + (r2 << 3), load<f64>(out + (r2 << 3)) + load<f64>(leafValue + (c >> 1)));
+      store<f64>(out + (r3 << 3), load<f64>(out + (r3 << 3)) + load<f64>(leafValue + (d >> 1)));
+    }
+    for (; i < to; i++) {
+      const r = <usize>load<i32>(rows + (<usize>i << 2));
+      const xr = x + r * rowBytes;
+      let a = root;
+      while (isLeaf(nodes, a) == 0) a = treeStep(nodes, a, xr, nan != 0);
+      store<f64>(out + (r << 3), load<f64>(out + (r << 3)) + load<f64>(leafValue + (a >> 1)));
+    }
+  }
+}
