@@ -874,8 +874,9 @@ function roundHalfUp(x: f64): f64 {
 // 0 where h + l2 <= 0. Lane for lane the same operations, so the same doubles.
 // @ts-ignore: decorator
 @inline
-function leafScores(g: v128, h: v128, l1: v128, nl1: v128, l2: v128): v128 {
-  const t = v128.bitselect(f64x2.sub(g, l1), v128.and(f64x2.add(g, l1), f64x2.lt(g, nl1)), f64x2.gt(g, l1));
+function leafScores(g: v128, h: v128, l1: v128, nl1: v128, l2: v128, noL1: bool): v128 {
+  // without L1, T(g) = g but for g = +-0, where T = +0: T(g)^2 = g^2 either way (for finite sums)
+  const t = noL1 ? g : v128.bitselect(f64x2.sub(g, l1), v128.and(f64x2.add(g, l1), f64x2.lt(g, nl1)), f64x2.gt(g, l1));
   const d = f64x2.add(h, l2);
   return v128.and(f64x2.div(f64x2.mul(t, t), d), f64x2.gt(d, f64x2.splat(0)));
 }
@@ -888,10 +889,17 @@ function leafScores(g: v128, h: v128, l1: v128, nl1: v128, l2: v128): v128 {
  * when no split qualifies), feature, bin, default-left, left gradient sum, left hessian sum.
  */
 export function gbdtBestSplit(slot: usize, binOffset: usize, feats: usize, nf: i32, G: f64, H: f64, C: f64, l1: f64, l2: f64, minC: f64, minH: f64, minGain: f64, out: usize): void {
+  if (l1 == 0) bestSplit(slot, binOffset, feats, nf, G, H, C, l1, l2, minC, minH, minGain, out, true);
+  else bestSplit(slot, binOffset, feats, nf, G, H, C, l1, l2, minC, minH, minGain, out, false);
+}
+
+// @ts-ignore: decorator
+@inline
+function bestSplit(slot: usize, binOffset: usize, feats: usize, nf: i32, G: f64, H: f64, C: f64, l1: f64, l2: f64, minC: f64, minH: f64, minGain: f64, out: usize, noL1: bool): void {
   const vl1 = f64x2.splat(l1);
   const vnl1 = f64x2.splat(-l1);
   const vl2 = f64x2.splat(l2);
-  const parentScore = f64x2.extract_lane(leafScores(f64x2.splat(G), f64x2.splat(H), vl1, vnl1, vl2), 0);
+  const parentScore = f64x2.extract_lane(leafScores(f64x2.splat(G), f64x2.splat(H), vl1, vnl1, vl2, noL1), 0);
   const cntFactor = H > 0 ? C / H : 0;
   let bestGain = minGain;
   let bf: i32 = -1;
@@ -927,7 +935,7 @@ export function gbdtBestSplit(slot: usize, binOffset: usize, feats: usize, nf: i
         if (rh < minH || C - lc < minC) break;
         const lg = f64x2.extract_lane(lgh, 0);
         // lanes: (left, right) gradient sums and hessian sums
-        const s = leafScores(f64x2.replace_lane(f64x2.splat(lg), 1, G - lg), f64x2.replace_lane(f64x2.splat(lh), 1, rh), vl1, vnl1, vl2);
+        const s = leafScores(f64x2.replace_lane(f64x2.splat(lg), 1, G - lg), f64x2.replace_lane(f64x2.splat(lh), 1, rh), vl1, vnl1, vl2, noL1);
         const gain = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1) - parentScore;
         if (gain > bestGain) {
           bestGain = gain;
