@@ -562,6 +562,7 @@ export interface GbdtKernels {
   gbdtHistRows(rowBins: number, F: number, idx: number, start: number, end: number, og: number, oh: number, direct: number, hb: number, nf: number): void;
   gbdtHistCols(bins: number, nRows: number, idx: number, start: number, end: number, og: number, oh: number, direct: number, hb: number, nf: number): void;
   gbdtSub(dst: number, src: number, n: number): void;
+  gbdtPartition(idx: number, tmp: number, col: number, start: number, count: number, bin: number, missing: number, defLeft: number): number;
   gbdtPredict(nodes: number, roots: number, nT: number, leafValue: number, x: number, F: number, rows: number, from: number, to: number, out: number, nan: number): void;
   gbdtBestSplit(slot: number, binOffset: number, feats: number, nf: number, G: number, H: number, C: number, l1: number, l2: number, minC: number, minH: number, minGain: number, out: number): void;
 }
@@ -594,8 +595,8 @@ export function createGbdtKernels(options: { bytes: number } | { memory: WasmMem
     memory = new WA.Memory({ initial: pages, maximum: pages, shared: true });
   }
   // instantiating writes the same static data below `base` on every attach: the caller's arrays are above it
-  const ex = new WA.Instance(module, { env: { memory } }).exports as unknown as GbdtKernels & { gbdtPredict?: unknown };
-  if (typeof ex.gbdtPredict !== 'function') throw new Error(`${wasmFiles.plain} has no GBDT kernels (built from an older kernels.as): run 'npm run build:wasm'`);
+  const ex = new WA.Instance(module, { env: { memory } }).exports as unknown as GbdtKernels & { gbdtPartition?: unknown };
+  if (typeof ex.gbdtPartition !== 'function') throw new Error(`${wasmFiles.plain} has no GBDT kernels (built from an older kernels.as): run 'npm run build:wasm'`);
   return { kernels: ex, memory, module, base };
 }
 

@@ -1040,3 +1040,27 @@ function predictRows(nodes: usize, roots: usize, nT: i32, leafValue: usize, x: u
     }
   }
 }
+
+/**
+ * Stable partition of the rows idx[start .. start+count) of a leaf by a split on the column-major bins
+ * col (bin of row r at col[r]): rows with bin <= bin (or, when defLeft, the missing bin) first, in order,
+ * then the others, in order (through tmp). Returns how many go left. Branch-free: each row is written to
+ * both places and the counters advance by the test (the test is a coin toss for a good split, which a
+ * branch mispredicts half the time). Same result as TreeLearner.partition in learner.ts.
+ */
+export function gbdtPartition(idx: usize, tmp: usize, col: usize, start: i32, count: i32, bin: i32, missing: i32, defLeft: i32): i32 {
+  const base = idx + (<usize>start << 2);
+  let nl: usize = 0;
+  let nr: usize = 0;
+  for (let i: i32 = 0; i < count; i++) {
+    const r = load<i32>(base + (<usize>i << 2));
+    const b = <i32>load<u8>(col + <usize>r);
+    const left = <usize>(b == missing ? defLeft : <i32>(b <= bin));
+    store<i32>(base + (nl << 2), r);
+    store<i32>(tmp + (nr << 2), r);
+    nl += left;
+    nr += 1 - left;
+  }
+  memory.copy(base + (nl << 2), tmp, nr << 2);
+  return <i32>nl;
+}

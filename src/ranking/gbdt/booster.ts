@@ -87,7 +87,7 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
   if (settings.gradients !== undefined && settings.gradients !== 'direct' && settings.gradients !== 'copy') throw new Error(`trainGbdt: settings.gradients must be 'direct' or 'copy', got ${String(settings.gradients)}`);
   const rowLayout = settings.histogramLayout !== 'col';
   // every array the histogram loops read, in one layout: [bytes, alignment] in allocation order
-  const sizes = { bins: n * F, rowBins: rowLayout ? n * F : 0, idx: 4 * n, grad: 8 * n, hess: 8 * n, og: direct ? 0 : 8 * n, oh: direct ? 0 : 8 * n, hist: histBytes, feats: 4 * F, binOffset: 4 * (F + 1), scratch: kernelScratchBytes(F, threads) };
+  const sizes = { bins: n * F, rowBins: rowLayout ? n * F : 0, idx: 4 * n, grad: 8 * n, hess: 8 * n, og: direct ? 0 : 8 * n, oh: direct ? 0 : 8 * n, hist: histBytes, feats: 4 * F, binOffset: 4 * (F + 1), rowTmp: 4 * n, scratch: kernelScratchBytes(F, threads) };
   const kset = gbdtKernels(settings.kernels ?? 'auto', Object.values(sizes).reduce((a, b) => a + b + 16, 0));
   const shared = threads > 1;
   // the kernels' memory is carved in order from its base; without it, a (Shared)ArrayBuffer per array
@@ -120,6 +120,7 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
     feats: alloc(Int32Array, F),
     rowBins: rowLayout ? alloc(Uint8Array, n * F) : null,
     nFeatures: F,
+    rowTmp: kset ? alloc(Int32Array, n) : undefined,
   };
   const scratchAt = place(sizes.scratch)[1];
   ctx.binOffset.set(binOffset);

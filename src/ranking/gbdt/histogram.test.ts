@@ -275,3 +275,34 @@ test('the WebAssembly best-split kernel equals findBestSplit bit for bit (L1/L2,
   }
   assert.ok(found > checked / 3 && found < checked, `the fixture should find splits in most cases, not all: ${found} of ${checked}`);
 });
+
+test('the WebAssembly partition kernel is the stable partition of the plain definition (missing either way, empty sides)', (t) => {
+  let set: GbdtKernelSet;
+  try {
+    set = createGbdtKernels({ bytes: 1 << 20 });
+  } catch (e) {
+    t.skip(`kernels not built: ${(e as Error).message}`);
+    return;
+  }
+  const rng = new Rng(31);
+  const n = 5000;
+  const nv = 40; // value bins 0..39, missing bin 40
+  const col = new Uint8Array(set.memory.buffer, set.base, n);
+  const idx = new Int32Array(set.memory.buffer, set.base + n + 64, n);
+  const tmp = new Int32Array(set.memory.buffer, set.base + n + 64 + 4 * n + 64, n);
+  for (let r = 0; r < n; r++) col[r] = rng.next() < 0.1 ? nv : rng.int(nv);
+  for (const [bin, defLeft] of [[10, 0], [10, 1], [39, 0], [-1, 1], [0, 0], [25, 1]] as const) {
+    const rows: number[] = [];
+    for (let r = 0; r < n; r++) if (rng.next() < 0.6) rows.push(r);
+    const start = 7;
+    idx.fill(-5);
+    idx.set(rows, start);
+    const goLeft = (r: number) => (col[r] === nv ? defLeft === 1 : col[r] <= bin);
+    const want = [...rows.filter(goLeft), ...rows.filter((r) => !goLeft(r))];
+    const nl = set.kernels.gbdtPartition(idx.byteOffset, tmp.byteOffset, col.byteOffset, start, rows.length, bin, nv, defLeft);
+    assert.equal(nl, rows.filter(goLeft).length, `bin ${bin}, defLeft ${defLeft}`);
+    assert.deepEqual(Array.from(idx.subarray(start, start + rows.length)), want, `bin ${bin}, defLeft ${defLeft}`);
+    assert.equal(idx[start - 1], -5);
+    assert.equal(idx[start + rows.length], -5);
+  }
+});

@@ -51,6 +51,8 @@ export interface HistContext {
    * the kernels match bit for bit.
    */
   kern?: GbdtKernels | null;
+  /** With `kern`: nRows int32s of scratch in the kernels' memory for the row partition (main thread). */
+  rowTmp?: Int32Array;
   /** With `kern`: per-thread scratch in the kernels' memory for one split result (SPLIT_STRIDE doubles). */
   kout?: Float64Array;
 }
