@@ -86,7 +86,7 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
   const direct = (settings.gradients ?? 'direct') === 'direct';
   if (settings.gradients !== undefined && settings.gradients !== 'direct' && settings.gradients !== 'copy') throw new Error(`trainGbdt: settings.gradients must be 'direct' or 'copy', got ${String(settings.gradients)}`);
   const rowLayout = settings.histogramLayout !== 'col';
-  // every array the histogram loops read, in one layout: [bytes, alignment] in allocation order
+  // bytes of every array the kernels read (each placed 16-byte aligned): the size of their memory
   const sizes = { bins: n * F, rowBins: rowLayout ? n * F : 0, idx: 4 * n, grad: 8 * n, hess: 8 * n, og: direct ? 0 : 8 * n, oh: direct ? 0 : 8 * n, hist: histBytes, feats: 4 * F, binOffset: 4 * (F + 1), rowTmp: 4 * n, scratch: kernelScratchBytes(F, threads) };
   const kset = gbdtKernels(settings.kernels ?? 'auto', Object.values(sizes).reduce((a, b) => a + b + 16, 0));
   const shared = threads > 1;
