@@ -12,6 +12,13 @@ export const CMD_STOP = 1;
 export const CHUNKS_PER_THREAD = 2;
 /** Polls before sleeping on the futex: a split step takes tens of microseconds to milliseconds. */
 export const SPIN = 20000;
+/**
+ * Polls of an idle worker before it sleeps. Shorter: the main thread starts every step's chunks itself,
+ * so a worker that wakes late only joins late, while a worker spinning through the main thread's serial
+ * work (partition, gradients, small leaves' steps; longer still when the main thread is preempted on a
+ * busy machine) burns CPU for nothing.
+ */
+export const WORKER_SPIN = 2000;
 const TIMEOUT_MS = 600_000;
 
 /** What a worker receives: the shared arrays of a HistContext (views of shared memory), the job words and the split parameters. */

@@ -3,7 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createGbdtKernels } from '../../math/index.ts';
 import { type HistContext, JOB, drainChunks } from './histogram.ts';
-import { CMD_STOP, SPIN, type WorkerInit } from './pool.ts';
+import { CMD_STOP, WORKER_SPIN, type WorkerInit } from './pool.ts';
 
 const init = (workerData as { init: WorkerInit }).init;
 const ctx: HistContext = {
@@ -35,7 +35,7 @@ let seen = Atomics.load(j, JOB.SEQ);
 for (;;) {
   let spins = 0;
   while (Atomics.load(j, JOB.SEQ) === seen) {
-    if (++spins >= SPIN) Atomics.wait(j, JOB.SEQ, seen);
+    if (++spins >= WORKER_SPIN) Atomics.wait(j, JOB.SEQ, seen);
   }
   seen = Atomics.load(j, JOB.SEQ);
   if (j[JOB.CMD] === CMD_STOP) break;
