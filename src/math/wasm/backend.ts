@@ -557,6 +557,49 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
   return backend;
 }
 
+/** The GBDT histogram kernels (kernels.as, '---- GBDT ----'); pointers are byte offsets into their memory. */
+export interface GbdtKernels {
+  gbdtHistRows(rowBins: number, F: number, idx: number, start: number, end: number, og: number, oh: number, direct: number, hb: number, nf: number): void;
+  gbdtHistCols(bins: number, nRows: number, idx: number, start: number, end: number, og: number, oh: number, direct: number, hb: number, nf: number): void;
+  gbdtSub(dst: number, src: number, n: number): void;
+  gbdtPartition(idx: number, tmp: number, col: number, start: number, count: number, bin: number, missing: number, defLeft: number): number;
+  gbdtPredict(nodes: number, roots: number, nT: number, leafValue: number, x: number, F: number, rows: number, from: number, to: number, out: number, nan: number): void;
+  gbdtBestSplit(slot: number, binOffset: number, feats: number, nf: number, G: number, H: number, C: number, l1: number, l2: number, minC: number, minH: number, minGain: number, out: number): void;
+}
+
+/** GBDT kernels on one memory: `base` is the first byte free for the caller's arrays. */
+export interface GbdtKernelSet {
+  readonly kernels: GbdtKernels;
+  readonly memory: WasmMemory;
+  readonly module: WasmModule;
+  readonly base: number;
+}
+
+/**
+ * The GBDT kernels on a shared memory of their own: a new one of at least `bytes` free bytes (one training
+ * run's bins, gradients and histograms, dropped with the run instead of growing the backend's heap for
+ * good), or `memory` + `module` from another thread's set (worker threads). The caller lays out its
+ * arrays from `base` up; nothing here allocates. Throws if the kernels are not built or cannot run.
+ * @example const k = createGbdtKernels({ bytes: 1 << 20 }); const hist = new Float64Array(k.memory.buffer, k.base, 1024);
+ */
+export function createGbdtKernels(options: { bytes: number } | { memory: WasmMemory; module: WasmModule }): GbdtKernelSet {
+  // the plain build: these kernels have no multiply-add, and it needs no engine flag
+  const module = 'module' in options ? options.module : loadKernelModule(false).module;
+  const { headerAt } = staticImage(module);
+  const base = headerAt + ALIGN;
+  let memory: WasmMemory;
+  if ('memory' in options) memory = options.memory;
+  else {
+    const pages = Math.ceil((base + options.bytes) / PAGE);
+    if (pages > MAX_PAGES) throw new RangeError(`createGbdtKernels: ${options.bytes} bytes is more than a WebAssembly memory holds (4 GiB)`);
+    memory = new WA.Memory({ initial: pages, maximum: pages, shared: true });
+  }
+  // instantiating writes the same static data below `base` on every attach: the caller's arrays are above it
+  const ex = new WA.Instance(module, { env: { memory } }).exports as unknown as GbdtKernels & { gbdtPartition?: unknown };
+  if (typeof ex.gbdtPartition !== 'function') throw new Error(`${wasmFiles.plain} has no GBDT kernels (built from an older kernels.as): run 'npm run build:wasm'`);
+  return { kernels: ex, memory, module, base };
+}
+
 // Per module: where its allocator header goes and the bytes below it that instantiating writes.
 const images = new WeakMap<WasmModule, { headerAt: number; image: Uint8Array }>();
 

@@ -791,3 +791,276 @@ export function bagSlots(offsets: usize, indices: usize, weights: usize, B: i32,
   }
   return n;
 }
+
+// ---- GBDT ----
+// Gradient histograms of the GBDT learner. Each is held bit for bit to the TypeScript loops of
+// src/ranking/gbdt/histogram.ts (the same float64 adds in the same order: a bin's (gradient, hessian)
+// pair is one f64x2 lane pair, and lanes add independently). `hb` lists the job's features as i32
+// pairs: the feature, then the absolute byte address of its bin 0 in the histogram slot (16 bytes per bin).
+
+/**
+ * Row-wise: for i in [start, end), row r = idx[i] adds (og[j], oh[j]) (j = r if direct, else i) to the
+ * bin rowBins[r*F + f] of each feature f in hb[0..nf).
+ */
+export function gbdtHistRows(rowBins: usize, F: i32, idx: usize, start: i32, end: i32, og: usize, oh: usize, direct: i32, hb: usize, nf: i32): void {
+  const n4 = nf & ~3;
+  for (let i = start; i < end; i++) {
+    const r = load<i32>(idx + (<usize>i << 2));
+    const j = <usize>(direct ? r : i) << 3;
+    const gh = f64x2.replace_lane(f64x2.splat(load<f64>(og + j)), 1, load<f64>(oh + j));
+    const row = rowBins + <usize>r * <usize>F;
+    let k: i32 = 0;
+    for (; k < n4; k += 4) {
+      const p = hb + (<usize>k << 3);
+      // four features have disjoint bins: load all four, then store
+      const a0 = <usize>load<i32>(p, 4) + (<usize>load<u8>(row + <usize>load<i32>(p)) << 4);
+      const a1 = <usize>load<i32>(p, 12) + (<usize>load<u8>(row + <usize>load<i32>(p, 8)) << 4);
+      const a2 = <usize>load<i32>(p, 20) + (<usize>load<u8>(row + <usize>load<i32>(p, 16)) << 4);
+      const a3 = <usize>load<i32>(p, 28) + (<usize>load<u8>(row + <usize>load<i32>(p, 24)) << 4);
+      const v0 = f64x2.add(v128.load(a0), gh);
+      const v1 = f64x2.add(v128.load(a1), gh);
+      const v2 = f64x2.add(v128.load(a2), gh);
+      const v3 = f64x2.add(v128.load(a3), gh);
+      v128.store(a0, v0);
+      v128.store(a1, v1);
+      v128.store(a2, v2);
+      v128.store(a3, v3);
+    }
+    for (; k < nf; k++) {
+      const p = hb + (<usize>k << 3);
+      const a = <usize>load<i32>(p, 4) + (<usize>load<u8>(row + <usize>load<i32>(p)) << 4);
+      v128.store(a, f64x2.add(v128.load(a), gh));
+    }
+  }
+}
+
+/** Column-wise: as gbdtHistRows, the bin of (r, f) read at bins[f*nRows + r]. One feature per pass. */
+export function gbdtHistCols(bins: usize, nRows: i32, idx: usize, start: i32, end: i32, og: usize, oh: usize, direct: i32, hb: usize, nf: i32): void {
+  for (let k: i32 = 0; k < nf; k++) {
+    const p = hb + (<usize>k << 3);
+    const col = bins + <usize>load<i32>(p) * <usize>nRows;
+    const h0 = <usize>load<i32>(p, 4);
+    for (let i = start; i < end; i++) {
+      const r = load<i32>(idx + (<usize>i << 2));
+      const j = <usize>(direct ? r : i) << 3;
+      const a = h0 + (<usize>load<u8>(col + <usize>r) << 4);
+      v128.store(a, f64x2.add(v128.load(a), f64x2.replace_lane(f64x2.splat(load<f64>(og + j)), 1, load<f64>(oh + j))));
+    }
+  }
+}
+
+/** dst[i] -= src[i] for n float64s (the sibling's histogram from the parent's). */
+export function gbdtSub(dst: usize, src: usize, n: i32): void {
+  let i: i32 = 0;
+  for (; i + 2 <= n; i += 2) {
+    const o = <usize>i << 3;
+    v128.store(dst + o, f64x2.sub(v128.load(dst + o), v128.load(src + o)));
+  }
+  if (i < n) {
+    const o = <usize>i << 3;
+    store<f64>(dst + o, load<f64>(dst + o) - load<f64>(src + o));
+  }
+}
+
+// Math.round of JavaScript (halves go up): x - floor(x) is exact for a double.
+// @ts-ignore: decorator
+@inline
+function roundHalfUp(x: f64): f64 {
+  const f = floor(x);
+  return x - f >= 0.5 ? f + 1 : f;
+}
+
+// leafScore of histogram.ts on two (g, h) lanes at once: T(g)^2 / (h + l2), T the L1 soft threshold,
+// 0 where h + l2 <= 0. Lane for lane the same operations, so the same doubles.
+// @ts-ignore: decorator
+@inline
+function leafScores(g: v128, h: v128, l1: v128, nl1: v128, l2: v128, noL1: bool): v128 {
+  // without L1, T(g) = g but for g = +-0, where T = +0: T(g)^2 = g^2 either way (for finite sums)
+  const t = noL1 ? g : v128.bitselect(f64x2.sub(g, l1), v128.and(f64x2.add(g, l1), f64x2.lt(g, nl1)), f64x2.gt(g, l1));
+  const d = f64x2.add(h, l2);
+  return v128.and(f64x2.div(f64x2.mul(t, t), d), f64x2.gt(d, f64x2.splat(0)));
+}
+
+/**
+ * Best split of one leaf whose histogram slot starts at byte `slot`, over features feats[0..nf) (i32s;
+ * feature f has bins binOffset[f] .. binOffset[f+1]-1, the last one its missing values), as
+ * findBestSplit in histogram.ts, which it matches bit for bit (it only skips bins that cannot change the
+ * answer). Writes six f64 to out: gain (-Infinity
+ * when no split qualifies), feature, bin, default-left, left gradient sum, left hessian sum.
+ */
+export function gbdtBestSplit(slot: usize, binOffset: usize, feats: usize, nf: i32, G: f64, H: f64, C: f64, l1: f64, l2: f64, minC: f64, minH: f64, minGain: f64, out: usize): void {
+  if (l1 == 0) bestSplit(slot, binOffset, feats, nf, G, H, C, l1, l2, minC, minH, minGain, out, true);
+  else bestSplit(slot, binOffset, feats, nf, G, H, C, l1, l2, minC, minH, minGain, out, false);
+}
+
+// @ts-ignore: decorator
+@inline
+function bestSplit(slot: usize, binOffset: usize, feats: usize, nf: i32, G: f64, H: f64, C: f64, l1: f64, l2: f64, minC: f64, minH: f64, minGain: f64, out: usize, noL1: bool): void {
+  const vl1 = f64x2.splat(l1);
+  const vnl1 = f64x2.splat(-l1);
+  const vl2 = f64x2.splat(l2);
+  const parentScore = f64x2.extract_lane(leafScores(f64x2.splat(G), f64x2.splat(H), vl1, vnl1, vl2, noL1), 0);
+  const cntFactor = H > 0 ? C / H : 0;
+  let bestGain = minGain;
+  let bf: i32 = -1;
+  let bb: i32 = 0;
+  let bdl: i32 = 0;
+  let blg: f64 = 0;
+  let blh: f64 = 0;
+  for (let k: i32 = 0; k < nf; k++) {
+    const f = load<i32>(feats + (<usize>k << 2));
+    const b0 = load<i32>(binOffset + (<usize>f << 2));
+    const nv = load<i32>(binOffset + (<usize>(f + 1) << 2)) - b0 - 1;
+    const o0 = slot + (<usize>b0 << 4);
+    const m = v128.load(o0 + (<usize>nv << 4));
+    const mg = f64x2.extract_lane(m, 0);
+    const mh = f64x2.extract_lane(m, 1);
+    const hasMissing = mh > 0 || mg != 0;
+    // pass 1: missing values right; pass 2 (with missing values): missing values left
+    const passes: i32 = hasMissing ? 2 : 1;
+    for (let pass: i32 = 0; pass < passes; pass++) {
+      let lgh = pass == 0 ? f64x2.splat(0) : m;
+      const last = pass == 0 && hasMissing ? nv : nv - 1;
+      for (let t: i32 = 0; t < last; t++) {
+        const bin = v128.load(o0 + (<usize>t << 4));
+        // an empty bin (all bits 0) after the first leaves the sums, hence every test and the gain, as
+        // the bin before it had them: that one did not beat bestGain, so neither can this (most bins of a
+        // small leaf are empty, and this skips their divisions)
+        if (t > 0 && !v128.any_true(bin)) continue;
+        lgh = f64x2.add(lgh, bin);
+        const lh = f64x2.extract_lane(lgh, 1);
+        const lc = roundHalfUp(lh * cntFactor);
+        if (lh < minH || lc < minC) continue;
+        const rh = H - lh;
+        if (rh < minH || C - lc < minC) break;
+        const lg = f64x2.extract_lane(lgh, 0);
+        // lanes: (left, right) gradient sums and hessian sums
+        const s = leafScores(f64x2.replace_lane(f64x2.splat(lg), 1, G - lg), f64x2.replace_lane(f64x2.splat(lh), 1, rh), vl1, vnl1, vl2, noL1);
+        const gain = f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1) - parentScore;
+        if (gain > bestGain) {
+          bestGain = gain;
+          bf = f;
+          bb = t;
+          // no missing values in training: missing go to the side with more hessian
+          bdl = pass == 1 ? 1 : hasMissing ? 0 : lh >= rh ? 1 : 0;
+          blg = lg;
+          blh = lh;
+        }
+      }
+    }
+  }
+  store<f64>(out, bf >= 0 && bestGain > 0 ? bestGain : -Infinity);
+  store<f64>(out, <f64>bf, 8);
+  store<f64>(out, <f64>bb, 16);
+  store<f64>(out, <f64>bdl, 24);
+  store<f64>(out, blg, 32);
+  store<f64>(out, blh, 40);
+}
+
+// One step of a row down a flat tree (tree.ts, FlatForest): node byte offset a (from `nodes`) -> its
+// child's; 16-byte nodes (feature, float32 threshold, first child, flags: 1 missing goes right, 2 leaf).
+// A leaf is its own child with a NaN threshold, so stepping from a leaf stays there.
+// @ts-ignore: decorator
+@inline
+function treeStep(nodes: usize, a: usize, row: usize, nan: bool): usize {
+  const p = nodes + a;
+  const v = load<f32>(row + (<usize>load<i32>(p) << 2));
+  let right = <i32>(v >= load<f32>(p, 4));
+  if (nan) right |= <i32>(v != v) & load<i32>(p, 12);
+  return <usize>(load<i32>(p, 8) + right) << 4;
+}
+
+// @ts-ignore: decorator
+@inline
+function isLeaf(nodes: usize, a: usize): i32 {
+  return load<i32>(nodes + a, 12) & 2;
+}
+
+/**
+ * out[r] += the leaf value of each tree t < nT, trees in order, for the rows r = rows[i], from <= i < to,
+ * of the row-major float32 rows x (F per row): FlatForest's walk32 (nan = 1) and walk32NoNaN (nan = 0)
+ * of tree.ts, bit for bit. Trees are the outer loop (a tree's nodes stay in cache), eight rows walk in
+ * lockstep (eight independent chains of loads in flight). nodes: the forest's node words; roots: i32 root node per tree; leafValue: f64 per node.
+ */
+export function gbdtPredict(nodes: usize, roots: usize, nT: i32, leafValue: usize, x: usize, F: i32, rows: usize, from: i32, to: i32, out: usize, nan: i32): void {
+  if (nan) predictRows(nodes, roots, nT, leafValue, x, F, rows, from, to, out, true);
+  else predictRows(nodes, roots, nT, leafValue, x, F, rows, from, to, out, false);
+}
+
+// @ts-ignore: decorator
+@inline
+function addLeaf(out: usize, leafValue: usize, r: usize, a: usize): void {
+  store<f64>(out + (r << 3), load<f64>(out + (r << 3)) + load<f64>(leafValue + (a >> 1)));
+}
+
+// @ts-ignore: decorator
+@inline
+function predictRows(nodes: usize, roots: usize, nT: i32, leafValue: usize, x: usize, F: i32, rows: usize, from: i32, to: i32, out: usize, nan: bool): void {
+  const rowBytes = <usize>F << 2;
+  const n8 = from + ((to - from) & ~7);
+  for (let t: i32 = 0; t < nT; t++) {
+    const root = <usize>load<i32>(roots + (<usize>t << 2)) << 4;
+    let i = from;
+    for (; i < n8; i += 8) {
+      const p = rows + (<usize>i << 2);
+      const x0 = x + <usize>load<i32>(p) * rowBytes;
+      const x1 = x + <usize>load<i32>(p, 4) * rowBytes;
+      const x2 = x + <usize>load<i32>(p, 8) * rowBytes;
+      const x3 = x + <usize>load<i32>(p, 12) * rowBytes;
+      const x4 = x + <usize>load<i32>(p, 16) * rowBytes;
+      const x5 = x + <usize>load<i32>(p, 20) * rowBytes;
+      const x6 = x + <usize>load<i32>(p, 24) * rowBytes;
+      const x7 = x + <usize>load<i32>(p, 28) * rowBytes;
+      let a0 = root, a1 = root, a2 = root, a3 = root, a4 = root, a5 = root, a6 = root, a7 = root;
+      while ((isLeaf(nodes, a0) & isLeaf(nodes, a1) & isLeaf(nodes, a2) & isLeaf(nodes, a3) & isLeaf(nodes, a4) & isLeaf(nodes, a5) & isLeaf(nodes, a6) & isLeaf(nodes, a7)) == 0) {
+        a0 = treeStep(nodes, a0, x0, nan);
+        a1 = treeStep(nodes, a1, x1, nan);
+        a2 = treeStep(nodes, a2, x2, nan);
+        a3 = treeStep(nodes, a3, x3, nan);
+        a4 = treeStep(nodes, a4, x4, nan);
+        a5 = treeStep(nodes, a5, x5, nan);
+        a6 = treeStep(nodes, a6, x6, nan);
+        a7 = treeStep(nodes, a7, x7, nan);
+      }
+      addLeaf(out, leafValue, <usize>load<i32>(p), a0);
+      addLeaf(out, leafValue, <usize>load<i32>(p, 4), a1);
+      addLeaf(out, leafValue, <usize>load<i32>(p, 8), a2);
+      addLeaf(out, leafValue, <usize>load<i32>(p, 12), a3);
+      addLeaf(out, leafValue, <usize>load<i32>(p, 16), a4);
+      addLeaf(out, leafValue, <usize>load<i32>(p, 20), a5);
+      addLeaf(out, leafValue, <usize>load<i32>(p, 24), a6);
+      addLeaf(out, leafValue, <usize>load<i32>(p, 28), a7);
+    }
+    for (; i < to; i++) {
+      const r = <usize>load<i32>(rows + (<usize>i << 2));
+      const xr = x + r * rowBytes;
+      let a = root;
+      while (isLeaf(nodes, a) == 0) a = treeStep(nodes, a, xr, nan);
+      addLeaf(out, leafValue, r, a);
+    }
+  }
+}
+
+/**
+ * Stable partition of the rows idx[start .. start+count) of a leaf by a split on the column-major bins
+ * col (bin of row r at col[r]): rows with bin <= bin (or, when defLeft, the missing bin) first, in order,
+ * then the others, in order (through tmp). Returns how many go left. Branch-free: each row is written to
+ * both places and the counters advance by the test (the test is a coin toss for a good split, which a
+ * branch mispredicts half the time). Same result as TreeLearner.partition in learner.ts.
+ */
+export function gbdtPartition(idx: usize, tmp: usize, col: usize, start: i32, count: i32, bin: i32, missing: i32, defLeft: i32): i32 {
+  const base = idx + (<usize>start << 2);
+  let nl: usize = 0;
+  let nr: usize = 0;
+  for (let i: i32 = 0; i < count; i++) {
+    const r = load<i32>(base + (<usize>i << 2));
+    const b = <i32>load<u8>(col + <usize>r);
+    const left = <usize>(b == missing ? defLeft : <i32>(b <= bin));
+    store<i32>(base + (nl << 2), r);
+    store<i32>(tmp + (nr << 2), r);
+    nl += left;
+    nr += 1 - left;
+  }
+  memory.copy(base + (nl << 2), tmp, nr << 2);
+  return <i32>nl;
+}

@@ -200,6 +200,28 @@ test('histograms reading gradients in place train exactly the model of the gathe
   await assert.rejects(trainGbdt(tr, params, { gradients: 'gather' as 'copy' }), /settings.gradients/);
 });
 
+test('the WebAssembly histogram kernels train exactly the model of the TypeScript loops (both layouts, 1 and 2 threads, direct and gathered)', async (t) => {
+  const tr = binarySet(5000, 8, 20);
+  const params = { objective: 'binary' as const, numRounds: 6, numLeaves: 31, minDataInLeaf: 5, baggingFraction: 0.8, featureFraction: 0.9, seed: 5 };
+  const probe = await trainGbdt(tr, { ...params, numRounds: 1 }, { kernels: 'auto' });
+  if (probe.kernels !== 'wasm') {
+    t.skip('the WebAssembly kernels are not built (npm run build:wasm) or TANDEM_KERNELS=js');
+    return;
+  }
+  for (const histogramLayout of ['row', 'col'] as const) {
+    const ref = await trainGbdt(tr, params, { threads: 1, kernels: 'js', histogramLayout });
+    assert.equal(ref.kernels, 'js');
+    for (const threads of [1, 2]) {
+      for (const gradients of ['direct', 'copy'] as const) {
+        const fast = await trainGbdt(tr, params, { threads, kernels: 'wasm', histogramLayout, gradients });
+        assert.equal(fast.kernels, 'wasm');
+        assert.deepEqual(fast.model.toJSON(), ref.model.toJSON(), `${histogramLayout}-wise, ${threads} thread(s), ${gradients}`);
+      }
+    }
+  }
+  await assert.rejects(trainGbdt(tr, params, { kernels: 'simd' as 'wasm' }), /settings.kernels/);
+});
+
 test('minDataInLeaf, maxDepth and numLeaves bound the trees', async () => {
   const tr = binarySet(2000, 8);
   const tr2: GbdtData = { ...tr, labels: Float32Array.from(tr.labels, (v, i) => v + (i % 7) * 0.1) };

@@ -1,4 +1,4 @@
-import { Rng } from '../../math/index.ts';
+import { type GbdtKernelSet, Rng, createGbdtKernels } from '../../math/index.ts';
 import { BinMapper } from './binning.ts';
 import { type GbdtData, validateData } from './data.ts';
 import type { HistContext } from './histogram.ts';
@@ -7,7 +7,7 @@ import { auc, logLoss, ndcgAt, rmse } from './metrics.ts';
 import { GbdtModel } from './model.ts';
 import { createObjective } from './objectives.ts';
 import { type GbdtParams, GbdtParamError, type MetricName, resolveParams } from './options.ts';
-import { JobPool } from './pool.ts';
+import { JobPool, kernelScratchBytes } from './pool.ts';
 import type { Tree } from './tree.ts';
 
 /** Run settings, apart from the model's hyperparameters. */
@@ -27,6 +27,11 @@ export interface TrainSettings {
    * of a leaf into leaf order before its histogram (a serial pass; kept as the reference). Same model.
    */
   gradients?: 'direct' | 'copy';
+  /**
+   * Histogram loops: 'wasm' the WebAssembly kernels (an error if they are not built), 'js' the TypeScript
+   * loops, 'auto' (default) the kernels when built and TANDEM_KERNELS is not 'js'. Same model either way.
+   */
+  kernels?: 'auto' | 'wasm' | 'js';
   /** Called after each round with the validation metric (NaN without validation data). */
   onRound?: (round: number, metric: number) => void;
 }
@@ -43,6 +48,8 @@ export interface TrainResult {
   binSeconds: number;
   /** Split steps that ran across several threads (0 on one thread). */
   parallelSteps: number;
+  /** Which histogram loops ran: the WebAssembly kernels or the TypeScript reference. */
+  kernels: 'wasm' | 'js';
 }
 
 /**
@@ -71,11 +78,6 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
   const F = data.nFeatures;
   const t0 = performance.now();
   const mapper = BinMapper.fit(data, p.maxBin, p.binSampleRows, p.seed);
-  const shared = threads > 1;
-  const alloc = <T>(C: { new (b: ArrayBufferLike): T; BYTES_PER_ELEMENT: number }, len: number): T =>
-    new C(shared ? new SharedArrayBuffer(len * C.BYTES_PER_ELEMENT) : new ArrayBuffer(len * C.BYTES_PER_ELEMENT));
-  const bins = mapper.binColumns(data, alloc(Uint8Array, n * F));
-  const binSeconds = (performance.now() - t0) / 1000;
   const binOffset = new Int32Array(F + 1);
   for (let f = 0; f < F; f++) binOffset[f + 1] = binOffset[f] + mapper.valueBins(f) + 1;
   const slotSize = binOffset[F] * 2;
@@ -83,6 +85,25 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
   if (histBytes > 2 ** 31) throw new GbdtParamError('numLeaves', `${p.numLeaves} leaves x ${binOffset[F]} bins need ${(histBytes / 2 ** 30).toFixed(1)} GiB of histograms; lower numLeaves or maxBin`);
   const direct = (settings.gradients ?? 'direct') === 'direct';
   if (settings.gradients !== undefined && settings.gradients !== 'direct' && settings.gradients !== 'copy') throw new Error(`trainGbdt: settings.gradients must be 'direct' or 'copy', got ${String(settings.gradients)}`);
+  const rowLayout = settings.histogramLayout !== 'col';
+  // bytes of every array the kernels read (each placed 16-byte aligned): the size of their memory
+  const sizes = { bins: n * F, rowBins: rowLayout ? n * F : 0, idx: 4 * n, grad: 8 * n, hess: 8 * n, og: direct ? 0 : 8 * n, oh: direct ? 0 : 8 * n, hist: histBytes, feats: 4 * F, binOffset: 4 * (F + 1), rowTmp: 4 * n, scratch: kernelScratchBytes(F, threads) };
+  const kset = gbdtKernels(settings.kernels ?? 'auto', Object.values(sizes).reduce((a, b) => a + b + 16, 0));
+  const shared = threads > 1;
+  // the kernels' memory is carved in order from its base; without it, a (Shared)ArrayBuffer per array
+  let at = kset ? kset.base : 0;
+  const place = (bytes: number): [ArrayBufferLike, number] => {
+    if (!kset) return [shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes), 0];
+    const o = at;
+    at = (at + bytes + 15) & ~15;
+    return [kset.memory.buffer, o];
+  };
+  const alloc = <T>(C: { new (b: ArrayBufferLike, o: number, len: number): T; BYTES_PER_ELEMENT: number }, len: number): T => {
+    const [b, o] = place(len * C.BYTES_PER_ELEMENT);
+    return new C(b, o, len);
+  };
+  const bins = mapper.binColumns(data, alloc(Uint8Array, n * F));
+  const binSeconds = (performance.now() - t0) / 1000;
   // direct: og/oh are the gradients themselves (shared with the workers), written by the objective
   const grad = alloc(Float64Array, n);
   const hess = alloc(Float64Array, n);
@@ -93,13 +114,16 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
     og: direct ? grad : alloc(Float64Array, n),
     oh: direct ? hess : alloc(Float64Array, n),
     direct,
-    binOffset,
+    binOffset: kset ? alloc(Int32Array, F + 1) : binOffset,
     slotSize,
     hist: alloc(Float64Array, p.numLeaves * slotSize),
     feats: alloc(Int32Array, F),
-    rowBins: settings.histogramLayout === 'col' ? null : alloc(Uint8Array, n * F),
+    rowBins: rowLayout ? alloc(Uint8Array, n * F) : null,
     nFeatures: F,
+    rowTmp: kset ? alloc(Int32Array, n) : undefined,
   };
+  const scratchAt = place(sizes.scratch)[1];
+  ctx.binOffset.set(binOffset);
   if (ctx.rowBins) {
     const rb = ctx.rowBins;
     for (let f = 0; f < F; f++) {
@@ -107,7 +131,7 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
       for (let r = 0; r < n; r++) rb[r * F + f] = bins[col + r];
     }
   }
-  const pool = await JobPool.create(ctx, p, threads);
+  const pool = await JobPool.create(ctx, p, threads, kset ? { set: kset, scratchAt } : null);
   try {
     const learner = new TreeLearner(ctx, pool, mapper, p);
     const rng = new Rng(p.seed);
@@ -173,9 +197,21 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
     }
     const keep = p.earlyStoppingRounds > 0 ? bestIter : trees.length;
     const model = new GbdtModel({ objective: p.objective, nFeatures: F, baseScore: base, trees: trees.slice(0, keep), featureNames: data.featureNames, params: p, source: 'tandem' });
-    return { model, metric, validHistory: history, bestIteration: keep, binSeconds, parallelSteps: pool.parallelSteps };
+    return { model, metric, validHistory: history, bestIteration: keep, binSeconds, parallelSteps: pool.parallelSteps, kernels: kset ? 'wasm' : 'js' };
   } finally {
     await pool.close();
+  }
+}
+
+/** The GBDT kernels on a memory of `bytes` free bytes, or null for the TypeScript loops. */
+function gbdtKernels(mode: 'auto' | 'wasm' | 'js', bytes: number): GbdtKernelSet | null {
+  if (mode !== 'auto' && mode !== 'wasm' && mode !== 'js') throw new Error(`trainGbdt: settings.kernels must be 'auto', 'wasm' or 'js', got ${String(mode)}`);
+  if (mode === 'js' || (mode === 'auto' && process.env.TANDEM_KERNELS === 'js')) return null;
+  try {
+    return createGbdtKernels({ bytes });
+  } catch (e) {
+    if (mode === 'wasm') throw e;
+    return null; // not built: the TypeScript loops, same model
   }
 }
 

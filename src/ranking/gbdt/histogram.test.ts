@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../math/index.ts';
+import { type GbdtKernelSet, Rng, createGbdtKernels } from '../../math/index.ts';
 import { type HistContext, type SplitParams, buildHistograms, findBestSplit, histogramRef, leafScore, SPLIT_STRIDE } from './histogram.ts';
 
 /** Random binned data: feature f has nv[f] value bins plus a missing bin, about 10% missing. */
@@ -125,5 +125,184 @@ test('the best split found from histograms is the brute-force best (both missing
     findBestSplit(ctx, sp, 0, G, H, rows.length, 0, 2, a, 0);
     findBestSplit(ctx, sp, 0, G, H, rows.length, 2, nv.length, b, 0);
     assert.deepEqual(Array.from(b[0] > a[0] ? b : a), Array.from(out));
+  }
+});
+
+test('the WebAssembly histogram kernels equal the TypeScript loops bit for bit (both layouts, direct and gathered, missing bins, subtraction)', (t) => {
+  let set: GbdtKernelSet;
+  try {
+    set = createGbdtKernels({ bytes: 8 << 20 });
+  } catch (e) {
+    t.skip(`kernels not built: ${(e as Error).message}`);
+    return;
+  }
+  const nv = [3, 255, 17, 1, 40, 8, 2, 9, 4];
+  const F = nv.length;
+  const n = 3000;
+  for (const layout of ['row', 'col'] as const) {
+    for (const direct of [true, false]) {
+      const { ctx: js, grad, hess, rng } = setup(n, nv, 11, false);
+      js.feats = Int32Array.of(8, 0, 1, 2, 4, 5, 6);
+      // the same arrays in the kernels' memory
+      let at = set.base;
+      const view = <T>(C: { new (b: ArrayBufferLike, o: number, len: number): T; BYTES_PER_ELEMENT: number }, len: number): T => {
+        const v = new C(set.memory.buffer, at, len);
+        at = (at + len * C.BYTES_PER_ELEMENT + 15) & ~15;
+        return v;
+      };
+      const wa: HistContext = {
+        ...js,
+        bins: view(Uint8Array, n * F),
+        idx: view(Int32Array, n),
+        og: view(Float64Array, n),
+        oh: view(Float64Array, n),
+        hist: view(Float64Array, js.hist.length),
+        feats: view(Int32Array, F),
+        rowBins: layout === 'row' ? view(Uint8Array, n * F) : null,
+        binOffset: view(Int32Array, F + 1),
+        hb: view(Int32Array, 2 * F),
+        kout: view(Float64Array, SPLIT_STRIDE),
+        kern: set.kernels,
+        direct,
+      };
+      wa.binOffset.set(js.binOffset);
+      js.direct = direct;
+      wa.bins.set(js.bins);
+      wa.feats.set(js.feats);
+      if (layout === 'row') {
+        js.rowBins = new Uint8Array(n * F);
+        for (let f = 0; f < F; f++) for (let r = 0; r < n; r++) js.rowBins[r * F + f] = js.bins[f * n + r];
+        wa.rowBins!.set(js.rowBins);
+      }
+      // junk in the histograms: building must clear what it writes
+      js.hist.fill(7.5);
+      wa.hist.fill(7.5);
+      if (direct) {
+        js.og = grad;
+        js.oh = hess;
+        wa.og.set(grad);
+        wa.oh.set(hess);
+      }
+      const parent: number[] = [];
+      for (let r = 0; r < n; r++) if (rng.next() < 0.8) parent.push(r);
+      const small = parent.filter(() => rng.next() < 0.3);
+      for (const c of [js, wa]) {
+        const place = (rows: number[]) =>
+          rows.forEach((r, i) => {
+            c.idx[i] = r;
+            if (!direct) {
+              c.og[i] = grad[r];
+              c.oh[i] = hess[r];
+            }
+          });
+        place(parent);
+        buildHistograms(c, 0, parent.length, 0, -1, 0, 7);
+        place(small);
+        // two ranges (a 4-feature group and a tail), the larger sibling by subtraction
+        buildHistograms(c, 0, small.length, 1, 0, 0, 5);
+        buildHistograms(c, 0, small.length, 1, 0, 5, 7);
+        buildHistograms(c, 0, Math.min(7, small.length), 2, -1, 2, 3); // fewer rows than an unroll
+      }
+      const label = `${layout}-wise, ${direct ? 'direct' : 'gathered'}`;
+      assert.ok(wa.hist.some((v, i) => v !== 7.5 && v !== 0 && i < js.slotSize), `${label}: the kernels wrote nothing`);
+      for (let i = 0; i < js.hist.length; i++) if (!Object.is(js.hist[i], wa.hist[i])) assert.fail(`${label}: hist[${i}] = ${wa.hist[i]}, the TypeScript loop gives ${js.hist[i]}`);
+      // and both agree with the plain definition on the small child
+      const f = 1;
+      const ref = histogramRef(js.bins, n, small, grad, hess, f, nv[f] + 1);
+      for (let j = 0; j < ref.length; j++) assert.ok(Math.abs(wa.hist[js.slotSize + js.binOffset[f] * 2 + j] - ref[j]) < 1e-9, `${label}: reference bin ${j >> 1}`);
+    }
+  }
+});
+
+test('the WebAssembly best-split kernel equals findBestSplit bit for bit (L1/L2, count and hessian limits, missing values either side)', (t) => {
+  let set: GbdtKernelSet;
+  try {
+    set = createGbdtKernels({ bytes: 1 << 20 });
+  } catch (e) {
+    t.skip(`kernels not built: ${(e as Error).message}`);
+    return;
+  }
+  const nv = [3, 255, 17, 1, 40, 8, 2, 9, 4];
+  const F = nv.length;
+  let checked = 0;
+  let found = 0;
+  for (let seed = 0; seed < 40; seed++) {
+    const unit = seed % 3 === 0;
+    const { ctx: js, grad, hess, rng } = setup(400 + seed * 37, nv, 100 + seed, unit);
+    // some leaves have no missing values in some features
+    if (seed % 4 === 1) for (let f = 0; f < F; f += 2) for (let r = 0; r < js.nRows; r++) if (js.bins[f * js.nRows + r] === nv[f]) js.bins[f * js.nRows + r] = 0;
+    js.feats = Int32Array.of(8, 0, 1, 2, 4, 5, 6, 3, 7);
+    const rows: number[] = [];
+    for (let r = 0; r < js.nRows; r++) if (rng.next() < 0.6) rows.push(r);
+    gatherInto(js, rows, grad, hess, 0);
+    buildHistograms(js, 0, rows.length, 0, -1, 0, F);
+    let G = 0;
+    let H = 0;
+    for (const r of rows) {
+      G += grad[r];
+      H += hess[r];
+    }
+    const base = set.base;
+    const wa: HistContext = {
+      ...js,
+      hist: new Float64Array(set.memory.buffer, base, js.slotSize),
+      binOffset: new Int32Array(set.memory.buffer, base + js.slotSize * 8, F + 1),
+      feats: new Int32Array(set.memory.buffer, base + js.slotSize * 8 + 64, F),
+      kout: new Float64Array(set.memory.buffer, base + js.slotSize * 8 + 128, SPLIT_STRIDE),
+      kern: set.kernels,
+    };
+    wa.hist.set(js.hist.subarray(0, js.slotSize));
+    wa.binOffset.set(js.binOffset);
+    wa.feats.set(js.feats);
+    const sps: SplitParams[] = [
+      { lambdaL1: 0, lambdaL2: 1, minDataInLeaf: 20, minSumHessianInLeaf: 1, minGainToSplit: 0 },
+      { lambdaL1: 0.7, lambdaL2: 0, minDataInLeaf: 1, minSumHessianInLeaf: 0, minGainToSplit: 0 },
+      { lambdaL1: 0, lambdaL2: 0, minDataInLeaf: 0, minSumHessianInLeaf: 0, minGainToSplit: 0.5 },
+      { lambdaL1: 2, lambdaL2: 5, minDataInLeaf: 60, minSumHessianInLeaf: 8, minGainToSplit: 0 },
+      { lambdaL1: 0, lambdaL2: 1, minDataInLeaf: 100000, minSumHessianInLeaf: 0, minGainToSplit: 0 }, // nothing qualifies
+    ];
+    for (const sp of sps) {
+      for (const [a, b] of [[0, F], [0, 4], [4, F], [3, 4]]) {
+        const x = new Float64Array(SPLIT_STRIDE);
+        const y = new Float64Array(SPLIT_STRIDE);
+        findBestSplit({ ...js, kern: null }, sp, 0, G, H, rows.length, a, b, x, 0);
+        findBestSplit(wa, sp, 0, G, H, rows.length, a, b, y, 0);
+        for (let q = 0; q < SPLIT_STRIDE; q++) if (!Object.is(x[q], y[q])) assert.fail(`seed ${seed}, features [${a}, ${b}), ${JSON.stringify(sp)}: word ${q} is ${y[q]}, findBestSplit gives ${x[q]}`);
+        checked++;
+        if (x[0] > -Infinity) found++;
+      }
+    }
+  }
+  assert.ok(found > checked / 3 && found < checked, `the fixture should find splits in most cases, not all: ${found} of ${checked}`);
+});
+
+test('the WebAssembly partition kernel is the stable partition of the plain definition (missing either way, empty sides)', (t) => {
+  let set: GbdtKernelSet;
+  try {
+    set = createGbdtKernels({ bytes: 1 << 20 });
+  } catch (e) {
+    t.skip(`kernels not built: ${(e as Error).message}`);
+    return;
+  }
+  const rng = new Rng(31);
+  const n = 5000;
+  const nv = 40; // value bins 0..39, missing bin 40
+  const col = new Uint8Array(set.memory.buffer, set.base, n);
+  const idx = new Int32Array(set.memory.buffer, set.base + n + 64, n);
+  const tmp = new Int32Array(set.memory.buffer, set.base + n + 64 + 4 * n + 64, n);
+  for (let r = 0; r < n; r++) col[r] = rng.next() < 0.1 ? nv : rng.int(nv);
+  for (const [bin, defLeft] of [[10, 0], [10, 1], [39, 0], [-1, 1], [0, 0], [25, 1]] as const) {
+    const rows: number[] = [];
+    for (let r = 0; r < n; r++) if (rng.next() < 0.6) rows.push(r);
+    const start = 7;
+    idx.fill(-5);
+    idx.set(rows, start);
+    const goLeft = (r: number) => (col[r] === nv ? defLeft === 1 : col[r] <= bin);
+    const want = [...rows.filter(goLeft), ...rows.filter((r) => !goLeft(r))];
+    const nl = set.kernels.gbdtPartition(idx.byteOffset, tmp.byteOffset, col.byteOffset, start, rows.length, bin, nv, defLeft);
+    assert.equal(nl, rows.filter(goLeft).length, `bin ${bin}, defLeft ${defLeft}`);
+    assert.deepEqual(Array.from(idx.subarray(start, start + rows.length)), want, `bin ${bin}, defLeft ${defLeft}`);
+    assert.equal(idx[start - 1], -5);
+    assert.equal(idx[start + rows.length], -5);
   }
 });

@@ -8,6 +8,8 @@
  * estimated from its hessian sum (count/hessian of the leaf times the bin's hessian), which saves a
  * third of the memory traffic of the hot loop.
  */
+import type { GbdtKernels } from '../../math/index.ts';
+
 export interface HistContext {
   nRows: number;
   /** Binned features, column-major: bin of (row r, feature f) at f*nRows + r. */
@@ -38,8 +40,21 @@ export interface HistContext {
    */
   rowBins: Uint8Array | null;
   nFeatures: number;
-  /** Per-thread scratch: histogram offset of each feature in the job's range. */
+  /**
+   * Per-thread scratch: (feature, histogram position of its bin 0) for each feature of the job's range.
+   * With `kern` it must lie in the kernels' memory and the positions are byte addresses there.
+   */
   hb?: Int32Array;
+  /**
+   * The WebAssembly histogram and split kernels, when every array above (binOffset included) is a view
+   * of their memory (then `hb` and `kout` are too); null or absent: the TypeScript loops below, which
+   * the kernels match bit for bit.
+   */
+  kern?: GbdtKernels | null;
+  /** With `kern`: nRows int32s of scratch in the kernels' memory for the row partition (main thread). */
+  rowTmp?: Int32Array;
+  /** With `kern`: per-thread scratch in the kernels' memory for one split result (SPLIT_STRIDE doubles). */
+  kout?: Float64Array;
 }
 
 /**
@@ -47,19 +62,39 @@ export interface HistContext {
  * >= 0, then also turns the parent's histogram into the sibling's (parent -= this) for those features.
  */
 export function buildHistograms(c: HistContext, start: number, end: number, slot: number, parentSlot: number, fBeg: number, fEnd: number): void {
-  if (c.rowBins) buildRowWise(c, c.rowBins, start, end, slot, fBeg, fEnd);
+  const k = c.kern;
+  if (k) {
+    const hb = kernelFeatures(c, slot, fBeg, fEnd);
+    const direct = c.direct === true ? 1 : 0;
+    if (c.rowBins) k.gbdtHistRows(c.rowBins.byteOffset, c.nFeatures, c.idx.byteOffset, start, end, c.og.byteOffset, c.oh.byteOffset, direct, hb.byteOffset, fEnd - fBeg);
+    else k.gbdtHistCols(c.bins.byteOffset, c.nRows, c.idx.byteOffset, start, end, c.og.byteOffset, c.oh.byteOffset, direct, hb.byteOffset, fEnd - fBeg);
+  } else if (c.rowBins) buildRowWise(c, c.rowBins, start, end, slot, fBeg, fEnd);
   else buildColumnWise(c, start, end, slot, fBeg, fEnd);
   if (parentSlot >= 0) {
-    const { hist, binOffset, feats } = c;
+    const { hist, binOffset, feats, kern } = c;
     const base = slot * c.slotSize;
     const pbase = parentSlot * c.slotSize;
     for (let q = fBeg; q < fEnd; q++) {
       const f = feats[q];
       const a = binOffset[f] * 2;
       const e = binOffset[f + 1] * 2;
-      for (let j = a; j < e; j++) hist[pbase + j] -= hist[base + j];
+      if (kern) kern.gbdtSub(hist.byteOffset + (pbase + a) * 8, hist.byteOffset + (base + a) * 8, e - a);
+      else for (let j = a; j < e; j++) hist[pbase + j] -= hist[base + j];
     }
   }
+}
+
+/** The job's features into c.hb as (feature, byte address of its bin 0 in `slot`), cleared; for the kernels. */
+function kernelFeatures(c: HistContext, slot: number, fBeg: number, fEnd: number): Int32Array {
+  const hb = c.hb!;
+  const at = c.hist.byteOffset + slot * c.slotSize * 8;
+  for (let q = fBeg; q < fEnd; q++) {
+    const f = c.feats[q];
+    clear(c, slot * c.slotSize, f);
+    hb[2 * (q - fBeg)] = f;
+    hb[2 * (q - fBeg) + 1] = at + c.binOffset[f] * 16;
+  }
+  return hb;
 }
 
 function buildRowWise(c: HistContext, rowBins: Uint8Array, start: number, end: number, slot: number, fBeg: number, fEnd: number): void {
@@ -217,6 +252,12 @@ export const SPLIT_STRIDE = 6;
  */
 export function findBestSplit(c: HistContext, sp: SplitParams, slot: number, G: number, H: number, C: number, fBeg: number, fEnd: number, out: Float64Array, o: number): void {
   const { hist, feats, binOffset } = c;
+  if (c.kern) {
+    const ko = c.kout!;
+    c.kern.gbdtBestSplit(hist.byteOffset + slot * c.slotSize * 8, binOffset.byteOffset, feats.byteOffset + fBeg * 4, fEnd - fBeg, G, H, C, sp.lambdaL1, sp.lambdaL2, sp.minDataInLeaf, sp.minSumHessianInLeaf, sp.minGainToSplit, ko.byteOffset);
+    for (let q = 0; q < SPLIT_STRIDE; q++) out[o + q] = ko[q];
+    return;
+  }
   const { lambdaL1: l1, lambdaL2: l2, minDataInLeaf: minC, minSumHessianInLeaf: minH } = sp;
   const base = slot * c.slotSize;
   const parentScore = leafScore(G, H, l1, l2);

@@ -240,7 +240,9 @@ export class TreeLearner {
 
   /** Stable partition of the leaf's rows: those going left first. Returns how many go left. */
   private partition(start: number, count: number, f: number, bin: number, defLeft: boolean): number {
-    const { idx, bins } = this.ctx;
+    const { idx, bins, kern, rowTmp } = this.ctx;
+    // the kernel: the same partition without a branch per row
+    if (kern && rowTmp) return kern.gbdtPartition(idx.byteOffset, rowTmp.byteOffset, bins.byteOffset + f * this.n, start, count, bin, this.nvb[f], defLeft ? 1 : 0);
     const tmp = this.tmp;
     const col = f * this.n;
     const missing = this.nvb[f];

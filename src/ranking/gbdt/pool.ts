@@ -1,33 +1,62 @@
 import type { Worker } from 'node:worker_threads';
-import { spawnWorker } from '../../math/index.ts';
+import { type GbdtKernelSet, type WasmMemory, type WasmModule, spawnWorker } from '../../math/index.ts';
 import { type HistContext, JOB, JOBF, NO_CHUNKS, SPLIT_STRIDE, type SplitParams, drainChunks, runChunk } from './histogram.ts';
 
 export const CMD_RUN = 0;
 export const CMD_STOP = 1;
-/** Features per chunk (a multiple of 4, the histogram loop's unroll). */
-export const CHUNK = 8;
+/**
+ * Chunks a parallel step is cut into, per thread. Each chunk is a pass over the leaf's rows (a row's bins
+ * share a cache line, so fewer, wider chunks read each line fewer times); more than one per thread lets
+ * a thread that was descheduled on a busy machine be covered by the others.
+ */
+export const CHUNKS_PER_THREAD = 2;
 /** Polls before sleeping on the futex: a split step takes tens of microseconds to milliseconds. */
 export const SPIN = 20000;
+/**
+ * Polls of an idle worker before it sleeps. Shorter: the main thread starts every step's chunks itself,
+ * so a worker that wakes late only joins late, while a worker spinning through the main thread's serial
+ * work (partition, gradients, small leaves' steps; longer still when the main thread is preempted on a
+ * busy machine) burns CPU for nothing.
+ */
+export const WORKER_SPIN = 2000;
 const TIMEOUT_MS = 600_000;
 
-/** What a worker receives: the shared buffers of a HistContext, the job words and the split parameters. */
+/** What a worker receives: the shared arrays of a HistContext (views of shared memory), the job words and the split parameters. */
 export interface WorkerInit {
   nRows: number;
   nFeatures: number;
   slotSize: number;
-  bins: SharedArrayBuffer;
-  rowBins: SharedArrayBuffer | null;
-  idx: SharedArrayBuffer;
-  og: SharedArrayBuffer;
-  oh: SharedArrayBuffer;
+  bins: Uint8Array;
+  rowBins: Uint8Array | null;
+  idx: Int32Array;
+  og: Float64Array;
+  oh: Float64Array;
   direct: boolean;
-  hist: SharedArrayBuffer;
-  feats: SharedArrayBuffer;
+  hist: Float64Array;
+  feats: Int32Array;
   binOffset: Int32Array;
   job: SharedArrayBuffer;
   jobf: SharedArrayBuffer;
   res: SharedArrayBuffer;
   split: SplitParams;
+  /** With the WebAssembly kernels: their memory and module, and this worker's `hb` scratch in it. */
+  wasm: { memory: WasmMemory; module: WasmModule; hb: Int32Array; kout: Float64Array } | null;
+}
+
+/** Bytes of one thread's scratch in the kernels' memory: `hb` (2 int32s per feature), then `kout`. */
+function threadScratchBytes(nFeatures: number): number {
+  return Math.ceil((nFeatures * 8 + SPLIT_STRIDE * 8) / 64) * 64;
+}
+
+/** Scratch the pool's threads need in the kernels' memory. */
+export function kernelScratchBytes(nFeatures: number, threads: number): number {
+  return threads * threadScratchBytes(nFeatures);
+}
+
+/** Thread t's `hb` and `kout` in the scratch at byte `at` of `mem`. */
+function threadScratch(mem: ArrayBufferLike, at: number, nFeatures: number, t: number): { hb: Int32Array; kout: Float64Array } {
+  const o = at + t * threadScratchBytes(nFeatures);
+  return { hb: new Int32Array(mem, o, 2 * nFeatures), kout: new Float64Array(mem, Math.ceil((o + nFeatures * 8) / 8) * 8, SPLIT_STRIDE) };
 }
 
 /**
@@ -53,15 +82,23 @@ export class JobPool {
     private readonly res: Float64Array,
   ) {}
 
-  /** Starts the workers over the context's buffers (which must be SharedArrayBuffers when threads > 1). */
-  static async create(ctx: HistContext, sp: SplitParams, threads: number): Promise<JobPool> {
+  /**
+   * Starts the workers over the context's arrays (views of SharedArrayBuffers when threads > 1). With
+   * `wasm`, ctx.kern is set, and every thread's `hb` scratch is taken from [scratchAt, + kernelScratchBytes).
+   */
+  static async create(ctx: HistContext, sp: SplitParams, threads: number, wasm: { set: GbdtKernelSet; scratchAt: number } | null = null): Promise<JobPool> {
     const shared = threads > 1;
     const buf = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     const j = new Int32Array(buf(JOB.SIZE * 4));
     const jf = new Float64Array(buf(JOBF.SIZE * 8));
-    const maxChunks = Math.ceil(ctx.nFeatures / CHUNK);
-    const res = new Float64Array(buf(maxChunks * 2 * SPLIT_STRIDE * 8));
+    // at most one chunk per feature
+    const res = new Float64Array(buf(Math.max(1, ctx.nFeatures) * 2 * SPLIT_STRIDE * 8));
     j[JOB.NEXT] = NO_CHUNKS;
+    const F = ctx.nFeatures;
+    if (wasm) {
+      ctx.kern = wasm.set.kernels;
+      ({ hb: ctx.hb, kout: ctx.kout } = threadScratch(wasm.set.memory.buffer, wasm.scratchAt, F, 0));
+    }
     const workers: Worker[] = [];
     try {
       for (let t = 1; t < threads; t++) {
@@ -69,19 +106,20 @@ export class JobPool {
           nRows: ctx.nRows,
           nFeatures: ctx.nFeatures,
           slotSize: ctx.slotSize,
-          bins: ctx.bins.buffer as SharedArrayBuffer,
-          rowBins: ctx.rowBins ? (ctx.rowBins.buffer as SharedArrayBuffer) : null,
-          idx: ctx.idx.buffer as SharedArrayBuffer,
-          og: ctx.og.buffer as SharedArrayBuffer,
-          oh: ctx.oh.buffer as SharedArrayBuffer,
+          bins: ctx.bins,
+          rowBins: ctx.rowBins,
+          idx: ctx.idx,
+          og: ctx.og,
+          oh: ctx.oh,
           direct: ctx.direct === true,
-          hist: ctx.hist.buffer as SharedArrayBuffer,
-          feats: ctx.feats.buffer as SharedArrayBuffer,
+          hist: ctx.hist,
+          feats: ctx.feats,
           binOffset: ctx.binOffset,
           job: j.buffer as SharedArrayBuffer,
           jobf: jf.buffer as SharedArrayBuffer,
           res: res.buffer as SharedArrayBuffer,
           split: sp,
+          wasm: wasm ? { memory: wasm.set.memory, module: wasm.set.module, ...threadScratch(wasm.set.memory.buffer, wasm.scratchAt, F, t) } : null,
         };
         const w = spawnWorker(new URL('./worker.ts', import.meta.url), { init });
         workers.push(w);
@@ -110,9 +148,12 @@ export class JobPool {
    */
   run(start: number, end: number, slot: number, parentSlot: number, slotA: number, GA: number, HA: number, CA: number, slotB: number, GB: number, HB: number, CB: number, nFeats: number, parallel: boolean): void {
     const { j, jf, res } = this;
-    const nChunks = Math.ceil(nFeats / CHUNK);
+    // one chunk (one pass over the rows) on one thread; CHUNKS_PER_THREAD per thread in parallel
+    const par = parallel && this.workers.length > 0;
+    const chunk = par ? Math.max(1, Math.ceil(nFeats / (this.threads * CHUNKS_PER_THREAD))) : Math.max(1, nFeats);
+    const nChunks = Math.ceil(nFeats / chunk);
     j[JOB.NCHUNKS] = nChunks;
-    j[JOB.CHUNK] = CHUNK;
+    j[JOB.CHUNK] = chunk;
     j[JOB.NFEATS] = nFeats;
     j[JOB.START] = start;
     j[JOB.END] = end;
@@ -126,7 +167,7 @@ export class JobPool {
     jf[JOBF.GB] = GB;
     jf[JOBF.HB] = HB;
     jf[JOBF.CB] = CB;
-    if (!parallel || this.workers.length === 0 || nChunks < 2) {
+    if (!par || nChunks < 2) {
       for (let k = 0; k < nChunks; k++) runChunk(this.ctx, this.sp, j, jf, res, k);
     } else {
       this.parallelSteps++;

@@ -75,6 +75,33 @@ test('the flat batch predictor equals the recursive reference (Float32 and Float
   assert.throws(() => forest.predictRaw(x64, n, new Float64Array(3)), /out has length 3/);
 });
 
+test('the WebAssembly walk gives the TypeScript walk\'s doubles bit for bit (NaN in some rows, tree limits, more rows than one staging block)', (t) => {
+  const rng = new Rng(21);
+  const F = 9;
+  const trees = Array.from({ length: 60 }, (_, i) => randomTree(rng, i % 11 === 0 ? 1 : 2 + rng.int(63), F));
+  const fast = new FlatForest(trees, F, -0.7);
+  if (!fast.usesKernel) {
+    t.skip('the WebAssembly kernels are not built (npm run build:wasm) or TANDEM_KERNELS=js');
+    return;
+  }
+  const ref = new FlatForest(trees, F, -0.7, 'js');
+  assert.equal(ref.usesKernel, false);
+  for (const n of [1, 3, 500, 2500]) {
+    const x = new Float32Array(n * F);
+    for (let i = 0; i < x.length; i++) {
+      const u = rng.next();
+      x[i] = u < 0.03 ? NaN : u < 0.1 ? trees[rng.int(60)].threshold[0] ?? 0 : rng.normal();
+    }
+    for (const lim of [undefined, 17, 0]) {
+      const a = new Float64Array(n + 2).fill(9);
+      const b = new Float64Array(n + 2).fill(9);
+      fast.predictRaw(x, n, a, lim);
+      ref.predictRaw(x, n, b, lim);
+      for (let r = 0; r < n + 2; r++) if (!Object.is(a[r], b[r])) assert.fail(`n=${n}, treeLimit ${lim}: row ${r} is ${a[r]}, the TypeScript walk gives ${b[r]}`);
+    }
+  }
+});
+
 test('flat contributions equal the model\'s contributions over the tree objects, bit for bit (NaN, Float32 and Float64 rows)', () => {
   const rng = new Rng(5);
   const F = 6;

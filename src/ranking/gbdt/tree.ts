@@ -1,3 +1,5 @@
+import { type GbdtKernelSet, createGbdtKernels } from '../../math/index.ts';
+
 /**
  * Trees in flat arrays. A tree with L leaves has L-1 internal nodes, numbered 0.. (the root is 0);
  * a child reference c >= 0 is internal node c, c < 0 is leaf ~c. A row goes left when
@@ -99,33 +101,64 @@ export class FlatForest {
   readonly baseScore: number;
   readonly nNodes: number;
   /** Root node of each tree. */
-  readonly roots: Int32Array;
+  readonly roots!: Int32Array;
   /** Node words (feature, -, first child, flags) and the same buffer seen as float32 (threshold at 4k+1). */
   readonly nodes: Int32Array;
   readonly nodesF32: Float32Array;
   /** Exact float64 thresholds, for float64 inputs. */
   readonly thr64: Float64Array;
   /** Leaf values by node (0 for internal nodes). */
-  readonly leafValue: Float64Array;
+  readonly leafValue!: Float64Array;
   /** What each node would output as a leaf (its leaf value for leaves), for contributions. */
   readonly nodeValue: Float64Array;
   /** Scratch of predictRaw: row indices, NaN-free rows first. */
   private rowOrder = new Int32Array(0);
+  /** With the WebAssembly walk: the kernels, and staging for KERNEL_ROWS rows in their memory. */
+  private readonly kern: { set: GbdtKernelSet; x: Float32Array; rows: Int32Array; out: Float64Array } | null = null;
 
-  constructor(trees: readonly Tree[], nFeatures: number, baseScore: number) {
+  /**
+   * @param kernels 'auto' (default): float32 rows walk in the WebAssembly kernel when it is built (and
+   * TANDEM_KERNELS is not 'js'), which gives the same doubles as the TypeScript walk; 'js': the TypeScript walk.
+   */
+  constructor(trees: readonly Tree[], nFeatures: number, baseScore: number, kernels: 'auto' | 'js' = 'auto') {
     this.nTrees = trees.length;
     this.nFeatures = nFeatures;
     this.baseScore = baseScore;
     let total = 0;
     for (const t of trees) total += t.feature.length + t.leafValue.length;
     this.nNodes = total;
-    const buf = new ArrayBuffer(total * 16);
-    const I = (this.nodes = new Int32Array(buf));
-    const T = (this.nodesF32 = new Float32Array(buf));
     const T64 = (this.thr64 = new Float64Array(total));
-    const V = (this.leafValue = new Float64Array(total));
     const NV = (this.nodeValue = new Float64Array(total));
-    this.roots = new Int32Array(trees.length);
+    let buf: ArrayBufferLike = new ArrayBuffer(total * 16);
+    let at = 0;
+    if (kernels === 'auto' && process.env.TANDEM_KERNELS !== 'js') {
+      // the walked arrays and the staging areas in one memory: [nodes | leafValue | roots | x | rows | out]
+      const sizes = [total * 16, total * 8, trees.length * 4, KERNEL_ROWS * nFeatures * 4, KERNEL_ROWS * 4, KERNEL_ROWS * 8];
+      let set: GbdtKernelSet | null = null;
+      try {
+        set = createGbdtKernels({ bytes: sizes.reduce((a, b) => a + b + 16, 0) });
+      } catch {
+        // not built: the TypeScript walk
+      }
+      if (set) {
+        buf = set.memory.buffer;
+        at = set.base;
+        const offs = sizes.map((b) => {
+          const o = at;
+          at = (at + b + 15) & ~15;
+          return o;
+        });
+        this.kern = { set, x: new Float32Array(buf, offs[3], KERNEL_ROWS * nFeatures), rows: new Int32Array(buf, offs[4], KERNEL_ROWS), out: new Float64Array(buf, offs[5], KERNEL_ROWS) };
+        at = offs[0];
+        this.leafValue = new Float64Array(buf, offs[1], total);
+        this.roots = new Int32Array(buf, offs[2], trees.length);
+      }
+    }
+    const I = (this.nodes = new Int32Array(buf, at, total * 4));
+    const T = (this.nodesF32 = new Float32Array(buf, at, total * 4));
+    this.leafValue ??= new Float64Array(total);
+    this.roots ??= new Int32Array(trees.length);
+    const V = this.leafValue;
     let next = 0;
     const srcQ: number[] = [];
     const dstQ: number[] = [];
@@ -178,7 +211,9 @@ export class FlatForest {
     if (out.length < nRows) throw new Error(`predictRaw: out has length ${out.length}, need ${nRows}`);
     const nT = Math.min(treeLimit, this.nTrees);
     out.fill(this.baseScore, 0, nRows);
-    if (x instanceof Float32Array) {
+    if (x instanceof Float32Array && this.kern) {
+      this.predictKernel(x, nRows, out, nT, this.kern);
+    } else if (x instanceof Float32Array) {
       // rows without NaN walk without the missing-value term (about 20% faster); NaN is rare in ranker
       // rows (a few cells per request), so the clean rows go first and only the others pay for it
       if (this.rowOrder.length < nRows) this.rowOrder = new Int32Array(nRows);
@@ -195,6 +230,35 @@ export class FlatForest {
       walk64(this, x, nRows, out, nT);
     }
     return out;
+  }
+
+  /** predictRaw of float32 rows in the WebAssembly walk, KERNEL_ROWS rows at a time through the staging areas. */
+  private predictKernel(x: Float32Array, nRows: number, out: Float64Array, nT: number, k: NonNullable<FlatForest['kern']>): void {
+    const F = this.nFeatures;
+    const { x: sx, rows, out: so } = k;
+    for (let c0 = 0; c0 < nRows; c0 += KERNEL_ROWS) {
+      const m = Math.min(KERNEL_ROWS, nRows - c0);
+      sx.set(x.subarray(c0 * F, (c0 + m) * F));
+      // as in the TypeScript walk: NaN-free rows first, walked without the missing-value term
+      let clean = 0;
+      let dirty = m;
+      for (let r = 0; r < m; r++) {
+        if (rowHasNaN(sx, r * F, F)) rows[--dirty] = r;
+        else rows[clean++] = r;
+      }
+      so.fill(this.baseScore, 0, m);
+      const I = this.nodes.byteOffset;
+      const R = this.roots.byteOffset;
+      const V = this.leafValue.byteOffset;
+      if (clean > 0) k.set.kernels.gbdtPredict(I, R, nT, V, sx.byteOffset, F, rows.byteOffset, 0, clean, so.byteOffset, 0);
+      if (clean < m) k.set.kernels.gbdtPredict(I, R, nT, V, sx.byteOffset, F, rows.byteOffset, clean, m, so.byteOffset, 1);
+      out.set(so.subarray(0, m), c0);
+    }
+  }
+
+  /** True when float32 rows are walked by the WebAssembly kernel. */
+  get usesKernel(): boolean {
+    return this.kern !== null;
   }
 
   /**
@@ -229,6 +293,9 @@ export class FlatForest {
     return out;
   }
 }
+
+/** Rows per call of the WebAssembly walk (its staging areas hold this many). */
+const KERNEL_ROWS = 1024;
 
 /** The smallest float32 >= t: for a float32 v, v < t exactly when v < ceilFloat32(t). */
 export function ceilFloat32(t: number): number {
