@@ -25,7 +25,7 @@ export interface SyncShared {
   /** Tower outputs of the whole batch: users B x k, item rows C x k (kernel memory). */
   U: Float32Array;
   V: Float32Array;
-  /** Per thread, its users' gradient on every item row (C x k each; rows rotated by the thread's first user). */
+  /** Per thread, its users' gradient on every item row (C x k each). */
   dV: Float32Array;
   /** Per thread, its dense gradient (denseLength each). */
   grad: Float32Array;
@@ -85,8 +85,6 @@ export class SyncStep {
   private readonly myDV: Float32Array;
   private readonly dense: number;
   private readonly cMax: number;
-  /** Each thread's first user in the current batch. */
-  private readonly starts: Int32Array;
   private readonly view: (byteOffset: number, length: number) => Float32Array;
 
   constructor(
@@ -111,7 +109,6 @@ export class SyncStep {
     this.merged = net.tableSpecs.map((t) => new RowGrad(t.rows, t.dim, 1024, backend.alloc, (n) => fast.allocInt32(n)));
     this.myGrad = shared.grad.subarray(index * this.dense, (index + 1) * this.dense);
     this.myDV = shared.dV.subarray(index * C * k, (index + 1) * C * k);
-    this.starts = new Int32Array(shared.threads);
     const be = backend as unknown as { view(byteOffset: number, length: number): Float32Array };
     this.view = (o, n) => be.view(o, n);
   }
@@ -165,26 +162,24 @@ export class SyncStep {
       gemm(false, true, nu, C, k, 1, U, k, Vrot, k, 0, s.S, C);
       loss = softmaxLossFast(fast, nu, C, s.S, this.cfg.temperature, b.logQ ? this.logQRot : null, this.colRot, b.w.subarray(u0, u1), s.dS, n);
       checkLoss(loss);
-      // dU = dS Vrot;  dVrot = dS^T U
+      // dU = dS Vrot;  dV = dS^T U, in item-row order again (the two column blocks of dS)
       gemm(false, false, nu, k, C, 1, s.dS, C, Vrot, k, 0, s.user.dOut, k);
-      gemm(true, false, C, k, nu, 1, s.dS, C, U, k, 0, dV, k);
+      gemm(true, false, C - u0, k, nu, 1, s.dS, C, U, k, 0, dV.subarray(u0 * k), k);
+      if (u0 > 0) gemm(true, false, u0, k, nu, 1, s.dS.subarray(C - u0), C, U, k, 0, dV, k);
       net.userTower.backward(gemm, params, b.ub, s.user, g, net.layout.denseStart, s.rowGrads, fast);
     } else dV.fill(0, 0, C * k);
     this.barrier.wait();
     // phase 3: own item rows' gradient, summed over the threads in thread order
     if (ni > 0) {
       const dOut = s.item.dOut;
+      const all = sh.dV;
       const cK = this.cMax * k;
-      const starts = this.starts;
-      for (let t = 0; t < T; t++) starts[t] = split(n, T, t)[0];
-      for (let j = i0; j < i1; j++) {
-        const o = (j - i0) * k;
-        for (let t = 0; t < T; t++) {
-          // thread t's rows are rotated by its first user
-          const src = t * cK + ((j - starts[t] + C) % C) * k;
-          if (t === 0) for (let x = 0; x < k; x++) dOut[o + x] = sh.dV[src + x];
-          else for (let x = 0; x < k; x++) dOut[o + x] += sh.dV[src + x];
-        }
+      const lo = i0 * k;
+      const len = ni * k;
+      dOut.set(all.subarray(lo, lo + len));
+      for (let t = 1; t < T; t++) {
+        const o = t * cK + lo;
+        for (let x = 0; x < len; x++) dOut[x] += all[o + x];
       }
       net.itemTower.backward(gemm, params, b.ib, s.item, g, net.layout.denseStart, s.rowGrads, fast);
     }
