@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSplit, splitDataset, type Dataset } from '../src/data/index.ts';
 import { getKernelBackend } from '../src/math/index.ts';
@@ -21,6 +21,8 @@ export interface VsTorchOptions {
   /** Measurements per side and thread count, alternating ours / torch (the median epoch of all is reported). */
   repeats: number;
   json?: string;
+  /** How our threads > 1 train (the two-tower parameter `parallel`). */
+  parallel?: 'sync' | 'hogwild';
 }
 
 interface Side {
@@ -40,6 +42,8 @@ export interface VsTorchRow {
   ratio: number;
   /** The same over process CPU seconds (every thread): steadier on a shared machine. */
   cpuRatio: number;
+  /** 1-minute load average when the row was measured (the machine is shared). */
+  load: number;
 }
 
 function median(xs: number[]): number {
@@ -55,7 +59,7 @@ export function referenceConfig(epochs: number): Partial<TwoTowerConfig> {
 
 export async function vsTorch(ds: Dataset, o: VsTorchOptions): Promise<number> {
   const { train, test } = splitDataset(ds, parseSplit('user-temporal:0.2'));
-  const config = referenceConfig(o.epochs);
+  const config = { ...referenceConfig(o.epochs), ...(o.parallel ? { parallel: o.parallel } : {}) };
   const dir = mkdtempSync(join(tmpdir(), 'tandem-vs-torch-'));
   const script = new URL('./twotower_torch.py', import.meta.url).pathname;
   const rows: VsTorchRow[] = [];
@@ -63,7 +67,7 @@ export async function vsTorch(ds: Dataset, o: VsTorchOptions): Promise<number> {
     const peer = exportTrainingInputs(train, config, o.seed, dir);
     const check = spawnSync(o.python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
     if (check.status !== 0) throw new Error(`--python ${o.python}: cannot import torch (${(check.stderr || check.error?.message || '').trim().split('\n').pop()}); install Debian's python3-torch`);
-    console.log(`two-tower vs PyTorch ${check.stdout.trim()} on ${train.summary().interactions} training interactions (user-temporal:0.2), ${o.epochs} epochs, batch 512, kernels: ${getKernelBackend().name}`);
+    console.log(`two-tower vs PyTorch ${check.stdout.trim()} on ${train.summary().interactions} training interactions (user-temporal:0.2), ${o.epochs} epochs, batch 512, kernels: ${getKernelBackend().name}, threads > 1: ${config.parallel ?? 'sync'}`);
     for (const threads of o.threads) {
       const ours: { secs: number[]; cpu: number[]; m: { recall: number; ndcg10: number }; loss: number }[] = [];
       const torch: typeof ours = [];
@@ -94,18 +98,18 @@ export async function vsTorch(ds: Dataset, o: VsTorchOptions): Promise<number> {
         ndcg10: +median(runs.map((r) => r.m.ndcg10)).toFixed(4),
         loss: +median(runs.map((r) => r.loss)).toFixed(4),
       });
-      const row: VsTorchRow = { threads, ours: side(ours), torch: side(torch), ratio: 0, cpuRatio: 0 };
+      const row: VsTorchRow = { threads, ours: side(ours), torch: side(torch), ratio: 0, cpuRatio: 0, load: +loadavg()[0].toFixed(1) };
       row.ratio = +(row.torch.epochSeconds / row.ours.epochSeconds).toFixed(2);
       row.cpuRatio = +(row.torch.epochCpuSeconds / row.ours.epochCpuSeconds).toFixed(2);
       rows.push(row);
       console.log(
         `threads ${threads}: ours ${row.ours.epochSeconds} s/epoch (${row.ours.epochCpuSeconds} CPU-s), recall@100 ${row.ours.recall}, ndcg@10 ${row.ours.ndcg10} | ` +
-          `torch ${row.torch.epochSeconds} s/epoch (${row.torch.epochCpuSeconds} CPU-s), recall@100 ${row.torch.recall}, ndcg@10 ${row.torch.ndcg10} | torch/ours ${row.ratio}x wall, ${row.cpuRatio}x CPU`,
+          `torch ${row.torch.epochSeconds} s/epoch (${row.torch.epochCpuSeconds} CPU-s), recall@100 ${row.torch.recall}, ndcg@10 ${row.torch.ndcg10} | torch/ours ${row.ratio}x wall, ${row.cpuRatio}x CPU (load ${row.load})`,
       );
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  if (o.json) writeFileSync(o.json, JSON.stringify({ epochs: o.epochs, seed: o.seed, repeats: o.repeats, rows }, null, 2));
+  if (o.json) writeFileSync(o.json, JSON.stringify({ epochs: o.epochs, seed: o.seed, repeats: o.repeats, parallel: config.parallel ?? 'sync', rows }, null, 2));
   return 0;
 }

@@ -25,6 +25,7 @@ const options = {
   epochs: { type: 'number', description: 'epochs per measurement (the median epoch is reported)', default: 1 },
   'max-examples': { type: 'number', description: 'train on at most this many positives per epoch (0: all)', default: 0 },
   seed: { type: 'number', description: 'random seed', default: 1 },
+  parallel: { type: 'string', description: "threads > 1: 'sync' (shared batches) or 'hogwild' (the two-tower parameter)", values: ['sync', 'hogwild'], default: 'sync' },
   json: { type: 'string', description: 'write the figures to this JSON file' },
   'vs-torch': { type: 'boolean', description: 'also train the same model in PyTorch (bench/twotower_torch.py), back to back per thread count, on the temporal split; print the time ratio and recall' },
   python: { type: 'string', description: 'with --vs-torch: the Python that has torch', default: '/usr/bin/python3' },
@@ -99,7 +100,7 @@ export const trainBench: Command = {
     }
     if (o['vs-torch']) {
       const { vsTorch } = await import('./train-torch.ts');
-      return vsTorch(ds, { threads: o.threads, epochs: o.epochs, seed: o.seed, python: o.python, repeats: o.repeats, json: o.json });
+      return vsTorch(ds, { threads: o.threads, epochs: o.epochs, seed: o.seed, python: o.python, repeats: o.repeats, json: o.json, parallel: o.parallel as 'sync' | 'hogwild' });
     }
     let holdOut: import('./train-recall.ts').HoldOut | null = null;
     if (o['recall-users'] > 0) {
@@ -109,7 +110,7 @@ export const trainBench: Command = {
     }
     const s = ds.summary();
     console.log(`data: ${s.users} users, ${s.items} items, ${s.interactions} interactions (${((performance.now() - t0) / 1000).toFixed(1)} s to load); kernels: ${getKernelBackend().name}`);
-    const config = { embeddingDim: 32, hidden: [128], dim: 64, loss: 'softmax' as const, batchSize: 512, epochs: o.epochs, historyLength: 50 };
+    const config = { embeddingDim: 32, hidden: [128], dim: 64, loss: 'softmax' as const, batchSize: 512, epochs: o.epochs, historyLength: 50, parallel: o.parallel as 'sync' | 'hogwild' };
     const runs: Run[] = [];
     let inference: Record<string, number> = {};
     let recall: import('./train-recall.ts').RecallFigures | null = null;

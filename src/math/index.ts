@@ -5,6 +5,7 @@ export { dot, axpy, scaleTo, norm2, gemv, firstNonFinite } from './kernels.ts';
 export type { Gemm, KernelBackend } from './gemm.ts';
 export { gemmRef, jsBackend, getKernelBackend } from './gemm.ts';
 export { spawnWorker } from './worker.ts';
+export { Barrier, BarrierAborted } from './barrier.ts';
 export type { OptimizerKind, OptimizerConfig, LrSchedule } from './optim.ts';
 export { Optimizer, optimizerStateSize, lrMultiplier } from './optim.ts';
 export type { KernelBackendOptions } from './gemm.ts';

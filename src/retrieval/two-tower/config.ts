@@ -24,6 +24,7 @@ export const TWO_TOWER_PARAMS = schema({
   batchSize: { type: 'number', integer: true, min: 2, default: 512, description: 'positives per batch' },
   epochs: { type: 'number', integer: true, min: 1, default: 10, description: 'maximum epochs (with validation data, early stopping picks fewer)' },
   patience: { type: 'number', integer: true, min: 1, default: 2, description: 'early stopping: epochs without a better validation recall@100' },
+  parallel: { type: 'string', values: ['sync', 'hogwild'], default: 'sync', description: "threads > 1: 'sync' (the threads share each batch, one optimiser step: the one-thread result up to float rounding, reproducible) or 'hogwild' (each thread its own batches, racing updates)" },
   emaDecay: { type: 'number', min: 0, max: 0.999999, default: 0.995, description: 'decay of the moving average of the weights (0: off)' },
   idDropout: { type: 'number', min: 0, max: 1, default: 0.05, description: 'probability of replacing an id by the OOV row during training' },
   coldDropout: { type: 'number', min: 0, max: 1, default: 0.1, description: "probability of hiding the user's id and history in an example (teaches features-only users)" },

@@ -8,6 +8,7 @@ import { TowerBatch, type FeatureSpace } from '../../features/index.ts';
 import type { Dataset } from '../../data/index.ts';
 import type { TwoTowerConfig } from './config.ts';
 import { StepScratch, type StepLoss, type TwoTowerNet } from './model.ts';
+import { SyncStep, type SyncShared } from './sync.ts';
 
 /** Training examples: each user's events in time order, and one example per event. */
 export interface Examples {
@@ -88,6 +89,8 @@ export class TrainerCore {
   private readonly fast: TrainKernels | null;
   /** Steps this core has taken (for the moving-average warm-up). */
   steps = 0;
+  /** This thread's part of synchronous data-parallel steps (null: it trains alone, or Hogwild). */
+  readonly sync: SyncStep | null;
 
   constructor(
     readonly net: TwoTowerNet,
@@ -102,6 +105,8 @@ export class TrainerCore {
     /** Moving-average updates: every `emaEvery` steps of this core, accounting for `emaThreads` threads stepping. */
     readonly emaEvery = 1,
     readonly emaThreads = 1,
+    /** Synchronous data-parallel: the shared buffers and this thread's index (every thread then keeps the moving average of its range). */
+    sync: { shared: SyncShared; index: number } | null = null,
   ) {
     this.fs = net.features;
     // the kernels read params, moments, batches and scratch in place: all of them in kernel memory
@@ -120,6 +125,13 @@ export class TrainerCore {
     this.logQ = fast ? backend.alloc(C) : new Float32Array(C);
     this.scratch = new StepScratch(net, B, this.loss, backend.alloc, fast);
     this.alias = cfg.negatives > 0 && cfg.negativeSampling === 'popularity' ? new AliasTable(ex.itemCounts) : null;
+    if (sync && !fast) throw new Error('two-tower: synchronous parallel training needs the wasm kernels with the weights in their memory');
+    this.sync = sync && fast ? new SyncStep(net, cfg, sync.shared, sync.index, backend, fast) : null;
+  }
+
+  /** Releases the other threads of a synchronous run that wait for this one (after this one failed). */
+  abort(): void {
+    this.sync?.barrier.abort();
   }
 
   /** Trains on examples order[from .. to) in batches; returns the summed loss (x rows) and the step count. */
@@ -132,8 +144,10 @@ export class TrainerCore {
       const b = Math.min(to, a + B);
       if (b - a < 2) break; // a lone example has no in-batch negatives
       const loss = this.step(order, a, b, ctx, steps);
+      // synchronous threads: each returns its users' share of the batch mean, and counts its users
       total += loss * (b - a);
-      seen += b - a;
+      const [u0, u1] = this.sync ? this.sync.users(b - a) : [0, b - a];
+      seen += u1 - u0;
       steps++;
       ctx.onBatch?.();
     }
@@ -152,67 +166,91 @@ export class TrainerCore {
     ub.reset();
     ib.reset();
     const q = cfg.logQ;
+    const K = cfg.negatives;
+    const extra = cfg.loss === 'softmax' ? K : n * K;
+    const C = n + extra;
+    // a synchronous thread builds only its own users and item rows, but draws every random number
+    // of the whole batch, so its batch is the one-thread batch's slice
+    const [u0, u1] = this.sync ? this.sync.users(n) : [0, n];
+    const [i0, i1] = this.sync ? this.sync.items(C) : [0, C];
     for (let r = 0; r < n; r++) {
       const e = order[a + r];
       const u = ex.exUser[e];
       const item = ex.seqItems[e];
+      const own = r >= u0 && r < u1;
       // the history is what the user did before this event, so the positive is never in its own bag
       if (cfg.coldDropout > 0 && rng.next() < cfg.coldDropout) {
         // a features-only user, as a new user arrives
-        fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, e, e, true);
+        if (own) fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, e, e, true);
       } else {
-        fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, ex.userStart[u], e, cfg.idDropout > 0 && rng.next() < cfg.idDropout);
+        const drop = cfg.idDropout > 0 && rng.next() < cfg.idDropout;
+        if (own) fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, ex.userStart[u], e, drop);
       }
       this.colItem[r] = item;
       this.w[r] = ex.seqWeights[e];
       this.logQ[r] = q * (ex.itemLogProb[item] + Math.log(n));
     }
-    const K = cfg.negatives;
-    const extra = cfg.loss === 'softmax' ? K : n * K;
     // positives first: an item row's position must match its user row for the diagonal
-    for (let r = 0; r < n; r++) fs.appendItem(ib, this.colItem[r], cfg.idDropout > 0 && rng.next() < cfg.idDropout);
+    for (let r = 0; r < n; r++) {
+      const drop = cfg.idDropout > 0 && rng.next() < cfg.idDropout;
+      if (r >= i0 && r < i1) fs.appendItem(ib, this.colItem[r], drop);
+    }
     for (let k = 0; k < extra; k++) {
       const item = this.alias ? this.alias.sample(rng) : rng.int(numItems);
       this.colItem[n + k] = item;
       // uniform negatives: chance K / N of being drawn; popularity ones: K * p(item)
       this.logQ[n + k] = this.alias ? q * (ex.itemLogProb[item] + Math.log(K)) : q * Math.log(K / numItems);
-      fs.appendItem(ib, item);
+      if (n + k >= i0 && n + k < i1) fs.appendItem(ib, item);
     }
     const gemm = this.backend.gemm;
     const s = this.scratch;
-    const loss = this.net.step(gemm, this.params, ub, ib, this.colItem, this.w, q > 0 ? this.logQ : null, this.loss, s);
     const batchNo = local;
-    if (!Number.isFinite(loss)) this.diagnose(ctx, batchNo, loss);
-    const g = s.grad;
-    for (let i = 0; i < g.length; i++) {
-      if (!Number.isFinite(g[i])) throw new TrainingError(`training diverged at epoch ${ctx.epoch + 1}, batch ${batchNo + 1}: dense gradient of ${this.tensorAt(this.net.layout.denseStart + i)} is ${g[i]} (loss ${loss}); lower the learning rate`);
-    }
+    const checkGrad = (g: Float32Array, lo: number, hi: number, loss: number) => {
+      for (let i = lo; i < hi; i++) {
+        if (!Number.isFinite(g[i])) throw new TrainingError(`training diverged at epoch ${ctx.epoch + 1}, batch ${batchNo + 1}: dense gradient of ${this.tensorAt(this.net.layout.denseStart + i)} is ${g[i]} (loss ${loss}); lower the learning rate`);
+      }
+    };
     const globalStep = ctx.stepBase + local * ctx.stepStride;
-    this.opt.beginStep(cfg.lr * lrMultiplier(cfg.schedule, globalStep, ctx.totalSteps, cfg.warmupSteps, 0.05));
+    const lr = cfg.lr * lrMultiplier(cfg.schedule, globalStep, ctx.totalSteps, cfg.warmupSteps, 0.05);
     const L = this.net.layout;
-    this.opt.updateDense(L.denseStart, L.total - L.denseStart, g, 0);
+    if (this.sync) {
+      const batch = { ub, ib, n, C, colItem: this.colItem, w: this.w, logQ: q > 0 ? this.logQ : null };
+      const loss = this.sync.gradients(gemm, this.params, batch, s, (v) => {
+        if (!Number.isFinite(v)) this.diagnose(ctx, batchNo, v);
+      });
+      this.opt.beginStep(lr);
+      this.sync.update(this.opt, s, (g, lo, hi) => checkGrad(g, lo, hi, loss));
+      this.steps++;
+      if (this.ema && this.steps % this.emaEvery === 0) this.updateEma(...this.sync.paramRange());
+      return loss;
+    }
+    const loss = this.net.step(gemm, this.params, ub, ib, this.colItem, this.w, q > 0 ? this.logQ : null, this.loss, s);
+    if (!Number.isFinite(loss)) this.diagnose(ctx, batchNo, loss);
+    checkGrad(s.grad, 0, s.grad.length, loss);
+    this.opt.beginStep(lr);
+    this.opt.updateDense(L.denseStart, L.total - L.denseStart, s.grad, 0);
     for (let t = 0; t < L.tables.length; t++) {
       const rg = s.rowGrads[t];
       this.opt.updateRows(L.tables[t].offset, this.net.tableSpecs[t].dim, rg.rows, rg.n, rg.grads);
     }
     this.steps++;
-    if (this.ema && this.steps % this.emaEvery === 0) this.updateEma();
+    if (this.ema && this.steps % this.emaEvery === 0) this.updateEma(0, this.params.length);
     return loss;
   }
 
   /** ema = d ema + (1 - d) w, with d warmed up as in TF's moving averages: min(decay, (1+t)/(10+t)). */
-  private updateEma(): void {
+  private updateEma(lo: number, hi: number): void {
     const t = this.steps * this.emaThreads;
     const d1 = Math.min(this.cfg.emaDecay, (1 + t) / (10 + t));
     const d = Math.pow(d1, this.emaEvery * this.emaThreads);
     const e = this.ema!;
     const p = this.params;
     if (this.fast) {
-      this.fast.emaUpdate(e, p, p.length, d);
+      if (hi > lo) this.fast.emaUpdate(e.subarray(lo, hi), p.subarray(lo, hi), hi - lo, d);
       return;
     }
     const c = 1 - d;
-    for (let i = 0; i < p.length; i++) e[i] = d * e[i] + c * p[i];
+    for (let i = lo; i < hi; i++) e[i] = d * e[i] + c * p[i];
   }
 
   private diagnose(ctx: RangeContext, batch: number, loss: number): never {

@@ -19,7 +19,8 @@ function sigmoid(x: number): number {
  * columns holding row i's own item elsewhere are masked out so a duplicate is never a negative.
  * Row weight w_i scales its loss; a negative weight marks negative feedback: that row instead pays
  * |w_i| softplus(S_ii / tau), pushing the pair apart. Returns the mean loss over B rows and writes
- * dS (B x C) = d loss / d S.
+ * dS (B x C) = d loss / d S. `meanOver` (default B) is the batch size the mean divides by, when
+ * these B rows are one thread's part of a larger batch.
  * @example const loss = softmaxLoss(B, C, S, 0.05, logQ, colItem, w, dS);
  */
 export function softmaxLoss(
@@ -31,10 +32,11 @@ export function softmaxLoss(
   colItem: Int32Array,
   w: Float32Array,
   dS: Float32Array,
+  meanOver = B,
 ): number {
   let total = 0;
   const invTau = 1 / tau;
-  const invB = 1 / B;
+  const invB = 1 / meanOver;
   for (let i = 0; i < B; i++) {
     const o = i * C;
     const wi = w[i];
@@ -94,9 +96,10 @@ export function softmaxLossFast(
   colItem: Int32Array,
   w: Float32Array,
   dS: Float32Array,
+  meanOver = B,
 ): number {
   const invTau = 1 / tau;
-  const invB = 1 / B;
+  const invB = 1 / meanOver;
   let total = k.softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS);
   for (let i = 0; i < B; i++) if (w[i] < 0) total += negativeRow(i, C, S, invTau, invB, w[i], dS);
   return total * invB;

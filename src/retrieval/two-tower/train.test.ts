@@ -47,7 +47,7 @@ test('training lowers the loss and finds the taste clusters (BCE and softmax)', 
 
 test('two Hogwild worker threads train one shared model', async () => {
   const ds = tinyDataset(40, 40, 12);
-  const r = await trainTwoTower(ds, { ...SMALL, epochs: 4 }, { seed: 2, threads: 2, log: () => {} });
+  const r = await trainTwoTower(ds, { ...SMALL, epochs: 4, parallel: 'hogwild' }, { seed: 2, threads: 2, log: () => {} });
   assert.equal(r.epochs.length, 4);
   assert.ok(r.model.params.every(Number.isFinite));
   assert.ok(r.epochs[3].loss < r.epochs[0].loss, `loss ${r.epochs[0].loss} -> ${r.epochs[3].loss}`);

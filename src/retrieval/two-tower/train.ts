@@ -3,7 +3,7 @@
  * a seed) or on Hogwild worker threads sharing the weights; moving average of the weights;
  * validation recall after each epoch with early stopping; a progress line on terminals.
  */
-import { followCounter, getKernelBackend, NO_PROGRESS, optimizerStateSize, Rng, spawnWorker, type Progress } from '../../math/index.ts';
+import { followCounter, getKernelBackend, NO_PROGRESS, optimizerStateSize, Rng, spawnWorker, type KernelBackend, type Progress } from '../../math/index.ts';
 import { FeatureSpace } from '../../features/index.ts';
 import type { Dataset } from '../../data/index.ts';
 import { featureOptions, resolveConfig, type TwoTowerConfig } from './config.ts';
@@ -11,6 +11,7 @@ import { buildExamples, TrainerCore, TrainingError, type Examples } from './core
 import { initParams, TwoTowerNet } from './model.ts';
 import { TwoTowerModel } from './two-tower.ts';
 import { evaluateRetrieval } from './eval.ts';
+import { createSyncShared, supportsSync, type SyncShared } from './sync.ts';
 import type { Worker } from 'node:worker_threads';
 
 export interface TrainRunOptions {
@@ -61,9 +62,9 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
   const ex = buildExamples(train);
   const nEx = ex.exUser.length;
   if (nEx < 2) throw new Error(`two-tower: the training set has ${nEx} interactions; at least 2 are needed`);
-  const rng = new Rng(seed);
+  const streams = rngStreams(seed);
   const params = backend.alloc(net.layout.total);
-  initParams(net.layout, params, rng.fork(0), cfg.initStd);
+  initParams(net.layout, params, streams.init, cfg.initStd);
   const optState = backend.alloc(optimizerStateSize(cfg.optimizer, params.length));
   const ema = cfg.emaDecay > 0 ? backend.alloc(params.length) : null;
   if (ema) ema.set(params);
@@ -73,7 +74,8 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
   for (let i = 0; i < nEx; i++) order[i] = i;
   const stepsPerEpoch = Math.ceil(nEx / cfg.batchSize);
   const totalSteps = stepsPerEpoch * cfg.epochs;
-  const shuffleRng = rng.fork(1);
+  const shuffleRng = streams.shuffle;
+  const mode = threads === 1 ? 'one' : parallelMode(cfg, backend, log);
 
   const task = (run.progress ?? NO_PROGRESS).start('batches', totalSteps, 'batches');
   // Hogwild workers add to it after every batch; one thread ticks the task itself
@@ -82,10 +84,11 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
   let core: TrainerCore | null = null;
   let pool: WorkerPool | null = null;
   if (threads === 1) {
-    core = new TrainerCore(net, cfg, ex, params, optState, ema, rng.fork(2), backend, true, emaEvery, 1);
+    core = new TrainerCore(net, cfg, ex, params, optState, ema, streams.batches, backend, true, emaEvery, 1);
   } else {
     if (cfg.optimizer === 'adagrad') optState.fill(0.1);
-    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery, batches, memory: backend.memory, module: (backend as { module?: unknown }).module });
+    const sync = mode === 'sync' ? createSyncShared(backend, net, cfg, threads) : null;
+    pool = await WorkerPool.start(threads, { cfg, fsJson: fs.toJSON(), fsArrays: fs.arrays(), ex, params, optState, ema, order, seed, emaEvery, batches, sync, memory: backend.memory, module: (backend as { module?: unknown }).module });
   }
 
   const model = new TwoTowerModel(fs, cfg, ema ?? params, { seed, threads });
@@ -147,6 +150,23 @@ export async function trainTwoTower(train: Dataset, config: Partial<TwoTowerConf
   return { model, epochs, bestEpoch };
 }
 
+/** The seeded random streams of a run: initial weights, epoch shuffles, batch sampling (dropout, negatives). */
+export function rngStreams(seed: number): { init: Rng; shuffle: Rng; batches: Rng } {
+  const rng = new Rng(seed);
+  const init = rng.fork(0);
+  const shuffle = rng.fork(1);
+  return { init, shuffle, batches: rng.fork(2) };
+}
+
+/** How threads > 1 train: the configured `parallel`, unless this run cannot do it synchronously (says why). */
+function parallelMode(cfg: TwoTowerConfig, backend: KernelBackend, log: (line: string) => void): 'sync' | 'hogwild' {
+  if (cfg.parallel === 'hogwild') return 'hogwild';
+  const why = cfg.loss !== 'softmax' ? "loss 'bce'" : !supportsSync(backend) ? `the ${backend.name} kernels` : null;
+  if (why === null) return 'sync';
+  log(`two-tower: synchronous parallel training needs loss 'softmax' and the wasm kernels; with ${why} the threads train Hogwild`);
+  return 'hogwild';
+}
+
 function checkFinite(params: Float32Array, net: TwoTowerNet, epoch: number): void {
   for (let i = 0; i < params.length; i++) {
     if (!Number.isFinite(params[i])) {
@@ -172,6 +192,8 @@ export interface WorkerInit {
   emaEvery: number;
   /** Batches done, summed over the workers (shared; progress). */
   batches: Int32Array;
+  /** Synchronous data-parallel buffers (null: Hogwild). */
+  sync: SyncShared | null;
   /** The kernel backend's shared memory, when it has one. */
   memory?: unknown;
   /** The compiled kernels that memory was made with: a worker attaching with its own compile of
@@ -179,11 +201,12 @@ export interface WorkerInit {
   module?: unknown;
 }
 
-/** Hogwild workers: each takes a contiguous slice of the shuffled order every epoch. */
+/** Training workers: Hogwild ones each take a contiguous slice of the shuffled order every epoch; synchronous ones all take the whole order and share each batch. */
 class WorkerPool {
   private constructor(
     private readonly workers: Worker[],
     private readonly threads: number,
+    private readonly sync: boolean,
   ) {}
 
   static async start(threads: number, init: WorkerInit): Promise<WorkerPool> {
@@ -199,7 +222,7 @@ class WorkerPool {
       await Promise.all(workers.map((w) => w.terminate()));
       throw e;
     }
-    return new WorkerPool(workers, threads);
+    return new WorkerPool(workers, threads, init.sync !== null);
   }
 
   async epoch(epoch: number, n: number, stepsPerEpoch: number, totalSteps: number): Promise<{ loss: number; examples: number }> {
@@ -207,7 +230,8 @@ class WorkerPool {
     const res = await Promise.all(
       this.workers.map((w, t) => {
         const p = once(w, 'done');
-        w.postMessage({ type: 'epoch', epoch, from: Math.min(n, t * per), to: Math.min(n, (t + 1) * per), stepBase: epoch * stepsPerEpoch + t, stepStride: this.threads, totalSteps });
+        if (this.sync) w.postMessage({ type: 'epoch', epoch, from: 0, to: n, stepBase: epoch * stepsPerEpoch, stepStride: 1, totalSteps });
+        else w.postMessage({ type: 'epoch', epoch, from: Math.min(n, t * per), to: Math.min(n, (t + 1) * per), stepBase: epoch * stepsPerEpoch + t, stepStride: this.threads, totalSteps });
         return p;
       }),
     );
