@@ -286,8 +286,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       freeOff.splice(i, 1);
       freeSize.splice(i, 1);
     }
-    // the block at the top of the memory goes back to the bump pointer (unless another thread bumped meanwhile)
-    if (Atomics.compareExchange(hdr, H_BUMP, start + len, start) === start + len) return;
+    // the block at the top of the memory goes back to the bump pointer (unless another thread bumped
+    // meanwhile), zeroed first: bumped memory is handed out as fresh, zeroed pages are
+    if (Atomics.load(hdr, H_BUMP) === start + len) {
+      new Uint8Array(memory.buffer, start, len).fill(0);
+      if (Atomics.compareExchange(hdr, H_BUMP, start + len, start) === start + len) return;
+    }
     freeOff.splice(i, 0, start);
     freeSize.splice(i, 0, len);
   };
