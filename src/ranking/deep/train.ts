@@ -149,7 +149,7 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
         continue;
       }
       // one scoring copy for every epoch's check (kernel memory is not given back)
-      if (checker) checker.params.set(params);
+      if (checker) checker.setParams(params);
       else checker = new DcnModel(spec, p.embedDim, p.crossLayers, p.hidden, params, {}, kernels);
       checker.margins(valid!.features, valid!.nRows, zValid);
       const v = validMetric(p.stopMetric, p.objective, zValid, valid!);
