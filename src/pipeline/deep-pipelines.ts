@@ -20,6 +20,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   dcnL2: { type: 'number', min: 0, default: 0, description: "the DCN's L2 penalty" },
   dcnStopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "what the DCN's early stopping watches on the held-out users' rows" },
   dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
+  ids: { type: 'string', values: ['none', 'item', 'both'], default: 'both', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item' },
 });
 
 /** The DCN settings `--tune` tries (each over the pipeline's parameters), on ranker rows and L1 stages built once. */
@@ -43,10 +44,11 @@ function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
   return { crossLayers: p.crossLayers, hidden: p.hidden, embedDim: p.embedDim, learningRate: p.dcnLearningRate, epochs: p.dcnEpochs, batchSize: p.dcnBatch, l2: p.dcnL2, stopMetric: p.dcnStopMetric, objective: p.dcnObjective };
 }
 
-/** two-stage's configuration with another ranker model. */
-function withRanker(p: TwoStageParams, kind: string, params: Record<string, unknown>): Record<string, unknown> {
+/** two-stage's configuration with another ranker model (and the id columns when `ids`). */
+function withRanker(p: TwoStageParams & { ids: string }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
   const c = twoStageConfig(p) as Record<string, unknown>;
-  return { ...c, ranker: { ...(c.ranker as Record<string, unknown>), kind, params } };
+  const r = c.ranker as Record<string, unknown>;
+  return { ...c, ranker: { ...r, kind, params, features: { ...((r.features as Record<string, unknown> | undefined) ?? {}), ids: p.ids } } };
 }
 
 /**
@@ -84,8 +86,8 @@ registerPipeline({
   name: 'two-stage-dcn',
   description: "two-stage's candidates, rows and rules, re-ranked by a DCN-v2 instead of the GBDT",
   params: TWO_STAGE_DCN_PARAMS,
-  config: (p) => withRanker(p as TwoStageParams, 'dcn', dcnParams(p)),
-  tune: (p, ctx) => tuneDcn(p, ctx, (q) => withRanker(q as TwoStageParams, 'dcn', dcnParams(q))),
+  config: (p) => withRanker(p as DcnPipelineParams, 'dcn', dcnParams(p)),
+  tune: (p, ctx) => tuneDcn(p, ctx, (q) => withRanker(q as DcnPipelineParams, 'dcn', dcnParams(q))),
 });
 
 registerPipeline({
@@ -94,6 +96,6 @@ registerPipeline({
   params: TWO_STAGE_BLEND_PARAMS,
   config: (p) => {
     const gbdt = ((twoStageConfig(p as TwoStageParams) as Record<string, unknown>).ranker as { params: Record<string, unknown> }).params;
-    return withRanker(p as TwoStageParams, 'blend', { gbdt, dcn: dcnParams(p), weight: p.blendWeight });
+    return withRanker(p as DcnPipelineParams, 'blend', { gbdt, dcn: dcnParams(p), weight: p.blendWeight });
   },
 });

@@ -35,6 +35,16 @@ test('encoder: log-compressed standardised numbers, missing indicators, unknown 
   assert.ok(x0[2 * d0 + 1] > 0 && Math.abs(x0[2 * d0 + 1] * spec.std[1] - (Math.log1p(200) - mean)) < 1e-5);
 });
 
+test('encoder: embed-only id columns are embedded, or left out (not read as numbers) without embedding', () => {
+  const x = Float32Array.of(1, 7, 2, 3, 0, 9, 1, 5, 5);
+  const card = Int32Array.of(0, 10, 0);
+  const ids = Uint8Array.of(0, 1, 0);
+  assert.deepEqual(fitEncoder(x, 3, 3, card, true, 5, ids).categorical, [1]);
+  const off = fitEncoder(x, 3, 3, card, false, 5, ids);
+  assert.deepEqual(off.categorical, []);
+  assert.deepEqual(off.numeric, [0, 2]);
+});
+
 test('training learns the cross term and the codes (AUC on held-out rows), and stops early on validation', async () => {
   const train = crossSet(40, 50, 1);
   const valid = crossSet(10, 50, 2);
