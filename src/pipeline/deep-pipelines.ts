@@ -35,6 +35,7 @@ const TWO_STAGE_DCN_PARAMS = schema({ ...TWO_STAGE_PARAMS, ...DCN_PIPELINE_PARAM
 const TWO_STAGE_BLEND_PARAMS = schema({
   ...TWO_STAGE_DCN_PARAMS,
   blendWeight: { type: 'number', min: 0, max: 1, nullable: true, default: null, description: "the GBDT's weight in the blend (null: chosen on the validation rows)" },
+  blendCombine: { type: 'string', values: ['weight', 'stack'], default: 'weight', description: "weight: one GBDT weight; stack: a logistic regression on both log-odds and their products with the user's event count and the item's popularity, fitted on the validation rows" },
 });
 
 type DcnPipelineParams = Infer<typeof TWO_STAGE_DCN_PARAMS>;
@@ -96,6 +97,6 @@ registerPipeline({
   params: TWO_STAGE_BLEND_PARAMS,
   config: (p) => {
     const gbdt = ((twoStageConfig(p as TwoStageParams) as Record<string, unknown>).ranker as { params: Record<string, unknown> }).params;
-    return withRanker(p as DcnPipelineParams, 'blend', { gbdt, dcn: dcnParams(p), weight: p.blendWeight });
+    return withRanker(p as DcnPipelineParams, 'blend', { gbdt, dcn: dcnParams(p), weight: p.blendWeight, combine: p.blendCombine });
   },
 });
