@@ -107,7 +107,10 @@ async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
     console.log(`${name.padEnd(44)} median ${r.medianMs.toFixed(3)} ms wall (p90 ${r.p90Ms.toFixed(3)}), median ${r.medianCpuMs.toFixed(3)} ms CPU`);
   };
   console.log(`scoring ${n} candidates x ${F} features (${o.categorical} embedded), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
-  report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, ${be.name})`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs: dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'] });
+  report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, ${be.name}, ${dcn.scoringPath} pass)`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs: dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'] });
+  const before = new Float64Array(n);
+  dcn.plainMargins(x, n, before);
+  report(`dcn, unfused pass (encoder in JS, gemm, separate bias/ReLU/cross passes)`, time(o.repeats, () => dcn.plainMargins(x, n, before)));
   report(`dcn, reference kernels (plain TypeScript)`, time(Math.max(5, Math.floor(o.repeats / 10)), () => dcnRef.predict(x, n, out)));
   const gbdt = (await trainGbdt({ features: x.slice(0, 5000 * F), nRows: 5000, nFeatures: F, labels: labels.slice(0, 5000) }, { objective: 'binary', numRounds: 300, numLeaves: 63, minDataInLeaf: 5, learningRate: 0.1, earlyStoppingRounds: 0 })).model;
   report('gbdt (300 trees x 63 leaves)', time(o.repeats, () => gbdt.predict(x, n, out)));
