@@ -20,7 +20,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   dcnL2: { type: 'number', min: 0, default: 0, description: "the DCN's L2 penalty" },
   dcnStopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "what the DCN's early stopping watches on the held-out users' rows" },
   dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
-  ids: { type: 'string', values: ['none', 'item', 'both'], default: 'both', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item' },
+  ids: { type: 'string', values: ['none', 'item', 'both'], default: 'item', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item (item: chosen on ML-100K valid, docs/ranking.md)' },
 });
 
 /** The DCN settings `--tune` tries (each over the pipeline's parameters), on ranker rows and L1 stages built once. */
