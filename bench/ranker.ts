@@ -16,7 +16,7 @@ import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
 import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, logLoss, ndcgAt, RANKER_KINDS, trainGbdt, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
 import { assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerTrainingRows, scoreEngine, trainRankerModel } from '../src/pipeline/index.ts';
-import { parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
+import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
 
 const options = {
   ...DATA_FLAGS,
@@ -29,6 +29,7 @@ const options = {
   'embed-dim': { type: 'number', default: 8, description: 'DCN embedding width' },
   repeats: { type: 'number', default: 300, description: 'timed passes (median and p90 reported)' },
   pipeline: { type: 'string', default: 'two-stage-blend', description: "the pipeline whose ranker rows and ranker parameters the training runs use (its gbdt and dcn params)" },
+  param: { type: 'list', of: 'string', description: "the pipeline's parameters as KEY=VALUE, comma-separated (ids=false,dcnLearningRate=0.001)" },
   'no-scoring': { type: 'boolean', description: 'skip the scoring figures' },
   quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
   threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
@@ -106,7 +107,10 @@ async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
     console.log(`${name.padEnd(44)} median ${r.medianMs.toFixed(3)} ms wall (p90 ${r.p90Ms.toFixed(3)}), median ${r.medianCpuMs.toFixed(3)} ms CPU`);
   };
   console.log(`scoring ${n} candidates x ${F} features (${o.categorical} embedded), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
-  report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, ${be.name})`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs: dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'] });
+  report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, ${be.name}, ${dcn.scoringPath} pass)`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs: dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'] });
+  const before = new Float64Array(n);
+  dcn.plainMargins(x, n, before);
+  report(`dcn, unfused pass (encoder in JS, gemm, separate bias/ReLU/cross passes)`, time(o.repeats, () => dcn.plainMargins(x, n, before)));
   report(`dcn, reference kernels (plain TypeScript)`, time(Math.max(5, Math.floor(o.repeats / 10)), () => dcnRef.predict(x, n, out)));
   const gbdt = (await trainGbdt({ features: x.slice(0, 5000 * F), nRows: 5000, nFeatures: F, labels: labels.slice(0, 5000) }, { objective: 'binary', numRounds: 300, numLeaves: 63, minDataInLeaf: 5, learningRate: 0.1, earlyStoppingRounds: 0 })).model;
   report('gbdt (300 trees x 63 leaves)', time(o.repeats, () => gbdt.predict(x, n, out)));
@@ -123,11 +127,11 @@ function dumpSet(dir: string, name: string, s: RankerTrainingSet): void {
   writeFileSync(join(dir, `${name}.features`), bin(s.features));
   writeFileSync(join(dir, `${name}.labels`), bin(s.labels));
   writeFileSync(join(dir, `${name}.groups`), bin(s.groups));
-  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ nRows: s.nRows, nFeatures: s.nFeatures, featureNames: s.featureNames, cardinalities: s.cardinalities ? Array.from(s.cardinalities) : null }));
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ nRows: s.nRows, nFeatures: s.nFeatures, featureNames: s.featureNames, cardinalities: s.cardinalities ? Array.from(s.cardinalities) : null, embedOnly: s.embedOnly ? Array.from(s.embedOnly) : null }));
 }
 
 function readSet(dir: string, name: string): RankerTrainingSet {
-  const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { nRows: number; nFeatures: number; featureNames: string[]; cardinalities: number[] | null };
+  const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { nRows: number; nFeatures: number; featureNames: string[]; cardinalities: number[] | null; embedOnly?: number[] | null };
   const f32 = (p: string) => {
     const b = readFileSync(join(dir, p));
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -144,6 +148,7 @@ function readSet(dir: string, name: string): RankerTrainingSet {
     groupUsers: new Int32Array(groups.length - 1),
     items: new Int32Array(meta.nRows),
     ...(meta.cardinalities ? { cardinalities: Int32Array.from(meta.cardinalities) } : {}),
+    ...(meta.embedOnly ? { embedOnly: Uint8Array.from(meta.embedOnly) } : {}),
   };
 }
 
@@ -224,7 +229,7 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
   const t0 = performance.now();
   const { train, test } = await loadEvaluationData({ source: dataSourceFromFlags(o), trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
   const registry = builtinRegistry();
-  const base = checkEngineConfig(pipelineConfig(o.pipeline, {}, train), registry);
+  const base = checkEngineConfig(pipelineConfig(o.pipeline, keyValues(o.param ?? [], '--param'), train), registry);
   const bp = base.ranker!.params as { gbdt: Record<string, unknown>; dcn: Record<string, unknown>; weights: number[]; metric: 'ndcg' | 'logloss'; weight: number | null };
   const run = { seed: o.seed, threads: o.threads, log: (l: string) => console.log(`  ${l}`) };
   const rows = await rankerTrainingRows(train, base, registry, run);

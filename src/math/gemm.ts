@@ -64,6 +64,51 @@ export interface KernelBackend {
   /** Fused training kernels (the WebAssembly backend has them; the plain one does not: callers then
    * run their own reference code, which is what the fast kernels are held to). */
   readonly train?: TrainKernels;
+  /** Scoring kernels of the DCN ranker (the WebAssembly backend has them; src/ranking/deep's plain
+   * forward pass is their reference). */
+  readonly dcn?: DcnKernels;
+}
+
+/**
+ * The DCN encoder's fitted arrays, in the backend's memory: numeric slot k reads column cols[k],
+ * log-compresses when logs[k], standardises with mean / invStd (float64, 2 floats each in the
+ * Float32Array holders) and sets indicator slot miss[k] (-1: none) when missing; table t reads column
+ * tcols[t] (vocab[t]: its extra row) and copies e floats from byte address tables[t] + code * e * 4.
+ */
+export interface DcnEncodePlan {
+  N: number;
+  cols: Int32Array;
+  logs: Int32Array;
+  miss: Int32Array;
+  mean: Float32Array;
+  invStd: Float32Array;
+  nMissing: number;
+  clip: number;
+  T: number;
+  tcols: Int32Array;
+  vocab: Int32Array;
+  tables: Int32Array;
+  e: number;
+}
+
+/**
+ * Scoring kernels of the DCN ranker; every array in the backend's memory.
+ * @example
+ *   const p = be.alloc(dcn.packedSize(256, 75)); dcn.pack(W, b, 256, 75, p);
+ *   dcn.dense(1, 500, 75, 256, x0, 75, p, h, 256, null); // h = relu(x0 W^T + b)
+ */
+export interface DcnKernels {
+  /** Floats of a packed dense layer of nout x nin (weight panels, then the bias). */
+  packedSize(nout: number, nin: number): number;
+  /** Packs W (nout x nin, row-major) and b for `dense`. */
+  pack(W: Float32Array, b: Float32Array, nout: number, nin: number, dst: Float32Array): void;
+  /**
+   * U = X W^T + b over B rows (X row stride ldx), then Y (row stride ldy) = U (mode 0), max(U, 0)
+   * (mode 1), or X0 ⊙ U + X (mode 2: a cross layer, nout = nin, X0 with stride ldx, Y apart from X).
+   */
+  dense(mode: 0 | 1 | 2, B: number, nin: number, nout: number, X: Float32Array, ldx: number, packed: Float32Array, Y: Float32Array, ldy: number, X0: Float32Array | null): void;
+  /** The encoder over B rows of x (B x F) into x0 (B x d0, embedding rows copied in) and codes (B x T). */
+  encode(x: Float32Array, F: number, B: number, plan: DcnEncodePlan, x0: Float32Array, d0: number, codes: Int32Array): void;
 }
 
 /**

@@ -2,7 +2,7 @@ export { Rng, AliasTable } from './rng.ts';
 export { hashString, mix32 } from './hash.ts';
 export { TopK, topKIndices } from './topk.ts';
 export { dot, axpy, scaleTo, norm2, gemv, firstNonFinite } from './kernels.ts';
-export type { Gemm, KernelBackend } from './gemm.ts';
+export type { DcnEncodePlan, DcnKernels, Gemm, KernelBackend } from './gemm.ts';
 export { gemmRef, jsBackend, getKernelBackend } from './gemm.ts';
 export { spawnWorker } from './worker.ts';
 export { Barrier, BarrierAborted } from './barrier.ts';

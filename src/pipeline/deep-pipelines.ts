@@ -5,7 +5,7 @@
  */
 import { ItemCatalog } from '../features/index.ts';
 import { NO_PROGRESS } from '../math/index.ts';
-import { schema, type Infer } from '../schema/index.ts';
+import { schema, withDefaults, type Infer } from '../schema/index.ts';
 import { assembleModel, checkEngineConfig, Engine, fitStages, rankerTrainingRows, trainRankerModel } from './engine/index.ts';
 import { registerPipeline, TWO_STAGE_PARAMS, twoStageConfig, type TuneContext, type TwoStageParams } from './pipelines.ts';
 
@@ -20,6 +20,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   dcnL2: { type: 'number', min: 0, default: 0, description: "the DCN's L2 penalty" },
   dcnStopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "what the DCN's early stopping watches on the held-out users' rows" },
   dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
+  ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item' },
 });
 
 /** The DCN settings `--tune` tries (each over the pipeline's parameters), on ranker rows and L1 stages built once. */
@@ -31,9 +32,12 @@ export const DCN_TUNE_GRID: readonly Record<string, unknown>[] = [
 ];
 
 const TWO_STAGE_DCN_PARAMS = schema({ ...TWO_STAGE_PARAMS, ...DCN_PIPELINE_PARAMS });
+// chosen on ML-100K train-inner -> valid (docs/ranking.md): the DCN alone is best without ids, the blend
+// with id_item (its DCN then ranks differently from the trees), a faster DCN, and the GBDT at 0.8
 const TWO_STAGE_BLEND_PARAMS = schema({
-  ...TWO_STAGE_DCN_PARAMS,
-  blendWeight: { type: 'number', min: 0, max: 1, nullable: true, default: null, description: "the GBDT's weight in the blend (null: chosen on the validation rows)" },
+  ...withDefaults(TWO_STAGE_DCN_PARAMS, { ids: 'item', dcnLearningRate: 0.001 }),
+  blendWeight: { type: 'number', min: 0, max: 1, nullable: true, default: 0.8, description: "the GBDT's weight in the blend (null: chosen on the held-out users' ranker rows)" },
+  blendCombine: { type: 'string', values: ['weight', 'stack'], default: 'weight', description: "weight: one GBDT weight; stack: a logistic regression on both log-odds and their products with the user's event count and the item's popularity, fitted on the validation rows" },
 });
 
 type DcnPipelineParams = Infer<typeof TWO_STAGE_DCN_PARAMS>;
@@ -43,10 +47,11 @@ function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
   return { crossLayers: p.crossLayers, hidden: p.hidden, embedDim: p.embedDim, learningRate: p.dcnLearningRate, epochs: p.dcnEpochs, batchSize: p.dcnBatch, l2: p.dcnL2, stopMetric: p.dcnStopMetric, objective: p.dcnObjective };
 }
 
-/** two-stage's configuration with another ranker model. */
-function withRanker(p: TwoStageParams, kind: string, params: Record<string, unknown>): Record<string, unknown> {
+/** two-stage's configuration with another ranker model (and the id columns when `ids`). */
+function withRanker(p: TwoStageParams & { ids: string }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
   const c = twoStageConfig(p) as Record<string, unknown>;
-  return { ...c, ranker: { ...(c.ranker as Record<string, unknown>), kind, params } };
+  const r = c.ranker as Record<string, unknown>;
+  return { ...c, ranker: { ...r, kind, params, features: { ...((r.features as Record<string, unknown> | undefined) ?? {}), ids: p.ids } } };
 }
 
 /**
@@ -84,8 +89,8 @@ registerPipeline({
   name: 'two-stage-dcn',
   description: "two-stage's candidates, rows and rules, re-ranked by a DCN-v2 instead of the GBDT",
   params: TWO_STAGE_DCN_PARAMS,
-  config: (p) => withRanker(p as TwoStageParams, 'dcn', dcnParams(p)),
-  tune: (p, ctx) => tuneDcn(p, ctx, (q) => withRanker(q as TwoStageParams, 'dcn', dcnParams(q))),
+  config: (p) => withRanker(p as DcnPipelineParams, 'dcn', dcnParams(p)),
+  tune: (p, ctx) => tuneDcn(p, ctx, (q) => withRanker(q as DcnPipelineParams, 'dcn', dcnParams(q))),
 });
 
 registerPipeline({
@@ -94,6 +99,6 @@ registerPipeline({
   params: TWO_STAGE_BLEND_PARAMS,
   config: (p) => {
     const gbdt = ((twoStageConfig(p as TwoStageParams) as Record<string, unknown>).ranker as { params: Record<string, unknown> }).params;
-    return withRanker(p as TwoStageParams, 'blend', { gbdt, dcn: dcnParams(p), weight: p.blendWeight });
+    return withRanker(p as DcnPipelineParams, 'blend', { gbdt, dcn: dcnParams(p), weight: p.blendWeight, combine: p.blendCombine });
   },
 });

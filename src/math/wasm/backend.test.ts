@@ -276,11 +276,13 @@ test('free: freed blocks are reused (zeroed), neighbours merge, the top goes bac
   assert.equal(u.freeBytes, 3 * 4032, 'a, b and c merged into one block');
   const big = be.alloc(3000);
   assert.equal(big.byteOffset, a.byteOffset, 'the merged block holds an allocation none of them could');
+  big.fill(5);
   be.free(big);
   be.free(guard);
   assert.deepEqual(be.usage(), base, 'everything went back: the bump pointer is where it started');
   const again = be.alloc(16);
   assert.equal(again.byteOffset, a.byteOffset, 'the next allocation starts where the freed ones did');
+  assert.ok(again.every((v) => v === 0), 'memory back under the bump pointer is handed out zeroed too');
   be.free(again);
   assert.throws(() => be.free(again), /not a live allocation of this thread's backend \(freed twice/);
   const x = be.alloc(64);

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import type { KernelBackend, TrainKernels } from '../gemm.ts';
+import type { DcnKernels, KernelBackend, TrainKernels } from '../gemm.ts';
 
 // The parts of the WebAssembly JS API used here: the project's lib settings (ES2022, node types)
 // do not declare the WebAssembly namespace, so it is typed locally and read off globalThis.
@@ -47,6 +47,7 @@ export interface WasmKernelBackend extends KernelBackend {
   /** True if `arr` lies in this backend's memory, i.e. the kernels read it without copying. */
   owns(arr: Float32Array | Int32Array): boolean;
   readonly train: TrainKernels;
+  readonly dcn: DcnKernels;
   /** A Float32Array over this memory at `byteOffset` (e.g. an offset another thread allocated). */
   view(byteOffset: number, length: number): Float32Array;
   /** Bytes this thread holds (allocated, not freed) and bytes on its free list, for tests and benchmarks. */
@@ -88,6 +89,11 @@ interface Exports {
   colSumAdd(dY: number, B: number, n: number, db: number): void;
   l2Normalize(E: number, B: number, k: number, out: number, norms: number): void;
   l2NormalizeBackward(out: number, norms: number, dOut: number, B: number, k: number, dE: number): void;
+  dcnPackedSize(nout: number, nin: number): number;
+  dcnPack(w: number, b: number, nout: number, nin: number, dst: number): void;
+  dcnDense(mode: number, B: number, nin: number, nout: number, x: number, ldx: number, packed: number, y: number, ldy: number, x0: number, work: number): void;
+  dcnWorkBytes(nin: number): number;
+  dcnEncode(x: number, F: number, B: number, N: number, cols: number, logs: number, miss: number, mean: number, invStd: number, nMissing: number, clip: number, T: number, tcols: number, vocab: number, tables: number, e: number, x0: number, d0: number, codes: number): void;
   workBytes(): number;
   heapBase(): number;
   fused(): number;
@@ -286,8 +292,12 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       freeOff.splice(i, 1);
       freeSize.splice(i, 1);
     }
-    // the block at the top of the memory goes back to the bump pointer (unless another thread bumped meanwhile)
-    if (Atomics.compareExchange(hdr, H_BUMP, start + len, start) === start + len) return;
+    // the block at the top of the memory goes back to the bump pointer (unless another thread bumped
+    // meanwhile), zeroed first: bumped memory is handed out as fresh, zeroed pages are
+    if (Atomics.load(hdr, H_BUMP) === start + len) {
+      new Uint8Array(memory.buffer, start, len).fill(0);
+      if (Atomics.compareExchange(hdr, H_BUMP, start + len, start) === start + len) return;
+    }
     freeOff.splice(i, 0, start);
     freeSize.splice(i, 0, len);
   };
@@ -445,8 +455,47 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     },
   };
 
+  // dcnDense's scratch, grown to the widest layer seen
+  let dcnWork = 0;
+  let dcnWorkSize = 0;
+  const dcn: DcnKernels = {
+    packedSize: (nout, nin) => ex.dcnPackedSize(nout, nin),
+    pack(W, b, nout, nin, dst) {
+      const f = 'dcn.pack';
+      dim(f, 'nout', nout);
+      dim(f, 'nin', nin);
+      ex.dcnPack(at(f, 'W', W, nout * nin), at(f, 'b', b, nout), nout, nin, at(f, 'dst', dst, ex.dcnPackedSize(nout, nin)));
+    },
+    dense(mode, B, nin, nout, X, ldx, packed, Y, ldy, X0) {
+      const f = 'dcn.dense';
+      dim(f, 'B', B);
+      dim(f, 'nin', nin);
+      dim(f, 'nout', nout);
+      if (ldx < nin || ldy < nout) throw new RangeError(`${f}: row strides ${ldx}, ${ldy} are less than the widths ${nin}, ${nout}`);
+      if (mode === 2 && (nout !== nin || !X0)) throw new RangeError(`${f}: a cross layer (mode 2) needs nout = nin and X0`);
+      if (B === 0) return;
+      const need = ex.dcnWorkBytes(nin);
+      if (need > dcnWorkSize) {
+        if (dcnWorkSize > 0) freeBytes(dcnWork, 'the dcn scratch');
+        dcnWork = allocBytes(need);
+        dcnWorkSize = need;
+      }
+      const x0 = mode === 2 ? at(f, 'X0', X0!, (B - 1) * ldx + nin) : 0;
+      ex.dcnDense(mode, B, nin, nout, at(f, 'X', X, (B - 1) * ldx + nin), ldx, at(f, 'packed', packed, ex.dcnPackedSize(nout, nin)), at(f, 'Y', Y, (B - 1) * ldy + nout), ldy, x0, dcnWork);
+    },
+    encode(x, F, B, p, x0, d0, codes) {
+      const f = 'dcn.encode';
+      dim(f, 'B', B);
+      if (d0 < p.N + p.nMissing + p.T * p.e) throw new RangeError(`${f}: d0 = ${d0} is less than the ${p.N + p.nMissing + p.T * p.e} encoded slots`);
+      for (let k = 0; k < p.N; k++) if (!(p.cols[k] >= 0 && p.cols[k] < F)) throw new RangeError(`${f}: cols[${k}] = ${p.cols[k]} is outside 0..${F - 1}`);
+      for (let t = 0; t < p.T; t++) if (!(p.tcols[t] >= 0 && p.tcols[t] < F)) throw new RangeError(`${f}: tcols[${t}] = ${p.tcols[t]} is outside 0..${F - 1}`);
+      ex.dcnEncode(at(f, 'x', x, B * F), F, B, p.N, at(f, 'cols', p.cols, p.N), at(f, 'logs', p.logs, p.N), at(f, 'miss', p.miss, p.N), at(f, 'mean', p.mean, 2 * p.N), at(f, 'invStd', p.invStd, 2 * p.N), p.nMissing, p.clip, p.T, at(f, 'tcols', p.tcols, p.T), at(f, 'vocab', p.vocab, p.T), at(f, 'tables', p.tables, p.T), p.e, at(f, 'x0', x0, B * d0), d0, at(f, 'codes', codes, B * p.T));
+    },
+  };
+
   const backend: WasmKernelBackend = {
     train,
+    dcn,
     name: fused ? 'wasm-simd-fma' : 'wasm-simd',
     memory,
     module: loaded.module,

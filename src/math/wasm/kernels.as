@@ -1064,3 +1064,170 @@ export function gbdtPartition(idx: usize, tmp: usize, col: usize, start: i32, co
   memory.copy(base + (nl << 2), tmp, nr << 2);
   return <i32>nl;
 }
+
+// ---- DCN ----
+// Scoring kernels of the DCN ranker (src/ranking/deep): the encoder's gather / normalise / embedding
+// copy in one pass, and dense layers from weights packed once at load, with the bias, the ReLU or the
+// cross layer's x0 ⊙ u + x_l fused into the micro-kernel's store (no bias fill, no second pass).
+
+/** Floats of a packed dense layer (nout x nin): NR-column panels of W^T, then the bias, padded to NR. */
+export function dcnPackedSize(nout: i32, nin: i32): i32 {
+  const npad = (nout + NR - 1) / NR * NR;
+  return npad * nin + npad;
+}
+
+/** Packs W (nout x nin, row-major) and b into dst: dst[panel][p][c] = W[panel*NR + c][p] (0 past nout), then b. */
+export function dcnPack(w: usize, b: usize, nout: i32, nin: i32, dst: usize): void {
+  const npad = (nout + NR - 1) / NR * NR;
+  for (let j: i32 = 0; j < npad; j += NR) {
+    const panel = dst + (<usize>j * <usize>nin << 2);
+    for (let p: i32 = 0; p < nin; p++) {
+      for (let c: i32 = 0; c < NR; c++) {
+        const jj = j + c;
+        store<f32>(panel + (<usize>(p * NR + c) << 2), jj < nout ? load<f32>(w + ((<usize>jj * <usize>nin + <usize>p) << 2)) : 0);
+      }
+    }
+  }
+  const bias = dst + (<usize>npad * <usize>nin << 2);
+  for (let j: i32 = 0; j < npad; j++) store<f32>(bias + (<usize>j << 2), j < nout ? load<f32>(b + (<usize>j << 2)) : 0);
+}
+
+// the fused store of one row's 4 lanes: mode 0 u, mode 1 relu(u) (u < 0 ? 0 : u, as the plain loop), mode 2 x0 ⊙ u + x_l
+@inline
+function dcnOut(mode: i32, u: v128, x0: usize, xl: usize): v128 {
+  if (mode == 1) return f32x4.pmax(u, f32x4.splat(0));
+  if (mode == 2) return f32x4.add(f32x4.mul(v128.load(x0), u), v128.load(xl));
+  return u;
+}
+
+/** Rows per block of dcnDense: the block's packed X (DCN_RB x nin floats) stays in L2 while every weight panel passes over it. */
+const DCN_RB: i32 = 64;
+
+/** Bytes of scratch dcnDense needs for layers of nin inputs (a packed row block and an edge tile). */
+export function dcnWorkBytes(nin: i32): i32 {
+  return (DCN_RB * nin + TILE) * 4;
+}
+
+/**
+ * One dense layer over B rows from a packed layer (dcnPack): U = X W^T + b (X is B x nin, row stride
+ * ldx), then Y (row stride ldy) = U (mode 0), relu(U) (mode 1), or X0 ⊙ U + X (mode 2, a cross layer:
+ * nout == nin, X0 with row stride ldx; Y must not overlap X). work: dcnWorkBytes(nin) of scratch.
+ */
+export function dcnDense(mode: i32, B: i32, nin: i32, nout: i32, x: usize, ldx: i32, packed: usize, y: usize, ldy: i32, x0: usize, work: usize): void {
+  if (B <= 0 || nout <= 0) return;
+  const npad = (nout + NR - 1) / NR * NR;
+  const bias = packed + (<usize>npad * <usize>nin << 2);
+  const sx = <usize>ldx << 2;
+  const sy = <usize>ldy << 2;
+  const tile = work + (<usize>(DCN_RB * nin) << 2);
+  for (let i0: i32 = 0; i0 < B; i0 += DCN_RB) {
+    const i1 = min(B, i0 + DCN_RB);
+    // the block's rows as MR-row panels, p-major (a short last panel repeats its last row)
+    for (let i: i32 = i0; i < i1; i += MR) {
+      const panel = work + (<usize>(i - i0) * <usize>nin << 2);
+      const r0 = x + <usize>i * sx;
+      const r1 = x + <usize>min(i + 1, B - 1) * sx;
+      const r2 = x + <usize>min(i + 2, B - 1) * sx;
+      const r3 = x + <usize>min(i + 3, B - 1) * sx;
+      for (let p: i32 = 0; p < nin; p++) {
+        const off = <usize>p << 2;
+        v128.store(panel + (off << 2), f32x4(load<f32>(r0 + off), load<f32>(r1 + off), load<f32>(r2 + off), load<f32>(r3 + off)));
+      }
+    }
+    for (let j: i32 = 0; j < npad; j += NR) {
+      const wp = packed + (<usize>j * <usize>nin << 2);
+      const bj = bias + (<usize>j << 2);
+      const cols = min(NR, nout - j);
+      for (let i: i32 = i0; i < i1; i += MR) {
+        const rows = min(MR, B - i);
+        const b0 = v128.load(bj);
+        const b1 = v128.load(bj, 16);
+        let c00 = b0, c01 = b1, c10 = b0, c11 = b1, c20 = b0, c21 = b1, c30 = b0, c31 = b1;
+        let ap = work + (<usize>(i - i0) * <usize>nin << 2);
+        let bp = wp;
+        for (let p: i32 = 0; p < nin; p++) {
+          const w0 = v128.load(bp);
+          const w1 = v128.load(bp, 16);
+          let a = v128.load32_splat(ap);
+          c00 = madd(a, w0, c00); c01 = madd(a, w1, c01);
+          a = v128.load32_splat(ap, 4);
+          c10 = madd(a, w0, c10); c11 = madd(a, w1, c11);
+          a = v128.load32_splat(ap, 8);
+          c20 = madd(a, w0, c20); c21 = madd(a, w1, c21);
+          a = v128.load32_splat(ap, 12);
+          c30 = madd(a, w0, c30); c31 = madd(a, w1, c31);
+          ap += 16;
+          bp += 32;
+        }
+        const jo = <usize>j << 2;
+        if (rows == MR && cols == NR) {
+          const y0 = y + <usize>i * sy + jo;
+          const q0 = <usize>i * sx + jo;
+          v128.store(y0, dcnOut(mode, c00, x0 + q0, x + q0));
+          v128.store(y0 + 16, dcnOut(mode, c01, x0 + q0 + 16, x + q0 + 16));
+          v128.store(y0 + sy, dcnOut(mode, c10, x0 + q0 + sx, x + q0 + sx));
+          v128.store(y0 + sy + 16, dcnOut(mode, c11, x0 + q0 + sx + 16, x + q0 + sx + 16));
+          v128.store(y0 + 2 * sy, dcnOut(mode, c20, x0 + q0 + 2 * sx, x + q0 + 2 * sx));
+          v128.store(y0 + 2 * sy + 16, dcnOut(mode, c21, x0 + q0 + 2 * sx + 16, x + q0 + 2 * sx + 16));
+          v128.store(y0 + 3 * sy, dcnOut(mode, c30, x0 + q0 + 3 * sx, x + q0 + 3 * sx));
+          v128.store(y0 + 3 * sy + 16, dcnOut(mode, c31, x0 + q0 + 3 * sx + 16, x + q0 + 3 * sx + 16));
+          continue;
+        }
+        // edge tile: spill, then only the cells inside Y (the fused op per cell)
+        v128.store(tile, c00); v128.store(tile, c01, 16);
+        v128.store(tile, c10, 32); v128.store(tile, c11, 48);
+        v128.store(tile, c20, 64); v128.store(tile, c21, 80);
+        v128.store(tile, c30, 96); v128.store(tile, c31, 112);
+        for (let r: i32 = 0; r < rows; r++) {
+          for (let c: i32 = 0; c < cols; c++) {
+            let u = load<f32>(tile + (<usize>(r * NR + c) << 2));
+            const q = <usize>(i + r) * sx + (<usize>(j + c) << 2);
+            if (mode == 1) u = u < 0 ? 0 : u;
+            else if (mode == 2) u = load<f32>(x0 + q) * u + load<f32>(x + q);
+            store<f32>(y + <usize>(i + r) * sy + (<usize>(j + c) << 2), u);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The DCN encoder over B rows of raw features x (B x F): per numeric slot k (column cols[k]) a finite
+ * value v becomes clip((t - mean[k]) invStd[k]) with t = sign(v) log1p(|v|) when logs[k], else v, in
+ * double; a missing one (NaN, ±Infinity) 0 with its indicator (slot N + miss[k], when miss[k] >= 0) 1.
+ * Each table t's code (column tcols[t]; vocab[t], the extra row for anything else) goes to codes and its
+ * embedding row (e floats at byte address tables[t] + code * e * 4) to x0 at column N + nMissing + t e.
+ */
+export function dcnEncode(x: usize, F: i32, B: i32, N: i32, cols: usize, logs: usize, miss: usize, mean: usize, invStd: usize, nMissing: i32, clip: f64, T: i32, tcols: usize, vocab: usize, tables: usize, e: i32, x0: usize, d0: i32, codes: usize): void {
+  const embedCol = N + nMissing;
+  const rowBytes = <usize>e << 2;
+  for (let r: i32 = 0; r < B; r++) {
+    const src = x + (<usize>r * <usize>F << 2);
+    const o = x0 + (<usize>r * <usize>d0 << 2);
+    for (let m: i32 = 0; m < nMissing; m++) store<f32>(o + (<usize>(N + m) << 2), 0);
+    for (let k: i32 = 0; k < N; k++) {
+      const ko = <usize>k << 2;
+      const v = <f64>load<f32>(src + (<usize>load<i32>(cols + ko) << 2));
+      if (v - v != 0) {
+        store<f32>(o + ko, 0);
+        const m = load<i32>(miss + ko);
+        if (m >= 0) store<f32>(o + (<usize>(N + m) << 2), 1);
+        continue;
+      }
+      const t = load<i32>(logs + ko) ? (v >= 0 ? Math.log1p(v) : -Math.log1p(-v)) : v;
+      let z = (t - load<f64>(mean + (ko << 1))) * load<f64>(invStd + (ko << 1));
+      if (z > clip) z = clip;
+      else if (z < -clip) z = -clip;
+      store<f32>(o + ko, <f32>z);
+    }
+    for (let t: i32 = 0; t < T; t++) {
+      const to = <usize>t << 2;
+      const c = load<f32>(src + (<usize>load<i32>(tcols + to) << 2));
+      const V = load<i32>(vocab + to);
+      const code: i32 = c >= 0 && c < <f32>V && c == Mathf.floor(c) ? <i32>c : V;
+      store<i32>(codes + (<usize>(r * T + t) << 2), code);
+      memory.copy(o + (<usize>(embedCol + t * e) << 2), <usize>load<i32>(tables + to) + <usize>code * rowBytes, rowBytes);
+    }
+  }
+}

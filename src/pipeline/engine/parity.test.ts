@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gbdtRankerKind, Ranker } from '../../ranking/index.ts';
+import { Ranker } from '../../ranking/index.ts';
 import { checkEngineConfig } from './config.ts';
 import { Engine } from './engine.ts';
 import { rankerTrainingRows } from './fit.ts';
@@ -13,7 +13,13 @@ import { builtinRegistry } from './registry.ts';
 
 const registry = builtinRegistry();
 
-test('train/serve parity: the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds', async (t) => {
+// the GBDT on the plain rows; the blend (GBDT + DCN) on rows with the id columns, which only the DCN reads
+const RANKERS = [
+  { kind: 'gbdt', params: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, ids: 'none' },
+  { kind: 'blend', params: { gbdt: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, dcn: { epochs: 1, crossLayers: 1, hidden: [8], patience: 0 }, weight: 0.5 }, ids: 'both' },
+] as const;
+
+for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}): the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds, and so do the scores`, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'tandem-parity-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const ds = fixtureDataset({ users: 90, items: 120, perUser: 14, seed: 11 });
@@ -23,7 +29,7 @@ test('train/serve parity: the rows the trainer builds for a (user, time) equal, 
       sources: [{ kind: 'ease', params: { lambda: 20 } }, { name: 'ease-h5', kind: 'ease', params: { base: 'ease', halfLife: 5 } }, { kind: 'itemknn', params: { neighbours: 30 } }],
       fallbacks: [{ kind: 'popularity' }],
       candidates: 25,
-      ranker: { kind: 'gbdt', params: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, training: { negativesPerPositive: 4 } },
+      ranker: { kind: rk.kind, params: rk.params, features: { ids: rk.ids }, training: { negativesPerPositive: 4 } },
     },
     registry,
   );
@@ -31,16 +37,24 @@ test('train/serve parity: the rows the trainer builds for a (user, time) equal, 
   assert.ok(rows.train.nRows > 200, `rows ${rows.train.nRows}`);
   // the L1 model of the label window, with a ranker trained on these rows, written and served like any model
   const early = rows.early.model;
-  const gbdt = await gbdtRankerKind.train({ train: rows.train, valid: null }, checkEngineConfig({ ...config }, registry).ranker!.params, { seed: 1, threads: 1, log: () => {} });
-  early.ranker = new Ranker(rows.early.features, gbdt, 3);
+  const model = await registry.rankers.get(rk.kind)!.train({ train: rows.train, valid: null }, config.ranker!.params, { seed: 1, threads: 1, log: () => {} });
+  early.ranker = new Ranker(rows.early.features, model, 3);
   early.manifest.config = config;
-  early.manifest.ranker = { kind: 'gbdt', path: 'ranker', features: [...rows.early.features.names], summary: {} };
+  early.manifest.ranker = { kind: rk.kind, path: 'ranker', features: [...rows.early.features.names], summary: {} };
   const dir = join(root, 'early');
   await writeModelDir(dir, early);
-  const engine = new Engine(await readModelDir(dir, registry));
+  const loaded = await readModelDir(dir, registry);
+  const engine = new Engine(loaded);
   const set = rows.train;
   const W = set.nFeatures;
   assert.deepEqual(engine.featureNames, set.featureNames);
+  if (rk.ids === 'both') assert.deepEqual(set.featureNames.slice(-2), ['id_user', 'id_item']);
+  // the model read back from the directory scores the trained rows as the trained model does
+  const served = new Float64Array(set.nRows);
+  const trained = new Float64Array(set.nRows);
+  model.predict(set.features, set.nRows, trained);
+  loaded.ranker!.model.predict(set.features, set.nRows, served);
+  assert.deepEqual(served, trained);
   let compared = 0;
   let withNaN = 0;
   for (let g = 0; g < set.groups.length - 1; g += 3) {

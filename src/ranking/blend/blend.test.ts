@@ -86,3 +86,29 @@ test('the blend kind trains both models on the same rows, picks the weight on va
   await writeFile(join(dir, 'blend.json'), JSON.stringify({ weight: 2 }));
   await assert.rejects(blendRankerKind.load(dir, params), /blend\.json: weight: a number in \[0, 1\], got 2/);
 });
+
+test('the stacker (combine stack): fitted on the validation rows, served the same after save and load, contributions add up to its log-odds', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-blend-stack-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const train = crossSet(30, 40, 23);
+  const valid = crossSet(8, 40, 24);
+  const params = check(BLEND_PARAMS, { gbdt: { numRounds: 30, minDataInLeaf: 10, earlyStoppingRounds: 5 }, dcn: { hidden: [16], embedDim: 4, epochs: 3, learningRate: 0.01, batchSize: 64 }, combine: 'stack', stackColumns: ['count'] });
+  const logs: string[] = [];
+  const m = (await blendRankerKind.train({ train, valid }, params, { seed: 5, threads: 1, log: (l) => logs.push(l) })) as BlendModel;
+  assert.ok(m.stack && m.stack.theta.length === 5, 'a stacker on one column: b, θg, θd and two products');
+  assert.ok(logs.some((l) => /^blend: stacker on count fitted on 320 validation rows/.test(l)), logs.join('\n'));
+  assert.equal(blendRankerKind.refitParams!(params, m.summary()), null, 'no refit without rows to fit the stacker on');
+  await m.save(dir);
+  const back = await blendRankerKind.load(dir, params);
+  const a = new Float64Array(valid.nRows);
+  const b = new Float64Array(valid.nRows);
+  m.margins(valid.features, valid.nRows, a);
+  back.margins!(valid.features, valid.nRows, b);
+  assert.deepEqual(a, b);
+  const F = valid.nFeatures;
+  const c = new Float64Array(F + 1);
+  m.contributions(valid.features, 7, c);
+  const sum = c.reduce((s, v) => s + v, 0);
+  assert.ok(Math.abs(sum - a[7]) < 1e-4 * (1 + Math.abs(a[7])), `${sum} vs ${a[7]}`);
+  await assert.rejects(blendRankerKind.train({ train, valid }, { ...params, stackColumns: ['nope'] }, { seed: 5, threads: 1, log: () => {} }), /stackColumns: no ranker column 'nope'/);
+});

@@ -11,6 +11,7 @@ import { GBDT_RANKER_PARAMS, gbdtRankerKind } from '../gbdt/ranker-model.ts';
 import { ndcgAt } from '../gbdt/metrics.ts';
 import { defineRankerKind, type RankerModel } from '../model/model.ts';
 import type { RankerTrainingSet } from '../ranker/training.ts';
+import { applyStack, fitStack, type StackSpec } from './stack.ts';
 
 export const BLEND_FILE = 'blend.json';
 
@@ -21,6 +22,9 @@ export const BLEND_PARAMS = schema({
   weights: { type: 'list', of: 'number', min: 0, max: 1, default: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1], description: "the GBDT weights tried on the validation rows (the DCN's is 1 - w)" },
   weight: { type: 'number', min: 0, max: 1, nullable: true, default: null, description: 'a fixed GBDT weight (null: chosen on the validation rows; 0.5 without them)' },
   metric: { type: 'string', values: ['ndcg', 'logloss'], default: 'ndcg', description: 'what the weight is chosen by on the validation rows (ndcg: ndcg@10 over the user groups)' },
+  combine: { type: 'string', values: ['weight', 'stack'], default: 'weight', description: "weight: one GBDT weight for every row; stack: a logistic regression on both log-odds and their products with stackColumns, fitted on the validation rows" },
+  stackColumns: { type: 'list', of: 'string', default: ['u_events', 'i_pop_total'], description: "ranker columns (log1p, standardised) the stacker's weights move with" },
+  stackL2: { type: 'number', min: 0, default: 0.001, description: "the stacker's ridge penalty" },
 });
 
 /** Needs the models' log-odds. */
@@ -41,6 +45,8 @@ export class BlendModel implements RankerModel {
     readonly dcn: RankerModel,
     readonly weight: number,
     private readonly info: Record<string, unknown> = {},
+    /** The learned stacker (combine 'stack'); null: the fixed weight. */
+    readonly stack: StackSpec | null = null,
   ) {
     if (gbdt.nFeatures !== dcn.nFeatures) throw new Error(`blend: the gbdt takes ${gbdt.nFeatures} features, the dcn ${dcn.nFeatures}`);
     if (!(weight >= 0 && weight <= 1)) throw new Error(`blend: weight must be in [0, 1], got ${weight}`);
@@ -50,9 +56,16 @@ export class BlendModel implements RankerModel {
     return this.gbdt.nFeatures;
   }
 
-  /** z = w z_gbdt + (1 - w) z_dcn. */
+  /** z = w z_gbdt + (1 - w) z_dcn, or the stacker's z. */
   margins(x: Float32Array, n: number, out: Float64Array): void {
     if (this.a.length < n) this.a = new Float64Array(n);
+    if (this.stack) {
+      if (this.b.length < n) this.b = new Float64Array(n);
+      marginsOf(this.gbdt)(x, n, this.a);
+      marginsOf(this.dcn)(x, n, this.b);
+      applyStack(this.stack, x, this.nFeatures, n, this.a, this.b, out);
+      return;
+    }
     const w = this.weight;
     // a model with weight 0 is not run
     if (w > 0) marginsOf(this.gbdt)(x, n, this.a);
@@ -70,14 +83,30 @@ export class BlendModel implements RankerModel {
     const F = this.nFeatures;
     if (this.ca.length !== F + 1) this.ca = new Float64Array(F + 1);
     out.fill(0, 0, F + 1);
-    const w = this.weight;
-    if (w > 0 && this.gbdt.contributions) {
-      this.gbdt.contributions(x, row, this.ca);
-      for (let f = 0; f <= F; f++) out[f] += w * this.ca[f];
+    let wg = this.weight;
+    let wd = 1 - this.weight;
+    if (this.stack) {
+      // the stacker is linear in the two log-odds with row-dependent weights: z = b + wg zg + wd zd
+      const one = Float64Array.of(1);
+      const zero = Float64Array.of(0);
+      const g1 = new Float64Array(1);
+      const d1 = new Float64Array(1);
+      const b = new Float64Array(1);
+      const xr = x.subarray(row * F, (row + 1) * F);
+      applyStack(this.stack, xr, F, 1, zero, zero, b);
+      applyStack(this.stack, xr, F, 1, one, zero, g1);
+      applyStack(this.stack, xr, F, 1, zero, one, d1);
+      wg = g1[0] - b[0];
+      wd = d1[0] - b[0];
+      out[F] += b[0];
     }
-    if (w < 1 && this.dcn.contributions) {
+    if (wg !== 0 && this.gbdt.contributions) {
+      this.gbdt.contributions(x, row, this.ca);
+      for (let f = 0; f <= F; f++) out[f] += wg * this.ca[f];
+    }
+    if (wd !== 0 && this.dcn.contributions) {
       this.dcn.contributions(x, row, this.ca);
-      for (let f = 0; f <= F; f++) out[f] += (1 - w) * this.ca[f];
+      for (let f = 0; f <= F; f++) out[f] += wd * this.ca[f];
     }
   }
 
@@ -90,11 +119,11 @@ export class BlendModel implements RankerModel {
     await mkdir(dir, { recursive: true });
     await this.gbdt.save(join(dir, 'gbdt'));
     await this.dcn.save(join(dir, 'dcn'));
-    await writeFile(join(dir, BLEND_FILE), JSON.stringify({ weight: this.weight }));
+    await writeFile(join(dir, BLEND_FILE), JSON.stringify({ weight: this.weight, ...(this.stack ? { stack: this.stack } : {}) }));
   }
 
   summary(): Record<string, unknown> {
-    return { weight: this.weight, ...this.info, gbdt: this.gbdt.summary(), dcn: this.dcn.summary() };
+    return { weight: this.weight, ...(this.stack ? { stack: { columns: this.stack.names, theta: this.stack.theta.map((t) => Math.round(t * 1e4) / 1e4) } } : {}), ...this.info, gbdt: this.gbdt.summary(), dcn: this.dcn.summary() };
   }
 }
 
@@ -133,6 +162,12 @@ export const blendRankerKind = defineRankerKind({
   params: BLEND_PARAMS,
   async train(data, params, run) {
     if (params.weights.length === 0 && params.weight === null) throw new Error('blend: weights is empty and no fixed weight is given');
+    // the stacker's columns, checked before either model trains
+    const stackCols = params.combine === 'stack' ? params.stackColumns.map((name) => {
+      const k = data.train.featureNames.indexOf(name);
+      if (k < 0) throw new Error(`blend: stackColumns: no ranker column '${name}' (columns: ${data.train.featureNames.join(', ')})`);
+      return k;
+    }) : [];
     const gbdt = await gbdtRankerKind.train(data, params.gbdt, { ...run, progress: run.progress?.scope('gbdt') });
     const dcn = await dcnRankerKind.train(data, params.dcn, { ...run, progress: run.progress?.scope('dcn') });
     const valid = data.valid;
@@ -147,26 +182,44 @@ export const blendRankerKind = defineRankerKind({
       weight = c.weight;
       info.weightChoice = { metric: params.metric, figures: c.figures.map((f) => ({ weight: f.weight, value: Math.round(f.value * 1e5) / 1e5 })) };
       run.log(`blend: gbdt weight ${weight} chosen on ${valid.nRows} validation rows (${params.metric}: ${c.figures.map((f) => `${f.weight} ${f.value.toFixed(4)}`).join(', ')})`);
+      if (params.combine === 'stack') {
+        const stack = fitStack(valid.features, valid.nFeatures, valid.nRows, valid.labels, zg, zd, stackCols, params.stackColumns, params.stackL2);
+        const zs = new Float64Array(valid.nRows);
+        applyStack(stack, valid.features, valid.nFeatures, valid.nRows, zg, zd, zs);
+        const v = ndcgAt(zs, valid.labels, valid.groups, 10);
+        run.log(`blend: stacker on ${params.stackColumns.join(', ')} fitted on ${valid.nRows} validation rows: θ ${stack.theta.map((t) => t.toFixed(3)).join(' ')} (ndcg@10 of those rows ${v.toFixed(4)})`);
+        return new BlendModel(gbdt, dcn, weight, { ...info, stackNdcg: Math.round(v * 1e5) / 1e5 }, stack);
+      }
     }
+    if (params.combine === 'stack') run.log('blend: no validation rows to fit the stacker on: the weight is used');
     return new BlendModel(gbdt, dcn, weight, info);
   },
   async load(dir, params, read) {
     const path = join(dir, BLEND_FILE);
     let weight: unknown;
+    let stack: StackSpec | null = null;
     try {
-      weight = (JSON.parse(Buffer.from(read ? await read(path) : await readFile(path)).toString('utf8')) as { weight?: unknown }).weight;
+      const f = JSON.parse(Buffer.from(read ? await read(path) : await readFile(path)).toString('utf8')) as { weight?: unknown; stack?: StackSpec };
+      weight = f.weight;
+      stack = f.stack ?? null;
     } catch (e) {
       throw new Error(`${path}: ${(e as Error).message}`);
     }
     if (typeof weight !== 'number' || !(weight >= 0 && weight <= 1)) throw new Error(`${path}: weight: a number in [0, 1], got ${JSON.stringify(weight)}`);
+    if (stack) {
+      const nums = (a: unknown, n: number) => Array.isArray(a) && a.length === n && a.every((v) => typeof v === 'number' && Number.isFinite(v));
+      const K = Array.isArray(stack.columns) ? stack.columns.length : -1;
+      if (K < 0 || !nums(stack.columns, K) || !nums(stack.mean, K) || !nums(stack.std, K) || !nums(stack.theta, 3 + 2 * K)) throw new Error(`${path}: stack: columns, mean, std (K numbers each) and theta (3 + 2K numbers)`);
+    }
     const gbdt = await gbdtRankerKind.load(join(dir, 'gbdt'), params.gbdt, read);
     const dcn = await dcnRankerKind.load(join(dir, 'dcn'), params.dcn, read);
-    return new BlendModel(gbdt, dcn, weight);
+    return new BlendModel(gbdt, dcn, weight, {}, stack);
   },
   refitParams(params, summary) {
     const g = summary.gbdt as Record<string, unknown> | undefined;
     const d = summary.dcn as Record<string, unknown> | undefined;
-    if (typeof summary.weight !== 'number' || !g || !d) return null;
+    // the stacker needs held-out rows to be fitted on: no refit on every row
+    if (typeof summary.weight !== 'number' || !g || !d || params.combine === 'stack') return null;
     return { ...params, weight: summary.weight, gbdt: (gbdtRankerKind.refitParams?.(params.gbdt, g) as typeof params.gbdt | null) ?? params.gbdt, dcn: (dcnRankerKind.refitParams?.(params.dcn, d) as typeof params.dcn | null) ?? params.dcn };
   },
 });

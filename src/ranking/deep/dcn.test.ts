@@ -35,6 +35,16 @@ test('encoder: log-compressed standardised numbers, missing indicators, unknown 
   assert.ok(x0[2 * d0 + 1] > 0 && Math.abs(x0[2 * d0 + 1] * spec.std[1] - (Math.log1p(200) - mean)) < 1e-5);
 });
 
+test('encoder: embed-only id columns are embedded, or left out (not read as numbers) without embedding', () => {
+  const x = Float32Array.of(1, 7, 2, 3, 0, 9, 1, 5, 5);
+  const card = Int32Array.of(0, 10, 0);
+  const ids = Uint8Array.of(0, 1, 0);
+  assert.deepEqual(fitEncoder(x, 3, 3, card, true, 5, ids).categorical, [1]);
+  const off = fitEncoder(x, 3, 3, card, false, 5, ids);
+  assert.deepEqual(off.categorical, []);
+  assert.deepEqual(off.numeric, [0, 2]);
+});
+
 test('training learns the cross term and the codes (AUC on held-out rows), and stops early on validation', async () => {
   const train = crossSet(40, 50, 1);
   const valid = crossSet(10, 50, 2);
@@ -86,6 +96,45 @@ test("the backend's kernels (WebAssembly when built) score as the plain referenc
   ref.margins(train.features, n, slow);
   for (let i = 0; i < n; i++) assert.ok(Math.abs(fast[i] - slow[i]) < 1e-4 * (1 + Math.abs(slow[i])), `row ${i}: ${fast[i]} vs ${slow[i]}`);
   assert.ok(getKernelBackend().name.length > 0);
+});
+
+test("the fused scoring pass (DCN kernels) gives the plain pass's logits: odd row counts, NaN, unknown codes, every net shape", async () => {
+  const train = crossSet(12, 50, 8);
+  const x = train.features.slice();
+  // unknown and missing codes read the extra row; infinities are missing
+  x[4] = 9;
+  x[9] = NaN;
+  x[14] = 2.5;
+  x[5 * 3 + 0] = Infinity;
+  const n = 603; // 512 + 91: a full chunk and a short one whose last row block is not a multiple of 4
+  const rows = new Float32Array(n * 5);
+  for (let i = 0; i < rows.length; i++) rows[i] = x[i % x.length];
+  for (const shape of [{}, { crossLayers: 0 }, { hidden: [] as number[] }, { crossLayers: 1, hidden: [7] }]) {
+    const { model } = await trainDcn(train, null, { ...P, epochs: 1, ...shape }, RUN);
+    const be = getKernelBackend();
+    if (!be.dcn) {
+      assert.equal(model.scoringPath, 'plain');
+      continue;
+    }
+    assert.equal(model.scoringPath, 'fused', 'the fused pass runs where the backend has DCN kernels');
+    const fast = new Float64Array(n);
+    const plain = new Float64Array(n);
+    const ref = new Float64Array(n);
+    model.margins(rows, n, fast);
+    model.plainMargins(rows, n, plain);
+    new DcnModel(model.encoder.spec, model.embedDim, model.cross, model.hidden, model.params, {}, JS).margins(rows, n, ref);
+    for (let i = 0; i < n; i++) {
+      assert.ok(Math.abs(fast[i] - plain[i]) < 1e-4 * (1 + Math.abs(plain[i])), `${JSON.stringify(shape)} row ${i}: ${fast[i]} vs ${plain[i]}`);
+      assert.ok(Math.abs(fast[i] - ref[i]) < 1e-4 * (1 + Math.abs(ref[i])), `${JSON.stringify(shape)} row ${i}: ${fast[i]} vs reference ${ref[i]}`);
+    }
+    // new weights in place: the packed copy follows
+    const p2 = model.params.map((v) => v * 0.5);
+    model.setParams(p2);
+    model.margins(rows, 10, fast);
+    model.plainMargins(rows, 10, plain);
+    for (let i = 0; i < 10; i++) assert.ok(Math.abs(fast[i] - plain[i]) < 1e-4 * (1 + Math.abs(plain[i])));
+    model.dispose();
+  }
 });
 
 test('contributions: gradient × input per feature, summing with the bias slot to the logit; a numeric one matches the derivative', async () => {

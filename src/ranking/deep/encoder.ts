@@ -29,14 +29,16 @@ const LOG_FROM = 50;
 
 /**
  * Fits the encoding on rows 0..n-1 of `x` (n x F). `cardinalities[f] > 0` marks coded categorical
- * columns; `embed` false treats them as numeric instead.
- * @example const spec = fitEncoder(set.features, set.nRows, set.nFeatures, set.cardinalities, true, 5);
+ * columns; `embed` false treats them as numeric instead, and leaves out the `embedOnly` ones (id codes).
+ * @example const spec = fitEncoder(set.features, set.nRows, set.nFeatures, set.cardinalities, true, 5, set.embedOnly);
  */
-export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities: Int32Array | undefined, embed: boolean, clip: number): EncoderSpec {
+export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities: Int32Array | undefined, embed: boolean, clip: number, embedOnly?: Uint8Array): EncoderSpec {
   const spec: EncoderSpec = { nFeatures: F, numeric: [], log: [], mean: [], std: [], missing: [], categorical: [], vocab: [], clip };
   let nMissing = 0;
   for (let f = 0; f < F; f++) {
     const card = cardinalities ? cardinalities[f] : 0;
+    // an id's number means nothing: embedded, or not read at all
+    if (!embed && embedOnly && embedOnly[f] === 1) continue;
     if (embed && card > 0) {
       spec.categorical.push(f);
       spec.vocab.push(card);

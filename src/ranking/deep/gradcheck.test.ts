@@ -114,6 +114,8 @@ for (const [name, shape] of [
   ['cross layers and MLP', { numeric: 3, missing: 1, vocab: [3, 2], embedDim: 2, cross: 2, hidden: [5, 3] }],
   ['cross layers only', { numeric: 3, missing: 1, vocab: [2], embedDim: 2, cross: 3, hidden: [] }],
   ['MLP only', { numeric: 2, missing: 0, vocab: [2], embedDim: 3, cross: 0, hidden: [4] }],
+  // id_user and id_item beside a small code: large tables a batch touches a few rows of
+  ['id tables', { numeric: 2, missing: 1, vocab: [3, 40, 60], embedDim: 4, cross: 1, hidden: [4] }],
 ] as [string, DcnShape][]) {
   test(`whole net (${name}): every parameter's gradient, embedding rows (sparse) and the input gradient`, () => {
     const B = 4;

@@ -8,6 +8,7 @@ import { firstNonFinite, getKernelBackend, type Rng } from '../../math/index.ts'
 import type { RankerModel } from '../model/model.ts';
 import { Encoder, shapeOf, type EncoderSpec } from './encoder.ts';
 import { DcnNet, dcnLayout, initDcnParams, type DcnShape, type NetKernels } from './net.ts';
+import { DcnScorer } from './scorer.ts';
 
 export const DCN_MODEL_FILE = 'dcn-model.json';
 export const DCN_PARAMS_FILE = 'dcn-params.f32';
@@ -20,7 +21,7 @@ const CHUNK = 512;
 /** The network's kernels on this thread: the fastest backend's gemm and memory. */
 export function backendKernels(): NetKernels {
   const be = getKernelBackend();
-  return { gemm: be.gemm, gemv: (r, c, m, x, y) => be.gemv(r, c, m, x, y), alloc: (n) => be.alloc(n), allocInt32: be.train ? (n) => be.train!.allocInt32(n) : undefined, free: (a) => be.free(a), fast: be.train ?? null };
+  return { gemm: be.gemm, gemv: (r, c, m, x, y) => be.gemv(r, c, m, x, y), alloc: (n) => be.alloc(n), allocInt32: be.train ? (n) => be.train!.allocInt32(n) : undefined, free: (a) => be.free(a), fast: be.train ?? null, backend: be };
 }
 
 /** What the model file holds besides the weights. */
@@ -44,6 +45,7 @@ export class DcnModel implements RankerModel {
   readonly shape: DcnShape;
   readonly params: Float32Array;
   private net: DcnNet | null = null;
+  private fast: DcnScorer | null = null;
   private one: DcnNet | null = null;
   private grad: Float32Array | null = null;
 
@@ -73,8 +75,38 @@ export class DcnModel implements RankerModel {
     return (this.net ??= new DcnNet(this.shape, this.kernels, CHUNK));
   }
 
+  /** The fused scoring pass, when the backend has DCN kernels (null: the plain pass). */
+  private fastScorer(): DcnScorer | null {
+    if (this.fast) return this.fast;
+    const be = this.kernels.backend;
+    if (!be?.dcn || !be.train) return null;
+    this.fast = new DcnScorer(be as ConstructorParameters<typeof DcnScorer>[0], this.encoder, this.shape, dcnLayout(this.shape), this.params, CHUNK);
+    return this.fast;
+  }
+
+  /** Which pass `margins` runs: the fused kernels ('fused') or the plain encoder and net ('plain'). */
+  get scoringPath(): 'fused' | 'plain' {
+    return this.fastScorer() ? 'fused' : 'plain';
+  }
+
+  /** Sets the weights (same shape) in place, e.g. a training epoch's for its validation check. */
+  setParams(params: Float32Array): void {
+    this.params.set(params);
+    this.fast?.repack();
+  }
+
   /** Logits (log-odds) of rows 0..n-1 of x into out. */
   margins(x: Float32Array, n: number, out: Float64Array): void {
+    const fast = this.fastScorer();
+    if (fast) {
+      for (let a = 0; a < n; a += CHUNK) fast.logitsOf(x, this.nFeatures, a, Math.min(CHUNK, n - a), out);
+      return;
+    }
+    this.plainMargins(x, n, out);
+  }
+
+  /** `margins` through the plain pass (the encoder and DcnNet.forward): the fused pass's reference. */
+  plainMargins(x: Float32Array, n: number, out: Float64Array): void {
     const net = this.scorer();
     const d0 = net.layout.d0;
     for (let a = 0; a < n; a += CHUNK) {
@@ -133,7 +165,9 @@ export class DcnModel implements RankerModel {
   dispose(): void {
     this.net?.dispose();
     this.one?.dispose();
+    this.fast?.dispose();
     this.net = this.one = null;
+    this.fast = null;
     if (this.grad) this.kernels.free?.(this.grad);
     this.grad = null;
     this.kernels.free?.(this.params);

@@ -7,7 +7,7 @@
  * Products go through a KernelBackend's gemm; the gradient checks run every op on Float64Arrays
  * through the reference gemm.
  */
-import { denseBackward, denseForward, reluBackward, reluForward, RowGrad, type Gemm, type Rng, type TrainKernels } from '../../math/index.ts';
+import { denseBackward, denseForward, reluBackward, reluForward, RowGrad, type Gemm, type KernelBackend, type Rng, type TrainKernels } from '../../math/index.ts';
 
 /** What the network is made of: its input parts, the cross depth and the MLP widths. */
 export interface DcnShape {
@@ -246,6 +246,8 @@ export interface NetKernels {
   /** Gives back an array `alloc` / `allocInt32` made (kernel memory is not garbage-collected). */
   free?: (a: Float32Array | Int32Array) => void;
   fast: TrainKernels | null;
+  /** The backend itself: scoring runs on its DCN kernels when it has them (`DcnScorer`). */
+  backend?: KernelBackend;
 }
 
 /**

@@ -46,7 +46,7 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
   const t0 = performance.now();
   if (train.nRows === 0) throw new Error('dcn: no training rows');
   const F = train.nFeatures;
-  const spec = fitEncoder(train.features, train.nRows, F, train.cardinalities, p.embed, p.clip);
+  const spec = fitEncoder(train.features, train.nRows, F, train.cardinalities, p.embed, p.clip, train.embedOnly);
   const enc = new Encoder(spec);
   const shape = shapeOf(spec, p.embedDim, p.crossLayers, p.hidden);
   const softmax = p.objective === 'softmax';
@@ -149,7 +149,7 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
         continue;
       }
       // one scoring copy for every epoch's check (kernel memory is not given back)
-      if (checker) checker.params.set(params);
+      if (checker) checker.setParams(params);
       else checker = new DcnModel(spec, p.embedDim, p.crossLayers, p.hidden, params, {}, kernels);
       checker.margins(valid!.features, valid!.nRows, zValid);
       const v = validMetric(p.stopMetric, p.objective, zValid, valid!);

@@ -12,6 +12,7 @@ export const RANKER_FEATURE_PARAMS = schema({
   windowsDays: { type: 'list', of: 'number', min: 0, default: [7, 30], description: 'item popularity windows (days before the request) for recent popularity and trend' },
   maxCategoryValues: { type: 'number', integer: true, min: 1, default: 1000, description: 'categorical item columns with at most this many values feed user-category features' },
   maxHistoryForCooccurrence: { type: 'number', integer: true, min: 1, default: 300, description: 'only the last this many events of each user feed co-occurrence counts (bounds the quadratic cost)' },
+  ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: "append id_item (the candidate's code), or id_user and id_item: read only by models that embed them (the DCN); the GBDT leaves them out" },
 });
 
 export type RankerFeatureOptions = Infer<typeof RANKER_FEATURE_PARAMS>;
@@ -70,6 +71,11 @@ export class RankerFeatures {
    * 0..size-1 (NaN: missing), 0 for a numeric one. Deep rankers embed the coded columns.
    */
   readonly cardinalities: Int32Array;
+  /**
+   * Per column: 1 for an id code (id_user, id_item) that only an embedding reads; models that split on
+   * numbers (the GBDT) leave these columns out.
+   */
+  readonly embedOnly: Uint8Array;
   private readonly numUsers: number;
   /** Mean interaction value of each user in the fitted data (a rating average on MovieLens). */
   private readonly userMeanValues: Float32Array;
@@ -168,7 +174,10 @@ export class RankerFeatures {
     const sizes = new Map<string, number>();
     for (const c of this.userColumns) if (c.size !== undefined) sizes.set(c.name, c.size);
     for (const c of this.itemCategorical) sizes.set(`i_${c.name}`, c.size);
+    sizes.set('id_user', ds.numUsers);
+    sizes.set('id_item', ds.numItems);
     this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
+    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' ? 1 : 0));
     this.simLast = new Float32Array(n);
     this.simMax = new Float32Array(n);
     this.simRecentSum = new Float32Array(n);
@@ -217,6 +226,8 @@ export class RankerFeatures {
     names.push('sim_last', 'sim_max_recent', 'sim_mean_recent', 'sim_decay', 'sim_mean_all', 'trans_last', 'trans_recent');
     for (const s of this.l1Sources) names.push(`l1_${s}_score`, `l1_${s}_rank`, `l1_${s}_rel`);
     names.push('l1_found', 'l1_position');
+    if (this.options.ids === 'both') names.push('id_user');
+    if (this.options.ids !== 'none') names.push('id_item');
     return names;
   }
 
@@ -422,6 +433,9 @@ export class RankerFeatures {
       }
       out[p++] = found;
       out[p++] = l1.position[c];
+      // codes outside the fitted tables (a user or item added after training) are missing
+      if (o.ids === 'both') out[p++] = u >= 0 && u < this.numUsers ? u : NaN;
+      if (o.ids !== 'none') out[p++] = inCatalog ? it : NaN;
     }
 
     // ---- clear the accumulators this request touched

@@ -295,3 +295,29 @@ test('on order-only time (positions within each user) the day-based columns are 
     }
   }
 });
+
+test('id columns: id_user and id_item carry the codes (NaN outside the tables), marked embed-only, the other columns unchanged', () => {
+  const ds = randomDataset(5);
+  const plain = RankerFeatures.fit(ds, ['a']);
+  const both = RankerFeatures.fit(ds, ['a'], { ids: 'both' });
+  const item = RankerFeatures.fit(ds, ['a'], { ids: 'item' });
+  assert.deepEqual(both.names, [...plain.names, 'id_user', 'id_item']);
+  assert.deepEqual(item.names, [...plain.names, 'id_item']);
+  assert.deepEqual(Array.from(both.cardinalities.slice(-2)), [ds.numUsers, ds.numItems]);
+  assert.deepEqual(Array.from(both.embedOnly), [...plain.names.map(() => 0), 1, 1]);
+  assert.ok(plain.embedOnly.every((v) => v === 0));
+  const items = [1, 2, ds.numItems + 3];
+  const a = new Float32Array(items.length * plain.width);
+  const b = new Float32Array(items.length * both.width);
+  plain.extract(queryOf(ds, 3), block(items, ['a']), a);
+  both.extract(queryOf(ds, 3), block(items, ['a']), b);
+  const W = plain.width;
+  for (let c = 0; c < items.length; c++) {
+    assert.deepEqual(Array.from(b.subarray(c * (W + 2), c * (W + 2) + W)), Array.from(a.subarray(c * W, (c + 1) * W)));
+    assert.equal(b[c * (W + 2) + W], 3);
+    assert.ok(c < 2 ? b[c * (W + 2) + W + 1] === items[c] : Number.isNaN(b[c * (W + 2) + W + 1]), 'an item outside the fitted catalog is missing');
+  }
+  const unknown = new Float32Array(items.length * both.width);
+  both.extract({ ...queryOf(ds, 3), user: -1 }, block(items, ['a']), unknown);
+  assert.ok(Number.isNaN(unknown[W]), 'an unknown user is missing');
+});

@@ -21,6 +21,8 @@ export interface RankerTrainingSet {
   items: Int32Array;
   /** Per column: the vocabulary size of a coded categorical column, 0 for a numeric one (`RankerFeatures.cardinalities`); absent: all numeric. */
   cardinalities?: Int32Array;
+  /** Per column: 1 for an id code only embedding models read (`RankerFeatures.embedOnly`); absent: none. */
+  embedOnly?: Uint8Array;
 }
 
 /**
@@ -187,7 +189,7 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
     r += groupSizes[g];
     groups[g + 1] = r;
   }
-  const set: RankerTrainingSet = { features, nRows, nFeatures: W, labels, groups, featureNames: [...o.features.names], groupUsers: Int32Array.from(groupUsers), items, cardinalities: o.features.cardinalities.slice() };
+  const set: RankerTrainingSet = { features, nRows, nFeatures: W, labels, groups, featureNames: [...o.features.names], groupUsers: Int32Array.from(groupUsers), items, cardinalities: o.features.cardinalities.slice(), embedOnly: o.features.embedOnly.slice() };
   const report: AssembleReport = { users: users.length, labelItems, labelItemsFound: found, recall: labelItems > 0 ? found / labelItems : NaN, rows: nRows, positives };
   return { set, report };
 }
@@ -227,7 +229,7 @@ function pickGroups(set: RankerTrainingSet, gs: readonly number[]): RankerTraini
     r += b - a;
     groups[k + 1] = r;
   });
-  return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(gs, (g) => set.groupUsers[g]), items, ...(set.cardinalities ? { cardinalities: set.cardinalities } : {}) };
+  return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(gs, (g) => set.groupUsers[g]), items, ...(set.cardinalities ? { cardinalities: set.cardinalities } : {}), ...(set.embedOnly ? { embedOnly: set.embedOnly } : {}) };
 }
 
 /**
@@ -253,6 +255,7 @@ export function concatSets(sets: readonly RankerTrainingSet[]): RankerTrainingSe
     groupUsers: new Int32Array(nGroups),
     items: new Int32Array(nRows),
     ...(first.cardinalities ? { cardinalities: first.cardinalities } : {}),
+    ...(first.embedOnly ? { embedOnly: first.embedOnly } : {}),
   };
   let r = 0;
   let g = 0;
