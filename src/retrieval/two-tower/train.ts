@@ -227,7 +227,7 @@ class WorkerPool {
 
   async epoch(epoch: number, n: number, stepsPerEpoch: number, totalSteps: number): Promise<{ loss: number; examples: number }> {
     const per = Math.ceil(n / this.threads);
-    const res = await Promise.all(
+    const settled = await Promise.allSettled(
       this.workers.map((w, t) => {
         const p = once(w, 'done');
         if (this.sync) w.postMessage({ type: 'epoch', epoch, from: 0, to: n, stepBase: epoch * stepsPerEpoch, stepStride: 1, totalSteps });
@@ -235,6 +235,10 @@ class WorkerPool {
         return p;
       }),
     );
+    const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
+    // a thread released by another's failure says only that: report the failure that caused it
+    if (failed.length) throw failed.find((e) => !/another thread failed/.test(String(e?.message))) ?? failed[0];
+    const res = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value);
     let loss = 0;
     let examples = 0;
     for (const r of res as { loss: number; examples: number }[]) {
