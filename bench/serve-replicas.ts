@@ -165,7 +165,7 @@ export async function replicaBench(o: ReplicaBenchOptions, modelDir: string, tmp
           store: s.store.replace(/\/\/[^@]*@/, '//'),
           live: s.live,
           recommend: { p50Ms: rate.p50Ms, p95Ms: rate.p95Ms, p99Ms: rate.p99Ms, maxMs: rate.maxMs, rateRps: rate.achievedRps, requests: o.requests },
-          peak: { rps: throughput.rps, concurrency: o.concurrency, requests: throughputRequests, p50Ms: throughput.p50Ms, p99Ms: throughput.p99Ms, replicaCpuMsPerRequest: round(cpuPerRequest), replicaCpuCores: round((cpuPerRequest * throughput.rps) / 1000, 2), seconds: round(wall, 1) },
+          peak: { rps: throughput.rps, concurrency: o.concurrency, requests: throughputRequests, p50Ms: throughput.p50Ms, p99Ms: throughput.p99Ms, replicaCpuMsPerRequest: round(cpuPerRequest), replicaCpuCores: round((cpuPerRequest * throughput.rps) / 1000, 2), driverCpuCores: round((throughput.driverCpuMsPerRequest * throughput.rps) / 1000, 2), seconds: round(wall, 1) },
           events: { perSecond: ev.events.perSecond, sent: ev.events.sent, stored, lost: ev.events.sent - stored, batch: o.batch, p99BatchMs: ev.events.p99BatchMs },
           errors: rd.errors + tp.errors + ev.errors,
         };
@@ -221,7 +221,7 @@ export async function replicaBench(o: ReplicaBenchOptions, modelDir: string, tmp
     setup: setupInfo,
   };
   for (const r of results as any[]) {
-    console.log(`${r.setup}: recommend at ${o.rate}/s p50 ${r.recommend.p50Ms} ms, p99 ${r.recommend.p99Ms} ms; peak ${r.peak.rps} req/s at ${o.concurrency} in flight (${r.peak.replicaCpuMsPerRequest} ms replica CPU per request, ${r.peak.replicaCpuCores} cores); events ${r.events.perSecond}/s, sent ${r.events.sent}, stored ${r.events.stored}`);
+    console.log(`${r.setup}: recommend at ${o.rate}/s p50 ${r.recommend.p50Ms} ms, p99 ${r.recommend.p99Ms} ms; peak ${r.peak.rps} req/s at ${o.concurrency} in flight (${r.peak.replicaCpuMsPerRequest} ms replica CPU per request, ${r.peak.replicaCpuCores} cores; the load driver ${r.peak.driverCpuCores} cores); events ${r.events.perSecond}/s, sent ${r.events.sent}, stored ${r.events.stored}`);
     if (r.follow) console.log(`  following the log: ${r.follow.cpuMsPerThousandEvents} ms CPU per 1000 events per replica; Redis ${r.redis.bytesPerUser ?? '?'} bytes per live user (${r.redis.liveUsers} users holding ${r.redis.eventsHeld} events: ${r.redis.bytesPerEvent ?? '?'} bytes per event)`);
   }
   console.log(`${o.replicas} replicas / 1: ${summary.rpsRatio}x the peak req/s, ${summary.cpuPerRequestRatio}x the replica CPU per request (${summary.budgetRatio}x the req/s with a core per replica); load average ${loadStart.join(' ')} -> ${summary.machine.loadAverage.end.join(' ')} (${summary.machine.cores} cores)`);
