@@ -128,14 +128,19 @@ test('the best split found from histograms is the brute-force best (both missing
   }
 });
 
-test('the WebAssembly histogram kernels equal the TypeScript loops bit for bit (both layouts, direct and gathered, missing bins, subtraction)', (t) => {
-  let set: GbdtKernelSet;
+/** The GBDT kernels in `bytes` of their own memory, or null with the test skipped when they are not built. */
+function kernelsOrSkip(t: { skip(message: string): void }, bytes: number): GbdtKernelSet | null {
   try {
-    set = createGbdtKernels({ bytes: 8 << 20 });
+    return createGbdtKernels({ bytes });
   } catch (e) {
     t.skip(`kernels not built: ${(e as Error).message}`);
-    return;
+    return null;
   }
+}
+
+test('the WebAssembly histogram kernels equal the TypeScript loops bit for bit (both layouts, direct and gathered, missing bins, subtraction)', (t) => {
+  const set = kernelsOrSkip(t, 8 << 20);
+  if (!set) return;
   const nv = [3, 255, 17, 1, 40, 8, 2, 9, 4];
   const F = nv.length;
   const n = 3000;
@@ -215,13 +220,8 @@ test('the WebAssembly histogram kernels equal the TypeScript loops bit for bit (
 });
 
 test('the WebAssembly best-split kernel equals findBestSplit bit for bit (L1/L2, count and hessian limits, missing values either side)', (t) => {
-  let set: GbdtKernelSet;
-  try {
-    set = createGbdtKernels({ bytes: 1 << 20 });
-  } catch (e) {
-    t.skip(`kernels not built: ${(e as Error).message}`);
-    return;
-  }
+  const set = kernelsOrSkip(t, 1 << 20);
+  if (!set) return;
   const nv = [3, 255, 17, 1, 40, 8, 2, 9, 4];
   const F = nv.length;
   let checked = 0;
@@ -277,13 +277,8 @@ test('the WebAssembly best-split kernel equals findBestSplit bit for bit (L1/L2,
 });
 
 test('the WebAssembly partition kernel is the stable partition of the plain definition (missing either way, empty sides)', (t) => {
-  let set: GbdtKernelSet;
-  try {
-    set = createGbdtKernels({ bytes: 1 << 20 });
-  } catch (e) {
-    t.skip(`kernels not built: ${(e as Error).message}`);
-    return;
-  }
+  const set = kernelsOrSkip(t, 1 << 20);
+  if (!set) return;
   const rng = new Rng(31);
   const n = 5000;
   const nv = 40; // value bins 0..39, missing bin 40
