@@ -356,7 +356,7 @@ export const TWO_TOWER_INDEX_PARAMS = schema({
 export const TWO_TOWER_STAGE_PARAMS = schema({
   ...TWO_TOWER_PARAMS,
   validate: { type: 'boolean', default: true, description: "pick the epoch count (at most `epochs`) on the last 20% of each user's training events, then refit on all" },
-  threads: { type: 'number', integer: true, min: 1, nullable: true, default: 1, description: 'training threads (1: a seeded fit is reproducible bit for bit; null: the run setting, Hogwild)' },
+  threads: { type: 'number', integer: true, min: 1, nullable: true, default: 1, description: 'training threads (1: a seeded fit is reproducible bit for bit; null: the run setting, see `parallel`)' },
   seedOffset: { type: 'number', integer: true, min: 0, default: 0, description: "added to the run's seed: two-tower stages of one engine that differ only in this are independent fits (an ensemble)" },
   index: { type: 'object', fields: TWO_TOWER_INDEX_PARAMS, description: 'the item index' },
 });
