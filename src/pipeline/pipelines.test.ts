@@ -38,6 +38,16 @@ test("tandem train's default engine is the two-stage pipeline; flags override it
   const p = checkEngineConfig(engineConfigFromFlags({ params: { candidates: '300', easeRecent: '' } }, train), registry);
   assert.equal(p.candidates, 300);
   assert.deepEqual(p.sources.map((s) => s.name), ['ease', 'two-tower']);
+  // --ranker blend / dcn on the default pipeline: the two-stage pipeline made for that ranker
+  const blend = checkEngineConfig(engineConfigFromFlags({ ranker: 'blend' }, train), registry);
+  assert.deepEqual(blend, checkEngineConfig(pipelineConfig('two-stage-blend', {}, train), registry));
+  assert.equal((blend.ranker?.features as { ids?: string } | undefined)?.ids, 'item', "the blend's id column");
+  assert.deepEqual(checkEngineConfig(engineConfigFromFlags({ ranker: 'dcn', params: { candidates: '150' } }, train), registry), checkEngineConfig(pipelineConfig('two-stage-dcn', { candidates: '150' }, train), registry));
+  assert.deepEqual(blend, checkEngineConfig(engineConfigFromFlags({ pipeline: 'two-stage', ranker: 'blend' }, train), registry), 'the CLI names two-stage by default');
+  // another pipeline or an engine file: the kind swapped into that configuration, with its own defaults
+  const kinded = checkEngineConfig(engineConfigFromFlags({ engine: pipelineConfig('two-stage', {}, train) as Record<string, unknown>, ranker: 'blend' }, train), registry);
+  assert.equal(kinded.ranker?.kind, 'blend');
+  assert.equal((kinded.ranker?.features as { ids?: string } | undefined)?.ids ?? 'none', 'none');
   // an ensemble of two-towers: independently seeded sources of one kind
   const tt = checkEngineConfig(engineConfigFromFlags({ params: { twoTowers: '2' } }, train), registry);
   assert.deepEqual(tt.sources.map((s) => s.name), ['ease', 'ease-h10', 'two-tower', 'two-tower-2']);

@@ -268,7 +268,11 @@ export interface EngineFlags {
  */
 export function engineConfigFromFlags(f: EngineFlags, train: Dataset): EngineConfigInput {
   if (f.engine && (f.pipeline || (f.params && Object.keys(f.params).length))) throw new ParamError([{ path: 'engine', message: 'give an engine file or a pipeline with parameters, not both' }]);
-  const c = { ...((f.engine ?? pipelineConfig(f.pipeline ?? 'two-stage', f.params ?? {}, train)) as Record<string, unknown>) };
+  // `--ranker dcn` / `--ranker blend` with the two-stage pipeline: the two-stage pipeline made for that
+  // ranker (its settings chosen on valid, e.g. the blend's id columns and weight), not the kind's bare defaults
+  let pipeline = f.pipeline ?? 'two-stage';
+  if (!f.engine && pipeline === 'two-stage' && f.ranker && registry.has(`two-stage-${f.ranker}`)) pipeline = `two-stage-${f.ranker}`;
+  const c = { ...((f.engine ?? pipelineConfig(pipeline, f.params ?? {}, train)) as Record<string, unknown>) };
   if (f.stages && f.stages.length) {
     c.sources = f.stages.map((kind) => ({ kind }));
     // a fallback of a kind now among the sources is that source's job: keep the names unique

@@ -12,7 +12,7 @@ export const engineOptions = {
   pipeline: { type: 'string', description: 'the named pipeline whose configuration to train (tandem evaluate runs the same names)', default: 'two-stage' },
   param: { type: 'list', of: 'string', description: "the pipeline's parameters as KEY=VALUE, comma-separated (candidates=300,easeLambda=250)" },
   stages: { type: 'list', of: 'string', description: "candidate source kinds to use instead of the pipeline's (ease, itemknn, two-tower, popularity, segments, content)" },
-  ranker: { type: 'string', description: "the L2 ranker kind (gbdt, dcn, blend), or 'none' for the fused L1 order; default: the pipeline's (gbdt for two-stage); another kind starts from its own default parameters" },
+  ranker: { type: 'string', description: "the L2 ranker kind (gbdt, dcn, blend), or 'none' for the fused L1 order; default: the pipeline's (gbdt for two-stage); with two-stage, dcn and blend train the two-stage-dcn / two-stage-blend pipelines (settings chosen on valid); with another pipeline or --engine, the kind starts from its own default parameters" },
   candidates: { type: 'number', integer: true, min: 1, description: 'the L1 -> L2 candidate count (candidates per source)' },
   seed: { type: 'number', integer: true, min: 0, description: 'random seed (synthetic data, every fit; the same default as tandem evaluate)', default: 42 },
   threads: { type: 'number', integer: true, min: 1, description: 'threads for the fits that use them (GBDT; the two-tower when its threads parameter is null)', default: 2 },
