@@ -1,7 +1,8 @@
-import { type GbdtKernelSet, Rng, createGbdtKernels } from '../../math/index.ts';
+import { Rng } from '../../math/index.ts';
 import { BinMapper } from './binning.ts';
 import { type GbdtData, validateData } from './data.ts';
 import type { HistContext } from './histogram.ts';
+import { gbdtKernels } from './kernels.ts';
 import { TreeLearner } from './learner.ts';
 import { auc, logLoss, ndcgAt, rmse } from './metrics.ts';
 import { GbdtModel } from './model.ts';
@@ -88,16 +89,11 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
   const rowLayout = settings.histogramLayout !== 'col';
   // bytes of every array the kernels read (each placed 16-byte aligned): the size of their memory
   const sizes = { bins: n * F, rowBins: rowLayout ? n * F : 0, idx: 4 * n, grad: 8 * n, hess: 8 * n, og: direct ? 0 : 8 * n, oh: direct ? 0 : 8 * n, hist: histBytes, feats: 4 * F, binOffset: 4 * (F + 1), rowTmp: 4 * n, scratch: kernelScratchBytes(F, threads) };
-  const kset = gbdtKernels(settings.kernels ?? 'auto', Object.values(sizes).reduce((a, b) => a + b + 16, 0));
+  const arena = gbdtKernels(settings.kernels ?? 'auto', Object.values(sizes), 'trainGbdt: settings.kernels');
+  const kset = arena?.set ?? null;
   const shared = threads > 1;
   // the kernels' memory is carved in order from its base; without it, a (Shared)ArrayBuffer per array
-  let at = kset ? kset.base : 0;
-  const place = (bytes: number): [ArrayBufferLike, number] => {
-    if (!kset) return [shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes), 0];
-    const o = at;
-    at = (at + bytes + 15) & ~15;
-    return [kset.memory.buffer, o];
-  };
+  const place = (bytes: number): [ArrayBufferLike, number] => (arena ? [arena.set.memory.buffer, arena.take(bytes)] : [shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes), 0]);
   const alloc = <T>(C: { new (b: ArrayBufferLike, o: number, len: number): T; BYTES_PER_ELEMENT: number }, len: number): T => {
     const [b, o] = place(len * C.BYTES_PER_ELEMENT);
     return new C(b, o, len);
@@ -200,18 +196,6 @@ export async function trainGbdt(data: GbdtData, params: Partial<GbdtParams> = {}
     return { model, metric, validHistory: history, bestIteration: keep, binSeconds, parallelSteps: pool.parallelSteps, kernels: kset ? 'wasm' : 'js' };
   } finally {
     await pool.close();
-  }
-}
-
-/** The GBDT kernels on a memory of `bytes` free bytes, or null for the TypeScript loops. */
-function gbdtKernels(mode: 'auto' | 'wasm' | 'js', bytes: number): GbdtKernelSet | null {
-  if (mode !== 'auto' && mode !== 'wasm' && mode !== 'js') throw new Error(`trainGbdt: settings.kernels must be 'auto', 'wasm' or 'js', got ${String(mode)}`);
-  if (mode === 'js' || (mode === 'auto' && process.env.TANDEM_KERNELS === 'js')) return null;
-  try {
-    return createGbdtKernels({ bytes });
-  } catch (e) {
-    if (mode === 'wasm') throw e;
-    return null; // not built: the TypeScript loops, same model
   }
 }
 

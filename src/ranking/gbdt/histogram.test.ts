@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type GbdtKernelSet, Rng, createGbdtKernels } from '../../math/index.ts';
+import { KernelArena } from './kernels.ts';
 import { type HistContext, type SplitParams, buildHistograms, findBestSplit, histogramRef, leafScore, SPLIT_STRIDE } from './histogram.ts';
 
 /** Random binned data: feature f has nv[f] value bins plus a missing bin, about 10% missing. */
@@ -149,12 +150,8 @@ test('the WebAssembly histogram kernels equal the TypeScript loops bit for bit (
       const { ctx: js, grad, hess, rng } = setup(n, nv, 11, false);
       js.feats = Int32Array.of(8, 0, 1, 2, 4, 5, 6);
       // the same arrays in the kernels' memory
-      let at = set.base;
-      const view = <T>(C: { new (b: ArrayBufferLike, o: number, len: number): T; BYTES_PER_ELEMENT: number }, len: number): T => {
-        const v = new C(set.memory.buffer, at, len);
-        at = (at + len * C.BYTES_PER_ELEMENT + 15) & ~15;
-        return v;
-      };
+      const arena = new KernelArena(set);
+      const view = arena.view.bind(arena);
       const wa: HistContext = {
         ...js,
         bins: view(Uint8Array, n * F),

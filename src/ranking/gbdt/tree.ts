@@ -1,4 +1,5 @@
-import { type GbdtKernelSet, createGbdtKernels } from '../../math/index.ts';
+import type { GbdtKernelSet } from '../../math/index.ts';
+import { gbdtKernels } from './kernels.ts';
 
 /**
  * Trees in flat arrays. A tree with L leaves has L-1 internal nodes, numbered 0.. (the root is 0);
@@ -131,28 +132,16 @@ export class FlatForest {
     const NV = (this.nodeValue = new Float64Array(total));
     let buf: ArrayBufferLike = new ArrayBuffer(total * 16);
     let at = 0;
-    if (kernels === 'auto' && process.env.TANDEM_KERNELS !== 'js') {
-      // the walked arrays and the staging areas in one memory: [nodes | leafValue | roots | x | rows | out]
-      const sizes = [total * 16, total * 8, trees.length * 4, KERNEL_ROWS * nFeatures * 4, KERNEL_ROWS * 4, KERNEL_ROWS * 8];
-      let set: GbdtKernelSet | null = null;
-      try {
-        set = createGbdtKernels({ bytes: sizes.reduce((a, b) => a + b + 16, 0) });
-      } catch {
-        // not built: the TypeScript walk
-      }
-      if (set) {
-        buf = set.memory.buffer;
-        at = set.base;
-        const offs = sizes.map((b) => {
-          const o = at;
-          at = (at + b + 15) & ~15;
-          return o;
-        });
-        this.kern = { set, x: new Float32Array(buf, offs[3], KERNEL_ROWS * nFeatures), rows: new Int32Array(buf, offs[4], KERNEL_ROWS), out: new Float64Array(buf, offs[5], KERNEL_ROWS) };
-        at = offs[0];
-        this.leafValue = new Float64Array(buf, offs[1], total);
-        this.roots = new Int32Array(buf, offs[2], trees.length);
-      }
+    // the walked arrays and the staging areas in one memory: [nodes | leafValue | roots | x | rows | out]
+    const sizes = [total * 16, total * 8, trees.length * 4, KERNEL_ROWS * nFeatures * 4, KERNEL_ROWS * 4, KERNEL_ROWS * 8];
+    const arena = gbdtKernels(kernels, sizes);
+    if (arena) {
+      buf = arena.set.memory.buffer;
+      const offs = sizes.map((b) => arena.take(b));
+      this.kern = { set: arena.set, x: new Float32Array(buf, offs[3], KERNEL_ROWS * nFeatures), rows: new Int32Array(buf, offs[4], KERNEL_ROWS), out: new Float64Array(buf, offs[5], KERNEL_ROWS) };
+      at = offs[0];
+      this.leafValue = new Float64Array(buf, offs[1], total);
+      this.roots = new Int32Array(buf, offs[2], trees.length);
     }
     const I = (this.nodes = new Int32Array(buf, at, total * 4));
     const T = (this.nodesF32 = new Float32Array(buf, at, total * 4));
