@@ -237,7 +237,7 @@ class WorkerPool {
     );
     const failed = settled.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason as Error);
     // a thread released by another's failure says only that: report the failure that caused it
-    if (failed.length) throw failed.find((e) => !/another thread failed/.test(String(e?.message))) ?? failed[0];
+    if (failed.length) throw failed.find((e) => !(e instanceof WorkerReleased)) ?? failed[0];
     const res = settled.map((r) => (r as PromiseFulfilledResult<unknown>).value);
     let loss = 0;
     let examples = 0;
@@ -253,12 +253,15 @@ class WorkerPool {
   }
 }
 
+/** A synchronous worker stopped by another thread's failure (BarrierAborted in the worker). */
+class WorkerReleased extends TrainingError {}
+
 function once(w: Worker, type: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
-    const onMsg = (m: { type: string; message?: string }) => {
+    const onMsg = (m: { type: string; message?: string; released?: boolean }) => {
       if (m.type === 'error') {
         cleanup();
-        reject(new TrainingError(m.message ?? 'worker failed'));
+        reject(m.released ? new WorkerReleased(m.message ?? 'worker released') : new TrainingError(m.message ?? 'worker failed'));
       } else if (m.type === type) {
         cleanup();
         resolve(m);

@@ -2,7 +2,7 @@
 // average, then each epoch trains on the slice of the shuffled order the main thread names (Hogwild)
 // or on its part of every batch of the whole order (synchronous).
 import { parentPort, workerData } from 'node:worker_threads';
-import { getKernelBackend, Rng } from '../../math/index.ts';
+import { BarrierAborted, getKernelBackend, Rng } from '../../math/index.ts';
 import { FeatureSpace } from '../../features/index.ts';
 import { TrainerCore } from './core.ts';
 import { TwoTowerNet } from './model.ts';
@@ -41,7 +41,8 @@ parentPort!.on('message', (m: { type: string; epoch: number; from: number; to: n
     const r = core.runRange(init.order, m.from, m.to, { epoch: m.epoch, stepBase: m.stepBase, stepStride: m.stepStride, totalSteps: m.totalSteps, onBatch });
     parentPort!.postMessage({ type: 'done', ...r });
   } catch (e) {
-    parentPort!.postMessage({ type: 'error', message: `worker ${init.index}: ${e instanceof Error ? e.message : String(e)}` });
+    // released: this thread only stopped because another one failed (the pool reports that one)
+    parentPort!.postMessage({ type: 'error', message: `worker ${init.index}: ${e instanceof Error ? e.message : String(e)}`, released: e instanceof BarrierAborted });
     // after the message, so the main thread hears this failure before the released threads' own
     core.abort();
   }
