@@ -5,6 +5,7 @@
  *   z = b + θg zg + θd zd + Σ_k (θgk zg + θdk zd) s_k,   s_k = (log1p(max(x_k, 0)) − μ_k) / σ_k (0 when missing).
  * Fitted by Newton's method (ridge λ on every θ but b) on the validation rows, which neither model trained on.
  */
+import { finiteMoments } from '../deep/encoder.ts';
 
 /** The fitted stacker, as blend.json stores it. */
 export interface StackSpec {
@@ -119,19 +120,7 @@ export function fitStack(x: Float32Array, F: number, n: number, y: ArrayLike<num
   const mean: number[] = [];
   const std: number[] = [];
   for (const c of columns) {
-    let s = 0;
-    let s2 = 0;
-    let m = 0;
-    for (let r = 0; r < n; r++) {
-      const v = x[r * F + c];
-      if (v - v !== 0) continue;
-      const t = Math.log1p(Math.max(0, v));
-      s += t;
-      s2 += t * t;
-      m++;
-    }
-    const mu = m > 0 ? s / m : 0;
-    const sd = m > 0 ? Math.sqrt(Math.max(0, s2 / m - mu * mu)) : 0;
+    const { mean: mu, sd } = finiteMoments(x, F, n, c, (v) => Math.log1p(Math.max(0, v)));
     mean.push(mu);
     std.push(sd > 1e-12 ? sd : 1);
   }

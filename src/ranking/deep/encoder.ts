@@ -56,19 +56,7 @@ export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities:
       }
     }
     const log = min >= 0 && max >= LOG_FROM ? 1 : 0;
-    let s = 0;
-    let s2 = 0;
-    let c = 0;
-    for (let r = 0; r < n; r++) {
-      const v = x[r * F + f];
-      if (v - v !== 0) continue;
-      const t = log ? Math.log1p(v) : v;
-      s += t;
-      s2 += t * t;
-      c++;
-    }
-    const mean = c > 0 ? s / c : 0;
-    const sd = c > 0 ? Math.sqrt(Math.max(0, s2 / c - mean * mean)) : 0;
+    const { mean, sd } = finiteMoments(x, F, n, f, log ? Math.log1p : (v) => v);
     spec.numeric.push(f);
     spec.log.push(log);
     spec.mean.push(mean);
@@ -142,4 +130,25 @@ export class Encoder {
       }
     }
   }
+}
+
+/**
+ * Mean and (population) standard deviation of t(v) over the finite values v of column `col` of rows
+ * 0..n-1 (x is n x F); 0 and 0 when the column has none. Standardising inputs: the encoder, the stacker.
+ * @example finiteMoments(Float32Array.of(1, NaN, 3), 1, 3, 0, (v) => v) // { mean: 2, sd: 1 }
+ */
+export function finiteMoments(x: Float32Array, F: number, n: number, col: number, t: (v: number) => number): { mean: number; sd: number } {
+  let s = 0;
+  let s2 = 0;
+  let c = 0;
+  for (let r = 0; r < n; r++) {
+    const v = x[r * F + col];
+    if (v - v !== 0) continue;
+    const u = t(v);
+    s += u;
+    s2 += u * u;
+    c++;
+  }
+  const mean = c > 0 ? s / c : 0;
+  return { mean, sd: c > 0 ? Math.sqrt(Math.max(0, s2 / c - mean * mean)) : 0 };
 }
