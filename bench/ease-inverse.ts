@@ -9,6 +9,7 @@ import { Rng } from '../src/math/index.ts';
 import { invertSpd, invertSpdRowByRow } from '../src/retrieval/index.ts';
 import { UsageError, parseArgs } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
+import { median } from './stats.ts';
 
 const options = {
   items: { type: 'list', of: 'number', default: [1000, 3000] as number[], description: 'matrix sizes (EASE items; the engine keeps at most 3000 by default)' },
@@ -30,11 +31,6 @@ function gram(n: number, seed: number): Float64Array {
   return a;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 export const easeInverseBench: Command = {
   name: 'ease-inverse',

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { startServer } from '../src/serve/index.ts';
 import { resolveExperiment, simulateExperiment, type ExperimentReport } from '../src/experiments/index.ts';
 import { parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
+import { median } from './stats.ts';
 
 const options = {
   'aa-reps': { type: 'number', description: 'A/A repetitions (seeds 1..N)', default: 100 },
@@ -81,11 +82,6 @@ async function serveCost(model: string, arm: string, requests: number, rounds: n
 
 const START = '2026-01-01T00:00:00Z';
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n === 0 ? NaN : n % 2 ? s[n >> 1] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
 
 const clickCtr = (r: ExperimentReport) => r.differences.find((d) => d.type === 'click' && d.metric === 'ctr')!;
 

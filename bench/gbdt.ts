@@ -14,6 +14,7 @@ import { type GbdtData, auc, readLibsvmData, trainGbdt } from '../src/ranking/in
 import { UsageError, parseArgs } from '../src/schema/index.ts';
 import type { OptionDefs } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
+import { median } from './stats.ts';
 
 const options = {
   rows: { type: 'number', default: 200_000, description: 'synthetic training rows' },
@@ -102,11 +103,6 @@ function runXgboost(o: Opts, dir: string, threads: number, ours: TrainRow & { cp
   return row;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 /** Rows [a, b) of row-major data (groups re-based when present). */
 function sliceRows(d: GbdtData, a: number, b: number, groups?: Int32Array): GbdtData {

@@ -12,6 +12,7 @@ import { UsageError, parseArgs } from '../src/schema/index.ts';
 import type { OptionDefs } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
 import { ensureTwoTowerEmbeddings } from './twotower-embeddings.ts';
+import { median } from './stats.ts';
 
 const options = {
   items: { type: 'number', default: 100_000, description: 'catalog size (random/clustered data; twotower: the synthetic catalog when no --embeddings)' },
@@ -49,11 +50,6 @@ interface HnswRow {
   memoryMB: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 /** Median queries/s of `run(q)` over `nq` queries, by wall clock and by this process's CPU time. */
 function timeQueries(nq: number, repeats: number, run: (q: number) => void): { qps: number; cpuQps: number } {

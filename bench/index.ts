@@ -6,6 +6,7 @@ import { experimentsBench } from './experiments.ts';
 import { gbdtBench } from './gbdt.ts';
 import { indexBench } from './index-bench.ts';
 import { kernelsBench } from './kernels.ts';
+import { logBench } from './log.ts';
 import { rankerBench } from './ranker.ts';
 import { reloadBench } from './reload.ts';
 import { serveBench } from './serve.ts';
@@ -15,4 +16,4 @@ import { trainBench } from './train.ts';
 import { twoTowerEmbeddingsBench } from './twotower-embeddings.ts';
 
 /** Benchmarks reachable as `tandem bench <name>`, in the order `--help` lists them. */
-export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, rankerBench, syntheticBench, twoTowerEmbeddingsBench, spreadBench, reloadBench, experimentsBench, easeInverseBench];
+export const benches: Command[] = [trainBench, coldStartBench, kernelsBench, indexBench, serveBench, gbdtBench, rankerBench, syntheticBench, twoTowerEmbeddingsBench, spreadBench, reloadBench, experimentsBench, easeInverseBench, logBench];

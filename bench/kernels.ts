@@ -2,6 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { Rng, getKernelBackend, jsBackend, type KernelBackend } from '../src/math/index.ts';
 import { UsageError, parseArgs } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
+import { median } from './stats.ts';
 
 /** One measured kernel call shape. */
 interface Shape {
@@ -56,11 +57,6 @@ interface Run {
   cpuGflops: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 /**
  * Median time of one call over `reps` timings (after a warm-up); each timing repeats the call until it

@@ -11,6 +11,7 @@ import { runEvaluation } from '../src/pipeline/index.ts';
 import { UsageError, parseArgs } from '../src/schema/index.ts';
 import type { OptionDefs } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
+import { median } from './stats.ts';
 
 const options = {
   items: { type: 'number', default: 1_000_000, description: 'items' },
@@ -34,11 +35,6 @@ interface Run {
   datasetMB: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 function sizes(o: Opts): { users: number; items: number; interactions: number; dim: number; candidates: number; seed: number } {
   const users = o.users ?? Math.max(1000, Math.round(o.interactions / 50));

@@ -19,7 +19,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import { builtinRegistry, disposeModel, Engine, ModelDirError, readModelDir, smokeCheck, tandemVersion, type EventInput, type Model, type RecommendResult, type SmokeRequest, type StageRegistry } from '../pipeline/index.ts';
 import { replayStartOf } from '../pipeline/index.ts';
 import { InputError, ParamError } from '../schema/index.ts';
-import { openEventLog, openLiveState, StoreError, type EventLog, type LiveState, type LogEntry, type LogRecord } from '../store/index.ts';
+import { GroupCommitLog, openEventLog, openLiveState, StoreError, type EventLog, type LiveState, type LogEntry, type LogRecord } from '../store/index.ts';
 import { UnknownEntityError } from '../features/index.ts';
 import { BadRequestError, ConflictError, HttpError, NotFoundError, UnauthorizedError, UnavailableError, UnprocessableError } from './errors.ts';
 import { Metrics } from './metrics.ts';
@@ -222,7 +222,10 @@ export async function createService(opts: ServiceOptions): Promise<Service> {
   if (opts.apiKey === '') throw new Error('apiKey: empty; give a key, or null to serve without one');
   const registry = opts.registry ?? builtinRegistry();
   const say = opts.log ?? ((l: string) => console.error(l));
-  const log = await openEventLog(opts.store ?? 'sqlite:tandem-events.db');
+  // group commit on durable logs: concurrent appends (one-event POSTs, exposures) share a transaction
+  // (`tandem bench log`: 10x on SQLite, 30x on PostgreSQL); the memory log has no commit to share
+  const opened = await openEventLog(opts.store ?? 'sqlite:tandem-events.db');
+  const log = opened.kind === 'memory' ? opened : new GroupCommitLog(opened);
   const liveUrl = opts.live ?? 'memory';
   const metrics = new Metrics();
   const version = await tandemVersion();

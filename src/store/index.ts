@@ -14,4 +14,5 @@ export { RedisLiveState, REDIS_DEFAULTS, REDIS_OPTIONS } from './redis/redis-liv
 export type { RedisLiveStateOptions } from './redis/redis-live-state.ts';
 export type { SqliteEventLogOptions } from './sqlite/sqlite-event-log.ts';
 export { STORE_URLS, openEventLog, openLiveState } from './open.ts';
+export { GroupCommitLog, GROUP_COMMIT_MAX_RECORDS } from './group-commit.ts';
 export type { EventLogOpenOptions, LiveStateOpenOptions } from './open.ts';
