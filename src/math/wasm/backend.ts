@@ -61,7 +61,8 @@ export interface WasmBackendOptions {
    * creator's `backend.module`: a fresh compile of a kernels.wasm rebuilt since then is refused. */
   module?: WasmModule;
   /** Use the fused multiply-add build when the engine supports it (default: true unless TANDEM_WASM_FMA=0).
-   * On Node 20, TANDEM_WASM_FMA=1 turns on V8's experimental relaxed SIMD to get it. */
+   * On Node 20 this turns on V8's experimental relaxed SIMD (`--experimental-wasm-relaxed-simd`) to get it,
+   * and keeps the plain build if the flag does not take or the fused module fails its self-check. */
   fma?: boolean;
   /** Initial size of a new memory in bytes (default 16 MiB); it grows on demand up to 4 GiB. */
   initialBytes?: number;
@@ -130,11 +131,18 @@ export function loadKernelModule(fma = true): { module: WasmModule; fused: boole
     compiled.fma = null;
     try {
       const bytes = readFileSync(wasmFiles.fma);
-      // Relaxed SIMD ships in Node >= 22; Node 20 has it behind a V8 flag, set only on request.
-      if (!WA.validate(bytes) && process.env.TANDEM_WASM_FMA === '1') setFlagsFromString('--experimental-wasm-relaxed-simd');
-      if (WA.validate(bytes)) compiled.fma = new WA.Module(bytes);
+      // Relaxed SIMD ships in Node >= 22; Node 20 (V8 11.3) has it behind a V8 flag, which is set here
+      // (the caller asked for the fused build: the default unless TANDEM_WASM_FMA=0). V8 reads wasm
+      // feature flags when it validates and compiles, so setting it at run time works; if it does not
+      // take (another engine, a V8 without the flag), the bytes do not validate and the plain build runs.
+      if (!WA.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+      if (WA.validate(bytes)) {
+        const m = new WA.Module(bytes);
+        // an experimental engine feature: use it only if it computes what the plain build computes
+        if (fusedSelfCheck(m)) compiled.fma = m;
+      }
     } catch {
-      // missing or unsupported: the plain build below
+      // missing, unsupported or failing its self-check: the plain build below
     }
   }
   if (fma && compiled.fma) return { module: compiled.fma, fused: true };
@@ -149,6 +157,41 @@ export function loadKernelModule(fma = true): { module: WasmModule; fused: boole
     compiled.plain = new WA.Module(bytes);
   }
   return { module: compiled.plain, fused: false };
+}
+
+/**
+ * Runs the fused module once on a scratch memory: a gemm (every transpose case) of small integers,
+ * which any correct multiply-add, fused or not, computes exactly, must equal the plain loop's, and
+ * the module must say it is the fused build. Guards the default use of an engine feature that is still
+ * experimental on Node 20.
+ */
+export function fusedSelfCheck(module: WasmModule): boolean {
+  try {
+    const memory = new WA.Memory({ initial: 64, maximum: 64, shared: true });
+    const ex = new WA.Instance(module, { env: { memory } }).exports as unknown as Exports;
+    if (ex.fused() !== 1) return false;
+    const base = (ex.heapBase() + 63) & ~63;
+    const m = 7, n = 11, k = 9;
+    const f = new Float32Array(memory.buffer);
+    const a = base, b = a + m * k * 4, c = b + k * n * 4, work = c + m * n * 4;
+    if (work + ex.workBytes() > memory.buffer.byteLength) return false;
+    for (let i = 0; i < m * k; i++) f[a / 4 + i] = ((i * 7) % 9) - 4;
+    for (let i = 0; i < k * n; i++) f[b / 4 + i] = ((i * 5) % 7) - 3;
+    for (const [ta, tb] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+      for (let i = 0; i < m * n; i++) f[c / 4 + i] = i % 3;
+      ex.gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 1, c, n, work);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = (i * n + j) % 3;
+          for (let p = 0; p < k; p++) s += f[a / 4 + (ta ? p * m + i : i * k + p)] * f[b / 4 + (tb ? j * k + p : p * n + j)];
+          if (f[c / 4 + i * n + j] !== s) return false;
+        }
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A warning text if kernels.wasm is older than kernels.as (edited but not rebuilt), else null. */
