@@ -77,7 +77,7 @@ interface Exports {
   gemv(rows: number, cols: number, m: number, x: number, y: number): void;
   gemvx(rows: number, cols: number, m: number, ldm: number, x: number, alpha: number, beta: number, y: number): void;
   expArray(src: number, dst: number, n: number): void;
-  softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number): number;
+  softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number, pos: number, lnCount: number): number;
   bagPool(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
   bagScatter(offsets: number, weights: number, dst: number, B: number, dim: number, dX: number, ldx: number, xOff: number, grads: number): void;
   bagSlots(offsets: number, indices: number, weights: number, B: number, slot: number, rows: number, n: number, cap: number, grads: number, dim: number, dst: number): number;
@@ -392,12 +392,15 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       dim('expArray', 'n', n);
       ex.expArray(at('expArray', 'src', src, n), at('expArray', 'dst', dst, n), n);
     },
-    softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS) {
-      dim('softmaxXent', 'B', B);
-      dim('softmaxXent', 'C', C);
-      if (C < B) throw new RangeError(`softmaxXent: C = ${C} is less than B = ${B}`);
+    softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS, pos = null, lnCount = null) {
       const f = 'softmaxXent';
-      return ex.softmaxXent(B, C, at(f, 'S', S, B * C), invTau, logQ ? at(f, 'logQ', logQ, C) : 0, at(f, 'colItem', colItem, C), at(f, 'w', w, B), invB, at(f, 'dS', dS, B * C));
+      dim(f, 'B', B);
+      dim(f, 'C', C);
+      if (pos) {
+        at(f, 'pos', pos, B);
+        for (let i = 0; i < B; i++) if (!(pos[i] >= 0 && pos[i] < C)) throw new RangeError(`${f}: pos[${i}] = ${pos[i]} is outside the ${C} columns`);
+      } else if (C < B) throw new RangeError(`${f}: C = ${C} is less than B = ${B}`);
+      return ex.softmaxXent(B, C, at(f, 'S', S, B * C), invTau, logQ ? at(f, 'logQ', logQ, C) : 0, at(f, 'colItem', colItem, C), at(f, 'w', w, B), invB, at(f, 'dS', dS, B * C), pos ? pos.byteOffset : 0, lnCount ? at(f, 'lnCount', lnCount, C) : 0);
     },
     bagPool(offsets, indices, weights, B, table, d, X, ldx, xOff) {
       const f = 'bagPool';

@@ -412,11 +412,14 @@ export function expArray(src: usize, dst: usize, n: i32): void {
 
 /**
  * In-batch sampled softmax over the rows i < B of S (B x C, row stride C) whose weight w[i] >= 0
- * (rows with w[i] < 0 are left to the caller, dS untouched): logits z_ij = S_ij invTau - logQ_j
- * (logQ = 0: none), columns j != i with colItem[j] == colItem[i] masked. Writes
- * dS_ij = w_i (p_ij - [j = i]) invTau invB and returns sum_i w_i (logsumexp_j z_ij - z_ii).
+ * (rows with w[i] < 0 are left to the caller, dS untouched). Row i's positive is column p_i = pos[i]
+ * (pos = 0: p_i = i, the diagonal). Logits z_ij = S_ij invTau - logQ_j + lnCount_j (logQ = 0, lnCount
+ * = 0: none); columns j != p_i with colItem[j] == colItem[p_i] are masked; the positive's own logit
+ * takes no lnCount (a column standing for c copies of an item counts c times as a negative, once as
+ * the positive, whose copies are masked). Writes dS_ij = w_i (p_ij - [j = p_i]) invTau invB and
+ * returns sum_i w_i (logsumexp_j z_ij - z_ip_i).
  */
-export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, colItem: usize, w: usize, invB: f32, dS: usize): f64 {
+export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, colItem: usize, w: usize, invB: f32, dS: usize, pos: usize, lnCount: usize): f64 {
   let total: f64 = 0;
   const vt = f32x4.splat(invTau);
   const ninf = f32x4.splat(-Infinity);
@@ -428,8 +431,12 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
     const row = <usize>i * <usize>C << 2;
     const s = S + row;
     const d = dS + row;
-    const own = i32x4.splat(load<i32>(colItem + (<usize>i << 2)));
-    const vi = i32x4.splat(i);
+    const pi: i32 = pos ? load<i32>(pos + (<usize>i << 2)) : i;
+    const io = <usize>pi << 2;
+    const ownItem = load<i32>(colItem + io);
+    const own = i32x4.splat(ownItem);
+    // with multiplicities the positive's column is masked in pass 1 too, and its logit set after
+    const vi = i32x4.splat(lnCount ? -1 : pi);
     // pass 1: logits (masked at -inf) into dS, and their max
     let vmax = ninf;
     let j: i32 = 0;
@@ -437,6 +444,7 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
       const o = <usize>j << 2;
       let z = f32x4.mul(v128.load(s + o), vt);
       if (logQ) z = f32x4.sub(z, v128.load(logQ + o));
+      if (lnCount) z = f32x4.add(z, v128.load(lnCount + o));
       const masked = v128.and(i32x4.eq(v128.load(colItem + o), own), i32x4.ne(i32x4.add(lane, i32x4.splat(j)), vi));
       z = v128.bitselect(ninf, z, masked);
       v128.store(d + o, z);
@@ -447,9 +455,17 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
       const o = <usize>j << 2;
       let z: f32 = load<f32>(s + o) * invTau;
       if (logQ) z -= load<f32>(logQ + o);
-      if (j != i && load<i32>(colItem + o) == load<i32>(colItem + (<usize>i << 2))) z = -Infinity;
+      if (lnCount) z += load<f32>(lnCount + o);
+      if ((j != pi || lnCount) && load<i32>(colItem + o) == ownItem) z = -Infinity;
       store<f32>(d + o, z);
       if (z > zmax) zmax = z;
+    }
+    if (lnCount) {
+      // the positive's logit, without its column's multiplicity
+      let zo: f32 = load<f32>(s + io) * invTau;
+      if (logQ) zo -= load<f32>(logQ + io);
+      store<f32>(d + io, zo);
+      if (zo > zmax) zmax = zo;
     }
     // pass 2: exp(z - max) and the partition sum (masked columns give exactly 0)
     const vm = f32x4.splat(zmax);
@@ -467,10 +483,9 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
       store<f32>(d + o, e);
       sum += <f64>e;
     }
-    const io = <usize>i << 2;
     const zi: f64 = <f64>load<f32>(s + io) * <f64>invTau - (logQ ? <f64>load<f32>(logQ + io) : 0);
     total += <f64>wi * (Math.log(sum) + <f64>zmax - zi);
-    // pass 3: d/dS_ij = w_i (p_ij - [j = i]) / (tau B)
+    // pass 3: d/dS_ij = w_i (p_ij - [j = p_i]) / (tau B)
     const scale = <f32>(<f64>wi * <f64>invTau * <f64>invB / sum);
     const vsc = f32x4.splat(scale);
     for (j = 0; j < cv; j += 4) {

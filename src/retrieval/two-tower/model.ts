@@ -225,6 +225,12 @@ export class Tower {
 
 export type LossKind = 'softmax' | 'bce';
 
+/** Deduplicated softmax columns: row i's positive is column pos[i]; column j stands for exp(lnCount[j]) identical item rows. */
+export interface DedupColumns {
+  pos: Int32Array;
+  lnCount: Float32Array;
+}
+
 /** What one training step's loss needs beyond the towers' inputs. */
 export interface StepLoss {
   kind: LossKind;
@@ -291,8 +297,11 @@ export class TwoTowerNet {
    * `logQ` the per-item-row log sampling probability (softmax; null for none).
    * Gradients land in s.grad (dense, zeroed here) and s.rowGrads (cleared here). With `s.fast` the
    * pooling and the softmax run on the backend's kernels (every batch array in its memory).
+   * Softmax with `cols`: the item rows are deduplicated columns (see `softmaxLoss`): row i's positive
+   * is column cols.pos[i], and column j stands for exp(cols.lnCount[j]) copies; the loss and gradients
+   * are those of the batch with every copy written out (tested).
    */
-  step(gemm: Gemm, params: Float32Array, ub: TowerBatch, ib: TowerBatch, colItem: Int32Array, w: Float32Array, logQ: Float32Array | null, loss: StepLoss, s: StepScratch): number {
+  step(gemm: Gemm, params: Float32Array, ub: TowerBatch, ib: TowerBatch, colItem: Int32Array, w: Float32Array, logQ: Float32Array | null, loss: StepLoss, s: StepScratch, cols: DedupColumns | null = null): number {
     const B = ub.rows;
     const C = ib.rows;
     const k = this.dim;
@@ -304,7 +313,9 @@ export class TwoTowerNet {
     let value: number;
     if (loss.kind === 'softmax') {
       gemm(false, true, B, C, k, 1, U, k, V, k, 0, s.S, C);
-      value = fast ? softmaxLossFast(fast, B, C, s.S, loss.temperature, logQ, colItem, w, s.dS) : softmaxLoss(B, C, s.S, loss.temperature, logQ, colItem, w, s.dS);
+      const pos = cols?.pos ?? null;
+      const lnCount = cols?.lnCount ?? null;
+      value = fast ? softmaxLossFast(fast, B, C, s.S, loss.temperature, logQ, colItem, w, s.dS, B, pos, lnCount) : softmaxLoss(B, C, s.S, loss.temperature, logQ, colItem, w, s.dS, B, pos, lnCount);
       // dU = dS V;  dV = dS^T U
       gemm(false, false, B, k, C, 1, s.dS, C, V, k, 0, s.user.dOut, k);
       gemm(true, false, C, k, B, 1, s.dS, C, U, k, 0, s.item.dOut, k);
