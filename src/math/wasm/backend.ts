@@ -79,6 +79,7 @@ interface Exports {
   expArray(src: number, dst: number, n: number): void;
   softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number, pos: number, lnCount: number): number;
   bagPool(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
+  bagPoolAdd(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
   bagScatter(offsets: number, weights: number, dst: number, B: number, dim: number, dX: number, ldx: number, xOff: number, grads: number): void;
   bagSlots(offsets: number, indices: number, weights: number, B: number, slot: number, rows: number, n: number, cap: number, grads: number, dim: number, dst: number): number;
   adamDense(p: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
@@ -387,6 +388,19 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     if (arr.length < need) throw new RangeError(`${fn}: ${name} has ${arr.length} elements, needs ${need}`);
     return arr.byteOffset;
   };
+  const pool = (f: string, kernel: Exports['bagPool'], offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, d: number, X: Float32Array, ldx: number, xOff: number): void => {
+    dim(f, 'B', B);
+    at(f, 'offsets', offsets, B + 1);
+    const n = offsets[B];
+    if (B > 0 && ldx < xOff + d) throw new RangeError(`${f}: ldx = ${ldx} is less than xOff + dim = ${xOff + d}`);
+    let hi = -1;
+    for (let e = 0; e < n; e++) {
+      const i = indices[e];
+      if (i < 0) throw new RangeError(`${f}: indices[${e}] = ${i} is negative`);
+      if (i > hi) hi = i;
+    }
+    kernel(offsets.byteOffset, at(f, 'indices', indices, n), at(f, 'weights', weights, n), B, at(f, 'table', table, (hi + 1) * d), d, at(f, 'X', X, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff);
+  };
   const train: TrainKernels = {
     expArray(src, dst, n) {
       dim('expArray', 'n', n);
@@ -403,18 +417,10 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       return ex.softmaxXent(B, C, at(f, 'S', S, B * C), invTau, logQ ? at(f, 'logQ', logQ, C) : 0, at(f, 'colItem', colItem, C), at(f, 'w', w, B), invB, at(f, 'dS', dS, B * C), pos ? pos.byteOffset : 0, lnCount ? at(f, 'lnCount', lnCount, C) : 0);
     },
     bagPool(offsets, indices, weights, B, table, d, X, ldx, xOff) {
-      const f = 'bagPool';
-      dim(f, 'B', B);
-      at(f, 'offsets', offsets, B + 1);
-      const n = offsets[B];
-      if (B > 0 && ldx < xOff + d) throw new RangeError(`${f}: ldx = ${ldx} is less than xOff + dim = ${xOff + d}`);
-      let hi = -1;
-      for (let e = 0; e < n; e++) {
-        const i = indices[e];
-        if (i < 0) throw new RangeError(`${f}: indices[${e}] = ${i} is negative`);
-        if (i > hi) hi = i;
-      }
-      ex.bagPool(offsets.byteOffset, at(f, 'indices', indices, n), at(f, 'weights', weights, n), B, at(f, 'table', table, (hi + 1) * d), d, at(f, 'X', X, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff);
+      pool('bagPool', ex.bagPool, offsets, indices, weights, B, table, d, X, ldx, xOff);
+    },
+    bagPoolAdd(offsets, indices, weights, B, table, d, X, ldx, xOff) {
+      pool('bagPoolAdd', ex.bagPoolAdd, offsets, indices, weights, B, table, d, X, ldx, xOff);
     },
     bagScatter(offsets, weights, dst, B, d, dX, ldx, xOff, grads) {
       const f = 'bagScatter';

@@ -507,6 +507,17 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
  * offsets[r] .. offsets[r+1] (zeros for an empty bag). Sixteen columns at a time in registers.
  */
 export function bagPool(offsets: usize, indices: usize, weights: usize, B: i32, table: usize, dim: i32, X: usize, ldx: i32, xOff: i32): void {
+  pool(offsets, indices, weights, B, table, dim, X, ldx, xOff, false);
+}
+
+/** bagPool, adding into X instead of writing it (X += the pooled rows; an empty bag adds nothing). */
+export function bagPoolAdd(offsets: usize, indices: usize, weights: usize, B: i32, table: usize, dim: i32, X: usize, ldx: i32, xOff: i32): void {
+  pool(offsets, indices, weights, B, table, dim, X, ldx, xOff, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function pool(offsets: usize, indices: usize, weights: usize, B: i32, table: usize, dim: i32, X: usize, ldx: i32, xOff: i32, add: bool): void {
   const rowBytes = <usize>dim << 2;
   for (let r: i32 = 0; r < B; r++) {
     const a = load<i32>(offsets + (<usize>r << 2));
@@ -529,10 +540,17 @@ export function bagPool(offsets: usize, indices: usize, weights: usize, B: i32, 
         s3 = madd(vw, v128.load(t, 48), s3);
       }
       const vi = f32x4.splat(inv);
-      v128.store(x + jo, f32x4.mul(s0, vi));
-      v128.store(x + jo, f32x4.mul(s1, vi), 16);
-      v128.store(x + jo, f32x4.mul(s2, vi), 32);
-      v128.store(x + jo, f32x4.mul(s3, vi), 48);
+      if (add) {
+        v128.store(x + jo, madd(s0, vi, v128.load(x + jo)));
+        v128.store(x + jo, madd(s1, vi, v128.load(x + jo, 16)), 16);
+        v128.store(x + jo, madd(s2, vi, v128.load(x + jo, 32)), 32);
+        v128.store(x + jo, madd(s3, vi, v128.load(x + jo, 48)), 48);
+      } else {
+        v128.store(x + jo, f32x4.mul(s0, vi));
+        v128.store(x + jo, f32x4.mul(s1, vi), 16);
+        v128.store(x + jo, f32x4.mul(s2, vi), 32);
+        v128.store(x + jo, f32x4.mul(s3, vi), 48);
+      }
     }
     for (; j < dim; j++) {
       let s: f32 = 0;
@@ -540,7 +558,8 @@ export function bagPool(offsets: usize, indices: usize, weights: usize, B: i32, 
         const eo = <usize>e << 2;
         s += load<f32>(weights + eo) * load<f32>(table + <usize>load<i32>(indices + eo) * rowBytes + (<usize>j << 2));
       }
-      store<f32>(x + (<usize>j << 2), s * inv);
+      const xo = x + (<usize>j << 2);
+      store<f32>(xo, add ? load<f32>(xo) + s * inv : s * inv);
     }
   }
 }

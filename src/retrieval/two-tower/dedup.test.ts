@@ -1,6 +1,8 @@
-// The deduplicated softmax step (the item tower once per distinct (item, id dropped) of a batch, the
-// softmax over those columns with each one's multiplicity) held to the plain step (one item row per
-// positive): the same loss and the same gradients, within float32 summation order.
+// The training step's flop savers held to the plain step: the deduplicated softmax (the item tower
+// once per distinct (item, id dropped) of a batch, the softmax over those columns with each one's
+// multiplicity) against one item row per positive, and the first layer per distinct table row of a
+// field of few values (FieldProjection) against pooling then multiplying: the same loss and the
+// same gradients, within float32 summation order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createWasmBackend, jsBackend, optimizerStateSize, Rng, type KernelBackend } from '../../math/index.ts';
@@ -136,7 +138,7 @@ test('softmax kernel: a positive column outside the batch is refused by name', (
 const CFG: Partial<TwoTowerConfig> = { embeddingDim: 8, hidden: [12], dim: 8, batchSize: 64, temperature: 0.2, idDropout: 0.3, coldDropout: 0.2 };
 
 /** One step of a deduplicating core and of a plain one from the same weights and draws: their gradients. */
-function oneStep(backend: KernelBackend, extra: Partial<TwoTowerConfig>) {
+function oneStep(backend: KernelBackend, extra: Partial<TwoTowerConfig>, what: 'dedup' | 'project' = 'dedup') {
   const ds = tinyDataset(30, 12, 10); // 12 items: a 64-row batch repeats most of them
   const cfg = resolveConfig({ ...CFG, ...extra });
   const fs = FeatureSpace.fit(ds, featureOptions(cfg));
@@ -144,21 +146,26 @@ function oneStep(backend: KernelBackend, extra: Partial<TwoTowerConfig>) {
   const ex = buildExamples(ds);
   const order = Int32Array.from({ length: ex.exUser.length }, (_, i) => i);
   new Rng(9).shuffle(order);
-  const run = (dedup: boolean) => {
+  const run = (on: boolean) => {
+    const dedup = what === 'dedup' ? on : true;
+    net.userTower.projectShare = net.itemTower.projectShare = what === 'project' && !on ? 0 : 0.5;
     const params = backend.alloc(net.layout.total);
     initParams(net.layout, params, new Rng(1), 0.3);
     const core = new TrainerCore(net, cfg, ex, params, backend.alloc(optimizerStateSize('adam', params.length)), null, new Rng(2), backend, true, 1, 1, null, dedup);
     const r = core.runRange(order, 0, cfg.batchSize, { epoch: 0, stepBase: 0, stepStride: 1, totalSteps: 10 });
-    return { core, loss: r.loss, itemRows: (core as unknown as { ib: { rows: number } }).ib.rows };
+    const projected = [...core.scratch.user.proj, ...core.scratch.item.proj].filter((p) => p?.active).length;
+    return { core, loss: r.loss, itemRows: (core as unknown as { ib: { rows: number } }).ib.rows, projected };
   };
   return { net, fs, plain: run(false), dedup: run(true) };
 }
 
 for (const backend of [jsBackend, wasm] as KernelBackend[]) {
-  for (const extra of [{}, { negatives: 5 }, { logQ: 0 }] as Partial<TwoTowerConfig>[]) {
-    test(`${backend.name}: a deduplicated training step has the plain step's loss and gradients ${JSON.stringify(extra)}`, () => {
-      const { net, fs, plain, dedup } = oneStep(backend, extra);
-      assert.ok(dedup.itemRows < plain.itemRows * 0.6, `item rows: ${dedup.itemRows} deduplicated of ${plain.itemRows}`);
+  for (const [what, extra] of [['dedup', {}], ['dedup', { negatives: 5 }], ['dedup', { logQ: 0 }], ['project', {}], ['project', { negatives: 5, idDropout: 0 }]] as ['dedup' | 'project', Partial<TwoTowerConfig>][]) {
+    const name = what === 'dedup' ? 'a deduplicated softmax step' : 'a step with fields projected per distinct row';
+    test(`${backend.name}: ${name} has the plain step's loss and gradients ${JSON.stringify(extra)}`, () => {
+      const { net, fs, plain, dedup } = oneStep(backend, extra, what);
+      if (what === 'dedup') assert.ok(dedup.itemRows < plain.itemRows * 0.6, `item rows: ${dedup.itemRows} deduplicated of ${plain.itemRows}`);
+      else assert.ok(dedup.projected >= 3 && plain.projected === 0, `fields projected: ${dedup.projected} (plain ${plain.projected})`);
       assert.ok(Math.abs(dedup.loss - plain.loss) <= 1e-5 * Math.abs(plain.loss), `loss ${dedup.loss} vs ${plain.loss}`);
       const a = dedup.core.scratch;
       const b = plain.core.scratch;

@@ -163,7 +163,10 @@ for (const loss of [
       const logQ = loss.kind === 'softmax' ? Float32Array.from({ length: C }, (_, c) => -1 - c * 0.1) : null;
       const s = new StepScratch(net, B, loss, f64);
       const s2 = new StepScratch(net, B, loss, f64);
+      // every field of at most B distinct rows takes the first layer per distinct row (FieldProjection)
+      net.userTower.projectShare = net.itemTower.projectShare = 1;
       net.step(gemmRef, params, ub, ib, colItem, w, logQ, loss, s);
+      assert.ok(s.user.proj.some((p) => p?.active) && s.item.proj.some((p) => p?.active), 'some fields projected');
       const f = () => net.step(gemmRef, params, ub, ib, colItem, w, logQ, loss, s2);
       // dense parameters: every one
       const dense = params.subarray(net.layout.denseStart);

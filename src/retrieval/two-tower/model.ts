@@ -93,7 +93,7 @@ export class TowerScratch {
   constructor(
     readonly layout: TowerLayout,
     readonly cap: number,
-    alloc: (n: number) => Float32Array,
+    private readonly alloc: (n: number) => Float32Array,
   ) {
     this.acts = layout.sizes.map((s) => alloc(cap * s));
     this.dActs = layout.sizes.map((s) => alloc(cap * s));
@@ -106,12 +106,138 @@ export class TowerScratch {
   /** Per bag field: the scatter kernel's gradient-row offsets (kernel memory; grown on demand). */
   dst: Int32Array[] = [];
 
+  /** Per bag field: its projection through the first layer per distinct table row (made on first use). */
+  proj: (FieldProjection | undefined)[] = [];
+
+  /** Field f's projection buffers for a table of `tableRows` rows of `dim` (made once). */
+  projection(f: number, tableRows: number, dim: number, fast: TrainKernels | null): FieldProjection {
+    let p = this.proj[f];
+    if (!p) {
+      const i32 = fast ? (n: number) => fast.allocInt32(n) : (n: number) => new Int32Array(n);
+      p = new FieldProjection(tableRows, dim, Math.max(1, this.cap), this.layout.sizes[1], this.alloc, i32);
+      this.proj[f] = p;
+    }
+    return p;
+  }
+
   /** Gives every array back through `free` (the kernel memory's, when `alloc` was its). */
   release(free: (a: Float32Array | Int32Array) => void): void {
     for (const a of [...this.acts, ...this.dActs, this.out, this.dOut, this.norms, ...this.dst.filter((d) => d !== undefined)]) free(a);
+    for (const p of this.proj) if (p) for (const a of [p.slotOf, p.rows, p.idx, p.dst, p.E, p.P, p.G, p.dE]) free(a);
     this.dst = [];
+    this.proj = [];
   }
 
+}
+
+/**
+ * One bag field's first-layer product taken per distinct table row instead of per batch row: with
+ * E the D distinct rows the batch's bags touch and W0_f the first layer's columns for the field,
+ * pool(E)_r W0_f^T = pool(E W0_f^T)_r, so the D x dim x nout product replaces the B x dim x nout one
+ * (used when D <= B / 2: a field of few values, like age, gender or occupation, over 512 rows).
+ * Backward likewise: G = the pooling's scatter of dY into D rows, dW0_f += G^T E, dE = G W0_f.
+ */
+export class FieldProjection {
+  /** table row -> slot, -1 outside a batch's decision */
+  readonly slotOf: Int32Array;
+  /** slot -> table row, and the number of slots */
+  readonly rows: Int32Array;
+  D = 0;
+  /** the entries' slots, and the scatter kernel's offsets into G (slot * nout) */
+  idx: Int32Array;
+  dst: Int32Array;
+  /** the distinct rows (cap x dim), their projections and projection gradients (cap x nout), their row gradients */
+  readonly E: Float32Array;
+  readonly P: Float32Array;
+  readonly G: Float32Array;
+  readonly dE: Float32Array;
+  /** whether this batch uses it (decided by Tower.forward) */
+  active = false;
+
+  constructor(
+    tableRows: number,
+    readonly dim: number,
+    readonly cap: number,
+    readonly nout: number,
+    alloc: (n: number) => Float32Array,
+    private readonly i32: (n: number) => Int32Array,
+  ) {
+    this.slotOf = new Int32Array(tableRows).fill(-1);
+    this.rows = new Int32Array(cap);
+    this.idx = i32(cap * 4);
+    this.dst = i32(cap * 4);
+    this.E = alloc(cap * dim);
+    this.P = alloc(cap * nout);
+    this.G = alloc(cap * nout);
+    this.dE = alloc(cap * dim);
+  }
+
+  /**
+   * Maps the bag's entries to distinct table rows; active when there are at most `limit` (<= cap) of
+   * them and every row's weights are not all 0 (whose entries the pooling's backward leaves untouched).
+   */
+  decide(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, limit: number): boolean {
+    const n = offsets[B];
+    this.active = false;
+    if (n > this.idx.length) {
+      if (n > 4 * B) return false; // long bags (a history): many distinct rows anyway
+      this.idx = this.i32(n);
+      this.dst = this.i32(n);
+    }
+    let D = 0;
+    let ok = true;
+    for (let r = 0; r < B && ok; r++) {
+      let z = 0;
+      for (let e = offsets[r]; e < offsets[r + 1]; e++) {
+        z += Math.abs(weights[e]);
+        const row = indices[e];
+        let sl = this.slotOf[row];
+        if (sl < 0) {
+          if (D >= limit) {
+            ok = false;
+            break;
+          }
+          sl = D++;
+          this.slotOf[row] = sl;
+          this.rows[sl] = row;
+        }
+        this.idx[e] = sl;
+      }
+      if (z === 0) ok = false;
+    }
+    for (let sl = 0; sl < D; sl++) this.slotOf[this.rows[sl]] = -1;
+    this.D = D;
+    this.active = ok;
+    return ok;
+  }
+}
+
+/** X[r] (row stride ldx) += sum_e w_e T[idx_e] / sum_e |w_e| over row r's entries: the plain loop of bagPoolAdd. */
+export function poolAddRef(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, T: Float32Array, dim: number, X: Float32Array, ldx: number): void {
+  for (let r = 0; r < B; r++) {
+    let z = 0;
+    for (let e = offsets[r]; e < offsets[r + 1]; e++) z += Math.abs(weights[e]);
+    if (z === 0) continue;
+    for (let e = offsets[r]; e < offsets[r + 1]; e++) {
+      const c = weights[e] / z;
+      const t = indices[e] * dim;
+      for (let j = 0; j < dim; j++) X[r * ldx + j] += c * T[t + j];
+    }
+  }
+}
+
+/** G[idx_e] += w_e dY[r] / sum_e |w_e| over every row's entries: the plain loop of the projection's scatter. */
+export function scatterRef(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, dY: Float32Array, dim: number, G: Float32Array): void {
+  for (let r = 0; r < B; r++) {
+    let z = 0;
+    for (let e = offsets[r]; e < offsets[r + 1]; e++) z += Math.abs(weights[e]);
+    if (z === 0) continue;
+    for (let e = offsets[r]; e < offsets[r + 1]; e++) {
+      const c = weights[e] / z;
+      const g = indices[e] * dim;
+      for (let j = 0; j < dim; j++) G[g + j] += c * dY[r * dim + j];
+    }
+  }
 }
 
 /**
@@ -124,6 +250,13 @@ export class Tower {
   private W: Float32Array[] = [];
   private b: Float32Array[] = [];
   private tableViews: Float32Array[] = [];
+
+  /**
+   * Take a bag field's first-layer product per distinct table row when a batch of B rows touches at
+   * most `projectShare` x B of them (FieldProjection): same maths, fewer flops. 0: always pool then
+   * multiply (the plain form, for tests); 1: whenever the field has at most B distinct rows (tests).
+   */
+  projectShare = 0.5;
 
   constructor(
     readonly spec: TowerInputSpec,
@@ -154,11 +287,22 @@ export class Tower {
     const L = this.layout;
     const w0 = L.sizes[0];
     const X = s.acts[0];
+    let projected = 0;
     for (let f = 0; f < this.spec.bags.length; f++) {
       const bag = batch.bags[f];
       const t = this.spec.bags[f].table;
-      if (fast) fast.bagPool(bag.offsets, bag.indices, bag.weights, B, this.tableViews[t], this.tableSpecs[t].dim, X, w0, L.fieldOffsets[f]);
-      else poolForward(bag.offsets, bag.indices, bag.weights, B, params, this.tables[t].offset, this.tableSpecs[t].dim, X, w0, L.fieldOffsets[f]);
+      const dim = this.tableSpecs[t].dim;
+      if (this.projectShare > 0 && B >= 2 && s.projection(f, this.tableSpecs[t].rows, dim, fast).decide(bag.offsets, bag.indices, bag.weights, B, Math.min(B, Math.floor(this.projectShare * B)))) {
+        // gather the distinct rows; the first layer multiplies them (below) instead of the pooled rows
+        const p = s.proj[f]!;
+        const T = this.tableViews[t];
+        for (let sl = 0; sl < p.D; sl++) p.E.set(T.subarray(p.rows[sl] * dim, (p.rows[sl] + 1) * dim), sl * dim);
+        projected++;
+        continue;
+      }
+      if (s.proj[f]) s.proj[f]!.active = false;
+      if (fast) fast.bagPool(bag.offsets, bag.indices, bag.weights, B, this.tableViews[t], dim, X, w0, L.fieldOffsets[f]);
+      else poolForward(bag.offsets, bag.indices, bag.weights, B, params, this.tables[t].offset, dim, X, w0, L.fieldOffsets[f]);
     }
     const dw = this.spec.denseWidth;
     if (dw > 0) {
@@ -171,7 +315,8 @@ export class Tower {
     for (let l = 0; l < nl; l++) {
       const nin = L.sizes[l];
       const nout = L.sizes[l + 1];
-      denseForward(gemm, B, nin, nout, s.acts[l], this.W[l], this.b[l], s.acts[l + 1], fast);
+      if (l === 0 && projected > 0) this.firstLayerForward(gemm, batch, s, fast);
+      else denseForward(gemm, B, nin, nout, s.acts[l], this.W[l], this.b[l], s.acts[l + 1], fast);
       if (l + 1 < nl) {
         if (fast) fast.relu(s.acts[l + 1], B * nout);
         else reluForward(s.acts[l + 1], B * nout);
@@ -208,10 +353,14 @@ export class Tower {
       const W = this.W[l];
       const gw = L.weights[l].offset - gradBase;
       const gb = L.biases[l].offset - gradBase;
-      denseBackward(gemm, B, nin, nout, s.acts[l], W, s.dActs[l + 1], grad.subarray(gw, gw + L.weights[l].length), grad.subarray(gb, gb + nout), s.dActs[l], fast);
+      const gW = grad.subarray(gw, gw + L.weights[l].length);
+      const gB = grad.subarray(gb, gb + nout);
+      if (l === 0 && s.proj.some((p) => p?.active)) this.firstLayerBackward(gemm, batch, s, gW, gB, rowGrads, fast);
+      else denseBackward(gemm, B, nin, nout, s.acts[l], W, s.dActs[l + 1], gW, gB, s.dActs[l], fast);
     }
     const w0 = L.sizes[0];
     for (let f = 0; f < this.spec.bags.length; f++) {
+      if (s.proj[f]?.active) continue; // its table rows' gradients came with the first layer's
       const bag = batch.bags[f];
       const t = this.spec.bags[f].table;
       if (fast) {
@@ -220,6 +369,83 @@ export class Tower {
         poolBackward(bag.offsets, bag.indices, bag.weights, B, this.tableSpecs[t].dim, s.dActs[0], w0, L.fieldOffsets[f], rowGrads[t]);
       }
     }
+  }
+
+  // The first layer with some fields projected: bias, the pooled columns' products (contiguous runs
+  // of X's columns), then each projected field's D x dim x nout product pooled into the output.
+  private firstLayerForward(gemm: Gemm, batch: TowerBatch, s: TowerScratch, fast: TrainKernels | null): void {
+    const B = batch.rows;
+    const L = this.layout;
+    const w0 = L.sizes[0];
+    const nout = L.sizes[1];
+    const X = s.acts[0];
+    const Y = s.acts[1];
+    const W0 = this.W[0];
+    const b0 = this.b[0];
+    if (fast) fast.biasRows(Y, B, nout, b0);
+    else for (let r = 0; r < B; r++) for (let j = 0; j < nout; j++) Y[r * nout + j] = b0[j];
+    let c0 = 0;
+    const run = (c1: number) => {
+      if (c1 > c0) gemm(false, true, B, nout, c1 - c0, 1, X.subarray(c0), w0, W0.subarray(c0), w0, 1, Y, nout);
+    };
+    for (let f = 0; f < this.spec.bags.length; f++) {
+      const p = s.proj[f];
+      if (!p?.active) continue;
+      const off = L.fieldOffsets[f];
+      run(off);
+      c0 = off + p.dim;
+      const bag = batch.bags[f];
+      gemm(false, true, p.D, nout, p.dim, 1, p.E, p.dim, W0.subarray(off), w0, 0, p.P, nout);
+      if (fast) fast.bagPoolAdd(bag.offsets, p.idx, bag.weights, B, p.P, nout, Y, nout, 0);
+      else poolAddRef(bag.offsets, p.idx, bag.weights, B, p.P, nout, Y, nout);
+    }
+    run(w0);
+  }
+
+  // Its backward: the pooled columns' dW and dX by runs; per projected field G = scatter of dY,
+  // dW0_f += G^T E, dE = G W0_f into the table rows' gradients.
+  private firstLayerBackward(gemm: Gemm, batch: TowerBatch, s: TowerScratch, gW: Float32Array, gB: Float32Array, rowGrads: readonly RowGrad[], fast: TrainKernels | null): void {
+    const B = batch.rows;
+    const L = this.layout;
+    const w0 = L.sizes[0];
+    const nout = L.sizes[1];
+    const X = s.acts[0];
+    const dX = s.dActs[0];
+    const dY = s.dActs[1];
+    const W0 = this.W[0];
+    if (fast) fast.colSumAdd(dY, B, nout, gB);
+    else for (let r = 0; r < B; r++) for (let j = 0; j < nout; j++) gB[j] += dY[r * nout + j];
+    let c0 = 0;
+    const run = (c1: number) => {
+      if (c1 <= c0) return;
+      gemm(true, false, nout, c1 - c0, B, 1, dY, nout, X.subarray(c0), w0, 1, gW.subarray(c0), w0);
+      gemm(false, false, B, c1 - c0, nout, 1, dY, nout, W0.subarray(c0), w0, 0, dX.subarray(c0), w0);
+    };
+    for (let f = 0; f < this.spec.bags.length; f++) {
+      const p = s.proj[f];
+      if (!p?.active) continue;
+      const off = L.fieldOffsets[f];
+      run(off);
+      c0 = off + p.dim;
+      const bag = batch.bags[f];
+      const D = p.D;
+      const dim = p.dim;
+      p.G.fill(0, 0, D * nout);
+      if (fast) {
+        const n = bag.offsets[B];
+        for (let e = 0; e < n; e++) p.dst[e] = p.idx[e] * nout;
+        fast.bagScatter(bag.offsets, bag.weights, p.dst, B, nout, dY, nout, 0, p.G);
+      } else scatterRef(bag.offsets, p.idx, bag.weights, B, dY, nout, p.G);
+      gemm(true, false, nout, dim, D, 1, p.G, nout, p.E, dim, 1, gW.subarray(off), w0);
+      gemm(false, false, D, dim, nout, 1, p.G, nout, W0.subarray(off), w0, 0, p.dE, dim);
+      const rg = rowGrads[this.spec.bags[f].table];
+      for (let sl = 0; sl < D; sl++) {
+        const o = rg.at(p.rows[sl]);
+        const g = rg.grads;
+        for (let j = 0; j < dim; j++) g[o + j] += p.dE[sl * dim + j];
+      }
+    }
+    run(w0);
   }
 }
 
