@@ -382,8 +382,13 @@ const EXP_HI: f32 = 88.37; // n = 127 at most: 2^n stays a normal float
 @inline
 function expv(x: v128): v128 {
   const keep = f32x4.ge(x, f32x4.splat(EXP_LO));
-  const xc = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  // pmin/pmax are one instruction each on x64 (min/max are several, for NaN and -0 semantics); a NaN
+  // x gives keep = false, hence 0, either way
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  // round to nearest by the shifter 1.5 * 2^23: t's low mantissa bits hold n (|n| <= 127), so 2^n's
+  // exponent bits come from t's bits by an integer add, without a float -> int conversion
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.add(r, f32x4.mul(n, f32x4.splat(2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -393,7 +398,7 @@ function expv(x: v128): v128 {
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1)));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.sub(t, i32x4.splat(0x4b400000 - 127)), 23);
   return v128.and(f32x4.mul(p, pow2), keep);
 }
 
@@ -438,7 +443,10 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
     // with multiplicities the positive's column is masked in pass 1 too, and its logit set after
     const vi = i32x4.splat(lnCount ? -1 : pi);
     // pass 1: logits (masked at -inf) into dS, and their max
+    // pmax is one instruction (max is several, for NaN semantics): a NaN score is tracked apart, so
+    // that it still makes the loss NaN (the trainer then names the non-finite tensor)
     let vmax = ninf;
+    let vnan = f32x4.splat(0);
     let j: i32 = 0;
     for (; j < cv; j += 4) {
       const o = <usize>j << 2;
@@ -448,9 +456,11 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
       const masked = v128.and(i32x4.eq(v128.load(colItem + o), own), i32x4.ne(i32x4.add(lane, i32x4.splat(j)), vi));
       z = v128.bitselect(ninf, z, masked);
       v128.store(d + o, z);
-      vmax = f32x4.max(vmax, z);
+      vmax = f32x4.pmax(vmax, z);
+      vnan = v128.or(vnan, f32x4.ne(z, z));
     }
     let zmax: f32 = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
+    if (v128.any_true(vnan)) zmax = NaN;
     for (; j < C; j++) {
       const o = <usize>j << 2;
       let z: f32 = load<f32>(s + o) * invTau;
@@ -458,7 +468,7 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
       if (lnCount) z += load<f32>(lnCount + o);
       if ((j != pi || lnCount) && load<i32>(colItem + o) == ownItem) z = -Infinity;
       store<f32>(d + o, z);
-      if (z > zmax) zmax = z;
+      if (z > zmax || z != z) zmax = z;
     }
     if (lnCount) {
       // the positive's logit, without its column's multiplicity

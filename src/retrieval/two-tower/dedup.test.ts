@@ -135,6 +135,21 @@ test('softmax kernel: a positive column outside the batch is refused by name', (
   assert.throws(() => k.softmaxXent(2, 2, wasm.alloc(4), 1, null, k.allocInt32(2), wasm.alloc(2), 0.5, wasm.alloc(4), pos, null), /softmaxXent: pos\[1\] = 2 is outside the 2 columns/);
 });
 
+test('softmax kernel: a NaN score anywhere in a row makes the loss NaN (the trainer then names the tensor)', () => {
+  const k = wasm.train;
+  for (const C of [8, 11]) {
+    for (const at of [1, 5, C - 1]) {
+      const S = wasm.alloc(2 * C);
+      for (let i = 0; i < S.length; i++) S[i] = 0.1 * i;
+      S[at] = NaN;
+      const colItem = k.allocInt32(C);
+      for (let j = 0; j < C; j++) colItem[j] = j;
+      const w = wasm.alloc(2).fill(1);
+      assert.ok(Number.isNaN(k.softmaxXent(2, C, S, 1, null, colItem, w, 0.5, wasm.alloc(2 * C))), `NaN at column ${at} of ${C}`);
+    }
+  }
+});
+
 const CFG: Partial<TwoTowerConfig> = { embeddingDim: 8, hidden: [12], dim: 8, batchSize: 64, temperature: 0.2, idDropout: 0.3, coldDropout: 0.2 };
 
 /** One step of a deduplicating core and of a plain one from the same weights and draws: their gradients. */
