@@ -134,6 +134,8 @@ export interface TrainKernels {
   softmaxXent(B: number, C: number, S: Float32Array, invTau: number, logQ: Float32Array | null, colItem: Int32Array, w: Float32Array, invB: number, dS: Float32Array, pos?: Int32Array | null, lnCount?: Float32Array | null): number;
   /** Weighted mean pooling: X[r*ldx + xOff + j] = sum_e w_e table[idx_e*dim + j] / sum_e |w_e| (0 for an empty bag). */
   bagPool(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, dim: number, X: Float32Array, ldx: number, xOff: number): void;
+  /** Whether x[0 .. n) are all finite (no NaN, no infinity). */
+  allFinite(x: Float32Array, n: number): boolean;
   /** bagPool adding into X (X[r*ldx + xOff + j] += the pooled value) instead of writing it. */
   bagPoolAdd(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, dim: number, X: Float32Array, ldx: number, xOff: number): void;
   /** Pooling backward as a scatter-add: entry e of a row with z = sum |w| > 0 adds w_e dX[r] / z into grads at element dst[e]. */

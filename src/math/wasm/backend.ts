@@ -79,6 +79,8 @@ interface Exports {
   expArray(src: number, dst: number, n: number): void;
   softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number, pos: number, lnCount: number): number;
   bagPool(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
+  i32Range(p: number, n: number, out: number): void;
+  allFinite(p: number, n: number): number;
   bagPoolAdd(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
   bagScatter(offsets: number, weights: number, dst: number, B: number, dim: number, dX: number, ldx: number, xOff: number, grads: number): void;
   bagSlots(offsets: number, indices: number, weights: number, B: number, slot: number, rows: number, n: number, cap: number, grads: number, dim: number, dst: number): number;
@@ -388,18 +390,27 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     if (arr.length < need) throw new RangeError(`${fn}: ${name} has ${arr.length} elements, needs ${need}`);
     return arr.byteOffset;
   };
+  // the smallest and largest of n i32 at byte offset p (in the memory), by the kernel: the argument
+  // checks of the bag and row kernels scan every index, which in JS cost ~4% of a training step
+  let rangeAt = -1;
+  const range = (p: number, n: number): [number, number] => {
+    if (rangeAt < 0) rangeAt = allocBytes(8);
+    ex.i32Range(p, n, rangeAt);
+    const h = new Int32Array(heapNow().buffer, rangeAt, 2);
+    return [h[0], h[1]];
+  };
   const pool = (f: string, kernel: Exports['bagPool'], offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, d: number, X: Float32Array, ldx: number, xOff: number): void => {
     dim(f, 'B', B);
     at(f, 'offsets', offsets, B + 1);
     const n = offsets[B];
     if (B > 0 && ldx < xOff + d) throw new RangeError(`${f}: ldx = ${ldx} is less than xOff + dim = ${xOff + d}`);
-    let hi = -1;
-    for (let e = 0; e < n; e++) {
-      const i = indices[e];
-      if (i < 0) throw new RangeError(`${f}: indices[${e}] = ${i} is negative`);
-      if (i > hi) hi = i;
+    const ip = at(f, 'indices', indices, n);
+    const [lo, hi] = range(ip, n);
+    if (lo < 0) {
+      const e = firstBelow(indices, n, 0);
+      throw new RangeError(`${f}: indices[${e}] = ${indices[e]} is negative`);
     }
-    kernel(offsets.byteOffset, at(f, 'indices', indices, n), at(f, 'weights', weights, n), B, at(f, 'table', table, (hi + 1) * d), d, at(f, 'X', X, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff);
+    kernel(offsets.byteOffset, ip, at(f, 'weights', weights, n), B, at(f, 'table', table, (hi + 1) * d), d, at(f, 'X', X, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff);
   };
   const train: TrainKernels = {
     expArray(src, dst, n) {
@@ -427,13 +438,13 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       dim(f, 'B', B);
       at(f, 'offsets', offsets, B + 1);
       const n = offsets[B];
-      let hi = -1;
-      for (let e = 0; e < n; e++) {
-        const g = dst[e];
-        if (g < 0) throw new RangeError(`${f}: dst[${e}] = ${g} is negative`);
-        if (g > hi) hi = g;
+      const dp = at(f, 'dst', dst, n);
+      const [lo, hi] = range(dp, n);
+      if (lo < 0) {
+        const e = firstBelow(dst, n, 0);
+        throw new RangeError(`${f}: dst[${e}] = ${dst[e]} is negative`);
       }
-      ex.bagScatter(offsets.byteOffset, at(f, 'weights', weights, n), at(f, 'dst', dst, n), B, d, at(f, 'dX', dX, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff, at(f, 'grads', grads, hi + d));
+      ex.bagScatter(offsets.byteOffset, at(f, 'weights', weights, n), dp, B, d, at(f, 'dX', dX, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff, at(f, 'grads', grads, hi + d));
     },
     bagSlots(offsets, indices, weights, B, slot, rows, n, grads, d, dst) {
       const f = 'bagSlots';
@@ -442,9 +453,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       if (!Number.isInteger(d) || d < 1) throw new RangeError(`${f}: dim must be a positive integer, got ${d}`);
       at(f, 'offsets', offsets, B + 1);
       const ne = offsets[B];
-      for (let e = 0; e < ne; e++) {
-        const i = indices[e];
-        if (i < 0 || i >= slot.length) throw new RangeError(`${f}: indices[${e}] = ${i} is outside the table's ${slot.length} rows`);
+      const [lo, hi] = range(at(f, 'indices', indices, ne), ne);
+      if (lo < 0 || hi >= slot.length) {
+        let e = 0;
+        while (indices[e] >= 0 && indices[e] < slot.length) e++;
+        throw new RangeError(`${f}: indices[${e}] = ${indices[e]} is outside the table's ${slot.length} rows`);
       }
       const cap = Math.min(rows.length, Math.floor(grads.length / d));
       if (n > cap) throw new RangeError(`${f}: n = ${n} is more than the ${cap} rows there is room for`);
@@ -458,13 +471,18 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     adamRows(p, m, v, rows, nRows, d, g, lr, b1, b2, eps, l2) {
       const f = 'adamRows';
       dim(f, 'nRows', nRows);
-      let hi = -1;
-      for (let r = 0; r < nRows; r++) {
-        if (rows[r] < 0) throw new RangeError(`${f}: rows[${r}] = ${rows[r]} is negative`);
-        if (rows[r] > hi) hi = rows[r];
+      const rp = at(f, 'rows', rows, nRows);
+      const [lo, hi] = range(rp, nRows);
+      if (lo < 0) {
+        const r = firstBelow(rows, nRows, 0);
+        throw new RangeError(`${f}: rows[${r}] = ${rows[r]} is negative`);
       }
       const need = (hi + 1) * d;
-      ex.adamRows(at(f, 'p', p, need), at(f, 'm', m, need), at(f, 'v', v, need), at(f, 'rows', rows, nRows), nRows, d, at(f, 'g', g, nRows * d), lr, b1, b2, eps, l2);
+      ex.adamRows(at(f, 'p', p, need), at(f, 'm', m, need), at(f, 'v', v, need), rp, nRows, d, at(f, 'g', g, nRows * d), lr, b1, b2, eps, l2);
+    },
+    allFinite(x, n) {
+      dim('allFinite', 'n', n);
+      return ex.allFinite(at('allFinite', 'x', x, n), n) === 1;
     },
     emaUpdate(e, p, n, d) {
       dim('emaUpdate', 'n', n);
@@ -736,6 +754,13 @@ function checkAttach(memory: WasmMemory, headerAt: number, image: Uint8Array): v
       );
     }
   }
+}
+
+// Index of the first of a[0 .. n) below `min` (an error message's; the checks find that one exists by the range kernel).
+function firstBelow(a: Int32Array, n: number, min: number): number {
+  let e = 0;
+  while (e < n && a[e] >= min) e++;
+  return e;
 }
 
 function dim(fn: string, name: string, v: number): void {

@@ -511,6 +511,47 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
   return total;
 }
 
+/** The smallest and largest of n i32 at p, stored at out and out + 4 ((0, -1) for n = 0): argument checks of the host. */
+export function i32Range(p: usize, n: i32, out: usize): void {
+  let vlo = i32x4.splat(0x7fffffff);
+  let vhi = i32x4.splat(-0x80000000);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    vlo = i32x4.min_s(vlo, v);
+    vhi = i32x4.max_s(vhi, v);
+  }
+  let lo = min(min(i32x4.extract_lane(vlo, 0), i32x4.extract_lane(vlo, 1)), min(i32x4.extract_lane(vlo, 2), i32x4.extract_lane(vlo, 3)));
+  let hi = max(max(i32x4.extract_lane(vhi, 0), i32x4.extract_lane(vhi, 1)), max(i32x4.extract_lane(vhi, 2), i32x4.extract_lane(vhi, 3)));
+  for (; i < n; i++) {
+    const v = load<i32>(p + (<usize>i << 2));
+    lo = min(lo, v);
+    hi = max(hi, v);
+  }
+  if (n <= 0) {
+    lo = 0;
+    hi = -1;
+  }
+  store<i32>(out, lo);
+  store<i32>(out, hi, 4);
+}
+
+/** 1 if all n floats at p are finite, else 0 (x - x is 0 for a finite x, NaN for an infinity or a NaN). */
+export function allFinite(p: usize, n: i32): i32 {
+  let acc = f32x4.splat(0);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    acc = f32x4.add(acc, f32x4.sub(v, v));
+  }
+  let t: f32 = 0;
+  for (; i < n; i++) {
+    const v = load<f32>(p + (<usize>i << 2));
+    t += v - v;
+  }
+  return i32x4.all_true(f32x4.eq(acc, f32x4.splat(0))) && t == 0 ? 1 : 0;
+}
+
 /**
  * Weighted mean-pooling of embedding rows (table at byte offset `table`, `dim` floats per row):
  * X[r*ldx + xOff ..][0 .. dim) = sum_e w_e T[idx_e] / sum_e |w_e| over r's entries

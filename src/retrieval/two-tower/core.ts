@@ -252,6 +252,8 @@ export class TrainerCore {
     const s = this.scratch;
     const batchNo = local;
     const checkGrad = (g: Float32Array, lo: number, hi: number, loss: number) => {
+      // the kernel scans for a non-finite entry; the loop names it
+      if (this.fast && hi > lo && this.fast.allFinite(g.subarray(lo, hi), hi - lo)) return;
       for (let i = lo; i < hi; i++) {
         if (!Number.isFinite(g[i])) throw new TrainingError(`training diverged at epoch ${ctx.epoch + 1}, batch ${batchNo + 1}: dense gradient of ${this.tensorAt(this.net.layout.denseStart + i)} is ${g[i]} (loss ${loss}); lower the learning rate`);
       }

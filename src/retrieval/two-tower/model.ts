@@ -212,6 +212,11 @@ export class FieldProjection {
   }
 }
 
+function anyActive(proj: readonly (FieldProjection | undefined)[]): boolean {
+  for (const p of proj) if (p?.active) return true;
+  return false;
+}
+
 /** X[r] (row stride ldx) += sum_e w_e T[idx_e] / sum_e |w_e| over row r's entries: the plain loop of bagPoolAdd. */
 export function poolAddRef(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, T: Float32Array, dim: number, X: Float32Array, ldx: number): void {
   for (let r = 0; r < B; r++) {
@@ -296,7 +301,12 @@ export class Tower {
         // gather the distinct rows; the first layer multiplies them (below) instead of the pooled rows
         const p = s.proj[f]!;
         const T = this.tableViews[t];
-        for (let sl = 0; sl < p.D; sl++) p.E.set(T.subarray(p.rows[sl] * dim, (p.rows[sl] + 1) * dim), sl * dim);
+        const E = p.E;
+        for (let sl = 0; sl < p.D; sl++) {
+          const src = p.rows[sl] * dim;
+          const dst = sl * dim;
+          for (let j = 0; j < dim; j++) E[dst + j] = T[src + j];
+        }
         projected++;
         continue;
       }
@@ -355,7 +365,7 @@ export class Tower {
       const gb = L.biases[l].offset - gradBase;
       const gW = grad.subarray(gw, gw + L.weights[l].length);
       const gB = grad.subarray(gb, gb + nout);
-      if (l === 0 && s.proj.some((p) => p?.active)) this.firstLayerBackward(gemm, batch, s, gW, gB, rowGrads, fast);
+      if (l === 0 && anyActive(s.proj)) this.firstLayerBackward(gemm, batch, s, gW, gB, rowGrads, fast);
       else denseBackward(gemm, B, nin, nout, s.acts[l], W, s.dActs[l + 1], gW, gB, s.dActs[l], fast);
     }
     const w0 = L.sizes[0];
