@@ -5,13 +5,14 @@
 // same gradients, within float32 summation order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createWasmBackend, jsBackend, optimizerStateSize, Rng, type KernelBackend } from '../../math/index.ts';
+import { createWasmBackend, getKernelBackend, jsBackend, optimizerStateSize, Rng, type KernelBackend, type WasmKernelBackend } from '../../math/index.ts';
 import { FeatureSpace } from '../../features/index.ts';
 import { featureOptions, resolveConfig, type TwoTowerConfig } from './config.ts';
 import { buildExamples, TrainerCore } from './core.ts';
 import { softmaxLoss, softmaxLossFast } from './loss.ts';
 import { initParams, TwoTowerNet } from './model.ts';
 import { tinyDataset } from './test-fixture.ts';
+import { TwoTowerModel } from './two-tower.ts';
 
 const wasm = createWasmBackend();
 
@@ -204,3 +205,25 @@ for (const backend of [jsBackend, wasm] as KernelBackend[]) {
     });
   }
 }
+
+test('a model whose batched towers projected fields gives all their kernel memory back on dispose', (t) => {
+  const be = getKernelBackend() as WasmKernelBackend;
+  if (!be.name.startsWith('wasm')) return t.skip('the WebAssembly kernels are not in use');
+  const ds = tinyDataset(30, 40, 10);
+  const cfg = resolveConfig(CFG);
+  const fs = FeatureSpace.fit(ds, featureOptions(cfg));
+  const net = new TwoTowerNet(fs, cfg.hidden, cfg.dim, cfg.normalize);
+  const params = new Float32Array(net.layout.total);
+  initParams(net.layout, params, new Rng(1), 0.3);
+  // a first model makes the thread's own lasting scratch (gemm's packing area): measure the second
+  const first = new TwoTowerModel(fs, cfg, params, { seed: 1 });
+  first.embedItems();
+  first.dispose();
+  const before = be.usage();
+  const model = new TwoTowerModel(fs, cfg, params, { seed: 1 });
+  const v = model.embedItems();
+  assert.ok(v.every(Number.isFinite));
+  assert.ok((model as unknown as { isN: { proj: unknown[] } }).isN.proj.some((p) => p !== undefined), 'the item tower projected a field');
+  model.dispose();
+  assert.equal(be.usage().liveBytes, before.liveBytes, 'every array of the scratch went back');
+});

@@ -114,7 +114,7 @@ export class TowerScratch {
     let p = this.proj[f];
     if (!p) {
       const i32 = fast ? (n: number) => fast.allocInt32(n) : (n: number) => new Int32Array(n);
-      p = new FieldProjection(tableRows, dim, Math.max(1, this.cap), this.layout.sizes[1], this.alloc, i32);
+      p = new FieldProjection(tableRows, dim, Math.max(1, this.cap), this.layout.sizes[1], this.alloc, i32, fast !== null);
       this.proj[f] = p;
     }
     return p;
@@ -123,7 +123,8 @@ export class TowerScratch {
   /** Gives every array back through `free` (the kernel memory's, when `alloc` was its). */
   release(free: (a: Float32Array | Int32Array) => void): void {
     for (const a of [...this.acts, ...this.dActs, this.out, this.dOut, this.norms, ...this.dst.filter((d) => d !== undefined)]) free(a);
-    for (const p of this.proj) if (p) for (const a of [p.slotOf, p.rows, p.idx, p.dst, p.E, p.P, p.G, p.dE]) free(a);
+    // slotOf and rows are plain arrays; idx and dst are the kernel memory's only when the kernels made them
+    for (const p of this.proj) if (p) for (const a of [p.E, p.P, p.G, p.dE, ...(p.kernelInts ? [p.idx, p.dst] : [])]) free(a);
     this.dst = [];
     this.proj = [];
   }
@@ -143,9 +144,9 @@ export class FieldProjection {
   /** slot -> table row, and the number of slots */
   readonly rows: Int32Array;
   D = 0;
-  /** the entries' slots, and the scatter kernel's offsets into G (slot * nout) */
-  idx: Int32Array;
-  dst: Int32Array;
+  /** the entries' slots, and the scatter kernel's offsets into G (slot * nout); room for 4 entries a row */
+  readonly idx: Int32Array;
+  readonly dst: Int32Array;
   /** the distinct rows (cap x dim), their projections and projection gradients (cap x nout), their row gradients */
   readonly E: Float32Array;
   readonly P: Float32Array;
@@ -160,7 +161,9 @@ export class FieldProjection {
     readonly cap: number,
     readonly nout: number,
     alloc: (n: number) => Float32Array,
-    private readonly i32: (n: number) => Int32Array,
+    i32: (n: number) => Int32Array,
+    /** whether idx and dst are in the kernel memory (to be freed with the scratch) */
+    readonly kernelInts: boolean,
   ) {
     this.slotOf = new Int32Array(tableRows).fill(-1);
     this.rows = new Int32Array(cap);
@@ -179,11 +182,7 @@ export class FieldProjection {
   decide(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, limit: number): boolean {
     const n = offsets[B];
     this.active = false;
-    if (n > this.idx.length) {
-      if (n > 4 * B) return false; // long bags (a history): many distinct rows anyway
-      this.idx = this.i32(n);
-      this.dst = this.i32(n);
-    }
+    if (n > this.idx.length) return false; // long bags (a history): many distinct rows anyway
     let D = 0;
     let ok = true;
     for (let r = 0; r < B && ok; r++) {
