@@ -124,14 +124,20 @@ export interface TrainKernels {
   /** dst[i] = exp(src[i]) for i < n: polynomial exp, relative error about 1e-7; 0 below -87.33. */
   expArray(src: Float32Array, dst: Float32Array, n: number): void;
   /**
-   * In-batch softmax cross-entropy over the B x C scores S (row i's positive is column i): logits
-   * S_ij invTau - logQ_j, columns j != i holding row i's own item masked. Only rows with w_i >= 0
-   * (rows with w_i < 0 are left untouched for the caller). Writes dS = w_i (p_ij - [j = i]) invTau invB
-   * and returns sum_i w_i (logsumexp_j z_ij - z_ii).
+   * In-batch softmax cross-entropy over the B x C scores S (row i's positive is column p_i = pos[i],
+   * or i without `pos`): logits S_ij invTau - logQ_j + lnCount_j, columns j != p_i holding row i's own
+   * item masked, the positive's own logit without lnCount (a deduplicated column of c copies counts
+   * c times as a negative, once as the positive). Only rows with w_i >= 0 (rows with w_i < 0 are left
+   * untouched for the caller). Writes dS = w_i (p_ij - [j = p_i]) invTau invB and returns
+   * sum_i w_i (logsumexp_j z_ij - z_ip_i).
    */
-  softmaxXent(B: number, C: number, S: Float32Array, invTau: number, logQ: Float32Array | null, colItem: Int32Array, w: Float32Array, invB: number, dS: Float32Array): number;
+  softmaxXent(B: number, C: number, S: Float32Array, invTau: number, logQ: Float32Array | null, colItem: Int32Array, w: Float32Array, invB: number, dS: Float32Array, pos?: Int32Array | null, lnCount?: Float32Array | null): number;
   /** Weighted mean pooling: X[r*ldx + xOff + j] = sum_e w_e table[idx_e*dim + j] / sum_e |w_e| (0 for an empty bag). */
   bagPool(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, dim: number, X: Float32Array, ldx: number, xOff: number): void;
+  /** Whether x[0 .. n) are all finite (no NaN, no infinity). */
+  allFinite(x: Float32Array, n: number): boolean;
+  /** bagPool adding into X (X[r*ldx + xOff + j] += the pooled value) instead of writing it. */
+  bagPoolAdd(offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, dim: number, X: Float32Array, ldx: number, xOff: number): void;
   /** Pooling backward as a scatter-add: entry e of a row with z = sum |w| > 0 adds w_e dX[r] / z into grads at element dst[e]. */
   bagScatter(offsets: Int32Array, weights: Float32Array, dst: Int32Array, B: number, dim: number, dX: Float32Array, ldx: number, xOff: number, grads: Float32Array): void;
   /**

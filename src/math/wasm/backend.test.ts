@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng, gemmRef, getKernelBackend, jsBackend, spawnWorker, type KernelBackend } from '../index.ts';
-import { createWasmBackend, type WasmKernelBackend } from './backend.ts';
+import { createWasmBackend, fusedSelfCheck, loadKernelModule, type WasmKernelBackend } from './backend.ts';
 
 // One backend for the whole file, as getKernelBackend() would make it; a second one checks that
 // separate memories do not recognise each other's arrays.
@@ -132,26 +132,37 @@ test('wasm gemm matches gemmRef across block edges (k > KC, m > MC, n > NC) and 
   }
 });
 
-test('the fused (relaxed SIMD) build passes the same differential tests (run in a child with TANDEM_WASM_FMA=1)', (t) => {
-  if (process.env.TANDEM_WASM_FMA === '1') {
-    // This is the child: make sure the fused build is what the tests here ran on.
-    assert.equal(wasm.fused, true, 'TANDEM_WASM_FMA=1 should give the fused build');
-    assert.equal(wasm.name, 'wasm-simd-fma');
+test('both builds pass the same differential tests: this process runs the default (fused), a child TANDEM_WASM_FMA=0 the plain one', (t) => {
+  const child = process.env.TANDEM_BUILD_CHILD;
+  if (child) {
+    // This is the child: make sure the build asked for is what the tests here ran on.
+    assert.equal(wasm.fused, child === 'fma', `TANDEM_WASM_FMA=${process.env.TANDEM_WASM_FMA} should give the ${child} build`);
+    assert.equal(wasm.name, child === 'fma' ? 'wasm-simd-fma' : 'wasm-simd');
     return;
   }
-  if (wasm.fused) return t.skip('this engine runs the fused build already: the tests above covered it');
+  // the default is the fused build wherever the engine has relaxed SIMD (on Node 20 behind a flag that
+  // the backend sets): the tests above ran on it; the child runs them on the other build
+  const other = wasm.fused ? 'plain' : 'fma';
+  if (other === 'fma' && process.env.TANDEM_WASM_FMA === '0') return t.skip('TANDEM_WASM_FMA=0: the plain build only');
   const file = fileURLToPath(import.meta.url);
-  const env: Record<string, string | undefined> = { ...process.env, TANDEM_WASM_FMA: '1' };
+  const env: Record<string, string | undefined> = { ...process.env, TANDEM_WASM_FMA: other === 'fma' ? '1' : '0', TANDEM_BUILD_CHILD: other };
   delete env.NODE_TEST_CONTEXT; // else the child's test runner defers to ours and runs nothing
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-name-pattern=random shapes|block edges|gemv matches|fused', file],
+    ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-name-pattern=random shapes|block edges|gemv matches|both builds', file],
     { env, encoding: 'utf8' },
   );
   assert.equal(r.status, 0, r.stdout + r.stderr);
-  for (const name of ['wasm gemm matches gemmRef on random shapes', 'wasm gemm matches gemmRef across block edges', 'wasm gemv matches the reference', 'the fused']) {
+  for (const name of ['wasm gemm matches gemmRef on random shapes', 'wasm gemm matches gemmRef across block edges', 'wasm gemv matches the reference', 'both builds']) {
     assert.ok(r.stdout.includes(`✔ ${name}`), `the child did not pass '${name}':\n${r.stdout}`);
   }
+});
+
+test('the fused build is the default on this engine, and its load-time self-check accepts it and refuses the plain build', () => {
+  if (process.env.TANDEM_WASM_FMA === '0') return;
+  assert.equal(wasm.fused, true, 'the fused build should load by default (Node 20: --experimental-wasm-relaxed-simd set at run time)');
+  assert.equal(fusedSelfCheck(wasm.module), true);
+  assert.equal(fusedSelfCheck(loadKernelModule(false).module), false);
 });
 
 test('wasm gemm: zero sizes, k = 0 and alpha = 0 scale C by beta', () => {

@@ -61,7 +61,8 @@ export interface WasmBackendOptions {
    * creator's `backend.module`: a fresh compile of a kernels.wasm rebuilt since then is refused. */
   module?: WasmModule;
   /** Use the fused multiply-add build when the engine supports it (default: true unless TANDEM_WASM_FMA=0).
-   * On Node 20, TANDEM_WASM_FMA=1 turns on V8's experimental relaxed SIMD to get it. */
+   * On Node 20 this turns on V8's experimental relaxed SIMD (`--experimental-wasm-relaxed-simd`) to get it,
+   * and keeps the plain build if the flag does not take or the fused module fails its self-check. */
   fma?: boolean;
   /** Initial size of a new memory in bytes (default 16 MiB); it grows on demand up to 4 GiB. */
   initialBytes?: number;
@@ -76,8 +77,11 @@ interface Exports {
   gemv(rows: number, cols: number, m: number, x: number, y: number): void;
   gemvx(rows: number, cols: number, m: number, ldm: number, x: number, alpha: number, beta: number, y: number): void;
   expArray(src: number, dst: number, n: number): void;
-  softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number): number;
+  softmaxXent(B: number, C: number, S: number, invTau: number, logQ: number, colItem: number, w: number, invB: number, dS: number, pos: number, lnCount: number): number;
   bagPool(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
+  i32Range(p: number, n: number, out: number): void;
+  allFinite(p: number, n: number): number;
+  bagPoolAdd(offsets: number, indices: number, weights: number, B: number, table: number, dim: number, X: number, ldx: number, xOff: number): void;
   bagScatter(offsets: number, weights: number, dst: number, B: number, dim: number, dX: number, ldx: number, xOff: number, grads: number): void;
   bagSlots(offsets: number, indices: number, weights: number, B: number, slot: number, rows: number, n: number, cap: number, grads: number, dim: number, dst: number): number;
   adamDense(p: number, m: number, v: number, g: number, n: number, lr: number, b1: number, b2: number, eps: number, l2: number): void;
@@ -130,11 +134,18 @@ export function loadKernelModule(fma = true): { module: WasmModule; fused: boole
     compiled.fma = null;
     try {
       const bytes = readFileSync(wasmFiles.fma);
-      // Relaxed SIMD ships in Node >= 22; Node 20 has it behind a V8 flag, set only on request.
-      if (!WA.validate(bytes) && process.env.TANDEM_WASM_FMA === '1') setFlagsFromString('--experimental-wasm-relaxed-simd');
-      if (WA.validate(bytes)) compiled.fma = new WA.Module(bytes);
+      // Relaxed SIMD ships in Node >= 22; Node 20 (V8 11.3) has it behind a V8 flag, which is set here
+      // (the caller asked for the fused build: the default unless TANDEM_WASM_FMA=0). V8 reads wasm
+      // feature flags when it validates and compiles, so setting it at run time works; if it does not
+      // take (another engine, a V8 without the flag), the bytes do not validate and the plain build runs.
+      if (!WA.validate(bytes)) setFlagsFromString('--experimental-wasm-relaxed-simd');
+      if (WA.validate(bytes)) {
+        const m = new WA.Module(bytes);
+        // an experimental engine feature: use it only if it computes what the plain build computes
+        if (fusedSelfCheck(m)) compiled.fma = m;
+      }
     } catch {
-      // missing or unsupported: the plain build below
+      // missing, unsupported or failing its self-check: the plain build below
     }
   }
   if (fma && compiled.fma) return { module: compiled.fma, fused: true };
@@ -149,6 +160,41 @@ export function loadKernelModule(fma = true): { module: WasmModule; fused: boole
     compiled.plain = new WA.Module(bytes);
   }
   return { module: compiled.plain, fused: false };
+}
+
+/**
+ * Runs the fused module once on a scratch memory: a gemm (every transpose case) of small integers,
+ * which any correct multiply-add, fused or not, computes exactly, must equal the plain loop's, and
+ * the module must say it is the fused build. Guards the default use of an engine feature that is still
+ * experimental on Node 20.
+ */
+export function fusedSelfCheck(module: WasmModule): boolean {
+  try {
+    const memory = new WA.Memory({ initial: 64, maximum: 64, shared: true });
+    const ex = new WA.Instance(module, { env: { memory } }).exports as unknown as Exports;
+    if (ex.fused() !== 1) return false;
+    const base = (ex.heapBase() + 63) & ~63;
+    const m = 7, n = 11, k = 9;
+    const f = new Float32Array(memory.buffer);
+    const a = base, b = a + m * k * 4, c = b + k * n * 4, work = c + m * n * 4;
+    if (work + ex.workBytes() > memory.buffer.byteLength) return false;
+    for (let i = 0; i < m * k; i++) f[a / 4 + i] = ((i * 7) % 9) - 4;
+    for (let i = 0; i < k * n; i++) f[b / 4 + i] = ((i * 5) % 7) - 3;
+    for (const [ta, tb] of [[0, 0], [0, 1], [1, 0], [1, 1]]) {
+      for (let i = 0; i < m * n; i++) f[c / 4 + i] = i % 3;
+      ex.gemm(ta, tb, m, n, k, 1, a, ta ? m : k, b, tb ? k : n, 1, c, n, work);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let s = (i * n + j) % 3;
+          for (let p = 0; p < k; p++) s += f[a / 4 + (ta ? p * m + i : i * k + p)] * f[b / 4 + (tb ? j * k + p : p * n + j)];
+          if (f[c / 4 + i * n + j] !== s) return false;
+        }
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A warning text if kernels.wasm is older than kernels.as (edited but not rebuilt), else null. */
@@ -344,44 +390,61 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     if (arr.length < need) throw new RangeError(`${fn}: ${name} has ${arr.length} elements, needs ${need}`);
     return arr.byteOffset;
   };
+  // the smallest and largest of n i32 at byte offset p (in the memory), by the kernel: the argument
+  // checks of the bag and row kernels scan every index, which in JS cost ~4% of a training step
+  let rangeAt = -1;
+  const range = (p: number, n: number): [number, number] => {
+    if (rangeAt < 0) rangeAt = allocBytes(8);
+    ex.i32Range(p, n, rangeAt);
+    const h = new Int32Array(heapNow().buffer, rangeAt, 2);
+    return [h[0], h[1]];
+  };
+  const pool = (f: string, kernel: Exports['bagPool'], offsets: Int32Array, indices: Int32Array, weights: Float32Array, B: number, table: Float32Array, d: number, X: Float32Array, ldx: number, xOff: number): void => {
+    dim(f, 'B', B);
+    at(f, 'offsets', offsets, B + 1);
+    const n = offsets[B];
+    if (B > 0 && ldx < xOff + d) throw new RangeError(`${f}: ldx = ${ldx} is less than xOff + dim = ${xOff + d}`);
+    const ip = at(f, 'indices', indices, n);
+    const [lo, hi] = range(ip, n);
+    if (lo < 0) {
+      const e = firstBelow(indices, n, 0);
+      throw new RangeError(`${f}: indices[${e}] = ${indices[e]} is negative`);
+    }
+    kernel(offsets.byteOffset, ip, at(f, 'weights', weights, n), B, at(f, 'table', table, (hi + 1) * d), d, at(f, 'X', X, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff);
+  };
   const train: TrainKernels = {
     expArray(src, dst, n) {
       dim('expArray', 'n', n);
       ex.expArray(at('expArray', 'src', src, n), at('expArray', 'dst', dst, n), n);
     },
-    softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS) {
-      dim('softmaxXent', 'B', B);
-      dim('softmaxXent', 'C', C);
-      if (C < B) throw new RangeError(`softmaxXent: C = ${C} is less than B = ${B}`);
+    softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS, pos = null, lnCount = null) {
       const f = 'softmaxXent';
-      return ex.softmaxXent(B, C, at(f, 'S', S, B * C), invTau, logQ ? at(f, 'logQ', logQ, C) : 0, at(f, 'colItem', colItem, C), at(f, 'w', w, B), invB, at(f, 'dS', dS, B * C));
+      dim(f, 'B', B);
+      dim(f, 'C', C);
+      if (pos) {
+        at(f, 'pos', pos, B);
+        for (let i = 0; i < B; i++) if (!(pos[i] >= 0 && pos[i] < C)) throw new RangeError(`${f}: pos[${i}] = ${pos[i]} is outside the ${C} columns`);
+      } else if (C < B) throw new RangeError(`${f}: C = ${C} is less than B = ${B}`);
+      return ex.softmaxXent(B, C, at(f, 'S', S, B * C), invTau, logQ ? at(f, 'logQ', logQ, C) : 0, at(f, 'colItem', colItem, C), at(f, 'w', w, B), invB, at(f, 'dS', dS, B * C), pos ? pos.byteOffset : 0, lnCount ? at(f, 'lnCount', lnCount, C) : 0);
     },
     bagPool(offsets, indices, weights, B, table, d, X, ldx, xOff) {
-      const f = 'bagPool';
-      dim(f, 'B', B);
-      at(f, 'offsets', offsets, B + 1);
-      const n = offsets[B];
-      if (B > 0 && ldx < xOff + d) throw new RangeError(`${f}: ldx = ${ldx} is less than xOff + dim = ${xOff + d}`);
-      let hi = -1;
-      for (let e = 0; e < n; e++) {
-        const i = indices[e];
-        if (i < 0) throw new RangeError(`${f}: indices[${e}] = ${i} is negative`);
-        if (i > hi) hi = i;
-      }
-      ex.bagPool(offsets.byteOffset, at(f, 'indices', indices, n), at(f, 'weights', weights, n), B, at(f, 'table', table, (hi + 1) * d), d, at(f, 'X', X, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff);
+      pool('bagPool', ex.bagPool, offsets, indices, weights, B, table, d, X, ldx, xOff);
+    },
+    bagPoolAdd(offsets, indices, weights, B, table, d, X, ldx, xOff) {
+      pool('bagPoolAdd', ex.bagPoolAdd, offsets, indices, weights, B, table, d, X, ldx, xOff);
     },
     bagScatter(offsets, weights, dst, B, d, dX, ldx, xOff, grads) {
       const f = 'bagScatter';
       dim(f, 'B', B);
       at(f, 'offsets', offsets, B + 1);
       const n = offsets[B];
-      let hi = -1;
-      for (let e = 0; e < n; e++) {
-        const g = dst[e];
-        if (g < 0) throw new RangeError(`${f}: dst[${e}] = ${g} is negative`);
-        if (g > hi) hi = g;
+      const dp = at(f, 'dst', dst, n);
+      const [lo, hi] = range(dp, n);
+      if (lo < 0) {
+        const e = firstBelow(dst, n, 0);
+        throw new RangeError(`${f}: dst[${e}] = ${dst[e]} is negative`);
       }
-      ex.bagScatter(offsets.byteOffset, at(f, 'weights', weights, n), at(f, 'dst', dst, n), B, d, at(f, 'dX', dX, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff, at(f, 'grads', grads, hi + d));
+      ex.bagScatter(offsets.byteOffset, at(f, 'weights', weights, n), dp, B, d, at(f, 'dX', dX, B === 0 ? 0 : (B - 1) * ldx + xOff + d), ldx, xOff, at(f, 'grads', grads, hi + d));
     },
     bagSlots(offsets, indices, weights, B, slot, rows, n, grads, d, dst) {
       const f = 'bagSlots';
@@ -390,9 +453,11 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
       if (!Number.isInteger(d) || d < 1) throw new RangeError(`${f}: dim must be a positive integer, got ${d}`);
       at(f, 'offsets', offsets, B + 1);
       const ne = offsets[B];
-      for (let e = 0; e < ne; e++) {
-        const i = indices[e];
-        if (i < 0 || i >= slot.length) throw new RangeError(`${f}: indices[${e}] = ${i} is outside the table's ${slot.length} rows`);
+      const [lo, hi] = range(at(f, 'indices', indices, ne), ne);
+      if (lo < 0 || hi >= slot.length) {
+        let e = 0;
+        while (indices[e] >= 0 && indices[e] < slot.length) e++;
+        throw new RangeError(`${f}: indices[${e}] = ${indices[e]} is outside the table's ${slot.length} rows`);
       }
       const cap = Math.min(rows.length, Math.floor(grads.length / d));
       if (n > cap) throw new RangeError(`${f}: n = ${n} is more than the ${cap} rows there is room for`);
@@ -406,13 +471,18 @@ export function createWasmBackend(options: WasmBackendOptions = {}): WasmKernelB
     adamRows(p, m, v, rows, nRows, d, g, lr, b1, b2, eps, l2) {
       const f = 'adamRows';
       dim(f, 'nRows', nRows);
-      let hi = -1;
-      for (let r = 0; r < nRows; r++) {
-        if (rows[r] < 0) throw new RangeError(`${f}: rows[${r}] = ${rows[r]} is negative`);
-        if (rows[r] > hi) hi = rows[r];
+      const rp = at(f, 'rows', rows, nRows);
+      const [lo, hi] = range(rp, nRows);
+      if (lo < 0) {
+        const r = firstBelow(rows, nRows, 0);
+        throw new RangeError(`${f}: rows[${r}] = ${rows[r]} is negative`);
       }
       const need = (hi + 1) * d;
-      ex.adamRows(at(f, 'p', p, need), at(f, 'm', m, need), at(f, 'v', v, need), at(f, 'rows', rows, nRows), nRows, d, at(f, 'g', g, nRows * d), lr, b1, b2, eps, l2);
+      ex.adamRows(at(f, 'p', p, need), at(f, 'm', m, need), at(f, 'v', v, need), rp, nRows, d, at(f, 'g', g, nRows * d), lr, b1, b2, eps, l2);
+    },
+    allFinite(x, n) {
+      dim('allFinite', 'n', n);
+      return ex.allFinite(at('allFinite', 'x', x, n), n) === 1;
     },
     emaUpdate(e, p, n, d) {
       dim('emaUpdate', 'n', n);
@@ -684,6 +754,13 @@ function checkAttach(memory: WasmMemory, headerAt: number, image: Uint8Array): v
       );
     }
   }
+}
+
+// Index of the first of a[0 .. n) below `min` (an error message's; the checks find that one exists by the range kernel).
+function firstBelow(a: Int32Array, n: number, min: number): number {
+  let e = 0;
+  while (e < n && a[e] >= min) e++;
+  return e;
 }
 
 function dim(fn: string, name: string, v: number): void {

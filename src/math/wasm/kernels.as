@@ -382,8 +382,13 @@ const EXP_HI: f32 = 88.37; // n = 127 at most: 2^n stays a normal float
 @inline
 function expv(x: v128): v128 {
   const keep = f32x4.ge(x, f32x4.splat(EXP_LO));
-  const xc = f32x4.min(f32x4.max(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  // pmin/pmax are one instruction each on x64 (min/max are several, for NaN and -0 semantics); a NaN
+  // x gives keep = false, hence 0, either way
+  const xc = f32x4.pmin(f32x4.pmax(x, f32x4.splat(EXP_LO)), f32x4.splat(EXP_HI));
+  // round to nearest by the shifter 1.5 * 2^23: t's low mantissa bits hold n (|n| <= 127), so 2^n's
+  // exponent bits come from t's bits by an integer add, without a float -> int conversion
+  const t = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(12582912.0));
+  const n = f32x4.sub(t, f32x4.splat(12582912.0));
   let r = f32x4.sub(xc, f32x4.mul(n, f32x4.splat(0.693359375)));
   r = f32x4.add(r, f32x4.mul(n, f32x4.splat(2.12194440e-4)));
   let p = f32x4.splat(1.9875691500e-4);
@@ -393,7 +398,7 @@ function expv(x: v128): v128 {
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1)));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.sub(t, i32x4.splat(0x4b400000 - 127)), 23);
   return v128.and(f32x4.mul(p, pow2), keep);
 }
 
@@ -412,11 +417,14 @@ export function expArray(src: usize, dst: usize, n: i32): void {
 
 /**
  * In-batch sampled softmax over the rows i < B of S (B x C, row stride C) whose weight w[i] >= 0
- * (rows with w[i] < 0 are left to the caller, dS untouched): logits z_ij = S_ij invTau - logQ_j
- * (logQ = 0: none), columns j != i with colItem[j] == colItem[i] masked. Writes
- * dS_ij = w_i (p_ij - [j = i]) invTau invB and returns sum_i w_i (logsumexp_j z_ij - z_ii).
+ * (rows with w[i] < 0 are left to the caller, dS untouched). Row i's positive is column p_i = pos[i]
+ * (pos = 0: p_i = i, the diagonal). Logits z_ij = S_ij invTau - logQ_j + lnCount_j (logQ = 0, lnCount
+ * = 0: none); columns j != p_i with colItem[j] == colItem[p_i] are masked; the positive's own logit
+ * takes no lnCount (a column standing for c copies of an item counts c times as a negative, once as
+ * the positive, whose copies are masked). Writes dS_ij = w_i (p_ij - [j = p_i]) invTau invB and
+ * returns sum_i w_i (logsumexp_j z_ij - z_ip_i).
  */
-export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, colItem: usize, w: usize, invB: f32, dS: usize): f64 {
+export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, colItem: usize, w: usize, invB: f32, dS: usize, pos: usize, lnCount: usize): f64 {
   let total: f64 = 0;
   const vt = f32x4.splat(invTau);
   const ninf = f32x4.splat(-Infinity);
@@ -428,28 +436,46 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
     const row = <usize>i * <usize>C << 2;
     const s = S + row;
     const d = dS + row;
-    const own = i32x4.splat(load<i32>(colItem + (<usize>i << 2)));
-    const vi = i32x4.splat(i);
+    const pi: i32 = pos ? load<i32>(pos + (<usize>i << 2)) : i;
+    const io = <usize>pi << 2;
+    const ownItem = load<i32>(colItem + io);
+    const own = i32x4.splat(ownItem);
+    // with multiplicities the positive's column is masked in pass 1 too, and its logit set after
+    const vi = i32x4.splat(lnCount ? -1 : pi);
     // pass 1: logits (masked at -inf) into dS, and their max
+    // pmax is one instruction (max is several, for NaN semantics): a NaN score is tracked apart, so
+    // that it still makes the loss NaN (the trainer then names the non-finite tensor)
     let vmax = ninf;
+    let vnan = f32x4.splat(0);
     let j: i32 = 0;
     for (; j < cv; j += 4) {
       const o = <usize>j << 2;
       let z = f32x4.mul(v128.load(s + o), vt);
       if (logQ) z = f32x4.sub(z, v128.load(logQ + o));
+      if (lnCount) z = f32x4.add(z, v128.load(lnCount + o));
       const masked = v128.and(i32x4.eq(v128.load(colItem + o), own), i32x4.ne(i32x4.add(lane, i32x4.splat(j)), vi));
       z = v128.bitselect(ninf, z, masked);
       v128.store(d + o, z);
-      vmax = f32x4.max(vmax, z);
+      vmax = f32x4.pmax(vmax, z);
+      vnan = v128.or(vnan, f32x4.ne(z, z));
     }
     let zmax: f32 = max(max(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)), max(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)));
+    if (v128.any_true(vnan)) zmax = NaN;
     for (; j < C; j++) {
       const o = <usize>j << 2;
       let z: f32 = load<f32>(s + o) * invTau;
       if (logQ) z -= load<f32>(logQ + o);
-      if (j != i && load<i32>(colItem + o) == load<i32>(colItem + (<usize>i << 2))) z = -Infinity;
+      if (lnCount) z += load<f32>(lnCount + o);
+      if ((j != pi || lnCount) && load<i32>(colItem + o) == ownItem) z = -Infinity;
       store<f32>(d + o, z);
-      if (z > zmax) zmax = z;
+      if (z > zmax || z != z) zmax = z;
+    }
+    if (lnCount) {
+      // the positive's logit, without its column's multiplicity
+      let zo: f32 = load<f32>(s + io) * invTau;
+      if (logQ) zo -= load<f32>(logQ + io);
+      store<f32>(d + io, zo);
+      if (zo > zmax) zmax = zo;
     }
     // pass 2: exp(z - max) and the partition sum (masked columns give exactly 0)
     const vm = f32x4.splat(zmax);
@@ -467,10 +493,9 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
       store<f32>(d + o, e);
       sum += <f64>e;
     }
-    const io = <usize>i << 2;
     const zi: f64 = <f64>load<f32>(s + io) * <f64>invTau - (logQ ? <f64>load<f32>(logQ + io) : 0);
     total += <f64>wi * (Math.log(sum) + <f64>zmax - zi);
-    // pass 3: d/dS_ij = w_i (p_ij - [j = i]) / (tau B)
+    // pass 3: d/dS_ij = w_i (p_ij - [j = p_i]) / (tau B)
     const scale = <f32>(<f64>wi * <f64>invTau * <f64>invB / sum);
     const vsc = f32x4.splat(scale);
     for (j = 0; j < cv; j += 4) {
@@ -486,12 +511,64 @@ export function softmaxXent(B: i32, C: i32, S: usize, invTau: f32, logQ: usize, 
   return total;
 }
 
+/** The smallest and largest of n i32 at p, stored at out and out + 4 ((0, -1) for n = 0): argument checks of the host. */
+export function i32Range(p: usize, n: i32, out: usize): void {
+  let vlo = i32x4.splat(0x7fffffff);
+  let vhi = i32x4.splat(-0x80000000);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    vlo = i32x4.min_s(vlo, v);
+    vhi = i32x4.max_s(vhi, v);
+  }
+  let lo = min(min(i32x4.extract_lane(vlo, 0), i32x4.extract_lane(vlo, 1)), min(i32x4.extract_lane(vlo, 2), i32x4.extract_lane(vlo, 3)));
+  let hi = max(max(i32x4.extract_lane(vhi, 0), i32x4.extract_lane(vhi, 1)), max(i32x4.extract_lane(vhi, 2), i32x4.extract_lane(vhi, 3)));
+  for (; i < n; i++) {
+    const v = load<i32>(p + (<usize>i << 2));
+    lo = min(lo, v);
+    hi = max(hi, v);
+  }
+  if (n <= 0) {
+    lo = 0;
+    hi = -1;
+  }
+  store<i32>(out, lo);
+  store<i32>(out, hi, 4);
+}
+
+/** 1 if all n floats at p are finite, else 0 (x - x is 0 for a finite x, NaN for an infinity or a NaN). */
+export function allFinite(p: usize, n: i32): i32 {
+  let acc = f32x4.splat(0);
+  let i: i32 = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(p + (<usize>i << 2));
+    acc = f32x4.add(acc, f32x4.sub(v, v));
+  }
+  let t: f32 = 0;
+  for (; i < n; i++) {
+    const v = load<f32>(p + (<usize>i << 2));
+    t += v - v;
+  }
+  return i32x4.all_true(f32x4.eq(acc, f32x4.splat(0))) && t == 0 ? 1 : 0;
+}
+
 /**
  * Weighted mean-pooling of embedding rows (table at byte offset `table`, `dim` floats per row):
  * X[r*ldx + xOff ..][0 .. dim) = sum_e w_e T[idx_e] / sum_e |w_e| over r's entries
  * offsets[r] .. offsets[r+1] (zeros for an empty bag). Sixteen columns at a time in registers.
  */
 export function bagPool(offsets: usize, indices: usize, weights: usize, B: i32, table: usize, dim: i32, X: usize, ldx: i32, xOff: i32): void {
+  pool(offsets, indices, weights, B, table, dim, X, ldx, xOff, false);
+}
+
+/** bagPool, adding into X instead of writing it (X += the pooled rows; an empty bag adds nothing). */
+export function bagPoolAdd(offsets: usize, indices: usize, weights: usize, B: i32, table: usize, dim: i32, X: usize, ldx: i32, xOff: i32): void {
+  pool(offsets, indices, weights, B, table, dim, X, ldx, xOff, true);
+}
+
+// @ts-ignore: decorator
+@inline
+function pool(offsets: usize, indices: usize, weights: usize, B: i32, table: usize, dim: i32, X: usize, ldx: i32, xOff: i32, add: bool): void {
   const rowBytes = <usize>dim << 2;
   for (let r: i32 = 0; r < B; r++) {
     const a = load<i32>(offsets + (<usize>r << 2));
@@ -514,10 +591,17 @@ export function bagPool(offsets: usize, indices: usize, weights: usize, B: i32, 
         s3 = madd(vw, v128.load(t, 48), s3);
       }
       const vi = f32x4.splat(inv);
-      v128.store(x + jo, f32x4.mul(s0, vi));
-      v128.store(x + jo, f32x4.mul(s1, vi), 16);
-      v128.store(x + jo, f32x4.mul(s2, vi), 32);
-      v128.store(x + jo, f32x4.mul(s3, vi), 48);
+      if (add) {
+        v128.store(x + jo, madd(s0, vi, v128.load(x + jo)));
+        v128.store(x + jo, madd(s1, vi, v128.load(x + jo, 16)), 16);
+        v128.store(x + jo, madd(s2, vi, v128.load(x + jo, 32)), 32);
+        v128.store(x + jo, madd(s3, vi, v128.load(x + jo, 48)), 48);
+      } else {
+        v128.store(x + jo, f32x4.mul(s0, vi));
+        v128.store(x + jo, f32x4.mul(s1, vi), 16);
+        v128.store(x + jo, f32x4.mul(s2, vi), 32);
+        v128.store(x + jo, f32x4.mul(s3, vi), 48);
+      }
     }
     for (; j < dim; j++) {
       let s: f32 = 0;
@@ -525,7 +609,8 @@ export function bagPool(offsets: usize, indices: usize, weights: usize, B: i32, 
         const eo = <usize>e << 2;
         s += load<f32>(weights + eo) * load<f32>(table + <usize>load<i32>(indices + eo) * rowBytes + (<usize>j << 2));
       }
-      store<f32>(x + (<usize>j << 2), s * inv);
+      const xo = x + (<usize>j << 2);
+      store<f32>(xo, add ? load<f32>(xo) + s * inv : s * inv);
     }
   }
 }

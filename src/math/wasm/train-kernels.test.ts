@@ -77,3 +77,42 @@ for (const fma of [false, true]) {
     for (let i = 0; i < n; i++) assert.ok(Math.abs(e[i] - (0.9 * i - 0.1 * 2 * i)) < 1e-5, `e[${i}] = ${e[i]}`);
   });
 }
+
+test('allFinite and the index checks (the i32 range kernel): every position, tails, and the first offending index named', () => {
+  const be = createWasmBackend();
+  const k = be.train;
+  for (const n of [0, 1, 3, 4, 7, 33]) {
+    const x = be.alloc(n).fill(1.5);
+    assert.equal(k.allFinite(x, n), true, `n ${n}`);
+    for (let at = 0; at < n; at++) {
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        x[at] = bad;
+        assert.equal(k.allFinite(x, n), false, `${bad} at ${at} of ${n}`);
+        x[at] = -2.5;
+      }
+    }
+  }
+  // bag and row kernels: a negative index anywhere (vector body or tail) is refused, the first one named
+  const n = 11;
+  const offsets = k.allocInt32(2);
+  offsets.set([0, n]);
+  const w = be.alloc(n).fill(1);
+  const table = be.alloc(8 * 4);
+  const X = be.alloc(4);
+  for (const at of [0, 5, 9, 10]) {
+    const idx = k.allocInt32(n);
+    for (let e = 0; e < n; e++) idx[e] = e % 8;
+    idx[at] = -3;
+    if (at < n - 1) idx[n - 1] = -7; // a later one too: the first is named
+    assert.throws(() => k.bagPool(offsets, idx, w, 1, table, 4, X, 4, 0), new RegExp(`bagPool: indices\\[${at}\\] = -3 is negative`));
+    assert.throws(() => k.bagScatter(offsets, w, idx, 1, 4, X, 4, 0, table), new RegExp(`bagScatter: dst\\[${at}\\] = -3 is negative`));
+    const slot = k.allocInt32(8);
+    assert.throws(() => k.bagSlots(offsets, idx, w, 1, slot, k.allocInt32(16), 0, be.alloc(64), 4, k.allocInt32(n)), new RegExp(`bagSlots: indices\\[${at}\\] = -3 is outside the table's 8 rows`));
+    const p = be.alloc(32);
+    assert.throws(() => k.adamRows(p, p, p, idx, n, 4, be.alloc(n * 4), 0.1, 0.9, 0.999, 1e-8, 0), new RegExp(`adamRows: rows\\[${at}\\] = -3 is negative`));
+  }
+  // too large: the table is too short
+  const idx = k.allocInt32(n);
+  idx[7] = 8;
+  assert.throws(() => k.bagPool(offsets, idx, w, 1, table, 4, X, 4, 0), /bagPool: table has 32 elements, needs 36/);
+});

@@ -7,7 +7,7 @@ import { AliasTable, lrMultiplier, Optimizer, type KernelBackend, type Rng, type
 import { TowerBatch, type FeatureSpace } from '../../features/index.ts';
 import type { Dataset } from '../../data/index.ts';
 import type { TwoTowerConfig } from './config.ts';
-import { StepScratch, type StepLoss, type TwoTowerNet } from './model.ts';
+import { StepScratch, type DedupColumns, type StepLoss, type TwoTowerNet } from './model.ts';
 import { SyncStep, type SyncShared } from './sync.ts';
 
 /** Training examples: each user's events in time order, and one example per event. */
@@ -82,7 +82,15 @@ export class TrainerCore {
   private readonly colItem: Int32Array;
   private readonly w: Float32Array;
   private readonly logQ: Float32Array;
-  private readonly scratch: StepScratch;
+  /** Softmax with deduplicated item rows: each row's column, each column's ln(copies), id dropout and count, and the (item, dropout) -> column map (-1: none; reset after each batch). */
+  private readonly dedup: boolean;
+  private readonly pos: Int32Array;
+  private readonly lnCount: Float32Array;
+  private readonly colDrop: Uint8Array;
+  private readonly colCount: Int32Array;
+  private readonly colOf: Int32Array;
+  /** The last step's activations and gradients (gradients before the optimiser step; tests read them). */
+  readonly scratch: StepScratch;
   private readonly alias: AliasTable | null;
   private readonly fs: FeatureSpace;
   /** The backend's training kernels, if it has them (else the plain reference loops run). */
@@ -107,6 +115,12 @@ export class TrainerCore {
     readonly emaThreads = 1,
     /** Synchronous data-parallel: the shared buffers and this thread's index (every thread then keeps the moving average of its range). */
     sync: { shared: SyncShared; index: number } | null = null,
+    /**
+     * Softmax: run the item tower once per distinct (item, id dropped) of a batch's positives, and the
+     * softmax over those columns with each one's multiplicity (same loss and gradients as one row per
+     * positive, fewer flops). false: one item row per positive (the plain form, for tests).
+     */
+    dedup = true,
   ) {
     this.fs = net.features;
     // the kernels read params, moments, batches and scratch in place: all of them in kernel memory
@@ -123,6 +137,12 @@ export class TrainerCore {
     this.colItem = fast ? fast.allocInt32(C) : new Int32Array(C);
     this.w = fast ? backend.alloc(B) : new Float32Array(B);
     this.logQ = fast ? backend.alloc(C) : new Float32Array(C);
+    this.dedup = dedup && cfg.loss === 'softmax';
+    this.pos = fast ? fast.allocInt32(B) : new Int32Array(B);
+    this.lnCount = fast ? backend.alloc(C) : new Float32Array(C);
+    this.colDrop = new Uint8Array(C);
+    this.colCount = new Int32Array(C);
+    this.colOf = new Int32Array(this.dedup ? 2 * this.fs.numItems : 0).fill(-1);
     this.scratch = new StepScratch(net, B, this.loss, backend.alloc, fast);
     this.alias = cfg.negatives > 0 && cfg.negativeSampling === 'popularity' ? new AliasTable(ex.itemCounts) : null;
     if (sync && !fast) throw new Error('two-tower: synchronous parallel training needs the wasm kernels with the weights in their memory');
@@ -168,15 +188,12 @@ export class TrainerCore {
     const q = cfg.logQ;
     const K = cfg.negatives;
     const extra = cfg.loss === 'softmax' ? K : n * K;
-    const C = n + extra;
     // a synchronous thread builds only its own users and item rows, but draws every random number
     // of the whole batch, so its batch is the one-thread batch's slice
     const [u0, u1] = this.sync ? this.sync.users(n) : [0, n];
-    const [i0, i1] = this.sync ? this.sync.items(C) : [0, C];
     for (let r = 0; r < n; r++) {
       const e = order[a + r];
       const u = ex.exUser[e];
-      const item = ex.seqItems[e];
       const own = r >= u0 && r < u1;
       // the history is what the user did before this event, so the positive is never in its own bag
       if (cfg.coldDropout > 0 && rng.next() < cfg.coldDropout) {
@@ -186,26 +203,57 @@ export class TrainerCore {
         const drop = cfg.idDropout > 0 && rng.next() < cfg.idDropout;
         if (own) fs.appendUser(ub, u, ex.seqItems, ex.seqWeights, ex.userStart[u], e, drop);
       }
-      this.colItem[r] = item;
       this.w[r] = ex.seqWeights[e];
-      this.logQ[r] = q * (ex.itemLogProb[item] + Math.log(n));
     }
-    // positives first: an item row's position must match its user row for the diagonal
+    // the positives' item columns: one per positive (bce, or plain), or one per distinct (item, id
+    // dropped) with its count; positives first, so that without dedup row r's positive is column r
+    const colItem = this.colItem;
+    const colOf = this.colOf;
+    const lnN = Math.log(n);
+    let nPos = 0;
     for (let r = 0; r < n; r++) {
+      const item = ex.seqItems[order[a + r]];
       const drop = cfg.idDropout > 0 && rng.next() < cfg.idDropout;
-      if (r >= i0 && r < i1) fs.appendItem(ib, this.colItem[r], drop);
+      let c = -1;
+      if (this.dedup) {
+        const key = 2 * item + (drop ? 1 : 0);
+        c = colOf[key];
+        if (c < 0) colOf[key] = c = nPos++;
+        else {
+          this.colCount[c]++;
+          this.pos[r] = c;
+          continue;
+        }
+      } else c = nPos++;
+      colItem[c] = item;
+      this.colDrop[c] = drop ? 1 : 0;
+      this.colCount[c] = 1;
+      this.logQ[c] = q * (ex.itemLogProb[item] + lnN);
+      this.pos[r] = c;
     }
+    if (this.dedup) for (let c = 0; c < nPos; c++) colOf[2 * colItem[c] + this.colDrop[c]] = -1;
     for (let k = 0; k < extra; k++) {
       const item = this.alias ? this.alias.sample(rng) : rng.int(numItems);
-      this.colItem[n + k] = item;
+      colItem[nPos + k] = item;
+      this.colDrop[nPos + k] = 0;
+      this.colCount[nPos + k] = 1;
       // uniform negatives: chance K / N of being drawn; popularity ones: K * p(item)
-      this.logQ[n + k] = this.alias ? q * (ex.itemLogProb[item] + Math.log(K)) : q * Math.log(K / numItems);
-      if (n + k >= i0 && n + k < i1) fs.appendItem(ib, item);
+      this.logQ[nPos + k] = this.alias ? q * (ex.itemLogProb[item] + Math.log(K)) : q * Math.log(K / numItems);
+    }
+    const C = nPos + extra;
+    const [i0, i1] = this.sync ? this.sync.items(C) : [0, C];
+    for (let c = i0; c < i1; c++) fs.appendItem(ib, colItem[c], this.colDrop[c] === 1);
+    let cols: DedupColumns | null = null;
+    if (this.dedup) {
+      for (let c = 0; c < C; c++) this.lnCount[c] = Math.log(this.colCount[c]);
+      cols = { pos: this.pos, lnCount: this.lnCount };
     }
     const gemm = this.backend.gemm;
     const s = this.scratch;
     const batchNo = local;
     const checkGrad = (g: Float32Array, lo: number, hi: number, loss: number) => {
+      // the kernel scans for a non-finite entry; the loop names it
+      if (this.fast && hi > lo && this.fast.allFinite(g.subarray(lo, hi), hi - lo)) return;
       for (let i = lo; i < hi; i++) {
         if (!Number.isFinite(g[i])) throw new TrainingError(`training diverged at epoch ${ctx.epoch + 1}, batch ${batchNo + 1}: dense gradient of ${this.tensorAt(this.net.layout.denseStart + i)} is ${g[i]} (loss ${loss}); lower the learning rate`);
       }
@@ -214,7 +262,7 @@ export class TrainerCore {
     const lr = cfg.lr * lrMultiplier(cfg.schedule, globalStep, ctx.totalSteps, cfg.warmupSteps, 0.05);
     const L = this.net.layout;
     if (this.sync) {
-      const batch = { ub, ib, n, C, colItem: this.colItem, w: this.w, logQ: q > 0 ? this.logQ : null };
+      const batch = { ub, ib, n, C, colItem, w: this.w, logQ: q > 0 ? this.logQ : null, pos: this.pos, lnCount: cols ? this.lnCount : null };
       const loss = this.sync.gradients(gemm, this.params, batch, s, (v) => {
         if (!Number.isFinite(v)) this.diagnose(ctx, batchNo, v);
       });
@@ -224,7 +272,7 @@ export class TrainerCore {
       if (this.ema && this.steps % this.emaEvery === 0) this.updateEma(...this.sync.paramRange());
       return loss;
     }
-    const loss = this.net.step(gemm, this.params, ub, ib, this.colItem, this.w, q > 0 ? this.logQ : null, this.loss, s);
+    const loss = this.net.step(gemm, this.params, ub, ib, colItem, this.w, q > 0 ? this.logQ : null, this.loss, s, cols);
     if (!Number.isFinite(loss)) this.diagnose(ctx, batchNo, loss);
     checkGrad(s.grad, 0, s.grad.length, loss);
     this.opt.beginStep(lr);

@@ -99,6 +99,24 @@ test('softmax loss with log-Q, shared negatives, duplicate masking and negative 
   assert.equal(dS[0 * C + 2], 0, 'a duplicate of the positive is masked');
 });
 
+test('softmax loss over deduplicated columns (positive column per row, multiplicities, log-Q, masking, negative feedback)', () => {
+  const rng = new Rng(14);
+  const [B, C] = [5, 6];
+  const S = rand(rng, B * C);
+  const logQ = Float32Array.from({ length: C }, () => rng.normal());
+  // columns 0 and 1 are item 10 (id kept, id dropped), 2 item 11, 3 item 12, then two negatives (one is item 11)
+  const colItem = new Int32Array([10, 10, 11, 12, 13, 11]);
+  const lnCount = Float32Array.from([3, 1, 2, 1, 1, 1], Math.log);
+  const pos = new Int32Array([0, 2, 1, 3, 0]);
+  const w = new Float32Array([1, 2, 0.5, -1, 1.5]);
+  const dS = f64(B * C);
+  const scratch = f64(B * C);
+  softmaxLoss(B, C, S, 0.3, logQ, colItem, w, dS, B, pos, lnCount);
+  checkGradient(S, () => softmaxLoss(B, C, S, 0.3, logQ, colItem, w, scratch, B, pos, lnCount), dS, 'dS');
+  assert.equal(dS[0 * C + 1], 0, 'the other dropout variant of the positive is masked');
+  assert.equal(dS[1 * C + 5], 0, 'a negative holding the positive item is masked');
+});
+
 test('BCE loss with sampled negatives and negative feedback', () => {
   const rng = new Rng(5);
   const [B, K] = [3, 2];
@@ -145,7 +163,10 @@ for (const loss of [
       const logQ = loss.kind === 'softmax' ? Float32Array.from({ length: C }, (_, c) => -1 - c * 0.1) : null;
       const s = new StepScratch(net, B, loss, f64);
       const s2 = new StepScratch(net, B, loss, f64);
+      // every field of at most B distinct rows takes the first layer per distinct row (FieldProjection)
+      net.userTower.projectShare = net.itemTower.projectShare = 1;
       net.step(gemmRef, params, ub, ib, colItem, w, logQ, loss, s);
+      assert.ok(s.user.proj.some((p) => p?.active) && s.item.proj.some((p) => p?.active), 'some fields projected');
       const f = () => net.step(gemmRef, params, ub, ib, colItem, w, logQ, loss, s2);
       // dense parameters: every one
       const dense = params.subarray(net.layout.denseStart);

@@ -21,6 +21,13 @@ function sigmoid(x: number): number {
  * |w_i| softplus(S_ii / tau), pushing the pair apart. Returns the mean loss over B rows and writes
  * dS (B x C) = d loss / d S. `meanOver` (default B) is the batch size the mean divides by, when
  * these B rows are one thread's part of a larger batch.
+ *
+ * Deduplicated columns (`pos`, `lnCount`): the batch's item rows can be merged so that a column
+ * stands for c_j identical copies (same item, same id dropout). Then row i's positive is column
+ * pos[i] (not i), and column j enters row i's partition sum c_j times: logit + ln c_j, except the
+ * positive's own column, whose other copies the plain form masks (so it counts once). The loss and
+ * d loss / d (u_i, v) are the plain form's on the expanded batch; dS_ij is the sum of the plain dS
+ * over column j's copies (tested against the plain form).
  * @example const loss = softmaxLoss(B, C, S, 0.05, logQ, colItem, w, dS);
  */
 export function softmaxLoss(
@@ -33,6 +40,8 @@ export function softmaxLoss(
   w: Float32Array,
   dS: Float32Array,
   meanOver = B,
+  pos: Int32Array | null = null,
+  lnCount: Float32Array | null = null,
 ): number {
   let total = 0;
   const invTau = 1 / tau;
@@ -40,17 +49,19 @@ export function softmaxLoss(
   for (let i = 0; i < B; i++) {
     const o = i * C;
     const wi = w[i];
+    const pi = pos ? pos[i] : i;
     if (wi < 0) {
-      total += negativeRow(i, C, S, invTau, invB, wi, dS);
+      total += negativeRow(i, pi, C, S, invTau, invB, wi, dS);
       continue;
     }
-    const own = colItem[i];
+    const own = colItem[pi];
     // pass 1: logits into dS (masked duplicates at -inf), and their max
     let max = -Infinity;
     for (let j = 0; j < C; j++) {
       let z = S[o + j] * invTau;
       if (logQ !== null) z -= logQ[j];
-      if (colItem[j] === own && j !== i) z = -Infinity;
+      if (lnCount !== null && j !== pi) z += lnCount[j];
+      if (colItem[j] === own && j !== pi) z = -Infinity;
       dS[o + j] = z;
       if (z > max) max = z;
     }
@@ -61,22 +72,22 @@ export function softmaxLoss(
       dS[o + j] = e;
       sum += e;
     }
-    const zi = S[o + i] * invTau - (logQ ? logQ[i] : 0);
+    const zi = S[o + pi] * invTau - (logQ ? logQ[pi] : 0);
     total += wi * (Math.log(sum) + max - zi);
-    // d/dS_ij = w_i (p_ij - [j = i]) / (tau B)
+    // d/dS_ij = w_i (p_ij - [j = p_i]) / (tau B)
     const scale = (wi * invTau * invB) / sum;
     for (let j = 0; j < C; j++) dS[o + j] *= scale;
-    dS[o + i] -= wi * invTau * invB;
+    dS[o + pi] -= wi * invTau * invB;
   }
   return total * invB;
 }
 
-// Negative feedback in the softmax loss: BCE towards "no", only the diagonal gets gradient.
-function negativeRow(i: number, C: number, S: Float32Array, invTau: number, invB: number, wi: number, dS: Float32Array): number {
+// Negative feedback in the softmax loss: BCE towards "no", only the positive's column p gets gradient.
+function negativeRow(i: number, p: number, C: number, S: Float32Array, invTau: number, invB: number, wi: number, dS: Float32Array): number {
   const o = i * C;
   for (let j = 0; j < C; j++) dS[o + j] = 0;
-  const z = S[o + i] * invTau;
-  dS[o + i] = -wi * sigmoid(z) * invTau * invB;
+  const z = S[o + p] * invTau;
+  dS[o + p] = -wi * sigmoid(z) * invTau * invB;
   return -wi * softplus(z);
 }
 
@@ -97,11 +108,13 @@ export function softmaxLossFast(
   w: Float32Array,
   dS: Float32Array,
   meanOver = B,
+  pos: Int32Array | null = null,
+  lnCount: Float32Array | null = null,
 ): number {
   const invTau = 1 / tau;
   const invB = 1 / meanOver;
-  let total = k.softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS);
-  for (let i = 0; i < B; i++) if (w[i] < 0) total += negativeRow(i, C, S, invTau, invB, w[i], dS);
+  let total = k.softmaxXent(B, C, S, invTau, logQ, colItem, w, invB, dS, pos, lnCount);
+  for (let i = 0; i < B; i++) if (w[i] < 0) total += negativeRow(i, pos ? pos[i] : i, C, S, invTau, invB, w[i], dS);
   return total * invB;
 }
 

@@ -18,7 +18,7 @@ function bytes(a: Float32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
-// The threads sum the same float32 terms in another order (the softmax's columns rotated, gradients
+// The threads sum the same float32 terms in another order (scores of their own users, gradients
 // summed per thread then across threads), so weights differ from one thread's in the last bits:
 // measured 1.2e-7 after one step and 2.4e-7 after 50 (weights are O(0.1-1)); 1e-5 leaves room.
 const TOL = 1e-5;

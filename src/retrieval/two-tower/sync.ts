@@ -7,7 +7,7 @@
  * float summation order.
  *
  *   phase 1  forward: own users -> U[u0..u1), own item rows -> V[i0..i1)        barrier
- *   phase 2  scores, softmax and dU of own users against all items; this thread's dV; user backward   barrier
+ *   phase 2  scores, softmax and dU of own users against all item columns; this thread's dV; user backward   barrier
  *   phase 3  own item rows' dV = sum over threads; item backward; publish sparse gradients   barrier
  *   phase 4  sum dense gradients of an owned range, rows owned by row % T; update; barrier; EMA of an owned range
  */
@@ -70,15 +70,15 @@ export interface SyncBatch {
   colItem: Int32Array;
   w: Float32Array;
   logQ: Float32Array | null;
+  /** Row i's positive column (kernel memory), and each column's ln(copies) when the columns are deduplicated (else null: one column per positive). */
+  pos: Int32Array;
+  lnCount: Float32Array | null;
 }
 
 /** One thread's part of synchronous steps. Everything it needs per step is allocated here, once. */
 export class SyncStep {
   readonly barrier: Barrier;
   private readonly threads: number;
-  private readonly Vrot: Float32Array;
-  private readonly colRot: Int32Array;
-  private readonly logQRot: Float32Array;
   private readonly gsum: Float32Array;
   private readonly merged: RowGrad[];
   private readonly myGrad: Float32Array;
@@ -102,9 +102,6 @@ export class SyncStep {
     this.cMax = C;
     this.dense = net.layout.total - net.layout.denseStart;
     this.barrier = new Barrier(shared.barrier, shared.threads);
-    this.Vrot = backend.alloc(C * k);
-    this.colRot = fast.allocInt32(C);
-    this.logQRot = backend.alloc(C);
     this.gsum = backend.alloc(this.dense);
     this.merged = net.tableSpecs.map((t) => new RowGrad(t.rows, t.dim, 1024, backend.alloc, (n) => fast.allocInt32(n)));
     this.myGrad = shared.grad.subarray(index * this.dense, (index + 1) * this.dense);
@@ -145,27 +142,18 @@ export class SyncStep {
     if (nu > 0) sh.U.set(net.userTower.forward(gemm, params, b.ub, s.user, fast).subarray(0, nu * k), u0 * k);
     if (ni > 0) sh.V.set(net.itemTower.forward(gemm, params, b.ib, s.item, fast).subarray(0, ni * k), i0 * k);
     this.barrier.wait();
-    // phase 2: columns rotated by u0, so own row i's positive is column i as the softmax kernel expects
-    const Vrot = this.Vrot;
-    Vrot.set(sh.V.subarray(u0 * k, C * k), 0);
-    Vrot.set(sh.V.subarray(0, u0 * k), (C - u0) * k);
-    this.colRot.set(b.colItem.subarray(u0, C), 0);
-    this.colRot.set(b.colItem.subarray(0, u0), C - u0);
-    if (b.logQ) {
-      this.logQRot.set(b.logQ.subarray(u0, C), 0);
-      this.logQRot.set(b.logQ.subarray(0, u0), C - u0);
-    }
+    // phase 2: own users against every column (row i's positive is column pos[i])
+    const V = sh.V.subarray(0, C * k);
     const dV = this.myDV;
     let loss = 0;
     if (nu > 0) {
       const U = sh.U.subarray(u0 * k, u1 * k);
-      gemm(false, true, nu, C, k, 1, U, k, Vrot, k, 0, s.S, C);
-      loss = softmaxLossFast(fast, nu, C, s.S, this.cfg.temperature, b.logQ ? this.logQRot : null, this.colRot, b.w.subarray(u0, u1), s.dS, n);
+      gemm(false, true, nu, C, k, 1, U, k, V, k, 0, s.S, C);
+      loss = softmaxLossFast(fast, nu, C, s.S, this.cfg.temperature, b.logQ, b.colItem, b.w.subarray(u0, u1), s.dS, n, b.pos.subarray(u0, u1), b.lnCount);
       checkLoss(loss);
-      // dU = dS Vrot;  dV = dS^T U, in item-row order again (the two column blocks of dS)
-      gemm(false, false, nu, k, C, 1, s.dS, C, Vrot, k, 0, s.user.dOut, k);
-      gemm(true, false, C - u0, k, nu, 1, s.dS, C, U, k, 0, dV.subarray(u0 * k), k);
-      if (u0 > 0) gemm(true, false, u0, k, nu, 1, s.dS.subarray(C - u0), C, U, k, 0, dV, k);
+      // dU = dS V;  this thread's dV = dS^T U
+      gemm(false, false, nu, k, C, 1, s.dS, C, V, k, 0, s.user.dOut, k);
+      gemm(true, false, C, k, nu, 1, s.dS, C, U, k, 0, dV, k);
       net.userTower.backward(gemm, params, b.ub, s.user, g, net.layout.denseStart, s.rowGrads, fast);
     } else dV.fill(0, 0, C * k);
     this.barrier.wait();
