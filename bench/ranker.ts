@@ -13,9 +13,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
-import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, logLoss, ndcgAt, RANKER_KINDS, trainGbdt, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
-import { assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerTrainingRows, scoreEngine, trainRankerModel } from '../src/pipeline/index.ts';
+import { parseSplit, splitDataset } from '../src/data/index.ts';
+import { VALID_SPLIT, assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerSpace, rankerTrainingRows, scoreEngine, trainRankerModel, type EngineConfig, type Model } from '../src/pipeline/index.ts';
 import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
 
 const options = {
@@ -24,6 +25,8 @@ const options = {
   candidates: { type: 'number', default: 500, description: 'rows scored per timed pass' },
   features: { type: 'number', default: 41, description: 'feature columns of the scoring rows (the last `categorical` are codes)' },
   categorical: { type: 'number', default: 3, description: 'coded categorical columns among them (embedded by the DCN)' },
+  'id-item': { type: 'boolean', description: "one more coded column, the item's id over 1,683 codes (the blend's id_item on ML-100K)" },
+  vectors: { type: 'number', default: 0, description: "dense numeric columns more (the two-tower's vec_* columns of the blend's `vectors` setting)" },
   cross: { type: 'number', default: 3, description: 'DCN cross layers' },
   hidden: { type: 'list', of: 'number', default: [256, 128], description: "DCN MLP widths" },
   'embed-dim': { type: 'number', default: 8, description: 'DCN embedding width' },
@@ -31,7 +34,11 @@ const options = {
   pipeline: { type: 'string', default: 'two-stage-blend', description: "the pipeline whose ranker rows and ranker parameters the training runs use (its gbdt and dcn params)" },
   param: { type: 'list', of: 'string', description: "the pipeline's parameters as KEY=VALUE, comma-separated (ids=false,dcnLearningRate=0.001)" },
   'no-scoring': { type: 'boolean', description: 'skip the scoring figures' },
+  valid: { type: 'boolean', description: "with --quality: score on the train side's validation split (user-temporal:0.2, as tandem tunes: train-inner -> valid on ML-100K), never the test side" },
+  'early-vectors': { type: 'boolean', description: "with --quality: the served vec_* columns read the two-tower the ranker rows were built with (fitted on the earlier part), not the one refitted on all of train" },
   quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
+  variants: { type: 'string', description: "with --quality: more DCN settings trained on the same rows, each scored alone and blended with the same GBDT; '|' between variants, ';' between a variant's KEY=VALUE pipeline parameters (vectors=0;dcnL2=1e-5|vectors=8). A variant may use fewer vector columns than the rows hold (vectors), not other feature settings" },
+  weights: { type: 'list', of: 'number', description: "with --quality: also score each blend at these fixed GBDT weights (0.6,0.7,0.8)" },
   threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
   json: { type: 'string', description: 'write the figures to this JSON file' },
   child: { type: 'string', description: '(internal) train this kind on the rows in --rows and print one JSON line' },
@@ -72,6 +79,26 @@ function syntheticRows(n: number, F: number, cat: number, seed: number): { x: Fl
   return { x, labels, card };
 }
 
+/**
+ * The rows with `vec` dense columns (standard normal, never missing: the vec_* axis products after the
+ * encoder's standardising) and, when `idVocab` > 0, an id code column 0..idVocab-1 appended.
+ */
+function widenRows(r: { x: Float32Array; labels: Float32Array; card: Int32Array }, n: number, F: number, vec: number, idVocab: number, seed: number): { x: Float32Array; labels: Float32Array; card: Int32Array; F: number } {
+  const W = F + vec + (idVocab > 0 ? 1 : 0);
+  if (W === F) return { ...r, F };
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * W);
+  for (let i = 0; i < n; i++) {
+    x.set(r.x.subarray(i * F, (i + 1) * F), i * W);
+    for (let j = 0; j < vec; j++) x[i * W + F + j] = rng.normal();
+    if (idVocab > 0) x[i * W + W - 1] = rng.int(idVocab);
+  }
+  const card = new Int32Array(W);
+  card.set(r.card);
+  if (idVocab > 0) card[W - 1] = idVocab;
+  return { x, labels: r.labels, card, F: W };
+}
+
 /** Times `fn` `repeats` times after a warm-up: wall and CPU (this process, user + system) milliseconds per pass. */
 function time(repeats: number, fn: () => void): { wall: number[]; cpu: number[] } {
   for (let i = 0; i < Math.min(50, repeats); i++) fn();
@@ -90,8 +117,8 @@ function time(repeats: number, fn: () => void): { wall: number[]; cpu: number[] 
 
 async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
   const n = o.candidates;
-  const F = o.features;
-  const { x, labels, card } = syntheticRows(Math.max(n, 5000), F, o.categorical, 1);
+  const base = syntheticRows(Math.max(n, 5000), o.features, o.categorical, 1);
+  const { x, labels, card, F } = widenRows(base, Math.max(n, 5000), o.features, o.vectors, o['id-item'] ? 1683 : 0, 3);
   const spec = fitEncoder(x, 5000, F, card, true, 5);
   const rng = new Rng(2);
   const be = getKernelBackend();
@@ -106,8 +133,9 @@ async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
     rowsOut.push(r);
     console.log(`${name.padEnd(44)} median ${r.medianMs.toFixed(3)} ms wall (p90 ${r.p90Ms.toFixed(3)}), median ${r.medianCpuMs.toFixed(3)} ms CPU`);
   };
-  console.log(`scoring ${n} candidates x ${F} features (${o.categorical} embedded), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
-  report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, ${be.name}, ${dcn.scoringPath} pass)`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs: dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'] });
+  console.log(`scoring ${n} candidates x ${F} features (${o.categorical + (o['id-item'] ? 1 : 0)} embedded${o.vectors ? `, ${o.vectors} vector columns` : ''}), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
+  const inputs = dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'];
+  report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, x0 ${inputs} wide, ${be.name}, ${dcn.scoringPath} pass)`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs });
   const before = new Float64Array(n);
   dcn.plainMargins(x, n, before);
   report(`dcn, unfused pass (encoder in JS, gemm, separate bias/ReLU/cross passes)`, time(o.repeats, () => dcn.plainMargins(x, n, before)));
@@ -227,7 +255,10 @@ async function trainingBench(o: Opts): Promise<Record<string, unknown>[]> {
 async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
   if (o.test === undefined && o.split === undefined && !o.synthetic) throw new UsageError('--quality needs a test side (--train FILE --test FILE, or --split / --synthetic)');
   const t0 = performance.now();
-  const { train, test } = await loadEvaluationData({ source: dataSourceFromFlags(o), trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
+  const data = await loadEvaluationData({ source: dataSourceFromFlags(o), trainPath: o.train, testPath: o.test, split: o.split, log: (l) => console.log(l) });
+  // --valid: the train side's own validation split (train-inner -> valid), where settings are chosen
+  const { train, test } = o.valid ? splitDataset(data.train, parseSplit(VALID_SPLIT)) : data;
+  if (o.valid) console.log(`--valid: train side split by ${VALID_SPLIT}: ${train.interactions.length} train, ${test.interactions.length} valid interactions`);
   const registry = builtinRegistry();
   const base = checkEngineConfig(pipelineConfig(o.pipeline, keyValues(o.param ?? [], '--param'), train), registry);
   const bp = base.ranker!.params as { gbdt: Record<string, unknown>; dcn: Record<string, unknown>; weights: number[]; metric: 'ndcg' | 'logloss'; weight: number | null };
@@ -238,8 +269,14 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
   console.log(`rows and stages built once in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   const configOf = (kind: string, params: Record<string, unknown>) => checkEngineConfig({ ...base, ranker: { ...base.ranker, kind, params } }, registry);
   const out: Record<string, unknown>[] = [];
+  // --early-vectors: the ranker's vector space is the rows' L1 two-tower
+  const early = (m: Model, c: EngineConfig): Model => {
+    if (!o['early-vectors'] || !m.ranker || !c.ranker?.features.vectors) return m;
+    const features = RankerFeatures.fit(train, c.sources.map((s) => s.name!), c.ranker.features, rankerSpace(c, rows.early.model.stages));
+    return { ...m, ranker: new Ranker(features, m.ranker.model, c.ranker.explainTop) };
+  };
   const score = async (name: string, kind: string, params: Record<string, unknown>, ranked: { model: RankerModel; summary: Record<string, unknown> }, seconds: number) => {
-    const engine = new Engine(await assembleModel(train, configOf(kind, params), registry, catalog, stages, ranked), { maxK: 100 });
+    const engine = new Engine(early(await assembleModel(train, configOf(kind, params), registry, catalog, stages, ranked), configOf(kind, params)), { maxK: 100 });
     const r = scoreEngine(engine, train, test, { ks: [10, 20, 50, 100], seed: o.seed });
     const row = { ranker: name, trainSeconds: Math.round(seconds * 10) / 10, users: r.users, ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])), summary: ranked.summary };
     out.push(row);
@@ -265,7 +302,51 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
   console.log(`blend: gbdt weight ${weight} (valid ${bp.metric}: ${figures.map((f) => `${f.weight} ${f.value.toFixed(4)}`).join(', ')})`);
   const blend = new BlendModel(g.model, d.model, weight, { weightChoice: { metric: bp.metric, figures } });
   await score('blend', 'blend', bp, { model: blend, summary: blend.summary() }, gs + ds);
+  for (const w of o.weights ?? []) {
+    const b = new BlendModel(g.model, d.model, w);
+    await score(`blend@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + ds);
+  }
+  // more DCN settings on the same rows (fewer vector columns: the rows' last ones dropped), each with the same GBDT
+  const given = keyValues(o.param ?? [], '--param');
+  for (const v of (o.variants ?? '').split('|').filter((x) => x.trim())) {
+    const extra = Object.fromEntries(v.split(';').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
+    const c = checkEngineConfig(pipelineConfig(o.pipeline, { ...given, ...extra }, train), registry);
+    const drop = rows.train.featureNames.filter((n) => n.startsWith('vec_')).length - c.ranker!.features.vectorDims * (c.ranker!.features.vectors ? 1 : 0);
+    const { vectors: _a, vectorDims: _b, ...rest } = c.ranker!.features;
+    const { vectors: _c, vectorDims: _d, ...baseRest } = base.ranker!.features;
+    if (JSON.stringify(rest) !== JSON.stringify(baseRest) || drop < 0) throw new UsageError(`--variants '${v}': only fewer vector columns than the rows' may differ from --param's features`);
+    const cut = (s: RankerTrainingSet): RankerTrainingSet => (drop === 0 ? s : dropLastColumns(s, drop));
+    const vrows = { train: cut(rows.train), valid: cut(rows.valid) };
+    const vp = c.ranker!.params as typeof bp;
+    t = performance.now();
+    const dv = await trainRankerModel(vrows, checkEngineConfig({ ...c, ranker: { ...c.ranker, kind: 'dcn', params: vp.dcn } }, registry), registry, run);
+    const dvs = (performance.now() - t) / 1000;
+    const scoreAs = async (name: string, kind: string, params: Record<string, unknown>, ranked: { model: RankerModel; summary: Record<string, unknown> }) => {
+      const ec = checkEngineConfig({ ...c, ranker: { ...c.ranker, kind, params } }, registry);
+      const engine = new Engine(early(await assembleModel(train, ec, registry, catalog, stages, ranked), ec), { maxK: 100 });
+      const r = scoreEngine(engine, train, test, { ks: [10, 20, 50, 100], seed: o.seed });
+      out.push({ ranker: name, variant: extra, trainSeconds: Math.round(dvs * 10) / 10, users: r.users, ...Object.fromEntries(Object.entries(r.metrics).map(([k, x]) => [k, Math.round(x * 1e4) / 1e4])), summary: ranked.summary });
+      console.log(`${name.padEnd(6)} [${v}] ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}  recall@10 ${(r.metrics['recall@10'] ?? NaN).toFixed(4)}  (DCN trained in ${dvs.toFixed(1)} s, ${JSON.stringify(dv.summary.bestEpoch ?? null)} epochs kept)`);
+    };
+    await scoreAs('dcn', 'dcn', vp.dcn, dv);
+    // the same trees, reading the narrower rows (the dropped columns are ones they leave out)
+    const gm = g.model as GbdtRankerModel;
+    const gv = drop === 0 ? gm : new GbdtRankerModel(gm.models, {}, { width: vrows.train.nFeatures, keep: gm.columns!.keep });
+    for (const w of vp.weight === null ? [] : [...new Set([vp.weight, ...(o.weights ?? [])])]) {
+      const b = new BlendModel(gv, dv.model, w);
+      await scoreAs(`blend@${w}`, 'blend', { ...vp, weight: w }, { model: b, summary: b.summary() });
+    }
+  }
   return out;
+}
+
+/** A training set without its last `k` columns. */
+function dropLastColumns(s: RankerTrainingSet, k: number): RankerTrainingSet {
+  const W = s.nFeatures;
+  const V = W - k;
+  const features = new Float32Array(s.nRows * V);
+  for (let r = 0; r < s.nRows; r++) features.set(s.features.subarray(r * W, r * W + V), r * V);
+  return { ...s, features, nFeatures: V, featureNames: s.featureNames.slice(0, V), ...(s.cardinalities ? { cardinalities: s.cardinalities.slice(0, V) } : {}), ...(s.embedOnly ? { embedOnly: s.embedOnly.slice(0, V) } : {}) };
 }
 
 export const rankerBench: Command = {

@@ -15,3 +15,4 @@ export type { TrainKernels } from './gemm.ts';
 export type { ConsoleOutput, Progress, ProgressTask, ProgressStream, ProgressRendererOptions } from './progress.ts';
 export { NO_PROGRESS, ProgressRenderer, consoleOutput, estimateLeft, followCounter, formatDuration } from './progress.ts';
 export { denseForward, denseBackward, reluForward, reluBackward, l2NormalizeForward, l2NormalizeBackward, poolForward, poolBackward, poolBackwardFast, RowGrad } from './layers.ts';
+export { symmetricEigen } from './eigen.ts';

@@ -48,6 +48,13 @@ test("tandem train's default engine is the two-stage pipeline; flags override it
   const kinded = checkEngineConfig(engineConfigFromFlags({ engine: pipelineConfig('two-stage', {}, train) as Record<string, unknown>, ranker: 'blend' }, train), registry);
   assert.equal(kinded.ranker?.kind, 'blend');
   assert.equal((kinded.ranker?.features as { ids?: string } | undefined)?.ids ?? 'none', 'none');
+  // the two-tower's vectors as DCN inputs: the features name the stage; a pipeline without it is refused
+  const vec = checkEngineConfig(pipelineConfig('two-stage-blend', { vectors: '8' }, train), registry);
+  assert.deepEqual([vec.ranker?.features.vectors, vec.ranker?.features.vectorDims], ['two-tower', 8]);
+  assert.equal(blend.ranker?.features.vectors, 'two-tower', "the blend reads the two-tower's vectors");
+  assert.equal(blend.ranker?.features.vectorDims, 4);
+  assert.equal(checkEngineConfig(pipelineConfig('two-stage-dcn', {}, train), registry).ranker?.features.vectors, null, 'the DCN alone does not');
+  assert.throws(() => checkEngineConfig(pipelineConfig('two-stage-blend', { vectors: '4', sources: 'itemknn' }, train), registry), /ranker\.features\.vectors: 'two-tower' is not among the sources \(ease, ease-h10, itemknn\)/);
   // an ensemble of two-towers: independently seeded sources of one kind
   const tt = checkEngineConfig(engineConfigFromFlags({ params: { twoTowers: '2' } }, train), registry);
   assert.deepEqual(tt.sources.map((s) => s.name), ['ease', 'ease-h10', 'two-tower', 'two-tower-2']);

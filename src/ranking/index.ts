@@ -5,8 +5,8 @@ import { dcnRankerKind } from './deep/ranker-model.ts';
 import { blendRankerKind } from './blend/blend.ts';
 import type { RankerModelKind } from './model/model.ts';
 
-export type { NeighbourLists, RankerFeatureOptions } from './ranker/features.ts';
-export { RankerFeatures, RANKER_FEATURE_PARAMS, cosineNeighbours, transitionNeighbours } from './ranker/features.ts';
+export type { EmbeddingSpace, NeighbourLists, RankerFeatureOptions } from './ranker/features.ts';
+export { RankerFeatures, RANKER_FEATURE_PARAMS, cosineNeighbours, principalAxes, transitionNeighbours } from './ranker/features.ts';
 export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranker/training.ts';
 export { splitUserTime, assembleRankerData, splitGroups, concatSets } from './ranker/training.ts';
 export type { Contribution } from './ranker/ranker.ts';

@@ -52,6 +52,14 @@ export interface CandidateSource {
   save(dir: string): Promise<void>;
   /** Optional: the query's score of any items (NaN where none), so its score is a feature for candidates other sources found. */
   scoreItems?(query: UserQuery, items: ArrayLike<number>, out: Float32Array): void;
+  /**
+   * Optional, for sources with an embedding space (the two-tower): the query's user vector into `out`
+   * (length: the space's width), false when there is nothing to embed. Deterministic: a training row and
+   * a served request of the same query get the same vector, bit for bit.
+   */
+  userVector?(query: UserQuery, out: Float32Array): boolean;
+  /** Optional, with `userVector`: every trained catalog item's vector in that space (numItems x width, row-major). */
+  itemVectors?(): Float32Array;
   /** Optional live hook: item `item` (a dense index, possibly beyond the trained catalog) was added or changed. */
   upsertItem?(item: number, features: FeatureRow): void;
   /** Optional live hook: item `item` must never be returned again (until upserted). */

@@ -5,8 +5,8 @@
  * each stage's `params` are checked against its kind's own schema: a typo (`{ lamda: 10 }`) names the
  * parameter, its stage and the known ones.
  */
-import { BUSINESS_PARAMS, RANKER_FEATURE_PARAMS, type RankerModelKind } from '../../ranking/index.ts';
-import type { SourceKind } from '../../retrieval/index.ts';
+import { BUSINESS_PARAMS, RANKER_FEATURE_PARAMS, type EmbeddingSpace, type RankerModelKind } from '../../ranking/index.ts';
+import type { CandidateSource, SourceKind } from '../../retrieval/index.ts';
 import { check, ParamError, safeCheck, schema, type Given, type Infer, type Problem } from '../../schema/index.ts';
 
 /** One candidate-source stage. */
@@ -106,6 +106,8 @@ export function checkEngineConfig(given: unknown, registry: StageRegistry, path 
       if (!p.ok) problems.push(...p.problems);
       else c.ranker.params = p.value;
     }
+    const v = c.ranker.features.vectors;
+    if (v !== null && !c.sources.some((s) => s.name === v)) problems.push({ path: at('ranker.features.vectors'), message: `'${v}' is not among the sources (${c.sources.map((s) => s.name).join(', ')})` });
   }
   if (problems.length) throw new ParamError(problems);
   return c;
@@ -119,4 +121,17 @@ export function completeConfig(given: unknown, registry: StageRegistry): EngineC
 /** The checked defaults of one stage kind's params (docs, help). */
 export function stageDefaults(kind: SourceKind): Record<string, unknown> {
   return check(kind.params, {});
+}
+
+/**
+ * The embedding space the ranker's `vectors` columns read: the fitted stage `ranker.features.vectors`
+ * names, among `stages` (in the configuration's order of sources, then fallbacks); null when unset.
+ * Training rows, the served model and a model read back all take it from their own stages here.
+ */
+export function rankerSpace(config: EngineConfig, stages: readonly CandidateSource[]): EmbeddingSpace | null {
+  const name = config.ranker?.features.vectors ?? null;
+  if (name === null) return null;
+  const s = stages[[...config.sources, ...config.fallbacks].findIndex((c) => c.name === name)];
+  if (!s || !s.userVector || !s.itemVectors) throw new Error(`ranker.features.vectors: stage '${name}' has no embedding space (a source with user and item vectors, such as a two-tower)`);
+  return { userVector: (q, out) => s.userVector!(q, out), itemVectors: () => s.itemVectors!() };
 }

@@ -11,7 +11,7 @@ import { ItemCatalog } from '../../features/index.ts';
 import { parseSplit, splitDataset, type Dataset } from '../../data/index.ts';
 import { NO_PROGRESS, type Progress } from '../../math/index.ts';
 import type { CandidateSource, FitContext, StageContext } from '../../retrieval/index.ts';
-import { checkEngineConfig, type EngineConfig, type EngineConfigInput, type StageRegistry } from './config.ts';
+import { checkEngineConfig, rankerSpace, type EngineConfig, type EngineConfigInput, type StageRegistry } from './config.ts';
 import { Engine, type Model } from './engine.ts';
 import { dataFingerprint, MODEL_FORMAT, MODEL_FORMAT_VERSION, tandemVersion, type ModelManifest } from './model-dir.ts';
 
@@ -171,7 +171,7 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
     const model = await fitL1(earlier, config, registry, { ...settings, progress });
     const engine = new Engine(model);
     const featureTask = progress.start('ranker features', 0);
-    const features = RankerFeatures.fit(earlier, engine.sourceNames, rc.features);
+    const features = RankerFeatures.fit(earlier, engine.sourceNames, rc.features, rankerSpace(config, model.stages));
     featureTask.finish();
     if (w === 0 && !features.timed) run.log("ranker rows: this data's time is an order (positions within each user), so the day-based ranker features are off");
     const negatives = negativesWithin(engine, later, t.maxRows, t.negativesPerPositive, run.seed + w);
@@ -231,7 +231,7 @@ export async function assembleModel(train: Dataset, config: EngineConfig, regist
   let ranker: Ranker | null = null;
   if (config.ranker && ranked) {
     const featureTask = progress.start('ranker features', 0);
-    const features = RankerFeatures.fit(train, config.sources.map((s) => s.name!), config.ranker.features);
+    const features = RankerFeatures.fit(train, config.sources.map((s) => s.name!), config.ranker.features, rankerSpace(config, stages));
     featureTask.finish();
     ranker = new Ranker(features, ranked.model, config.ranker.explainTop);
     manifest.ranker = { kind: config.ranker.kind, path: 'ranker', features: [...features.names], summary: ranked.summary };

@@ -1,6 +1,6 @@
 // The one engine: configuration, fitting, the request path, the model directory.
 export type { EngineConfig, EngineConfigInput, RankerStageConfig, StageConfig, StageRegistry } from './config.ts';
-export { ENGINE_PARAMS, RANKER_STAGE_PARAMS, RANKER_TRAINING_PARAMS, STAGE_PARAMS, checkEngineConfig, completeConfig, makeRegistry, stageDefaults } from './config.ts';
+export { ENGINE_PARAMS, RANKER_STAGE_PARAMS, RANKER_TRAINING_PARAMS, STAGE_PARAMS, checkEngineConfig, completeConfig, makeRegistry, rankerSpace, stageDefaults } from './config.ts';
 export type { CheckedEvent, EngineOptions, EventInput, Explanation, LiveEventInput, LiveUserInput, Model, RecommendedItem, RecommendRequest, RecommendResult, RequestTrace, Strategy } from './engine.ts';
 export { Engine, MAX_EVENT_TIMESTAMP } from './engine.ts';
 export type { FitReport, RankerRows, RunSettings } from './fit.ts';

@@ -32,7 +32,7 @@ import { Ranker, RankerFeatures } from '../../ranking/index.ts';
 import type { CandidateSource, StageContext } from '../../retrieval/index.ts';
 import type { FileReader } from '../../vectors/index.ts';
 import { ParamError, safeCheck, schema } from '../../schema/index.ts';
-import { checkEngineConfig, type EngineConfig, type StageRegistry } from './config.ts';
+import { checkEngineConfig, rankerSpace, type EngineConfig, type StageRegistry } from './config.ts';
 import type { Model } from './engine.ts';
 import { readDataset, writeInteractions, writeTable } from './pack.ts';
 
@@ -415,7 +415,7 @@ export async function readModelDir(dir: string, registry: StageRegistry): Promis
       const kind = registry.rankers.get(rc.kind)!;
       const model = await kind.load(join(root, m.ranker.path), rc.params, (p) => files.read(p));
       // the feature statistics are a pure function of the model's training data: recomputed, not stored
-      const features = RankerFeatures.fit(dataset, m.config.sources.map((s) => s.name!), rc.features);
+      const features = RankerFeatures.fit(dataset, m.config.sources.map((s) => s.name!), rc.features, rankerSpace(m.config, stages));
       if (features.names.join('\0') !== m.ranker.features.join('\0')) throw new ModelDirError(`${join(root, 'manifest.json')}: the ranker was trained on features [${m.ranker.features.join(', ')}], this data gives [${features.names.join(', ')}]`);
       ranker = new Ranker(features, model, rc.explainTop);
     }

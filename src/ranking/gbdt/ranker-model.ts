@@ -34,7 +34,7 @@ const MODEL_FILE = 'gbdt-model.json';
 const COLUMNS_FILE = 'gbdt-columns.json';
 const bagFile = (i: number): string => (i === 0 ? MODEL_FILE : `gbdt-model-${i}.json`);
 
-/** Which columns of the rows the trees read: every one but the embed-only id codes (null: all). */
+/** Which columns of the rows the trees read: every one but the embed-only id codes and deep-only columns (null: all). */
 export interface RowColumns {
   /** Width of the rows the model is given. */
   width: number;
@@ -45,9 +45,9 @@ export interface RowColumns {
 /** The columns a GBDT reads of a set's rows: null when it reads them all. */
 export function treeColumns(set: RankerTrainingSet): RowColumns | null {
   const e = set.embedOnly;
-  if (!e || !e.some((v) => v === 1)) return null;
+  if (!e || !e.some((v) => v !== 0)) return null;
   const keep: number[] = [];
-  for (let f = 0; f < set.nFeatures; f++) if (e[f] !== 1) keep.push(f);
+  for (let f = 0; f < set.nFeatures; f++) if (e[f] === 0) keep.push(f);
   return { width: set.nFeatures, keep: Int32Array.from(keep) };
 }
 

@@ -1,7 +1,7 @@
 import type { Dataset, UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
 import { check, schema, type Infer } from '../../schema/index.ts';
-import { TopK } from '../../math/index.ts';
+import { symmetricEigen, TopK } from '../../math/index.ts';
 
 /** The ranker features' settings (one schema: defaults, ranges, docs). */
 export const RANKER_FEATURE_PARAMS = schema({
@@ -13,7 +13,18 @@ export const RANKER_FEATURE_PARAMS = schema({
   maxCategoryValues: { type: 'number', integer: true, min: 1, default: 1000, description: 'categorical item columns with at most this many values feed user-category features' },
   maxHistoryForCooccurrence: { type: 'number', integer: true, min: 1, default: 300, description: 'only the last this many events of each user feed co-occurrence counts (bounds the quadratic cost)' },
   ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: "append id_item (the candidate's code), or id_user and id_item: read only by models that embed them (the DCN); the GBDT leaves them out" },
+  vectors: { type: 'string', nullable: true, default: null, description: "a source with an embedding space (the two-tower's name): append vec_0..vec_{k-1}, the user vector and the candidate's item vector on the k main axes of the item vectors, multiplied axis by axis (their sum over every axis is the source's score); read only by the DCN, the GBDT leaves them out" },
+  vectorDims: { type: 'number', integer: true, min: 1, max: 256, default: 16, description: 'k of `vectors`: the principal axes of the item vectors kept (at most their width)' },
 });
+
+/**
+ * A source's embedding space, as the `vectors` columns read it (`CandidateSource.userVector` and
+ * `itemVectors`: the two-tower).
+ */
+export interface EmbeddingSpace {
+  userVector(query: UserQuery, out: Float32Array): boolean;
+  itemVectors(): Float32Array;
+}
 
 export type RankerFeatureOptions = Infer<typeof RANKER_FEATURE_PARAMS>;
 
@@ -72,10 +83,18 @@ export class RankerFeatures {
    */
   readonly cardinalities: Int32Array;
   /**
-   * Per column: 1 for an id code (id_user, id_item) that only an embedding reads; models that split on
-   * numbers (the GBDT) leave these columns out.
+   * Per column: 1 for an id code (id_user, id_item) that only an embedding reads, 2 for a number only the
+   * deep ranker reads (the `vec_*` axis products); models that split on numbers (the GBDT) leave both out.
    */
   readonly embedOnly: Uint8Array;
+  /** The `vectors` columns: the space, its width, its k main axes (k x dim rows), each item on them (numItems x k). */
+  private readonly space: EmbeddingSpace | null;
+  private readonly vecDim: number;
+  private readonly vecK: number;
+  private readonly axes: Float64Array;
+  private readonly itemAxes: Float32Array;
+  private readonly userVec: Float32Array;
+  private readonly userAxes: Float32Array;
   private readonly numUsers: number;
   /** Mean interaction value of each user in the fitted data (a rating average on MovieLens). */
   private readonly userMeanValues: Float32Array;
@@ -95,8 +114,17 @@ export class RankerFeatures {
   private readonly catLast: Float64Array[];
   private readonly numericMean: Float64Array;
 
-  private constructor(ds: Dataset, l1Sources: readonly string[], options: RankerFeatureOptions) {
+  private constructor(ds: Dataset, l1Sources: readonly string[], options: RankerFeatureOptions, space: EmbeddingSpace | null) {
     this.options = options;
+    this.space = options.vectors === null ? null : space;
+    if (options.vectors !== null && !space) throw new Error(`ranker.features.vectors: source '${options.vectors}' has no embedding space (userVector/itemVectors), or is not among the stages`);
+    const pa = this.space ? principalAxes(this.space.itemVectors(), ds.numItems, options.vectorDims, options.vectors!) : { dim: 0, k: 0, axes: new Float64Array(0), itemAxes: new Float32Array(0) };
+    this.vecDim = pa.dim;
+    this.vecK = pa.k;
+    this.axes = pa.axes;
+    this.itemAxes = pa.itemAxes;
+    this.userVec = new Float32Array(pa.dim);
+    this.userAxes = new Float32Array(pa.k);
     this.l1Sources = [...l1Sources];
     this.numItems = ds.numItems;
     this.numUsers = ds.numUsers;
@@ -177,7 +205,7 @@ export class RankerFeatures {
     sizes.set('id_user', ds.numUsers);
     sizes.set('id_item', ds.numItems);
     this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
-    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' ? 1 : 0));
+    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' ? 1 : n.startsWith('vec_') ? 2 : 0));
     this.simLast = new Float32Array(n);
     this.simMax = new Float32Array(n);
     this.simRecentSum = new Float32Array(n);
@@ -196,12 +224,13 @@ export class RankerFeatures {
 
   /**
    * Fits the statistics on `ds` (the interactions L1 saw). `l1Sources` names the merged candidate sources
-   * whose scores and ranks become columns, in the order the L1 block holds them.
+   * whose scores and ranks become columns, in the order the L1 block holds them. `space` is the
+   * embedding space of the source `options.vectors` names (fitted on `ds` too), when it is set.
    */
-  static fit(ds: Dataset, l1Sources: readonly string[], options: Partial<RankerFeatureOptions> = {}): RankerFeatures {
+  static fit(ds: Dataset, l1Sources: readonly string[], options: Partial<RankerFeatureOptions> = {}, space: EmbeddingSpace | null = null): RankerFeatures {
     const o = check(RANKER_FEATURE_PARAMS, options, { path: 'ranker.features' });
     if (o.windowsDays.length === 0 || o.windowsDays.some((w) => !(w > 0))) throw new Error('ranker.features.windowsDays: must hold positive numbers');
-    return new RankerFeatures(ds, l1Sources, o);
+    return new RankerFeatures(ds, l1Sources, o, space);
   }
 
   get width(): number {
@@ -228,6 +257,7 @@ export class RankerFeatures {
     names.push('l1_found', 'l1_position');
     if (this.options.ids === 'both') names.push('id_user');
     if (this.options.ids !== 'none') names.push('id_item');
+    for (let j = 0; j < this.vecK; j++) names.push(`vec_${j}`);
     return names;
   }
 
@@ -350,6 +380,19 @@ export class RankerFeatures {
     urow[4] = len > 0 ? negatives / len : 0;
     for (let c = 0; c < this.userColumns.length; c++) urow[5 + c] = u >= 0 && u < this.numUsers ? this.userColumns[c].get(u) : NaN;
 
+    // ---- the user's vector on the main axes of the item vectors (sums in float64, in axis order)
+    const K = this.vecK;
+    const userOk = K > 0 && this.space!.userVector(query, this.userVec);
+    if (userOk) {
+      const D = this.vecDim;
+      for (let j = 0; j < K; j++) {
+        let z = 0;
+        for (let d = 0; d < D; d++) z += this.axes[j * D + d] * this.userVec[d];
+        this.userAxes[j] = z;
+      }
+    }
+    const vecItems = this.itemAxes.length / Math.max(K, 1);
+
     // ---- each source's best score in this request: scores relative to it compare across users
     const S = this.l1Sources.length;
     const best = new Float64Array(S).fill(-Infinity); // per request, not per candidate
@@ -436,6 +479,9 @@ export class RankerFeatures {
       // codes outside the fitted tables (a user or item added after training) are missing
       if (o.ids === 'both') out[p++] = u >= 0 && u < this.numUsers ? u : NaN;
       if (o.ids !== 'none') out[p++] = inCatalog ? it : NaN;
+      // an item without a trained vector (added after training), or a user with none: missing
+      if (userOk && it >= 0 && it < vecItems) for (let j = 0; j < K; j++) out[p++] = this.userAxes[j] * this.itemAxes[it * K + j];
+      else for (let j = 0; j < K; j++) out[p++] = NaN;
     }
 
     // ---- clear the accumulators this request touched
@@ -609,4 +655,41 @@ export function transitionNeighbours(seqs: { offsets: Int32Array; items: Int32Ar
     offsets[i + 1] = out;
   }
   return { offsets, ids: ids.slice(0, out), weights: weights.slice(0, out) };
+}
+
+/**
+ * The k main axes of n item vectors (rows of `vecs`, width dim = vecs.length / n): the eigenvectors of
+ * their covariance, largest variance first, and every item's coordinates on them. Products of a user's
+ * and an item's coordinates on an axis do not change when a refitted embedding comes out rotated or an
+ * axis flipped (both coordinates flip), which the raw coordinates would: the ranker is trained on rows
+ * from an earlier fit of the source than the one it serves with.
+ */
+export function principalAxes(vecs: Float32Array, n: number, wantK: number, what = 'vectors'): { dim: number; k: number; axes: Float64Array; itemAxes: Float32Array } {
+  if (n <= 0 || vecs.length % n !== 0) throw new Error(`ranker.features.vectors: '${what}' gives ${vecs.length} floats for ${n} items`);
+  const dim = vecs.length / n;
+  const k = Math.min(wantK, dim);
+  const mean = new Float64Array(dim);
+  for (let i = 0; i < n; i++) for (let d = 0; d < dim; d++) mean[d] += vecs[i * dim + d];
+  for (let d = 0; d < dim; d++) mean[d] /= n;
+  const cov = new Float64Array(dim * dim);
+  const row = new Float64Array(dim);
+  for (let i = 0; i < n; i++) {
+    for (let d = 0; d < dim; d++) row[d] = vecs[i * dim + d] - mean[d];
+    for (let a = 0; a < dim; a++) {
+      const ra = row[a];
+      for (let b = a; b < dim; b++) cov[a * dim + b] += ra * row[b];
+    }
+  }
+  for (let a = 0; a < dim; a++) for (let b = a; b < dim; b++) cov[b * dim + a] = cov[a * dim + b] /= n;
+  const { vectors } = symmetricEigen(cov, dim);
+  const axes = vectors.slice(0, k * dim);
+  const itemAxes = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < k; j++) {
+      let z = 0;
+      for (let d = 0; d < dim; d++) z += axes[j * dim + d] * vecs[i * dim + d];
+      itemAxes[i * k + j] = z;
+    }
+  }
+  return { dim, k, axes, itemAxes };
 }

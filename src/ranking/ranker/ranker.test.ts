@@ -321,3 +321,94 @@ test('id columns: id_user and id_item carry the codes (NaN outside the tables), 
   both.extract({ ...queryOf(ds, 3), user: -1 }, block(items, ['a']), unknown);
   assert.ok(Number.isNaN(unknown[W]), 'an unknown user is missing');
 });
+
+/** A toy embedding space: a random vector per item, the user's vector the sum of their history's (NaN-free). */
+function toySpace(ds: Dataset, dim: number, seed: number, rotate?: Float64Array) {
+  const rng = new Rng(seed);
+  const raw = Float32Array.from({ length: ds.numItems * dim }, () => rng.normal() * (1 + rng.next()));
+  const turn = (v: Float32Array, n: number): Float32Array => {
+    if (!rotate) return v;
+    const out = new Float32Array(v.length);
+    for (let i = 0; i < n; i++) for (let a = 0; a < dim; a++) {
+      let z = 0;
+      for (let b = 0; b < dim; b++) z += rotate[a * dim + b] * v[i * dim + b];
+      out[i * dim + a] = z;
+    }
+    return out;
+  };
+  const items = turn(raw, ds.numItems);
+  return {
+    itemVectors: () => items,
+    userVector(q: UserQuery, out: Float32Array): boolean {
+      if (q.history.length === 0) return false;
+      const u = new Float32Array(dim);
+      for (const it of q.history) for (let d = 0; d < dim; d++) u[d] += raw[it * dim + d] * 0.25;
+      out.set(turn(u, 1));
+      return true;
+    },
+  };
+}
+
+test('vector columns: vec_j = user · item on the j-th main axis of the item vectors; over every axis they sum to u·v; deep-only; NaN without a vector; unchanged by a rotation of the space', () => {
+  const ds = randomDataset(6);
+  const dim = 6;
+  const space = toySpace(ds, dim, 3);
+  const plain = RankerFeatures.fit(ds, ['a']);
+  assert.throws(() => RankerFeatures.fit(ds, ['a'], { vectors: 'tt' }), /vectors: source 'tt' has no embedding space/);
+  const all = RankerFeatures.fit(ds, ['a'], { vectors: 'tt', vectorDims: 64 }, space);
+  const three = RankerFeatures.fit(ds, ['a'], { vectors: 'tt', vectorDims: 3 }, space);
+  assert.deepEqual(all.names, [...plain.names, ...Array.from({ length: dim }, (_, j) => `vec_${j}`)]);
+  assert.deepEqual(three.names, [...plain.names, 'vec_0', 'vec_1', 'vec_2']);
+  assert.deepEqual(Array.from(three.embedOnly), [...plain.names.map(() => 0), 2, 2, 2]);
+  assert.ok(Array.from(three.cardinalities.slice(-3)).every((c) => c === 0), 'numbers, not codes');
+  const q = queryOf(ds, 4);
+  const items = [0, 7, 19, ds.numItems + 2];
+  const W = plain.width;
+  const a = new Float32Array(items.length * plain.width);
+  const x = new Float32Array(items.length * all.width);
+  const y = new Float32Array(items.length * three.width);
+  plain.extract(q, block(items, ['a']), a);
+  all.extract(q, block(items, ['a']), x);
+  three.extract(q, block(items, ['a']), y);
+  const u = new Float32Array(dim);
+  space.userVector(q, u);
+  const v = space.itemVectors();
+  for (let c = 0; c < items.length; c++) {
+    assert.deepEqual(Array.from(x.subarray(c * all.width, c * all.width + W)), Array.from(a.subarray(c * W, (c + 1) * W)), 'the other columns unchanged');
+    const vec = Array.from(x.subarray(c * all.width + W, (c + 1) * all.width));
+    assert.deepEqual(Array.from(y.subarray(c * three.width + W, (c + 1) * three.width)), vec.slice(0, 3), 'the first k axes are the same');
+    if (c === 3) {
+      assert.ok(vec.every((z) => Number.isNaN(z)), 'an item outside the fitted catalog is missing');
+      continue;
+    }
+    let dot = 0;
+    for (let d = 0; d < dim; d++) dot += u[d] * v[items[c] * dim + d];
+    const sum = vec.reduce((s, z) => s + z, 0);
+    assert.ok(Math.abs(sum - dot) < 1e-4 * (1 + Math.abs(dot)), `item ${items[c]}: the axis products sum to ${sum}, u·v = ${dot}`);
+  }
+  // a user with nothing to embed: missing
+  const none = new Float32Array(items.length * three.width);
+  three.extract({ ...q, history: new Int32Array(0), weights: undefined, timestamps: undefined }, block(items, ['a']), none);
+  assert.ok(Number.isNaN(none[W]) && Number.isNaN(none[W + 2]));
+  // the same space rotated (a random orthogonal matrix, by Gram-Schmidt): the same columns up to float rounding
+  const rng = new Rng(9);
+  const Q = Float64Array.from({ length: dim * dim }, () => rng.normal());
+  for (let i = 0; i < dim; i++) {
+    for (let j = 0; j < i; j++) {
+      let p = 0;
+      for (let d = 0; d < dim; d++) p += Q[i * dim + d] * Q[j * dim + d];
+      for (let d = 0; d < dim; d++) Q[i * dim + d] -= p * Q[j * dim + d];
+    }
+    let n = 0;
+    for (let d = 0; d < dim; d++) n += Q[i * dim + d] ** 2;
+    for (let d = 0; d < dim; d++) Q[i * dim + d] /= Math.sqrt(n);
+  }
+  const turned = RankerFeatures.fit(ds, ['a'], { vectors: 'tt', vectorDims: 3 }, toySpace(ds, dim, 3, Q));
+  const z = new Float32Array(items.length * three.width);
+  turned.extract(q, block(items, ['a']), z);
+  for (let c = 0; c < 3; c++) for (let j = 0; j < 3; j++) {
+    const want = y[c * three.width + W + j];
+    const got = z[c * three.width + W + j];
+    assert.ok(Math.abs(want - got) < 1e-3 * (1 + Math.abs(want)), `item ${items[c]}, vec_${j}: ${want} unrotated, ${got} rotated`);
+  }
+});

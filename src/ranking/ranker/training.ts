@@ -21,7 +21,7 @@ export interface RankerTrainingSet {
   items: Int32Array;
   /** Per column: the vocabulary size of a coded categorical column, 0 for a numeric one (`RankerFeatures.cardinalities`); absent: all numeric. */
   cardinalities?: Int32Array;
-  /** Per column: 1 for an id code only embedding models read (`RankerFeatures.embedOnly`); absent: none. */
+  /** Per column: 1 for an id code only embedding models read, 2 for a number only the deep ranker reads (`RankerFeatures.embedOnly`); absent: none. */
   embedOnly?: Uint8Array;
 }
 

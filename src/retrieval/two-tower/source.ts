@@ -196,6 +196,19 @@ export class TwoTowerSource implements CandidateSource {
     }
   }
 
+  /** The query's user vector (as `candidates` embeds a known user: id, history), into `out`. */
+  userVector(query: UserQuery, out: Float32Array): boolean {
+    if (!this.embed(query, null)) return false;
+    out.set(this.qvec);
+    return true;
+  }
+
+  /** Every trained catalog item's embedding (computed again when the index has taken `itemEmbeddings`'). */
+  itemVectors(): Float32Array {
+    // not kept: the index holds its own copy (256 MB per million 64-d items)
+    return this.itemVecs ?? this.need().embedItems();
+  }
+
   /** Embeds the query into `qvec`; false when there is nothing to embed. */
   private embed(query: UserQuery, features: RawFeatures | null): boolean {
     const model = this.need();
