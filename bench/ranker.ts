@@ -18,6 +18,7 @@ import { ItemCatalog } from '../src/features/index.ts';
 import { parseSplit, splitDataset } from '../src/data/index.ts';
 import { VALID_SPLIT, assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerSpace, rankerTrainingRows, scoreEngine, trainRankerModel, type EngineConfig, type Model } from '../src/pipeline/index.ts';
 import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
+import { median } from './stats.ts';
 
 const options = {
   ...DATA_FLAGS,
@@ -52,11 +53,6 @@ function quantile(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 /**
  * Synthetic ranker rows shaped like ML-100K's (x0 of 75 at the defaults: a third of the numeric columns

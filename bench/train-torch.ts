@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { parseSplit, splitDataset, type Dataset } from '../src/data/index.ts';
 import { getKernelBackend } from '../src/math/index.ts';
 import { evaluateRetrieval, exportTrainingInputs, trainTwoTower, TwoTowerModel, type TwoTowerConfig } from '../src/retrieval/index.ts';
+import { median } from './stats.ts';
 
 export interface VsTorchOptions {
   threads: number[];
@@ -46,11 +47,6 @@ export interface VsTorchRow {
   load: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 /** The reference shape of `tandem bench train`, with `epochs`. */
 export function referenceConfig(epochs: number): Partial<TwoTowerConfig> {

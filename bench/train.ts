@@ -13,6 +13,7 @@ import { loadDataset, resolvePreset, type Dataset } from '../src/data/index.ts';
 import { generateSynthetic } from '../src/data/index.ts';
 import { getKernelBackend } from '../src/math/index.ts';
 import { trainTwoTower } from '../src/retrieval/index.ts';
+import { median } from './stats.ts';
 
 const options = {
   dataset: { type: 'string', description: "preset name (e.g. 'movielens-100k'), with --data" },
@@ -44,11 +45,6 @@ interface Run {
   examples: number;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const h = s.length >> 1;
-  return s.length % 2 ? s[h] : (s[h - 1] + s[h]) / 2;
-}
 
 /** Runs this benchmark once per thread count in a child process and merges the JSON. */
 function runEach(argv: readonly string[], threads: number[], json: string | undefined): number {
