@@ -393,22 +393,30 @@ export class Tower {
     const b0 = this.b[0];
     if (fast) fast.biasRows(Y, B, nout, b0);
     else for (let r = 0; r < B; r++) for (let j = 0; j < nout; j++) Y[r * nout + j] = b0[j];
-    let c0 = 0;
-    const run = (c1: number) => {
-      if (c1 > c0) gemm(false, true, B, nout, c1 - c0, 1, X.subarray(c0), w0, W0.subarray(c0), w0, 1, Y, nout);
-    };
-    for (let f = 0; f < this.spec.bags.length; f++) {
-      const p = s.proj[f];
-      if (!p?.active) continue;
-      const off = L.fieldOffsets[f];
-      run(off);
-      c0 = off + p.dim;
+    this.firstLayerParts(s, (c0, c1) => gemm(false, true, B, nout, c1 - c0, 1, X.subarray(c0), w0, W0.subarray(c0), w0, 1, Y, nout), (f, p, off) => {
       const bag = batch.bags[f];
       gemm(false, true, p.D, nout, p.dim, 1, p.E, p.dim, W0.subarray(off), w0, 0, p.P, nout);
       if (fast) fast.bagPoolAdd(bag.offsets, p.idx, bag.weights, B, p.P, nout, Y, nout, 0);
       else poolAddRef(bag.offsets, p.idx, bag.weights, B, p.P, nout, Y, nout);
+    });
+  }
+
+  /**
+   * The first layer's input columns in order: `run(c0, c1)` for each non-empty run of pooled columns
+   * [c0, c1), `field(f, p, off)` for each projected field (its columns start at `off`).
+   */
+  private firstLayerParts(s: TowerScratch, run: (c0: number, c1: number) => void, field: (f: number, p: FieldProjection, off: number) => void): void {
+    const L = this.layout;
+    let c0 = 0;
+    for (let f = 0; f < this.spec.bags.length; f++) {
+      const p = s.proj[f];
+      if (!p?.active) continue;
+      const off = L.fieldOffsets[f];
+      if (off > c0) run(c0, off);
+      c0 = off + p.dim;
+      field(f, p, off);
     }
-    run(w0);
+    if (L.sizes[0] > c0) run(c0, L.sizes[0]);
   }
 
   // Its backward: the pooled columns' dW and dX by runs; per projected field G = scatter of dY,
@@ -424,18 +432,11 @@ export class Tower {
     const W0 = this.W[0];
     if (fast) fast.colSumAdd(dY, B, nout, gB);
     else for (let r = 0; r < B; r++) for (let j = 0; j < nout; j++) gB[j] += dY[r * nout + j];
-    let c0 = 0;
-    const run = (c1: number) => {
-      if (c1 <= c0) return;
+    const run = (c0: number, c1: number) => {
       gemm(true, false, nout, c1 - c0, B, 1, dY, nout, X.subarray(c0), w0, 1, gW.subarray(c0), w0);
       gemm(false, false, B, c1 - c0, nout, 1, dY, nout, W0.subarray(c0), w0, 0, dX.subarray(c0), w0);
     };
-    for (let f = 0; f < this.spec.bags.length; f++) {
-      const p = s.proj[f];
-      if (!p?.active) continue;
-      const off = L.fieldOffsets[f];
-      run(off);
-      c0 = off + p.dim;
+    this.firstLayerParts(s, run, (f, p, off) => {
       const bag = batch.bags[f];
       const D = p.D;
       const dim = p.dim;
@@ -453,8 +454,7 @@ export class Tower {
         const g = rg.grads;
         for (let j = 0; j < dim; j++) g[o + j] += p.dE[sl * dim + j];
       }
-    }
-    run(w0);
+    });
   }
 }
 
