@@ -6,6 +6,8 @@ import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
 import { cosineNeighbours, RankerFeatures, transitionNeighbours } from './features.ts';
 import { assembleRankerData, concatSets, splitGroups, splitUserTime } from './training.ts';
+import { explainedColumns, Ranker } from './ranker.ts';
+import type { RankerModel } from '../model/model.ts';
 
 const DAY = 86400;
 
@@ -411,4 +413,32 @@ test('vector columns: vec_j = user · item on the j-th main axis of the item vec
     const got = z[c * three.width + W + j];
     assert.ok(Math.abs(want - got) < 1e-3 * (1 + Math.abs(want)), `item ${items[c]}, vec_${j}: ${want} unrotated, ${got} rotated`);
   }
+});
+
+test('explanations report the vec_* axis products as one entry, vec_<source> (their sum), where the first of them stands', () => {
+  assert.deepEqual(explainedColumns(['a', 'vec_0', 'b', 'vec_1'], 'tt'), { names: ['a', 'vec_tt', 'b'], columns: [[0], [1, 3], [2]] });
+  assert.deepEqual(explainedColumns(['a', 'vec_0'], null), { names: ['a', 'vec_0'], columns: [[0], [1]] }, 'no vectors option: names as they are');
+  const ds = randomDataset(6);
+  const features = RankerFeatures.fit(ds, ['a'], { vectors: 'tt', vectorDims: 3 }, toySpace(ds, 6, 3));
+  const W = features.width;
+  // each feature contributes 1 / (its column + 1), except the three vec_* columns, 0.3 each: alone each is
+  // below the first columns, together (0.9) above every other but the first (1)
+  const model: RankerModel = {
+    kind: 'stub',
+    nFeatures: W,
+    predict: (_x, n, out) => out.fill(0.5, 0, n),
+    contributions: (_x, _row, out) => {
+      for (let f = 0; f < W; f++) out[f] = features.names[f].startsWith('vec_') ? 0.3 : 1 / (f + 1);
+      out[W] = 0;
+    },
+    save: async () => {},
+    summary: () => ({}),
+  };
+  const r = new Ranker(features, model, 3);
+  r.rank(queryOf(ds, 4), block([0, 7], ['a']));
+  assert.deepEqual(r.explain(1), [
+    { feature: features.names[0], contribution: 1 },
+    { feature: 'vec_tt', contribution: 0.9 },
+    { feature: features.names[1], contribution: 0.5 },
+  ]);
 });

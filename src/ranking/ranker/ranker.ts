@@ -22,6 +22,9 @@ export class Ranker {
   private out = new Float64Array(0);
   private contrib: Float64Array;
   private count = 0;
+  /** The explained columns: each feature alone, except the `vec_*` axis products, reported as one. */
+  private readonly explained: { names: string[]; columns: number[][] };
+  private readonly grouped: Float64Array;
 
   constructor(
     readonly features: RankerFeatures,
@@ -31,6 +34,8 @@ export class Ranker {
   ) {
     if (model.nFeatures !== features.width) throw new Error(`ranker: the ${model.kind} model takes ${model.nFeatures} features, the feature set has ${features.width} (${features.names.join(', ')})`);
     this.contrib = new Float64Array(features.width + 1);
+    this.explained = explainedColumns(features.names, features.options.vectors);
+    this.grouped = new Float64Array(this.explained.names.length);
   }
 
   get featureNames(): readonly string[] {
@@ -61,12 +66,44 @@ export class Ranker {
     if (!(i >= 0 && i < this.count)) throw new Error(`ranker: explain(${i}): the last request had ${this.count} candidates`);
     if (!this.model.contributions) return [];
     this.model.contributions(this.x, i, this.contrib);
-    const names = this.features.names;
-    const top = topPositive(this.contrib, names.length, this.explainTop);
+    const { names, columns } = this.explained;
+    const g = this.grouped;
+    for (let k = 0; k < names.length; k++) {
+      let sum = 0;
+      for (const f of columns[k]) sum += this.contrib[f];
+      g[k] = sum;
+    }
+    const top = topPositive(g, names.length, this.explainTop);
     const out: Contribution[] = [];
-    for (const f of top) if (f >= 0) out.push({ feature: names[f], contribution: Math.round(this.contrib[f] * 1e4) / 1e4 });
+    for (const k of top) if (k >= 0) out.push({ feature: names[k], contribution: Math.round(g[k] * 1e4) / 1e4 });
     return out;
   }
+}
+
+/**
+ * How explanations name the feature columns: one entry per column, except that the `vec_*` axis products
+ * (each alone means little: one principal axis of the two-tower's space) are summed into one entry,
+ * `vec_<source>` (the user-item match in that source's space), placed where the first of them is.
+ * @example explainedColumns(['sim_last', 'vec_0', 'vec_1'], 'two-tower') // names ['sim_last', 'vec_two-tower'], columns [[0], [1, 2]]
+ */
+export function explainedColumns(featureNames: readonly string[], vectorSource: string | null): { names: string[]; columns: number[][] } {
+  const names: string[] = [];
+  const columns: number[][] = [];
+  let vec = -1;
+  featureNames.forEach((n, f) => {
+    if (vectorSource !== null && /^vec_\d+$/.test(n)) {
+      if (vec < 0) {
+        vec = names.length;
+        names.push(`vec_${vectorSource}`);
+        columns.push([]);
+      }
+      columns[vec].push(f);
+      return;
+    }
+    names.push(n);
+    columns.push([f]);
+  });
+  return { names, columns };
 }
 
 /**
