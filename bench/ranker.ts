@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
-import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
 import { parseSplit, splitDataset } from '../src/data/index.ts';
 import { VALID_SPLIT, assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerSpace, rankerTrainingRows, scoreEngine, trainRankerModel, type EngineConfig, type Model } from '../src/pipeline/index.ts';
@@ -307,7 +307,7 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
   for (const v of (o.variants ?? '').split('|').filter((x) => x.trim())) {
     const extra = Object.fromEntries(v.split(';').map((kv) => kv.split('=').map((x) => x.trim()) as [string, string]));
     const c = checkEngineConfig(pipelineConfig(o.pipeline, { ...given, ...extra }, train), registry);
-    const drop = rows.train.featureNames.filter((n) => n.startsWith('vec_')).length - c.ranker!.features.vectorDims * (c.ranker!.features.vectors ? 1 : 0);
+    const drop = (rows.train.embedOnly?.filter((e) => e === VECTOR_COLUMN).length ?? 0) - c.ranker!.features.vectorDims * (c.ranker!.features.vectors ? 1 : 0);
     const { vectors: _a, vectorDims: _b, ...rest } = c.ranker!.features;
     const { vectors: _c, vectorDims: _d, ...baseRest } = base.ranker!.features;
     if (JSON.stringify(rest) !== JSON.stringify(baseRest) || drop < 0) throw new UsageError(`--variants '${v}': only fewer vector columns than the rows' may differ from --param's features`);

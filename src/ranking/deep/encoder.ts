@@ -5,6 +5,7 @@
  * row (its code, or the extra last row for a missing or unknown code).
  */
 import type { DcnShape } from './net.ts';
+import { ID_COLUMN } from '../ranker/features.ts';
 
 /** The fitted encoding, as stored in the model file. */
 export interface EncoderSpec {
@@ -38,7 +39,7 @@ export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities:
   for (let f = 0; f < F; f++) {
     const card = cardinalities ? cardinalities[f] : 0;
     // an id's number means nothing: embedded, or not read at all
-    if (!embed && embedOnly && embedOnly[f] === 1) continue;
+    if (!embed && embedOnly && embedOnly[f] === ID_COLUMN) continue;
     if (embed && card > 0) {
       spec.categorical.push(f);
       spec.vocab.push(card);

@@ -28,6 +28,10 @@ export interface EmbeddingSpace {
 
 export type RankerFeatureOptions = Infer<typeof RANKER_FEATURE_PARAMS>;
 
+/** `RankerFeatures.embedOnly` of an id code column (id_user, id_item) and of a `vec_*` axis product. */
+export const ID_COLUMN = 1;
+export const VECTOR_COLUMN = 2;
+
 const DAY = 86400;
 
 /** The columns measured in days (or comparing times across users): off when timestamps are positions within a user. */
@@ -205,7 +209,7 @@ export class RankerFeatures {
     sizes.set('id_user', ds.numUsers);
     sizes.set('id_item', ds.numItems);
     this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
-    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' ? 1 : n.startsWith('vec_') ? 2 : 0));
+    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : 0));
     this.simLast = new Float32Array(n);
     this.simMax = new Float32Array(n);
     this.simRecentSum = new Float32Array(n);

@@ -416,8 +416,8 @@ test('vector columns: vec_j = user · item on the j-th main axis of the item vec
 });
 
 test('explanations report the vec_* axis products as one entry, vec_<source> (their sum), where the first of them stands', () => {
-  assert.deepEqual(explainedColumns(['a', 'vec_0', 'b', 'vec_1'], 'tt'), { names: ['a', 'vec_tt', 'b'], columns: [[0], [1, 3], [2]] });
-  assert.deepEqual(explainedColumns(['a', 'vec_0'], null), { names: ['a', 'vec_0'], columns: [[0], [1]] }, 'no vectors option: names as they are');
+  assert.deepEqual(explainedColumns(['a', 'vec_0', 'b', 'vec_1'], Uint8Array.of(0, 2, 0, 2), 'tt'), { names: ['a', 'vec_tt', 'b'], columns: [[0], [1, 3], [2]] });
+  assert.deepEqual(explainedColumns(['a', 'vec_0'], Uint8Array.of(0, 0), null), { names: ['a', 'vec_0'], columns: [[0], [1]] }, 'no vector columns: names as they are');
   const ds = randomDataset(6);
   const features = RankerFeatures.fit(ds, ['a'], { vectors: 'tt', vectorDims: 3 }, toySpace(ds, 6, 3));
   const W = features.width;

@@ -1,7 +1,7 @@
 import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
 import type { RankerModel } from '../model/model.ts';
-import type { RankerFeatures } from './features.ts';
+import { VECTOR_COLUMN, type RankerFeatures } from './features.ts';
 
 /** A feature that raised a candidate's score, and by how much. */
 export interface Contribution {
@@ -34,7 +34,7 @@ export class Ranker {
   ) {
     if (model.nFeatures !== features.width) throw new Error(`ranker: the ${model.kind} model takes ${model.nFeatures} features, the feature set has ${features.width} (${features.names.join(', ')})`);
     this.contrib = new Float64Array(features.width + 1);
-    this.explained = explainedColumns(features.names, features.options.vectors);
+    this.explained = explainedColumns(features.names, features.embedOnly, features.options.vectors);
     this.grouped = new Float64Array(this.explained.names.length);
   }
 
@@ -82,19 +82,20 @@ export class Ranker {
 
 /**
  * How explanations name the feature columns: one entry per column, except that the `vec_*` axis products
- * (each alone means little: one principal axis of the two-tower's space) are summed into one entry,
- * `vec_<source>` (the user-item match in that source's space), placed where the first of them is.
- * @example explainedColumns(['sim_last', 'vec_0', 'vec_1'], 'two-tower') // names ['sim_last', 'vec_two-tower'], columns [[0], [1, 2]]
+ * (marked VECTOR_COLUMN in `embedOnly`; each alone means little: one principal axis of the two-tower's
+ * space) are summed into one entry, `vec_<source>` (the user-item match in that source's space), placed
+ * where the first of them is.
+ * @example explainedColumns(['sim_last', 'vec_0', 'vec_1'], Uint8Array.of(0, 2, 2), 'two-tower') // names ['sim_last', 'vec_two-tower'], columns [[0], [1, 2]]
  */
-export function explainedColumns(featureNames: readonly string[], vectorSource: string | null): { names: string[]; columns: number[][] } {
+export function explainedColumns(featureNames: readonly string[], embedOnly: Uint8Array, vectorSource: string | null): { names: string[]; columns: number[][] } {
   const names: string[] = [];
   const columns: number[][] = [];
   let vec = -1;
   featureNames.forEach((n, f) => {
-    if (vectorSource !== null && /^vec_\d+$/.test(n)) {
+    if (embedOnly[f] === VECTOR_COLUMN) {
       if (vec < 0) {
         vec = names.length;
-        names.push(`vec_${vectorSource}`);
+        names.push(`vec_${vectorSource ?? 'vectors'}`);
         columns.push([]);
       }
       columns[vec].push(f);
