@@ -10,10 +10,11 @@ import { join } from 'node:path';
 import { GroupCommitLog, openEventLog, type EventLog } from '../src/store/index.ts';
 import { UsageError, parseArgs } from '../src/schema/index.ts';
 import type { Command } from '../src/schema/index.ts';
+import { ownSchema } from './namespace.ts';
 import { median } from './stats.ts';
 
 const options = {
-  store: { type: 'list', of: 'string', default: ['sqlite'] as string[], description: "backends: 'sqlite' (a temporary file), 'memory', or postgres://USER@HOST:PORT/DB (a schema of its own is made and dropped)" },
+  store: { type: 'list', of: 'string', default: ['sqlite'] as string[], description: "backends: 'sqlite' (a temporary file), 'memory', or postgres://USER@HOST:PORT/DB (a schema of its own per run, made and dropped, unless ?schema= is given)" },
   appends: { type: 'number', default: 5000, description: 'one-record appends per run' },
   concurrency: { type: 'number', default: 32, description: 'callers appending at once' },
   repeats: { type: 'number', default: 2, description: 'runs of each mode, alternating (medians reported)' },
@@ -54,14 +55,18 @@ export const logBench: Command = {
     const rows: Record<string, unknown>[] = [];
     for (const store of o.store) {
       const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-log-'));
-      const schema = `bench_log_${process.pid}`;
+      const schemas: ReturnType<typeof ownSchema>[] = [];
       let runs = 0;
       // a fresh log per run: the same starting size for both modes
       const open = async (): Promise<EventLog> => {
         runs++;
         if (store === 'sqlite') return openEventLog(`sqlite:${join(dir, `log-${runs}.db`)}`);
         if (store === 'memory') return openEventLog('memory');
-        if (store.startsWith('postgres://')) return openEventLog(`${store}${store.includes('?') ? '&' : '?'}schema=${schema}_${runs}`);
+        if (store.startsWith('postgres://')) {
+          const s = ownSchema(store);
+          schemas.push(s);
+          return openEventLog(s.url);
+        }
         throw new UsageError(`--store: ${store} is not sqlite, memory or a postgres:// URL`);
       };
       const plain: Run[] = [];
@@ -80,7 +85,7 @@ export const logBench: Command = {
         }
       } finally {
         rmSync(dir, { recursive: true, force: true });
-        if (store.startsWith('postgres://')) await dropSchemas(store, schema, runs);
+        for (const sc of schemas) await sc.drop();
       }
       const m = (xs: Run[], k: 'perSecond' | 'cpuMsPerAppend') => +median(xs.map((x) => x[k])).toPrecision(4);
       const row = {
@@ -100,14 +105,3 @@ export const logBench: Command = {
   },
 };
 
-/** Drops the schemas the postgres runs made. */
-async function dropSchemas(url: string, schema: string, runs: number): Promise<void> {
-  const { default: pg } = await import('pg');
-  const client = new pg.Client({ connectionString: url.split('?')[0] });
-  await client.connect();
-  try {
-    for (let r = 1; r <= runs; r++) await client.query(`DROP SCHEMA IF EXISTS ${schema}_${r} CASCADE`);
-  } finally {
-    await client.end();
-  }
-}

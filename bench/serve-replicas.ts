@@ -11,10 +11,10 @@ import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { Redis } from 'ioredis';
 import { createService, startReplica, type Replica } from '../src/serve/index.ts';
 import { openEventLog, openLiveState } from '../src/store/index.ts';
+import { ownSchema } from './namespace.ts';
 
 export interface ReplicaBenchOptions {
   replicas: number;
@@ -66,25 +66,16 @@ function drive(plan: Record<string, unknown>, file: string): Promise<any> {
 
 /** The shared URLs with a schema and key prefix of this run's own (unless the URL names one), and how to drop them after. */
 function ownNamespace(store: string, live: string): { store: string; live: string; drop: () => Promise<void> } {
-  const tag = `bench_${randomBytes(4).toString('hex')}`;
-  const s = new URL(store);
+  const schema = ownSchema(store);
+  const tag = schema.tag;
   const l = new URL(live);
-  const ownSchema = !s.searchParams.has('schema');
   const ownPrefix = !l.searchParams.has('prefix');
-  if (ownSchema) s.searchParams.set('schema', tag);
   if (ownPrefix) l.searchParams.set('prefix', tag);
   return {
-    store: s.toString(),
+    store: schema.url,
     live: l.toString(),
     drop: async () => {
-      if (ownSchema) {
-        const u = new URL(s);
-        u.search = '';
-        const c = new pg.Client({ connectionString: u.toString() });
-        await c.connect();
-        await c.query(`DROP SCHEMA IF EXISTS ${tag} CASCADE`);
-        await c.end();
-      }
+      await schema.drop();
       if (ownPrefix) {
         const r = redisClient(l.toString());
         let cursor = '0';
