@@ -271,13 +271,17 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     const features = RankerFeatures.fit(train, c.sources.map((s) => s.name!), c.ranker.features, rankerSpace(c, rows.early.model.stages));
     return { ...m, ranker: new Ranker(features, m.ranker.model, c.ranker.explainTop) };
   };
-  const score = async (name: string, kind: string, params: Record<string, unknown>, ranked: { model: RankerModel; summary: Record<string, unknown> }, seconds: number) => {
-    const engine = new Engine(early(await assembleModel(train, configOf(kind, params), registry, catalog, stages, ranked), configOf(kind, params)), { maxK: 100 });
+  type Ranked = { model: RankerModel; summary: Record<string, unknown> };
+  /** Scores `ranked` as the ranker of `config` through the engine on the test side; one row and one line. */
+  const scoreIn = async (config: EngineConfig, name: string, kind: string, params: Record<string, unknown>, ranked: Ranked, seconds: number, variant?: { spec: string; params: Record<string, string>; note: string }) => {
+    const c = checkEngineConfig({ ...config, ranker: { ...config.ranker, kind, params } }, registry);
+    const engine = new Engine(early(await assembleModel(train, c, registry, catalog, stages, ranked), c), { maxK: 100 });
     const r = scoreEngine(engine, train, test, { ks: [10, 20, 50, 100], seed: o.seed });
-    const row = { ranker: name, trainSeconds: Math.round(seconds * 10) / 10, users: r.users, ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])), summary: ranked.summary };
+    const row = { ranker: name, ...(variant ? { variant: variant.params } : {}), trainSeconds: Math.round(seconds * 10) / 10, users: r.users, ...Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, Math.round(v * 1e4) / 1e4])), summary: ranked.summary };
     out.push(row);
-    console.log(`${name.padEnd(6)} ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}  recall@10 ${(r.metrics['recall@10'] ?? NaN).toFixed(4)}  (${r.users} users; model trained in ${row.trainSeconds} s)`);
+    console.log(`${name.padEnd(6)}${variant ? ` [${variant.spec}]` : ''} ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}  recall@10 ${(r.metrics['recall@10'] ?? NaN).toFixed(4)}  (${variant ? variant.note : `${r.users} users; model trained in ${row.trainSeconds} s`})`);
   };
+  const score = (name: string, kind: string, params: Record<string, unknown>, ranked: Ranked, seconds: number) => scoreIn(base, name, kind, params, ranked, seconds);
   let t = performance.now();
   const g = await trainRankerModel(rows, configOf('gbdt', bp.gbdt), registry, run);
   const gs = (performance.now() - t) / 1000;
@@ -317,13 +321,8 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     t = performance.now();
     const dv = await trainRankerModel(vrows, checkEngineConfig({ ...c, ranker: { ...c.ranker, kind: 'dcn', params: vp.dcn } }, registry), registry, run);
     const dvs = (performance.now() - t) / 1000;
-    const scoreAs = async (name: string, kind: string, params: Record<string, unknown>, ranked: { model: RankerModel; summary: Record<string, unknown> }) => {
-      const ec = checkEngineConfig({ ...c, ranker: { ...c.ranker, kind, params } }, registry);
-      const engine = new Engine(early(await assembleModel(train, ec, registry, catalog, stages, ranked), ec), { maxK: 100 });
-      const r = scoreEngine(engine, train, test, { ks: [10, 20, 50, 100], seed: o.seed });
-      out.push({ ranker: name, variant: extra, trainSeconds: Math.round(dvs * 10) / 10, users: r.users, ...Object.fromEntries(Object.entries(r.metrics).map(([k, x]) => [k, Math.round(x * 1e4) / 1e4])), summary: ranked.summary });
-      console.log(`${name.padEnd(6)} [${v}] ndcg@10 ${(r.metrics['ndcg@10'] ?? NaN).toFixed(4)}  recall@10 ${(r.metrics['recall@10'] ?? NaN).toFixed(4)}  (DCN trained in ${dvs.toFixed(1)} s, ${JSON.stringify(dv.summary.bestEpoch ?? null)} epochs kept)`);
-    };
+    const variant = { spec: v, params: extra, note: `DCN trained in ${dvs.toFixed(1)} s, ${JSON.stringify(dv.summary.bestEpoch ?? null)} epochs kept` };
+    const scoreAs = (name: string, kind: string, params: Record<string, unknown>, ranked: Ranked) => scoreIn(c, name, kind, params, ranked, dvs, variant);
     await scoreAs('dcn', 'dcn', vp.dcn, dv);
     // the same trees, reading the narrower rows (the dropped columns are ones they leave out)
     const gm = g.model as GbdtRankerModel;
