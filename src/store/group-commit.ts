@@ -31,7 +31,8 @@ export const GROUP_COMMIT_MAX_RECORDS = 10_000;
  */
 export class GroupCommitLog implements EventLog {
   private queue: Pending[] = [];
-  private writing = false;
+  /** The writer while it runs (queued appends join it), null when idle. */
+  private draining: Promise<void> | null = null;
   /** Batches written to the wrapped log, and the appends they carried (for metrics and tests). */
   readonly stats = { batches: 0, appends: 0 };
 
@@ -57,13 +58,12 @@ export class GroupCommitLog implements EventLog {
     const own = structuredClone(records);
     return new Promise<LogEntry[]>((resolve, reject) => {
       this.queue.push({ records: own, received, resolve, reject });
-      if (!this.writing) void this.drain();
+      this.draining ??= this.drain();
     });
   }
 
   /** Writes the queue in batches until it is empty; appends arriving meanwhile join the next batch. */
   private async drain(): Promise<void> {
-    this.writing = true;
     try {
       await new Promise((r) => setImmediate(r));
       while (this.queue.length > 0) {
@@ -92,7 +92,7 @@ export class GroupCommitLog implements EventLog {
         }
       }
     } finally {
-      this.writing = false;
+      this.draining = null;
     }
   }
 
@@ -122,7 +122,7 @@ export class GroupCommitLog implements EventLog {
 
   /** Waits for the queued appends to be written (or to fail), then closes the wrapped log. */
   async close(): Promise<void> {
-    while (this.writing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    while (this.draining) await this.draining;
     await this.inner.close();
   }
 }
