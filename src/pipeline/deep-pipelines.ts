@@ -21,6 +21,8 @@ export const DCN_PIPELINE_PARAMS = schema({
   dcnStopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "what the DCN's early stopping watches on the held-out users' rows" },
   dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
   ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item' },
+  bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads each multi-categorical or text item column (tags, genres, title words) as bags: the candidate's first k codes and the user's k most frequent ones, each bag's embeddings averaged (columns bag_* and ubag_*; the GBDT leaves them out); 0: off" },
+  history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: the DCN also reads the user's last m items, their embeddings averaged (columns hist_*, in id_item's table with ids; the GBDT leaves them out); 0: off" },
   vectors: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads the two-tower's user and item vectors on the k main axes of the item vectors, multiplied axis by axis (columns vec_0..vec_{k-1}; the GBDT leaves them out); 0: off" },
 });
 
@@ -50,11 +52,12 @@ function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
 }
 
 /** two-stage's configuration with another ranker model (and the id columns when `ids`). */
-function withRanker(p: TwoStageParams & { ids: string; vectors: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
+function withRanker(p: TwoStageParams & { ids: string; vectors: number; bagSlots: number; history: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
   const c = twoStageConfig(p) as Record<string, unknown>;
   const r = c.ranker as Record<string, unknown>;
   const vectors = p.vectors > 0 ? { vectors: 'two-tower', vectorDims: p.vectors } : {};
-  return { ...c, ranker: { ...r, kind, params, features: { ...((r.features as Record<string, unknown> | undefined) ?? {}), ids: p.ids, ...vectors } } };
+  const bags = { ...(p.bagSlots > 0 ? { bagSlots: p.bagSlots } : {}), ...(p.history > 0 ? { history: p.history } : {}) };
+  return { ...c, ranker: { ...r, kind, params, features: { ...((r.features as Record<string, unknown> | undefined) ?? {}), ids: p.ids, ...vectors, ...bags } } };
 }
 
 /**

@@ -5,7 +5,7 @@
  * row (its code, or the extra last row for a missing or unknown code).
  */
 import type { DcnShape } from './net.ts';
-import { ID_COLUMN } from '../ranker/features.ts';
+import { ID_COLUMN, type EmbedGroups } from '../ranker/features.ts';
 
 /** The fitted encoding, as stored in the model file. */
 export interface EncoderSpec {
@@ -18,9 +18,14 @@ export interface EncoderSpec {
   std: number[];
   /** Per numeric slot: its missing-indicator slot, or -1 (no missing value in training). */
   missing: number[];
-  /** Feature column and vocabulary size of each embedded categorical column. */
+  /** Feature column and vocabulary size of each embedded categorical column (with `inputs`: each table's first column and size). */
   categorical: number[];
   vocab: number[];
+  /**
+   * The embedded inputs, when some are bags: each averages the table rows its columns' codes name, from
+   * table `table` (an index into `categorical`/`vocab`); absent: one input per categorical column.
+   */
+  inputs?: { columns: number[]; table: number }[];
   /** Standardised values are clipped to [-clip, clip]. */
   clip: number;
 }
@@ -30,19 +35,38 @@ const LOG_FROM = 50;
 
 /**
  * Fits the encoding on rows 0..n-1 of `x` (n x F). `cardinalities[f] > 0` marks coded categorical
- * columns; `embed` false treats them as numeric instead, and leaves out the `embedOnly` ones (id codes).
+ * columns; `embed` false treats them as numeric instead, and leaves out the `embedOnly` ones (id codes,
+ * bag slots). `groups` averages the columns of a bag into one input and lets bags share a table.
  * @example const spec = fitEncoder(set.features, set.nRows, set.nFeatures, set.cardinalities, true, 5, set.embedOnly);
  */
-export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities: Int32Array | undefined, embed: boolean, clip: number, embedOnly?: Uint8Array): EncoderSpec {
+export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities: Int32Array | undefined, embed: boolean, clip: number, embedOnly?: Uint8Array, groups?: EmbedGroups): EncoderSpec {
   const spec: EncoderSpec = { nFeatures: F, numeric: [], log: [], mean: [], std: [], missing: [], categorical: [], vocab: [], clip };
   let nMissing = 0;
+  // coded columns by bag (pool) and the bags' tables, in column order of their first columns
+  const inputs: { columns: number[]; table: number }[] = [];
+  const inputOf = new Map<number, number>();
+  const tableOf = new Map<number, number>();
   for (let f = 0; f < F; f++) {
     const card = cardinalities ? cardinalities[f] : 0;
     // an id's number means nothing: embedded, or not read at all
     if (!embed && embedOnly && embedOnly[f] === ID_COLUMN) continue;
     if (embed && card > 0) {
-      spec.categorical.push(f);
-      spec.vocab.push(card);
+      const pool = groups && groups.pool[f] >= 0 ? groups.pool[f] : f;
+      const tkey = groups && groups.table[f] >= 0 ? groups.table[f] : pool;
+      let table = tableOf.get(tkey);
+      if (table === undefined) {
+        table = spec.categorical.length;
+        tableOf.set(tkey, table);
+        spec.categorical.push(f);
+        spec.vocab.push(card);
+      } else if (spec.vocab[table] !== card) throw new Error(`dcn encoder: column ${f} shares the table of column ${spec.categorical[table]} with ${card} codes against ${spec.vocab[table]}`);
+      let i = inputOf.get(pool);
+      if (i === undefined) {
+        i = inputs.length;
+        inputOf.set(pool, i);
+        inputs.push({ columns: [], table });
+      } else if (inputs[i].table !== table) throw new Error(`dcn encoder: column ${f} of a bag reads another table`);
+      inputs[i].columns.push(f);
       continue;
     }
     let min = Infinity;
@@ -65,13 +89,21 @@ export function fitEncoder(x: Float32Array, n: number, F: number, cardinalities:
     spec.std.push(sd > 1e-12 ? sd : 1);
     spec.missing.push(miss > 0 ? nMissing++ : -1);
   }
+  // the plain form (one input per table, one column each) unless some input is a bag or shares a table
+  if (inputs.length !== spec.categorical.length || inputs.some((i, t) => i.table !== t || i.columns.length !== 1)) spec.inputs = inputs;
   return spec;
+}
+
+/** The spec's embedded inputs (one per categorical column when it has no `inputs`). */
+export function specInputs(spec: EncoderSpec): { columns: number[]; table: number }[] {
+  return spec.inputs ?? spec.categorical.map((f, table) => ({ columns: [f], table }));
 }
 
 /** The network's input shape of an encoding. */
 export function shapeOf(spec: EncoderSpec, embedDim: number, cross: number, hidden: number[]): DcnShape {
   const missing = spec.missing.reduce((a, m) => a + (m >= 0 ? 1 : 0), 0);
-  return { numeric: spec.numeric.length, missing, vocab: [...spec.vocab], embedDim, cross, hidden: [...hidden] };
+  const inputs = spec.inputs ? { inputs: spec.inputs.map((i) => ({ table: i.table, slots: i.columns.length })) } : {};
+  return { numeric: spec.numeric.length, missing, vocab: [...spec.vocab], ...inputs, embedDim, cross, hidden: [...hidden] };
 }
 
 /** Encodes rows of raw ranker features into the network's x0 and table rows, with flat arrays read once. */
@@ -81,8 +113,9 @@ export class Encoder {
   private readonly mean: Float64Array;
   private readonly invStd: Float64Array;
   private readonly missing: Int32Array;
-  private readonly categorical: Int32Array;
-  private readonly vocab: Int32Array;
+  /** Per embedded slot (each input's columns in turn): its feature column and its table's vocabulary size. */
+  private readonly slotCols: Int32Array;
+  private readonly slotVocab: Int32Array;
   readonly nMissing: number;
 
   constructor(readonly spec: EncoderSpec) {
@@ -91,19 +124,19 @@ export class Encoder {
     this.mean = Float64Array.from(spec.mean);
     this.invStd = Float64Array.from(spec.std, (s) => 1 / s);
     this.missing = Int32Array.from(spec.missing);
-    this.categorical = Int32Array.from(spec.categorical);
-    this.vocab = Int32Array.from(spec.vocab);
+    const inputs = specInputs(spec);
+    this.slotCols = Int32Array.from(inputs.flatMap((i) => i.columns));
+    this.slotVocab = Int32Array.from(inputs.flatMap((i) => i.columns.map(() => spec.vocab[i.table])));
     this.nMissing = spec.missing.reduce((a, m) => a + (m >= 0 ? 1 : 0), 0);
   }
 
   /**
    * Rows `rows[0..B)` of x (or rows first..first+B when `rows` is null) into x0 (B x d0: numeric slots,
-   * then missing indicators; the embedding columns are left to the net) and `codes` (B x tables).
+   * then missing indicators; the embedding columns are left to the net) and `codes` (B x slots).
    */
   encode(x: Float32Array, rows: Int32Array | null, first: number, B: number, d0: number, x0: Float32Array, codes: Int32Array): void {
     const F = this.spec.nFeatures;
     const N = this.numeric.length;
-    const T = this.categorical.length;
     const clip = this.spec.clip;
     for (let r = 0; r < B; r++) {
       const src = (rows ? rows[r] : first + r) * F;
@@ -123,11 +156,22 @@ export class Encoder {
         else if (z < -clip) z = -clip;
         x0[o + k] = z;
       }
-      for (let t = 0; t < T; t++) {
-        const c = x[src + this.categorical[t]];
-        const V = this.vocab[t];
-        // a code outside the fitted vocabulary (a new value, NaN) reads the extra row
-        codes[r * T + t] = c >= 0 && c < V && c === Math.floor(c) ? c : V;
+    }
+    this.encodeCodes(x, rows, first, B, codes);
+  }
+
+  /** The embedded slots' codes of rows `rows[0..B)` (or first..first+B) into `codes` (B x slots). */
+  encodeCodes(x: Float32Array, rows: Int32Array | null, first: number, B: number, codes: Int32Array): void {
+    const F = this.spec.nFeatures;
+    const S = this.slotCols.length;
+    for (let r = 0; r < B; r++) {
+      const src = (rows ? rows[r] : first + r) * F;
+      for (let t = 0; t < S; t++) {
+        const c = x[src + this.slotCols[t]];
+        const V = this.slotVocab[t];
+        // a code outside the fitted vocabulary (a new value, NaN) is no code: the net skips it, or reads
+        // the table's extra row when an input has none
+        codes[r * S + t] = c >= 0 && c < V && c === Math.floor(c) ? c : V;
       }
     }
   }

@@ -98,8 +98,13 @@ function smallNet(shape: DcnShape, B: number, seed: number) {
   for (let i = 0; i < L.total; i++) if (params[i] === 0) params[i] = 0.1 * rng.normal();
   for (const t of L.tables) for (let i = 0; i < t.length; i++) params[t.offset + i] = 0.5 * rng.normal();
   const x0 = rand(rng, B * L.d0);
-  const T = shape.vocab.length;
-  for (let r = 0; r < B; r++) for (let t = 0; t < T; t++) net.codes[r * T + t] = (r + t) % (shape.vocab[t] + 1);
+  // every slot's code: valid ones, a repeated one, and (in bags) -1 and vocab (no code): some rows' bags
+  // have no valid code and read the extra row
+  const slotVocab = net.inputs.flatMap((i) => Array.from({ length: i.slots }, () => shape.vocab[i.table]));
+  const S = net.slots;
+  for (let r = 0; r < B; r++) {
+    for (let t = 0; t < S; t++) net.codes[r * S + t] = shape.inputs ? ((r * 3 + t * 2) % (slotVocab[t] + 2)) - 1 : (r + t) % (slotVocab[t] + 1);
+  }
   const labels = Float64Array.from({ length: B }, (_, r) => r % 2);
   const loss = () => {
     net.x0.set(x0);
@@ -116,6 +121,8 @@ for (const [name, shape] of [
   ['MLP only', { numeric: 2, missing: 0, vocab: [2], embedDim: 3, cross: 0, hidden: [4] }],
   // id_user and id_item beside a small code: large tables a batch touches a few rows of
   ['id tables', { numeric: 2, missing: 1, vocab: [3, 40, 60], embedDim: 4, cross: 1, hidden: [4] }],
+  // bags: averaged slots, two inputs sharing a table (the item's tags and the user's), a single slot
+  ['bags', { numeric: 2, missing: 1, vocab: [3, 5, 4], inputs: [{ table: 0, slots: 1 }, { table: 1, slots: 3 }, { table: 1, slots: 2 }, { table: 2, slots: 4 }], embedDim: 2, cross: 2, hidden: [3] }],
 ] as [string, DcnShape][]) {
   test(`whole net (${name}): every parameter's gradient, embedding rows (sparse) and the input gradient`, () => {
     const B = 4;

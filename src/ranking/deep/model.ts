@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { firstNonFinite, getKernelBackend, type Rng } from '../../math/index.ts';
 import type { RankerModel } from '../model/model.ts';
-import { Encoder, shapeOf, type EncoderSpec } from './encoder.ts';
+import { Encoder, shapeOf, specInputs, type EncoderSpec } from './encoder.ts';
 import { DcnNet, dcnLayout, initDcnParams, type DcnShape, type NetKernels } from './net.ts';
 import { DcnScorer } from './scorer.ts';
 
@@ -152,10 +152,11 @@ export class DcnModel implements RankerModel {
     }
     const e = this.embedDim;
     const col = net.layout.embedCol;
-    spec.categorical.forEach((f, t) => {
+    // a bag's attribution goes to its first column (explanations name the bag as one entry)
+    specInputs(spec).forEach((input, t) => {
       let c = 0;
       for (let j = 0; j < e; j++) c += net.x0[col + t * e + j] * net.dX0[col + t * e + j];
-      out[f] = c;
+      out[input.columns[0]] += c;
       sum += c;
     });
     out[F] = z - sum;
@@ -184,7 +185,7 @@ export class DcnModel implements RankerModel {
   }
 
   summary(): Record<string, unknown> {
-    return { parameters: this.params.length, inputs: this.shape.numeric + this.shape.missing + this.shape.vocab.length * this.embedDim, embedded: this.encoder.spec.categorical.length, ...this.info };
+    return { parameters: this.params.length, inputs: this.shape.numeric + this.shape.missing + specInputs(this.encoder.spec).length * this.embedDim, embedded: specInputs(this.encoder.spec).length, ...this.info };
   }
 
   /** A model with fresh (untrained) weights: for benchmarks of the scoring cost, which does not depend on the weights. */
@@ -223,6 +224,13 @@ export class DcnModel implements RankerModel {
     for (const k of ['log', 'mean', 'std', 'missing'] as const) if (e[k].length !== N) bad(`encoder.${k}`, `${e[k].length} values, numeric has ${N}`);
     if (e.vocab.length !== e.categorical.length) bad('encoder.vocab', `${e.vocab.length} values, categorical has ${e.categorical.length}`);
     if ([...e.numeric, ...e.categorical].some((c) => !int(c) || c >= e.nFeatures)) bad('encoder', `a column outside 0..${e.nFeatures - 1}`);
+    if (e.inputs !== undefined) {
+      if (!Array.isArray(e.inputs)) bad('encoder.inputs', 'an array');
+      e.inputs.forEach((i, t) => {
+        if (!i || !int(i.table) || i.table >= e.vocab.length) bad(`encoder.inputs[${t}].table`, `an index of encoder.vocab (0..${e.vocab.length - 1})`);
+        if (!Array.isArray(i.columns) || i.columns.length === 0 || i.columns.some((c) => !int(c) || c >= e.nFeatures)) bad(`encoder.inputs[${t}].columns`, `columns in 0..${e.nFeatures - 1}`);
+      });
+    }
     const pPath = join(dir, DCN_PARAMS_FILE);
     const bytes = await read(pPath);
     const total = dcnLayout(shapeOf(e, f.embedDim, f.cross, f.hidden)).total;

@@ -15,11 +15,27 @@ export interface DcnShape {
   numeric: number;
   /** Missing-indicator slots (one per numeric column that can be missing). */
   missing: number;
-  /** Vocabulary size of each embedded categorical column (each table has one more row: unknown / missing). */
+  /** Vocabulary size of each embedding table (each table has one more row: unknown / missing). */
   vocab: number[];
+  /**
+   * The embedded inputs, in x0 order: each reads `slots` codes from table `table` and averages the rows of
+   * the valid ones (a bag: the item's tags, the user's recent items); absent: one input of one slot per table.
+   */
+  inputs?: EmbeddedInput[];
   embedDim: number;
   cross: number;
   hidden: number[];
+}
+
+/** One embedded input of x0: the mean of the table rows its slots' codes name. */
+export interface EmbeddedInput {
+  table: number;
+  slots: number;
+}
+
+/** The shape's embedded inputs (one single-slot input per table when it names none). */
+export function embeddedInputs(s: DcnShape): EmbeddedInput[] {
+  return s.inputs ?? s.vocab.map((_, table) => ({ table, slots: 1 }));
 }
 
 /** Where a tensor sits in the flat parameter array. */
@@ -59,7 +75,9 @@ export function dcnLayout(s: DcnShape): DcnLayout {
     return r;
   };
   const embedCol = s.numeric + s.missing;
-  const d0 = embedCol + s.vocab.length * s.embedDim;
+  const inputs = embeddedInputs(s);
+  for (const i of inputs) if (!(i.table >= 0 && i.table < s.vocab.length && i.slots >= 1)) throw new Error(`dcn: an embedded input reads table ${i.table} (of ${s.vocab.length}) with ${i.slots} slots`);
+  const d0 = embedCol + inputs.length * s.embedDim;
   if (d0 === 0) throw new Error('dcn: the network has no inputs');
   const tables = s.vocab.map((v) => take((v + 1) * s.embedDim));
   const denseStart = off;
@@ -251,9 +269,46 @@ export interface NetKernels {
 }
 
 /**
+ * Writes each row's embedded inputs into x0's embedding columns: input t's block is the mean of the rows
+ * of table `inputs[t].table` that its slots' codes name (codes is B x slots, the inputs' slots in order);
+ * a code outside 0..vocab-1 is skipped, and an input with no valid code reads the table's extra row.
+ */
+export function gatherPooled(params: Float32Array, tables: readonly Span[], vocab: readonly number[], inputs: readonly EmbeddedInput[], e: number, codes: Int32Array, B: number, x0: Float32Array, d0: number, embedCol: number): void {
+  let S = 0;
+  for (const i of inputs) S += i.slots;
+  for (let r = 0; r < B; r++) {
+    let slot = r * S;
+    for (let t = 0; t < inputs.length; t++) {
+      const { table, slots } = inputs[t];
+      const V = vocab[table];
+      const base = tables[table].offset;
+      const dst = r * d0 + embedCol + t * e;
+      if (slots === 1) {
+        const c = codes[slot++];
+        const src = base + (c >= 0 && c < V ? c : V) * e;
+        for (let j = 0; j < e; j++) x0[dst + j] = params[src + j];
+        continue;
+      }
+      let n = 0;
+      for (let j = 0; j < e; j++) x0[dst + j] = 0;
+      for (let q = 0; q < slots; q++) {
+        const c = codes[slot + q];
+        if (!(c >= 0 && c < V)) continue;
+        n++;
+        const src = base + c * e;
+        for (let j = 0; j < e; j++) x0[dst + j] += params[src + j];
+      }
+      slot += slots;
+      if (n === 0) for (let j = 0; j < e; j++) x0[dst + j] = params[base + V * e + j];
+      else if (n > 1) for (let j = 0; j < e; j++) x0[dst + j] /= n;
+    }
+  }
+}
+
+/**
  * The network over flat params, with scratch for batches of up to `capacity` rows. x0 is built by the
- * caller (the encoder) into `x0` (capacity x d0) with the embedded columns' table rows in `codes`
- * (capacity x tables); `gatherEmbeddings` copies the table rows in.
+ * caller (the encoder) into `x0` (capacity x d0) with the embedded inputs' codes in `codes` (capacity x
+ * slots: each input's slots in turn); `gatherEmbeddings` writes the (averaged) table rows in.
  */
 export class DcnNet {
   readonly layout: DcnLayout;
@@ -275,6 +330,9 @@ export class DcnNet {
   private readonly allocated: (Float32Array | Int32Array)[];
   /** The sparse gradients of the embedding tables. */
   readonly rowGrads: RowGrad[];
+  /** The embedded inputs (x0 order) and their slots per row in `codes`. */
+  readonly inputs: EmbeddedInput[];
+  readonly slots: number;
 
   constructor(
     readonly shape: DcnShape,
@@ -286,7 +344,9 @@ export class DcnNet {
     const B = capacity;
     const d0 = L.d0;
     this.x0 = this.mem(B * d0);
-    this.codes = new Int32Array(B * shape.vocab.length);
+    this.inputs = embeddedInputs(shape);
+    this.slots = this.inputs.reduce((a, i) => a + i.slots, 0);
+    this.codes = new Int32Array(B * this.slots);
     this.xs = [this.x0];
     this.us = [];
     for (let l = 0; l < shape.cross; l++) {
@@ -321,19 +381,10 @@ export class DcnNet {
     this.allocated.length = 0;
   }
 
-  /** Copies each row's table rows (`codes`) into x0's embedding columns. */
+  /** Writes each row's embedded inputs (the table rows `codes` name, averaged over a bag's) into x0. */
   gatherEmbeddings(params: Float32Array, B: number): void {
     const L = this.layout;
-    const T = this.shape.vocab.length;
-    const e = this.shape.embedDim;
-    const d0 = L.d0;
-    for (let r = 0; r < B; r++) {
-      for (let t = 0; t < T; t++) {
-        const src = L.tables[t].offset + this.codes[r * T + t] * e;
-        const dst = r * d0 + L.embedCol + t * e;
-        for (let j = 0; j < e; j++) this.x0[dst + j] = params[src + j];
-      }
-    }
+    gatherPooled(params, L.tables, this.shape.vocab, this.inputs, this.shape.embedDim, this.codes, B, this.x0, L.d0, L.embedCol);
   }
 
   /** Logits of rows 0..B-1 of x0 (embeddings gathered) into `logits`. */
@@ -408,20 +459,35 @@ export class DcnNet {
     if (embeddings) this.scatterEmbeddings(B);
   }
 
-  /** Adds dX0's embedding columns into the tables' sparse gradients. */
+  /** Adds dX0's embedding columns into the tables' sparse gradients (a bag's split evenly over its valid codes). */
   scatterEmbeddings(B: number): void {
     const L = this.layout;
-    const T = this.shape.vocab.length;
     const e = this.shape.embedDim;
     const d0 = L.d0;
-    for (let t = 0; t < T; t++) {
-      const g = this.rowGrads[t];
+    const S = this.slots;
+    let first = 0;
+    for (let t = 0; t < this.inputs.length; t++) {
+      const { table, slots } = this.inputs[t];
+      const V = this.shape.vocab[table];
+      const g = this.rowGrads[table];
       for (let r = 0; r < B; r++) {
-        const go = g.at(this.codes[r * T + t]);
-        const gg = g.grads;
+        const o = r * S + first;
+        let n = 0;
+        for (let q = 0; q < slots; q++) {
+          const c = this.codes[o + q];
+          if (c >= 0 && c < V) n++;
+        }
         const src = r * d0 + L.embedCol + t * e;
-        for (let j = 0; j < e; j++) gg[go + j] += this.dX0[src + j];
+        const scale = n > 1 ? 1 / n : 1;
+        for (let q = 0; q < (n === 0 ? 1 : slots); q++) {
+          const c = n === 0 ? V : this.codes[o + q];
+          if (n > 0 && !(c >= 0 && c < V)) continue;
+          const go = g.at(c);
+          const gg = g.grads;
+          for (let j = 0; j < e; j++) gg[go + j] += scale * this.dX0[src + j];
+        }
       }
+      first += slots;
     }
   }
 }

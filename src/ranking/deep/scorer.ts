@@ -6,7 +6,7 @@
  */
 import type { DcnEncodePlan, DcnKernels, KernelBackend } from '../../math/index.ts';
 import type { Encoder } from './encoder.ts';
-import type { DcnLayout, DcnShape, Span } from './net.ts';
+import { embeddedInputs, gatherPooled, type DcnLayout, type DcnShape, type EmbeddedInput, type Span } from './net.ts';
 
 /** Scores chunks of up to `capacity` rows of raw ranker features. */
 export class DcnScorer {
@@ -23,10 +23,13 @@ export class DcnScorer {
   private readonly cross: Float32Array[];
   private readonly mlp: Float32Array[];
   private readonly held: (Float32Array | Int32Array)[] = [];
+  /** With bags among the embedded inputs (`EncoderSpec.inputs`): the kernel encodes the numbers only and the pooled rows are gathered here. */
+  private readonly pooled: EmbeddedInput[] | null;
+  private readonly poolCodes: Int32Array;
 
   constructor(
     private readonly be: KernelBackend & { dcn: DcnKernels; train: { allocInt32(n: number): Int32Array } },
-    encoder: Encoder,
+    private readonly encoder: Encoder,
     private readonly shape: DcnShape,
     private readonly layout: DcnLayout,
     private readonly params: Float32Array,
@@ -35,7 +38,8 @@ export class DcnScorer {
     const s = encoder.spec;
     const L = layout;
     const N = s.numeric.length;
-    const T = s.categorical.length;
+    this.pooled = s.inputs ? embeddedInputs(shape) : null;
+    const T = this.pooled ? 0 : s.categorical.length;
     const i32 = (xs: ArrayLike<number>) => {
       const a = this.int(Math.max(1, xs.length));
       for (let i = 0; i < xs.length; i++) a[i] = xs[i];
@@ -65,6 +69,7 @@ export class DcnScorer {
     this.xin = this.mem(B * s.nFeatures);
     this.x0 = this.mem(B * L.d0);
     this.codes = this.int(Math.max(1, B * T));
+    this.poolCodes = new Int32Array(this.pooled ? B * this.pooled.reduce((a, i) => a + i.slots, 0) : 0);
     this.xa = this.mem(B * L.d0);
     this.xb = this.mem(B * L.d0);
     this.acts = shape.hidden.map((h) => this.mem(B * h));
@@ -103,6 +108,10 @@ export class DcnScorer {
     const k = this.be.dcn;
     this.xin.set(x.subarray(first * F, (first + B) * F));
     k.encode(this.xin, F, B, this.plan, this.x0, d0, this.codes);
+    if (this.pooled) {
+      this.encoder.encodeCodes(this.xin, null, 0, B, this.poolCodes);
+      gatherPooled(this.params, L.tables, this.shape.vocab, this.pooled, this.shape.embedDim, this.poolCodes, B, this.x0, d0, L.embedCol);
+    }
     let xl = this.x0;
     for (let l = 0; l < this.shape.cross; l++) {
       const next = l % 2 === 0 ? this.xa : this.xb;

@@ -46,7 +46,7 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
   const t0 = performance.now();
   if (train.nRows === 0) throw new Error('dcn: no training rows');
   const F = train.nFeatures;
-  const spec = fitEncoder(train.features, train.nRows, F, train.cardinalities, p.embed, p.clip, train.embedOnly);
+  const spec = fitEncoder(train.features, train.nRows, F, train.cardinalities, p.embed, p.clip, train.embedOnly, train.embedGroups);
   const enc = new Encoder(spec);
   const shape = shapeOf(spec, p.embedDim, p.crossLayers, p.hidden);
   const softmax = p.objective === 'softmax';

@@ -70,6 +70,7 @@ function projectSet(set: RankerTrainingSet, c: RowColumns): RankerTrainingSet {
     featureNames: Array.from(c.keep, (f) => set.featureNames[f]),
     ...(card ? { cardinalities: Int32Array.from(c.keep, (f) => card[f]) } : {}),
     embedOnly: undefined,
+    embedGroups: undefined,
   };
 }
 

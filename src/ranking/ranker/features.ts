@@ -15,6 +15,9 @@ export const RANKER_FEATURE_PARAMS = schema({
   ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: "append id_item (the candidate's code), or id_user and id_item: read only by models that embed them (the DCN); the GBDT leaves them out" },
   vectors: { type: 'string', nullable: true, default: null, description: "a source with an embedding space (the two-tower's name): append vec_0..vec_{k-1}, the user vector and the candidate's item vector on the k main axes of the item vectors, multiplied axis by axis (their sum over every axis is the source's score); read only by the DCN, the GBDT leaves them out" },
   vectorDims: { type: 'number', integer: true, min: 1, max: 256, default: 16, description: 'k of `vectors`: the principal axes of the item vectors kept (at most their width)' },
+  bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: for each multi-categorical or text item column (tags, genres, title words; at most maxBagValues values), append bag_<column>_0..k-1, the candidate's first k codes, and ubag_<column>_0..k-1, the k codes of that column most frequent in the user's history (recency-weighted by halfLife); read only by models that embed them (the DCN averages each bag's embeddings, one table per column shared by the user's bag and the item's); the GBDT leaves them out" },
+  history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: append hist_0..m-1, the user's last m positive items as codes; the DCN averages their embeddings (in id_item's table when `ids` includes it); the GBDT leaves them out" },
+  maxBagValues: { type: 'number', integer: true, min: 1, default: 100000, description: 'item columns with more values than this give no `bagSlots` columns' },
 });
 
 /**
@@ -28,9 +31,19 @@ export interface EmbeddingSpace {
 
 export type RankerFeatureOptions = Infer<typeof RANKER_FEATURE_PARAMS>;
 
-/** `RankerFeatures.embedOnly` of an id code column (id_user, id_item) and of a `vec_*` axis product. */
+/** `RankerFeatures.embedOnly` of an id code column (id_user, id_item; bag slots too) and of a `vec_*` axis product. */
 export const ID_COLUMN = 1;
 export const VECTOR_COLUMN = 2;
+
+/**
+ * How coded columns share embeddings (`RankerFeatures.embedGroups`): per column, the first column of the
+ * bag it is averaged with and the first column of the table it reads (-1: not a code column; a plain
+ * categorical column is its own bag and table).
+ */
+export interface EmbedGroups {
+  pool: Int32Array;
+  table: Int32Array;
+}
 
 const DAY = 86400;
 
@@ -81,6 +94,16 @@ export class RankerFeatures {
   private readonly itemNumeric: { name: string; values: Float64Array }[];
   private readonly itemCategorical: { name: string; codes: Int32Array; size: number }[];
   private readonly userColumns: { name: string; get: (u: number) => number; size?: number }[];
+  /** The `bagSlots` item columns (multi-categorical and text) and, per request, the user's weight on each code. */
+  private readonly bagColumns: { name: string; size: number; offsets: Int32Array; codes: Int32Array }[];
+  private readonly bagWeight: Float32Array[];
+  private readonly bagTouched: Int32Array[];
+  private readonly userBag: Float32Array;
+  private readonly histItems: Float32Array;
+  private readonly bagTop: TopK | null;
+  private readonly bagTopIds: Int32Array;
+  /** Which code columns are averaged together (bags) and which share a table. */
+  readonly embedGroups: EmbedGroups;
   /**
    * Per column (in `names` order): the vocabulary size of a categorical column whose values are codes
    * 0..size-1 (NaN: missing), 0 for a numeric one. Deep rankers embed the coded columns.
@@ -193,6 +216,19 @@ export class RankerFeatures {
       else if (c.kind === 'multi-categorical') this.userColumns.push({ name: `u_${c.name}_count`, get: (u) => c.offsets[u + 1] - c.offsets[u] });
     }
 
+    this.bagColumns = [];
+    if (options.bagSlots > 0) {
+      for (const c of ds.items.columns) {
+        if ((c.kind === 'multi-categorical' || c.kind === 'text') && c.vocab.size <= options.maxBagValues) this.bagColumns.push({ name: c.name, size: c.vocab.size, offsets: c.offsets, codes: c.codes });
+      }
+    }
+    this.bagWeight = this.bagColumns.map((c) => new Float32Array(c.size));
+    this.bagTouched = this.bagColumns.map((c) => new Int32Array(c.size));
+    this.userBag = new Float32Array(this.bagColumns.length * options.bagSlots).fill(NaN);
+    this.histItems = new Float32Array(options.history).fill(NaN);
+    this.bagTop = options.bagSlots > 0 ? new TopK(options.bagSlots) : null;
+    this.bagTopIds = new Int32Array(options.bagSlots);
+
     this.timed = ds.timeKind !== 'order';
     this.allNames = this.columnNames();
     if (this.timed) {
@@ -208,8 +244,33 @@ export class RankerFeatures {
     for (const c of this.itemCategorical) sizes.set(`i_${c.name}`, c.size);
     sizes.set('id_user', ds.numUsers);
     sizes.set('id_item', ds.numItems);
+    for (let j = 0; j < options.history; j++) sizes.set(`hist_${j}`, ds.numItems);
+    for (const c of this.bagColumns) for (let j = 0; j < options.bagSlots; j++) for (const side of ['bag', 'ubag']) sizes.set(`${side}_${c.name}_${j}`, c.size);
     this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
-    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : 0));
+    const slot = /^(hist|bag_|ubag_)/;
+    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' || slot.test(n) ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : 0));
+    // bags: a column's slots average into one input; the user's bag reads the item bag's table, the
+    // history reads id_item's when the rows have it
+    const at = (n: string) => this.names.indexOf(n);
+    const pool = new Int32Array(this.names.length).fill(-1);
+    const table = new Int32Array(this.names.length).fill(-1);
+    this.names.forEach((n, f) => {
+      if (this.cardinalities[f] > 0) pool[f] = table[f] = f;
+    });
+    const group = (first: string, count: number, prefix: string, tableOf: number) => {
+      const f0 = at(first);
+      for (let j = 0; j < count; j++) {
+        const f = at(`${prefix}${j}`);
+        pool[f] = f0;
+        table[f] = tableOf >= 0 ? tableOf : f0;
+      }
+    };
+    if (options.history > 0) group('hist_0', options.history, 'hist_', at('id_item'));
+    for (const c of this.bagColumns) {
+      group(`bag_${c.name}_0`, options.bagSlots, `bag_${c.name}_`, -1);
+      group(`ubag_${c.name}_0`, options.bagSlots, `ubag_${c.name}_`, at(`bag_${c.name}_0`));
+    }
+    this.embedGroups = { pool, table };
     this.simLast = new Float32Array(n);
     this.simMax = new Float32Array(n);
     this.simRecentSum = new Float32Array(n);
@@ -262,6 +323,11 @@ export class RankerFeatures {
     if (this.options.ids === 'both') names.push('id_user');
     if (this.options.ids !== 'none') names.push('id_item');
     for (let j = 0; j < this.vecK; j++) names.push(`vec_${j}`);
+    for (const c of this.bagColumns) {
+      for (let j = 0; j < this.options.bagSlots; j++) names.push(`bag_${c.name}_${j}`);
+      for (let j = 0; j < this.options.bagSlots; j++) names.push(`ubag_${c.name}_${j}`);
+    }
+    for (let j = 0; j < this.options.history; j++) names.push(`hist_${j}`);
     return names;
   }
 
@@ -309,6 +375,9 @@ export class RankerFeatures {
     const numCount = new Float64Array(numN); // per request, not per candidate
     this.numericMean.fill(0);
     let nTouched = 0;
+    const bagN = this.bagColumns.length;
+    const bagTouchedN = new Int32Array(bagN); // per request, not per candidate
+    this.histItems.fill(NaN);
     // positions of positive events, newest first, for "the last few items"
     let seenPositive = 0;
     for (let k = len - 1; k >= 0; k--) {
@@ -338,6 +407,17 @@ export class RankerFeatures {
         }
       }
       const decay = Math.pow(0.5, seenPositive / o.halfLife);
+      if (seenPositive < o.history) this.histItems[seenPositive] = it;
+      for (let c = 0; c < bagN; c++) {
+        const bc = this.bagColumns[c];
+        const wts = this.bagWeight[c];
+        for (let q = bc.offsets[it]; q < bc.offsets[it + 1]; q++) {
+          const code = bc.codes[q];
+          if (!(code >= 0 && code < bc.size)) continue;
+          if (wts[code] === 0) this.bagTouched[c][bagTouchedN[c]++] = code;
+          wts[code] += decay;
+        }
+      }
       const isLast = seenPositive === 0;
       const isRecent = seenPositive < o.recentItems;
       const cs = this.cosine;
@@ -374,6 +454,7 @@ export class RankerFeatures {
       seenPositive++;
     }
     for (let c = 0; c < numN; c++) this.numericMean[c] = numCount[c] > 0 ? this.numericMean[c] / numCount[c] : NaN;
+    this.userBags(bagTouchedN);
     const recentDen = Math.min(o.recentItems, positives);
     const u = query.user;
     const urow = this.userRow;
@@ -486,6 +567,17 @@ export class RankerFeatures {
       // an item without a trained vector (added after training), or a user with none: missing
       if (userOk && it >= 0 && it < vecItems) for (let j = 0; j < K; j++) out[p++] = this.userAxes[j] * this.itemAxes[it * K + j];
       else for (let j = 0; j < K; j++) out[p++] = NaN;
+      const k = o.bagSlots;
+      for (let b = 0; b < bagN; b++) {
+        const bc = this.bagColumns[b];
+        const from = inCatalog ? bc.offsets[it] : 0;
+        const have = inCatalog ? Math.min(k, bc.offsets[it + 1] - from) : 0;
+        for (let j = 0; j < k; j++) out[p++] = j < have ? bc.codes[from + j] : NaN;
+        out.set(this.userBag.subarray(b * k, (b + 1) * k), p);
+        p += k;
+      }
+      out.set(this.histItems, p);
+      p += this.histItems.length;
     }
 
     // ---- clear the accumulators this request touched
@@ -499,6 +591,25 @@ export class RankerFeatures {
       this.simAll[j] = 0;
       this.transLast[j] = 0;
       this.transRecent[j] = 0;
+    }
+  }
+
+  /**
+   * The user's bags of this request: per bag column, its k codes of most weight in the history (ties: the
+   * lower code), NaN padded, into `userBag`; the weights are cleared for the next request.
+   */
+  private userBags(touchedN: Int32Array): void {
+    const k = this.options.bagSlots;
+    this.userBag.fill(NaN);
+    for (let b = 0; b < this.bagColumns.length; b++) {
+      const wts = this.bagWeight[b];
+      const touched = this.bagTouched[b].subarray(0, touchedN[b]);
+      const top = this.bagTop!;
+      top.reset();
+      for (const code of touched) top.push(code, wts[code]);
+      const n = top.drainSorted(this.bagTopIds);
+      for (let j = 0; j < n; j++) this.userBag[b * k + j] = this.bagTopIds[j];
+      for (const code of touched) wts[code] = 0;
     }
   }
 

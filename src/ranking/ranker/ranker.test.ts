@@ -442,3 +442,54 @@ test('explanations report the vec_* axis products as one entry, vec_<source> (th
     { feature: features.names[1], contribution: 0.5 },
   ]);
 });
+
+test('bag columns: the candidate\'s first k codes, the user\'s k heaviest codes (recency-weighted), the last m items; embed-only, grouped into bags sharing tables, explained as one entry each', () => {
+  const ds = randomDataset(7);
+  const plain = RankerFeatures.fit(ds, ['a'], { ids: 'item' });
+  const f = RankerFeatures.fit(ds, ['a'], { ids: 'item', bagSlots: 2, history: 3, halfLife: 2 });
+  const W0 = plain.width;
+  assert.deepEqual(f.names.slice(W0), ['bag_genres_0', 'bag_genres_1', 'ubag_genres_0', 'ubag_genres_1', 'hist_0', 'hist_1', 'hist_2']);
+  assert.deepEqual(f.names.slice(0, W0), plain.names, 'the other columns unchanged');
+  const genres = ds.items.column('genres');
+  assert.ok(genres?.kind === 'multi-categorical');
+  const at = (n: string) => f.names.indexOf(n);
+  assert.deepEqual(Array.from(f.cardinalities.slice(W0)), [...Array(4).fill(genres.vocab.size), ...Array(3).fill(ds.numItems)]);
+  assert.ok(Array.from(f.embedOnly.slice(W0)).every((v) => v === 1));
+  const { pool, table } = f.embedGroups;
+  assert.deepEqual(Array.from(pool.slice(W0)), [W0, W0, W0 + 2, W0 + 2, W0 + 4, W0 + 4, W0 + 4]);
+  assert.deepEqual(Array.from(table.slice(W0)), [W0, W0, W0, W0, at('id_item'), at('id_item'), at('id_item')], "the user's bag reads the item bag's table, the history id_item's");
+  assert.equal(pool[at('id_item')], at('id_item'));
+  assert.equal(pool[0], -1, 'a numeric column is in no bag');
+
+  const u = 5;
+  const q = queryOf(ds, u);
+  const items = [3, 8, ds.numItems + 1];
+  const out = new Float32Array(items.length * f.width);
+  f.extract(q, block(items, ['a']), out);
+  // the slow way: weights 0.5^(position among positives, newest first / halfLife) per genre code
+  const weight = new Map<number, number>();
+  const h = Array.from(q.history);
+  h.reverse().forEach((it, pos) => {
+    for (let k = genres.offsets[it]; k < genres.offsets[it + 1]; k++) weight.set(genres.codes[k], (weight.get(genres.codes[k]) ?? 0) + Math.pow(0.5, pos / 2));
+  });
+  const top = [...weight.entries()].sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 2).map((e) => e[0]);
+  items.forEach((it, c) => {
+    const row = Array.from(out.subarray(c * f.width + W0, (c + 1) * f.width));
+    const own = it < ds.numItems ? Array.from(genres.codes.subarray(genres.offsets[it], genres.offsets[it] + 2)) : [NaN, NaN];
+    assert.deepEqual(row.slice(0, 2), own, `item ${it}: its first codes (missing outside the catalog)`);
+    assert.deepEqual(row.slice(2, 4), top, "the user's heaviest codes");
+    assert.deepEqual(row.slice(4), h.slice(0, 3), 'the last items, newest first');
+  });
+  // an empty history: every user slot missing; and nothing leaks into the next request
+  const none = new Float32Array(f.width);
+  f.extract({ user: u, history: new Int32Array(0), timestamps: new Float64Array(0) }, block([3], ['a']), none);
+  assert.ok(Array.from(none.subarray(W0 + 2)).every(Number.isNaN));
+  const again = new Float32Array(items.length * f.width);
+  f.extract(q, block(items, ['a']), again);
+  assert.deepEqual(Array.from(again), Array.from(out));
+
+  const ex = explainedColumns(f.names, f.embedOnly, null, pool);
+  assert.deepEqual(ex.names.slice(-3), ['bag_genres', 'ubag_genres', 'hist']);
+  assert.deepEqual(ex.columns.slice(-3), [[W0, W0 + 1], [W0 + 2, W0 + 3], [W0 + 4, W0 + 5, W0 + 6]]);
+  assert.deepEqual(ex.names.slice(0, -3), plain.names);
+});

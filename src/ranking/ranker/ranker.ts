@@ -34,7 +34,7 @@ export class Ranker {
   ) {
     if (model.nFeatures !== features.width) throw new Error(`ranker: the ${model.kind} model takes ${model.nFeatures} features, the feature set has ${features.width} (${features.names.join(', ')})`);
     this.contrib = new Float64Array(features.width + 1);
-    this.explained = explainedColumns(features.names, features.embedOnly, features.options.vectors);
+    this.explained = explainedColumns(features.names, features.embedOnly, features.options.vectors, features.embedGroups.pool);
     this.grouped = new Float64Array(this.explained.names.length);
   }
 
@@ -84,14 +84,28 @@ export class Ranker {
  * How explanations name the feature columns: one entry per column, except that the `vec_*` axis products
  * (marked VECTOR_COLUMN in `embedOnly`; each alone means little: one principal axis of the two-tower's
  * space) are summed into one entry, `vec_<source>` (the user-item match in that source's space), placed
- * where the first of them is.
+ * where the first of them is; and the slots of a bag (`pool`: the bag's first column per column, -1 for
+ * none) are one entry named after the bag (bag_tags_0, bag_tags_1 -> bag_tags; hist_* -> hist).
  * @example explainedColumns(['sim_last', 'vec_0', 'vec_1'], Uint8Array.of(0, 2, 2), 'two-tower') // names ['sim_last', 'vec_two-tower'], columns [[0], [1, 2]]
  */
-export function explainedColumns(featureNames: readonly string[], embedOnly: Uint8Array, vectorSource: string | null): { names: string[]; columns: number[][] } {
+export function explainedColumns(featureNames: readonly string[], embedOnly: Uint8Array, vectorSource: string | null, pool?: Int32Array): { names: string[]; columns: number[][] } {
   const names: string[] = [];
   const columns: number[][] = [];
   let vec = -1;
+  const bagEntry = new Map<number, number>();
   featureNames.forEach((n, f) => {
+    const first = pool ? pool[f] : -1;
+    if (first >= 0 && (first !== f || pool![f + 1] === f)) {
+      let entry = bagEntry.get(first);
+      if (entry === undefined) {
+        entry = names.length;
+        bagEntry.set(first, entry);
+        names.push(featureNames[first].replace(/_0$/, ''));
+        columns.push([]);
+      }
+      columns[entry].push(f);
+      return;
+    }
     if (embedOnly[f] === VECTOR_COLUMN) {
       if (vec < 0) {
         vec = names.length;

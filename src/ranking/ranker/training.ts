@@ -1,7 +1,7 @@
 import { type Dataset, type UserQuery, selectInteractions } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
 import { NO_PROGRESS, Rng, type Progress } from '../../math/index.ts';
-import type { RankerFeatures } from './features.ts';
+import type { EmbedGroups, RankerFeatures } from './features.ts';
 
 /**
  * The ranker's training rows in flat arrays (the GBDT's data shape): one group per user, rows are that
@@ -23,6 +23,8 @@ export interface RankerTrainingSet {
   cardinalities?: Int32Array;
   /** Per column: 1 for an id code only embedding models read, 2 for a number only the deep ranker reads (`RankerFeatures.embedOnly`); absent: none. */
   embedOnly?: Uint8Array;
+  /** Which coded columns are averaged into one embedded input and which share a table (`RankerFeatures.embedGroups`); absent: each alone. */
+  embedGroups?: EmbedGroups;
 }
 
 /**
@@ -189,7 +191,7 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
     r += groupSizes[g];
     groups[g + 1] = r;
   }
-  const set: RankerTrainingSet = { features, nRows, nFeatures: W, labels, groups, featureNames: [...o.features.names], groupUsers: Int32Array.from(groupUsers), items, cardinalities: o.features.cardinalities.slice(), embedOnly: o.features.embedOnly.slice() };
+  const set: RankerTrainingSet = { features, nRows, nFeatures: W, labels, groups, featureNames: [...o.features.names], groupUsers: Int32Array.from(groupUsers), items, cardinalities: o.features.cardinalities.slice(), embedOnly: o.features.embedOnly.slice(), embedGroups: o.features.embedGroups };
   const report: AssembleReport = { users: users.length, labelItems, labelItemsFound: found, recall: labelItems > 0 ? found / labelItems : NaN, rows: nRows, positives };
   return { set, report };
 }
@@ -229,7 +231,7 @@ function pickGroups(set: RankerTrainingSet, gs: readonly number[]): RankerTraini
     r += b - a;
     groups[k + 1] = r;
   });
-  return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(gs, (g) => set.groupUsers[g]), items, ...(set.cardinalities ? { cardinalities: set.cardinalities } : {}), ...(set.embedOnly ? { embedOnly: set.embedOnly } : {}) };
+  return { features, nRows, nFeatures: W, labels, groups, featureNames: set.featureNames, groupUsers: Int32Array.from(gs, (g) => set.groupUsers[g]), items, ...(set.cardinalities ? { cardinalities: set.cardinalities } : {}), ...(set.embedOnly ? { embedOnly: set.embedOnly } : {}), ...(set.embedGroups ? { embedGroups: set.embedGroups } : {}) };
 }
 
 /**
@@ -256,6 +258,7 @@ export function concatSets(sets: readonly RankerTrainingSet[]): RankerTrainingSe
     items: new Int32Array(nRows),
     ...(first.cardinalities ? { cardinalities: first.cardinalities } : {}),
     ...(first.embedOnly ? { embedOnly: first.embedOnly } : {}),
+    ...(first.embedGroups ? { embedGroups: first.embedGroups } : {}),
   };
   let r = 0;
   let g = 0;
