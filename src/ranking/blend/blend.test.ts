@@ -112,3 +112,39 @@ test('the stacker (combine stack): fitted on the validation rows, served the sam
   assert.ok(Math.abs(sum - a[7]) < 1e-4 * (1 + Math.abs(a[7])), `${sum} vs ${a[7]}`);
   await assert.rejects(blendRankerKind.train({ train, valid }, { ...params, stackColumns: ['nope'] }, { seed: 5, threads: 1, log: () => {} }), /stackColumns: no ranker column 'nope'/);
 });
+
+test('combine residual: the DCN trains on top of the GBDT\'s log-odds (z = z_gbdt + z_dcn), starts at them, and is served the same after save and load', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-blend-res-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const train = crossSet(30, 40, 31);
+  const valid = crossSet(8, 40, 32);
+  const dcn = { hidden: [16], embedDim: 4, epochs: 4, learningRate: 0.01, batchSize: 64 };
+  const params = check(BLEND_PARAMS, { gbdt: { numRounds: 30, minDataInLeaf: 10, earlyStoppingRounds: 5 }, dcn, combine: 'residual' });
+  const m = (await blendRankerKind.train({ train, valid }, params, { seed: 5, threads: 1, log: () => {} })) as BlendModel;
+  assert.equal(m.residual, true);
+  const n = valid.nRows;
+  const z = new Float64Array(n);
+  const zg = new Float64Array(n);
+  const zd = new Float64Array(n);
+  m.margins(valid.features, n, z);
+  m.gbdt.margins!(valid.features, n, zg);
+  m.dcn.margins!(valid.features, n, zd);
+  for (let i = 0; i < n; i++) assert.ok(Math.abs(z[i] - (zg[i] + zd[i])) < 1e-9);
+  const c = new Float64Array(train.nFeatures + 1);
+  m.contributions(valid.features, 3, c);
+  assert.ok(Math.abs(c.reduce((s, v) => s + v, 0) - z[3]) < 1e-4, 'contributions add up to z');
+  // the DCN starts as nothing on top of the trees: zero epochs of training would score as the GBDT alone
+  const { trainDcn } = await import('../deep/train.ts');
+  const { backendKernels } = await import('../deep/model.ts');
+  const zt = new Float64Array(train.nRows);
+  m.gbdt.margins!(train.features, train.nRows, zt);
+  const zero = await trainDcn(train, valid, { ...params.dcn, epochs: 1, learningRate: 1e-12 }, { seed: 5, threads: 1, log: () => {} }, backendKernels(), { train: zt, valid: zg });
+  const z0 = new Float64Array(n);
+  zero.model.margins(valid.features, n, z0);
+  assert.ok(z0.every((v) => Math.abs(v) < 1e-6), 'the head starts at zero');
+  await m.save(dir);
+  const back = await blendRankerKind.load(dir, params);
+  const b = new Float64Array(n);
+  back.margins!(valid.features, n, b);
+  assert.deepEqual(b, z);
+});

@@ -7,6 +7,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { schema } from '../../schema/index.ts';
 import { DCN_PARAMS, dcnRankerKind } from '../deep/ranker-model.ts';
+import { backendKernels } from '../deep/model.ts';
+import { trainDcn } from '../deep/train.ts';
 import { GBDT_RANKER_PARAMS, gbdtRankerKind } from '../gbdt/ranker-model.ts';
 import { ndcgAt } from '../gbdt/metrics.ts';
 import { defineRankerKind, type RankerModel } from '../model/model.ts';
@@ -22,7 +24,7 @@ export const BLEND_PARAMS = schema({
   weights: { type: 'list', of: 'number', min: 0, max: 1, default: [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1], description: "the GBDT weights tried on the validation rows (the DCN's is 1 - w)" },
   weight: { type: 'number', min: 0, max: 1, nullable: true, default: null, description: 'a fixed GBDT weight (null: chosen on the validation rows; 0.5 without them)' },
   metric: { type: 'string', values: ['ndcg', 'logloss'], default: 'ndcg', description: 'what the weight is chosen by on the validation rows (ndcg: ndcg@10 over the user groups)' },
-  combine: { type: 'string', values: ['weight', 'stack'], default: 'weight', description: "weight: one GBDT weight for every row; stack: a logistic regression on both log-odds and their products with stackColumns, fitted on the validation rows" },
+  combine: { type: 'string', values: ['weight', 'stack', 'residual'], default: 'weight', description: "weight: one GBDT weight for every row; stack: a logistic regression on both log-odds and their products with stackColumns, fitted on the validation rows; residual: the DCN trained on top of the GBDT's log-odds (z = z_gbdt + z_dcn: it learns what the trees leave)" },
   stackColumns: { type: 'list', of: 'string', default: ['u_events', 'i_pop_total'], description: "ranker columns (log1p, standardised) the stacker's weights move with" },
   stackL2: { type: 'number', min: 0, default: 0.001, description: "the stacker's ridge penalty" },
 });
@@ -47,6 +49,8 @@ export class BlendModel implements RankerModel {
     private readonly info: Record<string, unknown> = {},
     /** The learned stacker (combine 'stack'); null: the fixed weight. */
     readonly stack: StackSpec | null = null,
+    /** combine 'residual': z = z_gbdt + z_dcn (the DCN was trained on the GBDT's log-odds); the weight is unused. */
+    readonly residual = false,
   ) {
     if (gbdt.nFeatures !== dcn.nFeatures) throw new Error(`blend: the gbdt takes ${gbdt.nFeatures} features, the dcn ${dcn.nFeatures}`);
     if (!(weight >= 0 && weight <= 1)) throw new Error(`blend: weight must be in [0, 1], got ${weight}`);
@@ -66,6 +70,12 @@ export class BlendModel implements RankerModel {
       applyStack(this.stack, x, this.nFeatures, n, this.a, this.b, out);
       return;
     }
+    if (this.residual) {
+      marginsOf(this.gbdt)(x, n, this.a);
+      marginsOf(this.dcn)(x, n, out);
+      for (let i = 0; i < n; i++) out[i] += this.a[i];
+      return;
+    }
     const w = this.weight;
     // a model with weight 0 is not run
     if (w > 0) marginsOf(this.gbdt)(x, n, this.a);
@@ -83,8 +93,8 @@ export class BlendModel implements RankerModel {
     const F = this.nFeatures;
     if (this.ca.length !== F + 1) this.ca = new Float64Array(F + 1);
     out.fill(0, 0, F + 1);
-    let wg = this.weight;
-    let wd = 1 - this.weight;
+    let wg = this.residual ? 1 : this.weight;
+    let wd = this.residual ? 1 : 1 - this.weight;
     if (this.stack) {
       // the stacker is linear in the two log-odds with row-dependent weights: z = b + wg zg + wd zd
       const one = Float64Array.of(1);
@@ -119,11 +129,11 @@ export class BlendModel implements RankerModel {
     await mkdir(dir, { recursive: true });
     await this.gbdt.save(join(dir, 'gbdt'));
     await this.dcn.save(join(dir, 'dcn'));
-    await writeFile(join(dir, BLEND_FILE), JSON.stringify({ weight: this.weight, ...(this.stack ? { stack: this.stack } : {}) }));
+    await writeFile(join(dir, BLEND_FILE), JSON.stringify({ weight: this.weight, ...(this.stack ? { stack: this.stack } : {}), ...(this.residual ? { residual: true } : {}) }));
   }
 
   summary(): Record<string, unknown> {
-    return { weight: this.weight, ...(this.stack ? { stack: { columns: this.stack.names, theta: this.stack.theta.map((t) => Math.round(t * 1e4) / 1e4) } } : {}), ...this.info, gbdt: this.gbdt.summary(), dcn: this.dcn.summary() };
+    return { weight: this.weight, ...(this.residual ? { residual: true } : {}), ...(this.stack ? { stack: { columns: this.stack.names, theta: this.stack.theta.map((t) => Math.round(t * 1e4) / 1e4) } } : {}), ...this.info, gbdt: this.gbdt.summary(), dcn: this.dcn.summary() };
   }
 }
 
@@ -169,8 +179,17 @@ export const blendRankerKind = defineRankerKind({
       return k;
     }) : [];
     const gbdt = await gbdtRankerKind.train(data, params.gbdt, { ...run, progress: run.progress?.scope('gbdt') });
-    const dcn = await dcnRankerKind.train(data, params.dcn, { ...run, progress: run.progress?.scope('dcn') });
     const valid = data.valid;
+    if (params.combine === 'residual') {
+      // the DCN learns on top of the trees' log-odds: the training rows' (in sample) and the validation rows'
+      const train = new Float64Array(data.train.nRows);
+      marginsOf(gbdt)(data.train.features, data.train.nRows, train);
+      const v = valid && valid.nRows > 0 ? new Float64Array(valid.nRows) : null;
+      if (v) marginsOf(gbdt)(valid!.features, valid!.nRows, v);
+      const r = await trainDcn(data.train, valid, params.dcn, { ...run, progress: run.progress?.scope('dcn') }, backendKernels(), { train, valid: v });
+      return new BlendModel(gbdt, r.model, 1, {}, null, true);
+    }
+    const dcn = await dcnRankerKind.train(data, params.dcn, { ...run, progress: run.progress?.scope('dcn') });
     let weight = params.weight ?? 0.5;
     const info: Record<string, unknown> = {};
     if (params.weight === null && valid && valid.nRows > 0) {
@@ -198,10 +217,12 @@ export const blendRankerKind = defineRankerKind({
     const path = join(dir, BLEND_FILE);
     let weight: unknown;
     let stack: StackSpec | null = null;
+    let residual = false;
     try {
-      const f = JSON.parse(Buffer.from(read ? await read(path) : await readFile(path)).toString('utf8')) as { weight?: unknown; stack?: StackSpec };
+      const f = JSON.parse(Buffer.from(read ? await read(path) : await readFile(path)).toString('utf8')) as { weight?: unknown; stack?: StackSpec; residual?: unknown };
       weight = f.weight;
       stack = f.stack ?? null;
+      residual = f.residual === true;
     } catch (e) {
       throw new Error(`${path}: ${(e as Error).message}`);
     }
@@ -213,7 +234,7 @@ export const blendRankerKind = defineRankerKind({
     }
     const gbdt = await gbdtRankerKind.load(join(dir, 'gbdt'), params.gbdt, read);
     const dcn = await dcnRankerKind.load(join(dir, 'dcn'), params.dcn, read);
-    return new BlendModel(gbdt, dcn, weight, {}, stack);
+    return new BlendModel(gbdt, dcn, weight, {}, stack, residual);
   },
   refitParams(params, summary) {
     const g = summary.gbdt as Record<string, unknown> | undefined;

@@ -39,10 +39,20 @@ function validMetric(metric: 'logloss' | 'ndcg', objective: 'binary' | 'softmax'
 }
 
 /**
- * Trains a DCN on `train`, stopping early on `valid` (when given and patience > 0).
+ * Fixed log-odds added to the DCN's output in training and validation, per row (another model's margins:
+ * the DCN then learns what is left, a residual; the blend's `combine: 'residual'`).
+ */
+export interface DcnOffsets {
+  train: Float64Array;
+  valid: Float64Array | null;
+}
+
+/**
+ * Trains a DCN on `train`, stopping early on `valid` (when given and patience > 0). With `offsets` the
+ * loss reads offset + logit and the head starts at zero (the DCN starts as the offset's model).
  * @example const { model } = await trainDcn(rows.train, rows.valid, params, { seed: 1, threads: 1, log: console.log });
  */
-export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSet | null, p: DcnTrainParams, run: RankerRun, kernels: NetKernels = backendKernels()): Promise<DcnTrainResult> {
+export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSet | null, p: DcnTrainParams, run: RankerRun, kernels: NetKernels = backendKernels(), offsets: DcnOffsets | null = null): Promise<DcnTrainResult> {
   const t0 = performance.now();
   if (train.nRows === 0) throw new Error('dcn: no training rows');
   const F = train.nFeatures;
@@ -60,6 +70,10 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
   const rng = new Rng(run.seed);
   const params = kernels.alloc(L.total);
   initDcnParams(L, p.embedDim, params, rng);
+  if (offsets) {
+    if (offsets.train.length !== train.nRows || (valid && offsets.valid && offsets.valid.length !== valid.nRows)) throw new Error('dcn: the offsets do not match the rows');
+    params.fill(0, L.headCross.offset, L.headBias.offset + 1);
+  }
   const grad = kernels.alloc(L.total);
   const state = kernels.alloc(optimizerStateSize('adam', L.total));
   const opt = new Optimizer({ kind: 'adam', lr: p.learningRate, l2: p.l2 }, params, state, true, kernels.fast);
@@ -124,6 +138,7 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
         enc.encode(train.features, rowIdx, 0, b, L.d0, net.x0, net.codes);
         net.gatherEmbeddings(params, b);
         const z = net.forward(params, b);
+        if (offsets) for (let r = 0; r < b; r++) z[r] += offsets.train[rowIdx[r]];
         let loss: number;
         if (softmax) {
           let n = 0;
@@ -152,6 +167,7 @@ export async function trainDcn(train: RankerTrainingSet, valid: RankerTrainingSe
       if (checker) checker.setParams(params);
       else checker = new DcnModel(spec, p.embedDim, p.crossLayers, p.hidden, params, {}, kernels);
       checker.margins(valid!.features, valid!.nRows, zValid);
+      if (offsets?.valid) for (let r = 0; r < zValid.length; r++) zValid[r] += offsets.valid[r];
       const v = validMetric(p.stopMetric, p.objective, zValid, valid!);
       validHistory.push(v);
       task.note(`valid ${p.stopMetric} ${v.toFixed(5)}`);
