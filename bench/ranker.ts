@@ -13,11 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
-import { auc, BlendModel, chooseWeight, DcnModel, fitEncoder, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { auc, backendKernels, BlendModel, chooseWeight, DCN_PARAMS, DcnModel, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
 import { parseSplit, splitDataset } from '../src/data/index.ts';
 import { VALID_SPLIT, assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerSpace, rankerTrainingRows, scoreEngine, trainRankerModel, type EngineConfig, type Model } from '../src/pipeline/index.ts';
-import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
+import { check, keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
 import { median } from './stats.ts';
 
 const options = {
@@ -28,6 +28,8 @@ const options = {
   categorical: { type: 'number', default: 3, description: 'coded categorical columns among them (embedded by the DCN)' },
   'id-item': { type: 'boolean', description: "one more coded column, the item's id over 1,683 codes (the blend's id_item on ML-100K)" },
   vectors: { type: 'number', default: 0, description: "dense numeric columns more (the two-tower's vec_* columns of the blend's `vectors` setting)" },
+  'bag-slots': { type: 'number', default: 0, description: "k > 0: the code slots of `bagSlots: k` on ML-100K appended (genres over 19 codes and title words over 2,000, the item's k and the user's k of each: four bags)" },
+  history: { type: 'number', default: 0, description: "m > 0: the hist_0..m-1 slots of `history: m` appended (one bag over 1,683 item codes; in id_item's table with --id-item)" },
   cross: { type: 'number', default: 3, description: 'DCN cross layers' },
   hidden: { type: 'list', of: 'number', default: [256, 128], description: "DCN MLP widths" },
   'embed-dim': { type: 'number', default: 8, description: 'DCN embedding width' },
@@ -40,6 +42,7 @@ const options = {
   quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
   variants: { type: 'string', description: "with --quality: more DCN settings trained on the same rows, each scored alone and blended with the same GBDT; '|' between variants, ';' between a variant's KEY=VALUE pipeline parameters (vectors=0;dcnL2=1e-5|vectors=8). A variant may use fewer vector columns than the rows hold (vectors), not other feature settings" },
   weights: { type: 'list', of: 'number', description: "with --quality: also score each blend at these fixed GBDT weights (0.6,0.7,0.8)" },
+  residual: { type: 'boolean', description: "with --quality: also train the DCN on top of the same GBDT's log-odds (the blend's combine 'residual': z = z_gbdt + z_dcn) and score that" },
   threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
   json: { type: 'string', description: 'write the figures to this JSON file' },
   child: { type: 'string', description: '(internal) train this kind on the rows in --rows and print one JSON line' },
@@ -111,11 +114,57 @@ function time(repeats: number, fn: () => void): { wall: number[]; cpu: number[] 
   return { wall, cpu };
 }
 
+/**
+ * The rows with bag slots appended: per vocabulary of `bags`, the item's k slots and the user's k (one
+ * table), then m history slots (in column `idCol`'s table when >= 0); 1 to k codes per bag, the rest NaN.
+ */
+function bagRows(r: { x: Float32Array; labels: Float32Array; card: Int32Array; F: number }, n: number, bags: number[], k: number, m: number, idCol: number, seed: number): { x: Float32Array; labels: Float32Array; card: Int32Array; F: number; groups: EmbedGroups } {
+  const F = r.F;
+  const W = F + bags.length * 2 * k + m;
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * W).fill(NaN);
+  const card = new Int32Array(W);
+  card.set(r.card);
+  const pool = Int32Array.from({ length: W }, (_, f) => (card[f] > 0 ? f : -1));
+  const table = pool.slice();
+  let c = F;
+  for (const V of bags) {
+    for (let side = 0; side < 2; side++) {
+      for (let j = 0; j < k; j++) {
+        card[c + j] = V;
+        pool[c + j] = c;
+        table[c + j] = F + (c - F) - side * k;
+      }
+      c += k;
+    }
+  }
+  for (let j = 0; j < m; j++) {
+    card[c + j] = 1683;
+    pool[c + j] = c;
+    table[c + j] = idCol >= 0 ? idCol : c;
+  }
+  for (let i = 0; i < n; i++) {
+    x.set(r.x.subarray(i * F, (i + 1) * F), i * W);
+    let q = i * W + F;
+    for (const V of bags) {
+      for (let side = 0; side < 2; side++) {
+        const have = 1 + rng.int(k);
+        for (let j = 0; j < have; j++) x[q + j] = rng.int(V);
+        q += k;
+      }
+    }
+    for (let j = 0; j < m; j++) x[q + j] = rng.int(1683);
+  }
+  return { x, labels: r.labels, card, F: W, groups: { pool, table } };
+}
+
 async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
   const n = o.candidates;
   const base = syntheticRows(Math.max(n, 5000), o.features, o.categorical, 1);
-  const { x, labels, card, F } = widenRows(base, Math.max(n, 5000), o.features, o.vectors, o['id-item'] ? 1683 : 0, 3);
-  const spec = fitEncoder(x, 5000, F, card, true, 5);
+  const wide = widenRows(base, Math.max(n, 5000), o.features, o.vectors, o['id-item'] ? 1683 : 0, 3);
+  const bagged = o['bag-slots'] > 0 || o.history > 0 ? bagRows(wide, Math.max(n, 5000), o['bag-slots'] > 0 ? [19, 2000] : [], o['bag-slots'], o.history, o['id-item'] ? wide.F - 1 : -1, 4) : null;
+  const { x, labels, card, F } = bagged ?? wide;
+  const spec = fitEncoder(x, 5000, F, card, true, 5, undefined, bagged?.groups);
   const rng = new Rng(2);
   const be = getKernelBackend();
   const make = (kernels?: Parameters<typeof DcnModel.random>[5]) => DcnModel.random(spec, o['embed-dim'], o.cross, o.hidden, rng, kernels);
@@ -129,8 +178,8 @@ async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
     rowsOut.push(r);
     console.log(`${name.padEnd(44)} median ${r.medianMs.toFixed(3)} ms wall (p90 ${r.p90Ms.toFixed(3)}), median ${r.medianCpuMs.toFixed(3)} ms CPU`);
   };
-  console.log(`scoring ${n} candidates x ${F} features (${o.categorical + (o['id-item'] ? 1 : 0)} embedded${o.vectors ? `, ${o.vectors} vector columns` : ''}), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
-  const inputs = dcn.shape.numeric + dcn.shape.missing + dcn.shape.vocab.length * o['embed-dim'];
+  console.log(`scoring ${n} candidates x ${F} features (${spec.inputs?.length ?? spec.categorical.length} embedded inputs${o.vectors ? `, ${o.vectors} vector columns` : ''}), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
+  const inputs = dcn.shape.numeric + dcn.shape.missing + (dcn.shape.inputs?.length ?? dcn.shape.vocab.length) * o['embed-dim'];
   report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, x0 ${inputs} wide, ${be.name}, ${dcn.scoringPath} pass)`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs });
   const before = new Float64Array(n);
   dcn.plainMargins(x, n, before);
@@ -306,6 +355,17 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     const b = new BlendModel(g.model, d.model, w);
     await score(`blend@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + ds);
   }
+  if (o.residual) {
+    const zt = new Float64Array(rows.train.nRows);
+    const zv = new Float64Array(rows.valid.nRows);
+    g.model.margins!(rows.train.features, rows.train.nRows, zt);
+    g.model.margins!(rows.valid.features, rows.valid.nRows, zv);
+    t = performance.now();
+    const dcnParams = check(DCN_PARAMS, bp.dcn, { path: 'ranker.params.dcn' });
+    const r = await trainDcn(rows.train, rows.valid.nRows > 0 ? rows.valid : null, dcnParams, run, backendKernels(), { train: zt, valid: rows.valid.nRows > 0 ? zv : null });
+    const b = new BlendModel(g.model, r.model, 1, {}, null, true);
+    await score('residual', 'blend', { ...bp, combine: 'residual' }, { model: b, summary: b.summary() }, gs + (performance.now() - t) / 1000);
+  }
   // more DCN settings on the same rows (fewer vector columns: the rows' last ones dropped), each with the same GBDT
   const given = keyValues(o.param ?? [], '--param');
   for (const v of (o.variants ?? '').split('|').filter((x) => x.trim())) {
@@ -341,7 +401,8 @@ function dropLastColumns(s: RankerTrainingSet, k: number): RankerTrainingSet {
   const V = W - k;
   const features = new Float32Array(s.nRows * V);
   for (let r = 0; r < s.nRows; r++) features.set(s.features.subarray(r * W, r * W + V), r * V);
-  return { ...s, features, nFeatures: V, featureNames: s.featureNames.slice(0, V), ...(s.cardinalities ? { cardinalities: s.cardinalities.slice(0, V) } : {}), ...(s.embedOnly ? { embedOnly: s.embedOnly.slice(0, V) } : {}) };
+  const groups = s.embedGroups ? { embedGroups: { pool: s.embedGroups.pool.slice(0, V), table: s.embedGroups.table.slice(0, V) } } : {};
+  return { ...s, features, nFeatures: V, featureNames: s.featureNames.slice(0, V), ...(s.cardinalities ? { cardinalities: s.cardinalities.slice(0, V) } : {}), ...(s.embedOnly ? { embedOnly: s.embedOnly.slice(0, V) } : {}), ...groups };
 }
 
 export const rankerBench: Command = {

@@ -322,12 +322,13 @@ export class RankerFeatures {
     names.push('l1_found', 'l1_position');
     if (this.options.ids === 'both') names.push('id_user');
     if (this.options.ids !== 'none') names.push('id_item');
-    for (let j = 0; j < this.vecK; j++) names.push(`vec_${j}`);
     for (const c of this.bagColumns) {
       for (let j = 0; j < this.options.bagSlots; j++) names.push(`bag_${c.name}_${j}`);
       for (let j = 0; j < this.options.bagSlots; j++) names.push(`ubag_${c.name}_${j}`);
     }
     for (let j = 0; j < this.options.history; j++) names.push(`hist_${j}`);
+    // the vec_* columns last (a bench variant with fewer of them drops the rows' last columns)
+    for (let j = 0; j < this.vecK; j++) names.push(`vec_${j}`);
     return names;
   }
 
@@ -564,9 +565,6 @@ export class RankerFeatures {
       // codes outside the fitted tables (a user or item added after training) are missing
       if (o.ids === 'both') out[p++] = u >= 0 && u < this.numUsers ? u : NaN;
       if (o.ids !== 'none') out[p++] = inCatalog ? it : NaN;
-      // an item without a trained vector (added after training), or a user with none: missing
-      if (userOk && it >= 0 && it < vecItems) for (let j = 0; j < K; j++) out[p++] = this.userAxes[j] * this.itemAxes[it * K + j];
-      else for (let j = 0; j < K; j++) out[p++] = NaN;
       const k = o.bagSlots;
       for (let b = 0; b < bagN; b++) {
         const bc = this.bagColumns[b];
@@ -578,6 +576,9 @@ export class RankerFeatures {
       }
       out.set(this.histItems, p);
       p += this.histItems.length;
+      // an item without a trained vector (added after training), or a user with none: missing
+      if (userOk && it >= 0 && it < vecItems) for (let j = 0; j < K; j++) out[p++] = this.userAxes[j] * this.itemAxes[it * K + j];
+      else for (let j = 0; j < K; j++) out[p++] = NaN;
     }
 
     // ---- clear the accumulators this request touched
