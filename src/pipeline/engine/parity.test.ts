@@ -14,17 +14,18 @@ import { builtinRegistry } from './registry.ts';
 const registry = builtinRegistry();
 
 // the GBDT on the plain rows; the blend (GBDT + DCN) on rows with the id columns, which only the DCN reads,
-// and with the two-tower's user and item vectors on their main axes (vec_*), which only the DCN reads too
+// and with the two-tower's user and item vectors on their main axes (vec_*) and the genre bags and recent
+// items (bag_*, ubag_*, hist_*), which only the DCN reads too
 const BLEND = { gbdt: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, dcn: { epochs: 1, crossLayers: 1, hidden: [8], patience: 0 }, weight: 0.5 };
 const RANKERS = [
-  { kind: 'gbdt', params: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, ids: 'none', vectors: null },
-  { kind: 'blend', params: BLEND, ids: 'both', vectors: null },
-  { kind: 'blend', params: BLEND, ids: 'item', vectors: 'two-tower' },
+  { kind: 'gbdt', params: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, ids: 'none', vectors: null, bags: false },
+  { kind: 'blend', params: BLEND, ids: 'both', vectors: null, bags: false },
+  { kind: 'blend', params: BLEND, ids: 'item', vectors: 'two-tower', bags: true },
 ] as const;
 
 const TWO_TOWER = { kind: 'two-tower', params: { epochs: 1, validate: false, embeddingDim: 8, hidden: [16], dim: 8 } };
 
-for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${rk.vectors ? `, ${rk.vectors} vectors` : ''}): the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds, and so do the scores`, async (t) => {
+for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${rk.vectors ? `, ${rk.vectors} vectors` : ''}${rk.bags ? ', bags' : ''}): the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds, and so do the scores`, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'tandem-parity-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const ds = fixtureDataset({ users: 90, items: 120, perUser: 14, seed: 11 });
@@ -34,7 +35,7 @@ for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${r
       sources: [{ kind: 'ease', params: { lambda: 20 } }, { name: 'ease-h5', kind: 'ease', params: { base: 'ease', halfLife: 5 } }, { kind: 'itemknn', params: { neighbours: 30 } }, ...(rk.vectors ? [TWO_TOWER] : [])],
       fallbacks: [{ kind: 'popularity' }],
       candidates: 25,
-      ranker: { kind: rk.kind, params: rk.params, features: { ids: rk.ids, ...(rk.vectors ? { vectors: rk.vectors, vectorDims: 5 } : {}) }, training: { negativesPerPositive: 4 } },
+      ranker: { kind: rk.kind, params: rk.params, features: { ids: rk.ids, ...(rk.vectors ? { vectors: rk.vectors, vectorDims: 5 } : {}), ...(rk.bags ? { bagSlots: 2, history: 3 } : {}) }, training: { negativesPerPositive: 4 } },
     },
     registry,
   );
@@ -55,10 +56,12 @@ for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${r
   assert.deepEqual(engine.featureNames, set.featureNames);
   if (rk.ids === 'both') assert.deepEqual(set.featureNames.slice(-2), ['id_user', 'id_item']);
   if (rk.vectors) {
-    assert.deepEqual(set.featureNames.slice(-6), ['id_item', 'vec_0', 'vec_1', 'vec_2', 'vec_3', 'vec_4']);
-    assert.deepEqual(Array.from(set.embedOnly!.slice(-6)), [1, 2, 2, 2, 2, 2]);
-    // the GBDT of the blend reads neither the id nor the vector columns
-    assert.deepEqual((model as unknown as { gbdt: { columns: { keep: Int32Array } } }).gbdt.columns.keep.length, W - 6);
+    const deep = ['id_item', 'bag_genre_0', 'bag_genre_1', 'ubag_genre_0', 'ubag_genre_1', 'hist_0', 'hist_1', 'hist_2', 'vec_0', 'vec_1', 'vec_2', 'vec_3', 'vec_4'];
+    assert.deepEqual(set.featureNames.slice(-deep.length), deep);
+    assert.deepEqual(Array.from(set.embedOnly!.slice(-deep.length)), [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
+    // the GBDT of the blend reads none of them; the DCN averages the bags
+    assert.deepEqual((model as unknown as { gbdt: { columns: { keep: Int32Array } } }).gbdt.columns.keep.length, W - deep.length);
+    assert.equal((model as unknown as { dcn: { encoder: { spec: { inputs: unknown[] } } } }).dcn.encoder.spec.inputs.length, 5, 'u_country, id_item, the two genre bags and the history');
   }
   // the model read back from the directory scores the trained rows as the trained model does
   const served = new Float64Array(set.nRows);
