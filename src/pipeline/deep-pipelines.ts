@@ -22,6 +22,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
   ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item' },
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads each multi-categorical or text item column (tags, genres, title words) as bags: the candidate's first k codes and the user's k most frequent ones, each bag's embeddings averaged (columns bag_* and ubag_*; the GBDT leaves them out); 0: off" },
+  bagColumns: { type: 'list', of: 'string', nullable: true, default: null, description: 'the item columns bagSlots reads (null: every multi-categorical and text column)' },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: the DCN also reads the user's last m items, their embeddings averaged (columns hist_*, in id_item's table with ids; the GBDT leaves them out); 0: off" },
   vectors: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads the two-tower's user and item vectors on the k main axes of the item vectors, multiplied axis by axis (columns vec_0..vec_{k-1}; the GBDT leaves them out); 0: off" },
 });
@@ -36,12 +37,13 @@ export const DCN_TUNE_GRID: readonly Record<string, unknown>[] = [
 
 const TWO_STAGE_DCN_PARAMS = schema({ ...TWO_STAGE_PARAMS, ...DCN_PIPELINE_PARAMS });
 // chosen on ML-100K train-inner -> valid (docs/ranking.md): the DCN alone is best without ids, the blend
-// with id_item (its DCN then ranks differently from the trees), a faster DCN, the two-tower's vectors on
-// their 4 main axes, and the GBDT at 0.7 (the best mean over seeds 42-44 on valid, by a hair: see the docs)
+// with id_item (its DCN then ranks differently from the trees), the two-tower's vectors on their 4 main
+// axes, the item's genres and title words and the user's as bags of 4 and the user's last 10 items (the
+// DCN then trains best at the kind's 3e-4), and the GBDT at 0.7 (the best mean over seeds 42-44 on valid)
 const TWO_STAGE_BLEND_PARAMS = schema({
-  ...withDefaults(TWO_STAGE_DCN_PARAMS, { ids: 'item', dcnLearningRate: 0.001, vectors: 4 }),
+  ...withDefaults(TWO_STAGE_DCN_PARAMS, { ids: 'item', vectors: 4, bagSlots: 4, history: 10 }),
   blendWeight: { type: 'number', min: 0, max: 1, nullable: true, default: 0.7, description: "the GBDT's weight in the blend (null: chosen on the held-out users' ranker rows)" },
-  blendCombine: { type: 'string', values: ['weight', 'stack'], default: 'weight', description: "weight: one GBDT weight; stack: a logistic regression on both log-odds and their products with the user's event count and the item's popularity, fitted on the validation rows" },
+  blendCombine: { type: 'string', values: ['weight', 'stack', 'residual'], default: 'weight', description: "weight: one GBDT weight; stack: a logistic regression on both log-odds and their products with the user's event count and the item's popularity, fitted on the validation rows; residual: the DCN trained on top of the GBDT's log-odds, z = z_gbdt + z_dcn" },
 });
 
 type DcnPipelineParams = Infer<typeof TWO_STAGE_DCN_PARAMS>;
@@ -52,11 +54,11 @@ function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
 }
 
 /** two-stage's configuration with another ranker model (and the id columns when `ids`). */
-function withRanker(p: TwoStageParams & { ids: string; vectors: number; bagSlots: number; history: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
+function withRanker(p: TwoStageParams & { ids: string; vectors: number; bagSlots: number; bagColumns: string[] | null; history: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
   const c = twoStageConfig(p) as Record<string, unknown>;
   const r = c.ranker as Record<string, unknown>;
   const vectors = p.vectors > 0 ? { vectors: 'two-tower', vectorDims: p.vectors } : {};
-  const bags = { ...(p.bagSlots > 0 ? { bagSlots: p.bagSlots } : {}), ...(p.history > 0 ? { history: p.history } : {}) };
+  const bags = { ...(p.bagSlots > 0 ? { bagSlots: p.bagSlots, bagColumns: p.bagColumns } : {}), ...(p.history > 0 ? { history: p.history } : {}) };
   return { ...c, ranker: { ...r, kind, params, features: { ...((r.features as Record<string, unknown> | undefined) ?? {}), ids: p.ids, ...vectors, ...bags } } };
 }
 

@@ -18,6 +18,7 @@ export const RANKER_FEATURE_PARAMS = schema({
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: for each multi-categorical or text item column (tags, genres, title words; at most maxBagValues values), append bag_<column>_0..k-1, the candidate's first k codes, and ubag_<column>_0..k-1, the k codes of that column most frequent in the user's history (recency-weighted by halfLife); read only by models that embed them (the DCN averages each bag's embeddings, one table per column shared by the user's bag and the item's); the GBDT leaves them out" },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: append hist_0..m-1, the user's last m positive items as codes; the DCN averages their embeddings (in id_item's table when `ids` includes it); the GBDT leaves them out" },
   maxBagValues: { type: 'number', integer: true, min: 1, default: 100000, description: 'item columns with more values than this give no `bagSlots` columns' },
+  bagColumns: { type: 'list', of: 'string', nullable: true, default: null, description: 'the item columns `bagSlots` reads (null: every multi-categorical and text column)' },
 });
 
 /**
@@ -218,7 +219,13 @@ export class RankerFeatures {
 
     this.bagColumns = [];
     if (options.bagSlots > 0) {
+      const named = options.bagColumns;
+      for (const name of named ?? []) {
+        const c = ds.items.columns.find((col) => col.name === name);
+        if (!c || (c.kind !== 'multi-categorical' && c.kind !== 'text')) throw new Error(`ranker.features.bagColumns: '${name}' is not a multi-categorical or text item column (they are: ${ds.items.columns.filter((col) => col.kind === 'multi-categorical' || col.kind === 'text').map((col) => col.name).join(', ') || 'none'})`);
+      }
       for (const c of ds.items.columns) {
+        if (named && !named.includes(c.name)) continue;
         if ((c.kind === 'multi-categorical' || c.kind === 'text') && c.vocab.size <= options.maxBagValues) this.bagColumns.push({ name: c.name, size: c.vocab.size, offsets: c.offsets, codes: c.codes });
       }
     }

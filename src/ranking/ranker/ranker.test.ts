@@ -488,6 +488,10 @@ test('bag columns: the candidate\'s first k codes, the user\'s k heaviest codes 
   f.extract(q, block(items, ['a']), again);
   assert.deepEqual(Array.from(again), Array.from(out));
 
+  // bagColumns names the columns read; a column that is no bag is refused, naming the ones that are
+  assert.deepEqual(RankerFeatures.fit(ds, ['a'], { bagSlots: 1, bagColumns: ['genres'] }).names.filter((n) => n.includes('bag_')), ['bag_genres_0', 'ubag_genres_0']);
+  assert.throws(() => RankerFeatures.fit(ds, ['a'], { bagSlots: 1, bagColumns: ['year'] }), /bagColumns: 'year' is not a multi-categorical or text item column \(they are: genres\)/);
+
   const ex = explainedColumns(f.names, f.embedOnly, null, pool);
   assert.deepEqual(ex.names.slice(-3), ['bag_genres', 'ubag_genres', 'hist']);
   assert.deepEqual(ex.columns.slice(-3), [[W0, W0 + 1], [W0 + 2, W0 + 3], [W0 + 4, W0 + 5, W0 + 6]]);
