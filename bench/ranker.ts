@@ -116,9 +116,10 @@ function time(repeats: number, fn: () => void): { wall: number[]; cpu: number[] 
 
 /**
  * The rows with bag slots appended: per vocabulary of `bags`, the item's k slots and the user's k (one
- * table), then m history slots (in column `idCol`'s table when >= 0); 1 to k codes per bag, the rest NaN.
+ * table), then m history slots (in column `idCol`'s table when >= 0); 1 to k codes per bag, the rest NaN;
+ * the user's slots drawn once per `perRequest` rows (a request's candidates share them).
  */
-function bagRows(r: { x: Float32Array; labels: Float32Array; card: Int32Array; F: number }, n: number, bags: number[], k: number, m: number, idCol: number, seed: number): { x: Float32Array; labels: Float32Array; card: Int32Array; F: number; groups: EmbedGroups } {
+function bagRows(r: { x: Float32Array; labels: Float32Array; card: Int32Array; F: number }, n: number, perRequest: number, bags: number[], k: number, m: number, idCol: number, seed: number): { x: Float32Array; labels: Float32Array; card: Int32Array; F: number; groups: EmbedGroups } {
   const F = r.F;
   const W = F + bags.length * 2 * k + m;
   const rng = new Rng(seed);
@@ -143,17 +144,23 @@ function bagRows(r: { x: Float32Array; labels: Float32Array; card: Int32Array; F
     pool[c + j] = c;
     table[c + j] = idCol >= 0 ? idCol : c;
   }
+  // the user's bags and history are the same on every row of a request (`perRequest` rows)
+  const user = new Float32Array(W).fill(NaN);
   for (let i = 0; i < n; i++) {
     x.set(r.x.subarray(i * F, (i + 1) * F), i * W);
-    let q = i * W + F;
+    const fresh = i % perRequest === 0;
+    let q = F;
     for (const V of bags) {
       for (let side = 0; side < 2; side++) {
-        const have = 1 + rng.int(k);
-        for (let j = 0; j < have; j++) x[q + j] = rng.int(V);
+        if (side === 0 || fresh) {
+          const have = 1 + rng.int(k);
+          for (let j = 0; j < k; j++) user[q + j] = j < have ? rng.int(V) : NaN;
+        }
         q += k;
       }
     }
-    for (let j = 0; j < m; j++) x[q + j] = rng.int(1683);
+    if (fresh) for (let j = 0; j < m; j++) user[q + j] = rng.int(1683);
+    x.set(user.subarray(F), i * W + F);
   }
   return { x, labels: r.labels, card, F: W, groups: { pool, table } };
 }
@@ -162,7 +169,7 @@ async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
   const n = o.candidates;
   const base = syntheticRows(Math.max(n, 5000), o.features, o.categorical, 1);
   const wide = widenRows(base, Math.max(n, 5000), o.features, o.vectors, o['id-item'] ? 1683 : 0, 3);
-  const bagged = o['bag-slots'] > 0 || o.history > 0 ? bagRows(wide, Math.max(n, 5000), o['bag-slots'] > 0 ? [19, 2000] : [], o['bag-slots'], o.history, o['id-item'] ? wide.F - 1 : -1, 4) : null;
+  const bagged = o['bag-slots'] > 0 || o.history > 0 ? bagRows(wide, Math.max(n, 5000), n, o['bag-slots'] > 0 ? [19, 2000] : [], o['bag-slots'], o.history, o['id-item'] ? wide.F - 1 : -1, 4) : null;
   const { x, labels, card, F } = bagged ?? wide;
   const spec = fitEncoder(x, 5000, F, card, true, 5, undefined, bagged?.groups);
   const rng = new Rng(2);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gemmRef, Rng } from '../../math/index.ts';
-import { crossBackward, crossForward, DcnNet, headBackward, headForward, initDcnParams, logLossGrad, softmaxGroupGrad, type DcnShape, type NetKernels } from './net.ts';
+import { crossBackward, crossForward, DcnNet, gatherPooled, headBackward, headForward, initDcnParams, logLossGrad, softmaxGroupGrad, type DcnShape, type NetKernels } from './net.ts';
 import { checkGradient, f64, rand } from '../../math/gradcheck.fixture.ts';
 
 const K64: NetKernels = { gemm: gemmRef, alloc: f64, allocInt32: (n) => new Int32Array(n), fast: null };
@@ -148,3 +148,31 @@ for (const [name, shape] of [
     checkGradient(x0, loss, dX0, 'dX0', numericCols);
   });
 }
+
+test('gatherPooled: each input the mean of its valid codes\' rows (none valid: the extra row), the same when a row repeats the previous row\'s codes', () => {
+  const e = 3;
+  const vocab = [4, 6];
+  const inputs = [{ table: 0, slots: 1 }, { table: 1, slots: 3 }, { table: 1, slots: 2 }];
+  const tables = [{ offset: 0, length: 5 * e }, { offset: 5 * e, length: 7 * e }];
+  const rng = new Rng(5);
+  const params = Float32Array.from({ length: 12 * e }, () => rng.normal());
+  // rows 1 and 2 repeat row 0's user bag (inputs 1, 2 in part); row 3 has no valid code in input 2
+  const codes = Int32Array.of(0, 1, 2, 6, 3, 3, 4, 1, 2, 6, 3, 3, 9, 1, 2, 6, 3, 3, 2, 5, 5, -1, 6, -1);
+  const B = 4;
+  const d0 = 2 + inputs.length * e;
+  const x0 = new Float32Array(B * d0);
+  gatherPooled(params, tables, vocab, inputs, e, codes, B, x0, d0, 2);
+  let slot = 0;
+  for (let r = 0; r < B; r++) {
+    inputs.forEach((input, t) => {
+      const V = vocab[input.table];
+      const valid = Array.from(codes.subarray(slot, slot + input.slots)).filter((c) => c >= 0 && c < V);
+      slot += input.slots;
+      for (let j = 0; j < e; j++) {
+        const rows = valid.length > 0 ? valid : [V];
+        const want = rows.reduce((s, c) => s + params[tables[input.table].offset + c * e + j], 0) / rows.length;
+        assert.ok(Math.abs(x0[r * d0 + 2 + t * e + j] - want) < 1e-6, `row ${r} input ${t} dim ${j}`);
+      }
+    });
+  }
+});

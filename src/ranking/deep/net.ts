@@ -289,6 +289,17 @@ export function gatherPooled(params: Float32Array, tables: readonly Span[], voca
         for (let j = 0; j < e; j++) x0[dst + j] = params[src + j];
         continue;
       }
+      // the user's bags repeat on every candidate of a request: the previous row's mean, when its codes are these
+      if (r > 0) {
+        let same = true;
+        for (let q = 0; q < slots && same; q++) same = codes[slot + q] === codes[slot - S + q];
+        if (same) {
+          const prev = dst - d0;
+          for (let j = 0; j < e; j++) x0[dst + j] = x0[prev + j];
+          slot += slots;
+          continue;
+        }
+      }
       let n = 0;
       for (let j = 0; j < e; j++) x0[dst + j] = 0;
       for (let q = 0; q < slots; q++) {
