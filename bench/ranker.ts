@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
-import { auc, backendKernels, BlendModel, chooseWeight, DCN_PARAMS, DcnModel, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { auc, backendKernels, BLEND_PARAMS, BlendModel, chooseWeight, DcnModel, residualOffsets, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
 import { parseSplit, splitDataset } from '../src/data/index.ts';
 import { VALID_SPLIT, assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerSpace, rankerTrainingRows, scoreEngine, trainRankerModel, type EngineConfig, type Model } from '../src/pipeline/index.ts';
@@ -207,11 +207,11 @@ function dumpSet(dir: string, name: string, s: RankerTrainingSet): void {
   writeFileSync(join(dir, `${name}.features`), bin(s.features));
   writeFileSync(join(dir, `${name}.labels`), bin(s.labels));
   writeFileSync(join(dir, `${name}.groups`), bin(s.groups));
-  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ nRows: s.nRows, nFeatures: s.nFeatures, featureNames: s.featureNames, cardinalities: s.cardinalities ? Array.from(s.cardinalities) : null, embedOnly: s.embedOnly ? Array.from(s.embedOnly) : null }));
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify({ nRows: s.nRows, nFeatures: s.nFeatures, featureNames: s.featureNames, cardinalities: s.cardinalities ? Array.from(s.cardinalities) : null, embedOnly: s.embedOnly ? Array.from(s.embedOnly) : null, embedGroups: s.embedGroups ? { pool: Array.from(s.embedGroups.pool), table: Array.from(s.embedGroups.table) } : null }));
 }
 
 function readSet(dir: string, name: string): RankerTrainingSet {
-  const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { nRows: number; nFeatures: number; featureNames: string[]; cardinalities: number[] | null; embedOnly?: number[] | null };
+  const meta = JSON.parse(readFileSync(join(dir, `${name}.json`), 'utf8')) as { nRows: number; nFeatures: number; featureNames: string[]; cardinalities: number[] | null; embedOnly?: number[] | null; embedGroups?: { pool: number[]; table: number[] } | null };
   const f32 = (p: string) => {
     const b = readFileSync(join(dir, p));
     return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
@@ -229,6 +229,7 @@ function readSet(dir: string, name: string): RankerTrainingSet {
     items: new Int32Array(meta.nRows),
     ...(meta.cardinalities ? { cardinalities: Int32Array.from(meta.cardinalities) } : {}),
     ...(meta.embedOnly ? { embedOnly: Uint8Array.from(meta.embedOnly) } : {}),
+    ...(meta.embedGroups ? { embedGroups: { pool: Int32Array.from(meta.embedGroups.pool), table: Int32Array.from(meta.embedGroups.table) } } : {}),
   };
 }
 
@@ -363,13 +364,11 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     await score(`blend@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + ds);
   }
   if (o.residual) {
-    const zt = new Float64Array(rows.train.nRows);
-    const zv = new Float64Array(rows.valid.nRows);
-    g.model.margins!(rows.train.features, rows.train.nRows, zt);
-    g.model.margins!(rows.valid.features, rows.valid.nRows, zv);
     t = performance.now();
-    const dcnParams = check(DCN_PARAMS, bp.dcn, { path: 'ranker.params.dcn' });
-    const r = await trainDcn(rows.train, rows.valid.nRows > 0 ? rows.valid : null, dcnParams, run, backendKernels(), { train: zt, valid: rows.valid.nRows > 0 ? zv : null });
+    const rp = check(BLEND_PARAMS, { ...bp, combine: 'residual' }, { path: 'ranker.params' });
+    const valid = rows.valid.nRows > 0 ? rows.valid : null;
+    const off = await residualOffsets({ train: rows.train, valid }, g.model, rp.gbdt, rp.residualCrossFit, run);
+    const r = await trainDcn(off.rows, valid, rp.dcn, run, backendKernels(), { train: off.train, valid: off.valid });
     const b = new BlendModel(g.model, r.model, 1, {}, null, true);
     await score('residual', 'blend', { ...bp, combine: 'residual' }, { model: b, summary: b.summary() }, gs + (performance.now() - t) / 1000);
   }

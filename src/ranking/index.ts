@@ -17,7 +17,7 @@ export { GbdtRankerModel, GBDT_RANKER_PARAMS, gbdtRankerKind } from './gbdt/rank
 export type { DcnTrainParams, DcnTrainResult, EncoderSpec } from './deep/index.ts';
 export type { EmbedGroups } from './ranker/features.ts';
 export { backendKernels, DcnModel, DCN_PARAMS, dcnRankerKind, fitEncoder, trainDcn } from './deep/index.ts';
-export { BlendModel, BLEND_PARAMS, blendRankerKind, chooseWeight } from './blend/index.ts';
+export { BlendModel, BLEND_PARAMS, blendRankerKind, chooseWeight, residualOffsets } from './blend/index.ts';
 export type { Adjustment, Boost, BusinessConfig } from './business/business.ts';
 export { BusinessLayer, BUSINESS_PARAMS, categoryColumn } from './business/business.ts';
 export { formatFloat32, libsvmLines, csvLines, writeLines } from './ranker/export.ts';

@@ -11,8 +11,8 @@ import { backendKernels } from '../deep/model.ts';
 import { trainDcn } from '../deep/train.ts';
 import { GBDT_RANKER_PARAMS, gbdtRankerKind } from '../gbdt/ranker-model.ts';
 import { ndcgAt } from '../gbdt/metrics.ts';
-import { defineRankerKind, type RankerModel } from '../model/model.ts';
-import type { RankerTrainingSet } from '../ranker/training.ts';
+import { defineRankerKind, type RankerModel, type RankerRun } from '../model/model.ts';
+import { concatSets, splitGroups, type RankerTrainingSet } from '../ranker/training.ts';
 import { applyStack, fitStack, type StackSpec } from './stack.ts';
 
 export const BLEND_FILE = 'blend.json';
@@ -25,6 +25,7 @@ export const BLEND_PARAMS = schema({
   weight: { type: 'number', min: 0, max: 1, nullable: true, default: null, description: 'a fixed GBDT weight (null: chosen on the validation rows; 0.5 without them)' },
   metric: { type: 'string', values: ['ndcg', 'logloss'], default: 'ndcg', description: 'what the weight is chosen by on the validation rows (ndcg: ndcg@10 over the user groups)' },
   combine: { type: 'string', values: ['weight', 'stack', 'residual'], default: 'weight', description: "weight: one GBDT weight for every row; stack: a logistic regression on both log-odds and their products with stackColumns, fitted on the validation rows; residual: the DCN trained on top of the GBDT's log-odds (z = z_gbdt + z_dcn: it learns what the trees leave)" },
+  residualCrossFit: { type: 'boolean', default: true, description: "combine 'residual': the DCN trains on out-of-fold GBDT log-odds (two GBDTs, each fitted on half the users, score the other half) instead of the final GBDT's in-sample ones" },
   stackColumns: { type: 'list', of: 'string', default: ['u_events', 'i_pop_total'], description: "ranker columns (log1p, standardised) the stacker's weights move with" },
   stackL2: { type: 'number', min: 0, default: 0.001, description: "the stacker's ridge penalty" },
 });
@@ -165,6 +166,31 @@ export function chooseWeight(zg: Float64Array, zd: Float64Array, valid: RankerTr
   return { weight, figures };
 }
 
+/**
+ * What the residual DCN trains on: the training rows (reordered when cross-fitted) with the GBDT log-odds
+ * it learns on top of, out of fold (`crossFit`: each half of the users scored by a GBDT with `params`
+ * fitted on the other half) or in sample (`gbdt`'s), and the validation rows' log-odds from `gbdt`.
+ * @example const o = await residualOffsets({ train, valid }, gbdt, params.gbdt, true, run);
+ */
+export async function residualOffsets(data: { train: RankerTrainingSet; valid: RankerTrainingSet | null }, gbdt: RankerModel, params: Parameters<typeof gbdtRankerKind.train>[1], crossFit: boolean, run: RankerRun): Promise<{ rows: RankerTrainingSet; train: Float64Array; valid: Float64Array | null }> {
+  let rows = data.train;
+  const train = new Float64Array(rows.nRows);
+  if (crossFit && data.train.groups.length > 2) {
+    const { train: a, valid: b } = splitGroups(data.train, 0.5, run.seed);
+    rows = concatSets([b, a]);
+    const fold = async (fit: RankerTrainingSet, other: RankerTrainingSet, at: number) => {
+      const m = await gbdtRankerKind.train({ train: fit, valid: data.valid }, params, { ...run, progress: run.progress?.scope('gbdt fold') });
+      marginsOf(m)(other.features, other.nRows, train.subarray(at, at + other.nRows));
+      m.dispose?.();
+    };
+    await fold(a, b, 0);
+    await fold(b, a, b.nRows);
+  } else marginsOf(gbdt)(rows.features, rows.nRows, train);
+  const v = data.valid && data.valid.nRows > 0 ? new Float64Array(data.valid.nRows) : null;
+  if (v) marginsOf(gbdt)(data.valid!.features, data.valid!.nRows, v);
+  return { rows, train, valid: v };
+}
+
 /** The `blend` ranker-model kind. */
 export const blendRankerKind = defineRankerKind({
   kind: 'blend',
@@ -181,12 +207,8 @@ export const blendRankerKind = defineRankerKind({
     const gbdt = await gbdtRankerKind.train(data, params.gbdt, { ...run, progress: run.progress?.scope('gbdt') });
     const valid = data.valid;
     if (params.combine === 'residual') {
-      // the DCN learns on top of the trees' log-odds: the training rows' (in sample) and the validation rows'
-      const train = new Float64Array(data.train.nRows);
-      marginsOf(gbdt)(data.train.features, data.train.nRows, train);
-      const v = valid && valid.nRows > 0 ? new Float64Array(valid.nRows) : null;
-      if (v) marginsOf(gbdt)(valid!.features, valid!.nRows, v);
-      const r = await trainDcn(data.train, valid, params.dcn, { ...run, progress: run.progress?.scope('dcn') }, backendKernels(), { train, valid: v });
+      const o = await residualOffsets(data, gbdt, params.gbdt, params.residualCrossFit, run);
+      const r = await trainDcn(o.rows, valid, params.dcn, { ...run, progress: run.progress?.scope('dcn') }, backendKernels(), { train: o.train, valid: o.valid });
       return new BlendModel(gbdt, r.model, 1, {}, null, true);
     }
     const dcn = await dcnRankerKind.train(data, params.dcn, { ...run, progress: run.progress?.scope('dcn') });

@@ -1,2 +1,2 @@
 // The blend of ranker models: the GBDT's and the DCN's log-odds, weight chosen on validation.
-export { BlendModel, BLEND_PARAMS, blendRankerKind, chooseWeight } from './blend.ts';
+export { BlendModel, BLEND_PARAMS, blendRankerKind, chooseWeight, residualOffsets } from './blend.ts';
