@@ -99,6 +99,7 @@ export class RankerFeatures {
   private readonly bagColumns: { name: string; size: number; offsets: Int32Array; codes: Int32Array }[];
   private readonly bagWeight: Float32Array[];
   private readonly bagTouched: Int32Array[];
+  private readonly bagMark: Uint8Array[];
   private readonly userBag: Float32Array;
   private readonly histItems: Float32Array;
   private readonly bagTop: TopK | null;
@@ -231,6 +232,7 @@ export class RankerFeatures {
     }
     this.bagWeight = this.bagColumns.map((c) => new Float32Array(c.size));
     this.bagTouched = this.bagColumns.map((c) => new Int32Array(c.size));
+    this.bagMark = this.bagColumns.map((c) => new Uint8Array(c.size));
     this.userBag = new Float32Array(this.bagColumns.length * options.bagSlots).fill(NaN);
     this.histItems = new Float32Array(options.history).fill(NaN);
     this.bagTop = options.bagSlots > 0 ? new TopK(options.bagSlots) : null;
@@ -249,13 +251,13 @@ export class RankerFeatures {
     const sizes = new Map<string, number>();
     for (const c of this.userColumns) if (c.size !== undefined) sizes.set(c.name, c.size);
     for (const c of this.itemCategorical) sizes.set(`i_${c.name}`, c.size);
-    sizes.set('id_user', ds.numUsers);
-    sizes.set('id_item', ds.numItems);
-    for (let j = 0; j < options.history; j++) sizes.set(`hist_${j}`, ds.numItems);
-    for (const c of this.bagColumns) for (let j = 0; j < options.bagSlots; j++) for (const side of ['bag', 'ubag']) sizes.set(`${side}_${c.name}_${j}`, c.size);
+    // the code columns only an embedding reads: the ids and the bag slots
+    const codeOnly = new Map<string, number>([['id_user', ds.numUsers], ['id_item', ds.numItems]]);
+    for (let j = 0; j < options.history; j++) codeOnly.set(`hist_${j}`, ds.numItems);
+    for (const c of this.bagColumns) for (let j = 0; j < options.bagSlots; j++) for (const side of ['bag', 'ubag']) codeOnly.set(`${side}_${c.name}_${j}`, c.size);
+    for (const [name, size] of codeOnly) sizes.set(name, size);
     this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
-    const slot = /^(hist|bag_|ubag_)/;
-    this.embedOnly = Uint8Array.from(this.names, (n) => (n === 'id_user' || n === 'id_item' || slot.test(n) ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : 0));
+    this.embedOnly = Uint8Array.from(this.names, (n) => (codeOnly.has(n) ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : 0));
     // bags: a column's slots average into one input; the user's bag reads the item bag's table, the
     // history reads id_item's when the rows have it
     const at = (n: string) => this.names.indexOf(n);
@@ -422,7 +424,11 @@ export class RankerFeatures {
         for (let q = bc.offsets[it]; q < bc.offsets[it + 1]; q++) {
           const code = bc.codes[q];
           if (!(code >= 0 && code < bc.size)) continue;
-          if (wts[code] === 0) this.bagTouched[c][bagTouchedN[c]++] = code;
+          // marked apart from the weight: a long history's oldest weights underflow to 0
+          if (this.bagMark[c][code] === 0) {
+            this.bagMark[c][code] = 1;
+            this.bagTouched[c][bagTouchedN[c]++] = code;
+          }
           wts[code] += decay;
         }
       }
@@ -617,7 +623,10 @@ export class RankerFeatures {
       for (const code of touched) top.push(code, wts[code]);
       const n = top.drainSorted(this.bagTopIds);
       for (let j = 0; j < n; j++) this.userBag[b * k + j] = this.bagTopIds[j];
-      for (const code of touched) wts[code] = 0;
+      for (const code of touched) {
+        wts[code] = 0;
+        this.bagMark[b][code] = 0;
+      }
     }
   }
 

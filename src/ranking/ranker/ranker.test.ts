@@ -488,6 +488,15 @@ test('bag columns: the candidate\'s first k codes, the user\'s k heaviest codes 
   f.extract(q, block(items, ['a']), again);
   assert.deepEqual(Array.from(again), Array.from(out));
 
+  // weights that underflow (a long history against a short half-life) still count each code once
+  const steep = RankerFeatures.fit(ds, ['a'], { bagSlots: 4, halfLife: 0.001 });
+  const sw = new Float32Array(steep.width);
+  steep.extract(q, block([3], ['a']), sw);
+  const ub = Array.from(sw.subarray(steep.names.indexOf('ubag_genres_0'), steep.names.indexOf('ubag_genres_0') + 4)).filter((v) => !Number.isNaN(v));
+  assert.equal(new Set(ub).size, ub.length, `no code twice: ${ub}`);
+  const newest = h[0];
+  assert.deepEqual(ub.slice(0, 2).sort(), Array.from(genres.codes.subarray(genres.offsets[newest], genres.offsets[newest + 1])).sort(), "the newest item's codes first");
+
   // bagColumns names the columns read; a column that is no bag is refused, naming the ones that are
   assert.deepEqual(RankerFeatures.fit(ds, ['a'], { bagSlots: 1, bagColumns: ['genres'] }).names.filter((n) => n.includes('bag_')), ['bag_genres_0', 'ubag_genres_0']);
   assert.throws(() => RankerFeatures.fit(ds, ['a'], { bagSlots: 1, bagColumns: ['year'] }), /bagColumns: 'year' is not a multi-categorical or text item column \(they are: genres\)/);
