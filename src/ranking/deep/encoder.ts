@@ -113,6 +113,8 @@ export class Encoder {
   private readonly mean: Float64Array;
   private readonly invStd: Float64Array;
   private readonly missing: Int32Array;
+  /** The embedded inputs (`specInputs`): each one's columns and table. */
+  readonly inputs: { columns: number[]; table: number }[];
   /** Per embedded slot (each input's columns in turn): its feature column and its table's vocabulary size. */
   private readonly slotCols: Int32Array;
   private readonly slotVocab: Int32Array;
@@ -124,7 +126,7 @@ export class Encoder {
     this.mean = Float64Array.from(spec.mean);
     this.invStd = Float64Array.from(spec.std, (s) => 1 / s);
     this.missing = Int32Array.from(spec.missing);
-    const inputs = specInputs(spec);
+    const inputs = (this.inputs = specInputs(spec));
     this.slotCols = Int32Array.from(inputs.flatMap((i) => i.columns));
     this.slotVocab = Int32Array.from(inputs.flatMap((i) => i.columns.map(() => spec.vocab[i.table])));
     this.nMissing = spec.missing.reduce((a, m) => a + (m >= 0 ? 1 : 0), 0);

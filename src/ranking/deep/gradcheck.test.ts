@@ -3,8 +3,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { gemmRef, Rng } from '../../math/index.ts';
-import { crossBackward, crossForward, DcnNet, gatherPooled, headBackward, headForward, initDcnParams, logLossGrad, softmaxGroupGrad, type DcnShape, type NetKernels } from './net.ts';
+import { crossBackward, crossForward, DcnNet, headBackward, headForward, initDcnParams, logLossGrad, softmaxGroupGrad, type DcnShape, type NetKernels } from './net.ts';
 import { checkGradient, f64, rand } from '../../math/gradcheck.fixture.ts';
+import { gatherPooled } from './scorer.ts';
 
 const K64: NetKernels = { gemm: gemmRef, alloc: f64, allocInt32: (n) => new Int32Array(n), fast: null };
 
@@ -149,7 +150,7 @@ for (const [name, shape] of [
   });
 }
 
-test('gatherPooled: each input the mean of its valid codes\' rows (none valid: the extra row), the same when a row repeats the previous row\'s codes', () => {
+test('gatherPooled (the scoring pass): each input the mean of its valid codes\' rows (none valid: the extra row), the same when a row repeats the previous row\'s codes, bit for bit the plain pass\'s poolForward', () => {
   const e = 3;
   const vocab = [4, 6];
   const inputs = [{ table: 0, slots: 1 }, { table: 1, slots: 3 }, { table: 1, slots: 2 }];
@@ -175,4 +176,12 @@ test('gatherPooled: each input the mean of its valid codes\' rows (none valid: t
       }
     });
   }
+  // the plain pass (DcnNet, through the two-tower's poolForward) on the same tables and codes
+  const net = new DcnNet({ numeric: 2, missing: 0, vocab, inputs, embedDim: e, cross: 0, hidden: [] }, { gemm: gemmRef, alloc: (n) => new Float32Array(n), fast: null }, B);
+  assert.deepEqual(net.layout.tables.map((s) => s.offset), tables.map((s) => s.offset));
+  const all = new Float32Array(net.layout.total);
+  all.set(params);
+  net.codes.set(codes);
+  net.gatherEmbeddings(all, B);
+  for (let r = 0; r < B; r++) assert.deepEqual(net.x0.subarray(r * d0 + 2, (r + 1) * d0), x0.subarray(r * d0 + 2, (r + 1) * d0), `row ${r}`);
 });

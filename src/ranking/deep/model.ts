@@ -6,7 +6,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { firstNonFinite, getKernelBackend, type Rng } from '../../math/index.ts';
 import type { RankerModel } from '../model/model.ts';
-import { Encoder, shapeOf, specInputs, type EncoderSpec } from './encoder.ts';
+import { Encoder, shapeOf, type EncoderSpec } from './encoder.ts';
 import { DcnNet, dcnLayout, initDcnParams, type DcnShape, type NetKernels } from './net.ts';
 import { DcnScorer } from './scorer.ts';
 
@@ -153,7 +153,7 @@ export class DcnModel implements RankerModel {
     const e = this.embedDim;
     const col = net.layout.embedCol;
     // a bag's attribution goes to its first column (explanations name the bag as one entry)
-    specInputs(spec).forEach((input, t) => {
+    this.encoder.inputs.forEach((input, t) => {
       let c = 0;
       for (let j = 0; j < e; j++) c += net.x0[col + t * e + j] * net.dX0[col + t * e + j];
       out[input.columns[0]] += c;
@@ -185,7 +185,7 @@ export class DcnModel implements RankerModel {
   }
 
   summary(): Record<string, unknown> {
-    return { parameters: this.params.length, inputs: this.shape.numeric + this.shape.missing + specInputs(this.encoder.spec).length * this.embedDim, embedded: specInputs(this.encoder.spec).length, ...this.info };
+    return { parameters: this.params.length, inputs: this.shape.numeric + this.shape.missing + this.encoder.inputs.length * this.embedDim, embedded: this.encoder.inputs.length, ...this.info };
   }
 
   /** A model with fresh (untrained) weights: for benchmarks of the scoring cost, which does not depend on the weights. */

@@ -7,7 +7,7 @@
  * Products go through a KernelBackend's gemm; the gradient checks run every op on Float64Arrays
  * through the reference gemm.
  */
-import { denseBackward, denseForward, reluBackward, reluForward, RowGrad, type Gemm, type KernelBackend, type Rng, type TrainKernels } from '../../math/index.ts';
+import { denseBackward, denseForward, poolBackward, poolForward, reluBackward, reluForward, RowGrad, type Gemm, type KernelBackend, type Rng, type TrainKernels } from '../../math/index.ts';
 
 /** What the network is made of: its input parts, the cross depth and the MLP widths. */
 export interface DcnShape {
@@ -269,54 +269,6 @@ export interface NetKernels {
 }
 
 /**
- * Writes each row's embedded inputs into x0's embedding columns: input t's block is the mean of the rows
- * of table `inputs[t].table` that its slots' codes name (codes is B x slots, the inputs' slots in order);
- * a code outside 0..vocab-1 is skipped, and an input with no valid code reads the table's extra row.
- */
-export function gatherPooled(params: Float32Array, tables: readonly Span[], vocab: readonly number[], inputs: readonly EmbeddedInput[], e: number, codes: Int32Array, B: number, x0: Float32Array, d0: number, embedCol: number): void {
-  let S = 0;
-  for (const i of inputs) S += i.slots;
-  for (let r = 0; r < B; r++) {
-    let slot = r * S;
-    for (let t = 0; t < inputs.length; t++) {
-      const { table, slots } = inputs[t];
-      const V = vocab[table];
-      const base = tables[table].offset;
-      const dst = r * d0 + embedCol + t * e;
-      if (slots === 1) {
-        const c = codes[slot++];
-        const src = base + (c >= 0 && c < V ? c : V) * e;
-        for (let j = 0; j < e; j++) x0[dst + j] = params[src + j];
-        continue;
-      }
-      // the user's bags repeat on every candidate of a request: the previous row's mean, when its codes are these
-      if (r > 0) {
-        let same = true;
-        for (let q = 0; q < slots && same; q++) same = codes[slot + q] === codes[slot - S + q];
-        if (same) {
-          const prev = dst - d0;
-          for (let j = 0; j < e; j++) x0[dst + j] = x0[prev + j];
-          slot += slots;
-          continue;
-        }
-      }
-      let n = 0;
-      for (let j = 0; j < e; j++) x0[dst + j] = 0;
-      for (let q = 0; q < slots; q++) {
-        const c = codes[slot + q];
-        if (!(c >= 0 && c < V)) continue;
-        n++;
-        const src = base + c * e;
-        for (let j = 0; j < e; j++) x0[dst + j] += params[src + j];
-      }
-      slot += slots;
-      if (n === 0) for (let j = 0; j < e; j++) x0[dst + j] = params[base + V * e + j];
-      else if (n > 1) for (let j = 0; j < e; j++) x0[dst + j] /= n;
-    }
-  }
-}
-
-/**
  * The network over flat params, with scratch for batches of up to `capacity` rows. x0 is built by the
  * caller (the encoder) into `x0` (capacity x d0) with the embedded inputs' codes in `codes` (capacity x
  * slots: each input's slots in turn); `gatherEmbeddings` writes the (averaged) table rows in.
@@ -344,6 +296,8 @@ export class DcnNet {
   /** The embedded inputs (x0 order) and their slots per row in `codes`. */
   readonly inputs: EmbeddedInput[];
   readonly slots: number;
+  /** Per input, the batch's bags as the shared pooling reads them (`bags`: each row's valid codes, or the extra row). */
+  private readonly bags: { offsets: Int32Array; indices: Int32Array; weights: Float32Array }[];
 
   constructor(
     readonly shape: DcnShape,
@@ -358,6 +312,7 @@ export class DcnNet {
     this.inputs = embeddedInputs(shape);
     this.slots = this.inputs.reduce((a, i) => a + i.slots, 0);
     this.codes = new Int32Array(B * this.slots);
+    this.bags = this.inputs.map((i) => ({ offsets: new Int32Array(B + 1), indices: new Int32Array(B * i.slots), weights: new Float32Array(B * i.slots).fill(1) }));
     this.xs = [this.x0];
     this.us = [];
     for (let l = 0; l < shape.cross; l++) {
@@ -392,10 +347,32 @@ export class DcnNet {
     this.allocated.length = 0;
   }
 
-  /** Writes each row's embedded inputs (the table rows `codes` name, averaged over a bag's) into x0. */
+  /**
+   * Writes each row's embedded inputs into x0: input t's block is the mean of the rows of its table that
+   * its slots' codes name (`poolForward`, the two-tower's pooling); a code outside 0..vocab-1 is skipped,
+   * and an input with no valid code reads the table's extra row.
+   */
   gatherEmbeddings(params: Float32Array, B: number): void {
     const L = this.layout;
-    gatherPooled(params, L.tables, this.shape.vocab, this.inputs, this.shape.embedDim, this.codes, B, this.x0, L.d0, L.embedCol);
+    const e = this.shape.embedDim;
+    const S = this.slots;
+    let first = 0;
+    this.inputs.forEach(({ table, slots }, t) => {
+      const V = this.shape.vocab[table];
+      const { offsets, indices, weights } = this.bags[t];
+      let n = 0;
+      for (let r = 0; r < B; r++) {
+        const from = n;
+        for (let q = 0; q < slots; q++) {
+          const c = this.codes[r * S + first + q];
+          if (c >= 0 && c < V) indices[n++] = c;
+        }
+        if (n === from) indices[n++] = V;
+        offsets[r + 1] = n;
+      }
+      poolForward(offsets, indices, weights, B, params, L.tables[table].offset, e, this.x0, L.d0, L.embedCol + t * e);
+      first += slots;
+    });
   }
 
   /** Logits of rows 0..B-1 of x0 (embeddings gathered) into `logits`. */
@@ -470,35 +447,14 @@ export class DcnNet {
     if (embeddings) this.scatterEmbeddings(B);
   }
 
-  /** Adds dX0's embedding columns into the tables' sparse gradients (a bag's split evenly over its valid codes). */
+  /** Adds dX0's embedding columns into the tables' sparse gradients (`poolBackward`: a bag's split evenly over its codes), for the bags `gatherEmbeddings` built. */
   scatterEmbeddings(B: number): void {
     const L = this.layout;
     const e = this.shape.embedDim;
-    const d0 = L.d0;
-    const S = this.slots;
-    let first = 0;
-    for (let t = 0; t < this.inputs.length; t++) {
-      const { table, slots } = this.inputs[t];
-      const V = this.shape.vocab[table];
-      const g = this.rowGrads[table];
-      for (let r = 0; r < B; r++) {
-        const o = r * S + first;
-        let n = 0;
-        for (let q = 0; q < slots; q++) {
-          const c = this.codes[o + q];
-          if (c >= 0 && c < V) n++;
-        }
-        const src = r * d0 + L.embedCol + t * e;
-        const scale = n > 1 ? 1 / n : 1;
-        for (let q = 0; q < (n === 0 ? 1 : slots); q++) {
-          const c = n === 0 ? V : this.codes[o + q];
-          if (n > 0 && !(c >= 0 && c < V)) continue;
-          const go = g.at(c);
-          const gg = g.grads;
-          for (let j = 0; j < e; j++) gg[go + j] += scale * this.dX0[src + j];
-        }
-      }
-      first += slots;
-    }
+    this.inputs.forEach(({ table }, t) => {
+      const { offsets, indices, weights } = this.bags[t];
+      poolBackward(offsets, indices, weights, B, e, this.dX0, L.d0, L.embedCol + t * e, this.rowGrads[table]);
+    });
   }
+
 }

@@ -6,7 +6,65 @@
  */
 import type { DcnEncodePlan, DcnKernels, KernelBackend } from '../../math/index.ts';
 import type { Encoder } from './encoder.ts';
-import { embeddedInputs, gatherPooled, type DcnLayout, type DcnShape, type EmbeddedInput, type Span } from './net.ts';
+import { embeddedInputs, type DcnLayout, type DcnShape, type EmbeddedInput, type Span } from './net.ts';
+
+/** gatherPooled's sums (float64, as poolForward's), grown to the embedding width. */
+let acc = new Float64Array(16);
+
+/**
+ * The scoring pass's gather of the embedded inputs into x0 (the plain pass's is `DcnNet.gatherEmbeddings`
+ * through the shared `poolForward`, which this is held to): input t's block is the mean of the rows of
+ * table `inputs[t].table` that its slots' codes name (codes is B x slots, the inputs' slots in order); a
+ * code outside 0..vocab-1 is skipped, and an input with no valid code reads the table's extra row. A row
+ * whose codes repeat the previous row's (the user's bags, on every candidate of a request) copies its mean.
+ */
+export function gatherPooled(params: Float32Array, tables: readonly Span[], vocab: readonly number[], inputs: readonly EmbeddedInput[], e: number, codes: Int32Array, B: number, x0: Float32Array, d0: number, embedCol: number): void {
+  let S = 0;
+  for (const i of inputs) S += i.slots;
+  for (let r = 0; r < B; r++) {
+    let slot = r * S;
+    for (let t = 0; t < inputs.length; t++) {
+      const { table, slots } = inputs[t];
+      const V = vocab[table];
+      const base = tables[table].offset;
+      const dst = r * d0 + embedCol + t * e;
+      if (slots === 1) {
+        const c = codes[slot++];
+        const src = base + (c >= 0 && c < V ? c : V) * e;
+        for (let j = 0; j < e; j++) x0[dst + j] = params[src + j];
+        continue;
+      }
+      // the user's bags repeat on every candidate of a request: the previous row's mean, when its codes are these
+      if (r > 0) {
+        let same = true;
+        for (let q = 0; q < slots && same; q++) same = codes[slot + q] === codes[slot - S + q];
+        if (same) {
+          const prev = dst - d0;
+          for (let j = 0; j < e; j++) x0[dst + j] = x0[prev + j];
+          slot += slots;
+          continue;
+        }
+      }
+      // summed in float64 and scaled by 1 / n, as poolForward does: the same bits as the plain pass
+      if (acc.length < e) acc = new Float64Array(e);
+      let n = 0;
+      for (let j = 0; j < e; j++) acc[j] = 0;
+      for (let q = 0; q < slots; q++) {
+        const c = codes[slot + q];
+        if (!(c >= 0 && c < V)) continue;
+        n++;
+        const src = base + c * e;
+        for (let j = 0; j < e; j++) acc[j] += params[src + j];
+      }
+      slot += slots;
+      if (n === 0) for (let j = 0; j < e; j++) x0[dst + j] = params[base + V * e + j];
+      else {
+        const inv = 1 / n;
+        for (let j = 0; j < e; j++) x0[dst + j] = acc[j] * inv;
+      }
+    }
+  }
+}
 
 /** Scores chunks of up to `capacity` rows of raw ranker features. */
 export class DcnScorer {
