@@ -97,3 +97,46 @@ test('synthetic options are validated and named', () => {
   assert.equal(generateSynthetic({ users: 3, items: 1, interactions: 0 }).interactions.length, 0);
   assert.equal(generateSynthetic({ users: 2, items: 1, interactions: 10, categories: 5 }).interactions.length, 10);
 });
+
+test('synthetic titleTaste: only the titles change, and items sharing a taste word are closer in taste than others of their category', () => {
+  const opts = { users: 400, items: 1200, interactions: 15000, seed: 11 };
+  const plain = generateSyntheticWithTruth(opts);
+  const tasted = generateSyntheticWithTruth({ ...opts, titleTaste: 1 });
+  // the main random stream is untouched: the same events, tags and tastes
+  assert.deepEqual(tasted.dataset.interactions.item, plain.dataset.interactions.item);
+  assert.deepEqual(tasted.dataset.interactions.timestamp, plain.dataset.interactions.timestamp);
+  assert.deepEqual(tasted.truth.itemTaste, plain.truth.itemTaste);
+  const t0 = plain.dataset.items.column('title');
+  const t1 = tasted.dataset.items.column('title');
+  assert.ok(t0?.kind === 'text' && t1?.kind === 'text');
+  assert.deepEqual(t1.offsets, t0.offsets);
+  const base = t0.vocab.size;
+  assert.equal(t1.vocab.size, base + 400);
+  // every title keeps its category word; every free word is now a taste word (codes past the plain ones)
+  for (let i = 0; i < 1200; i++) {
+    assert.equal(t1.codes[t1.offsets[i]], t0.codes[t0.offsets[i]]);
+    for (let q = t1.offsets[i] + 1; q < t1.offsets[i + 1]; q++) assert.ok(t1.codes[q] >= base, `item ${i} word ${q}`);
+  }
+  // within a category, items sharing a taste word are closer in taste than those that do not
+  const cat = tasted.dataset.items.column('category');
+  assert.ok(cat?.kind === 'categorical');
+  const d = tasted.truth.dim;
+  const words = (i: number) => new Set(Array.from(t1.codes.subarray(t1.offsets[i] + 1, t1.offsets[i + 1])));
+  let shared = 0;
+  let sharedN = 0;
+  let other = 0;
+  let otherN = 0;
+  for (let i = 0; i < 1200; i++) {
+    const wi = words(i);
+    for (let j = i + 1; j < 1200; j++) {
+      if (cat.codes[i] !== cat.codes[j]) continue;
+      let s = 0;
+      for (let k = 0; k < d; k++) s += tasted.truth.itemTaste[i * d + k] * tasted.truth.itemTaste[j * d + k];
+      if ([...words(j)].some((w) => wi.has(w))) (shared += s), sharedN++;
+      else (other += s), otherN++;
+    }
+  }
+  assert.ok(sharedN > 50, `${sharedN} pairs share a word`);
+  assert.ok(shared / sharedN > other / otherN + 0.03, `sharing a taste word ${shared / sharedN} vs not ${other / otherN}`);
+  assert.throws(() => resolveSyntheticOptions({ titleTaste: 1.5 }), /'titleTaste'/);
+});

@@ -39,6 +39,7 @@ export const SYNTHETIC_OPTIONS = {
   novelty: { default: 1.5, min: 0, max: 20, integer: false, description: 'logit boost of an item in its first weeks after release' },
   itemNoise: { default: 0.8, min: 0, max: 100, integer: false, description: 'length of the part of an item\'s taste its features do not show' },
   userNoise: { default: 0.7, min: 0, max: 100, integer: false, description: 'length of the part of a user\'s taste their features do not show' },
+  titleTaste: { default: 0, min: 0, max: 1, integer: false, description: 'chance that each free title word is a taste word, the one of 32 drawn from 400 whose direction best matches the part of the item\'s taste no other feature shows (0: free words are random; the rest of the data is the same at every value)' },
   negativeRate: { default: 0.04, min: 0, max: 1, integer: false, description: 'share of events that are dislikes of a poorly matching candidate' },
   spanDays: { default: 180, min: 1, max: 100_000, integer: false, description: 'time span of the log in days' },
   start: { default: 1_704_067_200, min: 0, max: 1e11, integer: false, description: 'first timestamp (Unix seconds)' },
@@ -106,6 +107,43 @@ const WORDS = [
   'river', 'garden', 'city', 'storm', 'dream', 'shadow', 'light', 'journey', 'secret', 'ocean', 'forest', 'machine', 'story',
   'song', 'house', 'road', 'winter', 'summer', 'star', 'stone', 'fire', 'glass', 'paper', 'kitchen', 'tiger', 'falcon', 'echo',
 ];
+
+/** Taste words of `titleTaste` (after WORDS in the title vocabulary), and how many are drawn per choice. */
+const TASTE_WORDS = 400;
+const TASTE_WORD_DRAWS = 32;
+
+/** Taste word k: two of WORDS run together (stonefire), distinct for k < WORDS.length². */
+function tasteWordName(k: number): string {
+  return WORDS[Math.floor(k / WORDS.length) % WORDS.length] + WORDS[k % WORDS.length];
+}
+
+/**
+ * The taste words' unit directions and a chooser: of TASTE_WORD_DRAWS words drawn at random, the one
+ * whose direction has the largest dot product with `v` (an item's private taste). On its own stream.
+ */
+function tasteWords(seed: number, d: number): { rng: Rng; pick: (v: Float64Array) => number } {
+  const rng = new Rng((seed ^ 0x7a57e) >>> 0);
+  const dirs = new Float32Array(TASTE_WORDS * d);
+  for (let k = 0; k < TASTE_WORDS; k++) {
+    normalRow(rng, dirs, k, d);
+    normaliseRow(dirs, k, d);
+  }
+  const pick = (v: Float64Array): number => {
+    let best = 0;
+    let bestDot = -Infinity;
+    for (let j = 0; j < TASTE_WORD_DRAWS; j++) {
+      const k = rng.int(TASTE_WORDS);
+      let dot = 0;
+      for (let q = 0; q < d; q++) dot += dirs[k * d + q] * v[q];
+      if (dot > bestDot) {
+        bestDot = dot;
+        best = k;
+      }
+    }
+    return best;
+  };
+  return { rng, pick };
+}
 
 function categoryName(k: number): string {
   return k < CATEGORY_NAMES.length ? CATEGORY_NAMES[k] : `category${k}`;
@@ -232,6 +270,10 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
   const release32 = new Float32Array(packed);
   const taste8 = new Int8Array(packed);
   const mix = new Float32Array(d);
+  const privateScratch = new Float64Array(d);
+  // titleTaste > 0: taste words with their own directions, drawn (with the choices) from a second
+  // stream, so the main stream and so every other column and event are the same at every titleTaste
+  const titles = o.titleTaste > 0 ? tasteWords(o.seed, d) : null;
   let nTags = 0;
   let nWords = 0;
   for (let i = 0; i < ni; i++) {
@@ -251,7 +293,8 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
     const inv = 1 / (nTags - itemTagOffsets[i]);
     // taste = category + mean tag direction + a private part no feature shows
     const ri = slotOf[i];
-    for (let q = 0; q < d; q++) rowScratch[q] = catVec[c * d + q] + 0.6 * mix[q] * inv + itemNoise * rng.normal();
+    for (let q = 0; q < d; q++) privateScratch[q] = itemNoise * rng.normal();
+    for (let q = 0; q < d; q++) rowScratch[q] = catVec[c * d + q] + 0.6 * mix[q] * inv + privateScratch[q];
     normaliseRow(rowScratch, 0, d);
     // quantised to 1/127 steps: the truth is the quantised vector, stored as int8 for the hot loop
     for (let q = 0; q < d; q++) {
@@ -263,7 +306,10 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
     // title: a word tied to the category, then one or two free words
     titleCodes[nWords++] = (c * 7 + rng.int(3)) % WORDS.length;
     const w = 1 + rng.int(2);
-    for (let j = 0; j < w; j++) titleCodes[nWords++] = rng.int(WORDS.length);
+    for (let j = 0; j < w; j++) {
+      const free = rng.int(WORDS.length);
+      titleCodes[nWords++] = titles && titles.rng.next() < o.titleTaste ? WORDS.length + titles.pick(privateScratch) : free;
+    }
     titleOffsets[i + 1] = nWords;
     // a third of the catalog exists from the start; the rest is released over the span
     const rel = rng.next() < 0.35 ? 0 : Math.floor(rng.next() * span * 0.95);
@@ -392,6 +438,7 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
   ] satisfies FeatureColumn[]);
   const wordVocab = new Vocabulary(64);
   for (const w of WORDS) wordVocab.add(w);
+  if (titles) for (let k = 0; k < TASTE_WORDS; k++) wordVocab.add(tasteWordName(k));
   const itemTable = new EntityTable(idVocabulary('i', ni), [
     { kind: 'categorical', name: 'category', vocab: namedVocabulary(categoryName, nCat), codes: itemCat },
     {

@@ -10,6 +10,7 @@ import {
   loadTrainTest,
   parseSplit,
   resolvePreset,
+  resolveSyntheticOptions,
   SPLIT_FORMATS,
   splitDataset,
   type Dataset,
@@ -21,7 +22,7 @@ import {
 } from '../data/index.ts';
 import type { Progress } from '../math/index.ts';
 
-import { schema, UsageError } from '../schema/index.ts';
+import { keyValues, schema, UsageError } from '../schema/index.ts';
 
 export { SYNTHETIC_OPTIONS, formatLoadReport, generateSynthetic as generateSyntheticDataset } from '../data/index.ts';
 export type { SyntheticOptions } from '../data/index.ts';
@@ -40,6 +41,7 @@ export const DATA_FLAGS = schema({
   items: { type: 'number', description: 'synthetic items', default: SYNTHETIC_OPTIONS.items.default },
   interactions: { type: 'number', description: 'synthetic interactions', default: SYNTHETIC_OPTIONS.interactions.default },
   dim: { type: 'number', description: 'synthetic latent dimension', default: SYNTHETIC_OPTIONS.dim.default },
+  shape: { type: 'list', of: 'string', description: "the synthetic generator's other options as KEY=VALUE, comma-separated (itemNoise=1.2,titleTaste=1: docs/evaluation.md lists them)" },
   train: { type: 'string', description: 'train interactions file (with --test): user, item[, value, timestamp], separator and header detected' },
   test: { type: 'string', description: 'test interactions file' },
   'split-format': { type: 'string', description: 'how --train/--test files are read: auto (default), tsv, csv, tsv-header, csv-header, or config (the dataset\u2019s own interaction format)' },
@@ -48,13 +50,31 @@ export const DATA_FLAGS = schema({
 });
 
 /** The data source the flags name; exactly one of --dataset, --config, --synthetic. Throws UsageError. */
-export function dataSourceFromFlags(o: { dataset?: string; data?: string; config?: string; synthetic: boolean; users: number; items: number; interactions: number; dim: number; seed: number }): DataSource {
+export function dataSourceFromFlags(o: { dataset?: string; data?: string; config?: string; synthetic: boolean; users: number; items: number; interactions: number; dim: number; seed: number; shape?: string[] }): DataSource {
   const chosen = [o.dataset !== undefined, o.config !== undefined, o.synthetic].filter(Boolean).length;
   if (chosen !== 1) throw new UsageError('give exactly one of --dataset NAME --data DIR, --config FILE, or --synthetic');
-  if (o.synthetic) return { kind: 'synthetic', options: { users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed } };
+  if (o.shape !== undefined && o.shape.length > 0 && !o.synthetic) throw new UsageError('--shape sets options of the synthetic generator; give --synthetic too');
+  if (o.synthetic) return { kind: 'synthetic', options: { ...syntheticShape(o.shape ?? []), users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed } };
   if (o.config !== undefined) return { kind: 'config', path: o.config };
   if (o.data === undefined) throw new UsageError('--dataset needs --data DIR (the directory holding its files)');
   return { kind: 'preset', name: o.dataset!, dir: o.data };
+}
+
+/** `--shape KEY=VALUE,...`: the generator's options other than the sizes, dim and seed (their own flags), checked against its ranges. */
+export function syntheticShape(list: readonly string[]): Partial<SyntheticOptions> {
+  const out: Record<string, number> = {};
+  for (const [key, text] of Object.entries(keyValues(list, '--shape'))) {
+    if (['users', 'items', 'interactions', 'dim', 'seed'].includes(key)) throw new UsageError(`--shape ${key}: give it as --${key}`);
+    const v = Number(text);
+    if (String(text).trim() === '' || !Number.isFinite(v)) throw new UsageError(`--shape ${key}=${String(text)}: not a number`);
+    out[key] = v;
+  }
+  try {
+    resolveSyntheticOptions(out);
+  } catch (e) {
+    throw new UsageError(`--shape: ${(e as Error).message}`);
+  }
+  return out as Partial<SyntheticOptions>;
 }
 
 /** One of the three ways to name a dataset. */

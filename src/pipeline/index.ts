@@ -9,7 +9,7 @@ export { runEvaluation } from './evaluate.ts';
 export type { RankerExport } from './export.ts';
 export { exportRankerData } from './export.ts';
 export type { DataSource, EvaluationDataSpec } from './data-source.ts';
-export { DATA_FLAGS, DEFAULT_SPLIT, DEFAULT_TABLE_METRICS, SYNTHETIC_OPTIONS, dataSourceFromFlags, formatLoadReport, formatResultsTable, formatTable, generateSyntheticDataset, loadEvaluationData } from './data-source.ts';
+export { DATA_FLAGS, DEFAULT_SPLIT, DEFAULT_TABLE_METRICS, SYNTHETIC_OPTIONS, dataSourceFromFlags, formatLoadReport, formatResultsTable, formatTable, generateSyntheticDataset, loadEvaluationData, syntheticShape } from './data-source.ts';
 export type { DemoModel, DemoOptions, DemoResult } from './demo.ts';
 export { DEMO_DATA, DEMO_PARAMS, DEMO_PIPELINES, itemLabel, runDemo } from './demo.ts';
 export { writeDatasetFiles } from './write-dataset.ts';

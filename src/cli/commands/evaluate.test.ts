@@ -94,3 +94,14 @@ test('tandem evaluate stops with an error naming an empty train or test file (ex
   }
   await rm(dir, { recursive: true, force: true });
 });
+
+test('--shape sets the synthetic generator options and names a bad one', async () => {
+  const { syntheticShape } = await import('../../pipeline/index.ts');
+  const base = { synthetic: false, users: 10, items: 10, interactions: 10, dim: 4, seed: 1 };
+  assert.deepEqual(dataSourceFromFlags({ ...base, synthetic: true, shape: ['titleTaste=1', 'itemNoise=0.5'] }), { kind: 'synthetic', options: { titleTaste: 1, itemNoise: 0.5, users: 10, items: 10, interactions: 10, dim: 4, seed: 1 } });
+  assert.throws(() => dataSourceFromFlags({ ...base, config: 'x.json', shape: ['titleTaste=1'] }), /give --synthetic too/);
+  assert.throws(() => syntheticShape(['colour=1']), (e: Error) => e instanceof UsageError && /'colour' is unknown \(known: .*titleTaste/.test(e.message));
+  assert.throws(() => syntheticShape(['titleTaste=2']), /'titleTaste': 2 is not a number in \[0, 1\]/);
+  assert.throws(() => syntheticShape(['titleTaste=lots']), /titleTaste=lots: not a number/);
+  assert.throws(() => syntheticShape(['users=5']), /give it as --users/);
+});

@@ -1,4 +1,4 @@
-import { generateSyntheticDataset, writeDatasetFiles } from '../../pipeline/index.ts';
+import { generateSyntheticDataset, syntheticShape, writeDatasetFiles } from '../../pipeline/index.ts';
 import { parseArgs, UsageError, type OptionDefs } from '../../schema/index.ts';
 import type { Command } from '../../schema/index.ts';
 import { dataOptions } from './evaluate.ts';
@@ -9,6 +9,7 @@ const options = {
   items: dataOptions.items,
   interactions: dataOptions.interactions,
   dim: dataOptions.dim,
+  shape: dataOptions.shape,
   seed: dataOptions.seed,
 } satisfies OptionDefs;
 
@@ -16,13 +17,13 @@ const options = {
 export const generateCommand: Command = {
   name: 'generate',
   summary: 'write the synthetic dataset as TSV files with a dataset config (the input format, by example)',
-  usage: 'tandem generate --out DIR [--users N --items N --interactions N --seed S]',
+  usage: 'tandem generate --out DIR [--users N --items N --interactions N --seed S --shape KEY=VALUE,...]',
   options,
   async run(argv) {
     const { options: o, positional } = parseArgs(argv, options);
     if (positional.length) throw new UsageError(`unexpected argument '${positional[0]}'`);
     const t0 = performance.now();
-    const ds = generateSyntheticDataset({ users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed });
+    const ds = generateSyntheticDataset({ ...syntheticShape(o.shape ?? []), users: o.users, items: o.items, interactions: o.interactions, dim: o.dim, seed: o.seed });
     const config = await writeDatasetFiles(ds, o.out);
     console.log(`wrote ${ds.numUsers} users, ${ds.numItems} items, ${ds.interactions.length} events to ${o.out} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     console.log(`read them back with: tandem evaluate --config ${config}`);

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { generateSynthetic, loadConfigFile, loadDataset, loadTrainTest, resolvePreset, type Dataset } from '../../data/index.ts';
-import { builtinRegistry, checkEngineConfig, engineConfigFromFlags, listPipelines, retrainFromLog, trainModel, type RetrainResult } from '../../pipeline/index.ts';
+import { builtinRegistry, checkEngineConfig, DATA_FLAGS, syntheticShape, engineConfigFromFlags, listPipelines, retrainFromLog, trainModel, type RetrainResult } from '../../pipeline/index.ts';
 import type { Progress } from '../../math/index.ts';
 import { keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../../schema/index.ts';
 import { consoleOutput } from '../../math/index.ts';
@@ -27,6 +27,7 @@ const options = {
   users: { type: 'number', description: 'synthetic users', default: 5000 },
   items: { type: 'number', description: 'synthetic items', default: 3000 },
   interactions: { type: 'number', description: 'synthetic interactions', default: 250000 },
+  shape: DATA_FLAGS.shape,
   out: { type: 'string', description: 'model directory to write (must not exist); with --promote, default: model-<UTC time> beside the link' },
   store: { type: 'string', description: 'an event log (sqlite:FILE, postgres://...): train on the data plus everything logged in it (events, item and user upserts, deletes)' },
   promote: { type: 'string', description: 'a link such as models/current: compare the new model with the one it points to on the latest logged events neither trained on (ndcg@10) and repoint it atomically when the new one is not worse (needs --store)' },
@@ -41,12 +42,13 @@ const options = {
 } satisfies OptionDefs;
 
 /** The dataset the flags name: a config file, a preset (optionally only a train file of it), or the synthetic generator. */
-export async function datasetFromFlags(o: { config?: string; dataset?: string; data?: string; train?: string; synthetic?: boolean; users: number; items: number; interactions: number; seed: number; 'skip-bad-rows'?: boolean }, progress?: Progress): Promise<Dataset> {
+export async function datasetFromFlags(o: { config?: string; dataset?: string; data?: string; train?: string; synthetic?: boolean; users: number; items: number; interactions: number; seed: number; shape?: string[]; 'skip-bad-rows'?: boolean }, progress?: Progress): Promise<Dataset> {
   const chosen = [o.config ? 1 : 0, o.dataset ? 1 : 0, o.synthetic ? 1 : 0].reduce((a, b) => a + b, 0);
   if (chosen !== 1) throw new UsageError('give exactly one of --config FILE, --dataset NAME --data DIR, or --synthetic');
+  if (o.shape !== undefined && o.shape.length > 0 && !o.synthetic) throw new UsageError('--shape sets options of the synthetic generator; give --synthetic too');
   if (o.synthetic) {
     if (o.train) throw new UsageError('--train reads a file of a dataset config or preset, not of the synthetic data');
-    return generateSynthetic({ users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
+    return generateSynthetic({ ...syntheticShape(o.shape ?? []), users: o.users, items: o.items, interactions: o.interactions, seed: o.seed });
   }
   const config = o.config ? await loadConfigFile(o.config) : resolvePreset(o.dataset!, o.data ?? (() => { throw new UsageError('--dataset needs --data DIR'); })());
   const opts = { skipBadRows: o['skip-bad-rows'], progress };
