@@ -42,6 +42,7 @@ const options = {
   quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
   variants: { type: 'string', description: "with --quality: more DCN settings trained on the same rows, each scored alone and blended with the same GBDT; '|' between variants, ';' between a variant's KEY=VALUE pipeline parameters (vectors=0;dcnL2=1e-5|vectors=8). A variant may use fewer vector columns than the rows hold (vectors), not other feature settings" },
   weights: { type: 'list', of: 'number', description: "with --quality: also score each blend at these fixed GBDT weights (0.6,0.7,0.8)" },
+  'dcn-seeds': { type: 'number', default: 1, description: "with --quality: n > 1 also trains the DCN at seeds seed+1..seed+n-1 on the same rows and scores their mean log-odds alone and blended with the same GBDT (an ensemble of DCNs)" },
   residual: { type: 'boolean', description: "with --quality: also train the DCN on top of the same GBDT's log-odds (the blend's combine 'residual': z = z_gbdt + z_dcn) and score that" },
   threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
   json: { type: 'string', description: 'write the figures to this JSON file' },
@@ -363,6 +364,18 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     const b = new BlendModel(g.model, d.model, w);
     await score(`blend@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + ds);
   }
+  if (o['dcn-seeds'] > 1) {
+    const nets: RankerModel[] = [d.model];
+    t = performance.now();
+    for (let k = 1; k < o['dcn-seeds']; k++) nets.push((await trainRankerModel(rows, configOf('dcn', bp.dcn), registry, { ...run, seed: o.seed + k })).model);
+    const es = ds + (performance.now() - t) / 1000;
+    const mean = meanModel(nets);
+    await score(`dcn×${nets.length}`, 'dcn', bp.dcn, { model: mean, summary: {} }, es);
+    for (const w of [...new Set([weight, ...(o.weights ?? [])])]) {
+      const b = new BlendModel(g.model, mean, w);
+      await score(`blend×${nets.length}@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + es);
+    }
+  }
   if (o.residual) {
     t = performance.now();
     const rp = check(BLEND_PARAMS, { ...bp, combine: 'residual' }, { path: 'ranker.params' });
@@ -399,6 +412,32 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     }
   }
   return out;
+}
+
+/** The mean log-odds of several models (an ensemble; scored only, never saved). */
+function meanModel(models: RankerModel[]): RankerModel {
+  let tmp = new Float64Array(0);
+  const margins = (x: Float32Array, n: number, out: Float64Array): void => {
+    if (tmp.length < n) tmp = new Float64Array(n);
+    out.fill(0, 0, n);
+    for (const m of models) {
+      m.margins!(x, n, tmp);
+      for (let i = 0; i < n; i++) out[i] += tmp[i] / models.length;
+    }
+  };
+  return {
+    kind: 'dcn',
+    nFeatures: models[0].nFeatures,
+    margins,
+    predict(x, n, out) {
+      margins(x, n, out);
+      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+    },
+    save: async () => {
+      throw new Error('an ensemble of the bench is not saved');
+    },
+    summary: () => ({ models: models.length }),
+  };
 }
 
 /** A training set without its last `k` columns. */

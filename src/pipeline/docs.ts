@@ -3,6 +3,7 @@ import { BUSINESS_PARAMS, RANKER_FEATURE_PARAMS } from '../ranking/index.ts';
 import { docsTable } from '../schema/index.ts';
 import { ENGINE_PARAMS, RANKER_STAGE_PARAMS, RANKER_TRAINING_PARAMS, STAGE_PARAMS, builtinRegistry } from './engine/index.ts';
 import { TWO_STAGE_PARAMS } from './pipelines.ts';
+import { SYNTHETIC_OPTIONS } from '../data/index.ts';
 
 /**
  * Markdown: every configurable part of the engine with its parameters (default, range, meaning).
@@ -22,4 +23,13 @@ export function engineParameterDocs(): string {
   sec('Business rules (`business`)', docsTable(BUSINESS_PARAMS));
   sec('The `two-stage` pipeline (`--param` of `tandem train` and `tandem evaluate`)', docsTable(TWO_STAGE_PARAMS));
   return out.join('\n');
+}
+
+/**
+ * Markdown: the synthetic generator's options (default, range, meaning) for docs/evaluation.md.
+ * @example console.log(syntheticOptionDocs())
+ */
+export function syntheticOptionDocs(): string {
+  const rows = Object.entries(SYNTHETIC_OPTIONS).map(([name, o]) => `| \`${name}\` | ${o.default} | ${o.min} – ${o.max}${o.integer ? ', integer' : ''} | ${o.description} |`);
+  return ['| option | default | range | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }

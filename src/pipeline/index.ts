@@ -13,5 +13,5 @@ export { DATA_FLAGS, DEFAULT_SPLIT, DEFAULT_TABLE_METRICS, SYNTHETIC_OPTIONS, da
 export type { DemoModel, DemoOptions, DemoResult } from './demo.ts';
 export { DEMO_DATA, DEMO_PARAMS, DEMO_PIPELINES, itemLabel, runDemo } from './demo.ts';
 export { writeDatasetFiles } from './write-dataset.ts';
-export { engineParameterDocs } from './docs.ts';
+export { engineParameterDocs, syntheticOptionDocs } from './docs.ts';
 export * from './retrain/index.ts';
