@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
-import { auc, backendKernels, BLEND_PARAMS, BlendModel, chooseWeight, DcnModel, residualOffsets, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { auc, backendKernels, BLEND_PARAMS, BlendModel, chooseWeight, DcnEnsemble, DcnModel, residualOffsets, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
 import { parseSplit, splitDataset } from '../src/data/index.ts';
 import { VALID_SPLIT, assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerSpace, rankerTrainingRows, scoreEngine, trainRankerModel, type EngineConfig, type Model } from '../src/pipeline/index.ts';
@@ -31,6 +31,7 @@ const options = {
   'bag-slots': { type: 'number', default: 0, description: "k > 0: the code slots of `bagSlots: k` on ML-100K appended (genres over 19 codes and title words over 2,000, the item's k and the user's k of each: four bags)" },
   history: { type: 'number', default: 0, description: "m > 0: the hist_0..m-1 slots of `history: m` appended (one bag over 1,683 item codes; in id_item's table with --id-item)" },
   cross: { type: 'number', default: 3, description: 'DCN cross layers' },
+  ensemble: { type: 'number', default: 1, description: 'n > 1: also time an ensemble of n such DCNs (their mean log-odds: the `ensemble` parameter of the dcn kind)' },
   hidden: { type: 'list', of: 'number', default: [256, 128], description: "DCN MLP widths" },
   'embed-dim': { type: 'number', default: 8, description: 'DCN embedding width' },
   repeats: { type: 'number', default: 300, description: 'timed passes (median and p90 reported)' },
@@ -189,6 +190,10 @@ async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
   console.log(`scoring ${n} candidates x ${F} features (${spec.inputs?.length ?? spec.categorical.length} embedded inputs${o.vectors ? `, ${o.vectors} vector columns` : ''}), kernels: ${be.name}; ${o.repeats} passes (CPU time: what a pass costs while it has a core; the machine may be shared)`);
   const inputs = dcn.shape.numeric + dcn.shape.missing + (dcn.shape.inputs?.length ?? dcn.shape.vocab.length) * o['embed-dim'];
   report(`dcn (${o.cross} cross, MLP ${o.hidden.join('-')}, x0 ${inputs} wide, ${be.name}, ${dcn.scoringPath} pass)`, time(o.repeats, () => dcn.predict(x, n, out)), { parameters: dcn.params.length, inputs });
+  if (o.ensemble > 1) {
+    const ens = new DcnEnsemble([dcn, ...Array.from({ length: o.ensemble - 1 }, () => make())]);
+    report(`dcn ensemble of ${o.ensemble} (mean log-odds)`, time(o.repeats, () => ens.predict(x, n, out)));
+  }
   const before = new Float64Array(n);
   dcn.plainMargins(x, n, before);
   report(`dcn, unfused pass (encoder in JS, gemm, separate bias/ReLU/cross passes)`, time(o.repeats, () => dcn.plainMargins(x, n, before)));
@@ -369,11 +374,14 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     t = performance.now();
     for (let k = 1; k < o['dcn-seeds']; k++) nets.push((await trainRankerModel(rows, configOf('dcn', bp.dcn), registry, { ...run, seed: o.seed + k })).model);
     const es = ds + (performance.now() - t) / 1000;
-    const mean = meanModel(nets);
-    await score(`dcn×${nets.length}`, 'dcn', bp.dcn, { model: mean, summary: {} }, es);
-    for (const w of [...new Set([weight, ...(o.weights ?? [])])]) {
-      const b = new BlendModel(g.model, mean, w);
-      await score(`blend×${nets.length}@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + es);
+    // every ensemble size from 2 up: the first k nets
+    for (let k = 2; k <= nets.length; k++) {
+      const mean = meanModel(nets.slice(0, k));
+      await score(`dcn×${k}`, 'dcn', bp.dcn, { model: mean, summary: {} }, es);
+      for (const w of [...new Set([weight, ...(o.weights ?? [])])]) {
+        const b = new BlendModel(g.model, mean, w);
+        await score(`blend×${k}@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + es);
+      }
     }
   }
   if (o.residual) {

@@ -20,6 +20,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   dcnL2: { type: 'number', min: 0, default: 0, description: "the DCN's L2 penalty" },
   dcnStopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "what the DCN's early stopping watches on the held-out users' rows" },
   dcnObjective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "the DCN's loss: binary log loss per row, or listwise softmax over each user's candidates" },
+  dcnEnsemble: { type: 'number', integer: true, min: 1, max: 8, default: 1, description: 'DCNs trained at successive seeds on the same rows, their log-odds averaged (n times the DCN\'s training and scoring)' },
   ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item' },
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads each multi-categorical or text item column (tags, genres, title words) as bags: the candidate's first k codes and the user's k most frequent ones, each bag's embeddings averaged (columns bag_* and ubag_*; the GBDT leaves them out); 0: off" },
   bagColumns: { type: 'list', of: 'string', nullable: true, default: null, description: 'the item columns bagSlots reads (null: every multi-categorical and text column)' },
@@ -56,7 +57,7 @@ type DcnPipelineParams = Infer<typeof TWO_STAGE_DCN_PARAMS>;
 
 /** The `dcn` kind's params from the pipeline's. */
 function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
-  return { crossLayers: p.crossLayers, hidden: p.hidden, embedDim: p.embedDim, learningRate: p.dcnLearningRate, epochs: p.dcnEpochs, batchSize: p.dcnBatch, l2: p.dcnL2, stopMetric: p.dcnStopMetric, objective: p.dcnObjective };
+  return { crossLayers: p.crossLayers, hidden: p.hidden, embedDim: p.embedDim, learningRate: p.dcnLearningRate, epochs: p.dcnEpochs, batchSize: p.dcnBatch, l2: p.dcnL2, stopMetric: p.dcnStopMetric, objective: p.dcnObjective, ensemble: p.dcnEnsemble };
 }
 
 /** two-stage's configuration with another ranker model (and the id columns when `ids`). */

@@ -16,7 +16,7 @@ export { defineRankerKind } from './model/model.ts';
 export { GbdtRankerModel, GBDT_RANKER_PARAMS, gbdtRankerKind } from './gbdt/ranker-model.ts';
 export type { DcnTrainParams, DcnTrainResult, EncoderSpec } from './deep/index.ts';
 export type { EmbedGroups } from './ranker/features.ts';
-export { backendKernels, DcnModel, DCN_PARAMS, dcnRankerKind, fitEncoder, trainDcn } from './deep/index.ts';
+export { backendKernels, DcnEnsemble, DcnModel, DCN_PARAMS, dcnRankerKind, fitEncoder, trainDcn } from './deep/index.ts';
 export { BlendModel, BLEND_PARAMS, blendRankerKind, chooseWeight, residualOffsets } from './blend/index.ts';
 export type { Adjustment, Boost, BusinessConfig } from './business/business.ts';
 export { BusinessLayer, BUSINESS_PARAMS, categoryColumn } from './business/business.ts';

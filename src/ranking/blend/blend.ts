@@ -207,6 +207,7 @@ export const blendRankerKind = defineRankerKind({
     const gbdt = await gbdtRankerKind.train(data, params.gbdt, { ...run, progress: run.progress?.scope('gbdt') });
     const valid = data.valid;
     if (params.combine === 'residual') {
+      if (params.dcn.ensemble !== 1) throw new Error(`blend: combine 'residual' trains one DCN on the GBDT's log-odds; dcn.ensemble must be 1, got ${params.dcn.ensemble}`);
       const o = await residualOffsets(data, gbdt, params.gbdt, params.residualCrossFit, run);
       const r = await trainDcn(o.rows, valid, params.dcn, { ...run, progress: run.progress?.scope('dcn') }, backendKernels(), { train: o.train, valid: o.valid });
       return new BlendModel(gbdt, r.model, 1, {}, null, true);

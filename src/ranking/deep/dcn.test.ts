@@ -11,7 +11,7 @@ import type { NetKernels } from './net.ts';
 import { bagSet, crossSet } from './test-fixture.ts';
 import { trainDcn, type DcnTrainParams } from './train.ts';
 
-const P: DcnTrainParams = { embedDim: 4, crossLayers: 2, hidden: [16, 8], embed: true, clip: 5, learningRate: 0.01, l2: 0, batchSize: 64, epochs: 12, patience: 3, stopMetric: 'logloss', objective: 'binary' };
+const P: DcnTrainParams = { embedDim: 4, crossLayers: 2, hidden: [16, 8], embed: true, clip: 5, learningRate: 0.01, l2: 0, batchSize: 64, epochs: 12, patience: 3, stopMetric: 'logloss', objective: 'binary', ensemble: 1 };
 const RUN = { seed: 3, threads: 1, log: () => {} };
 const JS: NetKernels = { gemm: gemmRef, alloc: (n) => new Float32Array(n), fast: null };
 

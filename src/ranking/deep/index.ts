@@ -7,3 +7,4 @@ export { DcnModel, backendKernels, DCN_MODEL_FILE, DCN_PARAMS_FILE } from './mod
 export type { DcnTrainParams, DcnTrainResult } from './train.ts';
 export { trainDcn } from './train.ts';
 export { DCN_PARAMS, dcnRankerKind } from './ranker-model.ts';
+export { DcnEnsemble, DCN_ENSEMBLE_FILE } from './ensemble.ts';

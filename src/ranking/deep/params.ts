@@ -14,6 +14,7 @@ export const DCN_PARAMS = schema({
   epochs: { type: 'number', integer: true, min: 1, default: 30, description: 'epochs at most (early stopping on the validation users)' },
   patience: { type: 'number', integer: true, min: 0, default: 3, description: 'epochs without a better validation figure before stopping (0: no early stopping)' },
   stopMetric: { type: 'string', values: ['logloss', 'ndcg'], default: 'logloss', description: "the validation figure early stopping watches (logloss: the objective's loss; ndcg: ndcg@10 over the user groups)" },
+  ensemble: { type: 'number', integer: true, min: 1, max: 8, default: 1, description: 'networks trained on the same rows at seeds seed, seed+1, ... (each its own initialisation, batch order and early stopping), their log-odds averaged: n times the training and the scoring' },
   objective: { type: 'string', values: ['binary', 'softmax'], default: 'binary', description: "binary: log loss per row (calibrated P(action)); softmax: listwise cross-entropy over each user's candidates (scores, not probabilities)" },
 });
 
