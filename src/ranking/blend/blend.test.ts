@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { check } from '../../schema/index.ts';
-import { crossSet } from '../deep/test-fixture.ts';
+import { assertSameScores, crossSet } from '../deep/test-fixture.ts';
 import type { RankerModel } from '../model/model.ts';
 import { BLEND_PARAMS, BlendModel, blendRankerKind, chooseWeight } from './blend.ts';
 
@@ -73,12 +73,7 @@ test('the blend kind trains both models on the same rows, picks the weight on va
   assert.equal(s.weight, m.weight);
   assert.ok((s.gbdt as Record<string, unknown>).trees && (s.dcn as Record<string, unknown>).bestEpoch);
   await m.save(dir);
-  const back = await blendRankerKind.load(dir, params);
-  const a = new Float64Array(valid.nRows);
-  const b = new Float64Array(valid.nRows);
-  m.predict(valid.features, valid.nRows, a);
-  back.predict(valid.features, valid.nRows, b);
-  assert.deepEqual(a, b);
+  assertSameScores(m, await blendRankerKind.load(dir, params), valid);
   // the refit keeps the chosen weight and each model's chosen amount of training
   const again = blendRankerKind.refitParams!(params, s) as typeof params;
   assert.equal(again.weight, m.weight);

@@ -7,7 +7,7 @@ import { DcnEnsemble } from './ensemble.ts';
 import { DCN_PARAMS, dcnRankerKind } from './ranker-model.ts';
 import { DcnModel } from './model.ts';
 import { check } from '../../schema/index.ts';
-import { crossSet } from './test-fixture.ts';
+import { assertSameScores, crossSet } from './test-fixture.ts';
 import { trainDcn } from './train.ts';
 
 const params = (more: Record<string, unknown>) => check(DCN_PARAMS, { embedDim: 4, crossLayers: 1, hidden: [16, 8], learningRate: 0.01, batchSize: 64, epochs: 3, ...more }, { path: 'dcn' });
@@ -65,12 +65,7 @@ test('dcn ensemble: saved and loaded through the kind with the same scores; a me
   const p = params({ ensemble: 2, epochs: 2 });
   const e = await dcnRankerKind.train({ train, valid: null }, p, RUN);
   await e.save(dir);
-  const back = await dcnRankerKind.load(dir, p);
-  const a = new Float64Array(train.nRows);
-  const b = new Float64Array(train.nRows);
-  e.predict(train.features, train.nRows, a);
-  back.predict(train.features, train.nRows, b);
-  assert.deepEqual(a, b);
+  assertSameScores(e, await dcnRankerKind.load(dir, p), train);
   await assert.rejects(dcnRankerKind.load(dir, params({ ensemble: 3, epochs: 2 })), /dcn-ensemble\.json: members: the parameters say 3 networks, the file 2/);
   // a single-network model directory is not an ensemble's
   await assert.rejects(dcnRankerKind.load(join(dir, 'net-0'), p), /dcn-ensemble\.json/);
@@ -79,4 +74,17 @@ test('dcn ensemble: saved and loaded through the kind with the same scores; a me
   await assert.rejects(dcnRankerKind.load(dir, p), /dcn-ensemble\.json: format: expected 'tandem-dcn-ensemble'/);
   assert.ok((await DcnModel.load(join(dir, 'net-1'))).nFeatures === train.nFeatures);
   assert.throws(() => new DcnEnsemble([e instanceof DcnEnsemble ? e.members[0] : (e as DcnModel)]), /needs two networks or more/);
+});
+
+test('a blend whose DCN is an ensemble saves and loads whole; the residual blend, which trains one DCN, refuses an ensemble', async (t) => {
+  const { BLEND_PARAMS, blendRankerKind } = await import('../blend/index.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'tandem-blend-ens-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const train = crossSet(12, 30, 24);
+  const valid = crossSet(4, 30, 25);
+  const bp = check(BLEND_PARAMS, { gbdt: { numRounds: 10, minDataInLeaf: 10 }, dcn: { hidden: [8], embedDim: 4, epochs: 2, learningRate: 0.01, batchSize: 64, ensemble: 2 }, weight: 0.6 });
+  const m = await blendRankerKind.train({ train, valid }, bp, RUN);
+  await m.save(dir);
+  assertSameScores(m, await blendRankerKind.load(dir, bp), valid);
+  await assert.rejects(blendRankerKind.train({ train, valid }, { ...bp, combine: 'residual' }, RUN), /combine 'residual' trains one DCN.*ensemble must be 1, got 2/);
 });

@@ -2,6 +2,8 @@
 // numeric columns (a cross term), a heavy-tailed count, a per-code effect of a categorical column, and
 // a penalty when a column is missing.
 import { Rng } from '../../math/index.ts';
+import assert from 'node:assert/strict';
+import type { RankerModel } from '../model/model.ts';
 import type { RankerTrainingSet } from '../ranker/training.ts';
 
 /** `groups` user groups of `size` rows; columns a, b, count (heavy-tailed), maybe (NaN 30% of the time), code (0..4). */
@@ -85,4 +87,13 @@ export function bagSet(groups: number, size: number, seed: number): RankerTraini
     embedOnly: Uint8Array.of(0, 1, 1, 1, 1, 1),
     embedGroups: { pool: Int32Array.of(-1, 1, 1, 1, 4, 4), table: Int32Array.of(-1, 1, 1, 1, 1, 1) },
   };
+}
+
+/** Asserts that `back` (a model read back from its directory) scores `set` exactly as `model` does. */
+export function assertSameScores(model: RankerModel, back: RankerModel, set: RankerTrainingSet): void {
+  const a = new Float64Array(set.nRows);
+  const b = new Float64Array(set.nRows);
+  model.predict(set.features, set.nRows, a);
+  back.predict(set.features, set.nRows, b);
+  assert.deepEqual(b, a);
 }
