@@ -15,17 +15,19 @@ const registry = builtinRegistry();
 
 // the GBDT on the plain rows; the blend (GBDT + DCN) on rows with the id columns, which only the DCN reads,
 // and with the two-tower's user and item vectors on their main axes (vec_*) and the genre bags and recent
-// items (bag_*, ubag_*, hist_*), which only the DCN reads too
+// items (bag_*, ubag_*, hist_*), which only the DCN reads too, there with two DCNs averaged (the
+// two-stage-blend pipeline's shape)
 const BLEND = { gbdt: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, dcn: { epochs: 1, crossLayers: 1, hidden: [8], patience: 0 }, weight: 0.5 };
+const BLEND_ENSEMBLE = { ...BLEND, dcn: { ...BLEND.dcn, ensemble: 2 } };
 const RANKERS = [
   { kind: 'gbdt', params: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, ids: 'none', vectors: null, bags: false },
   { kind: 'blend', params: BLEND, ids: 'both', vectors: null, bags: false },
-  { kind: 'blend', params: BLEND, ids: 'item', vectors: 'two-tower', bags: true },
+  { kind: 'blend', params: BLEND_ENSEMBLE, ids: 'item', vectors: 'two-tower', bags: true },
 ] as const;
 
 const TWO_TOWER = { kind: 'two-tower', params: { epochs: 1, validate: false, embeddingDim: 8, hidden: [16], dim: 8 } };
 
-for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${rk.vectors ? `, ${rk.vectors} vectors` : ''}${rk.bags ? ', bags' : ''}): the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds, and so do the scores`, async (t) => {
+for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${rk.vectors ? `, ${rk.vectors} vectors` : ''}${rk.bags ? ', bags, two DCNs' : ''}): the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds, and so do the scores`, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'tandem-parity-'));
   t.after(() => rm(root, { recursive: true, force: true }));
   const ds = fixtureDataset({ users: 90, items: 120, perUser: 14, seed: 11 });
@@ -61,7 +63,9 @@ for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${r
     assert.deepEqual(Array.from(set.embedOnly!.slice(-deep.length)), [1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2]);
     // the GBDT of the blend reads none of them; the DCN averages the bags
     assert.deepEqual((model as unknown as { gbdt: { columns: { keep: Int32Array } } }).gbdt.columns.keep.length, W - deep.length);
-    assert.equal((model as unknown as { dcn: { encoder: { spec: { inputs: unknown[] } } } }).dcn.encoder.spec.inputs.length, 5, 'u_country, id_item, the two genre bags and the history');
+    const dcns = (model as unknown as { dcn: { members: { encoder: { spec: { inputs: unknown[] } } }[] } }).dcn.members;
+    assert.equal(dcns.length, 2, 'two DCNs averaged');
+    for (const d of dcns) assert.equal(d.encoder.spec.inputs.length, 5, 'u_country, id_item, the two genre bags and the history');
   }
   // the model read back from the directory scores the trained rows as the trained model does
   const served = new Float64Array(set.nRows);
