@@ -53,6 +53,11 @@ test('two-stage-dcn and two-stage-blend are two-stage with another ranker; --ran
   const blend = checkEngineConfig(pipelineConfig('two-stage-blend', {}, ds), registry);
   assert.equal(blend.ranker!.kind, 'blend');
   assert.deepEqual((blend.ranker!.params as { gbdt: unknown }).gbdt, base.ranker!.params);
+  // the ensembles chosen on valid: three DCNs alone, two in the blend with the GBDT at 0.6
+  assert.equal(checkEngineConfig(pipelineConfig('two-stage-dcn', {}, ds), registry).ranker!.params.ensemble, 3);
+  assert.equal((blend.ranker!.params as { dcn: { ensemble: number } }).dcn.ensemble, 2);
+  assert.equal((blend.ranker!.params as { weight: number }).weight, 0.6);
+  assert.equal((checkEngineConfig(pipelineConfig('two-stage-blend', { dcnEnsemble: '1' }, ds), registry).ranker!.params as { dcn: { ensemble: number } }).dcn.ensemble, 1);
   const flagged = checkEngineConfig(engineConfigFromFlags({ ranker: 'dcn' }, ds), registry);
   assert.equal(flagged.ranker!.kind, 'dcn');
   assert.deepEqual(flagged.ranker!.training, base.ranker!.training);
