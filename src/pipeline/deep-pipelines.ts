@@ -24,6 +24,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: 'id columns of the ranker rows, which the DCN embeds (the GBDT leaves them out): none, id_item, or id_user and id_item' },
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads each multi-categorical or text item column (tags, genres, title words) as bags: the candidate's first k codes and the user's k most frequent ones, each bag's embeddings averaged (columns bag_* and ubag_*; the GBDT leaves them out); 0: off" },
   bagColumns: { type: 'list', of: 'string', nullable: true, default: null, description: 'the item columns bagSlots reads (null: every multi-categorical and text column)' },
+  bagUserWeight: { type: 'string', values: ['count', 'tfidf'], default: 'count', description: "how the user's bags pick their codes: the most frequent in the history (count), or frequent there and rare in the catalog (tfidf)" },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: the DCN also reads the user's last m items, their embeddings averaged (columns hist_*, in id_item's table with ids; the GBDT leaves them out); 0: off" },
   vectors: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads the two-tower's user and item vectors on the k main axes of the item vectors, multiplied axis by axis (columns vec_0..vec_{k-1}; the GBDT leaves them out); 0: off" },
 });
@@ -65,11 +66,11 @@ function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
 }
 
 /** two-stage's configuration with another ranker model (and the id columns when `ids`). */
-function withRanker(p: TwoStageParams & { ids: string; vectors: number; bagSlots: number; bagColumns: string[] | null; history: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
+function withRanker(p: TwoStageParams & { ids: string; vectors: number; bagSlots: number; bagColumns: string[] | null; bagUserWeight: string; history: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
   const c = twoStageConfig(p) as Record<string, unknown>;
   const r = c.ranker as Record<string, unknown>;
   const vectors = p.vectors > 0 ? { vectors: 'two-tower', vectorDims: p.vectors } : {};
-  const bags = { ...(p.bagSlots > 0 ? { bagSlots: p.bagSlots, bagColumns: p.bagColumns } : {}), ...(p.history > 0 ? { history: p.history } : {}) };
+  const bags = { ...(p.bagSlots > 0 ? { bagSlots: p.bagSlots, bagColumns: p.bagColumns, ...(p.bagUserWeight !== 'count' ? { bagUserWeight: p.bagUserWeight } : {}) } : {}), ...(p.history > 0 ? { history: p.history } : {}) };
   return { ...c, ranker: { ...r, kind, params, features: { ...((r.features as Record<string, unknown> | undefined) ?? {}), ids: p.ids, ...vectors, ...bags } } };
 }
 

@@ -17,6 +17,7 @@ export const RANKER_FEATURE_PARAMS = schema({
   vectorDims: { type: 'number', integer: true, min: 1, max: 256, default: 16, description: 'k of `vectors`: the principal axes of the item vectors kept (at most their width)' },
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: for each multi-categorical or text item column (tags, genres, title words; at most maxBagValues values), append bag_<column>_0..k-1, the candidate's first k codes, and ubag_<column>_0..k-1, the k codes of that column most frequent in the user's history (recency-weighted by halfLife); read only by models that embed them (the DCN averages each bag's embeddings, one table per column shared by the user's bag and the item's); the GBDT leaves them out" },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: append hist_0..m-1, the user's last m positive items as codes; the DCN averages their embeddings (in id_item's table when `ids` includes it); the GBDT leaves them out" },
+  bagUserWeight: { type: 'string', values: ['count', 'tfidf'], default: 'count', description: "how the user's bag picks its k codes: count (the recency-weighted count in the history) or tfidf (that count times the code's inverse document frequency over the catalog, ln((1 + items) / (1 + items with the code)) + 1: a code the user meets often but few items carry beats one on every other item)" },
   maxBagValues: { type: 'number', integer: true, min: 1, default: 100000, description: 'item columns with more values than this give no `bagSlots` columns' },
   bagColumns: { type: 'list', of: 'string', nullable: true, default: null, description: 'the item columns `bagSlots` reads (null: every multi-categorical and text column)' },
 });
@@ -96,7 +97,7 @@ export class RankerFeatures {
   private readonly itemCategorical: { name: string; codes: Int32Array; size: number }[];
   private readonly userColumns: { name: string; get: (u: number) => number; size?: number }[];
   /** The `bagSlots` item columns (multi-categorical and text) and, per request, the user's weight on each code. */
-  private readonly bagColumns: { name: string; size: number; offsets: Int32Array; codes: Int32Array }[];
+  private readonly bagColumns: { name: string; size: number; offsets: Int32Array; codes: Int32Array; idf: Float32Array | null }[];
   private readonly bagWeight: Float32Array[];
   private readonly bagTouched: Int32Array[];
   private readonly bagMark: Uint8Array[];
@@ -227,7 +228,9 @@ export class RankerFeatures {
       }
       for (const c of ds.items.columns) {
         if (named && !named.includes(c.name)) continue;
-        if ((c.kind === 'multi-categorical' || c.kind === 'text') && c.vocab.size <= options.maxBagValues) this.bagColumns.push({ name: c.name, size: c.vocab.size, offsets: c.offsets, codes: c.codes });
+        if ((c.kind === 'multi-categorical' || c.kind === 'text') && c.vocab.size <= options.maxBagValues) {
+          this.bagColumns.push({ name: c.name, size: c.vocab.size, offsets: c.offsets, codes: c.codes, idf: options.bagUserWeight === 'tfidf' ? inverseDocumentFrequency(c.offsets, c.codes, c.vocab.size, n) : null });
+        }
       }
     }
     this.bagWeight = this.bagColumns.map((c) => new Float32Array(c.size));
@@ -620,7 +623,9 @@ export class RankerFeatures {
       const touched = this.bagTouched[b].subarray(0, touchedN[b]);
       const top = this.bagTop!;
       top.reset();
-      for (const code of touched) top.push(code, wts[code]);
+      const idf = this.bagColumns[b].idf;
+      if (idf) for (const code of touched) top.push(code, wts[code] * idf[code]);
+      else for (const code of touched) top.push(code, wts[code]);
       const n = top.drainSorted(this.bagTopIds);
       for (let j = 0; j < n; j++) this.userBag[b * k + j] = this.bagTopIds[j];
       for (const code of touched) {
@@ -787,6 +792,27 @@ export function transitionNeighbours(seqs: { offsets: Int32Array; items: Int32Ar
     offsets[i + 1] = out;
   }
   return { offsets, ids: ids.slice(0, out), weights: weights.slice(0, out) };
+}
+
+/**
+ * Smoothed inverse document frequency of each code of an item bag column over its n items:
+ * ln((1 + n) / (1 + items carrying the code)) + 1 (a code twice on one item counts once).
+ */
+export function inverseDocumentFrequency(offsets: Int32Array, codes: Int32Array, size: number, n: number): Float32Array {
+  const df = new Int32Array(size);
+  const last = new Int32Array(size).fill(-1);
+  for (let i = 0; i < n; i++) {
+    for (let q = offsets[i]; q < offsets[i + 1]; q++) {
+      const c = codes[q];
+      if (c >= 0 && c < size && last[c] !== i) {
+        last[c] = i;
+        df[c]++;
+      }
+    }
+  }
+  const idf = new Float32Array(size);
+  for (let c = 0; c < size; c++) idf[c] = Math.log((1 + n) / (1 + df[c])) + 1;
+  return idf;
 }
 
 /**

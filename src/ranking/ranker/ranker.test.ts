@@ -4,7 +4,7 @@ import { Dataset, DatasetBuilder } from '../../data/index.ts';
 import { Rng } from '../../math/index.ts';
 import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
-import { cosineNeighbours, RankerFeatures, transitionNeighbours } from './features.ts';
+import { cosineNeighbours, inverseDocumentFrequency, RankerFeatures, transitionNeighbours } from './features.ts';
 import { assembleRankerData, concatSets, splitGroups, splitUserTime } from './training.ts';
 import { explainedColumns, Ranker } from './ranker.ts';
 import type { RankerModel } from '../model/model.ts';
@@ -505,4 +505,41 @@ test('bag columns: the candidate\'s first k codes, the user\'s k heaviest codes 
   assert.deepEqual(ex.names.slice(-3), ['bag_genres', 'ubag_genres', 'hist']);
   assert.deepEqual(ex.columns.slice(-3), [[W0, W0 + 1], [W0 + 2, W0 + 3], [W0 + 4, W0 + 5, W0 + 6]]);
   assert.deepEqual(ex.names.slice(0, -3), plain.names);
+});
+
+test("bagUserWeight tfidf: the user's bag ranks codes by recency-weighted count times the catalog's smoothed idf (the slow way agrees); count is the default", () => {
+  const ds = randomDataset(7);
+  const genres = ds.items.column('genres');
+  assert.ok(genres?.kind === 'multi-categorical');
+  // the idf against a count over the catalog, a code twice on one item counted once
+  const n = ds.numItems;
+  const idf = inverseDocumentFrequency(genres.offsets, genres.codes, genres.vocab.size, n);
+  for (let c = 0; c < genres.vocab.size; c++) {
+    let df = 0;
+    for (let i = 0; i < n; i++) if (Array.from(genres.codes.subarray(genres.offsets[i], genres.offsets[i + 1])).includes(c)) df++;
+    assert.ok(Math.abs(idf[c] - (Math.log((1 + n) / (1 + df)) + 1)) < 1e-6, `code ${c}`);
+  }
+  assert.deepEqual(Array.from(inverseDocumentFrequency(Int32Array.of(0, 2, 3), Int32Array.of(1, 1, 0), 3, 2)), [Math.fround(Math.log(3 / 2) + 1), Math.fround(Math.log(3 / 2) + 1), Math.fround(Math.log(3) + 1)]);
+
+  const f = RankerFeatures.fit(ds, ['a'], { bagSlots: 3, halfLife: 2, bagUserWeight: 'tfidf' });
+  const counted = RankerFeatures.fit(ds, ['a'], { bagSlots: 3, halfLife: 2 });
+  let differs = 0;
+  for (let u = 0; u < ds.numUsers; u++) {
+    const q = queryOf(ds, u);
+    const weight = new Map<number, number>();
+    Array.from(q.history).reverse().forEach((it, pos) => {
+      for (let k = genres.offsets[it]; k < genres.offsets[it + 1]; k++) weight.set(genres.codes[k], (weight.get(genres.codes[k]) ?? 0) + Math.pow(0.5, pos / 2));
+    });
+    const scored = [...weight.entries()].map(([c, w]) => [c, Math.fround(Math.fround(w) * idf[c])] as const);
+    const top = scored.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, 3).map((e) => e[0]);
+    const row = new Float32Array(f.width);
+    f.extract(q, block([3], ['a']), row);
+    const at = f.names.indexOf('ubag_genres_0');
+    assert.deepEqual(Array.from(row.subarray(at, at + 3)).filter((v) => !Number.isNaN(v)), top, `user ${u}`);
+    const plain = new Float32Array(counted.width);
+    counted.extract(q, block([3], ['a']), plain);
+    if (Array.from(plain).some((v, j) => !Object.is(v, row[j]))) differs++;
+  }
+  assert.ok(differs > 0, 'some user picks other codes than by count alone');
+  assert.deepEqual(counted.names, f.names, 'same columns');
 });
