@@ -14,7 +14,8 @@ export function denseForward(gemm: Gemm, B: number, nin: number, nout: number, X
 
 /**
  * Given dY (B x nout): dW += dY^T X, db += colsum(dY), and dX = dY W when dX is given.
- * Gradients accumulate (beta 1) so several losses may add into one buffer.
+ * Gradients accumulate (beta 1) so several losses may add into one buffer. dW and db null: the input
+ * gradient only (attributions need no weight gradients: half the products).
  */
 export function denseBackward(
   gemm: Gemm,
@@ -24,13 +25,15 @@ export function denseBackward(
   X: Float32Array,
   W: Float32Array,
   dY: Float32Array,
-  dW: Float32Array,
-  db: Float32Array,
+  dW: Float32Array | null,
+  db: Float32Array | null,
   dX: Float32Array | null,
   fast: TrainKernels | null = null,
 ): void {
-  gemm(true, false, nout, nin, B, 1, dY, nout, X, nin, 1, dW, nin);
-  if (fast) fast.colSumAdd(dY, B, nout, db);
+  if (dW) gemm(true, false, nout, nin, B, 1, dY, nout, X, nin, 1, dW, nin);
+  if (!db) {
+    // no weight gradients wanted
+  } else if (fast) fast.colSumAdd(dY, B, nout, db);
   else {
     for (let r = 0; r < B; r++) {
       const o = r * nout;

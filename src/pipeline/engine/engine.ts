@@ -369,10 +369,12 @@ export class Engine {
     const { order, scores: final } = this.business.select(block.items, block.count, scores, block.position, k);
     const items: RecommendedItem[] = [];
     const S = block.sources.length;
+    // the ranker's attributions of the k answered, in one pass (the DCN batches them)
+    const rankedUpBy = o.explain && rankerScores !== null ? this.ranker!.explainMany(Array.from(order)) : null;
     for (let i = 0; i < order.length; i++) {
       const c = order[i];
       const it = block.items[c];
-      items.push({ id: this.catalog.id(it), score: round(final[i]), source: block.sources[block.foundBy[c]], explanation: o.explain ? this.explainCandidate(block, c, S, rankerScores !== null, o.similar) : NO_EXPLANATION });
+      items.push({ id: this.catalog.id(it), score: round(final[i]), source: block.sources[block.foundBy[c]], explanation: o.explain ? this.explainCandidate(block, c, S, rankedUpBy ? rankedUpBy[i] : [], o.similar) : NO_EXPLANATION });
     }
     const personal = items.length > 0;
     let fallbackUsed: string | null = null;
@@ -449,14 +451,13 @@ export class Engine {
     }
   }
 
-  private explainCandidate(block: CandidateBlock, c: number, S: number, ranked: boolean, similar: boolean): Explanation {
+  private explainCandidate(block: CandidateBlock, c: number, S: number, rankedUpBy: Contribution[], similar: boolean): Explanation {
     const foundBy: { source: string; rank: number }[] = [];
     for (let s = 0; s < S; s++) {
       const r = block.ranks[c * S + s];
       if (r === r) foundBy.push({ source: block.sources[s], rank: r + 1 });
     }
     foundBy.sort((a, b) => a.rank - b.rank);
-    const rankedUpBy = ranked ? this.ranker!.explain(c) : [];
     const adjustments = this.business.adjustments(block.items[c]);
     const parts = [`${similar ? 'similar by' : 'found by'} ${foundBy.map((f) => `${f.source} #${f.rank}`).join(', ')}`];
     if (rankedUpBy.length) parts.push(`ranked up by ${rankedUpBy.map((f) => f.feature).join(', ')}`);

@@ -91,11 +91,17 @@ export class BlendModel implements RankerModel {
 
   /** The weighted sum of both models' contributions (each sums to its log-odds, so these sum to the blend's). */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
+    this.contributionsOf(x, Int32Array.of(row), 1, out);
+  }
+
+  /** `contributions` of n rows: each model's batched where it can be (the DCN), then weighed row by row. */
+  contributionsOf(x: Float32Array, rows: Int32Array, n: number, out: Float64Array): void {
     const F = this.nFeatures;
-    if (this.ca.length !== F + 1) this.ca = new Float64Array(F + 1);
-    out.fill(0, 0, F + 1);
-    let wg = this.residual ? 1 : this.weight;
-    let wd = this.residual ? 1 : 1 - this.weight;
+    const W = F + 1;
+    if (this.ca.length < n * W) this.ca = new Float64Array(n * W);
+    out.fill(0, 0, n * W);
+    const wg = new Float64Array(n).fill(this.residual ? 1 : this.weight);
+    const wd = new Float64Array(n).fill(this.residual ? 1 : 1 - this.weight);
     if (this.stack) {
       // the stacker is linear in the two log-odds with row-dependent weights: z = b + wg zg + wd zd
       const one = Float64Array.of(1);
@@ -103,22 +109,24 @@ export class BlendModel implements RankerModel {
       const g1 = new Float64Array(1);
       const d1 = new Float64Array(1);
       const b = new Float64Array(1);
-      const xr = x.subarray(row * F, (row + 1) * F);
-      applyStack(this.stack, xr, F, 1, zero, zero, b);
-      applyStack(this.stack, xr, F, 1, one, zero, g1);
-      applyStack(this.stack, xr, F, 1, zero, one, d1);
-      wg = g1[0] - b[0];
-      wd = d1[0] - b[0];
-      out[F] += b[0];
+      for (let k = 0; k < n; k++) {
+        const xr = x.subarray(rows[k] * F, (rows[k] + 1) * F);
+        applyStack(this.stack, xr, F, 1, zero, zero, b);
+        applyStack(this.stack, xr, F, 1, one, zero, g1);
+        applyStack(this.stack, xr, F, 1, zero, one, d1);
+        wg[k] = g1[0] - b[0];
+        wd[k] = d1[0] - b[0];
+        out[k * W + F] += b[0];
+      }
     }
-    if (wg !== 0 && this.gbdt.contributions) {
-      this.gbdt.contributions(x, row, this.ca);
-      for (let f = 0; f <= F; f++) out[f] += wg * this.ca[f];
-    }
-    if (wd !== 0 && this.dcn.contributions) {
-      this.dcn.contributions(x, row, this.ca);
-      for (let f = 0; f <= F; f++) out[f] += wd * this.ca[f];
-    }
+    const add = (m: RankerModel, w: Float64Array) => {
+      if (!m.contributions || w.every((v) => v === 0)) return;
+      if (m.contributionsOf) m.contributionsOf(x, rows, n, this.ca);
+      else for (let k = 0; k < n; k++) m.contributions(x, rows[k], this.ca.subarray(k * W, (k + 1) * W));
+      for (let k = 0; k < n; k++) for (let f = 0; f < W; f++) out[k * W + f] += w[k] * this.ca[k * W + f];
+    };
+    add(this.gbdt, wg);
+    add(this.dcn, wd);
   }
 
   dispose(): void {

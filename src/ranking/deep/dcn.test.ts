@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { gemmRef, getKernelBackend } from '../../math/index.ts';
 import { auc } from '../gbdt/metrics.ts';
 import { fitEncoder, Encoder } from './encoder.ts';
-import { DcnModel } from './model.ts';
+import { DcnModel, EXPLAIN_BATCH } from './model.ts';
 import type { NetKernels } from './net.ts';
 import { bagSet, crossSet } from './test-fixture.ts';
 import { trainDcn, type DcnTrainParams } from './train.ts';
@@ -165,6 +165,22 @@ test('contributions: gradient × input per feature, summing with the bias slot t
   const dz = ((at(x[0] + h) - at(x[0] - h)) / (2 * h)) * spec.std[0];
   const za = (x[0] - spec.mean[0]) / spec.std[0];
   assert.ok(Math.abs(out[0] - za * dz) < 2e-3 * (1 + Math.abs(out[0])), `${out[0]} vs ${za * dz}`);
+});
+
+test('contributionsOf: many rows at once (several passes of EXPLAIN_BATCH, repeats, any order) give what contributions gives row by row', async () => {
+  const train = bagSet(60, 5, 9);
+  const { model } = await trainDcn(train, null, { ...P, epochs: 2 }, RUN);
+  const F = train.nFeatures;
+  const rows = Int32Array.from({ length: EXPLAIN_BATCH + 7 }, (_, k) => (k * 37 + 11) % train.nRows);
+  rows[3] = rows[2];
+  const many = new Float64Array(rows.length * (F + 1));
+  model.contributionsOf(train.features, rows, rows.length, many);
+  const one = new Float64Array(F + 1);
+  rows.forEach((row, k) => {
+    model.contributions(train.features, row, one);
+    for (let f = 0; f <= F; f++) assert.ok(Math.abs(many[k * (F + 1) + f] - one[f]) < 1e-6 * (1 + Math.abs(one[f])), `row ${row}, column ${f}: ${many[k * (F + 1) + f]} vs ${one[f]}`);
+  });
+  model.dispose();
 });
 
 test('save and load: the same scores; a broken file is refused naming the file and the field', async (t) => {

@@ -65,14 +65,20 @@ export class DcnEnsemble implements RankerModel {
 
   /** The mean of the members' attributions (they add up to the mean logit, as each member's add up to its own). */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
-    const F = this.nFeatures;
-    out.fill(0, 0, F + 1);
+    this.contributionsOf(x, Int32Array.of(row), 1, out);
+  }
+
+  /** `contributions` of n rows, each member's batched. */
+  contributionsOf(x: Float32Array, rows: Int32Array, n: number, out: Float64Array): void {
+    const len = n * (this.nFeatures + 1);
+    if (this.part.length < len) this.part = new Float64Array(len);
+    out.fill(0, 0, len);
     for (const m of this.members) {
-      m.contributions(x, row, this.part);
-      for (let f = 0; f <= F; f++) out[f] += this.part[f];
+      m.contributionsOf(x, rows, n, this.part);
+      for (let f = 0; f < len; f++) out[f] += this.part[f];
     }
     const inv = 1 / this.members.length;
-    for (let f = 0; f <= F; f++) out[f] *= inv;
+    for (let f = 0; f < len; f++) out[f] *= inv;
   }
 
   dispose(): void {

@@ -147,6 +147,11 @@ for (const [name, shape] of [
     const numericCols: number[] = [];
     for (let r = 0; r < B; r++) for (let j = 0; j < L.embedCol; j++) numericCols.push(r * L.d0 + j);
     checkGradient(x0, loss, dX0, 'dX0', numericCols);
+    // the attributions' backward (no weight gradients) leaves the same input gradient, bit for bit
+    loss();
+    logLossGrad(B, net.logits, labels, net.dz);
+    net.backward(params, B, null, false);
+    assert.deepEqual(Array.from(net.dX0.subarray(0, B * L.d0)), Array.from(dX0), 'dX0 without weight gradients');
   });
 }
 

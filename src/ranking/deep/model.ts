@@ -15,6 +15,9 @@ export const DCN_PARAMS_FILE = 'dcn-params.f32';
 export const DCN_FORMAT = 'tandem-dcn';
 export const DCN_VERSION = 1;
 
+/** Rows explained per pass (a response's k items: one pass for k ≤ 16). */
+export const EXPLAIN_BATCH = 16;
+
 /** Rows scored per pass (the serving path's 500 candidates are one pass). */
 const CHUNK = 512;
 
@@ -46,8 +49,8 @@ export class DcnModel implements RankerModel {
   readonly params: Float32Array;
   private net: DcnNet | null = null;
   private fast: DcnScorer | null = null;
-  private one: DcnNet | null = null;
-  private grad: Float32Array | null = null;
+  /** The attributions' net (EXPLAIN_BATCH rows). */
+  private few: DcnNet | null = null;
 
   constructor(
     spec: EncoderSpec,
@@ -130,47 +133,60 @@ export class DcnModel implements RankerModel {
    * its embedding), and out[nFeatures] = the logit minus their sum, so the entries add up to the logit.
    */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
+    this.contributionsOf(x, Int32Array.of(row), 1, out);
+  }
+
+  /**
+   * `contributions` of rows[0..n-1] of x, row k's into out[k (F + 1) .. (k + 1)(F + 1)): up to
+   * EXPLAIN_BATCH rows per forward and backward pass, and the backward computes the input gradient only.
+   */
+  contributionsOf(x: Float32Array, rows: Int32Array, n: number, out: Float64Array): void {
     const F = this.nFeatures;
-    const net = (this.one ??= new DcnNet(this.shape, this.kernels, 1));
+    const net = (this.few ??= new DcnNet(this.shape, this.kernels, EXPLAIN_BATCH));
     const d0 = net.layout.d0;
-    this.encoder.encode(x, null, row, 1, d0, net.x0, net.codes);
-    net.gatherEmbeddings(this.params, 1);
-    const z = net.forward(this.params, 1)[0];
-    net.dz[0] = 1;
-    const grad = (this.grad ??= this.kernels.alloc(this.params.length));
-    net.backward(this.params, 1, grad, false);
-    out.fill(0, 0, F + 1);
     const spec = this.encoder.spec;
     const N = spec.numeric.length;
-    let sum = 0;
-    for (let k = 0; k < N; k++) {
-      let c = net.x0[k] * net.dX0[k];
-      const m = spec.missing[k];
-      if (m >= 0) c += net.x0[N + m] * net.dX0[N + m];
-      out[spec.numeric[k]] = c;
-      sum += c;
-    }
     const e = this.embedDim;
     const col = net.layout.embedCol;
-    // a bag's attribution goes to its first column (explanations name the bag as one entry)
-    this.encoder.inputs.forEach((input, t) => {
-      let c = 0;
-      for (let j = 0; j < e; j++) c += net.x0[col + t * e + j] * net.dX0[col + t * e + j];
-      out[input.columns[0]] += c;
-      sum += c;
-    });
-    out[F] = z - sum;
+    for (let a = 0; a < n; a += EXPLAIN_BATCH) {
+      const B = Math.min(EXPLAIN_BATCH, n - a);
+      this.encoder.encode(x, rows.subarray(a, a + B), 0, B, d0, net.x0, net.codes);
+      net.gatherEmbeddings(this.params, B);
+      const z = net.forward(this.params, B);
+      const logits = Float64Array.from(z.subarray(0, B));
+      net.dz.fill(1, 0, B);
+      net.backward(this.params, B, null, false);
+      for (let r = 0; r < B; r++) {
+        const o = (a + r) * (F + 1);
+        out.fill(0, o, o + F + 1);
+        const xr = r * d0;
+        let sum = 0;
+        for (let k = 0; k < N; k++) {
+          let c = net.x0[xr + k] * net.dX0[xr + k];
+          const m = spec.missing[k];
+          if (m >= 0) c += net.x0[xr + N + m] * net.dX0[xr + N + m];
+          out[o + spec.numeric[k]] = c;
+          sum += c;
+        }
+        // a bag's attribution goes to its first column (explanations name the bag as one entry)
+        this.encoder.inputs.forEach((input, t) => {
+          let c = 0;
+          for (let j = 0; j < e; j++) c += net.x0[xr + col + t * e + j] * net.dX0[xr + col + t * e + j];
+          out[o + input.columns[0]] += c;
+          sum += c;
+        });
+        out[o + F] = logits[r] - sum;
+      }
+    }
   }
 
   /** Gives the weights and scratch back to the kernel memory (a server drops a swapped-out model). */
   dispose(): void {
     this.net?.dispose();
-    this.one?.dispose();
+    this.few?.dispose();
     this.fast?.dispose();
-    this.net = this.one = null;
+    this.net = this.few = null;
     this.fast = null;
-    if (this.grad) this.kernels.free?.(this.grad);
-    this.grad = null;
     this.kernels.free?.(this.params);
   }
 

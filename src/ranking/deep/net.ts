@@ -140,8 +140,8 @@ export function crossBackward(
   U: Float32Array,
   dXnext: Float32Array,
   dU: Float32Array,
-  dW: Float32Array,
-  db: Float32Array,
+  dW: Float32Array | null,
+  db: Float32Array | null,
   dXl: Float32Array,
   dX0: Float32Array,
   fast: TrainKernels | null = null,
@@ -167,7 +167,7 @@ export function headForward(B: number, dc: number, C: Float32Array, dh: number, 
   }
 }
 
-/** The head backward: dwc += sum_r g_r C[r], dwd += sum_r g_r H[r], dbias += sum g; dC = g wc, dH = g wd. */
+/** The head backward: dwc += sum_r g_r C[r], dwd += sum_r g_r H[r], dbias += sum g (skipped when null); dC = g wc, dH = g wd. */
 export function headBackward(
   B: number,
   dc: number,
@@ -177,9 +177,9 @@ export function headBackward(
   wc: Float32Array,
   wd: Float32Array,
   g: Float32Array | Float64Array,
-  dwc: Float32Array,
-  dwd: Float32Array,
-  dbias: Float32Array,
+  dwc: Float32Array | null,
+  dwd: Float32Array | null,
+  dbias: Float32Array | null,
   dC: Float32Array,
   dH: Float32Array,
 ): void {
@@ -188,17 +188,13 @@ export function headBackward(
     const gr = g[r];
     sb += gr;
     const oc = r * dc;
-    for (let j = 0; j < dc; j++) {
-      dwc[j] += gr * C[oc + j];
-      dC[oc + j] = gr * wc[j];
-    }
+    if (dwc) for (let j = 0; j < dc; j++) dwc[j] += gr * C[oc + j];
+    for (let j = 0; j < dc; j++) dC[oc + j] = gr * wc[j];
     const oh = r * dh;
-    for (let j = 0; j < dh; j++) {
-      dwd[j] += gr * Hd[oh + j];
-      dH[oh + j] = gr * wd[j];
-    }
+    if (dwd) for (let j = 0; j < dh; j++) dwd[j] += gr * Hd[oh + j];
+    for (let j = 0; j < dh; j++) dH[oh + j] = gr * wd[j];
   }
-  dbias[0] += sb;
+  if (dbias) dbias[0] += sb;
 }
 
 /** Mean binary log loss of logits z against labels y, and its gradient dz = (sigmoid(z) - y) / B. */
@@ -411,25 +407,26 @@ export class DcnNet {
   /**
    * Backward from dz (d loss / d logit per row, in `dz`) after `forward`: dense gradients added into
    * grad[denseStart ..] (same layout as params), table gradients into `rowGrads` (cleared by the caller),
-   * and d loss / d x0 left in `dX0`.
+   * and d loss / d x0 left in `dX0`. grad null: d/d x0 only (no weight gradients: attributions).
    */
-  backward(params: Float32Array, B: number, grad: Float32Array, embeddings = true): void {
+  backward(params: Float32Array, B: number, grad: Float32Array | null, embeddings = true): void {
     const L = this.layout;
     const { gemm, fast } = this.k;
     const d0 = L.d0;
     const C = this.shape.cross;
     const view = (a: Float32Array, s: Span) => a.subarray(s.offset, s.offset + s.length);
+    const gview = (s: Span) => (grad ? grad.subarray(s.offset, s.offset + s.length) : null);
     const nH = this.acts.length - 1;
     const dh = L.headDeep.length;
     // the head writes d/dx_C into dxs[C] (or dX0 when there is no cross layer: then it is added below)
     const dC = C > 0 ? this.dxs[C] : this.dU;
-    headBackward(B, d0, this.xs[C], dh, this.acts[nH], view(params, L.headCross), view(params, L.headDeep), this.dz, view(grad, L.headCross), view(grad, L.headDeep), view(grad, L.headBias), dC, this.dActs[nH]);
+    headBackward(B, d0, this.xs[C], dh, this.acts[nH], view(params, L.headCross), view(params, L.headDeep), this.dz, gview(L.headCross), gview(L.headDeep), gview(L.headBias), dC, this.dActs[nH]);
     // the MLP first: its input gradient lands in dActs[0], kept apart from the cross stack's dX0
     for (let l = nH - 1; l >= 0; l--) {
       const nout = L.sizes[l + 1];
       if (fast) fast.reluBackward(this.acts[l + 1], this.dActs[l + 1], B * nout);
       else reluBackward(this.acts[l + 1], this.dActs[l + 1], B * nout);
-      denseBackward(gemm, B, L.sizes[l], nout, this.acts[l], view(params, L.mlpW[l]), this.dActs[l + 1], view(grad, L.mlpW[l]), view(grad, L.mlpB[l]), this.dActs[l], fast);
+      denseBackward(gemm, B, L.sizes[l], nout, this.acts[l], view(params, L.mlpW[l]), this.dActs[l + 1], gview(L.mlpW[l]), gview(L.mlpB[l]), this.dActs[l], fast);
     }
     const n = B * d0;
     if (C === 0) {
@@ -440,7 +437,7 @@ export class DcnNet {
       if (nH === 0) acc.fill(0, 0, n);
       for (let l = C - 1; l >= 0; l--) {
         // dxs[l] is written by crossBackward (dxs[0] is dX0 itself: its x0 ⊙ u term goes to acc first)
-        crossBackward(gemm, B, d0, this.x0, this.xs[l], view(params, L.crossW[l]), this.us[l], this.dxs[l + 1], this.dU, view(grad, L.crossW[l]), view(grad, L.crossB[l]), this.dxs[l], acc, fast);
+        crossBackward(gemm, B, d0, this.x0, this.xs[l], view(params, L.crossW[l]), this.us[l], this.dxs[l + 1], this.dU, gview(L.crossW[l]), gview(L.crossB[l]), this.dxs[l], acc, fast);
       }
       for (let i = 0; i < n; i++) this.dX0[i] += acc[i];
     }

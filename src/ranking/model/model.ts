@@ -26,6 +26,11 @@ export interface RankerModel {
    * for explanations.
    */
   contributions?(x: Float32Array, row: number, out: Float64Array): void;
+  /**
+   * Optional: `contributions` of rows[0..n-1] at once, row k's into out[k (nFeatures + 1) ..]: a response's
+   * k items in one pass where a model batches better than row by row (the DCN). Same values as `contributions`.
+   */
+  contributionsOf?(x: Float32Array, rows: Int32Array, n: number, out: Float64Array): void;
   save(dir: string): Promise<void>;
   /** Optional: gives back memory the garbage collector does not own (kernel memory); the model is unusable afterwards. */
   dispose?(): void;

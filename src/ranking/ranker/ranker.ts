@@ -63,20 +63,32 @@ export class Ranker {
 
   /** The features that raised candidate `i` of the last request most (positive contributions, largest first). */
   explain(i: number): Contribution[] {
-    if (!(i >= 0 && i < this.count)) throw new Error(`ranker: explain(${i}): the last request had ${this.count} candidates`);
-    if (!this.model.contributions) return [];
-    this.model.contributions(this.x, i, this.contrib);
+    return this.explainMany([i])[0];
+  }
+
+  /** `explain` of several candidates of the last request, in one batched pass where the model has one (`contributionsOf`). */
+  explainMany(cs: readonly number[]): Contribution[][] {
+    for (const i of cs) if (!(Number.isInteger(i) && i >= 0 && i < this.count)) throw new Error(`ranker: explain(${i}): the last request had ${this.count} candidates`);
+    if (!this.model.contributions) return cs.map(() => []);
+    const n = cs.length;
+    const W = this.features.width + 1;
+    if (this.contrib.length < n * W) this.contrib = new Float64Array(n * W);
+    if (this.model.contributionsOf) this.model.contributionsOf(this.x, Int32Array.from(cs), n, this.contrib);
+    else for (let k = 0; k < n; k++) this.model.contributions(this.x, cs[k], this.contrib.subarray(k * W, (k + 1) * W));
     const { names, columns } = this.explained;
     const g = this.grouped;
-    for (let k = 0; k < names.length; k++) {
-      let sum = 0;
-      for (const f of columns[k]) sum += this.contrib[f];
-      g[k] = sum;
-    }
-    const top = topPositive(g, names.length, this.explainTop);
-    const out: Contribution[] = [];
-    for (const k of top) if (k >= 0) out.push({ feature: names[k], contribution: Math.round(g[k] * 1e4) / 1e4 });
-    return out;
+    return cs.map((_, k) => {
+      const o = k * W;
+      for (let e = 0; e < names.length; e++) {
+        let sum = 0;
+        for (const f of columns[e]) sum += this.contrib[o + f];
+        g[e] = sum;
+      }
+      const top = topPositive(g, names.length, this.explainTop);
+      const out: Contribution[] = [];
+      for (const e of top) if (e >= 0) out.push({ feature: names[e], contribution: Math.round(g[e] * 1e4) / 1e4 });
+      return out;
+    });
   }
 }
 
