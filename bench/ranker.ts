@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
 import { auc, backendKernels, BLEND_PARAMS, BlendModel, chooseWeight, DcnEnsemble, DcnModel, residualOffsets, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
-import { parseSplit, splitDataset } from '../src/data/index.ts';
+import { generateSyntheticWithTruth, parseSplit, splitDataset } from '../src/data/index.ts';
+import { ORACLE_PARTS, oracleModel } from './oracle.ts';
 import { VALID_SPLIT, assembleModel, builtinRegistry, checkEngineConfig, DATA_FLAGS, dataSourceFromFlags, Engine, fitStages, loadEvaluationData, pipelineConfig, rankerSpace, rankerTrainingRows, scoreEngine, trainRankerModel, type EngineConfig, type Model } from '../src/pipeline/index.ts';
 import { check, keyValues, parseArgs, UsageError, type Command, type OptionDefs } from '../src/schema/index.ts';
 import { median } from './stats.ts';
@@ -43,6 +44,7 @@ const options = {
   quality: { type: 'boolean', description: "with data and a test side: the ranker rows and L1 stages built once, then the GBDT, the DCN and their blend each scored through the engine on the test side (ndcg@10): what `tandem evaluate --pipelines two-stage,two-stage-dcn,two-stage-blend` measures, at a third of its L1 fits" },
   variants: { type: 'string', description: "with --quality: more DCN settings trained on the same rows, each scored alone and blended with the same GBDT; '|' between variants, ';' between a variant's KEY=VALUE pipeline parameters (vectors=0;dcnL2=1e-5|vectors=8). A variant may use fewer vector columns than the rows hold (vectors), not other feature settings" },
   weights: { type: 'list', of: 'number', description: "with --quality: also score each blend at these fixed GBDT weights (0.6,0.7,0.8)" },
+  oracle: { type: 'boolean', default: false, description: "with --quality --synthetic: also rank by the generator's own choice model (the truth: the best an L2 could do on these candidates; needs --param ids=both)" },
   'dcn-seeds': { type: 'number', default: 1, description: "with --quality: n > 1 also trains the DCN at seeds seed+1..seed+n-1 on the same rows and scores their mean log-odds alone and blended with the same GBDT (an ensemble of DCNs)" },
   residual: { type: 'boolean', description: "with --quality: also train the DCN on top of the same GBDT's log-odds (the blend's combine 'residual': z = z_gbdt + z_dcn) and score that" },
   threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
@@ -352,6 +354,15 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
   const g = await trainRankerModel(rows, configOf('gbdt', bp.gbdt), registry, run);
   const gs = (performance.now() - t) / 1000;
   await score('gbdt', 'gbdt', bp.gbdt, g, gs);
+  if (o.oracle) {
+    const source = dataSourceFromFlags(o);
+    if (source.kind !== 'synthetic') throw new UsageError('--oracle: only on the synthetic data (--synthetic), whose choice model is known');
+    const { truth } = generateSyntheticWithTruth(source.options);
+    for (const parts of ORACLE_PARTS) {
+      const oracle = oracleModel(truth, train, rows.train.featureNames, parts);
+      await score(parts === 'full' ? 'oracle' : `oracle:${parts}`, 'gbdt', bp.gbdt, { model: oracle, summary: oracle.summary() }, 0);
+    }
+  }
   t = performance.now();
   const d = await trainRankerModel(rows, configOf('dcn', bp.dcn), registry, run);
   const ds = (performance.now() - t) / 1000;

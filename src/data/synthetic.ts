@@ -91,6 +91,16 @@ export interface SyntheticTruth {
   itemRelease: Float64Array;
   /** items: relative popularity weight (Zipf). */
   itemPopularity: Float64Array;
+  /** items: category index. */
+  itemCategory: Int32Array;
+  /** categories x dim: the category directions a choice's category is picked by. */
+  categoryVectors: Float32Array;
+  /** The options the choices were made with (a choice model: docs/evaluation.md). */
+  sharpness: number;
+  focus: number;
+  novelty: number;
+  /** The novelty boost's time constant (seconds): novelty * exp(-age / noveltySeconds) for 8 of them after release. */
+  noveltySeconds: number;
 }
 
 const CATEGORY_NAMES = [
@@ -454,7 +464,19 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
   const dataset = new Dataset(userTable, itemTable, x, SYNTHETIC_EVENTS.map((e) => ({ ...e })), 'synthetic');
   return {
     dataset,
-    truth: { dim: d, userTaste, userDrift, userWindow, ...itemTruth(d, o.zipf, itemCat, catOff, slotOf, tasteBySlot, releaseBySlot) },
+    truth: {
+      dim: d,
+      userTaste,
+      userDrift,
+      userWindow,
+      ...itemTruth(d, o.zipf, itemCat, catOff, slotOf, tasteBySlot, releaseBySlot),
+      itemCategory: itemCat,
+      categoryVectors: catVec,
+      sharpness: o.sharpness,
+      focus: o.focus,
+      novelty: o.novelty,
+      noveltySeconds: NOVELTY_SECONDS,
+    },
   };
 }
 
