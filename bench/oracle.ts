@@ -6,9 +6,8 @@
  * items by popularity times exp(sharpness x taste match + novelty), the way `userEvents` draws its
  * candidates and picks among them (the eight popularity-drawn candidates taken as the category itself).
  */
-import type { Dataset } from '../src/data/index.ts';
-import type { SyntheticTruth } from '../src/data/synthetic.ts';
-import type { RankerModel } from '../src/ranking/model/model.ts';
+import type { Dataset, SyntheticTruth } from '../src/data/index.ts';
+import type { RankerModel } from '../src/ranking/index.ts';
 
 /** Where in a user's window the oracle stands: the held-out events are the last 20% of each user's. */
 const WINDOW_POINT = 0.9;
