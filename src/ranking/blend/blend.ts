@@ -11,7 +11,7 @@ import { backendKernels } from '../deep/model.ts';
 import { trainDcn } from '../deep/train.ts';
 import { GBDT_RANKER_PARAMS, gbdtRankerKind } from '../gbdt/ranker-model.ts';
 import { ndcgAt } from '../gbdt/metrics.ts';
-import { defineRankerKind, type RankerModel, type RankerRun } from '../model/model.ts';
+import { contributionsOfRow, defineRankerKind, sigmoidOfMargins, type RankerModel, type RankerRun } from '../model/model.ts';
 import { concatSets, splitGroups, type RankerTrainingSet } from '../ranker/training.ts';
 import { applyStack, fitStack, type StackSpec } from './stack.ts';
 
@@ -85,13 +85,12 @@ export class BlendModel implements RankerModel {
   }
 
   predict(x: Float32Array, n: number, out: Float64Array): void {
-    this.margins(x, n, out);
-    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+    sigmoidOfMargins(this, x, n, out);
   }
 
   /** The weighted sum of both models' contributions (each sums to its log-odds, so these sum to the blend's). */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
-    this.contributionsOf(x, Int32Array.of(row), 1, out);
+    contributionsOfRow(this, x, row, out);
   }
 
   /** `contributions` of n rows: each model's batched where it can be (the DCN), then weighed row by row. */

@@ -7,7 +7,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { RankerModel } from '../model/model.ts';
+import { contributionsOfRow, sigmoidOfMargins, type RankerModel } from '../model/model.ts';
 import type { DcnModel } from './model.ts';
 
 export const DCN_ENSEMBLE_FILE = 'dcn-ensemble.json';
@@ -59,13 +59,12 @@ export class DcnEnsemble implements RankerModel {
 
   /** P(action) = sigmoid(mean logit). */
   predict(x: Float32Array, n: number, out: Float64Array): void {
-    this.margins(x, n, out);
-    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+    sigmoidOfMargins(this, x, n, out);
   }
 
   /** The mean of the members' attributions (they add up to the mean logit, as each member's add up to its own). */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
-    this.contributionsOf(x, Int32Array.of(row), 1, out);
+    contributionsOfRow(this, x, row, out);
   }
 
   /** `contributions` of n rows, each member's batched. */

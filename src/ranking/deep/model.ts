@@ -5,7 +5,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { firstNonFinite, getKernelBackend, type Rng } from '../../math/index.ts';
-import type { RankerModel } from '../model/model.ts';
+import { contributionsOfRow, sigmoidOfMargins, type RankerModel } from '../model/model.ts';
 import { Encoder, shapeOf, type EncoderSpec } from './encoder.ts';
 import { DcnNet, dcnLayout, initDcnParams, type DcnShape, type NetKernels } from './net.ts';
 import { DcnScorer } from './scorer.ts';
@@ -123,8 +123,7 @@ export class DcnModel implements RankerModel {
 
   /** P(action) = sigmoid(logit) of rows 0..n-1 of x. */
   predict(x: Float32Array, n: number, out: Float64Array): void {
-    this.margins(x, n, out);
-    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+    sigmoidOfMargins(this, x, n, out);
   }
 
   /**
@@ -133,7 +132,7 @@ export class DcnModel implements RankerModel {
    * its embedding), and out[nFeatures] = the logit minus their sum, so the entries add up to the logit.
    */
   contributions(x: Float32Array, row: number, out: Float64Array): void {
-    this.contributionsOf(x, Int32Array.of(row), 1, out);
+    contributionsOfRow(this, x, row, out);
   }
 
   /**

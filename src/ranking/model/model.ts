@@ -73,3 +73,14 @@ export interface RankerModelKind<S extends Schema = Schema> {
 export function defineRankerKind<const S extends Schema>(k: RankerModelKind<S>): RankerModelKind {
   return k as unknown as RankerModelKind;
 }
+
+/** `predict` of a model with log-odds: sigmoid(margins), rows 0..n-1 into out. */
+export function sigmoidOfMargins(m: Pick<RankerModel, 'margins'>, x: Float32Array, n: number, out: Float64Array): void {
+  m.margins!(x, n, out);
+  for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+}
+
+/** `contributions` of one row through a model's batched `contributionsOf`. */
+export function contributionsOfRow(m: Pick<RankerModel, 'contributionsOf'>, x: Float32Array, row: number, out: Float64Array): void {
+  m.contributionsOf!(x, Int32Array.of(row), 1, out);
+}
