@@ -15,6 +15,7 @@ export const RANKER_FEATURE_PARAMS = schema({
   ids: { type: 'string', values: ['none', 'item', 'both'], default: 'none', description: "append id_item (the candidate's code), or id_user and id_item: read only by models that embed them (the DCN); the GBDT leaves them out" },
   vectors: { type: 'string', nullable: true, default: null, description: "a source with an embedding space (the two-tower's name): append vec_0..vec_{k-1}, the user vector and the candidate's item vector on the k main axes of the item vectors, multiplied axis by axis (their sum over every axis is the source's score); read only by the DCN, the GBDT leaves them out" },
   vectorDims: { type: 'number', integer: true, min: 1, max: 256, default: 16, description: 'k of `vectors`: the principal axes of the item vectors kept (at most their width)' },
+  vectorRecent: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0 (with `vectors`): append vrec_0..k-1, the mean of the user's last m positive items' vectors and the candidate's on the same k axes, multiplied axis by axis (where the user's taste is now, in the source's space, apart from the user vector's longer memory); read only by the DCN, the GBDT leaves them out" },
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: for each multi-categorical or text item column (tags, genres, title words; at most maxBagValues values), append bag_<column>_0..k-1, the candidate's first k codes, and ubag_<column>_0..k-1, the k codes of that column most frequent in the user's history (recency-weighted by halfLife); read only by models that embed them (the DCN averages each bag's embeddings, one table per column shared by the user's bag and the item's); the GBDT leaves them out" },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: append hist_0..m-1, the user's last m positive items as codes; the DCN averages their embeddings (in id_item's table when `ids` includes it); the GBDT leaves them out" },
   bagUserWeight: { type: 'string', values: ['count', 'tfidf'], default: 'count', description: "how the user's bag picks its k codes: count (the recency-weighted count in the history) or tfidf (that count times the code's inverse document frequency over the catalog, ln((1 + items) / (1 + items with the code)) + 1: a code the user meets often but few items carry beats one on every other item)" },
@@ -36,6 +37,8 @@ export type RankerFeatureOptions = Infer<typeof RANKER_FEATURE_PARAMS>;
 /** `RankerFeatures.embedOnly` of an id code column (id_user, id_item; bag slots too) and of a `vec_*` axis product. */
 export const ID_COLUMN = 1;
 export const VECTOR_COLUMN = 2;
+/** `RankerFeatures.embedOnly` of a `vrec_*` axis product (the recent items' mean vector against the candidate's). */
+export const RECENT_VECTOR_COLUMN = 3;
 
 /**
  * How coded columns share embeddings (`RankerFeatures.embedGroups`): per column, the first column of the
@@ -125,6 +128,9 @@ export class RankerFeatures {
   private readonly itemAxes: Float32Array;
   private readonly userVec: Float32Array;
   private readonly userAxes: Float32Array;
+  /** `vectorRecent`: the last m positives' mean on the k axes, per request. */
+  private readonly recentAxes: Float32Array;
+  private readonly recentK: number;
   private readonly numUsers: number;
   /** Mean interaction value of each user in the fitted data (a rating average on MovieLens). */
   private readonly userMeanValues: Float32Array;
@@ -155,6 +161,9 @@ export class RankerFeatures {
     this.itemAxes = pa.itemAxes;
     this.userVec = new Float32Array(pa.dim);
     this.userAxes = new Float32Array(pa.k);
+    if (options.vectorRecent > 0 && options.vectors === null) throw new Error('ranker.features.vectorRecent: needs `vectors` (the space whose item vectors the recent items are read in)');
+    this.recentK = options.vectorRecent > 0 ? pa.k : 0;
+    this.recentAxes = new Float32Array(this.recentK);
     this.l1Sources = [...l1Sources];
     this.numItems = ds.numItems;
     this.numUsers = ds.numUsers;
@@ -260,7 +269,7 @@ export class RankerFeatures {
     for (const c of this.bagColumns) for (let j = 0; j < options.bagSlots; j++) for (const side of ['bag', 'ubag']) codeOnly.set(`${side}_${c.name}_${j}`, c.size);
     for (const [name, size] of codeOnly) sizes.set(name, size);
     this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
-    this.embedOnly = Uint8Array.from(this.names, (n) => (codeOnly.has(n) ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : 0));
+    this.embedOnly = Uint8Array.from(this.names, (n) => (codeOnly.has(n) ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : n.startsWith('vrec_') ? RECENT_VECTOR_COLUMN : 0));
     // bags: a column's slots average into one input; the user's bag reads the item bag's table, the
     // history reads id_item's when the rows have it
     const at = (n: string) => this.names.indexOf(n);
@@ -339,6 +348,7 @@ export class RankerFeatures {
       for (let j = 0; j < this.options.bagSlots; j++) names.push(`ubag_${c.name}_${j}`);
     }
     for (let j = 0; j < this.options.history; j++) names.push(`hist_${j}`);
+    for (let j = 0; j < this.recentK; j++) names.push(`vrec_${j}`);
     // the vec_* columns last (a bench variant with fewer of them drops the rows' last columns)
     for (let j = 0; j < this.vecK; j++) names.push(`vec_${j}`);
     return names;
@@ -391,6 +401,10 @@ export class RankerFeatures {
     const bagN = this.bagColumns.length;
     const bagTouchedN = new Int32Array(bagN); // per request, not per candidate
     this.histItems.fill(NaN);
+    const RK = this.recentK;
+    const recentItems = this.itemAxes.length / Math.max(this.vecK, 1);
+    let recentN = 0;
+    this.recentAxes.fill(0);
     // positions of positive events, newest first, for "the last few items"
     let seenPositive = 0;
     for (let k = len - 1; k >= 0; k--) {
@@ -421,6 +435,10 @@ export class RankerFeatures {
       }
       const decay = Math.pow(0.5, seenPositive / o.halfLife);
       if (seenPositive < o.history) this.histItems[seenPositive] = it;
+      if (seenPositive < o.vectorRecent && it < recentItems) {
+        for (let j = 0; j < RK; j++) this.recentAxes[j] += this.itemAxes[it * RK + j];
+        recentN++;
+      }
       for (let c = 0; c < bagN; c++) {
         const bc = this.bagColumns[c];
         const wts = this.bagWeight[c];
@@ -494,6 +512,7 @@ export class RankerFeatures {
       }
     }
     const vecItems = this.itemAxes.length / Math.max(K, 1);
+    for (let j = 0; j < RK; j++) this.recentAxes[j] = recentN > 0 ? this.recentAxes[j] / recentN : NaN;
 
     // ---- each source's best score in this request: scores relative to it compare across users
     const S = this.l1Sources.length;
@@ -592,6 +611,9 @@ export class RankerFeatures {
       }
       out.set(this.histItems, p);
       p += this.histItems.length;
+      // NaN when the user has no recent item with a vector (recentAxes), or the candidate none
+      if (it >= 0 && it < vecItems) for (let j = 0; j < RK; j++) out[p++] = this.recentAxes[j] * this.itemAxes[it * RK + j];
+      else for (let j = 0; j < RK; j++) out[p++] = NaN;
       // an item without a trained vector (added after training), or a user with none: missing
       if (userOk && it >= 0 && it < vecItems) for (let j = 0; j < K; j++) out[p++] = this.userAxes[j] * this.itemAxes[it * K + j];
       else for (let j = 0; j < K; j++) out[p++] = NaN;

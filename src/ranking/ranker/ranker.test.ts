@@ -4,7 +4,7 @@ import { Dataset, DatasetBuilder } from '../../data/index.ts';
 import { Rng } from '../../math/index.ts';
 import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
-import { cosineNeighbours, inverseDocumentFrequency, RankerFeatures, transitionNeighbours } from './features.ts';
+import { cosineNeighbours, inverseDocumentFrequency, RankerFeatures, RECENT_VECTOR_COLUMN, transitionNeighbours } from './features.ts';
 import { assembleRankerData, concatSets, splitGroups, splitUserTime } from './training.ts';
 import { explainedColumns, Ranker } from './ranker.ts';
 import type { RankerModel } from '../model/model.ts';
@@ -542,4 +542,51 @@ test("bagUserWeight tfidf: the user's bag ranks codes by recency-weighted count 
   }
   assert.ok(differs > 0, 'some user picks other codes than by count alone');
   assert.deepEqual(counted.names, f.names, 'same columns');
+});
+
+test("recent vector columns: vrec_j = (mean of the last m positives' vectors) · candidate on the j-th main axis; over every axis they sum to that dot product; deep-only, explained as one entry; NaN without recent items; need vectors", () => {
+  const ds = randomDataset(6);
+  const dim = 5;
+  const space = toySpace(ds, dim, 4);
+  const m = 3;
+  assert.throws(() => RankerFeatures.fit(ds, ['a'], { vectorRecent: 2 }), /vectorRecent: needs `vectors`/);
+  const vec = RankerFeatures.fit(ds, ['a'], { vectors: 'tt', vectorDims: 64 }, space);
+  const f = RankerFeatures.fit(ds, ['a'], { vectors: 'tt', vectorDims: 64, vectorRecent: m }, space);
+  const W = vec.width - dim;
+  const names = Array.from({ length: dim }, (_, j) => `vrec_${j}`);
+  assert.deepEqual(f.names, [...vec.names.slice(0, W), ...names, ...vec.names.slice(W)], 'before the vec_* columns');
+  assert.deepEqual(Array.from(f.embedOnly.slice(W, W + dim)), names.map(() => RECENT_VECTOR_COLUMN));
+  const q = queryOf(ds, 5);
+  const items = [1, 9, ds.numItems + 3];
+  const x = new Float32Array(items.length * f.width);
+  f.extract(q, block(items, ['a']), x);
+  const y = new Float32Array(items.length * vec.width);
+  vec.extract(q, block(items, ['a']), y);
+  // the slow way: the last m positive items (newest first), their vectors averaged, dotted with the candidate's
+  const v = space.itemVectors();
+  const last: number[] = [];
+  for (let k = q.history.length - 1; k >= 0 && last.length < m; k--) if (!q.weights || q.weights[k] >= 0) last.push(q.history[k]);
+  assert.ok(last.length > 0);
+  const mean = new Float64Array(dim);
+  for (const it of last) for (let d = 0; d < dim; d++) mean[d] += v[it * dim + d] / last.length;
+  items.forEach((it, c) => {
+    const row = Array.from(x.subarray(c * f.width, (c + 1) * f.width));
+    const other = Array.from(y.subarray(c * vec.width, (c + 1) * vec.width));
+    assert.deepEqual([...row.slice(0, W), ...row.slice(W + dim)], other, 'the other columns unchanged');
+    const rec = row.slice(W, W + dim);
+    if (it >= ds.numItems) {
+      assert.ok(rec.every(Number.isNaN), 'a candidate outside the fitted catalog: missing');
+      return;
+    }
+    let dot = 0;
+    for (let d = 0; d < dim; d++) dot += mean[d] * v[it * dim + d];
+    const sum = rec.reduce((s, z) => s + z, 0);
+    assert.ok(Math.abs(sum - dot) < 1e-4 * (1 + Math.abs(dot)), `item ${it}: ${sum} vs ${dot}`);
+  });
+  const none = new Float32Array(f.width);
+  f.extract({ ...q, history: new Int32Array(0), weights: undefined, timestamps: undefined }, block([1], ['a']), none);
+  assert.ok(none.subarray(W, W + dim).every(Number.isNaN), 'no recent item: missing');
+  const ex = explainedColumns(f.names, f.embedOnly, 'tt', f.embedGroups.pool);
+  assert.deepEqual(ex.names.slice(-2), ['vrec_tt', 'vec_tt']);
+  assert.deepEqual(ex.columns.slice(-2), [Array.from({ length: dim }, (_, j) => W + j), Array.from({ length: dim }, (_, j) => W + dim + j)]);
 });
