@@ -29,12 +29,12 @@ export function oracleModel(truth: SyntheticTruth, train: Dataset, featureNames:
   const nItems = truth.itemCategory.length;
   const nCat = truth.categoryVectors.length / d;
   // dataset index -> generator index, through the ids (u<k>, i<k>)
-  const genUser = Int32Array.from({ length: train.numUsers }, (_, k) => -1);
+  const genUser = new Int32Array(train.numUsers).fill(-1);
   for (let u = 0; u < truth.userWindow.length / 2; u++) {
     const k = train.users.ids.get(`u${u}`);
     if (k >= 0) genUser[k] = u;
   }
-  const genItem = Int32Array.from({ length: train.numItems }, () => -1);
+  const genItem = new Int32Array(train.numItems).fill(-1);
   for (let i = 0; i < nItems; i++) {
     const k = train.items.ids.get(`i${i}`);
     if (k >= 0) genItem[k] = i;

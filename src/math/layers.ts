@@ -31,10 +31,8 @@ export function denseBackward(
   fast: TrainKernels | null = null,
 ): void {
   if (dW) gemm(true, false, nout, nin, B, 1, dY, nout, X, nin, 1, dW, nin);
-  if (!db) {
-    // no weight gradients wanted
-  } else if (fast) fast.colSumAdd(dY, B, nout, db);
-  else {
+  if (db && fast) fast.colSumAdd(dY, B, nout, db);
+  else if (db) {
     for (let r = 0; r < B; r++) {
       const o = r * nout;
       for (let j = 0; j < nout; j++) db[j] += dY[o + j];

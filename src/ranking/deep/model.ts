@@ -151,8 +151,8 @@ export class DcnModel implements RankerModel {
       const B = Math.min(EXPLAIN_BATCH, n - a);
       this.encoder.encode(x, rows.subarray(a, a + B), 0, B, d0, net.x0, net.codes);
       net.gatherEmbeddings(this.params, B);
+      // the logits stay in the net's buffer: the backward reads dz and writes only gradients
       const z = net.forward(this.params, B);
-      const logits = Float64Array.from(z.subarray(0, B));
       net.dz.fill(1, 0, B);
       net.backward(this.params, B, null, false);
       for (let r = 0; r < B; r++) {
@@ -174,7 +174,7 @@ export class DcnModel implements RankerModel {
           out[o + input.columns[0]] += c;
           sum += c;
         });
-        out[o + F] = logits[r] - sum;
+        out[o + F] = z[r] - sum;
       }
     }
   }

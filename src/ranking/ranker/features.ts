@@ -402,7 +402,8 @@ export class RankerFeatures {
     const bagTouchedN = new Int32Array(bagN); // per request, not per candidate
     this.histItems.fill(NaN);
     const RK = this.recentK;
-    const recentItems = this.itemAxes.length / Math.max(this.vecK, 1);
+    // items with a vector on the axes (one added after training has none)
+    const vecItems = this.itemAxes.length / Math.max(this.vecK, 1);
     let recentN = 0;
     this.recentAxes.fill(0);
     // positions of positive events, newest first, for "the last few items"
@@ -435,7 +436,7 @@ export class RankerFeatures {
       }
       const decay = Math.pow(0.5, seenPositive / o.halfLife);
       if (seenPositive < o.history) this.histItems[seenPositive] = it;
-      if (seenPositive < o.vectorRecent && it < recentItems) {
+      if (seenPositive < o.vectorRecent && it < vecItems) {
         for (let j = 0; j < RK; j++) this.recentAxes[j] += this.itemAxes[it * RK + j];
         recentN++;
       }
@@ -511,7 +512,6 @@ export class RankerFeatures {
         this.userAxes[j] = z;
       }
     }
-    const vecItems = this.itemAxes.length / Math.max(K, 1);
     for (let j = 0; j < RK; j++) this.recentAxes[j] = recentN > 0 ? this.recentAxes[j] / recentN : NaN;
 
     // ---- each source's best score in this request: scores relative to it compare across users
