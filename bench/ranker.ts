@@ -45,6 +45,7 @@ const options = {
   variants: { type: 'string', description: "with --quality: more DCN settings trained on the same rows, each scored alone and blended with the same GBDT; '|' between variants, ';' between a variant's KEY=VALUE pipeline parameters (vectors=0;dcnL2=1e-5|vectors=8). A variant may use fewer vector columns than the rows hold (vectors), not other feature settings" },
   weights: { type: 'list', of: 'number', description: "with --quality: also score each blend at these fixed GBDT weights (0.6,0.7,0.8)" },
   oracle: { type: 'boolean', default: false, description: "with --quality --synthetic: also rank by the generator's own choice model (the truth: the best an L2 could do on these candidates; needs --param ids=both)" },
+  'dcn-top': { type: 'list', of: 'number', description: "with --quality: also score the blend (at its weight) as a cascade, the DCN scoring only the GBDT's top n of each request, for each n (50,100,200)" },
   'dcn-seeds': { type: 'number', default: 1, description: "with --quality: n > 1 also trains the DCN at seeds seed+1..seed+n-1 on the same rows and scores their mean log-odds alone and blended with the same GBDT (an ensemble of DCNs)" },
   residual: { type: 'boolean', description: "with --quality: also train the DCN on top of the same GBDT's log-odds (the blend's combine 'residual': z = z_gbdt + z_dcn) and score that" },
   threads: { type: 'number', default: 2, description: "threads of the GBDT (the DCN trains on one); evaluate's default" },
@@ -325,7 +326,7 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
   if (o.valid) console.log(`--valid: train side split by ${VALID_SPLIT}: ${train.interactions.length} train, ${test.interactions.length} valid interactions`);
   const registry = builtinRegistry();
   const base = checkEngineConfig(pipelineConfig(o.pipeline, keyValues(o.param ?? [], '--param'), train), registry);
-  const bp = base.ranker!.params as { gbdt: Record<string, unknown>; dcn: Record<string, unknown>; weights: number[]; metric: 'ndcg' | 'logloss'; weight: number | null };
+  const bp = base.ranker!.params as { gbdt: Record<string, unknown>; dcn: Record<string, unknown>; weights: number[]; metric: 'ndcg' | 'logloss'; weight: number | null; dcnTop?: number | null };
   const run = { seed: o.seed, threads: o.threads, log: (l: string) => console.log(`  ${l}`) };
   const rows = await rankerTrainingRows(train, base, registry, run);
   const catalog = new ItemCatalog(train.items);
@@ -377,8 +378,12 @@ async function qualityBench(o: Opts): Promise<Record<string, unknown>[]> {
     ({ weight, figures } = chooseWeight(zg, zd, rows.valid, bp.weights, bp.metric));
   }
   console.log(`blend: gbdt weight ${weight} (valid ${bp.metric}: ${figures.map((f) => `${f.weight} ${f.value.toFixed(4)}`).join(', ')})`);
-  const blend = new BlendModel(g.model, d.model, weight, { weightChoice: { metric: bp.metric, figures } });
+  const blend = new BlendModel(g.model, d.model, weight, { weightChoice: { metric: bp.metric, figures } }, null, false, bp.dcnTop ?? null);
   await score('blend', 'blend', bp, { model: blend, summary: blend.summary() }, gs + ds);
+  for (const top of o['dcn-top'] ?? []) {
+    const b = new BlendModel(g.model, d.model, weight, {}, null, false, top);
+    await score(`blend@${weight}/top${top}`, 'blend', { ...bp, weight, dcnTop: top }, { model: b, summary: b.summary() }, gs + ds);
+  }
   for (const w of o.weights ?? []) {
     const b = new BlendModel(g.model, d.model, w);
     await score(`blend@${w}`, 'blend', { ...bp, weight: w }, { model: b, summary: b.summary() }, gs + ds);

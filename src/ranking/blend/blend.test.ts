@@ -45,6 +45,51 @@ test('the blend averages log-odds with weight w on the first model; contribution
   assert.throws(() => new BlendModel(columnModel(0, F), columnModel(1, 4), 0.5), /the gbdt takes 3 features, the dcn 4/);
 });
 
+/** The cascade's expected log-odds the plain way: both models on every row, the top by a full sort. */
+function cascadeReference(zg: Float64Array, zd: Float64Array, w: number, top: number): Float64Array {
+  const idx = Array.from(zg, (_, i) => i).sort((i, j) => zg[j] - zg[i] || i - j).slice(0, top);
+  const d = idx.reduce((s, i) => s + (zd[i] - zg[i]), 0) / top;
+  const z = Float64Array.from(zg, (v) => v + (1 - w) * d);
+  for (const i of idx) z[i] = w * zg[i] + (1 - w) * zd[i];
+  return z;
+}
+
+test('the cascade (dcnTop): the DCN sees only the GBDT\'s top n rows of a request; the rest get the GBDT\'s log-odds plus the mean difference; held to a plain reference', () => {
+  const F = 3;
+  const n = 40;
+  const x = new Float32Array(n * F);
+  for (let i = 0; i < x.length; i++) x[i] = Math.round(Math.sin(i * 12.9898) * 43758.5453 % 1 * 8) / 4; // ties on purpose
+  const seen: number[] = [];
+  const dcn = columnModel(1, F);
+  const inner = dcn.margins!;
+  dcn.margins = (xs, m, out) => {
+    seen.push(m);
+    inner(xs, m, out);
+  };
+  const zg = Float64Array.from({ length: n }, (_, i) => x[i * F]);
+  const zd = Float64Array.from({ length: n }, (_, i) => x[i * F + 1]);
+  for (const [w, top] of [[0.6, 7], [0.3, 1], [0.9, 39]] as const) {
+    const m = new BlendModel(columnModel(0, F), dcn, w, {}, null, false, top);
+    seen.length = 0;
+    const p = new Float64Array(n);
+    m.predictRequest(x, n, p);
+    assert.deepEqual(seen, [top], 'the DCN scored the top rows only');
+    const ref = cascadeReference(zg, zd, w, top);
+    for (let i = 0; i < n; i++) assert.ok(Math.abs(p[i] - 1 / (1 + Math.exp(-ref[i]))) < 1e-12, `w ${w} top ${top} row ${i}: ${p[i]} vs ${ref[i]}`);
+  }
+  // a request no larger than n, or a weight that leaves one model out: the plain blend, bit for bit
+  for (const [w, top] of [[0.6, 40], [0.6, 100], [1, 5], [0, 5]] as const) {
+    const m = new BlendModel(columnModel(0, F), columnModel(1, F), w, {}, null, false, top);
+    const a = new Float64Array(n);
+    const b = new Float64Array(n);
+    m.predictRequest(x, n, a);
+    m.predict(x, n, b);
+    assert.deepEqual(a, b, `w ${w} top ${top}`);
+  }
+  assert.throws(() => new BlendModel(columnModel(0, F), columnModel(1, F), 0.5, {}, null, true, 5), /dcnTop \(the cascade\) goes with combine 'weight' only/);
+  assert.throws(() => new BlendModel(columnModel(0, F), columnModel(1, F), 0.5, {}, null, false, 0), /dcnTop must be a positive integer/);
+});
+
 test('chooseWeight: the weight whose blend ranks the validation groups best (ties: the earlier)', () => {
   // group 0: model g ranks right, d wrong; group 1: both right; so any w > 0.5 wins, the first such is 0.75
   const labels = Float32Array.of(1, 0, 1, 0);
@@ -74,6 +119,20 @@ test('the blend kind trains both models on the same rows, picks the weight on va
   assert.ok((s.gbdt as Record<string, unknown>).trees && (s.dcn as Record<string, unknown>).bestEpoch);
   await m.save(dir);
   assertSameScores(m, await blendRankerKind.load(dir, params), valid);
+  // the cascade with the trained models (a request: the first user's 40 rows), the DCN on gathered rows
+  const g0 = valid.groups[1] - valid.groups[0];
+  const rows = valid.features.subarray(0, g0 * valid.nFeatures);
+  const zg = new Float64Array(g0);
+  const zd = new Float64Array(g0);
+  m.gbdt.margins!(rows, g0, zg);
+  m.dcn.margins!(rows, g0, zd);
+  const cascade = (await blendRankerKind.load(dir, { ...params, dcnTop: 9 })) as BlendModel;
+  assert.equal(cascade.dcnTop, 9);
+  const p = new Float64Array(g0);
+  cascade.predictRequest(rows, g0, p);
+  const ref = cascadeReference(zg, zd, m.weight, 9);
+  for (let i = 0; i < g0; i++) assert.ok(Math.abs(p[i] - 1 / (1 + Math.exp(-ref[i]))) < 1e-9, `row ${i}`);
+  await assert.rejects(blendRankerKind.train({ train, valid }, { ...params, combine: 'stack', dcnTop: 9 }, { seed: 5, threads: 1, log: () => {} }), /dcnTop \(the cascade\) goes with combine 'weight' only, got combine 'stack'/);
   // the refit keeps the chosen weight and each model's chosen amount of training
   const again = blendRankerKind.refitParams!(params, s) as typeof params;
   assert.equal(again.weight, m.weight);

@@ -28,6 +28,7 @@ export const BLEND_PARAMS = schema({
   residualCrossFit: { type: 'boolean', default: true, description: "combine 'residual': the DCN trains on out-of-fold GBDT log-odds (two GBDTs, each fitted on half the users, score the other half) instead of the final GBDT's in-sample ones" },
   stackColumns: { type: 'list', of: 'string', default: ['u_events', 'i_pop_total'], description: "ranker columns (log1p, standardised) the stacker's weights move with" },
   stackL2: { type: 'number', min: 0, default: 0.001, description: "the stacker's ridge penalty" },
+  dcnTop: { type: 'number', integer: true, min: 1, nullable: true, default: null, description: "combine 'weight': a cascade. In a request the DCN scores only the GBDT's top n candidates; each other candidate gets its GBDT log-odds plus (1 - w) times the DCN's mean difference from the GBDT over those n (what the blend would give if the DCN agreed with the trees as much as it does on the top). null: the DCN scores every candidate. Training and the weight's choice are unchanged" },
 });
 
 /** Needs the models' log-odds. */
@@ -42,6 +43,10 @@ export class BlendModel implements RankerModel {
   private a = new Float64Array(0);
   private b = new Float64Array(0);
   private ca = new Float64Array(0);
+  /** dcnTop's scratch: the candidates by GBDT log-odds, their rows gathered, the DCN's log-odds of them. */
+  private order = new Int32Array(0);
+  private sub = new Float32Array(0);
+  private zd = new Float64Array(0);
 
   constructor(
     readonly gbdt: RankerModel,
@@ -52,9 +57,13 @@ export class BlendModel implements RankerModel {
     readonly stack: StackSpec | null = null,
     /** combine 'residual': z = z_gbdt + z_dcn (the DCN was trained on the GBDT's log-odds); the weight is unused. */
     readonly residual = false,
+    /** The cascade of `predictRequest`: the DCN scores the GBDT's top dcnTop of a request only (null: all). */
+    readonly dcnTop: number | null = null,
   ) {
     if (gbdt.nFeatures !== dcn.nFeatures) throw new Error(`blend: the gbdt takes ${gbdt.nFeatures} features, the dcn ${dcn.nFeatures}`);
     if (!(weight >= 0 && weight <= 1)) throw new Error(`blend: weight must be in [0, 1], got ${weight}`);
+    if (dcnTop !== null && (!Number.isInteger(dcnTop) || dcnTop < 1)) throw new Error(`blend: dcnTop must be a positive integer or null, got ${dcnTop}`);
+    if (dcnTop !== null && (stack || residual)) throw new Error("blend: dcnTop (the cascade) goes with combine 'weight' only");
   }
 
   get nFeatures(): number {
@@ -86,6 +95,37 @@ export class BlendModel implements RankerModel {
 
   predict(x: Float32Array, n: number, out: Float64Array): void {
     sigmoidOfMargins(this, x, n, out);
+  }
+
+  /**
+   * `predict` of one request's candidates. With `dcnTop` (a cascade): the GBDT scores all n, the DCN only
+   * the top dcnTop of them by GBDT log-odds (ties: the earlier row). Those get the blend's z; every other
+   * row i gets z_gbdt[i] + (1 - w) d, d the mean of z_dcn - z_gbdt over the top: the blend's value had
+   * the DCN differed from the trees there as it does on average on the top. The tail keeps the trees'
+   * order and can still pass a top row the DCN marked down.
+   */
+  predictRequest(x: Float32Array, n: number, out: Float64Array): void {
+    const top = this.dcnTop;
+    const w = this.weight;
+    if (top === null || n <= top || w === 0 || w === 1) return this.predict(x, n, out);
+    const F = this.nFeatures;
+    if (this.a.length < n) this.a = new Float64Array(n);
+    if (this.order.length < n) this.order = new Int32Array(n);
+    if (this.sub.length < top * F) this.sub = new Float32Array(top * F);
+    if (this.zd.length < top) this.zd = new Float64Array(top);
+    const zg = this.a;
+    marginsOf(this.gbdt)(x, n, zg);
+    const order = this.order.subarray(0, n);
+    for (let i = 0; i < n; i++) order[i] = i;
+    order.sort((i, j) => zg[j] - zg[i] || i - j);
+    for (let k = 0; k < top; k++) this.sub.set(x.subarray(order[k] * F, (order[k] + 1) * F), k * F);
+    marginsOf(this.dcn)(this.sub, top, this.zd);
+    let d = 0;
+    for (let k = 0; k < top; k++) d += this.zd[k] - zg[order[k]];
+    const tail = (1 - w) * (d / top);
+    for (let i = 0; i < n; i++) out[i] = zg[i] + tail;
+    for (let k = 0; k < top; k++) out[order[k]] = w * zg[order[k]] + (1 - w) * this.zd[k];
+    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
   }
 
   /** The weighted sum of both models' contributions (each sums to its log-odds, so these sum to the blend's). */
@@ -141,7 +181,7 @@ export class BlendModel implements RankerModel {
   }
 
   summary(): Record<string, unknown> {
-    return { weight: this.weight, ...(this.residual ? { residual: true } : {}), ...(this.stack ? { stack: { columns: this.stack.names, theta: this.stack.theta.map((t) => Math.round(t * 1e4) / 1e4) } } : {}), ...this.info, gbdt: this.gbdt.summary(), dcn: this.dcn.summary() };
+    return { weight: this.weight, ...(this.dcnTop !== null ? { dcnTop: this.dcnTop } : {}), ...(this.residual ? { residual: true } : {}), ...(this.stack ? { stack: { columns: this.stack.names, theta: this.stack.theta.map((t) => Math.round(t * 1e4) / 1e4) } } : {}), ...this.info, gbdt: this.gbdt.summary(), dcn: this.dcn.summary() };
   }
 }
 
@@ -205,6 +245,7 @@ export const blendRankerKind = defineRankerKind({
   params: BLEND_PARAMS,
   async train(data, params, run) {
     if (params.weights.length === 0 && params.weight === null) throw new Error('blend: weights is empty and no fixed weight is given');
+    if (params.dcnTop !== null && params.combine !== 'weight') throw new Error(`blend: dcnTop (the cascade) goes with combine 'weight' only, got combine '${params.combine}'`);
     // the stacker's columns, checked before either model trains
     const stackCols = params.combine === 'stack' ? params.stackColumns.map((name) => {
       const k = data.train.featureNames.indexOf(name);
@@ -241,7 +282,7 @@ export const blendRankerKind = defineRankerKind({
       }
     }
     if (params.combine === 'stack') run.log('blend: no validation rows to fit the stacker on: the weight is used');
-    return new BlendModel(gbdt, dcn, weight, info);
+    return new BlendModel(gbdt, dcn, weight, info, null, false, params.dcnTop);
   },
   async load(dir, params, read) {
     const path = join(dir, BLEND_FILE);
@@ -264,7 +305,7 @@ export const blendRankerKind = defineRankerKind({
     }
     const gbdt = await gbdtRankerKind.load(join(dir, 'gbdt'), params.gbdt, read);
     const dcn = await dcnRankerKind.load(join(dir, 'dcn'), params.dcn, read);
-    return new BlendModel(gbdt, dcn, weight, {}, stack, residual);
+    return new BlendModel(gbdt, dcn, weight, {}, stack, residual, stack || residual ? null : params.dcnTop);
   },
   refitParams(params, summary) {
     const g = summary.gbdt as Record<string, unknown> | undefined;

@@ -22,6 +22,13 @@ export interface RankerModel {
    */
   margins?(x: Float32Array, n: number, out: Float64Array): void;
   /**
+   * Optional: `predict` of one request's candidates (rows 0..n-1, all one user's), where a model may
+   * spend less on rows that cannot reach the top (the blend's `dcnTop` cascade). The engine's request
+   * path (`Ranker.rank`) calls it; rows that mix users (training, validation) go through `predict`.
+   * Absent: `predict`.
+   */
+  predictRequest?(x: Float32Array, n: number, out: Float64Array): void;
+  /**
    * Optional: each feature's contribution to row `row`'s score (length nFeatures + 1, the bias last),
    * for explanations.
    */

@@ -443,6 +443,29 @@ test('explanations report the vec_* axis products as one entry, vec_<source> (th
   ]);
 });
 
+test('rank scores a request through the model\'s predictRequest where it has one (the cascade\'s path), predict otherwise', () => {
+  const ds = randomDataset(6);
+  const features = RankerFeatures.fit(ds, ['a']);
+  const calls: string[] = [];
+  const model: RankerModel = {
+    kind: 'stub',
+    nFeatures: features.width,
+    predict: (_x, n, out) => {
+      calls.push(`predict ${n}`);
+      out.fill(0.25, 0, n);
+    },
+    save: async () => {},
+    summary: () => ({}),
+  };
+  assert.deepEqual(Array.from(new Ranker(features, model).rank(queryOf(ds, 4), block([0, 7], ['a']))), [0.25, 0.25]);
+  model.predictRequest = (_x, n, out) => {
+    calls.push(`request ${n}`);
+    out.fill(0.75, 0, n);
+  };
+  assert.deepEqual(Array.from(new Ranker(features, model).rank(queryOf(ds, 4), block([0, 7, 3], ['a']))), [0.75, 0.75, 0.75]);
+  assert.deepEqual(calls, ['predict 2', 'request 3']);
+});
+
 test('bag columns: the candidate\'s first k codes, the user\'s k heaviest codes (recency-weighted), the last m items; embed-only, grouped into bags sharing tables, explained as one entry each', () => {
   const ds = randomDataset(7);
   const plain = RankerFeatures.fit(ds, ['a'], { ids: 'item' });

@@ -52,12 +52,13 @@ export class Ranker {
     return this.x.subarray(0, n * W);
   }
 
-  /** Each candidate's score (P(action) for the binary GBDT), a view of reused scratch. */
+  /** Each candidate's score (P(action) for the binary GBDT; the model's `predictRequest` where it has one), a view of reused scratch. */
   rank(query: UserQuery, block: CandidateBlock): Float64Array {
     const x = this.rows(query, block);
     const n = block.count;
     if (this.out.length < n) this.out = new Float64Array(Math.max(n, this.out.length * 2));
-    this.model.predict(x, n, this.out);
+    if (this.model.predictRequest) this.model.predictRequest(x, n, this.out);
+    else this.model.predict(x, n, this.out);
     return this.out.subarray(0, n);
   }
 
