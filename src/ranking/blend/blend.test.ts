@@ -132,7 +132,6 @@ test('the blend kind trains both models on the same rows, picks the weight on va
   cascade.predictRequest(rows, g0, p);
   const ref = cascadeReference(zg, zd, m.weight, 9);
   for (let i = 0; i < g0; i++) assert.ok(Math.abs(p[i] - 1 / (1 + Math.exp(-ref[i]))) < 1e-9, `row ${i}`);
-  await assert.rejects(blendRankerKind.train({ train, valid }, { ...params, combine: 'stack', dcnTop: 9 }, { seed: 5, threads: 1, log: () => {} }), /dcnTop \(the cascade\) goes with combine 'weight' only, got combine 'stack'/);
   // the refit keeps the chosen weight and each model's chosen amount of training
   const again = blendRankerKind.refitParams!(params, s) as typeof params;
   assert.equal(again.weight, m.weight);
@@ -150,6 +149,7 @@ test('the stacker (combine stack): fitted on the validation rows, served the sam
   const logs: string[] = [];
   const m = (await blendRankerKind.train({ train, valid }, params, { seed: 5, threads: 1, log: (l) => logs.push(l) })) as BlendModel;
   assert.ok(m.stack && m.stack.theta.length === 5, 'a stacker on one column: b, θg, θd and two products');
+  assert.equal(m.dcnTop, null, 'the stacker scores every candidate (dcnTop, 100 by default, is for combine weight)');
   assert.ok(logs.some((l) => /^blend: stacker on count fitted on 320 validation rows/.test(l)), logs.join('\n'));
   assert.equal(blendRankerKind.refitParams!(params, m.summary()), null, 'no refit without rows to fit the stacker on');
   await m.save(dir);
@@ -176,6 +176,7 @@ test('combine residual: the DCN trains on top of the GBDT\'s log-odds (z = z_gbd
   const params = check(BLEND_PARAMS, { gbdt: { numRounds: 30, minDataInLeaf: 10, earlyStoppingRounds: 5 }, dcn, combine: 'residual' });
   const m = (await blendRankerKind.train({ train, valid }, params, { seed: 5, threads: 1, log: () => {} })) as BlendModel;
   assert.equal(m.residual, true);
+  assert.equal(m.dcnTop, null);
   const n = valid.nRows;
   const z = new Float64Array(n);
   const zg = new Float64Array(n);
