@@ -203,6 +203,12 @@ async function scoringBench(o: Opts): Promise<Record<string, unknown>[]> {
   report(`dcn, reference kernels (plain TypeScript)`, time(Math.max(5, Math.floor(o.repeats / 10)), () => dcnRef.predict(x, n, out)));
   const gbdt = (await trainGbdt({ features: x.slice(0, 5000 * F), nRows: 5000, nFeatures: F, labels: labels.slice(0, 5000) }, { objective: 'binary', numRounds: 300, numLeaves: 63, minDataInLeaf: 5, learningRate: 0.1, earlyStoppingRounds: 0 })).model;
   report('gbdt (300 trees x 63 leaves)', time(o.repeats, () => gbdt.predict(x, n, out)));
+  // the blend of these two as a request scores it: the DCN on every candidate, then the cascade's top 100 and 50
+  const g = new GbdtRankerModel(gbdt);
+  for (const top of [null, 100, 50]) {
+    const b = new BlendModel(g, dcn, 0.6, {}, null, false, top);
+    report(`blend at 0.6, ${top === null ? 'the DCN on every candidate' : `cascade: the DCN on the top ${top}`}`, time(o.repeats, () => b.predictRequest(x, n, out)));
+  }
   const row = new Float64Array(F + 1);
   report('dcn contributions of 10 candidates, row by row', time(Math.max(5, Math.floor(o.repeats / 5)), () => {
     for (let i = 0; i < 10; i++) dcn.contributions(x, i, row);
