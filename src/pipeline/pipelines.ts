@@ -140,6 +140,7 @@ export const TWO_STAGE_PARAMS = schema({
   sources: { type: 'list', of: 'string', values: ['two-tower', 'itemknn', 'itemknn-recent', 'popularity'], default: ['two-tower'], description: 'more L1 sources beside EASE' },
   labelFraction: { type: 'number', min: 0.01, max: 0.99, default: 0.2, description: "last share of each user's training events that labels the ranker's rows" },
   labelWindows: { type: 'number', integer: true, min: 1, max: 5, default: 1, description: 'label windows stacked for more ranker rows' },
+  validBy: { type: 'string', values: ['users', 'time'], default: 'users', description: "the ranker's early-stopping rows: held-out users, or the groups whose label window starts latest (a time-later slice)" },
   negatives: { type: 'number', integer: true, min: 0, default: 0, description: 'negatives kept per positive (0: every candidate)' },
   objective: { type: 'string', values: ['binary', 'lambdarank'], default: 'binary', description: 'ranker loss' },
   numLeaves: { type: 'number', integer: true, min: 2, default: 31, description: 'GBDT leaves per tree' },
@@ -186,7 +187,7 @@ export function twoStageConfig(p: TwoStageParams): EngineConfigInput {
     ranker: {
       kind: 'gbdt',
       params: { objective: p.objective, numLeaves: p.numLeaves, learningRate: p.learningRate, numRounds: p.numRounds, minDataInLeaf: p.minDataInLeaf, bags: p.bags, metric: p.stopMetric },
-      training: { labelFraction: p.labelFraction, labelWindows: p.labelWindows, negativesPerPositive: p.negatives, validFraction: p.validFraction, refit: p.refit },
+      training: { labelFraction: p.labelFraction, labelWindows: p.labelWindows, negativesPerPositive: p.negatives, validFraction: p.validFraction, validBy: p.validBy, refit: p.refit },
     },
   };
 }

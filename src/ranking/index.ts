@@ -8,7 +8,7 @@ import type { RankerModelKind } from './model/model.ts';
 export type { EmbeddingSpace, NeighbourLists, RankerFeatureOptions } from './ranker/features.ts';
 export { ID_COLUMN, RankerFeatures, RANKER_FEATURE_PARAMS, RECENT_VECTOR_COLUMN, VECTOR_COLUMN, cosineNeighbours, principalAxes, transitionNeighbours } from './ranker/features.ts';
 export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranker/training.ts';
-export { splitUserTime, assembleRankerData, splitGroups, concatSets } from './ranker/training.ts';
+export { splitUserTime, assembleRankerData, splitGroups, splitGroupsByTime, labelWindowStarts, concatSets } from './ranker/training.ts';
 export type { Contribution } from './ranker/ranker.ts';
 export { Ranker, topPositive } from './ranker/ranker.ts';
 export type { RankerModel, RankerModelKind, RankerRun } from './model/model.ts';

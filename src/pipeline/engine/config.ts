@@ -24,7 +24,8 @@ export const RANKER_TRAINING_PARAMS = schema({
   labelWindows: { type: 'number', integer: true, min: 1, max: 5, default: 1, description: 'label windows stacked for more rows (each cut from what the previous left to L1)' },
   negativesPerPositive: { type: 'number', integer: true, min: 0, default: 0, description: 'negatives kept per positive in each user group (0: every candidate, within maxRows)' },
   maxRows: { type: 'number', integer: true, min: 1000, default: 1_000_000, description: 'when every candidate of every labelled user would make more rows than this, negatives are sampled (all positives kept) so the rows fit: the training cost follows the budget, not the data' },
-  validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users held out for the model's early stopping" },
+  validFraction: { type: 'number', min: 0, max: 0.9, default: 0.15, description: "share of the labelled users (validBy users) or of the user groups (validBy time) held out for the model's early stopping" },
+  validBy: { type: 'string', values: ['users', 'time'], default: 'users', description: "which rows early stopping (and the blend's weight) watch: users, every group of randomly held-out users; time, the groups whose label window starts latest (a time-later slice: the models stop on rows later than they learn from; needs timestamps in seconds)" },
   refit: { type: 'boolean', default: false, description: 'train the model again on every row, validation users included, for the amount of training early stopping chose' },
 });
 

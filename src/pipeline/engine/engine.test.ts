@@ -376,6 +376,32 @@ test('the ranker rows follow the row budget: negatives are sampled when every ca
   assert.ok(lines.some((l) => /negatives kept per positive/.test(l)), lines.join('\n'));
 });
 
+test('validBy time: the early-stopping rows are the groups whose label window starts latest, over every label window; refused on order-only time', async () => {
+  const ds = fixtureDataset({ users: 120, items: 100, perUser: 12 });
+  const base = { sources: [{ kind: 'ease', params: { lambda: 10 } }], fallbacks: [], candidates: 40, ranker: { kind: 'gbdt', params: { numRounds: 5, earlyStoppingRounds: 0 } } };
+  const { rankerTrainingRows } = await import('./fit.ts');
+  const { splitUserTime } = await import('../../ranking/index.ts');
+  const byUsers = await rankerTrainingRows(ds, base, registry);
+  const { later } = splitUserTime(ds, 0.2);
+  const start = (u: number) => {
+    let t = Infinity;
+    for (let r = 0; r < later.interactions.length; r++) if (later.interactions.user[r] === u) t = Math.min(t, later.interactions.timestamp[r]);
+    return t;
+  };
+  const byTime = await rankerTrainingRows(ds, { ...base, ranker: { ...base.ranker, training: { validBy: 'time' } } }, registry);
+  assert.equal(byTime.train.nRows + byTime.valid.nRows, byUsers.train.nRows + byUsers.valid.nRows, 'the same rows, cut another way');
+  const G = byTime.train.groups.length - 1 + byTime.valid.groups.length - 1;
+  assert.equal(byTime.valid.groups.length - 1, Math.round(G * 0.15));
+  const latestTrain = Math.max(...Array.from(byTime.train.groupUsers, start));
+  assert.ok(Array.from(byTime.valid.groupUsers, start).every((t) => t >= latestTrain), 'every validation group starts no earlier than every train group');
+  // two label windows: a user's earlier window can train while their later one validates
+  const two = await rankerTrainingRows(ds, { ...base, ranker: { ...base.ranker, training: { validBy: 'time', labelWindows: 2 } } }, registry);
+  assert.ok(two.train.nRows > byTime.train.nRows);
+  const { Dataset } = await import('../../data/index.ts');
+  const ordered = new Dataset(ds.users, ds.items, ds.interactions, ds.eventTypes, 'ordered', 'order');
+  await assert.rejects(rankerTrainingRows(ordered, { ...base, ranker: { ...base.ranker, training: { validBy: 'time' } } }, registry), /validBy 'time': this data's timestamps are positions within each user/);
+});
+
 test('a bag of GBDTs averages their margins; it saves and loads whole', async (t) => {
   const { GbdtRankerModel } = await import('../../ranking/index.ts');
   const root = await mkdtemp(join(tmpdir(), 'tandem-bags-'));

@@ -6,7 +6,7 @@
  * candidates are extracted by the call serving makes, and the later part labels them.
  */
 import { randomBytes } from 'node:crypto';
-import { concatSets, assembleRankerData, Ranker, RankerFeatures, splitGroups, splitUserTime, type AssembleReport, type RankerModel, type RankerTrainingSet } from '../../ranking/index.ts';
+import { concatSets, assembleRankerData, Ranker, RankerFeatures, labelWindowStarts, splitGroups, splitGroupsByTime, splitUserTime, type AssembleReport, type RankerModel, type RankerTrainingSet } from '../../ranking/index.ts';
 import { ItemCatalog } from '../../features/index.ts';
 import { parseSplit, splitDataset, type Dataset } from '../../data/index.ts';
 import { NO_PROGRESS, type Progress } from '../../math/index.ts';
@@ -161,6 +161,8 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
   const run = runOf(settings);
   const t = rc.training;
   const sets: RankerTrainingSet[] = [];
+  const starts: Float64Array[] = [];
+  if (t.validBy === 'time' && train.timeKind !== 'seconds') throw new Error(`ranker.training.validBy 'time': this data's timestamps are positions within each user, with no clock shared across users; use validBy 'users'`);
   let report: AssembleReport | undefined;
   let early: RankerRows['early'] | undefined;
   let base = train;
@@ -186,6 +188,7 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
       seed: run.seed + w,
     });
     sets.push(got.set);
+    if (t.validBy === 'time') starts.push(labelWindowStarts(later, got.set.groupUsers));
     if (w === 0) {
       report = got.report;
       early = { model, features };
@@ -193,11 +196,22 @@ export async function rankerTrainingRows(train: Dataset, given: EngineConfigInpu
     base = earlier;
   }
   const all = concatSets(sets);
-  const { train: tr, valid } = splitGroups(all, t.validFraction, run.seed + 1);
+  const { train: tr, valid } = t.validBy === 'time' ? splitGroupsByTime(all, concatTimes(starts), t.validFraction) : splitGroups(all, t.validFraction, run.seed + 1);
   const r = report!;
   run.log(`ranker rows: L1 found ${r.labelItemsFound}/${r.labelItems} label items (recall ${r.recall.toFixed(4)} at ${config.candidates} per source); ${all.nRows} rows, ${r.positives} positives; ${tr.nRows} train, ${valid.nRows} valid`);
   if (tr.nRows === 0) throw new Error('ranker: no training rows (no user has a later event among the L1 candidates); train without a ranker (--ranker none) or with more data');
   return { train: tr, valid, report: r, early: early! };
+}
+
+/** Float64Arrays end to end. */
+function concatTimes(parts: readonly Float64Array[]): Float64Array {
+  const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
 }
 
 /**

@@ -5,7 +5,7 @@ import { Rng } from '../../math/index.ts';
 import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
 import { cosineNeighbours, inverseDocumentFrequency, RankerFeatures, RECENT_VECTOR_COLUMN, transitionNeighbours } from './features.ts';
-import { assembleRankerData, concatSets, splitGroups, splitUserTime } from './training.ts';
+import { assembleRankerData, concatSets, labelWindowStarts, splitGroups, splitGroupsByTime, splitUserTime } from './training.ts';
 import { explainedColumns, Ranker } from './ranker.ts';
 import type { RankerModel } from '../model/model.ts';
 
@@ -222,6 +222,37 @@ test('splitUserTime puts each user\'s last events in the later part, in time ord
     }
   }
   assert.throws(() => splitUserTime(ds, 1), /fraction/);
+});
+
+test('splitGroupsByTime: the groups whose label window starts latest are the validation part (ties: the later group), each part in order; label window starts are each user\'s first later event', () => {
+  const ds = randomDataset(8);
+  const { earlier, later } = splitUserTime(ds, 0.3);
+  const rf = RankerFeatures.fit(earlier, ['a']);
+  const { set } = assembleRankerData({ features: rf, labels: later, requestOf: (u) => ({ query: queryOf(earlier, u), block: block([u % 40, (u + 3) % 40, (u + 11) % 40], ['a']) }), negativesPerPositive: 0, keepGroupsWithoutPositive: true, seed: 1 });
+  const G = set.groups.length - 1;
+  const starts = labelWindowStarts(later, set.groupUsers);
+  // the slow way: each group user's later events scanned for the earliest
+  for (let g = 0; g < G; g++) {
+    let first = Infinity;
+    for (let r = 0; r < later.interactions.length; r++) if (later.interactions.user[r] === set.groupUsers[g]) first = Math.min(first, later.interactions.timestamp[r]);
+    assert.equal(starts[g], first === Infinity ? NaN : first);
+  }
+  const times = Float64Array.from(starts, (t, g) => (g % 4 === 0 ? 5000 : t)); // ties on purpose
+  const { train, valid } = splitGroupsByTime(set, times, 0.25);
+  const nValid = Math.round(G * 0.25);
+  assert.equal(valid.groups.length - 1, nValid);
+  assert.equal(train.nRows + valid.nRows, set.nRows);
+  // the slow way: sort every group by (time, index) descending and take the first nValid
+  const expected = Array.from({ length: G }, (_, g) => g).sort((a, b) => times[b] - times[a] || b - a).slice(0, nValid).sort((a, b) => a - b);
+  assert.deepEqual(Array.from(valid.groupUsers), expected.map((g) => set.groupUsers[g]));
+  const trainGroups = Array.from({ length: G }, (_, g) => g).filter((g) => !expected.includes(g));
+  assert.deepEqual(Array.from(train.groupUsers), trainGroups.map((g) => set.groupUsers[g]));
+  const latestTrain = Math.max(...trainGroups.map((g) => times[g]));
+  assert.ok(expected.every((g) => times[g] >= latestTrain), 'every validation group starts no earlier than any train group');
+  // rows travel with their group
+  const g0 = expected[0];
+  assert.deepEqual(Array.from(valid.labels.subarray(0, valid.groups[1])), Array.from(set.labels.subarray(set.groups[g0], set.groups[g0 + 1])));
+  assert.throws(() => splitGroupsByTime(set, times.subarray(1), 0.2), /group times for/);
 });
 
 test('assembled training data: labels from the later part only, recall reported, negatives sampled per user', () => {

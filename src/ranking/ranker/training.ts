@@ -212,6 +212,36 @@ export function splitGroups(set: RankerTrainingSet, validFraction: number, seed:
   return { valid: pickGroups(set, va), train: pickGroups(set, tr) };
 }
 
+/**
+ * Splits a training set in time for early stopping: the `validFraction` share of groups whose label
+ * window starts latest (`groupTimes[g]`, the group's first label event; ties: the later group) go to the
+ * validation part, the rest to train, each part in the set's order. The models then stop on rows later
+ * than the ones they learn from, as they will be used; a user may have groups on both sides (one per
+ * label window).
+ * @example const { train, valid } = splitGroupsByTime(set, times, 0.15);
+ */
+export function splitGroupsByTime(set: RankerTrainingSet, groupTimes: Float64Array, validFraction: number): { train: RankerTrainingSet; valid: RankerTrainingSet } {
+  const G = set.groups.length - 1;
+  if (groupTimes.length !== G) throw new Error(`splitGroupsByTime: ${groupTimes.length} group times for ${G} groups`);
+  const order = Array.from({ length: G }, (_, g) => g).sort((a, b) => groupTimes[b] - groupTimes[a] || b - a);
+  const inValid = new Uint8Array(G);
+  for (const g of order.slice(0, Math.round(G * validFraction))) inValid[g] = 1;
+  const tr: number[] = [];
+  const va: number[] = [];
+  for (let g = 0; g < G; g++) (inValid[g] ? va : tr).push(g);
+  return { valid: pickGroups(set, va), train: pickGroups(set, tr) };
+}
+
+/**
+ * When each user's label window starts: the first timestamp of `groupUsers[g]`'s events in `labels`
+ * (NaN for a user with none there).
+ */
+export function labelWindowStarts(labels: Dataset, groupUsers: Int32Array): Float64Array {
+  const { offsets, rows } = labels.byUser();
+  const ts = labels.interactions.timestamp;
+  return Float64Array.from(groupUsers, (u) => (offsets[u + 1] > offsets[u] ? ts[rows[offsets[u]]] : NaN));
+}
+
 /** The groups `gs` (in that order) of `set` as a new set. */
 function pickGroups(set: RankerTrainingSet, gs: readonly number[]): RankerTrainingSet {
   let nRows = 0;
