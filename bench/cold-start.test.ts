@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tinyDataset } from '../src/retrieval/two-tower/test-fixture.ts';
 import { coldStartBench, coldStartSplit } from './cold-start.ts';
 import { captureConsole } from '../src/math/console.fixture.ts';
+import { scratchDir } from '../src/math/tmpdir.fixture.ts';
 
 const fixtures = fileURLToPath(new URL('../src/data/fixtures/', import.meta.url));
 
@@ -36,7 +36,7 @@ test('bench cold-start says there are no user features to start from instead of 
   assert.match(String(r.error?.message), /^no user features to start from: the dataset declares none/);
   assert.doesNotMatch(r.out, /recall@100/, 'nothing was measured');
   // declared, but no cold user has a value: the same, with the features named
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-cold-'));
+  const dir = scratchDir('tandem-cold-');
   writeFileSync(join(dir, 'e.tsv'), Array.from({ length: 40 }, (_, k) => `u${k % 8}\ti${k % 11}\t${k}`).join('\n'));
   writeFileSync(join(dir, 'users.csv'), 'id,age\n' + Array.from({ length: 8 }, (_, k) => `u${k},`).join('\n'));
   writeFileSync(join(dir, 'c.json'), JSON.stringify({ interactions: { path: 'e.tsv', columns: ['u', 'i', 't'], user: 'u', item: 'i', timestamp: 't' }, users: { path: 'users.csv', id: 'id', features: [{ name: 'age', kind: 'numeric' }] } }));
@@ -45,7 +45,7 @@ test('bench cold-start says there are no user features to start from instead of 
 });
 
 test('bench cold-start takes --config, --synthetic and split files like evaluate', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-cold-'));
+  const dir = scratchDir('tandem-cold-');
   const events = Array.from({ length: 400 }, (_, k) => `u${k % 20}\ti${(k * 7) % 30}\t${1700000000 + k}`);
   writeFileSync(join(dir, 'train.tsv'), events.slice(0, 320).join('\n'));
   writeFileSync(join(dir, 'test.tsv'), events.slice(320).join('\n'));

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, ORDER_TIME_NOTE, formatLoadReport, loadConfigFile, loadDataset, validateConfig } from './index.ts';
+import { scratchDir } from '../math/tmpdir.fixture.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 
@@ -72,7 +72,7 @@ test('config errors name the JSON path of the field', () => {
 });
 
 test('ConfigError message lists the file and each problem; invalid JSON names line and column', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-config-'));
+  const dir = scratchDir('tandem-config-');
   const bad = join(dir, 'bad.json');
   writeFileSync(bad, '{\n  "interactions": {\n    "path": "e.csv",\n    "user": "u"\n    "item": "i"\n  }\n}\n');
   await assert.rejects(loadConfigFile(bad), (e: Error) => e instanceof ConfigError && /bad\.json: invalid JSON at line 5, column 5/.test(e.message));
@@ -98,7 +98,7 @@ test('the worked example in docs/dataset-config.md is the tested shop fixture', 
 });
 
 test('a validated config validates again: a config file without a timestamp column loads', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-config-'));
+  const dir = scratchDir('tandem-config-');
   writeFileSync(join(dir, 'e.csv'), 'u,i\na,x\n');
   writeFileSync(join(dir, 'c.json'), JSON.stringify({ interactions: { path: 'e.csv', user: 'u', item: 'i' } }));
   const c = await loadConfigFile(join(dir, 'c.json'));

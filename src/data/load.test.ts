@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, DataError, DelimitedParser, formatLoadReport, loadConfigFile, loadDataset, loadTrainTest, parseIsoTimestamp, parseSplit, parseYear, splitDataset, validateConfig, type DatasetConfig, type FeatureColumn } from './index.ts';
+import { scratchDir } from '../math/tmpdir.fixture.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const shopConfig = (): Promise<DatasetConfig> => loadConfigFile(join(fixtures, 'shop/shop.json'));
@@ -140,7 +140,7 @@ test('an unknown column names the file and lists its header; headerless files ne
   const c2 = await shopConfig();
   c2.items!.features![4].column = 'embedding';
   assert.match((await loadError(c2)).message, /items\.csv:1: unknown column 'embedding' \(items feature 'embedding'\); the header has: sku, category, tags, price, title, vec$/);
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'e.tsv'), 'a\tx\t5\nb\ty\t7\n');
   const headerless: DatasetConfig = { interactions: { path: join(dir, 'e.tsv'), header: false, user: 'user', item: 1 } };
   assert.match((await loadError(headerless)).message, /e\.tsv: interactions\.user names column 'user', but the file has no header; give a 0-based column index or a "columns" list/);
@@ -157,7 +157,7 @@ test('an unknown column names the file and lists its header; headerless files ne
 });
 
 test('entity files: duplicate ids, bad vectors and bad flags are row errors', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'e.csv'), 'u,i\nx,1\n');
   writeFileSync(join(dir, 'items.csv'), 'id,vec,f1,f2\n1,1 2,0,1\n2,1 2 3,1,1\n1,0 0,0,0\n3,1 z,0,0\n4,1 1,2,0\n');
   const cfg = (): DatasetConfig => ({
@@ -212,7 +212,7 @@ test('timestamps: ISO 8601 with and without zones, unix seconds and ms; years fr
 });
 
 test('timestamp formats: unix-ms, unix-seconds and range checks', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'e.csv'), 'u,i,t\na,1,1700000000000\n');
   const ms = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i', timestamp: 't', timestampFormat: 'unix-ms' } });
   assert.equal(ms.dataset.interactions.timestamp[0], 1700000000);
@@ -226,7 +226,7 @@ test('timestamp formats: unix-ms, unix-seconds and range checks', async () => {
 });
 
 test('numbers are decimal: hex, Infinity and NaN are not numbers; empty numeric features are missing', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'e.csv'), 'u,i,v\na,1,0x10\nb,1,Infinity\nc,1,NaN\nd,1, -2.5e1 \ne,1,.5\n');
   const { dataset, report } = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i', value: 'v' } }, { skipBadRows: true });
   assert.deepEqual(report.files[0].problems.map((p) => `${p.line}:${p.column}: ${p.message}`), ["2:3: '0x10' is not a number", "3:3: 'Infinity' is not a number", "4:3: 'NaN' is not a number"]);
@@ -234,7 +234,7 @@ test('numbers are decimal: hex, Infinity and NaN are not numbers; empty numeric 
 });
 
 test('skipBadRows also skips malformed quoting and invalid JSON lines, counted like any bad row', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'e.csv'), 'u,i\na,1\nb,"2"x\nc,3\n');
   const csv = await loadDataset({ interactions: { path: join(dir, 'e.csv'), user: 'u', item: 'i' } }, { skipBadRows: true });
   assert.deepEqual(csv.dataset.users.ids.values, ['a', 'c']);
@@ -254,7 +254,7 @@ test('skipBadRows also skips malformed quoting and invalid JSON lines, counted l
 });
 
 test('integer ids take a direct index that agrees with the vocabulary ("01" is not "1")', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   const ids = ['1', '01', '1', 'x', '16777216', '16777216', '0', '0', '3000', '+3', '3000', '1.0'];
   writeFileSync(join(dir, 'e.tsv'), ids.map((u, k) => `${u}\t${ids[ids.length - 1 - k]}\n`).join(''));
   // the users file adds '3000' first, outside the direct index: the index must find it, not add it again
@@ -276,7 +276,7 @@ test('a latin1 file read as UTF-8 gets a warning with the line of the first bad 
   assert.match(formatLoadReport(wrong.report), /\n {2}warning: .*u\.item:3: bytes that are not UTF-8/);
   const right = await loadDataset(cfg('latin1'));
   assert.deepEqual(right.report.files.map((f) => f.warnings), [[], []]);
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'e.jsonl'), Buffer.concat([Buffer.from('{"u":"a","i":"1"}\n\n{"u":"b","i":"'), Buffer.from([0xe9]), Buffer.from('"}\n')]));
   const jl = await loadDataset({ interactions: { path: join(dir, 'e.jsonl'), user: 'u', item: 'i' } });
   assert.match(jl.report.files[0].warnings[0], /e\.jsonl:3: bytes that are not UTF-8/);
@@ -287,7 +287,7 @@ test('a latin1 file read as UTF-8 gets a warning with the line of the first bad 
 });
 
 test("timestampFormat 'order': each event's position within its user, reported, and kept across train and test files", async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   // users interleaved; line 5 is bad (no item) and, skipped, takes no position
   writeFileSync(join(dir, 'seq.tsv'), 'a\tx\nb\ty\na\ty\nb\t\na\tz\nb\tx\n');
   const cfg: DatasetConfig = { interactions: { path: join(dir, 'seq.tsv'), columns: ['u', 'i'], user: 'u', item: 'i', timestampFormat: 'order' } };
@@ -319,7 +319,7 @@ test("timestampFormat 'order': each event's position within its user, reported, 
 });
 
 test('interactions.path is optional when train and test files supply the interactions, and a missing one is never read', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'items.csv'), 'id,genre\nx,a\ny,b\nz,a\n');
   writeFileSync(join(dir, 'train.tsv'), 'u\ti\na\tx\nb\ty\n');
   writeFileSync(join(dir, 'test.tsv'), 'u\ti\na\tz\n');
@@ -342,7 +342,7 @@ test('interactions.path is optional when train and test files supply the interac
 });
 
 test('JSON files: an object keyed by id (lists or objects of features) or an array of records, with numeric arrays as vectors', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   writeFileSync(join(dir, 'e.csv'), 'u,i\na,i1\na,i9\n');
   // one object: id -> list of attributes, filling the one feature declared
   writeFileSync(join(dir, 'tags.json'), '{\n  "i1": ["red", "cotton"],\n  "i2": [],\n  "i3": ["blue"]\n}\n');
@@ -389,7 +389,7 @@ test('JSON files: an object keyed by id (lists or objects of features) or an arr
 });
 
 test('a config file may name its files by absolute path', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-load-'));
+  const dir = scratchDir('tandem-load-');
   const shop = JSON.parse(readFileSync(join(fixtures, 'shop/shop.json'), 'utf8'));
   for (const side of ['interactions', 'users', 'items']) shop[side].path = join(fixtures, 'shop', shop[side].path);
   writeFileSync(join(dir, 'shop.json'), JSON.stringify(shop));

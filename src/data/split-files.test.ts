@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DataError, formatLoadReport, loadConfigFile, loadTrainTest, resolvePreset, type Dataset, type SplitFormat } from './index.ts';
+import { scratchDir } from '../math/tmpdir.fixture.ts';
 
 const fixtures = fileURLToPath(new URL('./fixtures/', import.meta.url));
 const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
@@ -19,7 +19,7 @@ function rows(ds: Dataset): string[] {
 }
 
 function files(contents: Record<string, string>): (name: string) => string {
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-split-'));
+  const dir = scratchDir('tandem-split-');
   for (const [name, text] of Object.entries(contents)) writeFileSync(join(dir, name), text);
   return (name) => join(dir, name);
 }
@@ -171,7 +171,7 @@ test('a test item missing from the catalog is an error naming file, line and col
 
 test('the load report counts the ids an interactions file names outside the users and items files; an empty log is an error naming it', async () => {
   const { loadDataset } = await import('./index.ts');
-  const dir = mkdtempSync(join(tmpdir(), 'tandem-unknown-'));
+  const dir = scratchDir('tandem-unknown-');
   for (const n of ['u.item', 'u.user']) writeFileSync(join(dir, n), (await import('node:fs')).readFileSync(join(fixtures, 'ml-100k-mini', n)));
   writeFileSync(join(dir, 'u.data'), '1\t1\t5\t881250950\n555\t2\t4\t881250951\n1\t4444\t4\t881250952\n1\t4445\t4\t881250953\n');
   const { dataset, report } = await loadDataset(resolvePreset('movielens-100k', dir));
