@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gemmRef, getKernelBackend, Rng } from '../src/math/index.ts';
-import { auc, backendKernels, BLEND_PARAMS, BlendModel, chooseWeight, DcnEnsemble, DcnModel, residualOffsets, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
+import { auc, backendKernels, BLEND_PARAMS, BlendModel, chooseWeight, DcnEnsemble, DcnModel, residualOffsets, fitEncoder, trainDcn, GbdtRankerModel, logLoss, ndcgAt, Ranker, RankerFeatures, RANKER_KINDS, sigmoidOfMargins, trainGbdt, VECTOR_COLUMN, type EmbedGroups, type RankerModel, type RankerTrainingSet } from '../src/ranking/index.ts';
 import { ItemCatalog } from '../src/features/index.ts';
 import { generateSyntheticWithTruth, parseSplit, splitDataset } from '../src/data/index.ts';
 import { ORACLE_PARTS, oracleModel } from './oracle.ts';
@@ -463,8 +463,7 @@ function meanModel(models: RankerModel[]): RankerModel {
     nFeatures: models[0].nFeatures,
     margins,
     predict(x, n, out) {
-      margins(x, n, out);
-      for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+      sigmoidOfMargins({ margins }, x, n, out);
     },
     save: async () => {
       throw new Error('an ensemble of the bench is not saved');

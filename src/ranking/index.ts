@@ -12,7 +12,7 @@ export { splitUserTime, assembleRankerData, splitGroups, splitGroupsByTime, labe
 export type { Contribution } from './ranker/ranker.ts';
 export { Ranker, topPositive } from './ranker/ranker.ts';
 export type { RankerModel, RankerModelKind, RankerRun } from './model/model.ts';
-export { defineRankerKind } from './model/model.ts';
+export { defineRankerKind, sigmoidOfMargins } from './model/model.ts';
 export { GbdtRankerModel, GBDT_RANKER_PARAMS, gbdtRankerKind } from './gbdt/ranker-model.ts';
 export type { DcnTrainParams, DcnTrainResult, EncoderSpec } from './deep/index.ts';
 export type { EmbedGroups } from './ranker/features.ts';

@@ -11,7 +11,7 @@ import { backendKernels } from '../deep/model.ts';
 import { trainDcn } from '../deep/train.ts';
 import { GBDT_RANKER_PARAMS, gbdtRankerKind } from '../gbdt/ranker-model.ts';
 import { ndcgAt } from '../gbdt/metrics.ts';
-import { contributionsOfRow, defineRankerKind, sigmoidOfMargins, type RankerModel, type RankerRun } from '../model/model.ts';
+import { contributionsOfRow, defineRankerKind, sigmoidInPlace, sigmoidOfMargins, type RankerModel, type RankerRun } from '../model/model.ts';
 import { concatSets, splitGroups, type RankerTrainingSet } from '../ranker/training.ts';
 import { applyStack, fitStack, type StackSpec } from './stack.ts';
 
@@ -128,7 +128,7 @@ export class BlendModel implements RankerModel {
     const tail = (1 - w) * (d / top);
     for (let i = 0; i < n; i++) out[i] = zg[i] + tail;
     for (let k = 0; k < top; k++) out[order[k]] = w * zg[order[k]] + (1 - w) * this.zd[k];
-    for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+    sigmoidInPlace(out, n);
   }
 
   /** The weighted sum of both models' contributions (each sums to its log-odds, so these sum to the blend's). */

@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { NO_PROGRESS } from '../../math/index.ts';
 import { schema, withDefaults } from '../../schema/index.ts';
-import { defineRankerKind, type RankerModel } from '../model/model.ts';
+import { defineRankerKind, sigmoidInPlace, type RankerModel } from '../model/model.ts';
 import type { RankerTrainingSet } from '../ranker/training.ts';
 import { trainGbdt } from './booster.ts';
 import { GbdtModel } from './model.ts';
@@ -120,7 +120,7 @@ export class GbdtRankerModel implements RankerModel {
     }
     // the bag's margins averaged, then the link: one forest of every tree scaled by 1/k
     this.treeMargins(x, n, out);
-    if (this.models[0].objective === 'binary') for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+    if (this.models[0].objective === 'binary') sigmoidInPlace(out, n);
   }
 
   /** The bag's averaged raw margin (log-odds for the binary objective). */

@@ -81,10 +81,15 @@ export function defineRankerKind<const S extends Schema>(k: RankerModelKind<S>):
   return k as unknown as RankerModelKind;
 }
 
+/** out[0..n) = sigmoid(out[0..n)): log-odds to probabilities, in place. */
+export function sigmoidInPlace(out: Float64Array, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+}
+
 /** `predict` of a model with log-odds: sigmoid(margins), rows 0..n-1 into out. */
 export function sigmoidOfMargins(m: Pick<RankerModel, 'margins'>, x: Float32Array, n: number, out: Float64Array): void {
   m.margins!(x, n, out);
-  for (let i = 0; i < n; i++) out[i] = 1 / (1 + Math.exp(-out[i]));
+  sigmoidInPlace(out, n);
 }
 
 /** `contributions` of one row through a model's batched `contributionsOf`. */
