@@ -252,6 +252,11 @@ test('splitGroupsByTime: the groups whose label window starts latest are the val
   // rows travel with their group
   const g0 = expected[0];
   assert.deepEqual(Array.from(valid.labels.subarray(0, valid.groups[1])), Array.from(set.labels.subarray(set.groups[g0], set.groups[g0 + 1])));
+  // a group without a time counts as the earliest: never validation while timed groups are left
+  const withNaN = Float64Array.from(times);
+  withNaN[expected[0]] = NaN;
+  assert.equal(new Set(set.groupUsers).size, G, 'one group per user (one label window)');
+  assert.ok(!Array.from(splitGroupsByTime(set, withNaN, 0.25).valid.groupUsers).includes(set.groupUsers[expected[0]]), 'the NaN group goes to train');
   assert.throws(() => splitGroupsByTime(set, times.subarray(1), 0.2), /group times for/);
 });
 

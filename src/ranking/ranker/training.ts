@@ -202,14 +202,10 @@ export function assembleRankerData(o: AssembleOptions): { set: RankerTrainingSet
  * @example const { train, valid } = splitGroups(set, 0.1, 7);
  */
 export function splitGroups(set: RankerTrainingSet, validFraction: number, seed: number): { train: RankerTrainingSet; valid: RankerTrainingSet } {
-  const G = set.groups.length - 1;
   const users = Int32Array.from(new Set(set.groupUsers)).sort();
   new Rng(seed).shuffle(users);
   const validUsers = new Set(users.subarray(0, Math.round(users.length * validFraction)));
-  const tr: number[] = [];
-  const va: number[] = [];
-  for (let g = 0; g < G; g++) (validUsers.has(set.groupUsers[g]) ? va : tr).push(g);
-  return { valid: pickGroups(set, va), train: pickGroups(set, tr) };
+  return partitionGroups(set, (g) => validUsers.has(set.groupUsers[g]));
 }
 
 /**
@@ -223,12 +219,19 @@ export function splitGroups(set: RankerTrainingSet, validFraction: number, seed:
 export function splitGroupsByTime(set: RankerTrainingSet, groupTimes: Float64Array, validFraction: number): { train: RankerTrainingSet; valid: RankerTrainingSet } {
   const G = set.groups.length - 1;
   if (groupTimes.length !== G) throw new Error(`splitGroupsByTime: ${groupTimes.length} group times for ${G} groups`);
-  const order = Array.from({ length: G }, (_, g) => g).sort((a, b) => groupTimes[b] - groupTimes[a] || b - a);
+  // a group without a time (NaN) counts as the earliest, so the order is total
+  const t = (g: number) => (Number.isNaN(groupTimes[g]) ? -Infinity : groupTimes[g]);
+  const order = Array.from({ length: G }, (_, g) => g).sort((a, b) => t(b) - t(a) || b - a);
   const inValid = new Uint8Array(G);
   for (const g of order.slice(0, Math.round(G * validFraction))) inValid[g] = 1;
+  return partitionGroups(set, (g) => inValid[g] === 1);
+}
+
+/** The groups `isValid` picks as the validation part, the others as train, each in the set's order. */
+function partitionGroups(set: RankerTrainingSet, isValid: (g: number) => boolean): { train: RankerTrainingSet; valid: RankerTrainingSet } {
   const tr: number[] = [];
   const va: number[] = [];
-  for (let g = 0; g < G; g++) (inValid[g] ? va : tr).push(g);
+  for (let g = 0; g < set.groups.length - 1; g++) (isValid(g) ? va : tr).push(g);
   return { valid: pickGroups(set, va), train: pickGroups(set, tr) };
 }
 
