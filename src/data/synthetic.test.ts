@@ -140,3 +140,51 @@ test('synthetic titleTaste: only the titles change, and items sharing a taste wo
   assert.ok(shared / sharedN > other / otherN + 0.03, `sharing a taste word ${shared / sharedN} vs not ${other / otherN}`);
   assert.throws(() => resolveSyntheticOptions({ titleTaste: 1.5 }), /'titleTaste'/);
 });
+
+test('synthetic embedding: a unit vector column on its own stream whose cosines follow the item tastes', () => {
+  const opts = { users: 300, items: 800, interactions: 8000, seed: 9 };
+  const plain = generateSyntheticWithTruth(opts);
+  const withEmb = generateSyntheticWithTruth({ ...opts, embedding: 24 });
+  assert.equal(plain.dataset.items.column('embedding'), undefined);
+  assert.deepEqual(withEmb.dataset.interactions.item, plain.dataset.interactions.item);
+  assert.deepEqual(withEmb.truth.itemTaste, plain.truth.itemTaste);
+  const col = withEmb.dataset.items.column('embedding');
+  assert.ok(col?.kind === 'vector');
+  assert.equal(col.dim, 24);
+  assert.equal(col.values.length, 800 * 24);
+  const E = 24;
+  const d = withEmb.truth.dim;
+  for (let i = 0; i < 800; i++) {
+    let n = 0;
+    for (let e = 0; e < E; e++) n += col.values[i * E + e] ** 2;
+    assert.ok(Math.abs(n - 1) < 1e-4, `item ${i} length² ${n}`);
+  }
+  // pairs' embedding cosines track their taste cosines (a linear map plus noise)
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    for (let j = i + 1; j < 200; j++) {
+      let a = 0;
+      let b = 0;
+      for (let e = 0; e < E; e++) a += col.values[i * E + e] * col.values[j * E + e];
+      for (let q = 0; q < d; q++) b += withEmb.truth.itemTaste[i * d + q] * withEmb.truth.itemTaste[j * d + q];
+      xs.push(a);
+      ys.push(b);
+    }
+  }
+  const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+  const mx = mean(xs);
+  const my = mean(ys);
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let k = 0; k < xs.length; k++) {
+    sxy += (xs[k] - mx) * (ys[k] - my);
+    sxx += (xs[k] - mx) ** 2;
+    syy += (ys[k] - my) ** 2;
+  }
+  const r = sxy / Math.sqrt(sxx * syy);
+  assert.ok(r > 0.6, `correlation of embedding and taste cosines ${r}`);
+  // seeded
+  assert.deepEqual(generateSyntheticWithTruth({ ...opts, embedding: 24 }).dataset.items.column('embedding'), col);
+});

@@ -40,6 +40,8 @@ export const SYNTHETIC_OPTIONS = {
   itemNoise: { default: 0.8, min: 0, max: 100, integer: false, description: 'length of the part of an item\'s taste its features do not show' },
   userNoise: { default: 0.7, min: 0, max: 100, integer: false, description: 'length of the part of a user\'s taste their features do not show' },
   titleTaste: { default: 0, min: 0, max: 1, integer: false, description: 'chance that each free title word is a taste word, the one of 32 drawn from 400 whose direction best matches the part of the item\'s taste no other feature shows (0: free words are random; the rest of the data is the same at every value)' },
+  embedding: { default: 0, min: 0, max: 1024, integer: true, description: 'width of an item column `embedding` (kind vector) as a pretrained text or image model would give: a fixed random linear map of the item\'s whole taste (its private part too) plus noise, unit length, on its own stream (0: no such column; the rest of the data is the same at every value)' },
+  embeddingNoise: { default: 0.5, min: 0, max: 100, integer: false, description: 'length of the noise added to each `embedding` vector before it is scaled to unit length (the map of the taste has length about 1)' },
   negativeRate: { default: 0.04, min: 0, max: 1, integer: false, description: 'share of events that are dislikes of a poorly matching candidate' },
   spanDays: { default: 180, min: 1, max: 100_000, integer: false, description: 'time span of the log in days' },
   start: { default: 1_704_067_200, min: 0, max: 1e11, integer: false, description: 'first timestamp (Unix seconds)' },
@@ -153,6 +155,34 @@ function tasteWords(seed: number, d: number): { rng: Rng; pick: (v: Float64Array
     return best;
   };
   return { rng, pick };
+}
+
+/**
+ * The `embedding` column: item i's taste through a fixed random E x d map (entries N(0, 1/d), so the image
+ * of a unit taste has length about 1), plus isotropic noise of length `noise`, scaled to unit length.
+ * On its own stream, so no other column or event depends on it.
+ */
+function contentEmbedding(seed: number, d: number, E: number, noise: number, slotOf: Int32Array, tasteBySlot: Float32Array): Float32Array {
+  const rng = new Rng((seed ^ 0xe3bed) >>> 0);
+  const map = new Float64Array(E * d);
+  for (let k = 0; k < map.length; k++) map[k] = rng.normal() / Math.sqrt(d);
+  const ni = slotOf.length;
+  const out = new Float32Array(ni * E);
+  const row = new Float64Array(E);
+  for (let i = 0; i < ni; i++) {
+    const t = slotOf[i] * d;
+    let norm = 0;
+    for (let e = 0; e < E; e++) {
+      let z = 0;
+      for (let q = 0; q < d; q++) z += map[e * d + q] * tasteBySlot[t + q];
+      z += (noise / Math.sqrt(E)) * rng.normal();
+      row[e] = z;
+      norm += z * z;
+    }
+    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    for (let e = 0; e < E; e++) out[i * E + e] = row[e] * inv;
+  }
+  return out;
 }
 
 function categoryName(k: number): string {
@@ -460,6 +490,7 @@ export function generateSyntheticWithTruth(partial: Partial<SyntheticOptions> = 
     },
     { kind: 'numeric', name: 'price', values: itemPrice },
     { kind: 'text', name: 'title', vocab: wordVocab, offsets: titleOffsets, codes: titleCodes.slice(0, nWords) },
+    ...(o.embedding > 0 ? [{ kind: 'vector' as const, name: 'embedding', dim: o.embedding, values: contentEmbedding(o.seed, d, o.embedding, o.embeddingNoise, slotOf, tasteBySlot) }] : []),
   ] satisfies FeatureColumn[]);
   const dataset = new Dataset(userTable, itemTable, x, SYNTHETIC_EVENTS.map((e) => ({ ...e })), 'synthetic');
   return {

@@ -27,6 +27,7 @@ export const DCN_PIPELINE_PARAMS = schema({
   bagUserWeight: { type: 'string', values: ['count', 'tfidf'], default: 'count', description: "how the user's bags pick their codes: the most frequent in the history (count), or frequent there and rare in the catalog (tfidf)" },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: the DCN also reads the user's last m items, their embeddings averaged (columns hist_*, in id_item's table with ids; the GBDT leaves them out); 0: off" },
   vectorRecent: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0 (with vectors): the DCN also reads the mean of the user's last m items' two-tower vectors against the candidate's, on the same axes (columns vrec_*; where the taste is now); 0: off" },
+  contentDims: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "k > 0: for each vector item column (a content embedding) the DCN also reads the mean of the user's recent items' vectors and the candidate's on the column's k main axes, multiplied axis by axis (columns cvec_*; the GBDT leaves them out, and both read the cosines x_<column>_cos and x_<column>_max); 0: off" },
   vectors: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: the DCN also reads the two-tower's user and item vectors on the k main axes of the item vectors, multiplied axis by axis (columns vec_0..vec_{k-1}; the GBDT leaves them out); 0: off" },
 });
 
@@ -70,11 +71,11 @@ function dcnParams(p: DcnPipelineParams): Record<string, unknown> {
 }
 
 /** two-stage's configuration with another ranker model (and the id columns when `ids`). */
-function withRanker(p: TwoStageParams & { ids: string; vectors: number; vectorRecent: number; bagSlots: number; bagColumns: string[] | null; bagUserWeight: string; history: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
+function withRanker(p: TwoStageParams & { ids: string; vectors: number; vectorRecent: number; bagSlots: number; bagColumns: string[] | null; bagUserWeight: string; history: number; contentDims: number }, kind: string, params: Record<string, unknown>): Record<string, unknown> {
   const c = twoStageConfig(p) as Record<string, unknown>;
   const r = c.ranker as Record<string, unknown>;
   const vectors = p.vectors > 0 ? { vectors: 'two-tower', vectorDims: p.vectors, ...(p.vectorRecent > 0 ? { vectorRecent: p.vectorRecent } : {}) } : {};
-  const bags = { ...(p.bagSlots > 0 ? { bagSlots: p.bagSlots, bagColumns: p.bagColumns, ...(p.bagUserWeight !== 'count' ? { bagUserWeight: p.bagUserWeight } : {}) } : {}), ...(p.history > 0 ? { history: p.history } : {}) };
+  const bags = { ...(p.bagSlots > 0 ? { bagSlots: p.bagSlots, bagColumns: p.bagColumns, ...(p.bagUserWeight !== 'count' ? { bagUserWeight: p.bagUserWeight } : {}) } : {}), ...(p.history > 0 ? { history: p.history } : {}), ...(p.contentDims > 0 ? { contentDims: p.contentDims } : {}) };
   return { ...c, ranker: { ...r, kind, params, features: { ...((r.features as Record<string, unknown> | undefined) ?? {}), ids: p.ids, ...vectors, ...bags } } };
 }
 

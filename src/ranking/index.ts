@@ -6,7 +6,7 @@ import { blendRankerKind } from './blend/blend.ts';
 import type { RankerModelKind } from './model/model.ts';
 
 export type { EmbeddingSpace, NeighbourLists, RankerFeatureOptions } from './ranker/features.ts';
-export { ID_COLUMN, RankerFeatures, RANKER_FEATURE_PARAMS, RECENT_VECTOR_COLUMN, VECTOR_COLUMN, cosineNeighbours, principalAxes, transitionNeighbours } from './ranker/features.ts';
+export { CONTENT_VECTOR_COLUMN, ID_COLUMN, RankerFeatures, RANKER_FEATURE_PARAMS, RECENT_VECTOR_COLUMN, VECTOR_COLUMN, cosineNeighbours, principalAxes, transitionNeighbours } from './ranker/features.ts';
 export type { RankerTrainingSet, AssembleOptions, AssembleReport } from './ranker/training.ts';
 export { splitUserTime, assembleRankerData, splitGroups, splitGroupsByTime, labelWindowStarts, concatSets } from './ranker/training.ts';
 export type { Contribution } from './ranker/ranker.ts';

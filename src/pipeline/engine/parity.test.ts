@@ -23,21 +23,24 @@ const RANKERS = [
   { kind: 'gbdt', params: { numRounds: 15, earlyStoppingRounds: 0, minDataInLeaf: 5 }, ids: 'none', vectors: null, bags: false },
   { kind: 'blend', params: BLEND, ids: 'both', vectors: null, bags: false },
   { kind: 'blend', params: BLEND_ENSEMBLE, ids: 'item', vectors: 'two-tower', bags: true },
+  // an item vector column (a content embedding): the cosines both models read, the cvec_* only the DCN
+  { kind: 'blend', params: BLEND, ids: 'none', vectors: null, bags: false, content: true },
 ] as const;
 
 const TWO_TOWER = { kind: 'two-tower', params: { epochs: 1, validate: false, embeddingDim: 8, hidden: [16], dim: 8 } };
 
-for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${rk.vectors ? `, ${rk.vectors} vectors` : ''}${rk.bags ? ', bags, two DCNs' : ''}): the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds, and so do the scores`, async (t) => {
+for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${rk.vectors ? `, ${rk.vectors} vectors` : ''}${rk.bags ? ', bags, two DCNs' : ''}${'content' in rk ? ', a content vector column' : ''}): the rows the trainer builds for a (user, time) equal, bit for bit, what a served request at that time builds, and so do the scores`, async (t) => {
   const root = await mkdtemp(join(tmpdir(), 'tandem-parity-'));
   t.after(() => rm(root, { recursive: true, force: true }));
-  const ds = fixtureDataset({ users: 90, items: 120, perUser: 14, seed: 11 });
+  const content = 'content' in rk;
+  const ds = fixtureDataset({ users: 90, items: 120, perUser: 14, seed: 11, ...(content ? { embedding: 6 } : {}) });
   // several sources (a view, a source that scores others' candidates, one that does not), sampled negatives
   const config = checkEngineConfig(
     {
       sources: [{ kind: 'ease', params: { lambda: 20 } }, { name: 'ease-h5', kind: 'ease', params: { base: 'ease', halfLife: 5 } }, { kind: 'itemknn', params: { neighbours: 30 } }, ...(rk.vectors ? [TWO_TOWER] : [])],
       fallbacks: [{ kind: 'popularity' }],
       candidates: 25,
-      ranker: { kind: rk.kind, params: rk.params, features: { ids: rk.ids, ...(rk.vectors ? { vectors: rk.vectors, vectorDims: 5 } : {}), ...(rk.bags ? { bagSlots: 2, history: 3 } : {}) }, training: { negativesPerPositive: 4 } },
+      ranker: { kind: rk.kind, params: rk.params, features: { ids: rk.ids, ...(rk.vectors ? { vectors: rk.vectors, vectorDims: 5 } : {}), ...(rk.bags ? { bagSlots: 2, history: 3 } : {}), ...(content ? { contentRecent: 4, contentDims: 3 } : {}) }, training: { negativesPerPositive: 4 } },
     },
     registry,
   );
@@ -57,6 +60,16 @@ for (const rk of RANKERS) test(`train/serve parity (${rk.kind}, ids ${rk.ids}${r
   const W = set.nFeatures;
   assert.deepEqual(engine.featureNames, set.featureNames);
   if (rk.ids === 'both') assert.deepEqual(set.featureNames.slice(-2), ['id_user', 'id_item']);
+  if (content) {
+    assert.deepEqual(set.featureNames.slice(-3), ['cvec_emb_0', 'cvec_emb_1', 'cvec_emb_2']);
+    assert.deepEqual(Array.from(set.embedOnly!.slice(-3)), [4, 4, 4]);
+    const cos = set.featureNames.indexOf('x_emb_cos');
+    assert.ok(cos > 0 && set.featureNames[cos + 1] === 'x_emb_max');
+    let filled = 0;
+    for (let r = 0; r < set.nRows; r++) if (Number.isFinite(set.features[r * W + cos])) filled++;
+    assert.ok(filled > set.nRows / 2, `${filled} of ${set.nRows} rows have a content cosine`);
+    assert.equal((model as unknown as { gbdt: { columns: { keep: Int32Array } } }).gbdt.columns.keep.length, W - 3, 'the GBDT reads the cosines, not the cvec_*');
+  }
   if (rk.vectors) {
     const deep = ['id_item', 'bag_genre_0', 'bag_genre_1', 'ubag_genre_0', 'ubag_genre_1', 'hist_0', 'hist_1', 'hist_2', 'vec_0', 'vec_1', 'vec_2', 'vec_3', 'vec_4'];
     assert.deepEqual(set.featureNames.slice(-deep.length), deep);

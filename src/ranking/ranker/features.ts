@@ -19,6 +19,8 @@ export const RANKER_FEATURE_PARAMS = schema({
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: for each multi-categorical or text item column (tags, genres, title words; at most maxBagValues values), append bag_<column>_0..k-1, the candidate's first k codes, and ubag_<column>_0..k-1, the k codes of that column most frequent in the user's history (recency-weighted by halfLife); read only by models that embed them (the DCN averages each bag's embeddings, one table per column shared by the user's bag and the item's); the GBDT leaves them out" },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: append hist_0..m-1, the user's last m positive items as codes; the DCN averages their embeddings (in id_item's table when `ids` includes it); the GBDT leaves them out" },
   bagUserWeight: { type: 'string', values: ['count', 'tfidf'], default: 'count', description: "how the user's bag picks its k codes: count (the recency-weighted count in the history) or tfidf (that count times the code's inverse document frequency over the catalog, ln((1 + items) / (1 + items with the code)) + 1: a code the user meets often but few items carry beats one on every other item)" },
+  contentRecent: { type: 'number', integer: true, min: 1, max: 256, default: 10, description: "for each vector item column (a content embedding: text, image): x_<column>_cos, the cosine of the candidate's vector with the mean of the user's last m positive items' (unit) vectors, and x_<column>_max, its largest cosine with any of them; m is this" },
+  contentDims: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "k > 0: for each vector item column also append cvec_<column>_0..k-1, that recent mean and the candidate's vector on the column's k main axes, multiplied axis by axis (a weighting of the match per axis the cosine cannot give); read only by the DCN, the GBDT leaves them out" },
   maxBagValues: { type: 'number', integer: true, min: 1, default: 100000, description: 'item columns with more values than this give no `bagSlots` columns' },
   bagColumns: { type: 'list', of: 'string', nullable: true, default: null, description: 'the item columns `bagSlots` reads (null: every multi-categorical and text column)' },
 });
@@ -39,6 +41,8 @@ export const ID_COLUMN = 1;
 export const VECTOR_COLUMN = 2;
 /** `RankerFeatures.embedOnly` of a `vrec_*` axis product (the recent items' mean vector against the candidate's). */
 export const RECENT_VECTOR_COLUMN = 3;
+/** `RankerFeatures.embedOnly` of a `cvec_<column>_*` axis product (the recent items' mean content vector against the candidate's). */
+export const CONTENT_VECTOR_COLUMN = 4;
 
 /**
  * How coded columns share embeddings (`RankerFeatures.embedGroups`): per column, the first column of the
@@ -131,6 +135,15 @@ export class RankerFeatures {
   /** `vectorRecent`: the last m positives' mean on the k axes, per request. */
   private readonly recentAxes: Float32Array;
   private readonly recentK: number;
+  /**
+   * The vector item columns (content embeddings): each item's unit vector (`has` 0: missing), its
+   * coordinates on the column's k main axes (`contentDims`); per request, the sum of the recent items'
+   * unit vectors and how many there were.
+   */
+  private readonly content: { name: string; dim: number; unit: Float32Array; has: Uint8Array; k: number; axes: Float64Array; itemAxes: Float32Array; sum: Float64Array; recentAxes: Float64Array }[];
+  private readonly contentCount: Int32Array;
+  /** The user's last `contentRecent` positive items in the catalog, newest first, this request. */
+  private readonly contentItems: Int32Array;
   private readonly numUsers: number;
   /** Mean interaction value of each user in the fitted data (a rating average on MovieLens). */
   private readonly userMeanValues: Float32Array;
@@ -242,6 +255,26 @@ export class RankerFeatures {
         }
       }
     }
+    this.content = [];
+    for (const c of ds.items.columns) {
+      if (c.kind !== 'vector') continue;
+      const D = c.dim;
+      const unit = new Float32Array(n * D);
+      const has = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        let s2 = 0;
+        for (let d = 0; d < D; d++) s2 += c.values[i * D + d] * c.values[i * D + d];
+        // a missing or all-zero vector (NaN fails the test too) stays zero and unmarked
+        if (!(s2 > 0 && s2 < Infinity)) continue;
+        const inv = 1 / Math.sqrt(s2);
+        for (let d = 0; d < D; d++) unit[i * D + d] = c.values[i * D + d] * inv;
+        has[i] = 1;
+      }
+      const pa = options.contentDims > 0 ? principalAxes(unit, n, options.contentDims, c.name) : { k: 0, axes: new Float64Array(0), itemAxes: new Float32Array(0) };
+      this.content.push({ name: c.name, dim: D, unit, has, k: pa.k, axes: pa.axes, itemAxes: pa.itemAxes, sum: new Float64Array(D), recentAxes: new Float64Array(pa.k) });
+    }
+    this.contentCount = new Int32Array(this.content.length);
+    this.contentItems = new Int32Array(options.contentRecent);
     this.bagWeight = this.bagColumns.map((c) => new Float32Array(c.size));
     this.bagTouched = this.bagColumns.map((c) => new Int32Array(c.size));
     this.bagMark = this.bagColumns.map((c) => new Uint8Array(c.size));
@@ -269,7 +302,7 @@ export class RankerFeatures {
     for (const c of this.bagColumns) for (let j = 0; j < options.bagSlots; j++) for (const side of ['bag', 'ubag']) codeOnly.set(`${side}_${c.name}_${j}`, c.size);
     for (const [name, size] of codeOnly) sizes.set(name, size);
     this.cardinalities = Int32Array.from(this.names, (n) => sizes.get(n) ?? 0);
-    this.embedOnly = Uint8Array.from(this.names, (n) => (codeOnly.has(n) ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : n.startsWith('vrec_') ? RECENT_VECTOR_COLUMN : 0));
+    this.embedOnly = Uint8Array.from(this.names, (n) => (codeOnly.has(n) ? ID_COLUMN : n.startsWith('vec_') ? VECTOR_COLUMN : n.startsWith('vrec_') ? RECENT_VECTOR_COLUMN : n.startsWith('cvec_') ? CONTENT_VECTOR_COLUMN : 0));
     // bags: a column's slots average into one input; the user's bag reads the item bag's table, the
     // history reads id_item's when the rows have it
     const at = (n: string) => this.names.indexOf(n);
@@ -338,6 +371,7 @@ export class RankerFeatures {
     for (const c of this.categories) {
       names.push(`x_${c.name}_count`, `x_${c.name}_share`, `x_${c.name}_recent_share`, `x_${c.name}_days_since`);
     }
+    for (const c of this.content) names.push(`x_${c.name}_cos`, `x_${c.name}_max`);
     names.push('sim_last', 'sim_max_recent', 'sim_mean_recent', 'sim_decay', 'sim_mean_all', 'trans_last', 'trans_recent');
     for (const s of this.l1Sources) names.push(`l1_${s}_score`, `l1_${s}_rank`, `l1_${s}_rel`);
     names.push('l1_found', 'l1_position');
@@ -348,6 +382,7 @@ export class RankerFeatures {
       for (let j = 0; j < this.options.bagSlots; j++) names.push(`ubag_${c.name}_${j}`);
     }
     for (let j = 0; j < this.options.history; j++) names.push(`hist_${j}`);
+    for (const c of this.content) for (let j = 0; j < c.k; j++) names.push(`cvec_${c.name}_${j}`);
     for (let j = 0; j < this.recentK; j++) names.push(`vrec_${j}`);
     // the vec_* columns last (a bench variant with fewer of them drops the rows' last columns)
     for (let j = 0; j < this.vecK; j++) names.push(`vec_${j}`);
@@ -406,6 +441,7 @@ export class RankerFeatures {
     const vecItems = this.itemAxes.length / Math.max(this.vecK, 1);
     let recentN = 0;
     this.recentAxes.fill(0);
+    let contentN = 0;
     // positions of positive events, newest first, for "the last few items"
     let seenPositive = 0;
     for (let k = len - 1; k >= 0; k--) {
@@ -436,6 +472,7 @@ export class RankerFeatures {
       }
       const decay = Math.pow(0.5, seenPositive / o.halfLife);
       if (seenPositive < o.history) this.histItems[seenPositive] = it;
+      if (seenPositive < o.contentRecent) this.contentItems[contentN++] = it;
       if (seenPositive < o.vectorRecent && it < vecItems) {
         for (let j = 0; j < RK; j++) this.recentAxes[j] += this.itemAxes[it * RK + j];
         recentN++;
@@ -513,6 +550,7 @@ export class RankerFeatures {
       }
     }
     for (let j = 0; j < RK; j++) this.recentAxes[j] = recentN > 0 ? this.recentAxes[j] / recentN : NaN;
+    this.contentProfile(contentN);
 
     // ---- each source's best score in this request: scores relative to it compare across users
     const S = this.l1Sources.length;
@@ -578,6 +616,7 @@ export class RankerFeatures {
         out[p++] = positives > 0 ? recent / Math.min(10, positives) : NaN;
         out[p++] = last === -Infinity || now === Infinity ? NaN : (now - last) / DAY;
       }
+      p = this.writeContentMatch(out, p, inCatalog ? it : -1, contentN);
       const t = inCatalog && this.isTouched[it] === 1;
       out[p++] = t ? this.simLast[it] : 0;
       out[p++] = t ? this.simMax[it] : 0;
@@ -611,6 +650,12 @@ export class RankerFeatures {
       }
       out.set(this.histItems, p);
       p += this.histItems.length;
+      // the content axis products: NaN when the user has no recent item with a vector, or the candidate none
+      for (let k = 0; k < this.content.length; k++) {
+        const cc = this.content[k];
+        const ok = inCatalog && cc.has[it] === 1 && this.contentCount[k] > 0;
+        for (let j = 0; j < cc.k; j++) out[p++] = ok ? cc.recentAxes[j] * cc.itemAxes[it * cc.k + j] : NaN;
+      }
       // NaN when the user has no recent item with a vector (recentAxes), or the candidate none
       if (it >= 0 && it < vecItems) for (let j = 0; j < RK; j++) out[p++] = this.recentAxes[j] * this.itemAxes[it * RK + j];
       else for (let j = 0; j < RK; j++) out[p++] = NaN;
@@ -631,6 +676,65 @@ export class RankerFeatures {
       this.transLast[j] = 0;
       this.transRecent[j] = 0;
     }
+  }
+
+  /**
+   * Per vector item column, the sum of the unit vectors of the first `count` items of `contentItems` (the
+   * user's last positives) that have one, how many did, and their mean on the column's main axes.
+   */
+  private contentProfile(count: number): void {
+    for (let k = 0; k < this.content.length; k++) {
+      const cc = this.content[k];
+      const D = cc.dim;
+      cc.sum.fill(0);
+      let m = 0;
+      for (let r = 0; r < count; r++) {
+        const it = this.contentItems[r];
+        if (cc.has[it] !== 1) continue;
+        for (let d = 0; d < D; d++) cc.sum[d] += cc.unit[it * D + d];
+        m++;
+      }
+      this.contentCount[k] = m;
+      for (let j = 0; j < cc.k; j++) {
+        let z = 0;
+        for (let d = 0; d < D; d++) z += cc.axes[j * D + d] * cc.sum[d];
+        cc.recentAxes[j] = m > 0 ? z / m : NaN;
+      }
+    }
+  }
+
+  /**
+   * Writes x_<column>_cos and x_<column>_max of candidate `it` (-1: not in the catalog) for each vector
+   * item column at out[p..]; returns the next position. NaN when either side has no vector.
+   */
+  private writeContentMatch(out: Float32Array, p: number, it: number, count: number): number {
+    for (let k = 0; k < this.content.length; k++) {
+      const cc = this.content[k];
+      if (it < 0 || cc.has[it] !== 1 || this.contentCount[k] === 0) {
+        out[p++] = NaN;
+        out[p++] = NaN;
+        continue;
+      }
+      const D = cc.dim;
+      const base = it * D;
+      let dot = 0;
+      let s2 = 0;
+      for (let d = 0; d < D; d++) {
+        dot += cc.sum[d] * cc.unit[base + d];
+        s2 += cc.sum[d] * cc.sum[d];
+      }
+      let best = -Infinity;
+      for (let r = 0; r < count; r++) {
+        const j = this.contentItems[r];
+        if (cc.has[j] !== 1) continue;
+        let z = 0;
+        for (let d = 0; d < D; d++) z += cc.unit[j * D + d] * cc.unit[base + d];
+        if (z > best) best = z;
+      }
+      out[p++] = s2 > 0 ? dot / Math.sqrt(s2) : 0;
+      out[p++] = best;
+    }
+    return p;
   }
 
   /**

@@ -4,7 +4,7 @@ import { Dataset, DatasetBuilder } from '../../data/index.ts';
 import { Rng } from '../../math/index.ts';
 import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
-import { cosineNeighbours, inverseDocumentFrequency, RankerFeatures, RECENT_VECTOR_COLUMN, transitionNeighbours } from './features.ts';
+import { CONTENT_VECTOR_COLUMN, cosineNeighbours, inverseDocumentFrequency, RankerFeatures, RECENT_VECTOR_COLUMN, transitionNeighbours } from './features.ts';
 import { assembleRankerData, concatSets, labelWindowStarts, splitGroups, splitGroupsByTime, splitUserTime } from './training.ts';
 import { explainedColumns, Ranker } from './ranker.ts';
 import type { RankerModel } from '../model/model.ts';
@@ -648,4 +648,90 @@ test("recent vector columns: vrec_j = (mean of the last m positives' vectors) ·
   const ex = explainedColumns(f.names, f.embedOnly, 'tt', f.embedGroups.pool);
   assert.deepEqual(ex.names.slice(-2), ['vrec_tt', 'vec_tt']);
   assert.deepEqual(ex.columns.slice(-2), [Array.from({ length: dim }, (_, j) => W + j), Array.from({ length: dim }, (_, j) => W + dim + j)]);
+});
+
+/** randomDataset's events with an item vector column `emb` (dim 4; items 7 and 8 have none, item 9 all zeros). */
+function contentDataset(seed: number): Dataset {
+  const base = randomDataset(seed);
+  const rng = new Rng(seed + 100);
+  const b = new DatasetBuilder({
+    user: [{ name: 'age', kind: 'numeric' }],
+    item: [
+      { name: 'year', kind: 'numeric' },
+      { name: 'emb', kind: 'vector', dim: 4 },
+    ],
+    eventTypes: [],
+  });
+  for (let i = 0; i < base.numItems; i++) {
+    const r = b.items.row(`i${i}`);
+    b.items.set(r, 'year', 1990 + (i % 10));
+    if (i === 7 || i === 8) continue;
+    b.items.set(r, 'emb', i === 9 ? [0, 0, 0, 0] : Array.from({ length: 4 }, () => rng.normal() * (1 + (i % 3))));
+  }
+  for (let u = 0; u < base.numUsers; u++) b.users.row(`u${u}`);
+  const x = base.interactions;
+  for (let r = 0; r < x.length; r++) b.addInteraction(x.user[r], x.item[r], 0, x.value[r], x.timestamp[r]);
+  return b.build();
+}
+
+test('content columns: x_<col>_cos and x_<col>_max against the last m positives\' unit vectors (the slow way agrees); cvec_<col>_j deep-only, summing to the recent mean · candidate; NaN where a side has no vector', () => {
+  const ds = contentDataset(8);
+  const m = 4;
+  const plain = RankerFeatures.fit(ds, ['a'], { contentRecent: m });
+  const f = RankerFeatures.fit(ds, ['a'], { contentRecent: m, contentDims: 64 });
+  const cos = plain.names.indexOf('x_emb_cos');
+  assert.ok(cos > 0 && plain.names[cos + 1] === 'x_emb_max');
+  assert.equal(plain.embedOnly[cos], 0, 'the GBDT reads the cosines');
+  assert.ok(!plain.names.some((n) => n.startsWith('cvec_')), 'no axis products without contentDims');
+  const K = 4;
+  const first = f.names.indexOf('cvec_emb_0');
+  assert.deepEqual(f.names.slice(first), Array.from({ length: K }, (_, j) => `cvec_emb_${j}`), 'k capped at the column width, at the end');
+  assert.deepEqual(Array.from(f.embedOnly.slice(first)), Array(K).fill(CONTENT_VECTOR_COLUMN));
+  assert.deepEqual(f.names.slice(0, first), plain.names);
+  const col = ds.items.column('emb');
+  assert.ok(col?.kind === 'vector');
+  const unit = (i: number): number[] | null => {
+    const v = Array.from(col.values.subarray(i * 4, i * 4 + 4));
+    const n = Math.hypot(...v);
+    return n > 0 && Number.isFinite(n) ? v.map((z) => z / n) : null;
+  };
+  const dot = (a: number[], b: number[]) => a.reduce((s, z, k) => s + z * b[k], 0);
+  let checked = 0;
+  for (let u = 0; u < ds.numUsers; u++) {
+    const q = queryOf(ds, u);
+    const items = [7, 9, 1, 2, 3, 10, 11, ds.numItems + 2];
+    const x = new Float32Array(items.length * f.width);
+    f.extract(q, block(items, ['a']), x);
+    const y = new Float32Array(items.length * plain.width);
+    plain.extract(q, block(items, ['a']), y);
+    // the slow way: the last m positive items, newest first, those with a vector
+    const last: number[][] = [];
+    for (let k = q.history.length - 1, seen = 0; k >= 0 && seen < m; k--, seen++) {
+      const v = unit(q.history[k]);
+      if (v) last.push(v);
+    }
+    const sum = [0, 1, 2, 3].map((d) => last.reduce((s, v) => s + v[d], 0));
+    items.forEach((it, c) => {
+      const row = x.subarray(c * f.width, (c + 1) * f.width);
+      assert.deepEqual(Array.from(row.subarray(0, first)), Array.from(y.subarray(c * plain.width, (c + 1) * plain.width)), 'the other columns unchanged');
+      const v = it < ds.numItems ? unit(it) : null;
+      if (!v || last.length === 0) {
+        assert.ok(Number.isNaN(row[cos]) && Number.isNaN(row[cos + 1]), `user ${u} item ${it}: missing`);
+        assert.ok(row.subarray(first).every(Number.isNaN));
+        return;
+      }
+      const wantCos = dot(sum, v) / Math.hypot(...sum);
+      const wantMax = Math.max(...last.map((w) => dot(w, v)));
+      assert.ok(Math.abs(row[cos] - wantCos) < 1e-5, `user ${u} item ${it} cos ${row[cos]} vs ${wantCos}`);
+      assert.ok(Math.abs(row[cos + 1] - wantMax) < 1e-5, `user ${u} item ${it} max ${row[cos + 1]} vs ${wantMax}`);
+      // all axes kept: the products sum to the recent mean · candidate (the axes are orthonormal)
+      const total = Array.from(row.subarray(first)).reduce((s, z) => s + z, 0);
+      assert.ok(Math.abs(total - dot(sum, v) / last.length) < 1e-4, `user ${u} item ${it} axis sum ${total}`);
+      checked++;
+    });
+  }
+  assert.ok(checked > 50, `${checked} rows checked`);
+  const ex = explainedColumns(f.names, f.embedOnly, null, f.embedGroups.pool);
+  assert.equal(ex.names.at(-1), 'cvec_emb');
+  assert.deepEqual(ex.columns.at(-1), Array.from({ length: K }, (_, j) => first + j));
 });

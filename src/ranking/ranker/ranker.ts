@@ -1,7 +1,7 @@
 import type { UserQuery } from '../../data/index.ts';
 import type { CandidateBlock } from '../../features/index.ts';
 import type { RankerModel } from '../model/model.ts';
-import { RECENT_VECTOR_COLUMN, VECTOR_COLUMN, type RankerFeatures } from './features.ts';
+import { CONTENT_VECTOR_COLUMN, RECENT_VECTOR_COLUMN, VECTOR_COLUMN, type RankerFeatures } from './features.ts';
 
 /** A feature that raised a candidate's score, and by how much. */
 export interface Contribution {
@@ -97,7 +97,8 @@ export class Ranker {
  * How explanations name the feature columns: one entry per column, except that the `vec_*` axis products
  * (marked VECTOR_COLUMN in `embedOnly`; each alone means little: one principal axis of the two-tower's
  * space) are summed into one entry, `vec_<source>` (the user-item match in that source's space), placed
- * where the first of them is (the `vrec_*` products likewise: `vrec_<source>`, the recent items' match); and the slots of a bag (`pool`: the bag's first column per column, -1 for
+ * where the first of them is (the `vrec_*` products likewise: `vrec_<source>`, the recent items' match;
+ * the `cvec_<column>_*` products one entry per vector item column, `cvec_<column>`); and the slots of a bag (`pool`: the bag's first column per column, -1 for
  * none) are one entry named after the bag (bag_tags_0, bag_tags_1 -> bag_tags; hist_* -> hist).
  * @example explainedColumns(['sim_last', 'vec_0', 'vec_1'], Uint8Array.of(0, 2, 2), 'two-tower') // names ['sim_last', 'vec_two-tower'], columns [[0], [1, 2]]
  */
@@ -105,7 +106,7 @@ export function explainedColumns(featureNames: readonly string[], embedOnly: Uin
   const names: string[] = [];
   const columns: number[][] = [];
   // the entry of each kind of axis products (VECTOR_COLUMN, RECENT_VECTOR_COLUMN), once met
-  const vecEntry = new Map<number, number>();
+  const vecEntry = new Map<string, number>();
   const bagEntry = new Map<number, number>();
   featureNames.forEach((n, f) => {
     const first = pool ? pool[f] : -1;
@@ -121,12 +122,14 @@ export function explainedColumns(featureNames: readonly string[], embedOnly: Uin
       return;
     }
     const kind = embedOnly[f];
-    if (kind === VECTOR_COLUMN || kind === RECENT_VECTOR_COLUMN) {
-      let entry = vecEntry.get(kind);
+    if (kind === VECTOR_COLUMN || kind === RECENT_VECTOR_COLUMN || kind === CONTENT_VECTOR_COLUMN) {
+      // cvec_<column>_<j>: one entry per content column, cvec_<column>
+      const name = kind === CONTENT_VECTOR_COLUMN ? n.replace(/_\d+$/, '') : `${kind === VECTOR_COLUMN ? 'vec' : 'vrec'}_${vectorSource ?? 'vectors'}`;
+      let entry = vecEntry.get(name);
       if (entry === undefined) {
         entry = names.length;
-        vecEntry.set(kind, entry);
-        names.push(`${kind === VECTOR_COLUMN ? 'vec' : 'vrec'}_${vectorSource ?? 'vectors'}`);
+        vecEntry.set(name, entry);
+        names.push(name);
         columns.push([]);
       }
       columns[entry].push(f);
