@@ -19,7 +19,7 @@ export const RANKER_FEATURE_PARAMS = schema({
   bagSlots: { type: 'number', integer: true, min: 0, max: 64, default: 0, description: "k > 0: for each multi-categorical or text item column (tags, genres, title words; at most maxBagValues values), append bag_<column>_0..k-1, the candidate's first k codes, and ubag_<column>_0..k-1, the k codes of that column most frequent in the user's history (recency-weighted by halfLife); read only by models that embed them (the DCN averages each bag's embeddings, one table per column shared by the user's bag and the item's); the GBDT leaves them out" },
   history: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "m > 0: append hist_0..m-1, the user's last m positive items as codes; the DCN averages their embeddings (in id_item's table when `ids` includes it); the GBDT leaves them out" },
   bagUserWeight: { type: 'string', values: ['count', 'tfidf'], default: 'count', description: "how the user's bag picks its k codes: count (the recency-weighted count in the history) or tfidf (that count times the code's inverse document frequency over the catalog, ln((1 + items) / (1 + items with the code)) + 1: a code the user meets often but few items carry beats one on every other item)" },
-  contentRecent: { type: 'number', integer: true, min: 1, max: 256, default: 10, description: "for each vector item column (a content embedding: text, image): x_<column>_cos, the cosine of the candidate's vector with the mean of the user's last m positive items' (unit) vectors, and x_<column>_max, its largest cosine with any of them; m is this" },
+  contentRecent: { type: 'number', integer: true, min: 0, max: 256, default: 10, description: "m > 0: for each vector item column (a content embedding: text, image) append x_<column>_cos, the cosine of the candidate's vector with the mean of the user's last m positive items' (unit) vectors, and x_<column>_max, its largest cosine with any of them; 0: the ranker reads no vector column" },
   contentDims: { type: 'number', integer: true, min: 0, max: 256, default: 0, description: "k > 0: for each vector item column also append cvec_<column>_0..k-1, that recent mean and the candidate's vector on the column's k main axes, multiplied axis by axis (a weighting of the match per axis the cosine cannot give); read only by the DCN, the GBDT leaves them out" },
   maxBagValues: { type: 'number', integer: true, min: 1, default: 100000, description: 'item columns with more values than this give no `bagSlots` columns' },
   bagColumns: { type: 'list', of: 'string', nullable: true, default: null, description: 'the item columns `bagSlots` reads (null: every multi-categorical and text column)' },
@@ -257,7 +257,7 @@ export class RankerFeatures {
     }
     this.content = [];
     for (const c of ds.items.columns) {
-      if (c.kind !== 'vector') continue;
+      if (c.kind !== 'vector' || options.contentRecent === 0) continue;
       const D = c.dim;
       const unit = new Float32Array(n * D);
       const has = new Uint8Array(n);

@@ -683,6 +683,8 @@ test('content columns: x_<col>_cos and x_<col>_max against the last m positives\
   assert.ok(cos > 0 && plain.names[cos + 1] === 'x_emb_max');
   assert.equal(plain.embedOnly[cos], 0, 'the GBDT reads the cosines');
   assert.ok(!plain.names.some((n) => n.startsWith('cvec_')), 'no axis products without contentDims');
+  const off = RankerFeatures.fit(ds, ['a'], { contentRecent: 0, contentDims: 4 });
+  assert.deepEqual(off.names, plain.names.filter((n) => !n.startsWith('x_emb_')), 'contentRecent 0: no content column');
   const K = 4;
   const first = f.names.indexOf('cvec_emb_0');
   assert.deepEqual(f.names.slice(first), Array.from({ length: K }, (_, j) => `cvec_emb_${j}`), 'k capped at the column width, at the end');
