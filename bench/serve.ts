@@ -34,13 +34,14 @@ const options = {
   'ease-items': { type: 'number', description: 'EASE keeps this many most popular items (dense items^2 weights)', default: 3000 },
   'in-process': { type: 'number', description: 'recommendations timed in the server process before the HTTP phases (service time and CPU per request, apart from loopback and queueing)', default: 1000 },
   seed: { type: 'number', description: 'random seed', default: 42 },
+  embedding: { type: 'number', integer: true, min: 0, description: "the synthetic items carry a content vector column of this width (the generator's `embedding`; the ranker reads its cosines, and with contentDims its axis products)", default: 0 },
   replicas: { type: 'number', integer: true, min: 1, description: 'serve through this many `tandem serve` child processes on --store/--live (shared: postgres://, redis://), measured in the same run against one replica on SQLite + memory', default: 1 },
   store: { type: 'string', description: 'with --replicas: the shared event log, postgres://USER@HOST:PORT/DB (a schema of its own is made and dropped unless ?schema= is given)' },
   live: { type: 'string', description: 'with --replicas: the shared live state, redis://HOST:PORT/DB (a key prefix of its own, deleted after, unless ?prefix= is given)' },
   json: { type: 'string', description: 'write the result JSON here' },
 } satisfies OptionDefs;
 
-async function syntheticModel(dir: string, o: { items: number; users: number; interactions: number; seed: number; 'ease-items': number; stages: string[]; ranker?: string; 'ranker-params': string }): Promise<{ seconds: { generate: number; train: number } }> {
+async function syntheticModel(dir: string, o: { items: number; users: number; interactions: number; seed: number; embedding: number; 'ease-items': number; stages: string[]; ranker?: string; 'ranker-params': string }): Promise<{ seconds: { generate: number; train: number } }> {
   let rankerParams: Record<string, unknown>;
   try {
     rankerParams = JSON.parse(o['ranker-params']) as Record<string, unknown>;
@@ -49,7 +50,7 @@ async function syntheticModel(dir: string, o: { items: number; users: number; in
   }
   if (typeof rankerParams !== 'object' || rankerParams === null || Array.isArray(rankerParams)) throw new Error('--ranker-params: expected a JSON object');
   const t0 = performance.now();
-  const dataset = generateSynthetic({ items: o.items, users: o.users, interactions: o.interactions, seed: o.seed });
+  const dataset = generateSynthetic({ items: o.items, users: o.users, interactions: o.interactions, seed: o.seed, embedding: o.embedding });
   const t1 = performance.now();
   console.error(`generated ${dataset.numItems} items, ${dataset.numUsers} users, ${dataset.interactions.length} interactions in ${((t1 - t0) / 1000).toFixed(1)} s`);
   const registry = builtinRegistry();
