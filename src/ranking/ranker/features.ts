@@ -136,11 +136,12 @@ export class RankerFeatures {
   private readonly recentAxes: Float32Array;
   private readonly recentK: number;
   /**
-   * The vector item columns (content embeddings): each item's unit vector (`has` 0: missing), its
+   * The vector item columns (content embeddings): the column's values (not copied) and each item's
+   * inverse length (`inv` 0: missing, so no catalog-sized copy of the vectors is kept), its
    * coordinates on the column's k main axes (`contentDims`); per request, the sum of the recent items'
    * unit vectors and how many there were.
    */
-  private readonly content: { name: string; dim: number; unit: Float32Array; has: Uint8Array; k: number; axes: Float64Array; itemAxes: Float32Array; sum: Float64Array; recentAxes: Float64Array }[];
+  private readonly content: { name: string; dim: number; values: Float32Array; inv: Float32Array; k: number; axes: Float64Array; itemAxes: Float32Array; sum: Float64Array; recentAxes: Float64Array }[];
   private readonly contentCount: Int32Array;
   /** The user's last `contentRecent` positive items in the catalog, newest first, this request. */
   private readonly contentItems: Int32Array;
@@ -259,19 +260,21 @@ export class RankerFeatures {
     for (const c of ds.items.columns) {
       if (c.kind !== 'vector' || options.contentRecent === 0) continue;
       const D = c.dim;
-      const unit = new Float32Array(n * D);
-      const has = new Uint8Array(n);
+      const inv = new Float32Array(n);
       for (let i = 0; i < n; i++) {
         let s2 = 0;
         for (let d = 0; d < D; d++) s2 += c.values[i * D + d] * c.values[i * D + d];
-        // a missing or all-zero vector (NaN fails the test too) stays zero and unmarked
-        if (!(s2 > 0 && s2 < Infinity)) continue;
-        const inv = 1 / Math.sqrt(s2);
-        for (let d = 0; d < D; d++) unit[i * D + d] = c.values[i * D + d] * inv;
-        has[i] = 1;
+        // a missing or all-zero vector (NaN fails the test too) keeps 0
+        if (s2 > 0 && s2 < Infinity) inv[i] = 1 / Math.sqrt(s2);
       }
-      const pa = options.contentDims > 0 ? principalAxes(unit, n, options.contentDims, c.name) : { k: 0, axes: new Float64Array(0), itemAxes: new Float32Array(0) };
-      this.content.push({ name: c.name, dim: D, unit, has, k: pa.k, axes: pa.axes, itemAxes: pa.itemAxes, sum: new Float64Array(D), recentAxes: new Float64Array(pa.k) });
+      let pa: { k: number; axes: Float64Array; itemAxes: Float32Array } = { k: 0, axes: new Float64Array(0), itemAxes: new Float32Array(0) };
+      if (options.contentDims > 0) {
+        // the axes of the unit vectors (missing ones zero), from a copy dropped once they are found
+        const unit = new Float32Array(n * D);
+        for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) unit[i * D + d] = inv[i] > 0 ? c.values[i * D + d] * inv[i] : 0;
+        pa = principalAxes(unit, n, options.contentDims, c.name);
+      }
+      this.content.push({ name: c.name, dim: D, values: c.values, inv, k: pa.k, axes: pa.axes, itemAxes: pa.itemAxes, sum: new Float64Array(D), recentAxes: new Float64Array(pa.k) });
     }
     this.contentCount = new Int32Array(this.content.length);
     this.contentItems = new Int32Array(options.contentRecent);
@@ -653,7 +656,7 @@ export class RankerFeatures {
       // the content axis products: NaN when the user has no recent item with a vector, or the candidate none
       for (let k = 0; k < this.content.length; k++) {
         const cc = this.content[k];
-        const ok = inCatalog && cc.has[it] === 1 && this.contentCount[k] > 0;
+        const ok = inCatalog && cc.inv[it] > 0 && this.contentCount[k] > 0;
         for (let j = 0; j < cc.k; j++) out[p++] = ok ? cc.recentAxes[j] * cc.itemAxes[it * cc.k + j] : NaN;
       }
       // NaN when the user has no recent item with a vector (recentAxes), or the candidate none
@@ -690,8 +693,9 @@ export class RankerFeatures {
       let m = 0;
       for (let r = 0; r < count; r++) {
         const it = this.contentItems[r];
-        if (cc.has[it] !== 1) continue;
-        for (let d = 0; d < D; d++) cc.sum[d] += cc.unit[it * D + d];
+        const w = cc.inv[it];
+        if (w === 0) continue;
+        for (let d = 0; d < D; d++) cc.sum[d] += cc.values[it * D + d] * w;
         m++;
       }
       this.contentCount[k] = m;
@@ -710,7 +714,7 @@ export class RankerFeatures {
   private writeContentMatch(out: Float32Array, p: number, it: number, count: number): number {
     for (let k = 0; k < this.content.length; k++) {
       const cc = this.content[k];
-      if (it < 0 || cc.has[it] !== 1 || this.contentCount[k] === 0) {
+      if (it < 0 || cc.inv[it] === 0 || this.contentCount[k] === 0) {
         out[p++] = NaN;
         out[p++] = NaN;
         continue;
@@ -720,18 +724,21 @@ export class RankerFeatures {
       let dot = 0;
       let s2 = 0;
       for (let d = 0; d < D; d++) {
-        dot += cc.sum[d] * cc.unit[base + d];
+        dot += cc.sum[d] * cc.values[base + d];
         s2 += cc.sum[d] * cc.sum[d];
       }
       let best = -Infinity;
       for (let r = 0; r < count; r++) {
         const j = this.contentItems[r];
-        if (cc.has[j] !== 1) continue;
+        if (cc.inv[j] === 0) continue;
         let z = 0;
-        for (let d = 0; d < D; d++) z += cc.unit[j * D + d] * cc.unit[base + d];
+        for (let d = 0; d < D; d++) z += cc.values[j * D + d] * cc.values[base + d];
+        z *= cc.inv[j];
         if (z > best) best = z;
       }
-      out[p++] = s2 > 0 ? dot / Math.sqrt(s2) : 0;
+      const ic = cc.inv[it];
+      best *= ic;
+      out[p++] = s2 > 0 ? (dot * ic) / Math.sqrt(s2) : 0;
       out[p++] = best;
     }
     return p;
