@@ -141,7 +141,7 @@ export class RankerFeatures {
    * coordinates on the column's k main axes (`contentDims`); per request, the sum of the recent items'
    * unit vectors and how many there were.
    */
-  private readonly content: { name: string; dim: number; values: Float32Array; inv: Float32Array; k: number; axes: Float64Array; itemAxes: Float32Array; sum: Float64Array; recentAxes: Float64Array }[];
+  private readonly content: { name: string; dim: number; values: Float32Array; inv: Float32Array; k: number; axes: Float64Array; itemAxes: Float32Array; sum: Float64Array; recentAxes: Float64Array; probe: Float64Array }[];
   private readonly contentCount: Int32Array;
   /** The user's last `contentRecent` positive items in the catalog, newest first, this request. */
   private readonly contentItems: Int32Array;
@@ -274,7 +274,7 @@ export class RankerFeatures {
         for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) unit[i * D + d] = inv[i] > 0 ? c.values[i * D + d] * inv[i] : 0;
         pa = principalAxes(unit, n, options.contentDims, c.name);
       }
-      this.content.push({ name: c.name, dim: D, values: c.values, inv, k: pa.k, axes: pa.axes, itemAxes: pa.itemAxes, sum: new Float64Array(D), recentAxes: new Float64Array(pa.k) });
+      this.content.push({ name: c.name, dim: D, values: c.values, inv, k: pa.k, axes: pa.axes, itemAxes: pa.itemAxes, sum: new Float64Array(D), recentAxes: new Float64Array(pa.k), probe: new Float64Array((1 + options.contentRecent) * D) });
     }
     this.contentCount = new Int32Array(this.content.length);
     this.contentItems = new Int32Array(options.contentRecent);
@@ -619,7 +619,7 @@ export class RankerFeatures {
         out[p++] = positives > 0 ? recent / Math.min(10, positives) : NaN;
         out[p++] = last === -Infinity || now === Infinity ? NaN : (now - last) / DAY;
       }
-      p = this.writeContentMatch(out, p, inCatalog ? it : -1, contentN);
+      p = this.writeContentMatch(out, p, inCatalog ? it : -1);
       const t = inCatalog && this.isTouched[it] === 1;
       out[p++] = t ? this.simLast[it] : 0;
       out[p++] = t ? this.simMax[it] : 0;
@@ -683,7 +683,8 @@ export class RankerFeatures {
 
   /**
    * Per vector item column, the sum of the unit vectors of the first `count` items of `contentItems` (the
-   * user's last positives) that have one, how many did, and their mean on the column's main axes.
+   * user's last positives) that have one, how many did, and their mean on the column's main axes; and
+   * the probes each candidate is dotted with: the sum's direction (row 0), then each recent unit vector.
    */
   private contentProfile(count: number): void {
     for (let k = 0; k < this.content.length; k++) {
@@ -699,6 +700,19 @@ export class RankerFeatures {
         m++;
       }
       this.contentCount[k] = m;
+      let s2 = 0;
+      for (let d = 0; d < D; d++) s2 += cc.sum[d] * cc.sum[d];
+      const toDir = s2 > 0 ? 1 / Math.sqrt(s2) : 0;
+      const probe = cc.probe;
+      for (let d = 0; d < D; d++) probe[d] = cc.sum[d] * toDir;
+      let row = D;
+      for (let r = 0; r < count; r++) {
+        const it = this.contentItems[r];
+        const w = cc.inv[it];
+        if (w === 0) continue;
+        for (let d = 0; d < D; d++) probe[row + d] = cc.values[it * D + d] * w;
+        row += D;
+      }
       for (let j = 0; j < cc.k; j++) {
         let z = 0;
         for (let d = 0; d < D; d++) z += cc.axes[j * D + d] * cc.sum[d];
@@ -711,7 +725,7 @@ export class RankerFeatures {
    * Writes x_<column>_cos and x_<column>_max of candidate `it` (-1: not in the catalog) for each vector
    * item column at out[p..]; returns the next position. NaN when either side has no vector.
    */
-  private writeContentMatch(out: Float32Array, p: number, it: number, count: number): number {
+  private writeContentMatch(out: Float32Array, p: number, it: number): number {
     for (let k = 0; k < this.content.length; k++) {
       const cc = this.content[k];
       if (it < 0 || cc.inv[it] === 0 || this.contentCount[k] === 0) {
@@ -719,27 +733,23 @@ export class RankerFeatures {
         out[p++] = NaN;
         continue;
       }
+      // the candidate's vector against each probe row (the recent direction, then each recent item)
       const D = cc.dim;
+      const v = cc.values;
+      const probe = cc.probe;
       const base = it * D;
+      const rows = this.contentCount[k];
       let dot = 0;
-      let s2 = 0;
-      for (let d = 0; d < D; d++) {
-        dot += cc.sum[d] * cc.values[base + d];
-        s2 += cc.sum[d] * cc.sum[d];
-      }
+      for (let d = 0; d < D; d++) dot += probe[d] * v[base + d];
       let best = -Infinity;
-      for (let r = 0; r < count; r++) {
-        const j = this.contentItems[r];
-        if (cc.inv[j] === 0) continue;
+      for (let r = 1, off = D; r <= rows; r++, off += D) {
         let z = 0;
-        for (let d = 0; d < D; d++) z += cc.values[j * D + d] * cc.values[base + d];
-        z *= cc.inv[j];
+        for (let d = 0; d < D; d++) z += probe[off + d] * v[base + d];
         if (z > best) best = z;
       }
       const ic = cc.inv[it];
-      best *= ic;
-      out[p++] = s2 > 0 ? (dot * ic) / Math.sqrt(s2) : 0;
-      out[p++] = best;
+      out[p++] = dot * ic;
+      out[p++] = best * ic;
     }
     return p;
   }
