@@ -690,29 +690,27 @@ export class RankerFeatures {
     for (let k = 0; k < this.content.length; k++) {
       const cc = this.content[k];
       const D = cc.dim;
+      const probe = cc.probe;
       cc.sum.fill(0);
+      // one pass: each recent unit vector is a probe row (from row 1) and is added to the sum
       let m = 0;
       for (let r = 0; r < count; r++) {
         const it = this.contentItems[r];
         const w = cc.inv[it];
         if (w === 0) continue;
-        for (let d = 0; d < D; d++) cc.sum[d] += cc.values[it * D + d] * w;
         m++;
+        const row = m * D;
+        for (let d = 0; d < D; d++) {
+          const z = cc.values[it * D + d] * w;
+          probe[row + d] = z;
+          cc.sum[d] += z;
+        }
       }
       this.contentCount[k] = m;
       let s2 = 0;
       for (let d = 0; d < D; d++) s2 += cc.sum[d] * cc.sum[d];
       const toDir = s2 > 0 ? 1 / Math.sqrt(s2) : 0;
-      const probe = cc.probe;
       for (let d = 0; d < D; d++) probe[d] = cc.sum[d] * toDir;
-      let row = D;
-      for (let r = 0; r < count; r++) {
-        const it = this.contentItems[r];
-        const w = cc.inv[it];
-        if (w === 0) continue;
-        for (let d = 0; d < D; d++) probe[row + d] = cc.values[it * D + d] * w;
-        row += D;
-      }
       for (let j = 0; j < cc.k; j++) {
         let z = 0;
         for (let d = 0; d < D; d++) z += cc.axes[j * D + d] * cc.sum[d];

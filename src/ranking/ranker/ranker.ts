@@ -105,7 +105,7 @@ export class Ranker {
 export function explainedColumns(featureNames: readonly string[], embedOnly: Uint8Array, vectorSource: string | null, pool?: Int32Array): { names: string[]; columns: number[][] } {
   const names: string[] = [];
   const columns: number[][] = [];
-  // the entry of each kind of axis products (VECTOR_COLUMN, RECENT_VECTOR_COLUMN), once met
+  // the entry of each group of axis products by its name (vec_<source>, vrec_<source>, cvec_<column>), once met
   const vecEntry = new Map<string, number>();
   const bagEntry = new Map<number, number>();
   featureNames.forEach((n, f) => {
